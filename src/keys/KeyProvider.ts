@@ -1,0 +1,39 @@
+import type { EncryptionContext } from '../types.js';
+
+/**
+ * Turns the `key` field of a DAS envelope (a KMS ciphertext of the 32-byte data key) into the data key.
+ * Adapters: KmsKeyProvider (AWS KMS Decrypt), LocalKeyProvider (a master-key file, for samples and tests).
+ * Callers import this interface only.
+ */
+export interface KeyProvider {
+  /**
+   * Returns a FRESH copy of the plaintext data key that the caller owns (and may zero). Throws
+   * PoisonRecordError(reason 'key-decrypt-failed') when the ciphertext can never decrypt under this context,
+   * TransientError when the service failed in a way worth retrying.
+   */
+  getDataKey(keyCiphertext: Uint8Array, context: EncryptionContext): Promise<Uint8Array>;
+  /** Counters for summaries and benchmarks. */
+  stats(): KeyProviderStats;
+}
+
+export interface KeyProviderStats {
+  /** Calls that reached the backing service (KMS Decrypt calls, local unwraps). */
+  backendCalls: number;
+  cacheHits: number;
+  cacheMisses: number;
+}
+
+/** The encryption context Aurora/RDS uses for a DAS data key: cluster streams vs instance streams. */
+export function encryptionContextFor(resourceId: string): EncryptionContext {
+  if (resourceId.startsWith('cluster-')) return { 'aws:rds:dbc-id': resourceId };
+  if (resourceId.startsWith('db-')) return { 'aws:rds:db-id': resourceId };
+  throw new Error(
+    `resource id "${resourceId}" is neither a cluster resource id (cluster-…) nor an instance resource id (db-…)`,
+  );
+}
+
+/** `aws-rds-das-cluster-ABC` -> `cluster-ABC`; undefined when the name is not a DAS stream name. */
+export function resourceIdFromStreamName(name: string): string | undefined {
+  const m = /aws-rds-das-((?:cluster|db)-[A-Za-z0-9_-]+)/.exec(name);
+  return m?.[1];
+}

@@ -1,0 +1,110 @@
+/** Types shared by every stage: source record -> decoded batch -> activity events -> rule matches -> alerts. */
+
+export type DbEngine = 'postgresql' | 'mysql' | 'oracle' | 'sqlserver' | 'unknown';
+
+/** The KMS encryption context a DAS data key was encrypted under. */
+export type EncryptionContext = Record<string, string>;
+
+/** Where a record came from: enough for a user to find it again. */
+export interface RecordPosition {
+  /** A file path, `stdin`, a Kinesis stream name, or `lambda`. */
+  source: string;
+  /** 1-based line in `source` where the record starts (file inputs). */
+  line?: number;
+  /** Index of the record inside a multi-record document (get-records output, JSON arrays). */
+  index?: number;
+  shardId?: string;
+  sequenceNumber?: string;
+}
+
+export function formatPosition(p: RecordPosition): string {
+  const parts: string[] = [];
+  parts.push(p.line !== undefined ? `${p.source}:${p.line}` : p.source);
+  if (p.index !== undefined) parts.push(`record ${p.index}`);
+  if (p.shardId !== undefined) parts.push(`shard ${p.shardId}`);
+  if (p.sequenceNumber !== undefined) parts.push(`sequence ${p.sequenceNumber}`);
+  return parts.join(' ');
+}
+
+/**
+ * One record as read from any source (file, Kinesis, Lambda). `data` is the Kinesis record's data: the
+ * bytes of the envelope JSON; file inputs holding plaintext DAS JSON pass the parsed object instead.
+ */
+export interface SourceRecord {
+  data: Uint8Array | Record<string, unknown>;
+  position: RecordPosition;
+  /** The DAS resource id (`cluster-…` or `db-…`) that selects the KMS encryption context, when known. */
+  resourceId?: string;
+  partitionKey?: string;
+  /** Epoch milliseconds. */
+  arrivalTime?: number;
+}
+
+/**
+ * A DAS activity event, normalised. Every field of the original event is kept verbatim (unknown ones
+ * included); dasguard adds the fields below, which rules may use on every engine.
+ */
+export interface ActivityEvent {
+  [field: string]: unknown;
+  /** Added: the engine, from `serverType`/`serviceName` (or the record version). */
+  engine: DbEngine;
+  /** Added: the DAS cluster resource id of the record (`cluster-…`), or null. */
+  clusterId: string | null;
+  /** Added: the DAS instance resource id of the record (`db-…`), or null. */
+  instanceId: string | null;
+  /** Added: the envelope version ("1.0" … "1.4"), or null for a bare record. */
+  recordVersion: string | null;
+  /** Added: `logTime` as epoch milliseconds, or null when absent or unparseable. */
+  logTimeMs: number | null;
+  /** Added: `startTime` as epoch milliseconds, or null. */
+  startTimeMs: number | null;
+  /** Added: `endTime` as epoch milliseconds, or null. */
+  endTimeMs: number | null;
+  /** Added: `rowCount` as a number, or null when the source has none. */
+  rows: number | null;
+  /**
+   * Added: the SQL command in upper case, the same on every engine: PostgreSQL's `command`
+   * ("CREATE TABLE"); for MySQL MAIN events the leading keywords of `commandText` ("CREATE TABLE",
+   * "GRANT") or `command` for non-query events (CONNECT, FAILED_CONNECT); null for MySQL AUX events, which
+   * describe objects, not statements.
+   */
+  sqlCommand: string | null;
+}
+
+/** A heartbeat: liveness only, never evaluated as activity. */
+export interface Heartbeat {
+  clusterId: string | null;
+  instanceId: string | null;
+  logTime: string | null;
+  logTimeMs: number | null;
+  raw: Record<string, unknown>;
+}
+
+/** An event of a record that could not be used (not an object, unknown `type`): quarantined on its own. */
+export interface RejectedEvent {
+  index: number;
+  reason: string;
+  raw: unknown;
+}
+
+/** One Kinesis record, decoded. */
+export interface DecodedBatch {
+  clusterId: string | null;
+  instanceId: string | null;
+  /** Envelope version, or null for a bare `DatabaseActivityMonitoringRecord`. */
+  version: string | null;
+  events: ActivityEvent[];
+  heartbeats: Heartbeat[];
+  rejected: RejectedEvent[];
+  /** Non-fatal oddities, e.g. an unknown version decoded best-effort. */
+  warnings: string[];
+  /** Whether the payload was encrypted (false for plaintext DAS JSON). */
+  encrypted: boolean;
+}
+
+export const Severities = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof Severities)[number];
+
+export function severityRank(s: Severity): number {
+  return Severities.indexOf(s);
+}
