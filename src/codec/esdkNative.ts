@@ -1,0 +1,413 @@
+/**
+ * Native `node:crypto` decryption of AWS Encryption SDK messages, format v1, non-committing HKDF suites, whose
+ * data key is wrapped by a raw AES keyring (provider 'BC', key name 'DataKey': what Database Activity Streams
+ * sends). It does the same verified work as `@aws-crypto/client-node` `decrypt()` (key unwrap, HKDF, header
+ * authentication, every frame's GCM tag, the ECDSA signature over header + body) in one pass over one buffer,
+ * about 3x faster, mostly because the signing key is decompressed by OpenSSL instead of in JavaScript.
+ *
+ * Byte layout, as read from the installed SDK (@aws-crypto/serialize, raw-keyring, material-management-node):
+ *   header   version(1)=1 type(1)=0x80 suiteId(2) messageId(16) ecLength(2) ec(ecLength)
+ *            edkCount(2) [providerId(2+n) providerInfo(2+n) ciphertext(2+n)]... contentType(1) reserved(4)=0
+ *            ivLength(1) frameLength(4)                                   -- AAD of the header auth tag
+ *   auth     iv(12) tag(16)
+ *   framed   seq(4) iv(12) content(frameLength) tag(16)   ...regular frames, seq = 1, 2, ...
+ *            0xFFFFFFFF seq(4) iv(12) contentLength(4) content tag(16)   -- final frame
+ *   single   iv(12) contentLength(8) content tag(16)
+ *   footer   signatureLength(2) DER signature                             -- signed suites only
+ * Data key: HKDF(hash, salt = none, ikm = unwrapped key, info = suiteId(2) + messageId(16)).
+ * Body AAD: messageId + "AWSKMSEncryptionClient Frame|Final Frame|Single Block" + seq(4) + contentLength(8).
+ * EDK (raw AES): providerInfo = keyName + tagLengthBits(4) + ivLength(4) + iv; ciphertext = wrapped key + tag;
+ * AAD of the unwrap = the serialized encryption context without its length prefix.
+ *
+ * Anything this module does not handle (format v2, other suites, encryption contexts the SDK would re-serialize
+ * differently, trailing bytes after an unsigned message) returns `undefined` BEFORE any decision is made, so the
+ * caller can hand the message to the stock SDK. Every integrity failure throws a PoisonRecordError.
+ */
+import { createDecipheriv, createPublicKey, ECDH, hkdfSync, verify as verifySignature } from 'node:crypto';
+import type { CipherGCMTypes } from 'node:crypto';
+import { PoisonReason, PoisonRecordError } from '../errors.js';
+
+interface SignatureSpec {
+  readonly curve: 'prime256v1' | 'secp384r1';
+  readonly hash: 'sha256' | 'sha384';
+  /** byte length of the compressed public point */
+  readonly compressedLength: number;
+  /** DER SubjectPublicKeyInfo prefix for an uncompressed point on this curve */
+  readonly spkiPrefix: Buffer;
+}
+
+interface NativeSuite {
+  readonly id: number;
+  readonly cipher: CipherGCMTypes;
+  readonly keyLength: number;
+  readonly kdfHash: 'sha256' | 'sha384';
+  readonly signature: SignatureSpec | undefined;
+}
+
+const P256: SignatureSpec = {
+  curve: 'prime256v1',
+  hash: 'sha256',
+  compressedLength: 33,
+  spkiPrefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+};
+const P384: SignatureSpec = {
+  curve: 'secp384r1',
+  hash: 'sha384',
+  compressedLength: 49,
+  spkiPrefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
+};
+
+const SUITES: ReadonlyMap<number, NativeSuite> = new Map(
+  (
+    [
+      [0x0114, 'aes-128-gcm', 16, 'sha256', undefined],
+      [0x0146, 'aes-192-gcm', 24, 'sha256', undefined],
+      [0x0178, 'aes-256-gcm', 32, 'sha256', undefined],
+      [0x0214, 'aes-128-gcm', 16, 'sha256', P256],
+      [0x0346, 'aes-192-gcm', 24, 'sha384', P384],
+      [0x0378, 'aes-256-gcm', 32, 'sha384', P384],
+    ] as const
+  ).map(([id, cipher, keyLength, kdfHash, signature]) => [id, { id, cipher, keyLength, kdfHash, signature }]),
+);
+
+const IV_LENGTH = 12;
+const TAG_LENGTH = 16;
+const MESSAGE_ID_LENGTH = 16;
+/** version .. ecLength */
+const FIXED_HEADER_LENGTH = 22;
+const FINAL_FRAME_MARKER = 0xffffffff;
+/** Maximum.BYTES_PER_AES_GCM_NONCE in @aws-crypto/serialize */
+const MAX_SINGLE_BLOCK_LENGTH = 68719476704;
+const PUBLIC_KEY_CONTEXT_KEY = 'aws-crypto-public-key';
+const WRAPPING_KEY_LENGTH = 32;
+const PROVIDER_ID = Buffer.from('BC', 'utf8');
+const KEY_NAME = Buffer.from('DataKey', 'utf8');
+const FRAME_STRING = Buffer.from('AWSKMSEncryptionClient Frame', 'utf8');
+const FINAL_FRAME_STRING = Buffer.from('AWSKMSEncryptionClient Final Frame', 'utf8');
+const SINGLE_BLOCK_STRING = Buffer.from('AWSKMSEncryptionClient Single Block', 'utf8');
+const EMPTY = Buffer.alloc(0);
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function fail(what: string, cause?: unknown): PoisonRecordError {
+  return new PoisonRecordError(
+    PoisonReason.payloadDecrypt,
+    `payload decryption failed: ${what}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function truncated(where: string): PoisonRecordError {
+  return fail(`the Encryption SDK message is truncated (${where} incomplete)`);
+}
+
+/** Frame AAD: messageId + content string + seq(4) + contentLength(8), all big endian. */
+function bodyAad(messageId: Buffer, contentString: Buffer, seq: number, contentLength: number): Buffer {
+  const aad = Buffer.allocUnsafe(MESSAGE_ID_LENGTH + contentString.length + 12);
+  messageId.copy(aad, 0);
+  contentString.copy(aad, MESSAGE_ID_LENGTH);
+  let at = MESSAGE_ID_LENGTH + contentString.length;
+  at = aad.writeUInt32BE(seq, at);
+  at = aad.writeUInt32BE(Math.floor(contentLength / 0x100000000), at);
+  aad.writeUInt32BE(contentLength >>> 0, at);
+  return aad;
+}
+
+/** AES-GCM decryption of one block; throws (node's "unable to authenticate data") when the tag does not match. */
+function gcmOpen(
+  cipher: CipherGCMTypes,
+  key: Buffer,
+  iv: Buffer,
+  aad: Buffer,
+  ciphertext: Buffer,
+  tag: Buffer,
+): Buffer {
+  const decipher = createDecipheriv(cipher, key, iv, { authTagLength: TAG_LENGTH });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(tag);
+  const clear = decipher.update(ciphertext);
+  decipher.final();
+  return clear;
+}
+
+/**
+ * Decrypts an Encryption SDK message whose data key is wrapped under `wrappingKey` by a raw AES keyring
+ * BC/DataKey. Returns the plaintext, or `undefined` when the message is of a kind this module does not handle
+ * (the caller must then use the stock SDK). Throws PoisonRecordError(payloadDecrypt) on any failure: malformed
+ * or truncated message, wrong key, tampered header, body or signature. `message` and `wrappingKey` are only read.
+ */
+export function decryptEsdkNative(message: Uint8Array, wrappingKey: Uint8Array): Buffer | undefined {
+  const buf = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  const end = buf.length;
+
+  /* ---- what we handle at all (decided before any cryptography) ---- */
+  if (end === 0) throw fail('the payload is empty');
+  const version = buf[0];
+  if (version !== 1 && version !== 2) {
+    const hex = (version ?? 0).toString(16).padStart(2, '0');
+    const hint = version === 0x41 ? ' (it looks base64 encoded: decode it first)' : '';
+    throw fail(`not an AWS Encryption SDK message: format version byte is 0x${hex}${hint}`);
+  }
+  if (version !== 1) return undefined;
+  if (end < FIXED_HEADER_LENGTH) throw truncated('header');
+  if (buf[1] !== 0x80) throw fail(`malformed header: message type 0x${buf[1]?.toString(16)} is not 0x80`);
+  const suite = SUITES.get(buf.readUInt16BE(2));
+  if (suite === undefined) return undefined;
+  const messageId = buf.subarray(4, 4 + MESSAGE_ID_LENGTH);
+
+  /* ---- encryption context ---- */
+  const ecLength = buf.readUInt16BE(20);
+  const ecStart = FIXED_HEADER_LENGTH;
+  const ecEnd = ecStart + ecLength;
+  if (ecEnd > end) throw truncated('header (encryption context)');
+  let publicKeyB64: string | undefined;
+  let pairCount = 0;
+  if (ecLength > 0) {
+    if (ecLength < 2) throw fail('malformed header: encryption context too short');
+    pairCount = buf.readUInt16BE(ecStart);
+    let at = ecStart + 2;
+    let previousKey: string | undefined;
+    const seen = new Set<string>();
+    for (let i = 0; i < pairCount; i++) {
+      const fields: string[] = [];
+      for (let f = 0; f < 2; f++) {
+        if (at + 2 > ecEnd) throw fail('malformed header: encryption context entries overrun its length');
+        const len = buf.readUInt16BE(at);
+        at += 2;
+        if (at + len > ecEnd) throw fail('malformed header: encryption context entries overrun its length');
+        let text: string;
+        try {
+          text = utf8Strict.decode(buf.subarray(at, at + len));
+        } catch {
+          // The SDK decodes lossily and re-serializes what it decoded: let it give its own answer.
+          return undefined;
+        }
+        fields.push(text);
+        at += len;
+      }
+      const [key, value] = fields as [string, string];
+      if (seen.has(key)) throw fail(`malformed header: duplicate encryption context key '${key}'`);
+      seen.add(key);
+      // The unwrap AAD is the context as the SDK re-serializes it (keys sorted by localeCompare). When the
+      // header's order differs, the AAD differs from the header bytes: leave that case to the SDK.
+      if (previousKey !== undefined && previousKey.localeCompare(key) > 0) return undefined;
+      previousKey = key;
+      if (key === PUBLIC_KEY_CONTEXT_KEY) publicKeyB64 = value;
+    }
+    if (at !== ecEnd) throw fail('malformed header: encryption context length does not match its entries');
+  }
+  // An empty context re-serializes to nothing at all (not to a zero pair count).
+  const unwrapAad = pairCount === 0 ? EMPTY : buf.subarray(ecStart, ecEnd);
+
+  /* ---- encrypted data keys ---- */
+  let pos = ecEnd;
+  if (pos + 2 > end) throw truncated('header (encrypted data keys)');
+  const edkCount = buf.readUInt16BE(pos);
+  pos += 2;
+  if (edkCount === 0) throw fail('malformed header: no encrypted data key');
+  const candidates: { info: Buffer; wrapped: Buffer }[] = [];
+  for (let i = 0; i < edkCount; i++) {
+    const fields: Buffer[] = [];
+    for (let f = 0; f < 3; f++) {
+      if (pos + 2 > end) throw truncated('header (encrypted data keys)');
+      const len = buf.readUInt16BE(pos);
+      pos += 2;
+      if (pos + len > end) throw truncated('header (encrypted data keys)');
+      fields.push(buf.subarray(pos, pos + len));
+      pos += len;
+    }
+    const [providerId, info, wrapped] = fields as [Buffer, Buffer, Buffer];
+    if (providerId.equals(PROVIDER_ID) && info.subarray(0, KEY_NAME.length).equals(KEY_NAME)) {
+      candidates.push({ info, wrapped });
+    }
+  }
+
+  /* ---- rest of the header, header auth ---- */
+  const headerEnd = pos + 10;
+  if (headerEnd + IV_LENGTH + TAG_LENGTH > end) throw truncated('header');
+  const contentType = buf[pos] ?? 0;
+  if (buf.readUInt32BE(pos + 1) !== 0) throw fail('malformed header: reserved bytes are not zero');
+  if (buf[pos + 5] !== IV_LENGTH) throw fail('malformed header: IV length does not match the algorithm suite');
+  const frameLength = buf.readUInt32BE(pos + 6);
+  if (contentType !== 1 && contentType !== 2) throw fail(`malformed header: unknown content type ${contentType}`);
+  const headerIv = buf.subarray(headerEnd, headerEnd + IV_LENGTH);
+  const headerTag = buf.subarray(headerEnd + IV_LENGTH, headerEnd + IV_LENGTH + TAG_LENGTH);
+  pos = headerEnd + IV_LENGTH + TAG_LENGTH;
+
+  const signature = suite.signature;
+  if (signature !== undefined && publicKeyB64 === undefined) {
+    throw fail(`malformed header: signed algorithm suite but no '${PUBLIC_KEY_CONTEXT_KEY}' in the encryption context`);
+  }
+  if (signature === undefined && publicKeyB64 !== undefined) {
+    throw fail(`malformed header: unsigned algorithm suite but '${PUBLIC_KEY_CONTEXT_KEY}' in the encryption context`);
+  }
+
+  /* ---- unwrap the data key (raw AES keyring, AES-256-GCM), derive the message key ---- */
+  if (wrappingKey.byteLength !== WRAPPING_KEY_LENGTH) {
+    throw fail(`the data key must be ${WRAPPING_KEY_LENGTH} bytes, got ${wrappingKey.byteLength}`);
+  }
+  const kek = Buffer.from(wrappingKey.buffer, wrappingKey.byteOffset, wrappingKey.byteLength);
+  let dataKey: Buffer | undefined;
+  let lastUnwrapError: unknown;
+  for (const { info, wrapped } of candidates) {
+    // Same preconditions as rawAesEncryptedParts; a malformed EDK is skipped, as the SDK keyring does.
+    const rest = info.subarray(KEY_NAME.length);
+    if (
+      rest.length !== 8 + IV_LENGTH ||
+      rest.readUInt32BE(0) !== TAG_LENGTH * 8 ||
+      rest.readUInt32BE(4) !== IV_LENGTH ||
+      wrapped.length !== suite.keyLength + TAG_LENGTH
+    ) {
+      continue;
+    }
+    try {
+      dataKey = gcmOpen(
+        'aes-256-gcm',
+        kek,
+        rest.subarray(8),
+        unwrapAad,
+        wrapped.subarray(0, suite.keyLength),
+        wrapped.subarray(suite.keyLength),
+      );
+      break;
+    } catch (err) {
+      lastUnwrapError = err;
+    }
+  }
+  if (dataKey === undefined) {
+    throw candidates.length === 0
+      ? fail(`no encrypted data key for keyring BC/DataKey in the message (${edkCount} other key(s))`)
+      : fail(
+          'the data key does not decrypt the message ' +
+            '(wrong data key, or tampered encryption context or encrypted data key)',
+          lastUnwrapError,
+        );
+  }
+  // info = suiteId(2) + messageId(16): exactly bytes 2..20 of the header.
+  const derivedKey = Buffer.from(hkdfSync(suite.kdfHash, dataKey, EMPTY, buf.subarray(2, 20), suite.keyLength));
+  dataKey.fill(0);
+
+  try {
+    try {
+      gcmOpen(suite.cipher, derivedKey, headerIv, buf.subarray(0, headerEnd), EMPTY, headerTag);
+    } catch (err) {
+      throw fail('header authentication failed (the message header was altered)', err);
+    }
+
+    /* ---- body ---- */
+    const chunks: Buffer[] = [];
+    let total = 0;
+    if (contentType === 2) {
+      for (let expected = 1; ; expected++) {
+        if (pos + 4 + IV_LENGTH > end) throw truncated(`frame ${expected}`);
+        const marker = buf.readUInt32BE(pos);
+        if (marker === 0) throw fail(`frame ${expected}: malformed sequence number 0`);
+        const isFinal = marker === FINAL_FRAME_MARKER;
+        let seq = marker;
+        let ivAt = pos + 4;
+        let contentLength = frameLength;
+        if (isFinal) {
+          if (pos + 8 + IV_LENGTH + 4 > end) throw truncated(`final frame ${expected}`);
+          seq = buf.readUInt32BE(pos + 4);
+          if (seq === 0) throw fail(`final frame: malformed sequence number 0`);
+          ivAt = pos + 8;
+          contentLength = buf.readUInt32BE(ivAt + IV_LENGTH);
+          if (contentLength > frameLength) {
+            throw fail(`final frame length ${contentLength} exceeds the frame length ${frameLength}`);
+          }
+        }
+        if (seq !== expected) throw fail(`frames out of order: got sequence number ${seq}, expected ${expected}`);
+        const contentAt = ivAt + IV_LENGTH + (isFinal ? 4 : 0);
+        const tagAt = contentAt + contentLength;
+        if (tagAt + TAG_LENGTH > end) throw truncated(`frame ${seq}`);
+        const aad = bodyAad(messageId, isFinal ? FINAL_FRAME_STRING : FRAME_STRING, seq, contentLength);
+        let clear: Buffer;
+        try {
+          clear = gcmOpen(
+            suite.cipher,
+            derivedKey,
+            buf.subarray(ivAt, ivAt + IV_LENGTH),
+            aad,
+            buf.subarray(contentAt, tagAt),
+            buf.subarray(tagAt, tagAt + TAG_LENGTH),
+          );
+        } catch (err) {
+          throw fail(`frame ${seq} failed authentication (the message body was altered)`, err);
+        }
+        chunks.push(clear);
+        total += clear.length;
+        pos = tagAt + TAG_LENGTH;
+        if (isFinal) break;
+      }
+    } else {
+      if (pos + IV_LENGTH + 8 > end) throw truncated('body');
+      const contentLength = buf.readUInt32BE(pos + IV_LENGTH) * 0x100000000 + buf.readUInt32BE(pos + IV_LENGTH + 4);
+      if (contentLength >= MAX_SINGLE_BLOCK_LENGTH) throw fail(`body content length ${contentLength} out of bounds`);
+      const contentAt = pos + IV_LENGTH + 8;
+      const tagAt = contentAt + contentLength;
+      if (tagAt + TAG_LENGTH > end) throw truncated('body');
+      try {
+        const clear = gcmOpen(
+          suite.cipher,
+          derivedKey,
+          buf.subarray(pos, pos + IV_LENGTH),
+          bodyAad(messageId, SINGLE_BLOCK_STRING, 1, contentLength),
+          buf.subarray(contentAt, tagAt),
+          buf.subarray(tagAt, tagAt + TAG_LENGTH),
+        );
+        chunks.push(clear);
+        total += clear.length;
+      } catch (err) {
+        throw fail('the body failed authentication (the message body was altered)', err);
+      }
+      pos = tagAt + TAG_LENGTH;
+    }
+    const bodyEnd = pos;
+
+    /* ---- footer: ECDSA signature over header + header auth + body ---- */
+    if (signature === undefined) {
+      // The SDK ignores bytes after an unsigned message's body; do not decide that here.
+      if (bodyEnd !== end) return undefined;
+    } else {
+      verifyFooter(buf, bodyEnd, signature, publicKeyB64 as string);
+    }
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+  } finally {
+    derivedKey.fill(0);
+  }
+}
+
+function verifyFooter(buf: Buffer, bodyEnd: number, spec: SignatureSpec, publicKeyB64: string): void {
+  const footer = buf.length - bodyEnd;
+  if (footer <= 2) throw footer === 0 ? truncated('signature footer') : fail('malformed signature footer');
+  const signatureLength = buf.readUInt16BE(bodyEnd);
+  if (signatureLength === 0 || footer !== signatureLength + 2) {
+    throw footer < signatureLength + 2
+      ? truncated('signature footer')
+      : fail(`malformed signature footer: ${footer - signatureLength - 2} unexpected trailing byte(s)`);
+  }
+  const compressed = Buffer.from(publicKeyB64, 'base64');
+  if (compressed.length !== spec.compressedLength) {
+    throw fail(
+      `the signing public key in the encryption context is ${compressed.length} bytes, not ${spec.compressedLength}`,
+    );
+  }
+  let point: Buffer;
+  try {
+    point = ECDH.convertKey(compressed, spec.curve, undefined, undefined, 'uncompressed') as Buffer;
+  } catch (err) {
+    throw fail('the signing public key in the encryption context is not a valid curve point', err);
+  }
+  let verified: boolean;
+  try {
+    const key = createPublicKey({ key: Buffer.concat([spec.spkiPrefix, point]), format: 'der', type: 'spki' });
+    verified = verifySignature(
+      spec.hash,
+      buf.subarray(0, bodyEnd),
+      { key, dsaEncoding: 'der' },
+      buf.subarray(bodyEnd + 2),
+    );
+  } catch (err) {
+    throw fail('signature verification failed (malformed signature or key)', err);
+  }
+  if (!verified) throw fail('signature verification failed (the message was altered or not signed by its sender)');
+}
