@@ -1,0 +1,242 @@
+import { gunzipSync } from 'node:zlib';
+import { ConfigError, PoisonRecordError, PoisonReason } from '../errors.js';
+import { encryptionContextFor, type KeyProvider } from '../keys/KeyProvider.js';
+import type { DecodedBatch, EncryptionContext } from '../types.js';
+import { normalizeEvents, type RecordContext } from './normalize.js';
+import { decryptPayload } from './payload.js';
+
+/**
+ * One Kinesis record of a Database Activity Stream -> its events.
+ *
+ * Input: the record's data (bytes of the envelope JSON) or an already parsed object. Accepted forms:
+ * - the envelope `{type:"DatabaseActivityMonitoringRecords", version, databaseActivityEvents, key}` where
+ *   `databaseActivityEvents` is base64 of an Encryption SDK message (what Aurora sends), a plaintext
+ *   object (the docs' examples), or that object as a JSON string;
+ * - a bare `{type:"DatabaseActivityMonitoringRecord", clusterId, instanceId, databaseActivityEventList}`.
+ *
+ * Encrypted path: `key` -> KeyProvider (encryption context from the resource id) -> data key ->
+ * decryptPayload -> gunzip -> JSON. The data key is zeroed after use.
+ *
+ * Every failure of the record itself is a PoisonRecordError with a PoisonReason; TransientError and
+ * ConfigError from the key provider pass through untouched. Events that cannot be used are rejected one by
+ * one (the rest of the record is kept).
+ */
+export interface DecodeContext {
+  keys?: KeyProvider;
+  /** The DAS resource id (`cluster-…` or `db-…`) that selects the KMS encryption context. */
+  resourceId?: string;
+}
+
+export const ENVELOPE_TYPE = 'DatabaseActivityMonitoringRecords';
+export const RECORD_TYPE = 'DatabaseActivityMonitoringRecord';
+export const KNOWN_VERSIONS: readonly string[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export async function decodeRecord(
+  data: Uint8Array | Record<string, unknown>,
+  ctx: DecodeContext,
+): Promise<DecodedBatch> {
+  const doc = data instanceof Uint8Array ? parseRecordBytes(data) : data;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new PoisonRecordError(
+      PoisonReason.badEnvelope,
+      `record is ${Array.isArray(doc) ? 'a JSON array' : `a JSON ${doc === null ? 'null' : typeof doc}`}, ` +
+        `not a DAS record object`,
+    );
+  }
+  const obj = doc as Record<string, unknown>;
+
+  if (obj.type === RECORD_TYPE) {
+    return toBatch(obj, null, false, []);
+  }
+  if (obj.type !== ENVELOPE_TYPE) {
+    throw new PoisonRecordError(
+      PoisonReason.badEnvelope,
+      obj.type === undefined
+        ? `not a DAS record: no "type" field (expected "${ENVELOPE_TYPE}")`
+        : `not a DAS record: "type" is ${JSON.stringify(obj.type)}, expected "${ENVELOPE_TYPE}"`,
+    );
+  }
+
+  const version = obj.version;
+  if (typeof version !== 'string' || version === '') {
+    throw new PoisonRecordError(
+      PoisonReason.badEnvelope,
+      version === undefined ? 'DAS envelope has no "version"' : 'DAS envelope "version" is not a string',
+    );
+  }
+  const warnings: string[] = [];
+  if (!KNOWN_VERSIONS.includes(version)) {
+    warnings.push(
+      `unknown DAS record version ${JSON.stringify(version)} (known: ${KNOWN_VERSIONS.join(', ')}): decoded best-effort`,
+    );
+  }
+
+  const events = obj.databaseActivityEvents;
+  if (typeof events === 'object' && events !== null && !Array.isArray(events)) {
+    return toBatch(events as Record<string, unknown>, version, false, warnings);
+  }
+  if (typeof events !== 'string') {
+    throw new PoisonRecordError(
+      PoisonReason.badEnvelope,
+      events === undefined
+        ? 'DAS envelope has no "databaseActivityEvents"'
+        : `DAS envelope "databaseActivityEvents" is ${events === null ? 'null' : `a JSON ${Array.isArray(events) ? 'array' : typeof events}`}, expected a base64 string`,
+    );
+  }
+  if (events.trimStart().startsWith('{')) {
+    // Plaintext record serialised as a JSON string (base64 never starts with "{").
+    return toBatch(parsePayloadJson(events), version, false, warnings);
+  }
+
+  const payload = decodeBase64(events, 'databaseActivityEvents');
+  const keyField = obj.key;
+  if (typeof keyField !== 'string' || keyField === '') {
+    throw new PoisonRecordError(
+      PoisonReason.badEnvelope,
+      'DAS envelope has an encrypted "databaseActivityEvents" but no "key" (the encrypted data key)',
+    );
+  }
+  const keyCiphertext = decodeBase64(keyField, 'key');
+  if (ctx.keys === undefined) {
+    throw new ConfigError('encrypted record but no key source: pass --key-file or configure AWS credentials');
+  }
+  if (ctx.resourceId === undefined || ctx.resourceId === '') {
+    throw new PoisonRecordError(
+      PoisonReason.noResourceId,
+      'encrypted record but its resource id is unknown: pass --resource-id (the DbClusterResourceId ' +
+        '"cluster-…", or DbiResourceId "db-…" for an instance stream) so the data key can be decrypted',
+    );
+  }
+  const context = contextFor(ctx.resourceId);
+
+  const dataKey = await ctx.keys.getDataKey(keyCiphertext, context);
+  let compressed: Uint8Array;
+  try {
+    compressed = await decryptPayload(payload, dataKey);
+  } finally {
+    dataKey.fill(0);
+  }
+  let json: Buffer | undefined;
+  try {
+    json = gunzip(compressed);
+    return toBatch(parsePayloadJson(json), version, true, warnings);
+  } finally {
+    // Audit plaintext stays in memory no longer than needed.
+    compressed.fill(0);
+    json?.fill(0);
+  }
+}
+
+function parseRecordBytes(data: Uint8Array): unknown {
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new PoisonRecordError(
+      PoisonReason.notJson,
+      data.byteLength === 0
+        ? 'record is empty, expected DAS envelope JSON'
+        : `record is not JSON (${(err as Error).message}); it starts with ${JSON.stringify(text.slice(0, 40))}`,
+      { cause: err },
+    );
+  }
+}
+
+function contextFor(resourceId: string): EncryptionContext {
+  try {
+    return encryptionContextFor(resourceId);
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}: check --resource-id`, { cause: err });
+  }
+}
+
+/** Strict base64 (standard alphabet, padded, no whitespace): Buffer.from() would accept anything. */
+function decodeBase64(text: string, field: string): Buffer {
+  if (text.length === 0 || text.length % 4 !== 0 || !BASE64.test(text)) {
+    throw new PoisonRecordError(
+      PoisonReason.badBase64,
+      `DAS envelope "${field}" is not valid base64 (${text.length} characters, starts with ${JSON.stringify(text.slice(0, 20))})`,
+    );
+  }
+  return Buffer.from(text, 'base64');
+}
+
+function gunzip(data: Uint8Array): Buffer {
+  if (data.byteLength < 2 || data[0] !== 0x1f || data[1] !== 0x8b) {
+    const head = Buffer.from(data.buffer, data.byteOffset, Math.min(2, data.byteLength)).toString('hex');
+    throw new PoisonRecordError(
+      PoisonReason.notGzip,
+      `decrypted payload is not gzip (starts with 0x${head || '(empty)'}, expected 0x1f8b)`,
+    );
+  }
+  try {
+    return gunzipSync(data);
+  } catch (err) {
+    throw new PoisonRecordError(
+      PoisonReason.notGzip,
+      `decrypted payload is corrupt gzip: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+function parsePayloadJson(text: string | Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
+  } catch (err) {
+    throw new PoisonRecordError(
+      PoisonReason.payloadNotJson,
+      `decrypted payload is not JSON (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new PoisonRecordError(
+      PoisonReason.badPayload,
+      `payload is ${Array.isArray(parsed) ? 'a JSON array' : `a JSON ${parsed === null ? 'null' : typeof parsed}`}, expected a ${RECORD_TYPE} object`,
+    );
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function toBatch(
+  record: Record<string, unknown>,
+  version: string | null,
+  encrypted: boolean,
+  warnings: string[],
+): DecodedBatch {
+  const list = record.databaseActivityEventList;
+  if (!Array.isArray(list)) {
+    throw new PoisonRecordError(
+      PoisonReason.badPayload,
+      list === undefined
+        ? `${RECORD_TYPE} has no "databaseActivityEventList"`
+        : `${RECORD_TYPE} "databaseActivityEventList" is not an array`,
+    );
+  }
+  if (record.type !== RECORD_TYPE) {
+    warnings.push(
+      `payload "type" is ${record.type === undefined ? 'missing' : JSON.stringify(record.type)}, expected "${RECORD_TYPE}": decoded best-effort`,
+    );
+  }
+  const ctx: RecordContext = {
+    clusterId: typeof record.clusterId === 'string' ? record.clusterId : null,
+    instanceId: typeof record.instanceId === 'string' ? record.instanceId : null,
+    version,
+  };
+  const batch: DecodedBatch = {
+    clusterId: ctx.clusterId,
+    instanceId: ctx.instanceId,
+    version,
+    events: [],
+    heartbeats: [],
+    rejected: [],
+    warnings,
+    encrypted,
+  };
+  normalizeEvents(list, ctx, batch);
+  return batch;
+}

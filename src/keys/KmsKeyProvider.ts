@@ -1,0 +1,208 @@
+import { DecryptCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
+import { ConfigError, PoisonRecordError, PoisonReason, TransientError } from '../errors.js';
+import type { EncryptionContext } from '../types.js';
+import { canonicalEncryptionContext, DataKeyCache, type DataKeyCacheOptions } from './DataKeyCache.js';
+import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
+
+/**
+ * KeyProvider backed by AWS KMS `Decrypt`, with a DataKeyCache in front (one KMS call per distinct data
+ * key instead of one per record).
+ *
+ * The client is injected OR built from `clientConfig`, never both. Built with no config, it uses the standard
+ * SDK configuration: credential chain, region, profiles, `AWS_ENDPOINT_URL_KMS`.
+ *
+ * Errors: a ciphertext that cannot decrypt under the context (wrong resource id, another key, garbage) is a
+ * PoisonRecordError('key-decrypt-failed') naming the context tried; throttling, KMS internal errors, 5xx and
+ * network failures are TransientError (retry, do not skip); access, key state, credential and region
+ * problems are ConfigError (every record would fail: stop, do not quarantine the stream).
+ */
+export type KmsKeyProviderOptions = (
+  | { client: KMSClient; clientConfig?: never }
+  | { clientConfig?: KMSClientConfig; client?: never }
+) & {
+  /** Cache settings, or an existing cache to share; `false` disables caching. */
+  cache?: DataKeyCacheOptions | DataKeyCache | false;
+  /** When set, sent as Decrypt's `KeyId`: KMS then refuses ciphertexts of any other key. */
+  keyId?: string;
+};
+
+const DATA_KEY_LENGTH = 32;
+
+/** KMS error names that mean "this ciphertext will never decrypt under this context". */
+const POISON_ERRORS = new Set(['InvalidCiphertextException', 'IncorrectKeyException', 'ValidationException']);
+
+/** Worth retrying: the service, the network or a rate limit failed. */
+const TRANSIENT_ERRORS = new Set([
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+  'KMSInternalException',
+  'DependencyTimeoutException',
+  'KeyUnavailableException',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+
+/** The user must fix something (permissions, key state, credentials, region). */
+const CONFIG_ERRORS = new Set([
+  'AccessDeniedException',
+  'NotFoundException',
+  'DisabledException',
+  'KMSInvalidStateException',
+  'InvalidKeyUsageException',
+  'InvalidGrantTokenException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignature',
+  'IncompleteSignatureException',
+  'MissingAuthenticationToken',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'ExpiredToken',
+  'InvalidClientTokenId',
+  'CredentialsProviderError',
+  'UnknownOperationException',
+]);
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export class KmsKeyProvider implements KeyProvider {
+  readonly #client: KMSClient;
+  readonly #cache: DataKeyCache | undefined;
+  readonly #keyId: string | undefined;
+  #backendCalls = 0;
+  #uncachedRequests = 0;
+
+  constructor(options: KmsKeyProviderOptions = {}) {
+    this.#client = options.client ?? new KMSClient(options.clientConfig ?? {});
+    const cache = options.cache ?? {};
+    this.#cache = cache === false ? undefined : cache instanceof DataKeyCache ? cache : new DataKeyCache(cache);
+    this.#keyId = options.keyId;
+  }
+
+  async getDataKey(keyCiphertext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    if (this.#cache === undefined) {
+      this.#uncachedRequests++;
+      return this.#decrypt(keyCiphertext, context);
+    }
+    return this.#cache.get(keyCiphertext, context, () => this.#decrypt(keyCiphertext, context));
+  }
+
+  async #decrypt(keyCiphertext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    this.#backendCalls++;
+    let plaintext: Uint8Array | undefined;
+    try {
+      const out = await this.#client.send(
+        new DecryptCommand({
+          CiphertextBlob: keyCiphertext,
+          EncryptionContext: context,
+          ...(this.#keyId !== undefined ? { KeyId: this.#keyId } : {}),
+        }),
+      );
+      plaintext = out.Plaintext;
+    } catch (err) {
+      throw classifyKmsError(err, context);
+    }
+    if (plaintext === undefined || plaintext.byteLength !== DATA_KEY_LENGTH) {
+      const got = plaintext === undefined ? 'no plaintext' : `${plaintext.byteLength} bytes`;
+      plaintext?.fill(0);
+      throw new PoisonRecordError(
+        PoisonReason.keyDecrypt,
+        `KMS decrypted the data key under encryption context ${canonicalEncryptionContext(context)} but ` +
+          `returned ${got}, not a ${DATA_KEY_LENGTH}-byte DAS data key`,
+      );
+    }
+    // The SDK's buffer may be a view of a shared pool: keep an isolated copy, wipe the original.
+    const key = new Uint8Array(DATA_KEY_LENGTH);
+    key.set(plaintext);
+    plaintext.fill(0);
+    return key;
+  }
+
+  stats(): KeyProviderStats {
+    const cache = this.#cache?.stats();
+    return {
+      backendCalls: this.#backendCalls,
+      cacheHits: cache?.hits ?? 0,
+      cacheMisses: cache?.misses ?? this.#uncachedRequests,
+    };
+  }
+
+  /** Zeroes every cached data key. */
+  clearCache(): void {
+    this.#cache?.clear();
+  }
+}
+
+/** Maps an error of KMS Decrypt (or of the SDK around it) to the dasguard error class deciding what happens. */
+export function classifyKmsError(err: unknown, context: EncryptionContext): Error {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    name?: unknown;
+    message?: unknown;
+    code?: unknown;
+    $metadata?: { httpStatusCode?: number };
+    $fault?: unknown;
+  };
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const status = e.$metadata?.httpStatusCode;
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const ctx = canonicalEncryptionContext(context);
+  const what = `${name}${message && message !== name ? `: ${message}` : ''}`;
+
+  if (POISON_ERRORS.has(name)) {
+    return new PoisonRecordError(
+      PoisonReason.keyDecrypt,
+      `KMS could not decrypt the data key under encryption context ${ctx} (${what}). ` +
+        'Check that the resource id is the DAS resource id of the cluster (cluster-…) or instance (db-…) ' +
+        'that wrote the record, not its name.',
+      { cause: err },
+    );
+  }
+  if (CONFIG_ERRORS.has(name) || /Region is missing|Could not load credentials/i.test(message)) {
+    return new ConfigError(
+      `KMS Decrypt failed for encryption context ${ctx} (${what}): fix the AWS credentials, region, ` +
+        'permissions (kms:Decrypt) or key state; every record would fail the same way',
+      { cause: err },
+    );
+  }
+  if (
+    TRANSIENT_ERRORS.has(name) ||
+    (status !== undefined && status >= 500) ||
+    status === 429 ||
+    (code !== undefined && NETWORK_CODES.has(code)) ||
+    name === 'AbortError'
+  ) {
+    return new TransientError(`KMS Decrypt failed, worth retrying (${what})`, { cause: err });
+  }
+  if (status === undefined) {
+    if (e.$metadata !== undefined) {
+      // The SDK sent the request but got no HTTP answer (socket, DNS, timeout). Retry.
+      return new TransientError(`KMS Decrypt got no answer, worth retrying (${what})`, { cause: err });
+    }
+    // Not from the SDK's transport: a bug, not an outage. Pass it on untouched.
+    return err instanceof Error ? err : new Error(message, { cause: err });
+  }
+  // An HTTP 4xx we do not know: stop and tell the user rather than quarantine every record.
+  return new ConfigError(`KMS Decrypt failed for encryption context ${ctx} (HTTP ${status}, ${what})`, {
+    cause: err,
+  });
+}
