@@ -1,0 +1,313 @@
+/**
+ * Reads records from files, directories and stdin, streaming, in every form a user is likely to have:
+ * - JSON Lines of Kinesis records: `{"Data": base64, "SequenceNumber", "PartitionKey", "ApproximateArrivalTimestamp",
+ *   "ShardId"?, "StreamName"?}` one per line (what `dasguard` captures, and what most dump scripts write);
+ * - the JSON that `aws kinesis get-records` prints (`{"Records": [...], "NextShardIterator": ...}`), one or more;
+ * - a Lambda Kinesis event (`{"Records": [{"kinesis": {"data": ...}, "eventSourceARN": ...}]}`);
+ * - plaintext DAS JSON: an envelope, a bare `DatabaseActivityMonitoringRecord`, or a list of them;
+ * - any of these gzip-compressed, a directory of such files, or `-` for stdin.
+ * JSON Lines input is read line by line; other input one top-level value (or array element) at a time, so a
+ * large dump replays in bounded memory. What cannot be read becomes a `bad` item with its position: the caller
+ * quarantines it and goes on.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { resourceIdFromStreamName } from '../keys/KeyProvider.js';
+import type { RecordPosition, SourceRecord } from '../types.js';
+import { PoisonReason, UsageError } from '../errors.js';
+import { JsonValueScanner, type ScannedValue } from './jsonScanner.js';
+
+export type InputItem =
+  | { kind: 'record'; record: SourceRecord }
+  | { kind: 'bad'; position: RecordPosition; reason: PoisonReason; message: string; raw?: string };
+
+export interface ReadOptions {
+  /** Overrides any resource id found in the input. */
+  resourceId?: string;
+  /** Used instead of process.stdin for `-` (tests). */
+  stdin?: NodeJS.ReadableStream;
+}
+
+const INPUT_FILE = /\.(jsonl|ndjson|json|txt)(\.gz)?$/i;
+
+/** Expands the paths (directories recursively, sorted) and fails early, listing every path that is missing. */
+export async function expandInputPaths(paths: string[]): Promise<string[]> {
+  const files: string[] = [];
+  const missing: string[] = [];
+  for (const p of paths) {
+    if (p === '-') {
+      files.push(p);
+      continue;
+    }
+    let st;
+    try {
+      st = await stat(p);
+    } catch {
+      missing.push(p);
+      continue;
+    }
+    if (st.isDirectory()) {
+      const found = await listDir(p);
+      if (found.length === 0) missing.push(`${p} (a directory with no .jsonl/.ndjson/.json[.gz] files)`);
+      files.push(...found);
+    } else files.push(p);
+  }
+  if (missing.length > 0) throw new UsageError(`input not found: ${missing.join(', ')}`);
+  return files;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const full = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listDir(full)));
+    else if (e.isFile() && INPUT_FILE.test(e.name)) out.push(full);
+  }
+  return out;
+}
+
+/** Yields every record of every input, in order. */
+export async function* readInputs(paths: string[], opts: ReadOptions = {}): AsyncGenerator<InputItem> {
+  for (const file of await expandInputPaths(paths)) {
+    yield* readOne(file, opts);
+  }
+}
+
+async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputItem> {
+  const source = file === '-' ? 'stdin' : file;
+  const raw: NodeJS.ReadableStream = file === '-' ? (opts.stdin ?? process.stdin) : createReadStream(file);
+  const fileResourceId = file === '-' ? undefined : resourceIdFromStreamName(file);
+  const ctx: ItemContext = { source, resourceId: opts.resourceId, fileResourceId };
+  const text = await decompressIfGzip(raw);
+  text.setEncoding('utf8');
+
+  let mode: 'unknown' | 'lines' | 'document' = 'unknown';
+  let scanner: JsonValueScanner | undefined;
+  let pending = '';
+  let lineNo = 0;
+
+  for await (const chunk of text as AsyncIterable<string>) {
+    if (mode === 'document') {
+      yield* itemsFromScanned(scanner!.push(chunk), ctx);
+      continue;
+    }
+    pending += chunk;
+    let from = 0;
+    let nl: number;
+    while ((nl = pending.indexOf('\n', from)) >= 0) {
+      const line = pending.slice(from, nl);
+      from = nl + 1;
+      lineNo++;
+      if (mode === 'unknown') {
+        if (line.trim() === '') continue;
+        // JSON Lines when the first non-empty line is a complete JSON value; otherwise one multi-line document.
+        if (parsesAsJson(line)) mode = 'lines';
+        else {
+          mode = 'document';
+          scanner = new JsonValueScanner();
+          // Feed the scanner everything from the start of this line, with the blank lines it skipped.
+          const head = '\n'.repeat(lineNo - 1) + line + '\n' + pending.slice(from);
+          from = pending.length;
+          yield* itemsFromScanned(scanner.push(head), ctx);
+          break;
+        }
+      }
+      yield* itemsFromLine(line, lineNo, ctx);
+    }
+    pending = pending.slice(from);
+  }
+  if (mode === 'document') {
+    yield* itemsFromScanned(scanner!.end(), ctx);
+  } else if (pending.trim() !== '') {
+    lineNo++;
+    if (mode === 'unknown' && !parsesAsJson(pending)) {
+      const sc = new JsonValueScanner();
+      const head = '\n'.repeat(lineNo - 1) + pending;
+      yield* itemsFromScanned([...sc.push(head), ...sc.end()], ctx);
+    } else yield* itemsFromLine(pending, lineNo, ctx);
+  }
+}
+
+function parsesAsJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface ItemContext {
+  source: string;
+  resourceId: string | undefined;
+  fileResourceId: string | undefined;
+}
+
+function* itemsFromLine(line: string, lineNo: number, ctx: ItemContext): Generator<InputItem> {
+  if (line.trim() === '') return;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    yield bad({ source: ctx.source, line: lineNo }, PoisonReason.notJson, `not JSON: ${(err as Error).message}`, line);
+    return;
+  }
+  yield* itemsFromValue(value, { source: ctx.source, line: lineNo }, ctx);
+}
+
+function* itemsFromScanned(values: ScannedValue[], ctx: ItemContext): Generator<InputItem> {
+  for (const v of values) {
+    const position: RecordPosition = { source: ctx.source, line: v.line };
+    if (v.index !== undefined) position.index = v.index;
+    if (v.error) {
+      yield bad(position, PoisonReason.notJson, v.error, v.text);
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(v.text);
+    } catch (err) {
+      yield bad(position, PoisonReason.notJson, `not JSON: ${(err as Error).message}`, v.text);
+      continue;
+    }
+    yield* itemsFromValue(value, position, ctx);
+  }
+}
+
+function* itemsFromValue(value: unknown, position: RecordPosition, ctx: ItemContext): Generator<InputItem> {
+  if (Array.isArray(value)) {
+    // A JSON array on one line (JSON Lines mode): its elements are records.
+    for (let i = 0; i < value.length; i++) yield* itemsFromValue(value[i], { ...position, index: i }, ctx);
+    return;
+  }
+  if (value === null || typeof value !== 'object') {
+    yield bad(position, PoisonReason.badEnvelope, `expected a JSON object, found ${value === null ? 'null' : typeof value}`);
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  if (Array.isArray(obj.Records)) {
+    // `aws kinesis get-records` output, or a Lambda Kinesis event.
+    const records = obj.Records as unknown[];
+    for (let i = 0; i < records.length; i++) {
+      const pos: RecordPosition = { ...position, index: i };
+      const r = records[i];
+      if (r !== null && typeof r === 'object' && 'kinesis' in r) yield lambdaRecord(r as Record<string, unknown>, pos, ctx);
+      else yield kinesisRecord(r, pos, ctx);
+    }
+    return;
+  }
+  if ('Data' in obj) {
+    yield kinesisRecord(obj, position, ctx);
+    return;
+  }
+  if ('kinesis' in obj) {
+    yield lambdaRecord(obj, position, ctx);
+    return;
+  }
+  if (obj.type === 'DatabaseActivityMonitoringRecords' || obj.type === 'DatabaseActivityMonitoringRecord') {
+    const record: SourceRecord = { data: obj, position };
+    const rid = ctx.resourceId ?? ctx.fileResourceId ?? clusterIdOf(obj);
+    if (rid !== undefined) record.resourceId = rid;
+    yield { kind: 'record', record };
+    return;
+  }
+  yield bad(
+    position,
+    PoisonReason.badEnvelope,
+    'not a DAS or Kinesis record: expected a Kinesis record ({"Data": ...}), get-records output ({"Records": [...]}), ' +
+      'or a DAS record ({"type": "DatabaseActivityMonitoringRecords" | "DatabaseActivityMonitoringRecord", ...})',
+  );
+}
+
+function clusterIdOf(obj: Record<string, unknown>): string | undefined {
+  const inner = typeof obj.databaseActivityEvents === 'object' && obj.databaseActivityEvents !== null ? obj.databaseActivityEvents : obj;
+  const id = (inner as Record<string, unknown>).clusterId;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Strict base64 (Buffer.from silently skips junk): undefined when `s` is not base64. */
+export function decodeBase64Strict(s: string): Buffer | undefined {
+  const t = s.replace(/\s+/g, '');
+  if (t.length % 4 !== 0 || !BASE64.test(t)) return undefined;
+  return Buffer.from(t, 'base64');
+}
+
+function kinesisRecord(r: unknown, position: RecordPosition, ctx: ItemContext): InputItem {
+  if (r === null || typeof r !== 'object') return bad(position, PoisonReason.badEnvelope, 'a Kinesis record must be an object');
+  const o = r as Record<string, unknown>;
+  if (typeof o.SequenceNumber === 'string') position.sequenceNumber = o.SequenceNumber;
+  if (typeof o.ShardId === 'string') position.shardId = o.ShardId;
+  if (typeof o.Data !== 'string') {
+    return bad(position, PoisonReason.badEnvelope, 'the Kinesis record has no "Data" string (base64 of the record data)');
+  }
+  const data = decodeBase64Strict(o.Data);
+  if (data === undefined) return bad(position, PoisonReason.badBase64, 'the Kinesis record\'s "Data" is not base64');
+  const record: SourceRecord = { data, position };
+  const rid = ctx.resourceId ?? (typeof o.StreamName === 'string' ? resourceIdFromStreamName(o.StreamName) : undefined) ?? ctx.fileResourceId;
+  if (rid !== undefined) record.resourceId = rid;
+  if (typeof o.PartitionKey === 'string') record.partitionKey = o.PartitionKey;
+  const t = arrivalMs(o.ApproximateArrivalTimestamp);
+  if (t !== undefined) record.arrivalTime = t;
+  return { kind: 'record', record };
+}
+
+function lambdaRecord(r: Record<string, unknown>, position: RecordPosition, ctx: ItemContext): InputItem {
+  const k = r.kinesis as Record<string, unknown> | null;
+  if (k === null || typeof k !== 'object' || typeof k.data !== 'string') {
+    return bad(position, PoisonReason.badEnvelope, 'the Lambda Kinesis record has no "kinesis.data" string');
+  }
+  if (typeof k.sequenceNumber === 'string') position.sequenceNumber = k.sequenceNumber;
+  if (typeof r.eventID === 'string') position.shardId = r.eventID.split(':')[0];
+  const data = decodeBase64Strict(k.data);
+  if (data === undefined) return bad(position, PoisonReason.badBase64, 'the Lambda Kinesis record\'s "kinesis.data" is not base64');
+  const record: SourceRecord = { data, position };
+  const rid = ctx.resourceId ?? (typeof r.eventSourceARN === 'string' ? resourceIdFromStreamName(r.eventSourceARN) : undefined) ?? ctx.fileResourceId;
+  if (rid !== undefined) record.resourceId = rid;
+  if (typeof k.partitionKey === 'string') record.partitionKey = k.partitionKey;
+  const t = arrivalMs(k.approximateArrivalTimestamp);
+  if (t !== undefined) record.arrivalTime = t;
+  return { kind: 'record', record };
+}
+
+/** Epoch seconds (CLI v1, Lambda), ISO strings (CLI v2), or Date-like: epoch milliseconds. */
+function arrivalMs(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v < 1e11 ? Math.round(v * 1000) : v;
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
+
+function bad(position: RecordPosition, reason: PoisonReason, message: string, raw?: string): InputItem {
+  const item: InputItem = { kind: 'bad', position, reason, message };
+  if (raw !== undefined) item.raw = raw.length > 10_000 ? raw.slice(0, 10_000) : raw;
+  return item;
+}
+
+/** Peeks the first bytes; gzip input (magic 1f 8b) is decompressed on the fly. */
+async function decompressIfGzip(stream: NodeJS.ReadableStream): Promise<Readable> {
+  const it = (stream as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return Readable.from([]);
+  const head = typeof first.value === 'string' ? Buffer.from(first.value) : first.value;
+  async function* rest(): AsyncGenerator<Buffer> {
+    yield head;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield typeof n.value === 'string' ? Buffer.from(n.value) : n.value;
+    }
+  }
+  const body = Readable.from(rest(), { objectMode: false });
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return body.pipe(createGunzip());
+  return body;
+}
