@@ -1,0 +1,179 @@
+/**
+ * A checked condition (Cond) compiled twice, from the same values:
+ * - to json-rules-engine rule JSON (what a json-rules-engine Engine runs: the reference semantics);
+ * - to a synchronous closure that calls the SAME json-rules-engine Operator objects and reproduces the
+ *   Engine's all/any/not and fact lookup, without promises, almanacs or JSONPath. The differential test
+ *   (test/rules-differential.test.ts) holds the two to the same answers.
+ *
+ * What the closure reproduces of json-rules-engine 7 (node_modules/json-rules-engine/dist):
+ * - a fact the event lacks is `undefined` (the Engine runs with `allowUndefinedFacts`);
+ * - `path` ($.a.b) on a fact that is null or not an object yields the fact value itself (Almanac.factValue);
+ *   otherwise each key is followed while the current value is truthy and has it as an OWN property
+ *   (JSONPath-plus), else undefined;
+ * - a condition holds when `operator.evaluate(fact, value)` (validator && callback) is true; all/any/not as
+ *   usual (our operators all return booleans; empty all/any are rejected at load);
+ * - a value `{fact: name}` is that fact's value.
+ */
+import type { Cond, FieldRef } from './condition.js';
+import type { EngineOperator } from './operators.js';
+
+export type Event = Record<string, unknown>;
+export type Predicate = (event: Event) => boolean;
+export type Accessor = (event: Event) => unknown;
+
+/** json-rules-engine condition JSON. */
+export type EngineCondition =
+  | { all: EngineCondition[] }
+  | { any: EngineCondition[] }
+  | { not: EngineCondition }
+  | { fact: string; operator: string; value: unknown; path?: string };
+
+export function toEngineCondition(c: Cond): EngineCondition {
+  switch (c.kind) {
+    case 'all':
+      return { all: c.items.map(toEngineCondition) };
+    case 'any':
+      return { any: c.items.map(toEngineCondition) };
+    case 'not':
+      return { not: toEngineCondition(c.item) };
+    case 'fact': {
+      const value =
+        c.valueRef !== undefined
+          ? c.valueRef.path.length > 0
+            ? { fact: c.valueRef.fact, path: jsonPath(c.valueRef) }
+            : { fact: c.valueRef.fact }
+          : c.value;
+      const out: { fact: string; operator: string; value: unknown; path?: string } = { fact: c.ref.fact, operator: c.operator, value };
+      if (c.ref.path.length > 0) out.path = jsonPath(c.ref);
+      return out;
+    }
+  }
+}
+
+/** A rule's top-level conditions: json-rules-engine wants all/any/not at the root. */
+export function toEngineRoot(c: Cond): EngineCondition {
+  const e = toEngineCondition(c);
+  return c.kind === 'fact' ? { all: [e] } : e;
+}
+
+function jsonPath(ref: FieldRef): string {
+  return '$.' + ref.path.join('.');
+}
+
+export function accessorOf(ref: FieldRef): Accessor {
+  const fact = ref.fact;
+  const path = ref.path;
+  if (path.length === 0) return (e) => e[fact];
+  if (path.length === 1) {
+    const k = path[0] as string;
+    return (e) => {
+      const base = e[fact];
+      if (base === null || typeof base !== 'object') return base;
+      return Object.hasOwn(base, k) ? (base as Record<string, unknown>)[k] : undefined;
+    };
+  }
+  return (e) => {
+    const base = e[fact];
+    if (base === null || typeof base !== 'object') return base;
+    let cur: unknown = base;
+    for (const k of path) {
+      if (cur && Object.hasOwn(cur as object, k)) cur = (cur as Record<string, unknown>)[k];
+      else return undefined;
+    }
+    return cur;
+  };
+}
+
+export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineOperator>): Predicate {
+  switch (c.kind) {
+    case 'all': {
+      const items = c.items.map((i) => compilePredicate(i, operators));
+      if (items.length === 1) return items[0] as Predicate;
+      if (items.length === 2) {
+        const [a, b] = items as [Predicate, Predicate];
+        return (e) => a(e) && b(e);
+      }
+      return (e) => {
+        for (let i = 0; i < items.length; i++) if (!(items[i] as Predicate)(e)) return false;
+        return true;
+      };
+    }
+    case 'any': {
+      const items = c.items.map((i) => compilePredicate(i, operators));
+      if (items.length === 1) return items[0] as Predicate;
+      if (items.length === 2) {
+        const [a, b] = items as [Predicate, Predicate];
+        return (e) => a(e) || b(e);
+      }
+      return (e) => {
+        for (let i = 0; i < items.length; i++) if ((items[i] as Predicate)(e)) return true;
+        return false;
+      };
+    }
+    case 'not': {
+      const inner = compilePredicate(c.item, operators);
+      return (e) => !inner(e);
+    }
+    case 'fact': {
+      const op = operators.get(c.operator);
+      if (op === undefined) throw new Error(`no operator '${c.operator}'`); // validated at load: a bug if reached
+      const get = accessorOf(c.ref);
+      if (c.valueRef !== undefined) {
+        const other = accessorOf(c.valueRef);
+        return (e) => op.evaluate(get(e), other(e)) === true;
+      }
+      const value = c.value;
+      return (e) => op.evaluate(get(e), value) === true;
+    }
+  }
+}
+
+/**
+ * Values a field MUST hold for the condition to be true, per field (from equal / in conditions on plain
+ * values): the rule index uses them to skip rules that cannot fire. `all` intersects; `any` keeps the fields
+ * every branch constrains and unites their values; `not` and the rest constrain nothing.
+ */
+export type Requirements = Map<string, Set<unknown>>;
+
+export function requirementsOf(c: Cond): Requirements {
+  switch (c.kind) {
+    case 'fact': {
+      if (c.valueRef !== undefined || c.ref.path.length > 0) return new Map();
+      if (c.operator === 'equal') return new Map([[c.ref.fact, new Set([c.value])]]);
+      if (c.operator === 'in' && Array.isArray(c.value)) return new Map([[c.ref.fact, new Set(c.value)]]);
+      return new Map();
+    }
+    case 'all': {
+      const out: Requirements = new Map();
+      for (const item of c.items) {
+        for (const [field, values] of requirementsOf(item)) {
+          const prev = out.get(field);
+          out.set(field, prev === undefined ? values : new Set([...prev].filter((v) => values.has(v))));
+        }
+      }
+      return out;
+    }
+    case 'any': {
+      const parts = c.items.map(requirementsOf);
+      const out: Requirements = new Map();
+      const first = parts[0];
+      if (first === undefined) return out;
+      for (const [field, values] of first) {
+        const union = new Set(values);
+        let everywhere = true;
+        for (const p of parts.slice(1)) {
+          const v = p.get(field);
+          if (v === undefined) {
+            everywhere = false;
+            break;
+          }
+          for (const x of v) union.add(x);
+        }
+        if (everywhere) out.set(field, union);
+      }
+      return out;
+    }
+    case 'not':
+      return new Map();
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The fields a rule may test, per target, with the JavaScript type each holds: validation uses the type to
+ * reject comparisons that can never be true (`rowCount: '100'`, `gt` on a text field, `contains` on text).
+ */
+
+export type FieldType = 'string' | 'number' | 'boolean' | 'array' | 'object' | 'any';
+export const FieldTypes: readonly FieldType[] = ['string', 'number', 'boolean', 'array', 'object', 'any'];
+
+export type RuleTarget = 'activity' | 'rds-event';
+export const RuleTargets: readonly RuleTarget[] = ['activity', 'rds-event'];
+
+/** The fields of a DAS activity event (PostgreSQL, MySQL, Oracle, SQL Server) and the ones dasguard adds. */
+export const ACTIVITY_FIELDS: Readonly<Record<string, FieldType>> = {
+  // DAS fields
+  type: 'string',
+  class: 'string',
+  clientApplication: 'string',
+  command: 'string',
+  commandText: 'string',
+  databaseName: 'string',
+  dbProtocol: 'string',
+  dbUserName: 'string',
+  endTime: 'string',
+  errorMessage: 'string',
+  // PostgreSQL: a SQLSTATE string or null (documented as int); MySQL: "0" or "".
+  exitCode: 'any',
+  logTime: 'string',
+  netProtocol: 'string',
+  objectName: 'string',
+  objectType: 'string',
+  paramList: 'array',
+  pid: 'number',
+  remoteHost: 'string',
+  remotePort: 'string',
+  rowCount: 'number',
+  serverHost: 'string',
+  serverType: 'string',
+  serverVersion: 'string',
+  serviceName: 'string',
+  // PostgreSQL "5ce5f7f0.474b", MySQL "725121" (documented as int).
+  sessionId: 'any',
+  startTime: 'string',
+  // SQL Server: a hex string.
+  statementId: 'any',
+  substatementId: 'number',
+  transactionId: 'string',
+  // Oracle (1.3) and SQL Server (1.4)
+  engineNativeAuditFields: 'object',
+  // added by dasguard
+  engine: 'string',
+  clusterId: 'string',
+  instanceId: 'string',
+  recordVersion: 'string',
+  logTimeMs: 'number',
+  startTimeMs: 'number',
+  endTimeMs: 'number',
+  rows: 'number',
+  sqlCommand: 'string',
+};
+
+/** The fields of an RDS event (DescribeEvents / EventBridge), for rules with `target: rds-event`. */
+export const RDS_EVENT_FIELDS: Readonly<Record<string, FieldType>> = {
+  eventId: 'string',
+  message: 'string',
+  categories: 'array',
+  sourceIdentifier: 'string',
+  sourceType: 'string',
+  date: 'string',
+  sourceArn: 'string',
+};
+
+/** Known keys of `engineNativeAuditFields`: Oracle unified audit (upper case) and SQL Server audit (lower case). */
+export const NATIVE_AUDIT_FIELDS: readonly string[] = [
+  // Oracle (record version 1.3)
+  'ADDITIONAL_INFO', 'APPLICATION_CONTEXTS', 'AUDIT_OPTION', 'AUTHENTICATION_TYPE', 'CLIENT_IDENTIFIER',
+  'CURRENT_USER', 'DBLINK_INFO', 'DBPROXY_USERNAME', 'DIRECT_PATH_NUM_COLUMNS_LOADED', 'DP_BOOLEAN_PARAMETERS1',
+  'DP_TEXT_PARAMETERS1', 'DV_ACTION_CODE', 'DV_ACTION_NAME', 'DV_ACTION_OBJECT_NAME', 'DV_COMMENT',
+  'DV_EXTENDED_ACTION_CODE', 'DV_FACTOR_CONTEXT', 'DV_GRANTEE', 'DV_OBJECT_STATUS', 'DV_RETURN_CODE',
+  'DV_RULE_SET_NAME', 'ENTRY_ID', 'EXCLUDED_OBJECT', 'EXCLUDED_SCHEMA', 'EXCLUDED_USER', 'EXECUTION_ID',
+  'EXTERNAL_USERID', 'FGA_POLICY_NAME', 'GLOBAL_USERID', 'INSTANCE_ID', 'KSACL_SERVICE_NAME', 'KSACL_SOURCE_LOCATION',
+  'KSACL_USER_NAME', 'NEW_NAME', 'NEW_SCHEMA', 'OBJECT_EDITION', 'OBJECT_PRIVILEGES', 'OLS_GRANTEE',
+  'OLS_LABEL_COMPONENT_NAME', 'OLS_LABEL_COMPONENT_TYPE', 'OLS_MAX_READ_LABEL', 'OLS_MAX_WRITE_LABEL',
+  'OLS_MIN_WRITE_LABEL', 'OLS_NEW_VALUE', 'OLS_OLD_VALUE', 'OLS_PARENT_GROUP_NAME', 'OLS_POLICY_NAME',
+  'OLS_PRIVILEGES_GRANTED', 'OLS_PRIVILEGES_USED', 'OLS_PROGRAM_UNIT_NAME', 'OLS_STRING_LABEL', 'OS_USERNAME',
+  'PROTOCOL_ACTION_NAME', 'PROTOCOL_MESSAGE', 'PROTOCOL_RETURN_CODE', 'PROTOCOL_SESSION_ID', 'PROTOCOL_USERHOST',
+  'PROXY_SESSIONID', 'RLS_INFO', 'RMAN_DEVICE_TYPE', 'RMAN_OBJECT_TYPE', 'RMAN_OPERATION', 'RMAN_SESSION_RECID',
+  'RMAN_SESSION_STAMP', 'ROLE', 'SCN', 'SQL_BINDS', 'SQL_TEXT', 'SYSTEM_PRIVILEGE', 'SYSTEM_PRIVILEGE_USED',
+  'TARGET_USER', 'TERMINAL', 'UNIFIED_AUDIT_POLICIES', 'USERHOST', 'XS_CALLBACK_EVENT_TYPE', 'XS_COOKIE',
+  'XS_DATASEC_POLICY_NAME', 'XS_ENABLED_ROLE', 'XS_ENTITY_TYPE', 'XS_INACTIVITY_TIMEOUT', 'XS_NS_ATTRIBUTE',
+  'XS_NS_ATTRIBUTE_NEW_VAL', 'XS_NS_ATTRIBUTE_OLD_VAL', 'XS_NS_NAME', 'XS_PACKAGE_NAME', 'XS_PROCEDURE_NAME',
+  'XS_PROXY_USER_NAME', 'XS_SCHEMA_NAME', 'XS_SESSIONID', 'XS_TARGET_PRINCIPAL_NAME', 'XS_USER_NAME',
+  // SQL Server (record version 1.4)
+  'action_id', 'action_name', 'additional_information', 'affected_rows', 'application_name', 'audit_schema_version',
+  'class_type', 'class_type_description', 'client_ip', 'connection_id', 'data_sensitivity_information',
+  'database_name', 'database_principal_id', 'database_principal_name', 'duration_milliseconds', 'event_time',
+  'host_name', 'is_column_permission', 'object_id', 'object_name', 'permission_bitmask', 'response_rows',
+  'schema_name', 'sequence_group_id', 'sequence_number', 'server_instance_name', 'server_principal_id',
+  'server_principal_name', 'server_principal_sid', 'session_context', 'session_id', 'session_server_principal_name',
+  'statement', 'succeeded', 'target_database_principal_id', 'target_database_principal_name',
+  'target_server_principal_id', 'target_server_principal_name', 'target_server_principal_sid', 'transaction_id',
+  'user_defined_event_id', 'user_defined_information',
+];
+
+/** Fields whose text is SQL: templates mask its literals unless told `|raw`. */
+export const SQL_TEXT_FIELDS: ReadonlySet<string> = new Set([
+  'commandText',
+  'engineNativeAuditFields.SQL_TEXT',
+  'engineNativeAuditFields.statement',
+]);
+
+/** Fields holding bind values: templates mask every value unless told `|raw`. */
+export const PARAM_FIELDS: ReadonlySet<string> = new Set(['paramList', 'engineNativeAuditFields.SQL_BINDS']);
+
+/** Names a field cannot have: they mean something else in a condition, or live on Object.prototype. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  'all', 'any', 'not', 'macro', 'fact', 'operator', 'value', 'path', 'params', 'priority', 'name', 'condition',
+  ...Object.getOwnPropertyNames(Object.prototype),
+]);
+
+export const IDENTIFIER_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The closest candidates to `name` (edit distance, case-insensitive), best first; at most `max`. */
+export function suggest(name: string, candidates: Iterable<string>, max = 1): string[] {
+  const lower = name.toLowerCase();
+  const scored: { c: string; d: number }[] = [];
+  for (const c of candidates) {
+    const cl = c.toLowerCase();
+    const d = cl === lower ? 0 : editDistance(lower, cl);
+    const limit = Math.max(2, Math.floor(Math.max(name.length, c.length) / 3));
+    if (d <= limit) scored.push({ c, d });
+    // a truncated name (`dbUser` for `dbUserName`) is a likely slip too, ranked after close spellings
+    else if (lower.length >= 4 && cl.startsWith(lower)) scored.push({ c, d: limit + (cl.length - lower.length) });
+  }
+  scored.sort((a, b) => a.d - b.d || a.c.localeCompare(b.c));
+  return scored.slice(0, max).map((s) => s.c);
+}
+
+/** ` (did you mean 'x'?)` or ''. */
+export function didYouMean(name: string, candidates: Iterable<string>): string {
+  const [best] = suggest(name, candidates);
+  return best === undefined ? '' : ` (did you mean '${best}'?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = new Array<number>(b.length + 1);
+  const cur = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    cur[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+    }
+    for (let j = 0; j <= b.length; j++) prev[j] = cur[j] as number;
+  }
+  return prev[b.length] as number;
+}

@@ -1,0 +1,446 @@
+/**
+ * Loading rules = read -> parse (YAML, with positions) -> validate -> compile, collecting EVERY problem with
+ * its file, line and rule id. Nothing about a rule can fail later, at run time.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Severities, type Severity } from '../types.js';
+import { compilePredicate, requirementsOf } from './compile.js';
+import { checkUnusedMacro, parseRuleCondition, resolveField, type ConditionEnv, type Macro, type NamedList } from './condition.js';
+import {
+  ACTIVITY_FIELDS,
+  FieldTypes,
+  IDENTIFIER_RE,
+  RDS_EVENT_FIELDS,
+  RESERVED_NAMES,
+  RuleTargets,
+  didYouMean,
+  type FieldType,
+  type RuleTarget,
+} from './fields.js';
+import { operatorTable } from './operators.js';
+import { ProblemList, isError, type Pos, type RuleProblem } from './problems.js';
+import { CompiledRuleSet, type CompiledRule, type RuleInfo, type RuleSet, type RuleTestCase } from './RuleSet.js';
+import { compileTemplate } from './template.js';
+import { describeNode, parseYamlFile, toJs, type YMap, type YNode } from './yamlTree.js';
+
+export interface LoadResult {
+  /** Undefined when any problem is an error. */
+  ruleSet: RuleSet | undefined;
+  /** Errors and warnings, in file order. */
+  problems: RuleProblem[];
+  /** The rule files read, in load order. */
+  files: string[];
+}
+
+const TOP_KEYS = ['rules', 'lists', 'macros', 'fields'];
+const RULE_KEYS = ['id', 'description', 'severity', 'enabled', 'tags', 'target', 'when', 'message', 'tests'];
+const TEST_KEYS = ['fires', 'doesNotFire'];
+const TEST_ENGINES = ['postgresql', 'mysql', 'oracle', 'sqlserver', 'unknown'] as const;
+const RULE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/**
+ * Loads rule files. `paths` are files or directories (searched recursively for *.yaml / *.yml, in sorted
+ * order; hidden directories skipped). Lists, macros and declared fields are global across all files.
+ */
+export async function loadRules(paths: string[]): Promise<LoadResult> {
+  const problems = new ProblemList();
+  const files = await expandPaths(paths, problems);
+  const sources: { file: string; text: string }[] = [];
+  for (const file of files) {
+    try {
+      sources.push({ file, text: await readFile(file, 'utf8') });
+    } catch (err) {
+      problems.add({ file, line: 0, column: 0 }, `cannot read: ${(err as Error).message}`);
+    }
+  }
+  const ruleSet = loadRuleSources(sources, problems);
+  return { ruleSet, problems: problems.items, files };
+}
+
+/** The same from texts already in memory (tests, the docs examples). */
+export function loadRuleTexts(sources: readonly { file: string; text: string }[]): { ruleSet: RuleSet | undefined; problems: RuleProblem[] } {
+  const problems = new ProblemList();
+  const ruleSet = loadRuleSources(sources, problems);
+  return { ruleSet, problems: problems.items };
+}
+
+async function expandPaths(paths: readonly string[], problems: ProblemList): Promise<string[]> {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const add = (f: string): void => {
+    if (!seen.has(f)) {
+      seen.add(f);
+      out.push(f);
+    }
+  };
+  for (const p of paths) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch (err) {
+      problems.add({ file: p, line: 0, column: 0 }, `cannot read rules: ${(err as Error).message}`);
+      continue;
+    }
+    if (st.isDirectory()) {
+      const found = await walk(p);
+      if (found.length === 0) problems.warn({ file: p, line: 0, column: 0 }, 'no *.yaml or *.yml rule files in this directory');
+      for (const f of found) add(f);
+    } else add(p);
+  }
+  return out;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const names = entries.map((e) => e.name).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: string[] = [];
+  for (const name of names) {
+    const e = entries.find((x) => x.name === name);
+    if (e === undefined || name.startsWith('.')) continue;
+    const full = join(dir, name);
+    if (e.isDirectory()) out.push(...(await walk(full)));
+    else if (/\.ya?ml$/i.test(name)) out.push(full);
+  }
+  return out;
+}
+
+interface RuleNode {
+  node: YNode;
+  file: string;
+}
+
+function loadRuleSources(sources: readonly { file: string; text: string }[], problems: ProblemList): RuleSet | undefined {
+  const lists = new Map<string, NamedList>();
+  const macros = new Map<string, Macro>();
+  const declared = new Map<string, { type: FieldType; pos: Pos }>();
+  const ruleNodes: RuleNode[] = [];
+  let incomplete = false;
+
+  // Pass 1: the top level of every file (lists, macros and fields are global, so they come first).
+  for (const { file, text } of sources) {
+    const { docs, ok } = parseYamlFile(file, text, problems);
+    if (!ok) incomplete = true;
+    for (const doc of docs) {
+      if (doc.kind !== 'map') {
+        problems.add(doc.pos, `a rule file is a mapping with rules:, lists:, macros:, fields:; got ${describeNode(doc)}`);
+        continue;
+      }
+      for (const e of doc.entries) {
+        if (e.key === 'rules') {
+          if (e.value.kind === 'seq') for (const r of e.value.items) ruleNodes.push({ node: r, file });
+          else if (!(e.value.kind === 'scalar' && e.value.value === null)) problems.add(e.value.pos, `'rules' is a list of rules, got ${describeNode(e.value)}`);
+        } else if (e.key === 'lists') collectLists(e.value, lists, problems);
+        else if (e.key === 'macros') collectMacros(e.value, macros, problems);
+        else if (e.key === 'fields') collectFields(e.value, declared, problems);
+        else problems.add(e.keyPos, `unknown top-level key '${e.key}'${didYouMean(e.key, TOP_KEYS)} (expected ${TOP_KEYS.join(', ')})`);
+      }
+    }
+  }
+
+  const fields: Record<RuleTarget, Map<string, FieldType>> = {
+    activity: new Map(Object.entries(ACTIVITY_FIELDS)),
+    'rds-event': new Map(Object.entries(RDS_EVENT_FIELDS)),
+  };
+  const nestedFields = new Map<string, FieldType>();
+  for (const [name, d] of declared) {
+    if (name.includes('.')) {
+      nestedFields.set(name, d.type);
+      continue;
+    }
+    for (const t of RuleTargets) fields[t].set(name, d.type);
+  }
+  const env: ConditionEnv = { problems, fields, nestedFields, lists, macros, incomplete, macroCache: new Map(), macroStack: [] };
+
+  // Pass 2: the rules.
+  const operators = operatorTable();
+  const compiled: CompiledRule[] = [];
+  const ids = new Map<string, Pos>();
+  for (const rn of ruleNodes) {
+    const c = compileRule(rn, env, ids, operators, compiled.length);
+    if (c !== undefined) compiled.push(c);
+  }
+  for (const m of macros.values()) {
+    if (![...env.macroCache.keys()].some((k) => k.endsWith(`\0${m.name}`))) checkUnusedMacro(m, env);
+  }
+  problems.items.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.column ?? 0) - (b.column ?? 0)));
+  if (problems.items.some(isError)) return undefined;
+  return new CompiledRuleSet(compiled);
+}
+
+function collectLists(node: YNode, lists: Map<string, NamedList>, problems: ProblemList): void {
+  if (node.kind !== 'map') {
+    problems.add(node.pos, `'lists' maps list names to lists of values, got ${describeNode(node)}`);
+    return;
+  }
+  for (const e of node.entries) {
+    if (!NAME_RE.test(e.key)) {
+      problems.add(e.keyPos, `list name '${e.key}' must be letters, digits, _ or - (starting with a letter or _)`);
+      continue;
+    }
+    const prev = lists.get(e.key);
+    if (prev !== undefined) {
+      problems.add(e.keyPos, `duplicate list '${e.key}' (also defined at ${prev.pos.file}:${prev.pos.line})`);
+      continue;
+    }
+    if (e.value.kind !== 'seq') {
+      problems.add(e.value.pos, `list '${e.key}' must be a list of values, got ${describeNode(e.value)}`);
+      continue;
+    }
+    const values: (string | number | boolean | null)[] = [];
+    let ok = true;
+    for (const it of e.value.items) {
+      if (it.kind !== 'scalar') {
+        problems.add(it.pos, `list '${e.key}': items are single values, got ${describeNode(it)}`);
+        ok = false;
+      } else values.push(it.value);
+    }
+    if (ok) lists.set(e.key, { name: e.key, values, pos: e.keyPos });
+  }
+}
+
+function collectMacros(node: YNode, macros: Map<string, Macro>, problems: ProblemList): void {
+  if (node.kind !== 'map') {
+    problems.add(node.pos, `'macros' maps macro names to conditions, got ${describeNode(node)}`);
+    return;
+  }
+  for (const e of node.entries) {
+    if (!NAME_RE.test(e.key)) {
+      problems.add(e.keyPos, `macro name '${e.key}' must be letters, digits, _ or - (starting with a letter or _)`);
+      continue;
+    }
+    const prev = macros.get(e.key);
+    if (prev !== undefined) {
+      problems.add(e.keyPos, `duplicate macro '${e.key}' (also defined at ${prev.pos.file}:${prev.pos.line})`);
+      continue;
+    }
+    macros.set(e.key, { name: e.key, node: e.value, pos: e.keyPos });
+  }
+}
+
+function collectFields(node: YNode, declared: Map<string, { type: FieldType; pos: Pos }>, problems: ProblemList): void {
+  const entries: { name: string; pos: Pos; type: FieldType }[] = [];
+  if (node.kind === 'seq') {
+    for (const it of node.items) {
+      if (it.kind !== 'scalar' || typeof it.value !== 'string') problems.add(it.pos, `a field name is text, got ${describeNode(it)}`);
+      else entries.push({ name: it.value, pos: it.pos, type: 'any' });
+    }
+  } else if (node.kind === 'map') {
+    for (const e of node.entries) {
+      const t = e.value.kind === 'scalar' ? e.value.value : undefined;
+      if (typeof t !== 'string' || !(FieldTypes as readonly string[]).includes(t)) {
+        problems.add(e.value.pos, `field '${e.key}': type must be one of ${FieldTypes.join(', ')}, got ${describeNode(e.value)}`);
+        continue;
+      }
+      entries.push({ name: e.key, pos: e.keyPos, type: t as FieldType });
+    }
+  } else {
+    problems.add(node.pos, `'fields' is a list of field names or a mapping name: type, got ${describeNode(node)}`);
+    return;
+  }
+  for (const { name, pos, type } of entries) {
+    const parts = name.split('.');
+    if (!parts.every((p) => IDENTIFIER_RE.test(p)) || RESERVED_NAMES.has(parts[0] as string)) {
+      problems.add(pos, `'${name}' cannot be a field name (letters, digits and _, dots between keys; not a condition keyword)`);
+      continue;
+    }
+    const top = parts[0] as string;
+    if (parts.length === 1 && (top in ACTIVITY_FIELDS || top in RDS_EVENT_FIELDS)) {
+      problems.add(pos, `field '${name}' is already known: no need to declare it`);
+      continue;
+    }
+    if (parts.length > 1 && ACTIVITY_FIELDS[top] !== 'object' && ACTIVITY_FIELDS[top] !== 'any' && !declared.has(top)) {
+      problems.add(pos, `'${name}': ${top} is not an object field`);
+      continue;
+    }
+    const prev = declared.get(name);
+    if (prev !== undefined && prev.type !== type) {
+      problems.add(pos, `field '${name}' declared as ${type} here and as ${prev.type} at ${prev.pos.file}:${prev.pos.line}`);
+      continue;
+    }
+    if (prev === undefined) declared.set(name, { type, pos });
+  }
+}
+
+function compileRule(
+  rn: RuleNode,
+  env: ConditionEnv,
+  ids: Map<string, Pos>,
+  operators: ReturnType<typeof operatorTable>,
+  order: number,
+): CompiledRule | undefined {
+  const problems = env.problems;
+  const node = rn.node;
+  if (node.kind !== 'map') {
+    problems.add(node.pos, `a rule is a mapping (id:, severity:, when: ...), got ${describeNode(node)}`);
+    return undefined;
+  }
+  const get = (k: string): YMap['entries'][number] | undefined => node.entries.find((e) => e.key === k);
+
+  // The id first: every other problem names it.
+  const idEntry = get('id');
+  let id: string | undefined;
+  let ok = true;
+  if (idEntry === undefined) {
+    problems.add(node.pos, 'rule has no id');
+    ok = false;
+  } else if (idEntry.value.kind !== 'scalar' || typeof idEntry.value.value !== 'string' || !RULE_ID_RE.test(idEntry.value.value)) {
+    problems.add(idEntry.value.pos, `rule id must be text of letters, digits and . _ : / - (got ${describeNode(idEntry.value)})`);
+    ok = false;
+  } else {
+    id = idEntry.value.value;
+    const prev = ids.get(id);
+    if (prev !== undefined) {
+      problems.add(idEntry.value.pos, `duplicate rule id '${id}' (first defined at ${prev.file}:${prev.line})`, id);
+      ok = false;
+    } else ids.set(id, idEntry.value.pos);
+  }
+  const err = (pos: Pos, message: string): void => {
+    problems.add(pos, message, id);
+    ok = false;
+  };
+
+  for (const e of node.entries) {
+    if (!RULE_KEYS.includes(e.key)) err(e.keyPos, `unknown key '${e.key}' in a rule${didYouMean(e.key, RULE_KEYS)}`);
+  }
+
+  const text = (k: string): string | undefined => {
+    const e = get(k);
+    if (e === undefined) return undefined;
+    if (e.value.kind !== 'scalar' || typeof e.value.value !== 'string') {
+      err(e.value.pos, `'${k}' must be text, got ${describeNode(e.value)}`);
+      return undefined;
+    }
+    return e.value.value;
+  };
+
+  const description = text('description') ?? '';
+
+  let severity: Severity | undefined;
+  const sevEntry = get('severity');
+  if (sevEntry === undefined) err(node.pos, `rule has no severity (one of ${Severities.join(', ')})`);
+  else {
+    const v = sevEntry.value.kind === 'scalar' ? sevEntry.value.value : undefined;
+    if (typeof v === 'string' && (Severities as readonly string[]).includes(v)) severity = v as Severity;
+    else {
+      const hint = typeof v === 'string' ? didYouMean(v, Severities) : '';
+      err(sevEntry.value.pos, `bad severity ${describeNode(sevEntry.value)}${hint}: one of ${Severities.join(', ')}`);
+    }
+  }
+
+  let enabled = true;
+  const enEntry = get('enabled');
+  if (enEntry !== undefined) {
+    if (enEntry.value.kind === 'scalar' && typeof enEntry.value.value === 'boolean') enabled = enEntry.value.value;
+    else err(enEntry.value.pos, `'enabled' must be true or false, got ${describeNode(enEntry.value)}`);
+  }
+
+  const tags: string[] = [];
+  const tagEntry = get('tags');
+  if (tagEntry !== undefined) {
+    if (tagEntry.value.kind !== 'seq') err(tagEntry.value.pos, `'tags' must be a list of text, got ${describeNode(tagEntry.value)}`);
+    else {
+      for (const t of tagEntry.value.items) {
+        if (t.kind === 'scalar' && typeof t.value === 'string' && t.value !== '') tags.push(t.value);
+        else err(t.pos, `a tag is text (quote it: '${t.kind === 'scalar' ? String(t.value) : '...'}'), got ${describeNode(t)}`);
+      }
+    }
+  }
+
+  let target: RuleTarget = 'activity';
+  const tgtEntry = get('target');
+  if (tgtEntry !== undefined) {
+    const v = tgtEntry.value.kind === 'scalar' ? tgtEntry.value.value : undefined;
+    if (typeof v === 'string' && (RuleTargets as readonly string[]).includes(v)) target = v as RuleTarget;
+    else err(tgtEntry.value.pos, `bad target ${describeNode(tgtEntry.value)}${typeof v === 'string' ? didYouMean(v, RuleTargets) : ''}: one of ${RuleTargets.join(', ')}`);
+  }
+
+  const whenEntry = get('when');
+  let cond;
+  if (whenEntry === undefined) err(node.pos, "rule has no 'when' condition");
+  else {
+    const before = problems.items.length;
+    cond = parseRuleCondition(whenEntry.value, env, target, id);
+    if (cond === undefined) {
+      ok = false;
+      // A broken macro or an unknown list in a file that failed to parse may leave nothing reported here.
+      if (problems.items.length === before && !env.incomplete) err(whenEntry.keyPos, "the 'when' condition is invalid");
+    }
+  }
+
+  const messageEntry = get('message');
+  const messageText = text('message') ?? (description !== '' ? '{{rule.description}}' : `{{rule.id}}`);
+  const messagePos = messageEntry?.value.pos ?? node.pos;
+  const template = compileTemplate(
+    messageText,
+    (name) => resolveField(name, messagePos, { env, target, ruleId: id }),
+    (message) => err(messagePos, message),
+  );
+  if (template === undefined) ok = false;
+
+  let tests: CompiledRule['tests'];
+  const testsEntry = get('tests');
+  if (testsEntry !== undefined) {
+    const t = parseTests(testsEntry.value, env, target, id);
+    if (t === undefined) ok = false;
+    else tests = t;
+  }
+
+  if (!ok || id === undefined || severity === undefined || cond === undefined || template === undefined) return undefined;
+  const info: RuleInfo = { id, description, severity, tags, target, file: rn.file, line: node.pos.line, enabled };
+  return {
+    info,
+    order,
+    cond,
+    predicate: compilePredicate(cond, operators),
+    template,
+    requirements: requirementsOf(cond),
+    tests,
+  };
+}
+
+function parseTests(node: YNode, env: ConditionEnv, target: RuleTarget, id: string | undefined): CompiledRule['tests'] | undefined {
+  const problems = env.problems;
+  if (node.kind !== 'map') {
+    problems.add(node.pos, `'tests' is a mapping with fires: and doesNotFire: lists, got ${describeNode(node)}`, id);
+    return undefined;
+  }
+  let ok = true;
+  const out: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[] } = { fires: [], doesNotFire: [] };
+  const fields = env.fields[target];
+  for (const e of node.entries) {
+    if (!TEST_KEYS.includes(e.key)) {
+      problems.add(e.keyPos, `unknown key '${e.key}' in tests${didYouMean(e.key, TEST_KEYS)}`, id);
+      ok = false;
+      continue;
+    }
+    if (e.value.kind !== 'seq') {
+      problems.add(e.value.pos, `tests.${e.key} is a list of events, got ${describeNode(e.value)}`, id);
+      ok = false;
+      continue;
+    }
+    for (const ev of e.value.items) {
+      if (ev.kind !== 'map') {
+        problems.add(ev.pos, `a test event is a mapping of fields, got ${describeNode(ev)}`, id);
+        ok = false;
+        continue;
+      }
+      for (const f of ev.entries) {
+        if (!fields.has(f.key)) {
+          problems.add(f.keyPos, `test event: unknown field '${f.key}'${didYouMean(f.key, fields.keys())}`, id);
+          ok = false;
+        } else if (target === 'activity' && f.key === 'engine') {
+          const v = f.value.kind === 'scalar' ? f.value.value : undefined;
+          if (typeof v !== 'string' || !(TEST_ENGINES as readonly string[]).includes(v)) {
+            const hint = typeof v === 'string' ? didYouMean(v, TEST_ENGINES) : '';
+            problems.add(f.value.pos, `test event: engine must be one of ${TEST_ENGINES.join(', ')}, got ${describeNode(f.value)}${hint}`, id);
+            ok = false;
+          }
+        }
+      }
+      (out[e.key as 'fires' | 'doesNotFire']).push({ event: toJs(ev) as Record<string, unknown>, pos: ev.pos });
+    }
+  }
+  return ok ? out : undefined;
+}

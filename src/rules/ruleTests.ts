@@ -1,0 +1,209 @@
+/**
+ * The `tests:` blocks of rule files: each rule lists partial events that must fire it and events that must
+ * not. A partial event is completed into a realistic one (completeTestEvent) so that a test states only what
+ * matters to the rule.
+ */
+import { engineOf, parseDasTime, rowsOf, sqlCommandOf } from '../codec/normalize.js';
+import type { DbEngine } from '../types.js';
+import type { RuleTarget } from './fields.js';
+import { CompiledRuleSet, type RuleSet } from './RuleSet.js';
+
+export interface RuleTestFailure {
+  ruleId: string;
+  file: string;
+  line: number;
+  message: string;
+}
+
+export interface RuleTestResult {
+  passed: number;
+  failed: RuleTestFailure[];
+}
+
+/**
+ * Runs the `tests:` of every rule (or of `options.ruleIds`). An enabled rule is checked through
+ * `ruleSet.evaluate` (so the rule index is exercised too); a disabled rule directly.
+ */
+export function runRuleTests(ruleSet: RuleSet, options: { ruleIds?: readonly string[] } = {}): RuleTestResult {
+  if (!(ruleSet instanceof CompiledRuleSet)) {
+    throw new TypeError('runRuleTests needs a RuleSet made by loadRules()');
+  }
+  const wanted = options.ruleIds === undefined ? undefined : new Set(options.ruleIds);
+  const result: RuleTestResult = { passed: 0, failed: [] };
+  for (const r of ruleSet.compiledRules()) {
+    if (r.tests === undefined || (wanted !== undefined && !wanted.has(r.info.id))) continue;
+    const id = r.info.id;
+    for (const [kind, cases] of [['fires', r.tests.fires], ['doesNotFire', r.tests.doesNotFire]] as const) {
+      cases.forEach((tc, i) => {
+        const event = completeTestEvent(tc.event, r.info.target);
+        const direct = ruleSet.evaluateRule(id, event);
+        const fired = r.info.enabled
+          ? ruleSet.evaluate(event, r.info.target).some((m) => m.rule.id === id)
+          : direct !== null && direct !== undefined;
+        const expected = kind === 'fires';
+        const where = `tests.${kind}[${i}]`;
+        if (r.info.enabled && fired !== (direct !== null && direct !== undefined)) {
+          result.failed.push({ ruleId: id, file: tc.pos.file, line: tc.pos.line, message: `${where}: the rule index disagrees with the rule (a dasguard bug)` });
+        } else if (fired !== expected) {
+          const msg = expected ? 'expected the rule to fire; it did not' : 'expected the rule not to fire; it fired';
+          result.failed.push({ ruleId: id, file: tc.pos.file, line: tc.pos.line, message: `${where}: ${msg} on ${summarize(tc.event)}` });
+        } else {
+          result.passed++;
+        }
+      });
+    }
+  }
+  return result;
+}
+
+function summarize(partial: Record<string, unknown>): string {
+  const s = JSON.stringify(partial);
+  return s.length > 300 ? s.slice(0, 300) + '…' : s;
+}
+
+const ADDED_FIELDS = [
+  'engine', 'clusterId', 'instanceId', 'recordVersion', 'logTimeMs', 'startTimeMs', 'endTimeMs', 'rows', 'sqlCommand',
+] as const;
+
+const COMMON = {
+  type: 'record',
+  logTime: '2024-05-01 12:00:00.250000+00',
+  startTime: '2024-05-01 12:00:00.200000+00',
+  statementId: 1,
+  substatementId: 1,
+  databaseName: 'appdb',
+  dbUserName: 'app_user',
+  remoteHost: '10.0.1.25',
+  remotePort: '49804',
+  pid: 18251,
+  netProtocol: 'TCP',
+};
+
+const RAW_DEFAULTS: Record<DbEngine, Record<string, unknown>> = {
+  postgresql: {
+    ...COMMON,
+    class: 'READ',
+    command: 'SELECT',
+    commandText: 'SELECT 1',
+    objectType: null,
+    objectName: null,
+    sessionId: '5ce5f7f0.474b',
+    rowCount: 1,
+    paramList: [],
+    clientApplication: 'psql',
+    exitCode: null,
+    errorMessage: null,
+    serverType: 'PostgreSQL',
+    serviceName: 'Amazon Aurora PostgreSQL-Compatible edition',
+    serverVersion: '2.3.1',
+    serverHost: '172.31.3.192',
+    dbProtocol: 'Postgres 3.0',
+  },
+  mysql: {
+    ...COMMON,
+    class: 'MAIN',
+    command: 'QUERY',
+    commandText: 'SELECT 1',
+    objectType: 'TABLE',
+    objectName: '',
+    sessionId: '725121',
+    rowCount: 1,
+    paramList: null,
+    clientApplication: null,
+    exitCode: '0',
+    errorMessage: '',
+    endTime: '2024-05-01 12:00:00.240000+00',
+    transactionId: '0',
+    serverType: 'MySQL',
+    serviceName: 'Amazon Aurora MySQL',
+    serverVersion: 'MySQL 8.0.32',
+    serverHost: 'master',
+    dbProtocol: 'MySQL',
+  },
+  oracle: {
+    ...COMMON,
+    class: 'Standard',
+    command: 'SELECT',
+    commandText: 'SELECT 1 FROM dual',
+    objectType: null,
+    objectName: null,
+    sessionId: 4026531,
+    rowCount: null,
+    paramList: [],
+    exitCode: 0,
+    errorMessage: null,
+    serverType: 'ORACLE',
+    serviceName: 'oracle-ee',
+    engineNativeAuditFields: {},
+  },
+  sqlserver: {
+    ...COMMON,
+    class: 'SCHEMA_OBJECT_ACCESS_GROUP',
+    command: 'SELECT',
+    commandText: 'SELECT 1',
+    objectType: null,
+    objectName: null,
+    sessionId: 62,
+    statementId: '0x1A2B',
+    rowCount: null,
+    paramList: null,
+    exitCode: 1,
+    errorMessage: null,
+    serverType: 'SQLSERVER',
+    serviceName: 'sqlserver-ee',
+    engineNativeAuditFields: {},
+  },
+  unknown: { ...COMMON },
+};
+
+const RECORD_VERSION: Record<DbEngine, string | null> = {
+  postgresql: '1.1',
+  mysql: '1.2',
+  oracle: '1.3',
+  sqlserver: '1.4',
+  unknown: null,
+};
+
+const RDS_EVENT_DEFAULTS = {
+  eventId: 'RDS-EVENT-0000',
+  message: '',
+  categories: [],
+  sourceIdentifier: 'test-cluster',
+  sourceType: 'db-cluster',
+  date: '2024-05-01T12:00:00.000Z',
+  sourceArn: 'arn:aws:rds:us-east-1:123456789012:cluster:test-cluster',
+};
+
+const ENGINES: readonly DbEngine[] = ['postgresql', 'mysql', 'oracle', 'sqlserver', 'unknown'];
+
+/**
+ * A partial test event completed into a whole, normalised one: the engine comes from `engine` or
+ * `serverType` (PostgreSQL when neither is given), the other DAS fields from that engine's defaults, and
+ * dasguard's added fields (sqlCommand, rows, logTimeMs...) are derived as the decoder derives them, unless the
+ * partial event sets them itself.
+ */
+export function completeTestEvent(partial: Record<string, unknown>, target: RuleTarget = 'activity'): Record<string, unknown> {
+  if (target === 'rds-event') return { ...RDS_EVENT_DEFAULTS, ...partial };
+  const given = typeof partial.engine === 'string' && ENGINES.includes(partial.engine as DbEngine) ? (partial.engine as DbEngine) : undefined;
+  const detected = engineOf(partial, null);
+  const engine: DbEngine = given ?? (detected !== 'unknown' ? detected : 'postgresql');
+  const raw: Record<string, unknown> = { ...RAW_DEFAULTS[engine] };
+  for (const [k, v] of Object.entries(partial)) {
+    if (!(ADDED_FIELDS as readonly string[]).includes(k)) raw[k] = v;
+  }
+  if (engine === 'mysql' && raw.class === 'AUX' && !('substatementId' in partial)) raw.substatementId = 2;
+  const event: Record<string, unknown> = {
+    ...raw,
+    engine,
+    clusterId: 'cluster-TESTCLUSTER0000000000000000',
+    instanceId: 'db-TESTINSTANCE0000000000000000',
+    recordVersion: RECORD_VERSION[engine],
+    logTimeMs: parseDasTime(raw.logTime),
+    startTimeMs: parseDasTime(raw.startTime),
+    endTimeMs: parseDasTime(raw.endTime),
+    rows: rowsOf(raw.rowCount),
+    sqlCommand: sqlCommandOf(raw, engine),
+  };
+  for (const k of ADDED_FIELDS) if (k in partial) event[k] = partial[k];
+  return event;
+}
