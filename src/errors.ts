@@ -56,10 +56,14 @@ export const ExitCode = {
   ok: 0,
   /** --strict and some records were quarantined */
   quarantined: 1,
+  /** `dasguard test`: a rule's embedded test failed */
+  ruleTestsFailed: 1,
   /** bad usage, configuration or rule files */
   usage: 2,
   /** --fail-on SEVERITY and an alert at or above it fired */
   alertFired: 3,
+  /** a service (KMS, Kinesis...) kept failing after retries: the run stopped without skipping anything */
+  unavailable: 4,
   /** an unexpected internal failure */
   internal: 70,
 } as const;

@@ -1,0 +1,44 @@
+/** What several commands share: where rules come from, which key source to use, the streams to write to. */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ExitCode, ExitError } from '../errors.js';
+import type { KeyProvider } from '../keys/KeyProvider.js';
+import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
+import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
+import { formatProblem, loadRules, type RuleSet } from '../rules/index.js';
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WriteStream;
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export function processIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+}
+
+/** `./rules` when the working directory has one, else the baseline pack shipped with dasguard. */
+export function defaultRulePaths(): string[] {
+  if (existsSync('rules')) return ['rules'];
+  const here = dirname(fileURLToPath(import.meta.url));
+  // src/commands or dist/commands -> package root
+  return [join(here, '..', '..', 'rules')];
+}
+
+/** Loads rules or ends the command with exit code 2, after printing EVERY problem. */
+export async function loadRulesOrExit(paths: string[] | undefined, io: Io): Promise<{ ruleSet: RuleSet; files: string[] }> {
+  const { ruleSet, problems, files } = await loadRules(paths && paths.length > 0 ? paths : defaultRulePaths());
+  for (const p of problems) io.stderr.write(formatProblem(p) + '\n');
+  if (!ruleSet) {
+    throw new ExitError(ExitCode.usage, `${problems.length} problem${problems.length === 1 ? '' : 's'} in the rule files; nothing was evaluated`);
+  }
+  return { ruleSet, files };
+}
+
+/** A key file when given; otherwise AWS KMS through the standard SDK configuration. */
+export async function keyProviderFor(keyFile: string | undefined): Promise<KeyProvider> {
+  if (keyFile !== undefined) return LocalKeyProvider.fromFile(keyFile);
+  return new KmsKeyProvider();
+}

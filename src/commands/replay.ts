@@ -1,0 +1,154 @@
+/**
+ * `dasguard replay` (records through the rules, alerts out) and `dasguard decode` (records to normalised events
+ * as JSON Lines). Both read every input form readInputs knows, stream it, and quarantine what they cannot use.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { ConfigError, ExitCode, ExitError, TransientError } from '../errors.js';
+import { readInputs, type InputItem } from '../input/readInputs.js';
+import type { KeyProvider } from '../keys/KeyProvider.js';
+import { drive } from '../pipeline/drive.js';
+import type { Redaction } from '../pipeline/alert.js';
+import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
+import { Progress, RunStats, formatAlert, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
+import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
+import { keyProviderFor, loadRulesOrExit, type Io } from './common.js';
+
+export interface ReplayOptions {
+  inputs: string[];
+  rules?: string[];
+  keyFile?: string;
+  resourceId?: string;
+  output: OutputFormat;
+  strict: boolean;
+  failOn?: Severity;
+  redaction: Redaction;
+  quarantineFile?: string;
+  concurrency: number;
+  /** Print the summary line(s) on stderr. */
+  summary: boolean;
+}
+
+export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number> {
+  const { ruleSet } = await loadRulesOrExit(opts.rules, io);
+  const keys = await keyProviderFor(opts.keyFile);
+  const stats = new RunStats();
+  const progress = new Progress(io.stderr);
+  const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+  const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
+
+  await runItems(opts, io, quarantine, stats, progress, (record) => processRecord(record, { keys, rules: ruleSet, redaction: opts.redaction }), async (outcome) => {
+    for (const alert of outcome.alerts) {
+      stats.countAlert(alert);
+      await writeLine(io.stdout as never, formatAlert(alert, opts.output, color));
+    }
+  });
+  return finish('replay', opts, io, stats, keys, progress, quarantine);
+}
+
+export interface DecodeOptions {
+  inputs: string[];
+  keyFile?: string;
+  resourceId?: string;
+  heartbeats: boolean;
+  strict: boolean;
+  quarantineFile?: string;
+  concurrency: number;
+  summary: boolean;
+}
+
+export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number> {
+  const keys = await keyProviderFor(opts.keyFile);
+  const stats = new RunStats();
+  const progress = new Progress(io.stderr);
+  const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
+  const decodeOne = (record: SourceRecord) => processRecord(record, { keys });
+  await runItems(opts, io, quarantine, stats, progress, decodeOne, async (outcome) => {
+    const batch = outcome.batch;
+    if (!batch) return;
+    for (const e of batch.events) await writeLine(io.stdout as never, JSON.stringify(e));
+    if (opts.heartbeats) {
+      for (const h of batch.heartbeats) await writeLine(io.stdout as never, JSON.stringify({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }));
+    }
+  });
+  return finish('decode', opts, io, stats, keys, progress, quarantine);
+}
+
+type Common = Pick<ReplayOptions, 'inputs' | 'resourceId' | 'concurrency'>;
+
+async function runItems(
+  opts: Common,
+  io: Io,
+  quarantine: WriteStream | undefined,
+  stats: RunStats,
+  progress: Progress,
+  work: (record: SourceRecord) => Promise<RecordOutcome>,
+  emit: (outcome: RecordOutcome) => Promise<void>,
+): Promise<void> {
+  const readOpts: { resourceId?: string; stdin: NodeJS.ReadableStream } = { stdin: io.stdin };
+  if (opts.resourceId !== undefined) readOpts.resourceId = opts.resourceId;
+  const items = readInputs(opts.inputs, readOpts);
+  const quarantineItem = async (q: Quarantined, raw: unknown) => {
+    stats.countQuarantine(q);
+    if (quarantine) {
+      await writeLine(quarantine, JSON.stringify({ source: formatPosition(q.position), ...q, raw }));
+    }
+  };
+  try {
+    await drive<InputItem, RecordOutcome | undefined>(
+      items,
+      async (item) => (item.kind === 'record' ? work(item.record) : undefined),
+      async (outcome, item) => {
+        stats.records++;
+        if (item.kind === 'bad') {
+          await quarantineItem({ position: item.position, reason: item.reason, message: item.message }, item.raw);
+        } else if (outcome) {
+          if (outcome.batch) {
+            if (outcome.batch.encrypted) stats.encryptedRecords++;
+            stats.events += outcome.batch.events.length;
+            stats.heartbeats += outcome.batch.heartbeats.length;
+          }
+          for (const w of outcome.warnings) stats.warnings.add(w);
+          for (const q of outcome.quarantined) {
+            await quarantineItem(q, q.eventIndex === undefined ? rawOf(item.record) : undefined);
+          }
+          await emit(outcome);
+        }
+        progress.update(stats);
+      },
+      {
+        concurrency: opts.concurrency,
+        onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: retrying after a transient failure (attempt ${attempt}, ${delay} ms): ${err.message}\n`),
+      },
+    );
+  } catch (err) {
+    progress.clear();
+    if (err instanceof TransientError) {
+      throw new ExitError(ExitCode.unavailable, `stopped: ${err.message} (retries exhausted; no record was skipped: re-run to continue)`);
+    }
+    if (err instanceof ConfigError) throw new ExitError(ExitCode.usage, err.message);
+    throw err;
+  }
+}
+
+function rawOf(record: SourceRecord): unknown {
+  return record.data instanceof Uint8Array ? Buffer.from(record.data).toString('base64') : record.data;
+}
+
+async function finish(
+  command: string,
+  opts: { strict: boolean; failOn?: Severity; summary: boolean },
+  io: Io,
+  stats: RunStats,
+  keys: KeyProvider,
+  progress: Progress,
+  quarantine: WriteStream | undefined,
+): Promise<number> {
+  progress.clear();
+  if (quarantine) await new Promise<void>((resolve, reject) => quarantine.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  if (opts.summary) io.stderr.write(formatSummary(command, stats, keys.stats()) + '\n');
+  if (opts.failOn && stats.highestSeverity && severityRank(stats.highestSeverity) >= severityRank(opts.failOn)) {
+    return ExitCode.alertFired;
+  }
+  if (opts.strict && stats.quarantined > 0) return ExitCode.quarantined;
+  return ExitCode.ok;
+}

@@ -1,0 +1,65 @@
+/** The alert: what a rule match becomes, with an id that is the same on every replay of the same input. */
+import { createHash } from 'node:crypto';
+import type { RuleMatch } from '../rules/index.js';
+import type { ActivityEvent, RecordPosition, Severity } from '../types.js';
+import { formatPosition } from '../types.js';
+import { redactParams, redactSql } from '../redact.js';
+
+export interface Alert {
+  /** Deterministic: cluster, instance, session, statement, substatement, event time and rule. */
+  id: string;
+  ruleId: string;
+  severity: Severity;
+  tags: string[];
+  description: string;
+  /** The rule's message template, rendered; literals in SQL redacted. */
+  message: string;
+  clusterId: string | null;
+  instanceId: string | null;
+  /** The event's logTime as ISO 8601, or null. */
+  time: string | null;
+  /** Where the record came from (file:line, shard and sequence number). */
+  source: string;
+  /** The event that fired the rule (SQL literals redacted unless redaction is 'none'). */
+  event: ActivityEvent;
+}
+
+export type Redaction = 'literals' | 'none';
+
+export function alertId(event: ActivityEvent, ruleId: string): string {
+  const key = JSON.stringify([
+    event.clusterId,
+    event.instanceId,
+    event.sessionId ?? null,
+    event.statementId ?? null,
+    event.substatementId ?? null,
+    event.logTime ?? null,
+    event.class ?? null,
+    ruleId,
+  ]);
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+export function buildAlert(match: RuleMatch, event: ActivityEvent, position: RecordPosition, redaction: Redaction): Alert {
+  return {
+    id: alertId(event, match.rule.id),
+    ruleId: match.rule.id,
+    severity: match.rule.severity,
+    tags: [...match.rule.tags],
+    description: match.rule.description,
+    message: match.message,
+    clusterId: event.clusterId,
+    instanceId: event.instanceId,
+    time: event.logTimeMs === null ? null : new Date(event.logTimeMs).toISOString(),
+    source: formatPosition(position),
+    event: redaction === 'none' ? event : redactEvent(event),
+  };
+}
+
+/** A copy of the event with literals masked in commandText and every bind value in paramList masked. */
+export function redactEvent(event: ActivityEvent): ActivityEvent {
+  const copy: ActivityEvent = { ...event };
+  if (typeof event.commandText === 'string') copy.commandText = redactSql(event.commandText, event.engine);
+  if (event.paramList !== undefined && event.paramList !== null) copy.paramList = redactParams(event.paramList);
+  return copy;
+}

@@ -1,0 +1,150 @@
+/** Alert reporters (text for people, JSON Lines for machines), the run summary, and the progress line. */
+import type { Writable } from 'node:stream';
+import type { KeyProviderStats } from '../keys/KeyProvider.js';
+import { Severities, severityRank, type Severity } from '../types.js';
+import type { Alert } from './alert.js';
+import { describeQuarantine, type Quarantined } from './processRecord.js';
+
+export type OutputFormat = 'text' | 'jsonl';
+
+/** Writes to a stream, honouring backpressure, so a slow pipe never makes output pile up in memory. */
+export async function writeLine(out: Writable, line: string): Promise<void> {
+  if (!out.write(line + '\n')) {
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        out.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error) => {
+        out.off('drain', onDrain);
+        reject(err);
+      };
+      out.once('drain', onDrain);
+      out.once('error', onError);
+    });
+  }
+}
+
+const COLORS: Record<Severity, string> = {
+  info: '\x1b[2m',
+  low: '\x1b[36m',
+  medium: '\x1b[33m',
+  high: '\x1b[31m',
+  critical: '\x1b[1;41;97m',
+};
+
+export function formatAlertText(a: Alert, color: boolean): string {
+  const sev = a.severity.toUpperCase().padEnd(8);
+  const where = [a.clusterId, a.instanceId].filter((x) => x !== null).join('/');
+  const head = color ? `${COLORS[a.severity]}${sev}\x1b[0m` : sev;
+  return `${head} ${a.time ?? '-'} ${a.ruleId}  ${a.message}  [${where || 'unknown'}] (${a.source})`;
+}
+
+export function formatAlert(a: Alert, format: OutputFormat, color: boolean): string {
+  return format === 'jsonl' ? JSON.stringify(a) : formatAlertText(a, color);
+}
+
+export class RunStats {
+  records = 0;
+  encryptedRecords = 0;
+  events = 0;
+  heartbeats = 0;
+  alerts = 0;
+  quarantinedRecords = 0;
+  quarantinedEvents = 0;
+  readonly alertsByRule = new Map<string, number>();
+  readonly alertsBySeverity = new Map<Severity, number>();
+  /** The first quarantined items, for the summary (all of them are counted). */
+  readonly quarantineSample: Quarantined[] = [];
+  readonly warnings = new Set<string>();
+  readonly startedAt = Date.now();
+  highestSeverity: Severity | undefined;
+
+  countAlert(a: Alert): void {
+    this.alerts++;
+    this.alertsByRule.set(a.ruleId, (this.alertsByRule.get(a.ruleId) ?? 0) + 1);
+    this.alertsBySeverity.set(a.severity, (this.alertsBySeverity.get(a.severity) ?? 0) + 1);
+    if (this.highestSeverity === undefined || severityRank(a.severity) > severityRank(this.highestSeverity)) {
+      this.highestSeverity = a.severity;
+    }
+  }
+
+  countQuarantine(q: Quarantined): void {
+    if (q.eventIndex === undefined) this.quarantinedRecords++;
+    else this.quarantinedEvents++;
+    if (this.quarantineSample.length < 20) this.quarantineSample.push(q);
+  }
+
+  get quarantined(): number {
+    return this.quarantinedRecords + this.quarantinedEvents;
+  }
+
+  toJSON(keys?: KeyProviderStats): Record<string, unknown> {
+    return {
+      records: this.records,
+      encryptedRecords: this.encryptedRecords,
+      events: this.events,
+      heartbeats: this.heartbeats,
+      alerts: this.alerts,
+      alertsByRule: Object.fromEntries([...this.alertsByRule].sort()),
+      alertsBySeverity: Object.fromEntries(Severities.filter((s) => this.alertsBySeverity.has(s)).map((s) => [s, this.alertsBySeverity.get(s)])),
+      quarantinedRecords: this.quarantinedRecords,
+      quarantinedEvents: this.quarantinedEvents,
+      keyProvider: keys,
+      elapsedMs: Date.now() - this.startedAt,
+    };
+  }
+}
+
+export function formatSummary(command: string, s: RunStats, keys?: KeyProviderStats): string {
+  const secs = (Date.now() - s.startedAt) / 1000;
+  const lines: string[] = [];
+  const rate = secs > 0 ? ` (${Math.round(s.events / secs).toLocaleString('en-US')} events/s)` : '';
+  lines.push(
+    `dasguard ${command}: ${s.records} records (${s.encryptedRecords} encrypted), ${s.events} activity events, ` +
+      `${s.heartbeats} heartbeats, ${s.alerts} alerts, ${s.quarantined} quarantined in ${secs.toFixed(2)} s${rate}`,
+  );
+  if (s.alertsByRule.size > 0) {
+    lines.push('  alerts by rule:');
+    const rows = [...s.alertsByRule].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    for (const [rule, n] of rows) lines.push(`    ${String(n).padStart(6)}  ${rule}`);
+  }
+  if (keys && keys.backendCalls + keys.cacheHits > 0) {
+    lines.push(`  data keys: ${keys.backendCalls} decrypt calls, ${keys.cacheHits} cache hits, ${keys.cacheMisses} misses`);
+  }
+  for (const w of s.warnings) lines.push(`  warning: ${w}`);
+  if (s.quarantined > 0) {
+    lines.push(`  quarantined: ${s.quarantinedRecords} records, ${s.quarantinedEvents} events`);
+    for (const q of s.quarantineSample) lines.push(`    ${describeQuarantine(q)}`);
+    if (s.quarantined > s.quarantineSample.length) lines.push(`    … and ${s.quarantined - s.quarantineSample.length} more`);
+  }
+  return lines.join('\n');
+}
+
+/** A one-line status on a terminal, refreshed at most every 250 ms; nothing when stderr is not a terminal. */
+export class Progress {
+  private last = 0;
+  private shown = false;
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly enabled = Boolean(out.isTTY),
+  ) {}
+
+  update(s: RunStats): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (now - this.last < 250) return;
+    this.last = now;
+    const secs = Math.max(0.001, (now - s.startedAt) / 1000);
+    this.out.write(
+      `\r\x1b[2K${s.records.toLocaleString('en-US')} records, ${s.events.toLocaleString('en-US')} events ` +
+        `(${Math.round(s.events / secs).toLocaleString('en-US')}/s), ${s.alerts} alerts, ${s.quarantined} quarantined`,
+    );
+    this.shown = true;
+  }
+
+  clear(): void {
+    if (this.shown) this.out.write('\r\x1b[2K');
+    this.shown = false;
+  }
+}
