@@ -4,7 +4,8 @@
  * stream files change on every run while their content, and so the alerts, stay the same.
  *
  *   npm run samples              regenerate streams and plaintext twins
- *   npm run samples -- --golden  also rewrite samples/expected/*.jsonl from a replay (review the diff!)
+ *   npm run samples -- --golden  only rewrite samples/expected/*.jsonl from a replay of the plaintext twins
+ *                                (review the diff before committing: these are the reviewed expectations)
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -59,10 +60,10 @@ async function main(): Promise<void> {
     await writeFile(DEMO_KEY_FILE, keys.toFileJson());
     console.error(`samples: new demo master key in ${DEMO_KEY_FILE}`);
   }
-  await writeStream('postgresql', postgresSample(), PG.clusterId, PG.version, keys);
-  await writeStream('mysql', mysqlSample(), MYSQL.clusterId, MYSQL.version, keys);
-
-  if (process.argv.includes('--golden')) {
+  if (!process.argv.includes('--golden')) {
+    await writeStream('postgresql', postgresSample(), PG.clusterId, PG.version, keys);
+    await writeStream('mysql', mysqlSample(), MYSQL.clusterId, MYSQL.version, keys);
+  } else {
     const { main: cli } = await import('../src/cli.js');
     const { PassThrough } = await import('node:stream');
     for (const [name, rid] of [

@@ -8,6 +8,8 @@ import { redactParams, redactSql } from '../redact.js';
 export interface Alert {
   /** Deterministic: cluster, instance, session, statement, substatement, event time and rule. */
   id: string;
+  /** What raised it: an activity event rule, an RDS event rule, or a stream-health check. */
+  kind: 'activity' | 'rds-event' | 'health';
   ruleId: string;
   severity: Severity;
   tags: string[];
@@ -20,8 +22,9 @@ export interface Alert {
   time: string | null;
   /** Where the record came from (file:line, shard and sequence number). */
   source: string;
-  /** The event that fired the rule (SQL literals redacted unless redaction is 'none'). */
-  event: ActivityEvent;
+  /** The event that fired the rule (an ActivityEvent with SQL literals redacted unless redaction is 'none'; an
+   *  RDS event; or the facts of a health check). */
+  event: Record<string, unknown>;
 }
 
 export type Redaction = 'literals' | 'none';
@@ -43,6 +46,7 @@ export function alertId(event: ActivityEvent, ruleId: string): string {
 export function buildAlert(match: RuleMatch, event: ActivityEvent, position: RecordPosition, redaction: Redaction): Alert {
   return {
     id: alertId(event, match.rule.id),
+    kind: 'activity',
     ruleId: match.rule.id,
     severity: match.rule.severity,
     tags: [...match.rule.tags],
