@@ -2,6 +2,13 @@
 // The published entry point: runs the compiled CLI (npm install runs the build through "prepare").
 import { main } from '../dist/cli.js';
 
+// `dasguard replay … | head`: the reader went away. Stop quietly, as Unix tools do; nothing is checkpointed past
+// output that was not written, so a consumer resumes from before it.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -198,6 +198,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       if (err.message) io.stderr.write(`dasguard: ${err.message}\n`);
       return err.exitCode;
     }
+    if ((err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') {
+      // the reader of our output went away (`| head`): not an error of ours
+      return ExitCode.ok;
+    }
     if (err instanceof UsageError || err instanceof ConfigError) {
       io.stderr.write(`dasguard: ${err.message}\n`);
       return ExitCode.usage;

@@ -19,13 +19,20 @@ function withoutSource(alerts: Record<string, unknown>[]): Record<string, unknow
 }
 
 test('npm start (replay of the bundled samples) prints alerts and a summary, exit 0', async () => {
-  const r = await runCli(['replay', 'samples/streams', '--key-file', KEY, '--rules', 'rules']);
+  // exactly what `npm start` runs
+  const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { scripts: { start: string } };
+  const args = pkg.scripts.start.split(/\s+/);
+  assert.deepEqual(args.slice(0, 2), ['node', 'bin/dasguard.js']);
+  const r = await runCli(args.slice(2));
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.ok(lines.length >= 10, `expected alerts, got:\n${r.stdout}`);
   assert.match(r.stdout, /HIGH|CRITICAL/);
   assert.match(r.stderr, /dasguard replay: \d+ records \(\d+ encrypted\), \d+ activity events, \d+ heartbeats, \d+ alerts, 0 quarantined/);
   assert.match(r.stderr, /alerts by rule:/);
+  // each sample alert once: the plaintext twins are not replayed on top of the encrypted streams
+  const golden = (await readFile(`samples/expected/postgresql-alerts.jsonl`, 'utf8')).trim().split('\n').length + (await readFile(`samples/expected/mysql-alerts.jsonl`, 'utf8')).trim().split('\n').length;
+  assert.equal(lines.length, golden);
 });
 
 test('encrypted and plaintext forms of each sample give identical alerts, equal to the reviewed golden files', async () => {
@@ -174,6 +181,12 @@ test('the bundled rule pack validates and its embedded tests pass', async () => 
   const t = await runCli(['test', 'rules']);
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stdout, /^\d+ passed, 0 failed$/m);
+});
+
+test('piping into a reader that goes away (| head -1) exits quietly', async () => {
+  const { stdout, stderr } = await promisify(execFile)('sh', ['-c', `"${process.execPath}" bin/dasguard.js replay samples/plaintext --output jsonl | head -1; echo "status=\${PIPESTATUS:-done}"`]);
+  assert.equal(jsonLines(stdout.split('\n')[0]!).length, 1);
+  assert.doesNotMatch(stderr, /EPIPE|internal error/);
 });
 
 test('the installed command (bin/dasguard.js, compiled) runs like npm start', async () => {

@@ -37,8 +37,15 @@ export async function loadRulesOrExit(paths: string[] | undefined, io: Io): Prom
   return { ruleSet, files };
 }
 
-/** A key file when given; otherwise AWS KMS through the standard SDK configuration. */
+/**
+ * A key file when given; otherwise AWS KMS through the standard SDK configuration, built on the first encrypted
+ * record (a plaintext replay needs no AWS configuration at all).
+ */
 export async function keyProviderFor(keyFile: string | undefined): Promise<KeyProvider> {
   if (keyFile !== undefined) return LocalKeyProvider.fromFile(keyFile);
-  return new KmsKeyProvider();
+  let kms: KmsKeyProvider | undefined;
+  return {
+    getDataKey: (ciphertext, context) => (kms ??= new KmsKeyProvider()).getDataKey(ciphertext, context),
+    stats: () => kms?.stats() ?? { backendCalls: 0, cacheHits: 0, cacheMisses: 0 },
+  };
 }
