@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { loadRuleTexts, loadRules, completeTestEvent, type RuleSet } from '../src/rules/index.js';
 import { CompiledRuleSet } from '../src/rules/RuleSet.js';
+import { prng } from '../scripts/sampleData.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -100,17 +101,8 @@ rules:
       commandText: {matches: {pattern: 'dblink|postgres_fdw', flags: i}}
 `;
 
-/** A small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same deterministic PRNG as the samples (mulberry32). */
+export { prng };
 
 function pick<T>(rnd: () => number, items: readonly T[]): T {
   return items[Math.floor(rnd() * items.length)] as T;
