@@ -4,6 +4,7 @@ import { encryptionContextFor, type KeyProvider } from '../keys/KeyProvider.js';
 import type { DecodedBatch, EncryptionContext } from '../types.js';
 import { normalizeEvents, type RecordContext } from './normalize.js';
 import { decryptPayload } from './payload.js';
+import { decodeBase64Strict } from './base64.js';
 
 /**
  * One Kinesis record of a Database Activity Stream -> its events.
@@ -30,8 +31,6 @@ export interface DecodeContext {
 export const ENVELOPE_TYPE = 'DatabaseActivityMonitoringRecords';
 export const RECORD_TYPE = 'DatabaseActivityMonitoringRecord';
 export const KNOWN_VERSIONS: readonly string[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export async function decodeRecord(
   data: Uint8Array | Record<string, unknown>,
@@ -152,15 +151,15 @@ function contextFor(resourceId: string): EncryptionContext {
   }
 }
 
-/** Strict base64 (standard alphabet, padded, no whitespace): Buffer.from() would accept anything. */
 function decodeBase64(text: string, field: string): Buffer {
-  if (text.length === 0 || text.length % 4 !== 0 || !BASE64.test(text)) {
+  const bytes = decodeBase64Strict(text);
+  if (bytes === undefined) {
     throw new PoisonRecordError(
       PoisonReason.badBase64,
       `DAS envelope "${field}" is not valid base64 (${text.length} characters, starts with ${JSON.stringify(text.slice(0, 20))})`,
     );
   }
-  return Buffer.from(text, 'base64');
+  return bytes;
 }
 
 function gunzip(data: Uint8Array): Buffer {

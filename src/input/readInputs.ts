@@ -19,6 +19,7 @@ import { resourceIdFromStreamName } from '../keys/KeyProvider.js';
 import type { RecordPosition, SourceRecord } from '../types.js';
 import { PoisonReason, UsageError } from '../errors.js';
 import { JsonValueScanner, type ScannedValue } from './jsonScanner.js';
+import { decodeBase64Strict } from '../codec/base64.js';
 
 export type InputItem =
   | { kind: 'record'; record: SourceRecord }
@@ -229,15 +230,6 @@ function clusterIdOf(obj: Record<string, unknown>): string | undefined {
   const inner = typeof obj.databaseActivityEvents === 'object' && obj.databaseActivityEvents !== null ? obj.databaseActivityEvents : obj;
   const id = (inner as Record<string, unknown>).clusterId;
   return typeof id === 'string' && id !== '' ? id : undefined;
-}
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/** Strict base64 (Buffer.from silently skips junk): undefined when `s` is not base64. */
-export function decodeBase64Strict(s: string): Buffer | undefined {
-  const t = s.replace(/\s+/g, '');
-  if (t.length % 4 !== 0 || !BASE64.test(t)) return undefined;
-  return Buffer.from(t, 'base64');
 }
 
 function kinesisRecord(r: unknown, position: RecordPosition, ctx: ItemContext): InputItem {
