@@ -196,3 +196,29 @@ test('the installed command (bin/dasguard.js, compiled) runs like npm start', as
   assert.ok(jsonLines(stdout).length > 0);
   assert.match(stderr, /0 quarantined/);
 });
+
+test('without --key-file, replay decrypts through AWS KMS with the standard SDK configuration (loopback KMS)', async () => {
+  const { startKmsServer } = await import('./support/kmsServer.js');
+  const { LocalKeyProvider } = await import('../src/keys/LocalKeyProvider.js');
+  const kms = await startKmsServer({ keys: await LocalKeyProvider.fromFile(KEY) });
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_KMS: kms.url,
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'secret',
+  });
+  delete process.env.AWS_PROFILE;
+  try {
+    const r = await runCli(['replay', PG_STREAM, '--output', 'jsonl']);
+    assert.equal(r.code, 0, r.stderr);
+    const golden = jsonLines(await readFile('samples/expected/postgresql-alerts.jsonl', 'utf8'));
+    assert.deepEqual(withoutSource(jsonLines(r.stdout)), golden);
+    assert.ok(kms.requests.length > 0, 'KMS was called');
+    for (const req of kms.requests) assert.deepEqual(req.encryptionContext, { 'aws:rds:dbc-id': PG.clusterId });
+    assert.match(r.stderr, /data keys: \d+ decrypt calls/);
+  } finally {
+    process.env = saved;
+    await kms.close();
+  }
+});
