@@ -398,6 +398,20 @@ describe('decodeRecord: bad records are poison, with a reason', () => {
     await rejectsWith(decodeRecord(data, ctx), 'payload-not-json');
   });
 
+  it('payload not JSON: the error never quotes the decrypted text (it reaches logs and quarantine files)', async () => {
+    for (const text of ['{"commandText": "ALTER USER x PASSWORD SECRET-PAYLOAD-1234"', 'SECRET-PAYLOAD-1234 {}', '{"a": SECRET-PAYLOAD-1234}']) {
+      const data = await envelopeWithPayload(gzipSync(text));
+      await assert.rejects(decodeRecord(data, ctx), (err: unknown) => {
+        assert.ok(err instanceof PoisonRecordError);
+        assert.equal(err.reason, 'payload-not-json');
+        assert.doesNotMatch(err.message, /SECRET|PASSWORD|commandText/);
+        assert.equal(err.cause, undefined, 'no cause carrying the parser message');
+        assert.match(err.message, /decrypted payload is not JSON \((invalid JSON at byte \d+|truncated JSON|invalid JSON) of \d+\)/);
+        return true;
+      });
+    }
+  });
+
   it('payload JSON without an event list', async () => {
     const data = await envelopeWithPayload(gzipSync(JSON.stringify({ type: 'DatabaseActivityMonitoringRecord' })));
     await rejectsWith(decodeRecord(data, ctx), 'bad-payload', /databaseActivityEventList/);

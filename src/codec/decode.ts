@@ -186,11 +186,11 @@ function parsePayloadJson(text: string | Buffer): Record<string, unknown> {
   try {
     parsed = JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
   } catch (err) {
-    throw new PoisonRecordError(
-      PoisonReason.payloadNotJson,
-      `decrypted payload is not JSON (${(err as Error).message})`,
-      { cause: err },
-    );
+    // JSON.parse's message quotes the text around the error: here that is decrypted audit data, which must not
+    // reach logs or quarantine files. Keep only where parsing stopped (and no `cause`, which would carry it).
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    const where = at !== undefined ? `invalid JSON at byte ${at}` : /end of JSON/i.test((err as Error).message) ? 'truncated JSON' : 'invalid JSON';
+    throw new PoisonRecordError(PoisonReason.payloadNotJson, `decrypted payload is not JSON (${where} of ${text.length})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new PoisonRecordError(
