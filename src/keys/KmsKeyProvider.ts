@@ -1,5 +1,6 @@
 import { DecryptCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
-import { ConfigError, PoisonRecordError, PoisonReason, TransientError } from '../errors.js';
+import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
+import { PoisonRecordError, PoisonReason } from '../errors.js';
 import type { EncryptionContext } from '../types.js';
 import { canonicalEncryptionContext, DataKeyCache, type DataKeyCacheOptions } from './DataKeyCache.js';
 import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
@@ -30,59 +31,6 @@ const DATA_KEY_LENGTH = 32;
 
 /** KMS error names that mean "this ciphertext will never decrypt under this context". */
 const POISON_ERRORS = new Set(['InvalidCiphertextException', 'IncorrectKeyException', 'ValidationException']);
-
-/** Worth retrying: the service, the network or a rate limit failed. */
-const TRANSIENT_ERRORS = new Set([
-  'ThrottlingException',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-  'KMSInternalException',
-  'DependencyTimeoutException',
-  'KeyUnavailableException',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-
-/** The user must fix something (permissions, key state, credentials, region). */
-const CONFIG_ERRORS = new Set([
-  'AccessDeniedException',
-  'NotFoundException',
-  'DisabledException',
-  'KMSInvalidStateException',
-  'InvalidKeyUsageException',
-  'InvalidGrantTokenException',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'IncompleteSignature',
-  'IncompleteSignatureException',
-  'MissingAuthenticationToken',
-  'MissingAuthenticationTokenException',
-  'ExpiredTokenException',
-  'ExpiredToken',
-  'InvalidClientTokenId',
-  'CredentialsProviderError',
-  'UnknownOperationException',
-]);
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'ECONNABORTED',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 export class KmsKeyProvider implements KeyProvider {
   readonly #client: KMSClient;
@@ -154,55 +102,18 @@ export class KmsKeyProvider implements KeyProvider {
 
 /** Maps an error of KMS Decrypt (or of the SDK around it) to the dasguard error class deciding what happens. */
 export function classifyKmsError(err: unknown, context: EncryptionContext): Error {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as {
-    name?: unknown;
-    message?: unknown;
-    code?: unknown;
-    $metadata?: { httpStatusCode?: number };
-    $fault?: unknown;
-  };
-  const name = typeof e.name === 'string' ? e.name : 'Error';
-  const message = typeof e.message === 'string' ? e.message : String(err);
-  const status = e.$metadata?.httpStatusCode;
-  const code = typeof e.code === 'string' ? e.code : undefined;
+  const info = awsErrorInfo(err);
   const ctx = canonicalEncryptionContext(context);
-  const what = `${name}${message && message !== name ? `: ${message}` : ''}`;
-
-  if (POISON_ERRORS.has(name)) {
+  if (POISON_ERRORS.has(info.name)) {
     return new PoisonRecordError(
       PoisonReason.keyDecrypt,
-      `KMS could not decrypt the data key under encryption context ${ctx} (${what}). ` +
+      `KMS could not decrypt the data key under encryption context ${ctx} (${info.summary}). ` +
         'Check that the resource id is the DAS resource id of the cluster (cluster-…) or instance (db-…) ' +
         'that wrote the record, not its name.',
       { cause: err },
     );
   }
-  if (CONFIG_ERRORS.has(name) || /Region is missing|Could not load credentials/i.test(message)) {
-    return new ConfigError(
-      `KMS Decrypt failed for encryption context ${ctx} (${what}): fix the AWS credentials, region, ` +
-        'permissions (kms:Decrypt) or key state; every record would fail the same way',
-      { cause: err },
-    );
-  }
-  if (
-    TRANSIENT_ERRORS.has(name) ||
-    (status !== undefined && status >= 500) ||
-    status === 429 ||
-    (code !== undefined && NETWORK_CODES.has(code)) ||
-    name === 'AbortError'
-  ) {
-    return new TransientError(`KMS Decrypt failed, worth retrying (${what})`, { cause: err });
-  }
-  if (status === undefined) {
-    if (e.$metadata !== undefined) {
-      // The SDK sent the request but got no HTTP answer (socket, DNS, timeout). Retry.
-      return new TransientError(`KMS Decrypt got no answer, worth retrying (${what})`, { cause: err });
-    }
-    // Not from the SDK's transport: a bug, not an outage. Pass it on untouched.
-    return err instanceof Error ? err : new Error(message, { cause: err });
-  }
-  // An HTTP 4xx we do not know: stop and tell the user rather than quarantine every record.
-  return new ConfigError(`KMS Decrypt failed for encryption context ${ctx} (HTTP ${status}, ${what})`, {
-    cause: err,
+  return classifyAwsError(err, `KMS Decrypt for encryption context ${ctx}`, {
+    configHint: 'the AWS credentials, region, permissions (kms:Decrypt) or key state',
   });
 }
