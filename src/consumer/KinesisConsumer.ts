@@ -1,0 +1,297 @@
+/**
+ * The live consumer: reads a DAS Kinesis stream continuously, shard by shard, in order, and loses nothing across
+ * restarts, throttling and resharding. Every record goes through `processRecord` (the path replay uses); a
+ * record's checkpoint advances only once its alerts were handed off (at-least-once).
+ *
+ * - Shards: `ListShards` (paginated) at start and every `discoveryIntervalMs`; a child shard starts only once its
+ *   parents (`ParentShardId`, `AdjacentParentShardId`) were read to their end (checkpointed as finished).
+ * - Per shard (ShardReader): `GetShardIterator` then a `GetRecords` loop within 5 calls/s and 2 MB/s, fast while
+ *   `MillisBehindLatest` > 0, `pollIntervalMs` between calls once caught up.
+ * - Failures: throttling, limits and 5xx back off with jitter and retry forever (until stopped); an expired
+ *   iterator is renewed AFTER_SEQUENCE_NUMBER of the last processed record; a poison record is quarantined
+ *   (logged with shard and sequence number) and passed; a TransientError from processing is retried, never
+ *   skipped; a ConfigError (or any unexpected error) stops the consumer: `run` rejects with it after writing
+ *   the checkpoints of what was done.
+ * - Stop: abort the signal given to `run`: polling stops, records in flight finish, checkpoints are written,
+ *   `run` resolves.
+ */
+import { KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
+import { ConfigError } from '../errors.js';
+import type { ProcessorDeps } from '../pipeline/processRecord.js';
+import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import type { StreamObserver } from '../pipeline/StreamObserver.js';
+import type { KeyProviderStats } from '../keys/KeyProvider.js';
+import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
+import { ShardReader, classifyKinesisError, sleep, backoffDelay } from './ShardReader.js';
+
+/** Where a shard with no checkpoint starts, on the first start of a stream. */
+export type StartPosition = { type: 'latest' } | { type: 'trim-horizon' } | { type: 'at-timestamp'; time: Date };
+
+/** `latest`, `trim-horizon` or an ISO 8601 time. Throws ConfigError otherwise. */
+export function parseStartPosition(v: string): StartPosition {
+  if (v === 'latest') return { type: 'latest' };
+  if (v === 'trim-horizon') return { type: 'trim-horizon' };
+  const t = Date.parse(v);
+  if (/^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(t)) return { type: 'at-timestamp', time: new Date(t) };
+  throw new ConfigError(`--from must be latest, trim-horizon or an ISO 8601 time (2026-05-01T12:00:00Z); got "${v}"`);
+}
+
+/** One operational log entry: the run command prints them as JSON lines (or readable lines on a terminal). */
+export interface ConsumerLogEntry {
+  level: 'info' | 'warn' | 'error';
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface KinesisConsumerOptions {
+  client: KinesisClient;
+  streamName: string;
+  /** The DAS resource id (`cluster-…`/`db-…`) selecting the KMS encryption context. */
+  resourceId?: string;
+  /** Keys, rules and redaction for processRecord; `keys` is shared by every shard (one data-key cache). */
+  deps: ProcessorDeps;
+  handoff: AlertHandoff;
+  checkpoints: CheckpointStore;
+  /** Start of shards with no checkpoint on a stream's first start (default latest). */
+  from?: StartPosition;
+  observer?: StreamObserver;
+  log?: (entry: ConsumerLogEntry) => void;
+  /** Sleep between GetRecords calls once a shard is caught up (default 1000). */
+  pollIntervalMs?: number;
+  /** How often ListShards looks for new shards (default 30000). */
+  discoveryIntervalMs?: number;
+  /** Checkpoints are written at most this often per stream, and when a shard ends or the consumer stops (default 1000). */
+  checkpointIntervalMs?: number;
+  /** Records of one shard decoded at once; alerts and checkpoints keep shard order (default 8). */
+  concurrency?: number;
+  /** GetRecords `Limit` (default 10000, the maximum). */
+  maxRecordsPerCall?: number;
+  /** Backoff for throttling and transient failures (defaults 200 ms, 10 s). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export interface ShardStatus {
+  shardId: string;
+  state: 'reading' | 'finished';
+  /** MillisBehindLatest of the last GetRecords answer. */
+  lagMs: number | null;
+  /** Last sequence number processed and handed off. */
+  sequenceNumber: string | null;
+  records: number;
+}
+
+export interface ConsumerStats {
+  records: number;
+  events: number;
+  heartbeats: number;
+  alerts: number;
+  quarantined: number;
+  keys: KeyProviderStats | undefined;
+  shards: ShardStatus[];
+  startedAt: number;
+}
+
+/** Mutable counters shared with the shard readers. */
+export interface Counters {
+  records: number;
+  events: number;
+  heartbeats: number;
+  alerts: number;
+  quarantined: number;
+}
+
+export class KinesisConsumer {
+  readonly #o: KinesisConsumerOptions;
+  readonly #counters: Counters = { records: 0, events: 0, heartbeats: 0, alerts: 0, quarantined: 0 };
+  readonly #readers = new Map<string, ShardReader>();
+  /** The committed (durable or about to be) checkpoints, per shard. */
+  #checkpoints = new Map<string, ShardCheckpoint>();
+  readonly #dirty = new Set<string>();
+  #lastSave = 0;
+  #saving: Promise<void> = Promise.resolve();
+  #startedAt = Date.now();
+  #running = false;
+
+  constructor(options: KinesisConsumerOptions) {
+    this.#o = options;
+  }
+
+  get streamName(): string {
+    return this.#o.streamName;
+  }
+
+  stats(): ConsumerStats {
+    return {
+      ...this.#counters,
+      keys: this.#o.deps.keys?.stats(),
+      shards: [...this.#readers.values()].map((r) => r.status()).sort((a, b) => (a.shardId < b.shardId ? -1 : 1)),
+      startedAt: this.#startedAt,
+    };
+  }
+
+  /**
+   * Consumes until `signal` aborts (resolves after checkpoints are written) or a fatal error (rejects with it,
+   * after writing the checkpoints of what was done).
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.#running) throw new Error('KinesisConsumer.run is already running');
+    this.#running = true;
+    this.#startedAt = Date.now();
+    const o = this.#o;
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) stop.abort();
+    let fatal: unknown;
+    const tasks = new Map<string, Promise<void>>();
+    let wake = new AbortController();
+    const log = (e: ConsumerLogEntry) => o.log?.(e);
+    try {
+      this.#checkpoints = await o.checkpoints.load(o.streamName);
+      const firstStart = this.#checkpoints.size === 0;
+      const initial = new Set<string>();
+      const reportedGone = new Set<string>();
+      let firstListing = true;
+      log({ level: 'info', msg: 'consumer started', stream: o.streamName, checkpointedShards: this.#checkpoints.size, from: describeFrom(o.from) });
+
+      while (!stop.signal.aborted) {
+        const shards = await this.#listShards(stop.signal);
+        if (shards === undefined) break; // stopped while listing
+        const listed = new Map(shards.map((s) => [s.ShardId!, s]));
+        if (firstListing) {
+          for (const id of listed.keys()) initial.add(id);
+          firstListing = false;
+        }
+        // A checkpointed shard that is gone before it was read to its end: its remaining records expired.
+        for (const [id, cp] of this.#checkpoints) {
+          if (!cp.finished && !listed.has(id) && !reportedGone.has(id)) {
+            reportedGone.add(id);
+            const gap = {
+              streamName: o.streamName,
+              shardId: id,
+              reason: 'the shard is no longer in the stream (past the retention period) but was not read to its end',
+              ...(cp.sequenceNumber !== undefined ? { afterSequenceNumber: cp.sequenceNumber } : {}),
+            };
+            log({ level: 'error', msg: 'records lost: trimmed before they were read', ...gap });
+            o.observer?.onTrimmed?.(gap);
+          }
+        }
+        const done = (id: string) => this.#checkpoints.get(id)?.finished === true || reportedGone.has(id) || !listed.has(id);
+        for (const shard of shards) {
+          const id = shard.ShardId!;
+          if (tasks.has(id) || this.#checkpoints.get(id)?.finished) continue;
+          const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => p !== undefined);
+          if (!parents.every(done)) continue;
+          const cp = this.#checkpoints.get(id);
+          // `from` applies to the shards of a stream's first start; a shard born later is read from its start.
+          const start: StartPosition = firstStart && initial.has(id) && cp === undefined ? (o.from ?? { type: 'latest' }) : { type: 'trim-horizon' };
+          const reader = new ShardReader({
+            ...o,
+            shard,
+            start,
+            checkpoint: cp,
+            counters: this.#counters,
+            commit: (shardId, c, urgent) => this.#commit(shardId, c, urgent),
+            note: (shardId, c) => {
+              this.#checkpoints.set(shardId, c);
+              this.#dirty.add(shardId);
+            },
+            log,
+          });
+          this.#readers.set(id, reader);
+          const task = reader.run(stop.signal).then(
+            () => {
+              if (reader.status().state === 'finished') wake.abort(); // its children may start now
+            },
+            (err: unknown) => {
+              if (fatal === undefined) fatal = err;
+              stop.abort();
+            },
+          );
+          tasks.set(id, task);
+        }
+        wake = new AbortController();
+        await sleep(o.discoveryIntervalMs ?? 30_000, AbortSignal.any([stop.signal, wake.signal]));
+      }
+    } catch (err) {
+      if (fatal === undefined) fatal = err;
+      stop.abort();
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      await Promise.allSettled(tasks.values());
+      try {
+        await this.#flush();
+      } catch (err) {
+        if (fatal === undefined) fatal = err;
+      }
+      this.#running = false;
+    }
+    if (fatal !== undefined) {
+      log({ level: 'error', msg: 'consumer stopped', error: fatal instanceof Error ? fatal.message : String(fatal) });
+      throw fatal;
+    }
+    log({ level: 'info', msg: 'consumer stopped', stream: o.streamName, checkpoints: Object.fromEntries(this.#checkpoints) });
+  }
+
+  /** ListShards, every page; retried on throttling and 5xx; undefined when stopped meanwhile. */
+  async #listShards(signal: AbortSignal): Promise<Shard[] | undefined> {
+    const o = this.#o;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) return undefined;
+      try {
+        const out: Shard[] = [];
+        let token: string | undefined;
+        do {
+          const page = await o.client.send(
+            new ListShardsCommand(token === undefined ? { StreamName: o.streamName } : { NextToken: token }),
+            { abortSignal: signal },
+          );
+          out.push(...(page.Shards ?? []));
+          token = page.NextToken;
+        } while (token !== undefined);
+        return out;
+      } catch (err) {
+        if (signal.aborted) return undefined;
+        const kind = classifyKinesisError(err, `ListShards on stream ${o.streamName}`);
+        if (kind instanceof Error) throw kind;
+        const delay = backoffDelay(attempt, o.baseDelayMs ?? 200, o.maxDelayMs ?? 10_000);
+        o.log?.({ level: 'warn', msg: 'retrying ListShards', attempt, delayMs: delay, error: (err as Error).message });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** A reader's progress: saved at most every checkpointIntervalMs, at once when `urgent` (shard end, stop). */
+  async #commit(shardId: string, cp: ShardCheckpoint, urgent: boolean): Promise<void> {
+    this.#checkpoints.set(shardId, cp);
+    this.#dirty.add(shardId);
+    if (urgent || Date.now() - this.#lastSave >= (this.#o.checkpointIntervalMs ?? 1000)) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    // One save at a time; a flush requested meanwhile saves what is dirty after it.
+    const next = this.#saving.catch(() => undefined).then(async () => {
+      if (this.#dirty.size === 0) return;
+      const now = new Date().toISOString();
+      const batch = new Map<string, ShardCheckpoint>();
+      for (const id of this.#dirty) batch.set(id, { ...this.#checkpoints.get(id)!, updatedAt: now });
+      this.#dirty.clear();
+      this.#lastSave = Date.now();
+      try {
+        await this.#o.checkpoints.save(this.#o.streamName, batch);
+      } catch (err) {
+        for (const id of batch.keys()) this.#dirty.add(id);
+        throw err;
+      }
+    });
+    this.#saving = next;
+    return next;
+  }
+}
+
+function describeFrom(f: StartPosition | undefined): string {
+  if (f === undefined || f.type === 'latest') return 'latest';
+  if (f.type === 'trim-horizon') return 'trim-horizon';
+  return f.time.toISOString();
+}

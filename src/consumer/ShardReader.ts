@@ -1,0 +1,381 @@
+/**
+ * Reads one shard in order: GetShardIterator, then GetRecords until stopped or the shard ends (a closed
+ * shard's NextShardIterator is null). Records are decoded with bounded concurrency but handed off and
+ * checkpointed in sequence order.
+ */
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type GetShardIteratorInput,
+  type KinesisClient,
+  type Shard,
+  type _Record,
+} from '@aws-sdk/client-kinesis';
+import { ConfigError, DasguardError, TransientError } from '../errors.js';
+import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import { drive } from '../pipeline/drive.js';
+import { describeQuarantine, processRecord, type ProcessorDeps, type RecordOutcome } from '../pipeline/processRecord.js';
+import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
+import type { SourceRecord } from '../types.js';
+import type { ShardCheckpoint } from './CheckpointStore.js';
+import type { ConsumerLogEntry, Counters, ShardStatus, StartPosition } from './KinesisConsumer.js';
+
+/** Kinesis limits per shard: 5 GetRecords calls/s, 2 MB/s read. */
+const MIN_CALL_INTERVAL_MS = 200;
+const BYTES_PER_SECOND = 2 * 1024 * 1024;
+
+export interface ShardReaderOptions {
+  client: KinesisClient;
+  streamName: string;
+  resourceId?: string;
+  shard: Shard;
+  /** Used when `checkpoint` has no sequence number. */
+  start: StartPosition;
+  checkpoint: ShardCheckpoint | undefined;
+  deps: ProcessorDeps;
+  handoff: AlertHandoff;
+  observer?: StreamObserver;
+  counters: Counters;
+  /** Records the shard's progress; `urgent` asks for a durable write now. */
+  commit: (shardId: string, cp: ShardCheckpoint, urgent: boolean) => Promise<void>;
+  /** Records the shard's progress in memory only (the consumer writes it when it stops). */
+  note: (shardId: string, cp: ShardCheckpoint) => void;
+  log: (e: ConsumerLogEntry) => void;
+  pollIntervalMs?: number;
+  concurrency?: number;
+  maxRecordsPerCall?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** Thrown inside a batch when the consumer is stopping: records not yet started are left for the next run. */
+class StoppingError extends DasguardError {}
+
+export class ShardReader {
+  readonly shardId: string;
+  readonly #o: ShardReaderOptions;
+  #seq: string | undefined;
+  #startedAt: string | undefined;
+  #lagMs: number | null = null;
+  #records = 0;
+  #finished = false;
+
+  constructor(options: ShardReaderOptions) {
+    this.#o = options;
+    this.shardId = options.shard.ShardId!;
+    this.#seq = options.checkpoint?.sequenceNumber;
+    this.#startedAt = options.checkpoint?.startedAt;
+  }
+
+  status(): ShardStatus {
+    return {
+      shardId: this.shardId,
+      state: this.#finished ? 'finished' : 'reading',
+      lagMs: this.#lagMs,
+      sequenceNumber: this.#seq ?? null,
+      records: this.#records,
+    };
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    try {
+      await this.#run(signal);
+    } catch (err) {
+      // Keep what was handed off before the failure: the consumer writes it before it reports the error.
+      this.#o.note(this.shardId, this.#checkpoint());
+      throw err;
+    }
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const o = this.#o;
+    const closed = o.shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
+    if (this.#seq === undefined && this.#startedAt === undefined && o.start.type === 'latest' && closed) {
+      // Nothing new will ever arrive in a closed shard: `latest` reads nothing from it.
+      return this.#finish();
+    }
+    let iterator = await this.#iterator(signal);
+    let attempt = 0;
+    while (iterator !== undefined && !signal.aborted) {
+      const callStart = Date.now();
+      let out;
+      try {
+        out = await o.client.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: o.maxRecordsPerCall ?? 10_000 }),
+          { abortSignal: signal },
+        );
+      } catch (err) {
+        if (signal.aborted) break;
+        const kind = classifyKinesisError(err, `GetRecords on ${o.streamName} ${this.shardId}`);
+        if (kind === 'expired') {
+          o.log({ level: 'info', msg: 'shard iterator expired: renewing', shardId: this.shardId, afterSequenceNumber: this.#seq ?? null });
+          iterator = await this.#iterator(signal);
+          continue;
+        }
+        if (kind === 'trimmed') {
+          this.#trimmed('GetRecords: TrimmedDataAccessException (the records after the checkpoint expired)');
+          iterator = await this.#iterator(signal, { ShardIteratorType: 'TRIM_HORIZON' });
+          continue;
+        }
+        if (kind instanceof Error) throw kind;
+        attempt++;
+        const delay = backoffDelay(attempt, o.baseDelayMs ?? 200, o.maxDelayMs ?? 10_000);
+        o.log({ level: 'warn', msg: 'GetRecords throttled or failed: backing off', shardId: this.shardId, attempt, delayMs: delay, error: describe(err) });
+        await sleep(delay, signal);
+        continue;
+      }
+      attempt = 0;
+      const records = out.Records ?? [];
+      let bytes = 0;
+      for (const r of records) bytes += r.Data?.byteLength ?? 0;
+      if (records.length > 0) {
+        const complete = await this.#processBatch(records, signal);
+        if (!complete) break; // stopping: the rest is read again on the next start
+      }
+      this.#lagMs = out.MillisBehindLatest ?? null;
+      iterator = out.NextShardIterator ?? undefined;
+      if (iterator === undefined) return this.#finish();
+      await o.commit(this.shardId, this.#checkpoint(), false);
+      // Stay within 5 calls/s and 2 MB/s; poll slowly once caught up.
+      const caughtUp = out.MillisBehindLatest === 0 || (out.MillisBehindLatest === undefined && records.length === 0);
+      const wait = Math.max(MIN_CALL_INTERVAL_MS, (bytes / BYTES_PER_SECOND) * 1000, caughtUp ? (o.pollIntervalMs ?? 1000) : 0);
+      await sleep(callStart + wait - Date.now(), signal);
+    }
+    await o.commit(this.shardId, this.#checkpoint(), true);
+  }
+
+  #checkpoint(): ShardCheckpoint {
+    const cp: ShardCheckpoint = {};
+    if (this.#seq !== undefined) cp.sequenceNumber = this.#seq;
+    else if (this.#startedAt !== undefined) cp.startedAt = this.#startedAt;
+    if (this.#finished) cp.finished = true;
+    return cp;
+  }
+
+  async #finish(): Promise<void> {
+    this.#finished = true;
+    this.#lagMs = 0;
+    this.#o.log({ level: 'info', msg: 'shard read to its end', shardId: this.shardId, records: this.#records });
+    await this.#o.commit(this.shardId, this.#checkpoint(), true);
+  }
+
+  #trimmed(reason: string): void {
+    const gap: TrimmedData = { streamName: this.#o.streamName, shardId: this.shardId, reason };
+    if (this.#seq !== undefined) gap.afterSequenceNumber = this.#seq;
+    this.#o.log({ level: 'error', msg: 'records lost: trimmed before they were read', ...gap });
+    this.#o.observer?.onTrimmed?.(gap);
+  }
+
+  /** A new iterator: after the last processed record, else where this shard starts. Undefined when stopped. */
+  async #iterator(signal: AbortSignal, override?: Pick<GetShardIteratorInput, 'ShardIteratorType'>): Promise<string | undefined> {
+    const o = this.#o;
+    const input: GetShardIteratorInput = { StreamName: o.streamName, ShardId: this.shardId, ShardIteratorType: 'TRIM_HORIZON' };
+    if (override) Object.assign(input, override);
+    else if (this.#seq !== undefined) {
+      input.ShardIteratorType = 'AFTER_SEQUENCE_NUMBER';
+      input.StartingSequenceNumber = this.#seq;
+    } else if (this.#startedAt !== undefined) {
+      // Started from `latest` or a time, nothing processed yet: everything since then (at-least-once).
+      input.ShardIteratorType = 'AT_TIMESTAMP';
+      input.Timestamp = new Date(this.#startedAt);
+    } else if (o.start.type === 'latest') {
+      input.ShardIteratorType = 'LATEST';
+    } else if (o.start.type === 'at-timestamp') {
+      input.ShardIteratorType = 'AT_TIMESTAMP';
+      input.Timestamp = o.start.time;
+    }
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) return undefined;
+      const requestedAt = new Date();
+      try {
+        const out = await o.client.send(new GetShardIteratorCommand(input), { abortSignal: signal });
+        if (out.ShardIterator === undefined) throw new ConfigError(`GetShardIterator on ${o.streamName} ${this.shardId} returned no iterator`);
+        if (this.#seq === undefined && this.#startedAt === undefined && (input.ShardIteratorType === 'LATEST' || input.ShardIteratorType === 'AT_TIMESTAMP')) {
+          // Remember where reading started, so a restart before the first record resumes from there.
+          this.#startedAt = (input.ShardIteratorType === 'LATEST' ? requestedAt : input.Timestamp!).toISOString();
+          await o.commit(this.shardId, this.#checkpoint(), true);
+        }
+        return out.ShardIterator;
+      } catch (err) {
+        if (signal.aborted) return undefined;
+        const kind = classifyKinesisError(err, `GetShardIterator on ${o.streamName} ${this.shardId}`);
+        if (kind === 'trimmed' && input.ShardIteratorType !== 'TRIM_HORIZON') {
+          this.#trimmed(`GetShardIterator ${input.ShardIteratorType}: ${describe(err)}`);
+          input.ShardIteratorType = 'TRIM_HORIZON';
+          delete input.StartingSequenceNumber;
+          delete input.Timestamp;
+          continue;
+        }
+        if (kind instanceof Error) throw kind;
+        const delay = backoffDelay(attempt, o.baseDelayMs ?? 200, o.maxDelayMs ?? 10_000);
+        o.log({ level: 'warn', msg: 'GetShardIterator failed: backing off', shardId: this.shardId, attempt, delayMs: delay, error: describe(err) });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** Processes a GetRecords batch in order; false when stopped before its end. */
+  async #processBatch(records: _Record[], signal: AbortSignal): Promise<boolean> {
+    const o = this.#o;
+    const c = o.counters;
+    async function* items(): AsyncGenerator<_Record> {
+      for (const r of records) {
+        if (signal.aborted) return;
+        yield r;
+      }
+    }
+    let handled = 0;
+    const toSource = (r: _Record): SourceRecord => {
+      const rec: SourceRecord = {
+        data: r.Data ?? new Uint8Array(0),
+        position: { source: o.streamName, shardId: this.shardId, sequenceNumber: r.SequenceNumber! },
+      };
+      if (o.resourceId !== undefined) rec.resourceId = o.resourceId;
+      if (r.PartitionKey !== undefined) rec.partitionKey = r.PartitionKey;
+      if (r.ApproximateArrivalTimestamp !== undefined) rec.arrivalTime = r.ApproximateArrivalTimestamp.getTime();
+      return rec;
+    };
+    try {
+      await drive<_Record, RecordOutcome>(
+        items(),
+        async (r) => {
+          // A transient failure is retried until it succeeds, unless the consumer is stopping meanwhile.
+          if (signal.aborted && handled < records.length) throw new StoppingError('stopping');
+          return processRecord(toSource(r), o.deps);
+        },
+        async (outcome, r) => {
+          if (outcome.batch) {
+            c.events += outcome.batch.events.length;
+            c.heartbeats += outcome.batch.heartbeats.length;
+            o.observer?.onBatch?.(outcome.batch, { shardId: this.shardId, ...(r.ApproximateArrivalTimestamp ? { arrivalTime: r.ApproximateArrivalTimestamp.getTime() } : {}) });
+          }
+          for (const q of outcome.quarantined) {
+            c.quarantined++;
+            o.log({
+              level: 'warn',
+              msg: 'quarantined',
+              shardId: this.shardId,
+              sequenceNumber: r.SequenceNumber,
+              reason: q.reason,
+              ...(q.eventIndex !== undefined ? { eventIndex: q.eventIndex } : {}),
+              detail: describeQuarantine(q),
+            });
+          }
+          if (outcome.alerts.length > 0) {
+            await o.handoff.handOff(outcome.alerts);
+            c.alerts += outcome.alerts.length;
+          }
+          c.records++;
+          this.#records++;
+          handled++;
+          this.#seq = r.SequenceNumber!;
+          // Progress inside a large batch counts too (written at most every checkpoint interval).
+          await o.commit(this.shardId, this.#checkpoint(), false);
+        },
+        {
+          concurrency: o.concurrency ?? 8,
+          attempts: Number.POSITIVE_INFINITY,
+          baseDelayMs: o.baseDelayMs ?? 200,
+          maxDelayMs: Math.min(o.maxDelayMs ?? 10_000, 5_000),
+          onRetry: (err, attempt, delayMs) =>
+            o.log({ level: 'warn', msg: 'processing failed transiently: retrying', shardId: this.shardId, attempt, delayMs, error: err.message }),
+        },
+      );
+    } catch (err) {
+      if (err instanceof StoppingError) return false;
+      throw err;
+    }
+    return handled === records.length;
+  }
+}
+
+/**
+ * What a Kinesis error means: 'expired' (renew the iterator), 'trimmed' (data past the retention), 'transient'
+ * (back off, retry) or a ConfigError / the original error to stop on.
+ */
+export function classifyKinesisError(err: unknown, what: string): 'expired' | 'trimmed' | 'transient' | Error {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; code?: unknown; message?: unknown; $metadata?: { httpStatusCode?: number } };
+  const name = typeof e.name === 'string' ? e.name : '';
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const status = e.$metadata?.httpStatusCode;
+  if (name === 'ExpiredIteratorException') return 'expired';
+  if (name === 'TrimmedDataAccessException') return 'trimmed';
+  if (name === 'InvalidArgumentException' && /trim horizon|trimmed/i.test(message)) return 'trimmed';
+  if (err instanceof TransientError) return 'transient';
+  if (
+    TRANSIENT.has(name) ||
+    (status !== undefined && (status >= 500 || status === 429)) ||
+    (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) ||
+    (status === undefined && e.$metadata !== undefined)
+  ) {
+    return 'transient';
+  }
+  if (name === 'ResourceNotFoundException') {
+    return new ConfigError(`${what}: ${message} (does the stream exist in this region and account?)`, { cause: err });
+  }
+  if (CONFIG.has(name) || /Region is missing|Could not load credentials/i.test(message) || (status !== undefined && status >= 400)) {
+    return new ConfigError(
+      `${what} failed (${name || 'error'}: ${message}): fix the AWS credentials, region or permissions ` +
+        '(kinesis:ListShards, kinesis:GetShardIterator, kinesis:GetRecords)',
+      { cause: err },
+    );
+  }
+  return err instanceof Error ? err : new Error(message, { cause: err });
+}
+
+const TRANSIENT = new Set([
+  'ProvisionedThroughputExceededException',
+  'LimitExceededException',
+  'ResourceInUseException',
+  'KMSThrottlingException',
+  'InternalFailure',
+  'InternalFailureException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'ThrottlingException',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+
+const CONFIG = new Set([
+  'AccessDeniedException',
+  'KMSAccessDeniedException',
+  'KMSDisabledException',
+  'KMSInvalidStateException',
+  'KMSNotFoundException',
+  'KMSOptInRequired',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'MissingAuthenticationToken',
+  'CredentialsProviderError',
+  'InvalidArgumentException',
+]);
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.name && !err.message.startsWith(err.name) ? `${err.name}: ${err.message}` : err.message;
+  return String(err);
+}
+
+/** Full jitter: a random delay up to the exponential ceiling. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.round(Math.random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 20)));
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
