@@ -1,0 +1,25 @@
+/** `dasguard alert-test --route NAME`: one synthetic alert through every sink of a route, no outbox, one attempt. */
+import { ConfigError, ExitCode } from '../errors.js';
+import { deliveryConfigFor, type DeliveryOptions } from '../delivery/cliSupport.js';
+import { sendTestAlert } from '../delivery/DeliveryHandoff.js';
+import type { Io } from './common.js';
+
+export interface AlertTestOptions extends DeliveryOptions {
+  route: string;
+}
+
+export async function alertTestCommand(opts: AlertTestOptions, io: Io): Promise<number> {
+  const config = await deliveryConfigFor(opts, io);
+  if (!config) throw new ConfigError('no delivery config: give --config PATH (or create ./dasguard.yaml), or --sns-topic-arn / --slack-webhook-url');
+  const results = await sendTestAlert(config, opts.route, { stdout: io.stdout as never, stderr: io.stderr });
+  let failed = 0;
+  for (const { sink, result } of results) {
+    if (result.ok) io.stderr.write(`dasguard alert-test: sink '${sink}' accepted the test alert\n`);
+    else {
+      failed++;
+      io.stderr.write(`dasguard alert-test: sink '${sink}' FAILED: ${result.error}\n`);
+    }
+  }
+  io.stderr.write(`dasguard alert-test: route '${opts.route}': ${results.length - failed} of ${results.length} sink${results.length === 1 ? '' : 's'} accepted the alert\n`);
+  return failed === 0 ? ExitCode.ok : 1; // 1: a sink refused the alert (the README documents it)
+}

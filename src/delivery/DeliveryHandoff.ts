@@ -1,0 +1,223 @@
+/**
+ * The delivery adapter of AlertHandoff: suppression -> routing -> per-route redaction -> durable outbox
+ * (`handOff` resolves once the alerts are fsync'ed there) -> a background dispatcher per sink, with retries,
+ * dead letters and a fallback sink for delivery-failure alerts. `close()` flushes suppression digests and drains
+ * with a deadline; what is left stays in the outbox for the next start.
+ */
+import type { Writable } from 'node:stream';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { ConfigError } from '../errors.js';
+import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import type { Alert } from '../pipeline/alert.js';
+import type { DeliveryConfig } from './config.js';
+import { Dispatcher, type DeliveryStats } from './Dispatcher.js';
+import { Outbox, type OutboxJob } from './Outbox.js';
+import { maskSecrets, redactForRoute } from './redaction.js';
+import { Router } from './routing.js';
+import { ConsoleSink, createSink } from './sinks/index.js';
+import { Suppressor } from './Suppressor.js';
+import type { DeliveredAlert, SendResult, Sink } from './types.js';
+
+export const DEFAULT_OUTBOX_DIR = '.dasguard/outbox';
+
+export interface DeliveryHandoffOptions {
+  /** Wins over the config's delivery.outboxDir. */
+  outboxDir?: string;
+  stdout?: Writable;
+  /** Delivery log lines and, by default, delivery-failure alerts. */
+  stderr?: Writable;
+  /** Ready sinks by name, instead of building them from the config (tests). */
+  sinks?: ReadonlyMap<string, Sink>;
+  snsClient?: SNSClient;
+  now?: () => number;
+}
+
+export interface HandoffStats extends DeliveryStats {
+  /** Alerts handed off (before suppression). */
+  accepted: number;
+  suppressed: number;
+  /** Alerts no route took (no default route). */
+  unrouted: number;
+  /** (alert, sink) jobs a previous run left in the outbox, resumed at open. */
+  recovered: number;
+  /** Jobs still in the outbox. */
+  pending: number;
+}
+
+export class DeliveryHandoff implements AlertHandoff {
+  private readonly stats0 = { accepted: 0, unrouted: 0, recovered: 0 };
+  private closed = false;
+  private digestFailure: unknown;
+
+  private constructor(
+    readonly config: DeliveryConfig,
+    private readonly outbox: Outbox,
+    private readonly sinks: ReadonlyMap<string, Sink>,
+    private readonly dispatcher: Dispatcher,
+    private readonly router: Router,
+    private readonly suppressor: Suppressor,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  static async open(config: DeliveryConfig, opts: DeliveryHandoffOptions = {}): Promise<DeliveryHandoff> {
+    const stdout = opts.stdout ?? process.stdout;
+    const stderr = opts.stderr ?? process.stderr;
+    const log = (m: string) => void stderr.write(`dasguard: delivery: ${maskSecrets(m, config.secrets)}\n`);
+    const sinks = opts.sinks ?? buildSinks(config, { stdout, stderr, ...(opts.snsClient ? { snsClient: opts.snsClient } : {}) });
+    const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', stderr, 'text');
+    const { outbox, recovered } = await Outbox.open(opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR);
+    const d = config.delivery;
+    const dispatcher = new Dispatcher(sinks, outbox, {
+      maxAttempts: d.maxAttempts ?? 8,
+      initialBackoffMs: d.initialBackoffMs ?? 500,
+      maxBackoffMs: d.maxBackoffMs ?? 60_000,
+      concurrency: d.concurrency ?? 4,
+      log,
+      ...(opts.now ? { now: opts.now } : {}),
+      onDead: async (job, error) => {
+        log(`alert ${job.alert.id} (${job.alert.ruleId}) dead-lettered for sink '${job.sink}' in ${outbox.deadLetterPath}: ${error}`);
+        if (!fallback) return;
+        const [r] = await fallback.send([deliveryFailureAlert(job, error, outbox.deadLetterPath)]);
+        if (r && !r.ok) log(`the fallback sink failed too: ${r.error}`);
+      },
+    });
+    let self: DeliveryHandoff | undefined;
+    const suppressor = new Suppressor(config.suppression, (digests) => {
+      if (!self) return;
+      self.enqueue(digests).catch((err: unknown) => {
+        self!.digestFailure ??= err;
+      });
+    }, opts.now);
+    self = new DeliveryHandoff(config, outbox, sinks, dispatcher, new Router(config.routes), suppressor, log);
+    self.stats0.recovered = recovered.length;
+    if (recovered.length > 0) log(`resuming ${recovered.length} undelivered alert deliver${recovered.length === 1 ? 'y' : 'ies'} from ${outbox.dir}`);
+    dispatcher.enqueue(recovered);
+    return self;
+  }
+
+  async handOff(alerts: readonly Alert[]): Promise<void> {
+    if (this.closed) throw new Error('handOff after close');
+    this.rethrow();
+    this.stats0.accepted += alerts.length;
+    await this.enqueue(this.suppressor.filter(alerts));
+  }
+
+  private rethrow(): void {
+    const err = this.dispatcher.error ?? this.digestFailure;
+    if (err !== undefined) throw err;
+  }
+
+  private async enqueue(alerts: readonly DeliveredAlert[]): Promise<void> {
+    const items: { sink: string; alert: DeliveredAlert }[] = [];
+    for (const a of alerts) {
+      const targets = this.router.targets(a);
+      if (targets.length === 0) {
+        if (this.stats0.unrouted++ === 0) this.log(`alert ${a.id} (${a.ruleId}) matched no route and there is no default route: not delivered (add a route with default: true)`);
+        continue;
+      }
+      for (const t of targets) items.push({ sink: t.sink, alert: redactForRoute(a, t.redaction) });
+    }
+    this.dispatcher.enqueue(await this.outbox.append(items));
+  }
+
+  stats(): HandoffStats {
+    return { ...this.dispatcher.stats, ...this.stats0, suppressed: this.suppressor.suppressed, pending: this.outbox.pending };
+  }
+
+  get outboxDir(): string {
+    return this.outbox.dir;
+  }
+
+  /** Sends the suppression digests, waits up to `deadlineMs` (default: the config's drainTimeoutMs, else 30 s). */
+  async close(deadlineMs?: number): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.enqueue(this.suppressor.flush());
+      const drained = await this.dispatcher.drain(deadlineMs ?? this.config.delivery.drainTimeoutMs ?? 30_000);
+      if (!drained) this.log(`${this.outbox.pending} alert deliveries not done before the deadline: they stay in ${this.outbox.dir} and resume on the next start`);
+    } finally {
+      this.dispatcher.stop();
+      await this.outbox.close();
+      for (const s of new Set(this.sinks.values())) await s.close();
+    }
+    this.rethrow();
+  }
+}
+
+export function buildSinks(config: DeliveryConfig, deps: { stdout: Writable; stderr: Writable; snsClient?: SNSClient }): Map<string, Sink> {
+  const sinks = new Map<string, Sink>();
+  for (const [name, sc] of Object.entries(config.sinks)) sinks.set(name, createSink(name, sc, { ...deps, secrets: config.secrets }));
+  return sinks;
+}
+
+export function deliveryFailureAlert(job: OutboxJob, error: string, deadLetterPath: string): DeliveredAlert {
+  const a = job.alert;
+  return {
+    id: `${a.id}-undelivered-${job.sink}`.slice(0, 128),
+    kind: 'health',
+    ruleId: 'dasguard.delivery-failed',
+    severity: 'high',
+    tags: ['dasguard:delivery'],
+    description: 'An alert could not be delivered to a sink; it was kept in the dead-letter file.',
+    message: `alert ${a.id} (${a.ruleId}, ${a.severity}) could not be delivered to sink '${job.sink}' after ${job.attempts} attempt${job.attempts === 1 ? '' : 's'}: ${error}; kept in ${deadLetterPath}`,
+    clusterId: a.clusterId,
+    instanceId: a.instanceId,
+    time: new Date().toISOString(),
+    source: a.source,
+    event: { alertId: a.id, ruleId: a.ruleId, sink: job.sink, attempts: job.attempts, error },
+  };
+}
+
+/** A synthetic alert for `alert-test`: its statement holds a literal, so the route's redaction shows. */
+export function testAlert(route: string): DeliveredAlert {
+  const now = new Date();
+  return {
+    id: `alert-test-${now.getTime()}`,
+    kind: 'health',
+    ruleId: 'dasguard.alert-test',
+    severity: 'info',
+    tags: ['dasguard:test'],
+    description: 'A test alert sent by dasguard alert-test.',
+    message: `dasguard alert-test: route '${route}' works`,
+    clusterId: 'cluster-ALERTTEST',
+    instanceId: 'db-ALERTTEST',
+    time: now.toISOString(),
+    source: 'dasguard alert-test',
+    event: {
+      engine: 'postgresql',
+      clusterId: 'cluster-ALERTTEST',
+      instanceId: 'db-ALERTTEST',
+      dbUserName: 'alert_test',
+      remoteHost: '127.0.0.1',
+      databaseName: 'postgres',
+      commandText: "SELECT 'alert-test literal' AS check",
+      paramList: [],
+    },
+  };
+}
+
+/**
+ * Sends one synthetic alert straight to every sink of `routeName` (no outbox, one attempt): what `alert-test`
+ * does. One result per sink.
+ */
+export async function sendTestAlert(
+  config: DeliveryConfig,
+  routeName: string,
+  deps: { stdout: Writable; stderr: Writable; snsClient?: SNSClient },
+): Promise<{ sink: string; result: SendResult }[]> {
+  const route = new Router(config.routes).route(routeName);
+  if (!route) throw new ConfigError(`no route named '${routeName}' in ${config.source} (routes: ${config.routes.map((r) => r.name).join(', ') || 'none'})`);
+  const sinks = buildSinks({ ...config, sinks: Object.fromEntries(route.sinks.map((s) => [s, config.sinks[s]!])) }, deps);
+  const alert = redactForRoute(testAlert(routeName), route.redaction ?? 'literals');
+  const out: { sink: string; result: SendResult }[] = [];
+  try {
+    for (const [name, sink] of sinks) {
+      const [result] = await sink.send([alert]);
+      out.push({ sink: name, result: result ?? { ok: false, retryable: false, error: 'no result' } });
+    }
+  } finally {
+    for (const s of sinks.values()) await s.close();
+  }
+  return out;
+}

@@ -1,0 +1,235 @@
+/**
+ * Sends outbox jobs to their sinks in the background: per sink, up to `concurrency` sends in flight, each of up
+ * to `sink.maxBatch` alerts. A retryable failure waits (exponential backoff with jitter, or the server's
+ * Retry-After, which also pauses the sink); after `maxAttempts`, or at once when not retryable, the job goes to
+ * the dead-letter file and `onDead` reports it.
+ */
+import type { OutboxJob, Outbox } from './Outbox.js';
+import type { SendResult, Sink } from './types.js';
+
+const IN_FLIGHT_GRACE_MS = 15_000;
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface DispatcherOptions extends RetryPolicy {
+  concurrency: number;
+  /** A job was dead-lettered (already written to the dead-letter file and acked). */
+  onDead: (job: OutboxJob, error: string) => Promise<void>;
+  /** Something worth telling the operator (already masked). */
+  log: (message: string) => void;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface DeliveryStats {
+  delivered: number;
+  /** Sends that failed and were retried (per alert). */
+  retries: number;
+  deadLettered: number;
+}
+
+interface Lane {
+  sink: Sink;
+  /** Jobs due now, oldest first (`head` is the next to take). */
+  ready: OutboxJob[];
+  head: number;
+  /** Jobs waiting for their retry time. */
+  waiting: OutboxJob[];
+  inFlight: number;
+  pausedUntil: number;
+  timer: NodeJS.Timeout | undefined;
+  /** The last failure was logged; the next success says the sink recovered. */
+  failing: boolean;
+}
+
+/** Delay before attempt `attempt + 1`: min(max, initial * 2^(attempt-1)), half of it jittered. */
+export function backoffDelay(attempt: number, p: RetryPolicy, random: () => number = Math.random): number {
+  const d = Math.min(p.maxBackoffMs, p.initialBackoffMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(d / 2 + random() * (d / 2));
+}
+
+export class Dispatcher {
+  readonly stats: DeliveryStats = { delivered: 0, retries: 0, deadLettered: 0 };
+  private readonly lanes = new Map<string, Lane>();
+  private stopped = false;
+  /** After drain: results of sends still out are ignored (the outbox is closing). */
+  private abandoned = false;
+  private idleWaiters: (() => void)[] = [];
+  private failure: unknown;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(
+    sinks: ReadonlyMap<string, Sink>,
+    private readonly outbox: Outbox,
+    private readonly opts: DispatcherOptions,
+  ) {
+    for (const [name, sink] of sinks) this.lanes.set(name, { sink, ready: [], head: 0, waiting: [], inFlight: 0, pausedUntil: 0, timer: undefined, failing: false });
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** The first internal failure (the outbox could not be written), rethrown by the handoff. */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  get queued(): number {
+    let n = 0;
+    for (const l of this.lanes.values()) n += l.ready.length - l.head + l.waiting.length + l.inFlight;
+    return n;
+  }
+
+  enqueue(jobs: readonly OutboxJob[]): void {
+    const touched = new Set<Lane>();
+    for (const j of jobs) {
+      const lane = this.lanes.get(j.sink);
+      if (!lane) {
+        // A job persisted under a sink the config no longer has: keep it on disk, say so.
+        this.opts.log(`outbox holds an alert for sink '${j.sink}', which the config no longer declares: it stays in the outbox`);
+        continue;
+      }
+      lane.ready.push(j);
+      touched.add(lane);
+    }
+    for (const lane of touched) this.pump(lane);
+  }
+
+  /** Resolves true when every queue is empty, false when `deadlineMs` passed first; then stops sending. */
+  async drain(deadlineMs: number): Promise<boolean> {
+    const idle = new Promise<boolean>((resolve) => {
+      if (this.queued === 0) resolve(true);
+      else this.idleWaiters.push(() => resolve(true));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadlineMs);
+    });
+    const done = await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    this.stop();
+    // Let sends already in flight finish (the sinks' timeouts bound them), so their acks are written; a send
+    // still out after the grace period is abandoned: its jobs stay in the outbox and go again next start.
+    const graceEnd = Date.now() + IN_FLIGHT_GRACE_MS;
+    await new Promise<void>((resolve) => {
+      const check = () => ([...this.lanes.values()].every((l) => l.inFlight === 0) || Date.now() > graceEnd ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    this.abandoned = true;
+    return done;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const lane of this.lanes.values()) {
+      clearTimeout(lane.timer);
+      lane.timer = undefined;
+    }
+  }
+
+  private pump(lane: Lane): void {
+    if (this.stopped) return;
+    const now = this.now();
+    if (lane.waiting.length > 0) {
+      const still: OutboxJob[] = [];
+      for (const j of lane.waiting) (j.notBefore <= now ? lane.ready : still).push(j);
+      lane.waiting = still;
+    }
+    while (lane.inFlight < this.opts.concurrency && now >= lane.pausedUntil && lane.head < lane.ready.length) {
+      const end = Math.min(lane.ready.length, lane.head + lane.sink.maxBatch);
+      const batch = lane.ready.slice(lane.head, end);
+      lane.head = end;
+      if (lane.head > 1024 && lane.head * 2 > lane.ready.length) {
+        lane.ready = lane.ready.slice(lane.head);
+        lane.head = 0;
+      }
+      lane.inFlight++;
+      void this.sendBatch(lane, batch).finally(() => {
+        lane.inFlight--;
+        this.pump(lane);
+        this.checkIdle();
+      });
+    }
+    this.schedule(lane);
+  }
+
+  /** A timer for the earliest waiting job (or the end of a pause). */
+  private schedule(lane: Lane): void {
+    clearTimeout(lane.timer);
+    lane.timer = undefined;
+    if (this.stopped || lane.inFlight >= this.opts.concurrency) return;
+    let earliest = lane.head < lane.ready.length ? 0 : Infinity;
+    for (const j of lane.waiting) earliest = Math.min(earliest, j.notBefore);
+    if (earliest === Infinity) return;
+    const next = Math.max(lane.pausedUntil, earliest);
+    const wait = Math.max(1, next - this.now());
+    lane.timer = setTimeout(() => this.pump(lane), wait);
+  }
+
+  private checkIdle(): void {
+    if (this.queued !== 0) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  private async sendBatch(lane: Lane, batch: OutboxJob[]): Promise<void> {
+    let results: SendResult[];
+    try {
+      results = await lane.sink.send(batch.map((j) => j.alert));
+    } catch (err) {
+      // A sink bug, not a delivery failure: retry (bounded by maxAttempts) and say what happened.
+      results = batch.map(() => ({ ok: false, retryable: true, error: `sink '${lane.sink.name}' failed: ${err instanceof Error ? err.message : String(err)}` }));
+    }
+    if (this.abandoned) return;
+    const delivered: OutboxJob[] = [];
+    const dead: { job: OutboxJob; error: string }[] = [];
+    let firstError: string | undefined;
+    for (const [i, job] of batch.entries()) {
+      const r = results[i] ?? { ok: false, retryable: true, error: `sink '${lane.sink.name}' returned no result` };
+      job.attempts++;
+      if (r.ok) {
+        delivered.push(job);
+        continue;
+      }
+      firstError ??= r.error;
+      if (!r.retryable || job.attempts >= this.opts.maxAttempts) {
+        dead.push({ job, error: r.retryable ? `${r.error} (gave up after ${job.attempts} attempts)` : r.error });
+        continue;
+      }
+      this.stats.retries++;
+      const delay = r.retryAfterMs ?? backoffDelay(job.attempts, this.opts, this.random);
+      if (r.retryAfterMs !== undefined) lane.pausedUntil = Math.max(lane.pausedUntil, this.now() + r.retryAfterMs);
+      job.notBefore = this.now() + delay;
+      lane.waiting.push(job);
+    }
+    if (firstError !== undefined && !lane.failing) {
+      lane.failing = true;
+      this.opts.log(`${firstError}; retrying (up to ${this.opts.maxAttempts} attempts per alert)`);
+    } else if (firstError === undefined && lane.failing) {
+      lane.failing = false;
+      this.opts.log(`sink '${lane.sink.name}' is delivering again`);
+    }
+    try {
+      if (delivered.length > 0) {
+        await this.outbox.ack(delivered);
+        this.stats.delivered += delivered.length;
+      }
+      for (const d of dead) {
+        await this.outbox.deadLetter(d.job, d.error);
+        await this.outbox.ack([d.job]);
+        this.stats.deadLettered++;
+        await this.opts.onDead(d.job, d.error);
+      }
+    } catch (err) {
+      // The outbox cannot be written: stop sending; the handoff rethrows this on its next call.
+      this.failure ??= err;
+      this.opts.log(`the outbox cannot be updated: ${err instanceof Error ? err.message : String(err)}`);
+      this.stop();
+    }
+  }
+}

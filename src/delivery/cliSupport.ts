@@ -1,0 +1,41 @@
+/** What `replay` (and `run`) need to turn their delivery options into an AlertHandoff. */
+import type { Io } from '../commands/common.js';
+import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from './config.js';
+import { DeliveryHandoff, type HandoffStats } from './DeliveryHandoff.js';
+
+export interface DeliveryOptions {
+  /** --config PATH (default ./dasguard.yaml when present). */
+  configPath?: string;
+  /** --sns-topic-arn ARN: adds a route sending every alert to this topic. */
+  snsTopicArn?: string;
+  /** --slack-webhook-url URL: adds a route sending every alert to this webhook. */
+  slackWebhookUrl?: string;
+  /** --outbox-dir DIR */
+  outboxDir?: string;
+}
+
+/** The config the options mean (the file, plus one route per shortcut); undefined when there is none. */
+export async function deliveryConfigFor(opts: DeliveryOptions | undefined, io: Io): Promise<DeliveryConfig | undefined> {
+  const base = await resolveDeliveryConfig(opts?.configPath, io.env);
+  if (opts?.snsTopicArn === undefined && opts?.slackWebhookUrl === undefined) return base;
+  return shortcutConfig({ ...opts, ...(base ? { base } : {}) });
+}
+
+/** A DeliveryHandoff when the options (or ./dasguard.yaml) configure delivery; otherwise undefined. */
+export async function openDelivery(opts: DeliveryOptions | undefined, io: Io): Promise<DeliveryHandoff | undefined> {
+  const config = await deliveryConfigFor(opts, io);
+  if (!config) return undefined;
+  return DeliveryHandoff.open(config, {
+    stdout: io.stdout as never,
+    stderr: io.stderr,
+    ...(opts?.outboxDir !== undefined ? { outboxDir: opts.outboxDir } : {}),
+  });
+}
+
+export function formatDeliverySummary(s: HandoffStats, outboxDir: string): string {
+  const parts = [`${s.delivered} deliveries done`, `${s.retries} retried`, `${s.deadLettered} dead-lettered`, `${s.suppressed} suppressed`];
+  if (s.recovered > 0) parts.push(`${s.recovered} resumed from the outbox`);
+  if (s.unrouted > 0) parts.push(`${s.unrouted} matched no route`);
+  if (s.pending > 0) parts.push(`${s.pending} still pending in ${outboxDir}`);
+  return `  delivery: ${parts.join(', ')}`;
+}

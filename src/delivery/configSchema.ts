@@ -1,0 +1,226 @@
+/**
+ * The ONE definition of `dasguard.yaml`: the validator (src/delivery/config.ts) walks it to check a file and
+ * collect every problem at its line, and `toJsonSchema()` turns it into schema/dasguard.schema.json for editors.
+ */
+import { Severities } from '../types.js';
+
+interface Base {
+  description: string;
+}
+export interface StringSpec extends Base {
+  type: 'string';
+  enum?: readonly string[];
+  /** A RegExp source the value must match (after `${ENV}` substitution). */
+  pattern?: string;
+  /** What the pattern means, for the problem message. */
+  patternHint?: string;
+  /** A secret (webhook URL, token): masked wherever dasguard prints it. */
+  secret?: boolean;
+}
+export interface IntegerSpec extends Base {
+  type: 'integer';
+  minimum: number;
+  maximum?: number;
+}
+export interface BooleanSpec extends Base {
+  type: 'boolean';
+}
+export interface ArraySpec extends Base {
+  type: 'array';
+  items: Spec;
+  minItems?: number;
+}
+export interface ObjectSpec extends Base {
+  type: 'object';
+  properties: Record<string, Spec>;
+  required?: readonly string[];
+}
+/** A mapping from user-chosen names to values (sinks by name, headers). */
+export interface MapSpec extends Base {
+  type: 'map';
+  keyPattern: string;
+  values: Spec;
+}
+/** Objects told apart by their `type` property. */
+export interface TaggedSpec extends Base {
+  type: 'tagged';
+  variants: Record<string, ObjectSpec>;
+}
+export type Spec = StringSpec | IntegerSpec | BooleanSpec | ArraySpec | ObjectSpec | MapSpec | TaggedSpec;
+
+export const REDACTIONS = ['literals', 'none', 'full'] as const;
+export type RouteRedaction = (typeof REDACTIONS)[number];
+
+export const DURATION_RE = '^[0-9]+(ms|s|m|h)$';
+const NAME_RE = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
+
+const timeoutMs: IntegerSpec = { type: 'integer', minimum: 100, maximum: 300_000, description: 'Per-request timeout in milliseconds (default 10000).' };
+
+const sinkVariants: Record<string, ObjectSpec> = {
+  sns: {
+    type: 'object',
+    description: 'Amazon SNS topic (standard or FIFO). Needs sns:Publish on the topic (and kms:GenerateDataKey + kms:Decrypt on its key when the topic is encrypted).',
+    properties: {
+      type: { type: 'string', enum: ['sns'], description: 'Sink type.' },
+      topicArn: { type: 'string', pattern: '^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$', patternHint: 'an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)', description: 'Topic ARN; a name ending in .fifo makes a FIFO topic (MessageGroupId = cluster, MessageDeduplicationId = alert id).' },
+      region: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$', patternHint: 'an AWS region such as eu-west-1', description: 'Region of the topic (default: the region in topicArn).' },
+      batch: { type: 'boolean', description: 'Use PublishBatch (up to 10 alerts per call) when alerts queue up (default true).' },
+      endpoint: { type: 'string', pattern: '^https?://', patternHint: 'an http(s) URL', description: 'Endpoint URL (a VPC interface endpoint); default: the SDK\'s, or AWS_ENDPOINT_URL_SNS.' },
+      timeoutMs,
+    },
+    required: ['type', 'topicArn'],
+  },
+  slack: {
+    type: 'object',
+    description: 'Slack incoming webhook (Block Kit message).',
+    properties: {
+      type: { type: 'string', enum: ['slack'], description: 'Sink type.' },
+      url: { type: 'string', pattern: '^https?://', patternHint: 'an http(s) URL', secret: true, description: 'Incoming webhook URL: a secret, write ${SLACK_WEBHOOK_URL}.' },
+      timeoutMs,
+    },
+    required: ['type', 'url'],
+  },
+  webhook: {
+    type: 'object',
+    description: 'Generic webhook: the alert as a JSON POST.',
+    properties: {
+      type: { type: 'string', enum: ['webhook'], description: 'Sink type.' },
+      url: { type: 'string', pattern: '^https?://', patternHint: 'an http(s) URL', secret: true, description: 'Endpoint URL (may hold a secret: write ${VAR}).' },
+      headers: {
+        type: 'map',
+        keyPattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        values: { type: 'string', secret: true, description: 'Header value (${VAR} for secrets).' },
+        description: 'Extra request headers, e.g. Authorization: Bearer ${SIEM_TOKEN}.',
+      },
+      timeoutMs,
+    },
+    required: ['type', 'url'],
+  },
+  console: {
+    type: 'object',
+    description: 'Print alerts on stdout or stderr.',
+    properties: {
+      type: { type: 'string', enum: ['console'], description: 'Sink type.' },
+      stream: { type: 'string', enum: ['stdout', 'stderr'], description: 'Where to print (default stdout).' },
+      format: { type: 'string', enum: ['text', 'jsonl'], description: 'text for people (default), jsonl for machines.' },
+    },
+    required: ['type'],
+  },
+  file: {
+    type: 'object',
+    description: 'Append alerts to a JSON Lines file (mode 0600, fsync per batch).',
+    properties: {
+      type: { type: 'string', enum: ['file'], description: 'Sink type.' },
+      path: { type: 'string', description: 'File path.' },
+    },
+    required: ['type', 'path'],
+  },
+};
+
+const globList = (what: string): ArraySpec => ({ type: 'array', minItems: 1, items: { type: 'string', description: `${what} glob (* and ?)` }, description: `Matches when any ${what} matches any of these globs (* and ?).` });
+
+export const CONFIG_SPEC: ObjectSpec = {
+  type: 'object',
+  description: 'dasguard alert delivery: sinks (where alerts go), routes (which alerts go where), suppression and the outbox.',
+  properties: {
+    version: { type: 'integer', minimum: 1, maximum: 1, description: 'Format version: 1.' },
+    sinks: { type: 'map', keyPattern: NAME_RE, values: { type: 'tagged', variants: sinkVariants, description: 'A sink.' }, description: 'Sinks by name.' },
+    routes: {
+      type: 'array',
+      minItems: 1,
+      description: 'Every route whose conditions all hold sends the alert to its sinks; default routes take the alerts no other route took.',
+      items: {
+        type: 'object',
+        description: 'A route.',
+        properties: {
+          name: { type: 'string', pattern: NAME_RE, patternHint: 'letters, digits, _ . -', description: 'Route name (alert-test --route NAME).' },
+          sinks: { type: 'array', minItems: 1, items: { type: 'string', description: 'A sink name.' }, description: 'Sinks that receive the alerts.' },
+          severity: { type: 'string', enum: Severities, description: 'Minimum severity.' },
+          tags: globList('tag'),
+          rules: globList('rule id'),
+          default: { type: 'boolean', description: 'Takes the alerts that no other route matched.' },
+          redaction: { type: 'string', enum: REDACTIONS, description: 'literals (default): SQL literals and bind values masked; none; full: commandText and paramList removed.' },
+        },
+        required: ['name', 'sinks'],
+      },
+    },
+    suppression: {
+      type: 'array',
+      description: 'Realert windows: within a window, alerts of a rule with the same key fields are counted, not sent; a digest carries the count.',
+      items: {
+        type: 'object',
+        description: 'A suppression window.',
+        properties: {
+          rules: globList('rule id'),
+          window: { type: 'string', pattern: DURATION_RE, patternHint: 'a duration such as 500ms, 30s, 10m, 1h', description: 'Window length.' },
+          keys: { type: 'array', items: { type: 'string', description: 'An event field.' }, description: 'Event fields that tell alerts apart (e.g. dbUserName, remoteHost); the rule id always does.' },
+        },
+        required: ['rules', 'window'],
+      },
+    },
+    delivery: {
+      type: 'object',
+      description: 'Outbox, retries and dead letters.',
+      properties: {
+        outboxDir: { type: 'string', description: 'Durable outbox directory (default .dasguard/outbox; --outbox-dir wins).' },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 1000, description: 'Attempts per alert and sink before the dead-letter file (default 8).' },
+        initialBackoffMs: { type: 'integer', minimum: 1, description: 'First retry delay (default 500); doubles each time, with full jitter.' },
+        maxBackoffMs: { type: 'integer', minimum: 1, description: 'Longest retry delay (default 60000).' },
+        drainTimeoutMs: { type: 'integer', minimum: 0, description: 'How long close() waits for the outbox to drain (default 30000).' },
+        concurrency: { type: 'integer', minimum: 1, maximum: 64, description: 'Requests in flight per sink (default 4).' },
+        fallbackSink: { type: 'string', description: 'Sink that receives delivery-failure alerts (default: console on stderr).' },
+      },
+    },
+  },
+  required: ['sinks', 'routes'],
+};
+
+/** JSON Schema (draft-07) of dasguard.yaml, for editors (yaml-language-server). */
+export function toJsonSchema(): Record<string, unknown> {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://github.com/dasguard/dasguard/schema/dasguard.schema.json',
+    title: 'dasguard.yaml',
+    ...convert(CONFIG_SPEC),
+  };
+}
+
+function convert(spec: Spec): Record<string, unknown> {
+  const out: Record<string, unknown> = { description: spec.description };
+  switch (spec.type) {
+    case 'string':
+      out.type = 'string';
+      if (spec.enum) out.enum = [...spec.enum];
+      if (spec.pattern) out.pattern = spec.pattern;
+      return out;
+    case 'integer':
+      out.type = 'integer';
+      out.minimum = spec.minimum;
+      if (spec.maximum !== undefined) out.maximum = spec.maximum;
+      return out;
+    case 'boolean':
+      out.type = 'boolean';
+      return out;
+    case 'array':
+      out.type = 'array';
+      out.items = convert(spec.items);
+      if (spec.minItems !== undefined) out.minItems = spec.minItems;
+      return out;
+    case 'object':
+      out.type = 'object';
+      out.properties = Object.fromEntries(Object.entries(spec.properties).map(([k, v]) => [k, convert(v)]));
+      if (spec.required?.length) out.required = [...spec.required];
+      out.additionalProperties = false;
+      return out;
+    case 'map':
+      out.type = 'object';
+      out.propertyNames = { pattern: spec.keyPattern };
+      out.additionalProperties = convert(spec.values);
+      return out;
+    case 'tagged':
+      out.type = 'object';
+      out.required = ['type'];
+      out.oneOf = Object.values(spec.variants).map(convert);
+      return out;
+  }
+}

@@ -1,0 +1,17 @@
+/** Alert delivery: config, routing, suppression, redaction, the durable outbox and the sinks. */
+export { DeliveryHandoff, DEFAULT_OUTBOX_DIR, sendTestAlert, testAlert, type DeliveryHandoffOptions, type HandoffStats } from './DeliveryHandoff.js';
+export {
+  DEFAULT_CONFIG_FILE,
+  formatConfigProblem,
+  loadDeliveryConfig,
+  parseDeliveryConfig,
+  resolveDeliveryConfig,
+  shortcutConfig,
+  type DeliveryConfig,
+  type RouteConfig,
+  type SinkConfig,
+} from './config.js';
+export { CONFIG_SPEC, toJsonSchema } from './configSchema.js';
+export { Router, globToRegExp } from './routing.js';
+export { redactForRoute, maskSecrets, maskUrl } from './redaction.js';
+export type { DeliveredAlert, SendResult, Sink } from './types.js';

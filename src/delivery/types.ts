@@ -1,0 +1,34 @@
+/** What the delivery module's parts agree on: the sink port, send results, and the alert as delivered. */
+import type { Alert } from '../pipeline/alert.js';
+
+/** An alert on its way to a sink: redacted for its route, maybe with a suppression count or a truncation mark. */
+export interface DeliveredAlert extends Alert {
+  /** Alerts like this one that suppression held back (in the window this alert closes, or this digest reports). */
+  suppressedCount?: number;
+  /** A sink had to shorten the alert to fit its size limit (SNS: 256 KB). */
+  truncated?: boolean;
+}
+
+/** The outcome of sending one alert to one sink. */
+export type SendResult =
+  | { ok: true }
+  | {
+      ok: false;
+      /** Already masked: never holds a webhook URL or header secret. */
+      error: string;
+      /** 5xx, timeouts, connection failures and throttling are retryable; other 4xx are not. */
+      retryable: boolean;
+      /** The server said when to come back (Slack 429 Retry-After). */
+      retryAfterMs?: number;
+    };
+
+/** A place alerts go (SNS, Slack, webhook, console, file). Adapters in src/delivery/sinks/. */
+export interface Sink {
+  readonly name: string;
+  readonly type: string;
+  /** Most alerts one `send` takes (SNS PublishBatch: 10; the others: 1 or more). */
+  readonly maxBatch: number;
+  /** One result per alert, in order. Never throws for a delivery failure: it returns `ok: false`. */
+  send(alerts: readonly DeliveredAlert[]): Promise<SendResult[]>;
+  close(): Promise<void>;
+}
