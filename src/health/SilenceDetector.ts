@@ -1,0 +1,127 @@
+/**
+ * Silence: no record and no heartbeat from an instance for N seconds (default 60). DAS sends heartbeats when
+ * the database is idle, so a silent instance means the stream (or our reading of it) stopped, not a quiet
+ * database. One alert when an instance falls silent, one resolved alert when its traffic resumes.
+ *
+ * Time is the observer's clock when a batch is seen (injectable for tests). Instances are learned from the
+ * batches; until the first batch arrives, the cluster as a whole is watched (instanceId null).
+ */
+import type { Alert } from '../pipeline/alert.js';
+import type { DecodedBatch } from '../types.js';
+import { formatDuration, healthAlert, systemClock, type Clock } from './healthAlert.js';
+
+export const SILENCE_RULE = 'das-stream-silence';
+const DESCRIPTION = 'No activity record and no heartbeat arrived from a database instance: its audit trail may have stopped.';
+
+export interface SilenceOptions {
+  clusterId: string | null;
+  /** Default 60 s. */
+  thresholdMs?: number;
+  clock?: Clock;
+  source?: string;
+}
+
+export interface InstanceLiveness {
+  instanceId: string | null;
+  /** Epoch ms of the last batch seen (records or heartbeats). */
+  lastSeen: number;
+  /** Epoch ms of the last heartbeat seen, if any. */
+  lastHeartbeat: number | null;
+  /** Epoch ms since which the instance is silent (an alert was raised), or null. */
+  silentSince: number | null;
+}
+
+export class SilenceDetector {
+  readonly thresholdMs: number;
+  readonly #clock: Clock;
+  readonly #clusterId: string | null;
+  readonly #source: string;
+  readonly #instances = new Map<string | null, InstanceLiveness>();
+
+  constructor(opts: SilenceOptions) {
+    this.thresholdMs = opts.thresholdMs ?? 60_000;
+    this.#clock = opts.clock ?? systemClock;
+    this.#clusterId = opts.clusterId;
+    this.#source = opts.source ?? 'stream';
+    // the cluster as a whole, until an instance shows up
+    this.#instances.set(null, { instanceId: null, lastSeen: this.#clock.now(), lastHeartbeat: null, silentSince: null });
+  }
+
+  /** A batch (records and/or heartbeats) was seen; returns the resolved alert when the instance was silent. */
+  observe(batch: Pick<DecodedBatch, 'instanceId' | 'heartbeats' | 'events'>): Alert[] {
+    const now = this.#clock.now();
+    const ids = new Set<string | null>();
+    if (batch.instanceId !== null) ids.add(batch.instanceId);
+    for (const h of batch.heartbeats) if (h.instanceId !== null) ids.add(h.instanceId);
+    for (const e of batch.events) if (e.instanceId !== null) ids.add(e.instanceId);
+    if (ids.size === 0) ids.add(null);
+    const alerts: Alert[] = [];
+    const cluster = this.#instances.get(null);
+    if (cluster && !ids.has(null)) {
+      // the cluster-wide watch ends once instances are known; resolve it if it had fired
+      if (cluster.silentSince !== null) alerts.push(this.#resolved(cluster, now));
+      this.#instances.delete(null);
+    }
+    for (const id of ids) {
+      const hasHeartbeat = batch.heartbeats.some((h) => h.instanceId === id || (id === batch.instanceId && h.instanceId === null));
+      let s = this.#instances.get(id);
+      if (s === undefined) {
+        s = { instanceId: id, lastSeen: now, lastHeartbeat: null, silentSince: null };
+        this.#instances.set(id, s);
+      }
+      if (s.silentSince !== null) alerts.push(this.#resolved(s, now));
+      s.silentSince = null;
+      s.lastSeen = now;
+      if (hasHeartbeat) s.lastHeartbeat = now;
+    }
+    return alerts;
+  }
+
+  /** Checks every instance; returns an alert for each that has just fallen silent. Call it periodically. */
+  check(): Alert[] {
+    const now = this.#clock.now();
+    const alerts: Alert[] = [];
+    for (const s of this.#instances.values()) {
+      if (s.silentSince !== null || now - s.lastSeen < this.thresholdMs) continue;
+      s.silentSince = s.lastSeen;
+      const who = s.instanceId === null ? `cluster ${this.#clusterId ?? '?'} (no instance seen yet)` : `instance ${s.instanceId}`;
+      alerts.push(
+        healthAlert({
+          ruleId: SILENCE_RULE,
+          severity: 'high',
+          description: DESCRIPTION,
+          message: `no record and no heartbeat from ${who} for ${formatDuration(now - s.lastSeen)} (threshold ${formatDuration(this.thresholdMs)}), since ${new Date(s.lastSeen).toISOString()}`,
+          clusterId: this.#clusterId,
+          instanceId: s.instanceId,
+          time: new Date(s.lastSeen),
+          source: this.#source,
+          facts: { state: 'open', instanceId: s.instanceId, silentSince: new Date(s.lastSeen).toISOString(), thresholdMs: this.thresholdMs },
+          key: [s.instanceId, s.lastSeen, 'open'],
+        }),
+      );
+    }
+    return alerts;
+  }
+
+  /** Per-instance liveness (for status and the persisted heartbeat state). */
+  snapshot(): InstanceLiveness[] {
+    return [...this.#instances.values()].map((s) => ({ ...s }));
+  }
+
+  #resolved(s: InstanceLiveness, now: number): Alert {
+    const since = s.silentSince as number;
+    return healthAlert({
+      ruleId: SILENCE_RULE,
+      severity: 'info',
+      description: DESCRIPTION,
+      message: `traffic resumed from ${s.instanceId === null ? `cluster ${this.#clusterId ?? '?'}` : `instance ${s.instanceId}`} after ${formatDuration(now - since)} of silence (${new Date(since).toISOString()} to ${new Date(now).toISOString()})`,
+      clusterId: this.#clusterId,
+      instanceId: s.instanceId,
+      time: new Date(now),
+      source: this.#source,
+      facts: { state: 'resolved', instanceId: s.instanceId, start: new Date(since).toISOString(), end: new Date(now).toISOString(), durationMs: now - since },
+      key: [s.instanceId, since, 'resolved'],
+      tags: ['stream-health', 'resolved'],
+    });
+  }
+}
