@@ -4,6 +4,7 @@
  *     node:crypto fast path), on the same ESDK messages (suite 0x0378, signed), for records of 10 and 100 events.
  *  2. The whole decode path (envelope, data key, decrypt, gunzip, parse, normalise): records/s and events/s.
  *  3. Rule evaluation with the baseline pack: naive json-rules-engine Engine.run per event vs the compiled RuleSet.
+ *  4. The live consumer (bench/consumer.ts): put -> alert latency (p50/p99) and backlog drain, run vs replay.
  * One process, one core for the work (Node's main thread). Figures vary with the machine: compare within a run.
  */
 import { gunzipSync } from 'node:zlib';
@@ -14,6 +15,10 @@ import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { encryptionContextFor } from '../src/keys/KeyProvider.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
 import { benchRules } from './rules.js';
+import { benchDelivery } from './delivery.js';
+import { benchConsumer } from './consumer.js';
+
+const RATE_NOTE = 'steady 20 records/s';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 2000);
 
@@ -93,6 +98,26 @@ async function main(): Promise<void> {
   printTable([
     ['rule evaluation', 'rules', 'events', 'naive json-rules-engine events/s', 'compiled events/s', 'speed-up'],
     ['baseline pack', String(r.rules), fmt(r.events), fmt(r.naiveEventsPerSec), fmt(r.compiledEventsPerSec), `${(r.compiledEventsPerSec / r.naiveEventsPerSec).toFixed(1)}x`],
+  ]);
+
+  // Alert delivery: outbox + dispatcher + real SNSClient -> loopback SNS, PublishBatch vs one Publish per alert.
+  const d = await benchDelivery();
+  console.log('');
+  printTable([
+    ['alert delivery (SNS, loopback)', 'alerts', 'SNS calls', 'alerts/s'],
+    ...d.map((x) => [x.mode, fmt(x.alerts), fmt(x.snsCalls), fmt(x.alertsPerSec)]),
+  ]);
+
+  console.log('\nlive consumer (dasguard run) on kinesalite in a child process, 2 shards:');
+  const c = await benchConsumer(() => undefined);
+  printTable([
+    ['put -> alert handed off', 'poll interval', 'records', 'p50 ms', 'p99 ms'],
+    ...c.latency.map((l) => [`${RATE_NOTE}`, `${l.pollMs} ms`, String(l.records), fmt(l.p50), fmt(l.p99)]),
+  ]);
+  console.log('');
+  printTable([
+    ['backlog drain', 'records', 'events', 'run events/s', 'replay events/s', 'run / replay'],
+    ['same records', fmt(c.backlog.records), fmt(c.backlog.events), fmt(c.backlog.runEventsPerSec), fmt(c.backlog.replayEventsPerSec), `${Math.round((100 * c.backlog.runEventsPerSec) / c.backlog.replayEventsPerSec)}%`],
   ]);
 }
 

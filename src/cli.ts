@@ -18,8 +18,13 @@ Usage: dasguard <command> [options]
 Commands:
   replay PATH...       Decode records from files and evaluate them against the rules; print alerts.
   decode PATH...       Decrypt and normalise records; print the activity events as JSON Lines.
+  run --cluster ID     Watch a cluster's activity stream (Kinesis) continuously; print alerts.
   validate [PATH...]   Check rule files; print every problem (file:line rule-id: message).
   test [PATH...]       Run the tests embedded in rule files (tests: fires / doesNotFire).
+  alert-test --route NAME  Send a synthetic alert through a delivery route (dasguard.yaml) to check the wiring.
+  watch --cluster ID   Poll the cluster's RDS events: loss windows, stream stopped... (--once for cron).
+  status --cluster ID  Activity stream, Kinesis stream, consumer lag, last heartbeat, open loss windows.
+  stream start|stop    Start or stop a cluster's activity stream (checks the documented rules first).
 
 Inputs (PATH): JSON Lines of Kinesis records, 'aws kinesis get-records' output, a Lambda Kinesis event,
 plaintext DAS JSON, any of these gzipped, a directory of such files, or '-' for stdin.
@@ -48,7 +53,36 @@ const INPUT_HELP = `  --key-file PATH       Local master-key file (samples, test
   --concurrency N       Records decoded at once (default 16); output keeps input order
   -q, --quiet           No summary on stderr`;
 
+/** Alert delivery options (src/delivery): `replay` and `run` share them. */
+const DELIVERY_OPTIONS = {
+  config: { type: 'string' },
+  'sns-topic-arn': { type: 'string' },
+  'slack-webhook-url': { type: 'string' },
+  'outbox-dir': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+const DELIVERY_HELP = `  --config PATH         Alert delivery config (sinks, routes, suppression); default ./dasguard.yaml when present.
+                        With delivery configured, alerts go to its sinks through the outbox instead of stdout
+  --sns-topic-arn ARN   Also send every alert to this SNS topic
+  --slack-webhook-url U Also send every alert to this Slack incoming webhook
+  --outbox-dir DIR      Durable outbox for alert delivery (default .dasguard/outbox)`;
+
+function deliveryOptions(v: { config?: string; 'sns-topic-arn'?: string; 'slack-webhook-url'?: string; 'outbox-dir'?: string }) {
+  const o: { configPath?: string; snsTopicArn?: string; slackWebhookUrl?: string; outboxDir?: string } = {};
+  if (v.config !== undefined) o.configPath = v.config;
+  if (v['sns-topic-arn'] !== undefined) o.snsTopicArn = v['sns-topic-arn'];
+  if (v['slack-webhook-url'] !== undefined) o.slackWebhookUrl = v['slack-webhook-url'];
+  if (v['outbox-dir'] !== undefined) o.outboxDir = v['outbox-dir'];
+  return o;
+}
+
 const COMMAND_HELP: Record<string, string> = {
+  'alert-test': `Usage: dasguard alert-test --route NAME [--config PATH] [--sns-topic-arn ARN] [--slack-webhook-url URL]
+
+Sends one synthetic alert (rule dasguard.alert-test, with the route's redaction) straight to every sink of the
+route, once, without the outbox. Exit 0 when every sink accepted it; 1 (with each sink's error) otherwise; 2 when
+the config has problems. The shortcuts make routes named cli-sns and cli-slack.
+`,
   replay: `Usage: dasguard replay PATH... [options]
 
 Decodes every record and evaluates its activity events against the rules. Alerts go to stdout; a summary
@@ -58,6 +92,7 @@ Decodes every record and evaluates its activity events against the rules. Alerts
   --output text|jsonl   Alerts for people (default) or one JSON alert per line
   --fail-on SEVERITY    Exit 3 when an alert at or above SEVERITY (${Severities.join(', ')}) fired
   --redaction literals|none  Mask SQL literals in alert events (default literals)
+${DELIVERY_HELP}
 ${INPUT_HELP}
 `,
   decode: `Usage: dasguard decode PATH... [options]
@@ -68,6 +103,61 @@ Decrypted audit data goes to stdout only: redirect it to a file only if you mean
 
   --heartbeats          Also print heartbeat events
 ${INPUT_HELP}
+`,
+  run: `Usage: dasguard run (--cluster ID | --stream NAME) [options]
+
+Watches a Database Activity Stream continuously: every shard in order, resharding followed, checkpoints kept, so
+a restart resumes where the last run stopped (at-least-once). Alerts go to stdout; status and problems to stderr
+(JSON lines, or a status line on a terminal). SIGINT/SIGTERM: finish records in flight, write checkpoints, exit 0.
+
+  --cluster ID          DBClusterIdentifier: the stream and resource id come from DescribeDBClusters
+  --stream NAME         The stream name (aws-rds-das-cluster-…) instead of --cluster
+  --from P              Where shards without a checkpoint start: latest (default), trim-horizon or an ISO 8601 time
+  --checkpoint-dir DIR  Checkpoint files, one per stream (default .dasguard/checkpoints)
+  --rules PATH          Rule file or directory (repeatable); default ./rules, else the bundled baseline pack
+  --output text|jsonl   Alerts for people (default) or one JSON alert per line
+  --redaction literals|none  Mask SQL literals in alert events (default literals)
+  --poll-interval D     Wait between GetRecords calls once a shard is caught up (default 1s)
+  --status-interval D   Status report on stderr every D (default 10s)
+  --discovery-interval D  Look for new shards every D (default 30s)
+  --concurrency N       Records of one shard decoded at once (default 8); alerts keep shard order
+  --key-file PATH       Local master-key file (tests, the local stack); default: AWS KMS
+  --resource-id ID      DAS resource id for the KMS encryption context (default: from the cluster or stream name)
+  Durations: 500ms, 2s, 1m (a bare number is seconds).
+`,
+  watch: `Usage: dasguard watch --cluster ID [options]
+
+Polls the cluster's RDS events (DescribeEvents) and alerts on windows in which activity records may have been
+lost (open, then closed with start, end and duration) and on the 'target: rds-event' rules (stream stopped,
+failover...). A cursor in --state-dir makes restarts miss nothing and repeat nothing.
+
+  --cluster ID          Aurora DB cluster identifier (required)
+  --once                Poll once and exit (cron, CI); default: poll every --interval until Ctrl-C
+  --interval SECONDS    Between polls (default 60)
+  --rules PATH          Rule file or directory (repeatable); default ./rules, else the bundled pack
+  --output text|jsonl   Alerts for people (default) or one JSON alert per line
+  --state-dir DIR       Where the cursor and loss windows are kept (default .dasguard/state)
+  --loss-patterns FILE  YAML patterns for loss-window events (see docs/health.md)
+  --lookback-hours N    First poll without state: how far back (default 24, at most 336)
+  -q, --quiet           No summary on stderr
+`,
+  status: `Usage: dasguard status --cluster ID [options]
+
+Shows the activity stream (status, mode, KMS key), its Kinesis stream (status, open shards, retention), the
+consumer's checkpoints and their age, the last heartbeat per instance and the loss windows still open.
+
+  --cluster ID          Aurora DB cluster identifier (required)
+  --output text|json    For people (default) or one JSON document
+  --state-dir DIR       Health state of 'run' / 'watch' (default .dasguard/state)
+  --checkpoint-dir DIR  Checkpoints of 'run' (default .dasguard/checkpoints)
+`,
+  stream: `Usage: dasguard stream start --cluster ID --kms-key KEY --mode sync|async [--apply-immediately]
+       dasguard stream stop --cluster ID [--apply-immediately] [--yes]
+
+Starts or stops the activity stream of an Aurora cluster. Checked first: Aurora MySQL is async only; the KMS key
+is required and cannot be alias/aws/rds; start is refused when a stream is started or starting. Stop asks you to
+type the cluster identifier back unless --yes (without a terminal, --yes is required).
+Without --apply-immediately the change waits for the next maintenance window.
 `,
   validate: `Usage: dasguard validate [PATH...]
 
@@ -130,6 +220,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         rest,
         {
           ...INPUT_OPTIONS,
+          ...DELIVERY_OPTIONS,
           rules: { type: 'string', multiple: true },
           output: { type: 'string', default: 'text' },
           'fail-on': { type: 'string' },
@@ -152,6 +243,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           quarantineFile: v['quarantine-file'],
           concurrency: positiveInt('concurrency', v.concurrency),
           summary: !v.quiet,
+          delivery: deliveryOptions(v),
         },
         io,
       );
@@ -173,6 +265,141 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         },
         io,
       );
+    }
+    case 'run': {
+      const { values: v, positionals } = parse(
+        rest,
+        {
+          cluster: { type: 'string' },
+          stream: { type: 'string' },
+          'resource-id': { type: 'string' },
+          from: { type: 'string', default: 'latest' },
+          'checkpoint-dir': { type: 'string', default: '.dasguard/checkpoints' },
+          rules: { type: 'string', multiple: true },
+          output: { type: 'string', default: 'text' },
+          redaction: { type: 'string', default: 'literals' },
+          'key-file': { type: 'string' },
+          'poll-interval': { type: 'string', default: '1s' },
+          'status-interval': { type: 'string', default: '10s' },
+          'discovery-interval': { type: 'string', default: '30s' },
+          concurrency: { type: 'string', default: '8' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+        command,
+      );
+      if (positionals.length > 0) throw new UsageError(`run takes no PATH arguments; got "${positionals[0]}"`);
+      const { runCommand, parseDuration } = await import('./commands/run.js');
+      return runCommand(
+        {
+          cluster: v.cluster,
+          stream: v.stream,
+          resourceId: v['resource-id'],
+          from: v.from,
+          checkpointDir: v['checkpoint-dir'],
+          rules: v.rules,
+          output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+          redaction: oneOf('redaction', v.redaction, ['literals', 'none'] as const),
+          keyFile: v['key-file'],
+          pollIntervalMs: parseDuration('poll-interval', v['poll-interval']),
+          statusIntervalMs: parseDuration('status-interval', v['status-interval']),
+          discoveryIntervalMs: parseDuration('discovery-interval', v['discovery-interval']),
+          concurrency: positiveInt('concurrency', v.concurrency),
+        },
+        io,
+      );
+    }
+    case 'watch': {
+      const { values: v, positionals } = parse(
+        rest,
+        {
+          cluster: { type: 'string' },
+          once: { type: 'boolean', default: false },
+          interval: { type: 'string', default: '60' },
+          rules: { type: 'string', multiple: true },
+          output: { type: 'string', default: 'text' },
+          'state-dir': { type: 'string', default: '.dasguard/state' },
+          'loss-patterns': { type: 'string' },
+          'lookback-hours': { type: 'string', default: '24' },
+          quiet: { type: 'boolean', short: 'q', default: false },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+        command,
+      );
+      if (positionals.length > 0) throw new UsageError(`watch takes no positional arguments; got "${positionals[0]}"`);
+      if (v.cluster === undefined) throw new UsageError('watch needs --cluster ID');
+      const lookback = positiveInt('lookback-hours', v['lookback-hours']);
+      if (lookback > 336) throw new UsageError(`--lookback-hours must be at most 336 (RDS keeps events 14 days); got ${lookback}`);
+      const { watchCommand } = await import('./commands/watch.js');
+      return watchCommand(
+        {
+          cluster: v.cluster,
+          once: v.once,
+          output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+          rules: v.rules,
+          stateDir: v['state-dir'],
+          intervalSeconds: positiveInt('interval', v.interval),
+          ...(v['loss-patterns'] !== undefined ? { lossPatterns: v['loss-patterns'] } : {}),
+          lookbackHours: lookback,
+          summary: !v.quiet,
+        },
+        io,
+      );
+    }
+    case 'status': {
+      const { values: v, positionals } = parse(
+        rest,
+        {
+          cluster: { type: 'string' },
+          output: { type: 'string', default: 'text' },
+          'state-dir': { type: 'string', default: '.dasguard/state' },
+          'checkpoint-dir': { type: 'string', default: '.dasguard/checkpoints' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+        command,
+      );
+      if (positionals.length > 0) throw new UsageError(`status takes no positional arguments; got "${positionals[0]}"`);
+      if (v.cluster === undefined) throw new UsageError('status needs --cluster ID');
+      const { statusCommand } = await import('./commands/status.js');
+      return statusCommand(
+        { cluster: v.cluster, output: oneOf('output', v.output, ['text', 'json'] as const), stateDir: v['state-dir'], checkpointDir: v['checkpoint-dir'] },
+        io,
+      );
+    }
+    case 'stream': {
+      const { values: v, positionals } = parse(
+        rest,
+        {
+          cluster: { type: 'string' },
+          'kms-key': { type: 'string' },
+          mode: { type: 'string' },
+          'apply-immediately': { type: 'boolean', default: false },
+          yes: { type: 'boolean', short: 'y', default: false },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+        command,
+      );
+      const [action, ...extra] = positionals;
+      if (action !== 'start' && action !== 'stop') throw new UsageError(`stream needs 'start' or 'stop'; got ${action === undefined ? 'nothing' : `"${action}"`}\n\n${COMMAND_HELP.stream}`);
+      if (extra.length > 0) throw new UsageError(`stream ${action}: unexpected argument "${extra[0]}"`);
+      if (v.cluster === undefined) throw new UsageError(`stream ${action} needs --cluster ID`);
+      const { streamStartCommand, streamStopCommand } = await import('./commands/stream.js');
+      if (action === 'start') {
+        if (v.mode === undefined) throw new UsageError('stream start needs --mode sync|async (Aurora MySQL: async only)');
+        if (v.yes) throw new UsageError('--yes is for stream stop');
+        return streamStartCommand(
+          { cluster: v.cluster, kmsKey: v['kms-key'], mode: oneOf('mode', v.mode, ['sync', 'async'] as const), applyImmediately: v['apply-immediately'] },
+          io,
+        );
+      }
+      if (v['kms-key'] !== undefined || v.mode !== undefined) throw new UsageError('--kms-key and --mode are for stream start');
+      return streamStopCommand({ cluster: v.cluster, applyImmediately: v['apply-immediately'], yes: v.yes }, io);
+    }
+    case 'alert-test': {
+      const { values: v, positionals } = parse(rest, { ...DELIVERY_OPTIONS, route: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, command);
+      if (positionals.length > 0) throw new UsageError(`alert-test takes no PATH arguments; got "${positionals[0]}"`);
+      if (v.route === undefined) throw new UsageError('alert-test needs --route NAME');
+      const { alertTestCommand } = await import('./commands/alertTest.js');
+      return alertTestCommand({ route: v.route, ...deliveryOptions(v) }, io);
     }
     case 'validate': {
       const { positionals } = parse(rest, { help: { type: 'boolean', short: 'h' } }, command);

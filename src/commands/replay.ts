@@ -8,10 +8,12 @@ import { readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import { drive } from '../pipeline/drive.js';
 import type { Redaction } from '../pipeline/alert.js';
+import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
-import { Progress, RunStats, formatAlert, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
+import { Progress, RunStats, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
 import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, type Io } from './common.js';
+import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
 
 export interface ReplayOptions {
   inputs: string[];
@@ -26,6 +28,8 @@ export interface ReplayOptions {
   concurrency: number;
   /** Print the summary line(s) on stderr. */
   summary: boolean;
+  /** Alert delivery (dasguard.yaml, or the shortcuts); without any, alerts go to stdout. */
+  delivery?: DeliveryOptions;
 }
 
 export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number> {
@@ -34,15 +38,27 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const stats = new RunStats();
   const progress = new Progress(io.stderr);
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+  const delivery = await openDelivery(opts.delivery, io);
+  const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, color);
   const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
 
-  await runItems(opts, io, quarantine, stats, progress, (record) => processRecord(record, { keys, rules: ruleSet, redaction: opts.redaction }), async (outcome) => {
-    for (const alert of outcome.alerts) {
-      stats.countAlert(alert);
-      await writeLine(io.stdout as never, formatAlert(alert, opts.output, color));
+  try {
+    await runItems(opts, io, quarantine, stats, progress, (record) => processRecord(record, { keys, rules: ruleSet, redaction: opts.redaction }), async (outcome) => {
+      for (const alert of outcome.alerts) stats.countAlert(alert);
+      if (outcome.alerts.length > 0) await handoff.handOff(outcome.alerts);
+    });
+  } finally {
+    await handoff.close();
+  }
+  const code = await finish('replay', opts, io, stats, keys, progress, quarantine);
+  if (delivery) {
+    const d = delivery.stats();
+    if (opts.summary) io.stderr.write(formatDeliverySummary(d, delivery.outboxDir) + '\n');
+    if (d.pending > 0 || d.deadLettered > 0) {
+      throw new ExitError(ExitCode.unavailable, `${d.pending} alert deliveries still pending in ${delivery.outboxDir}, ${d.deadLettered} dead-lettered: run again to resume, see the dead-letter file`);
     }
-  });
-  return finish('replay', opts, io, stats, keys, progress, quarantine);
+  }
+  return code;
 }
 
 export interface DecodeOptions {
