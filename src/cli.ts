@@ -123,6 +123,10 @@ a restart resumes where the last run stopped (at-least-once). Alerts go to stdou
   --concurrency N       Records of one shard decoded at once (default 8); alerts keep shard order
   --key-file PATH       Local master-key file (tests, the local stack); default: AWS KMS
   --resource-id ID      DAS resource id for the KMS encryption context (default: from the cluster or stream name)
+  --silence D           Alert when an instance sends no record and no heartbeat for D (default 60s; 0: off)
+  --rds-events-interval D  With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)
+  --state-dir DIR       Health state: RDS events cursor, loss windows, liveness (default .dasguard/state)
+${DELIVERY_HELP}
   Durations: 500ms, 2s, 1m (a bare number is seconds).
 `,
   watch: `Usage: dasguard watch --cluster ID [options]
@@ -283,6 +287,10 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           'status-interval': { type: 'string', default: '10s' },
           'discovery-interval': { type: 'string', default: '30s' },
           concurrency: { type: 'string', default: '8' },
+          'state-dir': { type: 'string' },
+          silence: { type: 'string', default: '60s' },
+          'rds-events-interval': { type: 'string', default: '60s' },
+          ...DELIVERY_OPTIONS,
           help: { type: 'boolean', short: 'h', default: false },
         },
         command,
@@ -304,6 +312,10 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           statusIntervalMs: parseDuration('status-interval', v['status-interval']),
           discoveryIntervalMs: parseDuration('discovery-interval', v['discovery-interval']),
           concurrency: positiveInt('concurrency', v.concurrency),
+          ...(v['state-dir'] !== undefined ? { stateDir: v['state-dir'] } : {}),
+          silenceMs: v.silence === '0' ? 0 : parseDuration('silence', v.silence),
+          rdsEventsIntervalMs: parseDuration('rds-events-interval', v['rds-events-interval']),
+          delivery: deliveryOptions(v),
         },
         io,
       );

@@ -8,11 +8,17 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describeActivityStream, createRdsClient } from '../aws/rds.js';
 import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
 import { resourceIdFromStreamName } from '../keys/KeyProvider.js';
-import { ConsoleHandoff } from '../pipeline/AlertHandoff.js';
+import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
+import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
+import { HealthMonitor } from '../health/HealthMonitor.js';
+import { streamNotStartedAlert } from '../health/startupChecks.js';
+import { staleCheckpoints, streamRetentionHours, DEFAULT_RETENTION_HOURS } from '../health/trimmed.js';
+import type { ActivityStreamInfo } from '../aws/rds.js';
 import type { Redaction } from '../pipeline/alert.js';
 import { withRetry } from '../pipeline/drive.js';
 import type { OutputFormat } from '../pipeline/output.js';
-import type { StreamObserver } from '../pipeline/StreamObserver.js';
+import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
+import type { DecodedBatch } from '../types.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type ConsumerStats } from '../consumer/KinesisConsumer.js';
 import { keyProviderFor, loadRulesOrExit, type Io } from './common.js';
@@ -35,6 +41,14 @@ export interface RunOptions {
   statusIntervalMs: number;
   discoveryIntervalMs: number;
   concurrency: number;
+  /** Alert delivery (dasguard.yaml or the shortcuts); without any, alerts go to stdout. */
+  delivery?: DeliveryOptions;
+  /** Health state (RDS events cursor, loss windows, liveness): default .dasguard/state. */
+  stateDir?: string;
+  /** Alert when an instance sends neither records nor heartbeats for this long; 0 turns it off. Default 60 s. */
+  silenceMs?: number;
+  /** How often RDS events are polled (with --cluster). Default 60 s. */
+  rdsEventsIntervalMs?: number;
 }
 
 export interface RunDeps {
@@ -78,11 +92,32 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  const handoff = new ConsoleHandoff(io.stdout as never, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
+  // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it.
+  const delivery = await openDelivery(opts.delivery, io);
+  const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
   const store = new FileCheckpointStore(opts.checkpointDir);
   let statusTimer: NodeJS.Timeout | undefined;
+  let health: HealthMonitor | undefined;
   try {
-    const { streamName, resourceId } = await resolveStream(opts, rds);
+    const { streamName, resourceId, info } = await resolveStream(opts, rds);
+    if (info) {
+      // A stream that is not started is itself a finding: alert, then refuse (below, as a ConfigError).
+      const notStarted = streamNotStartedAlert(info, Date.now());
+      if (notStarted) await handoff.handOff([notStarted]);
+      if (info.status !== 'started' || info.streamName === null) throw notStartedError(opts.cluster!, info);
+    }
+    health = new HealthMonitor({
+      clusterId: opts.cluster ?? resourceId ?? streamName,
+      handoff,
+      ...(rds && opts.cluster !== undefined ? { rds } : {}),
+      rules: ruleSet,
+      ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
+      ...(opts.silenceMs !== undefined && opts.silenceMs > 0 ? { silenceMs: opts.silenceMs } : {}),
+      ...(opts.rdsEventsIntervalMs !== undefined ? { eventsIntervalMs: opts.rdsEventsIntervalMs } : {}),
+      onError: (err) => log.entry({ level: 'warn', msg: `health check: ${err instanceof Error ? err.message : String(err)}` }),
+    });
+    await reportStaleCheckpoints(kinesis, store, streamName, health, (e) => log.entry(e));
+    const observer = fanOut(health, deps.observer, opts.silenceMs === 0);
     const consumer = new KinesisConsumer({
       client: kinesis,
       streamName,
@@ -91,7 +126,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       handoff,
       checkpoints: store,
       from,
-      ...(deps.observer ? { observer: deps.observer } : {}),
+      observer,
       log: (e) => log.entry(e),
       pollIntervalMs: opts.pollIntervalMs,
       discoveryIntervalMs: opts.discoveryIntervalMs,
@@ -105,12 +140,14 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       last = { at: Date.now(), events: s.events };
     };
     statusTimer = setInterval(report, opts.statusIntervalMs);
+    health.start();
     try {
       await consumer.run(stop.signal);
     } finally {
       clearInterval(statusTimer);
       log.clear();
     }
+    await health.stop();
     const s = consumer.stats();
     log.entry({
       level: 'info',
@@ -124,6 +161,11 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     });
     return ExitCode.ok;
   } catch (err) {
+    if (health) {
+      // The stream may be gone because it was stopped: one last look at RDS events, so that finding is reported.
+      await health.pollEvents().catch(() => undefined);
+      await health.stop().catch((e: unknown) => log.entry({ level: 'error', msg: `health check: ${e instanceof Error ? e.message : String(e)}` }));
+    }
     if (err instanceof ConfigError) throw new ExitError(ExitCode.usage, err.message);
     if (err instanceof TransientError) {
       throw new ExitError(ExitCode.unavailable, `stopped: ${err.message} (retries exhausted; nothing was skipped: re-run to continue)`);
@@ -136,13 +178,21 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       process.off('SIGTERM', onSignal);
     }
     await handoff.close();
+    if (delivery) {
+      const d = delivery.stats();
+      io.stderr.write(formatDeliverySummary(d, delivery.outboxDir) + '\n');
+      if (d.pending > 0) log.entry({ level: 'warn', msg: `${d.pending} alert deliveries still pending in ${delivery.outboxDir}: the next run resumes them` });
+    }
     await store.close();
     if (!deps.kinesis) kinesis.destroy();
     if (!deps.rds) rds?.destroy();
   }
 }
 
-async function resolveStream(opts: RunOptions, rds: RDSClient | undefined): Promise<{ streamName: string; resourceId: string | undefined }> {
+async function resolveStream(
+  opts: RunOptions,
+  rds: RDSClient | undefined,
+): Promise<{ streamName: string; resourceId: string | undefined; info?: ActivityStreamInfo }> {
   if (opts.stream !== undefined) {
     const resourceId = opts.resourceId ?? resourceIdFromStreamName(opts.stream);
     if (resourceId === undefined && opts.keyFile === undefined) {
@@ -154,13 +204,50 @@ async function resolveStream(opts: RunOptions, rds: RDSClient | undefined): Prom
   }
   const cluster = opts.cluster!;
   const info = await withRetry(() => describeActivityStream(rds!, cluster), { attempts: 5 });
-  if (info.status !== 'started' || info.streamName === null) {
-    throw new ConfigError(
-      `the activity stream of cluster "${cluster}" is ${info.status}${info.streamName === null ? ' (no stream)' : ''}, not started: ` +
-        `start it (aws rds start-activity-stream --resource-arn ${info.clusterArn ?? '<cluster ARN>'} --mode async --kms-key-id <key>) and run again`,
-    );
+  return { streamName: info.streamName ?? '', resourceId: opts.resourceId ?? info.resourceId, info };
+}
+
+function notStartedError(cluster: string, info: ActivityStreamInfo): ConfigError {
+  return new ConfigError(
+    `the activity stream of cluster "${cluster}" is ${info.status}${info.streamName === null ? ' (no stream)' : ''}, not started: ` +
+      `start it (dasguard stream start --cluster ${cluster} --kms-key <key> --mode async) and run again`,
+  );
+}
+
+/** Checkpoints older than the stream's retention: the records after them were trimmed unread. */
+async function reportStaleCheckpoints(
+  kinesis: KinesisClient,
+  store: FileCheckpointStore,
+  streamName: string,
+  health: HealthMonitor,
+  log: (e: ConsumerLogEntry) => void,
+): Promise<void> {
+  const saved = await store.load(streamName);
+  const candidates = [...saved]
+    .filter(([, c]) => !c.finished && c.sequenceNumber !== undefined && c.updatedAt !== undefined)
+    .map(([shardId, c]) => ({ shardId, sequenceNumber: c.sequenceNumber!, time: new Date(c.updatedAt!) }));
+  if (candidates.length === 0) return;
+  let hours = DEFAULT_RETENTION_HOURS;
+  try {
+    hours = await streamRetentionHours(kinesis, streamName);
+  } catch (err) {
+    log({ level: 'warn', msg: `could not read the stream's retention (assuming ${hours} h): ${err instanceof Error ? err.message : String(err)}` });
   }
-  return { streamName: info.streamName, resourceId: opts.resourceId ?? info.resourceId };
+  for (const gap of staleCheckpoints(streamName, candidates, hours, Date.now())) health.onTrimmed(gap);
+}
+
+/** Health checks and the caller's observer both see every batch. */
+function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenceOff: boolean): StreamObserver {
+  return {
+    onBatch(batch: DecodedBatch, info: { shardId?: string; arrivalTime?: number }) {
+      if (!silenceOff) health.onBatch(batch);
+      other?.onBatch?.(batch, info);
+    },
+    onTrimmed(gap: TrimmedData) {
+      health.onTrimmed(gap);
+      other?.onTrimmed?.(gap);
+    },
+  };
 }
 
 interface Logger {
