@@ -1,7 +1,7 @@
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomicFile.js';
 import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
 
 /**
@@ -68,25 +68,9 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async #writeAtomic(streamName: string, content: string): Promise<void> {
     const file = this.fileFor(streamName);
-    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(content, 'utf8');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, file);
-      const dh = await open(this.dir, 'r');
-      try {
-        await dh.sync();
-      } finally {
-        await dh.close();
-      }
+      await writeFileAtomic(file, content);
     } catch (err) {
-      await unlink(tmp).catch(() => undefined); // best effort: the error below is what matters
       throw new ConfigError(`cannot write checkpoint file ${file}: ${(err as Error).message}`, { cause: err });
     }
   }

@@ -3,9 +3,10 @@
  * (temporary file in the same directory, fsync, rename), so a crash leaves either the old file or the new one,
  * never half of one.
  */
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomicFile.js';
 
 export const DEFAULT_STATE_DIR = '.dasguard/state';
 
@@ -34,23 +35,7 @@ export async function readJsonState<T>(path: string): Promise<T | undefined> {
   }
 }
 
-let counter = 0;
-
-/** Writes `value` as JSON to `path` atomically; creates the directory (mode 0700) when needed. */
+/** Writes `value` as JSON to `path` atomically and durably; creates the directory (mode 0700) when needed. */
 export async function writeJsonState(path: string, value: unknown): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.${++counter}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(value, null, 1) + '\n', 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, JSON.stringify(value, null, 1) + '\n');
 }
