@@ -33,9 +33,9 @@ export interface LoadResult {
   files: string[];
 }
 
-const TOP_KEYS = ['rules', 'lists', 'macros', 'fields'];
-const RULE_KEYS = ['id', 'description', 'severity', 'enabled', 'tags', 'target', 'when', 'message', 'tests'];
-const TEST_KEYS = ['fires', 'doesNotFire'];
+export const TOP_KEYS = ['rules', 'lists', 'macros', 'fields'];
+export const RULE_KEYS = ['id', 'description', 'severity', 'enabled', 'tags', 'target', 'when', 'message', 'tests'];
+export const TEST_KEYS = ['fires', 'doesNotFire'];
 const TEST_ENGINES = ['postgresql', 'mysql', 'oracle', 'sqlserver', 'unknown'] as const;
 const RULE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
