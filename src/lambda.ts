@@ -8,15 +8,23 @@
  * - A transient, configuration or unexpected failure stops the batch: that record is reported in
  *   `batchItemFailures` (with `ReportBatchItemFailures`, Lambda retries from it) and later records are left
  *   for the retry. Alerts of the records before it were handed off already.
+ * - With alert delivery configured (DASGUARD_CONFIG, DASGUARD_SNS_TOPIC_ARN, DASGUARD_SLACK_WEBHOOK_URL), alerts go
+ *   through the delivery outbox (under /tmp) and the handler waits, until a deadline taken from the remaining
+ *   time, for them to be DELIVERED: Lambda freezes the process once the handler returns. Records whose alerts are
+ *   still pending (or were dead-lettered: /tmp does not outlive the container) are reported in
+ *   `batchItemFailures`, so Lambda retries from the first of them; the alerts come again with the same ids.
  * - Logs are JSON lines (one summary per invocation); never decrypted data.
  *
  * Handler: `dist/lambda.handler`. Environment: DASGUARD_RULES (comma-separated rule files or directories,
  * default the bundled rules/), DASGUARD_RESOURCE_ID (when the stream name is not `aws-rds-das-<resource id>`),
- * DASGUARD_KMS_KEY_ID (only accept data keys of this KMS key), DASGUARD_REDACTION (`literals` | `none`).
+ * DASGUARD_KMS_KEY_ID (only accept data keys of this KMS key), DASGUARD_REDACTION (`literals` | `none`),
+ * DASGUARD_CONFIG (a dasguard.yaml), DASGUARD_SNS_TOPIC_ARN, DASGUARD_SLACK_WEBHOOK_URL, DASGUARD_OUTBOX_DIR.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
+import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from './delivery/config.js';
+import { DeliveryHandoff, type DeliveryTicket } from './delivery/DeliveryHandoff.js';
 import { ConfigError, PoisonReason, TransientError, errorMessage } from './errors.js';
 import { resourceIdFromStreamName, type KeyProvider } from './keys/KeyProvider.js';
 import { KmsKeyProvider } from './keys/KmsKeyProvider.js';
@@ -62,6 +70,8 @@ export interface KinesisStreamBatchResponse {
 export interface LambdaContext {
   awsRequestId?: string;
   functionName?: string;
+  /** Milliseconds left before the function times out. */
+  getRemainingTimeInMillis?: () => number;
 }
 
 /** One structured log line. Never carries decrypted data. */
@@ -69,11 +79,24 @@ export type LogEntry = { level: 'info' | 'warn' | 'error'; msg: string } & Recor
 
 export type KinesisHandler = (event: KinesisStreamEvent, context?: LambdaContext) => Promise<KinesisStreamBatchResponse>;
 
-export interface HandlerDeps {
+/** Time kept free before the Lambda timeout when waiting for deliveries. */
+export const DEFAULT_DELIVERY_MARGIN_MS = 1000;
+/** The Lambda's outbox when DASGUARD_OUTBOX_DIR is not set: /tmp is the only writable place. */
+export const LAMBDA_OUTBOX_DIR = '/tmp/dasguard-outbox';
+
+/** Alert delivery from the handler: the alerts of an invocation are delivered before it returns. */
+export interface LambdaDelivery {
+  handoff: DeliveryHandoff;
+  /** The delivery deadline is the remaining time minus this (default DEFAULT_DELIVERY_MARGIN_MS). */
+  marginMs?: number;
+  /** The delivery deadline without a context (default: the config's drainTimeoutMs, else 30 s). */
+  defaultDeadlineMs?: number;
+}
+
+/** What every handler needs; `HandlerDeps` adds where alerts go. */
+export interface CommonDeps {
   rules: RuleSet;
   keys: KeyProvider;
-  /** Default: JSON Lines on stdout (CloudWatch Logs). */
-  handoff?: AlertHandoff;
   observer?: StreamObserver;
   /** Default: JSON lines on stdout. */
   log?: (entry: LogEntry) => void;
@@ -81,6 +104,16 @@ export interface HandlerDeps {
   resourceId?: string;
   redaction?: Redaction;
 }
+
+export type HandlerDeps = CommonDeps &
+  (
+    | {
+        /** Default: JSON Lines on stdout (CloudWatch Logs). */
+        handoff?: AlertHandoff;
+        delivery?: never;
+      }
+    | { delivery: LambdaDelivery; handoff?: never }
+  );
 
 /** Totals of one invocation: the summary log line. */
 export interface InvocationSummary {
@@ -93,19 +126,35 @@ export interface InvocationSummary {
   quarantinedEvents: number;
   kmsCalls: number;
   keyCacheHits: number;
+  /** Records reported in batchItemFailures. */
   failed: number;
+  /** With delivery: (alert, sink) deliveries done, retried and dead-lettered during the invocation. */
+  deliveries?: number;
+  deliveryRetries?: number;
+  deadLettered?: number;
+  /** With delivery: records whose alerts were not delivered by the deadline (reported for retry). */
+  undeliveredRecords?: number;
+  /** With delivery: (alert, sink) jobs left in the outbox when the handler returned. */
+  outboxPending?: number;
 }
 
 /** Builds a handler from ready dependencies (tests, or a custom entry point with its own handoff). */
 export function createHandler(deps: HandlerDeps): KinesisHandler {
   const log = deps.log ?? jsonLog(process.stdout);
-  const handoff = deps.handoff ?? new ConsoleHandoff(process.stdout, 'jsonl');
+  const delivery = deps.delivery;
+  const handoff: AlertHandoff = delivery?.handoff ?? deps.handoff ?? new ConsoleHandoff(process.stdout, 'jsonl');
   const redaction = deps.redaction ?? 'literals';
+  // Deliveries resumed from the outbox when the handoff was opened: the first invocation waits for them too.
+  let resumed: DeliveryTicket | undefined = delivery?.handoff.resumed;
 
   return async (event, context) => {
     const requestId = context?.awsRequestId;
     const records = event.Records ?? [];
     const keysBefore = deps.keys.stats();
+    const deliveryBefore = delivery?.handoff.stats();
+    /** The outbox tickets of the records that produced alerts, in batch order. */
+    const tickets: { index: number; sequenceNumber: string; ticket: DeliveryTicket }[] = [];
+    let failedIndex: number | undefined;
     const sum: InvocationSummary = {
       records: records.length,
       processed: 0,
@@ -118,9 +167,8 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
       keyCacheHits: 0,
       failed: 0,
     };
-    const batchItemFailures: { itemIdentifier: string }[] = [];
 
-    for (const r of records) {
+    for (const [index, r] of records.entries()) {
       const { shardId, streamName } = locate(r);
       const sequenceNumber = r.kinesis.sequenceNumber;
       try {
@@ -140,13 +188,17 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
           if (record.arrivalTime !== undefined) info.arrivalTime = record.arrivalTime;
           deps.observer?.onBatch?.(batch, info);
         }
-        await handoff.handOff(outcome.alerts);
+        if (delivery) {
+          const ticket = await delivery.handoff.handOffTracked(outcome.alerts);
+          if (ticket.batches.length > 0) tickets.push({ index, sequenceNumber, ticket });
+        } else {
+          await handoff.handOff(outcome.alerts);
+        }
         sum.alerts += outcome.alerts.length;
         sum.processed++;
       } catch (err) {
         // Never skip: report this record; Lambda retries the batch from it. Later records wait for the retry.
-        sum.failed = 1;
-        batchItemFailures.push({ itemIdentifier: sequenceNumber });
+        failedIndex = index;
         log({
           level: 'error',
           msg: failureMessage(err),
@@ -162,12 +214,66 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
       }
     }
 
+    // Lambda retries from the lowest sequence number reported: records with undelivered alerts, and the failed one.
+    const failedIndexes = new Set<number>(failedIndex !== undefined ? [failedIndex] : []);
+    if (delivery && deliveryBefore) {
+      const deadlineMs = deliveryDeadline(delivery, context);
+      const waitFor = tickets.map((t) => t.ticket);
+      const resumedNow = resumed;
+      resumed = undefined;
+      if (resumedNow && resumedNow.batches.length > 0) waitFor.push(resumedNow);
+      const { pending, deadLettered } = await delivery.handoff.settle(waitFor, deadlineMs);
+      const undelivered = tickets.filter((t) => pending.includes(t.ticket) || deadLettered.includes(t.ticket));
+      for (const t of undelivered) failedIndexes.add(t.index);
+      const after = delivery.handoff.stats();
+      sum.deliveries = after.delivered - deliveryBefore.delivered;
+      sum.deliveryRetries = after.retries - deliveryBefore.retries;
+      sum.deadLettered = after.deadLettered - deliveryBefore.deadLettered;
+      sum.undeliveredRecords = undelivered.length;
+      sum.outboxPending = after.pending;
+      if (undelivered.length > 0) {
+        const stillPending = undelivered.filter((t) => pending.includes(t.ticket)).length;
+        log({
+          level: 'error',
+          msg: 'alerts not delivered: records reported for retry',
+          requestId,
+          firstSequenceNumber: undelivered[0]!.sequenceNumber,
+          records: undelivered.length,
+          pendingAtDeadline: stillPending,
+          deadLettered: undelivered.length - stillPending,
+          deadlineMs,
+          outboxDir: delivery.handoff.outboxDir,
+        });
+      }
+      if (resumedNow && pending.includes(resumedNow)) {
+        log({
+          level: 'warn',
+          msg: 'deliveries resumed from the outbox are still pending: they go on in the next invocations',
+          requestId,
+          outboxDir: delivery.handoff.outboxDir,
+        });
+      }
+    }
+    const batchItemFailures = [...failedIndexes]
+      .sort((a, b) => a - b)
+      .map((i) => ({ itemIdentifier: records[i]!.kinesis.sequenceNumber }));
+    sum.failed = batchItemFailures.length;
+
     const keysAfter = deps.keys.stats();
     sum.kmsCalls = keysAfter.backendCalls - keysBefore.backendCalls;
     sum.keyCacheHits = keysAfter.cacheHits - keysBefore.cacheHits;
     log({ level: sum.failed > 0 ? 'warn' : 'info', msg: 'batch', requestId, ...sum });
     return { batchItemFailures };
   };
+}
+
+/** How long to wait for deliveries: the remaining time minus the margin, or the default without a context. */
+function deliveryDeadline(d: LambdaDelivery, context: LambdaContext | undefined): number {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (typeof remaining === 'number' && Number.isFinite(remaining)) {
+    return Math.max(0, remaining - (d.marginMs ?? DEFAULT_DELIVERY_MARGIN_MS));
+  }
+  return d.defaultDeadlineMs ?? d.handoff.config.delivery.drainTimeoutMs ?? 30_000;
 }
 
 function failureMessage(err: unknown): string {
@@ -246,23 +352,75 @@ export function bundledRulesPath(): string {
 
 export interface EnvHandlerOptions {
   env?: NodeJS.ProcessEnv;
-  /** Where alerts go (default stdout). */
+  /** Where alerts go without delivery config, and console sinks writing to stdout (default stdout). */
   stdout?: Writable;
   /** Where log lines go (default stdout). */
   logOut?: Writable;
   /** Replaces the default KmsKeyProvider (tests). */
   keys?: KeyProvider;
+  /** Replaces the handoff, delivery config included (tests). */
   handoff?: AlertHandoff;
   observer?: StreamObserver;
+  /** Kept before the timeout when waiting for deliveries (default DEFAULT_DELIVERY_MARGIN_MS). */
+  deliveryMarginMs?: number;
+}
+
+/** The env handler, plus `close()` for whoever owns the process (tests, a custom entry point). */
+export interface EnvHandler extends KinesisHandler {
+  /** Sends suppression digests, waits up to `deadlineMs` for deliveries, releases the outbox. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/**
+ * The delivery config the environment asks for: DASGUARD_CONFIG (a dasguard.yaml, `${ENV}` substituted from `env`)
+ * and the shortcuts DASGUARD_SNS_TOPIC_ARN / DASGUARD_SLACK_WEBHOOK_URL (one extra route each, as the CLI's
+ * --sns-topic-arn / --slack-webhook-url); undefined when none is set (no implicit ./dasguard.yaml in a Lambda).
+ * Throws one ConfigError listing every problem.
+ */
+export async function lambdaDeliveryConfig(env: NodeJS.ProcessEnv): Promise<DeliveryConfig | undefined> {
+  const configPath = env.DASGUARD_CONFIG?.trim() || undefined;
+  const snsTopicArn = env.DASGUARD_SNS_TOPIC_ARN?.trim() || undefined;
+  const slackWebhookUrl = env.DASGUARD_SLACK_WEBHOOK_URL?.trim() || undefined;
+  if (configPath === undefined && snsTopicArn === undefined && slackWebhookUrl === undefined) return undefined;
+  const problems: string[] = [];
+  const collect = (label: string, fn: () => unknown): void => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      // shortcutConfig names the CLI flag; here the setting is the environment variable.
+      problems.push(`${label}: ${err.message.replace(/^--[a-z-]+: /, '')}`);
+    }
+  };
+  let base: DeliveryConfig | undefined;
+  if (configPath !== undefined) {
+    try {
+      base = await resolveDeliveryConfig(configPath, env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(`DASGUARD_CONFIG: ${err.message}`);
+    }
+  }
+  if (snsTopicArn !== undefined) collect('DASGUARD_SNS_TOPIC_ARN', () => shortcutConfig({ snsTopicArn }));
+  if (slackWebhookUrl !== undefined) collect('DASGUARD_SLACK_WEBHOOK_URL', () => shortcutConfig({ slackWebhookUrl }));
+  if (problems.length > 0) throw new ConfigError(`invalid alert delivery settings; nothing was evaluated:\n${problems.join('\n')}`);
+  if (snsTopicArn === undefined && slackWebhookUrl === undefined) return base;
+  return shortcutConfig({
+    ...(snsTopicArn !== undefined ? { snsTopicArn } : {}),
+    ...(slackWebhookUrl !== undefined ? { slackWebhookUrl } : {}),
+    ...(base ? { base } : {}),
+  });
 }
 
 /**
  * A handler configured from the environment, initialised on its first invocation and then reused for the
- * container's life (rules loaded once; one KmsKeyProvider, so one data-key cache). A failed initialisation is
- * thrown (the mapping retries the batch) and tried again on the next invocation.
+ * container's life (rules and delivery config loaded once; one KmsKeyProvider, so one data-key cache; one
+ * delivery handoff, so the outbox is read once). A failed initialisation is thrown with every problem of the
+ * rules and the delivery settings (the mapping retries the batch) and tried again on the next invocation.
  */
-export function createEnvHandler(opts: EnvHandlerOptions = {}): KinesisHandler {
+export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
   let ready: Promise<KinesisHandler> | undefined;
+  let delivery: DeliveryHandoff | undefined;
   const init = async (): Promise<KinesisHandler> => {
     const env = opts.env ?? process.env;
     const log = jsonLog(opts.logOut ?? process.stdout);
@@ -273,15 +431,32 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): KinesisHandler {
     const rulePaths = paths.length > 0 ? paths : [bundledRulesPath()];
     const { ruleSet, problems, files } = await loadRules(rulePaths);
     const errors = problems.filter(isErrorProblem);
+    const failures: string[] = [];
     if (ruleSet === undefined) {
-      const message =
+      failures.push(
         `dasguard: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the rule files ` +
-        `(${rulePaths.join(', ')}); nothing was evaluated:\n` +
-        problems.map(formatProblem).join('\n');
+          `(${rulePaths.join(', ')}); nothing was evaluated:\n` +
+          problems.map(formatProblem).join('\n'),
+      );
       log({ level: 'error', msg: 'invalid rules', rulePaths, problems: problems.map(formatProblem) });
-      throw new ConfigError(message);
+    } else {
+      for (const p of problems) log({ level: 'warn', msg: 'rule warning', problem: formatProblem(p) });
     }
-    for (const p of problems) log({ level: 'warn', msg: 'rule warning', problem: formatProblem(p) });
+    let config: DeliveryConfig | undefined;
+    let configError: ConfigError | undefined;
+    if (!opts.handoff) {
+      try {
+        config = await lambdaDeliveryConfig(env);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        configError = err;
+        failures.push(`dasguard: ${err.message}`);
+        log({ level: 'error', msg: 'invalid delivery config', error: err.message });
+      }
+    }
+    if (ruleSet === undefined || failures.length > 0) {
+      throw new ConfigError(failures.join('\n'), configError ? { cause: configError } : undefined);
+    }
     const redaction = env.DASGUARD_REDACTION ?? 'literals';
     if (redaction !== 'literals' && redaction !== 'none') {
       throw new ConfigError(`DASGUARD_REDACTION must be "literals" or "none", not "${redaction}"`);
@@ -295,36 +470,79 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): KinesisHandler {
     }
     const kmsKeyId = env.DASGUARD_KMS_KEY_ID?.trim() || undefined;
     const keys = opts.keys ?? new KmsKeyProvider(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {});
+    // Opened last: nothing above can fail and leave it open. The config's delivery.outboxDir is not used here.
+    if (config) {
+      delivery = await DeliveryHandoff.open(config, {
+        outboxDir: env.DASGUARD_OUTBOX_DIR?.trim() || LAMBDA_OUTBOX_DIR,
+        stdout: opts.stdout ?? process.stdout,
+        stderr: logLines(log),
+      });
+    }
     log({
       level: 'info',
       msg: 'init',
       ruleFiles: files,
       rules: ruleSet.rules.length,
       ...(resourceId !== undefined ? { resourceId } : {}),
+      ...(config && delivery
+        ? {
+            delivery: {
+              config: config.source,
+              sinks: Object.keys(config.sinks),
+              routes: config.routes.map((r) => r.name),
+              outboxDir: delivery.outboxDir,
+              resumed: delivery.stats().recovered,
+            },
+          }
+        : {}),
     });
-    const deps: HandlerDeps = {
-      rules: ruleSet,
-      keys,
-      handoff: opts.handoff ?? new ConsoleHandoff(opts.stdout ?? process.stdout, 'jsonl'),
-      log,
-      redaction,
-    };
-    if (opts.observer) deps.observer = opts.observer;
-    if (resourceId !== undefined) deps.resourceId = resourceId;
-    return createHandler(deps);
+    const common: CommonDeps = { rules: ruleSet, keys, log, redaction };
+    if (opts.observer) common.observer = opts.observer;
+    if (resourceId !== undefined) common.resourceId = resourceId;
+    if (delivery) {
+      return createHandler({
+        ...common,
+        delivery: { handoff: delivery, ...(opts.deliveryMarginMs !== undefined ? { marginMs: opts.deliveryMarginMs } : {}) },
+      });
+    }
+    return createHandler({ ...common, handoff: opts.handoff ?? new ConsoleHandoff(opts.stdout ?? process.stdout, 'jsonl') });
   };
-  return async (event, context) => {
+  const run = async (event: KinesisStreamEvent, context?: LambdaContext): Promise<KinesisStreamBatchResponse> => {
     ready ??= init();
-    let run: KinesisHandler;
+    let h: KinesisHandler;
     try {
-      run = await ready;
+      h = await ready;
     } catch (err) {
       ready = undefined;
       throw err;
     }
-    return run(event, context);
+    return h(event, context);
   };
+  return Object.assign(run, {
+    close: async (deadlineMs?: number): Promise<void> => {
+      const d = delivery;
+      delivery = undefined;
+      ready = undefined;
+      await d?.close(deadlineMs);
+    },
+  });
+}
+
+/** Delivery log lines (text on the handoff's stderr) as JSON log lines. */
+function logLines(log: (entry: LogEntry) => void): Writable {
+  let buffered = '';
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      buffered += chunk.toString();
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, nl).replace(/^dasguard: (delivery: )?/, '');
+        buffered = buffered.slice(nl + 1);
+        if (line !== '') log({ level: 'warn', msg: 'delivery', detail: line });
+      }
+      callback();
+    },
+  });
 }
 
 /** The Lambda entry point: `dist/lambda.handler`. */
-export const handler: KinesisHandler = createEnvHandler();
+export const handler: EnvHandler = createEnvHandler();

@@ -2,8 +2,11 @@
  * The delivery adapter of AlertHandoff: suppression -> routing -> per-route redaction -> durable outbox
  * (`handOff` resolves once the alerts are fsync'ed there) -> a background dispatcher per sink, with retries,
  * dead letters and a fallback sink for delivery-failure alerts. `close()` flushes suppression digests and drains
- * with a deadline; what is left stays in the outbox for the next start.
+ * with a deadline; what is left stays in the outbox for the next start. `settle()` waits for given hand-offs to
+ * be delivered without closing (the Lambda handler, which must not return before its alerts are out).
  */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { ConfigError } from '../errors.js';
@@ -44,10 +47,33 @@ export interface HandoffStats extends DeliveryStats {
   pending: number;
 }
 
+/**
+ * What one `handOff` put in the outbox, for `settle()`. No batches: nothing to deliver (no alerts, all suppressed
+ * or unrouted).
+ */
+export interface DeliveryTicket {
+  /** Outbox batch files holding the ticket's (alert, sink) jobs. */
+  readonly batches: readonly string[];
+}
+
+export interface SettleResult {
+  /** Tickets with a job still in the outbox when the deadline passed (delivery goes on in the background). */
+  pending: DeliveryTicket[];
+  /** Tickets with a job dead-lettered: done, but not delivered. */
+  deadLettered: DeliveryTicket[];
+}
+
+/** How often `settle` looks for progress (it only stats batch files after a delivery or dead letter). */
+const SETTLE_POLL_MS = 10;
+/** Dead-lettered batch names kept for `settle` (a long-lived process that never settles must not grow). */
+const MAX_DEAD_BATCHES = 10_000;
+
 export class DeliveryHandoff implements AlertHandoff {
   private readonly stats0 = { accepted: 0, unrouted: 0, recovered: 0 };
   private closed = false;
   private digestFailure: unknown;
+  private readonly deadBatches = new Set<string>();
+  private resumedTicket: DeliveryTicket = { batches: [] };
 
   private constructor(
     readonly config: DeliveryConfig,
@@ -68,13 +94,14 @@ export class DeliveryHandoff implements AlertHandoff {
     const { outbox, recovered } = await Outbox.open(opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR);
     const d = config.delivery;
     const dispatcher = new Dispatcher(sinks, outbox, {
-      maxAttempts: d.maxAttempts ?? 8,
+      maxAttempts: d.maxAttempts ?? 20,
       initialBackoffMs: d.initialBackoffMs ?? 500,
       maxBackoffMs: d.maxBackoffMs ?? 60_000,
       concurrency: d.concurrency ?? 4,
       log,
       ...(opts.now ? { now: opts.now } : {}),
       onDead: async (job, error) => {
+        self?.noteDead(job.batch);
         log(`alert ${job.alert.id} (${job.alert.ruleId}) dead-lettered for sink '${job.sink}' in ${outbox.deadLetterPath}: ${error}`);
         if (!fallback) return;
         const [r] = await fallback.send([deliveryFailureAlert(job, error, outbox.deadLetterPath)]);
@@ -90,16 +117,74 @@ export class DeliveryHandoff implements AlertHandoff {
     }, opts.now);
     self = new DeliveryHandoff(config, outbox, sinks, dispatcher, new Router(config.routes), suppressor, log);
     self.stats0.recovered = recovered.length;
+    self.resumedTicket = { batches: [...new Set(recovered.map((j) => j.batch))] };
     if (recovered.length > 0) log(`resuming ${recovered.length} undelivered alert deliver${recovered.length === 1 ? 'y' : 'ies'} from ${outbox.dir}`);
     dispatcher.enqueue(recovered);
     return self;
   }
 
   async handOff(alerts: readonly Alert[]): Promise<void> {
+    await this.handOffTracked(alerts);
+  }
+
+  /** `handOff`, resolving (once the alerts are durably in the outbox) to a ticket for `settle`. */
+  async handOffTracked(alerts: readonly Alert[]): Promise<DeliveryTicket> {
     if (this.closed) throw new Error('handOff after close');
     this.rethrow();
     this.stats0.accepted += alerts.length;
-    await this.enqueue(this.suppressor.filter(alerts));
+    return this.enqueue(this.suppressor.filter(alerts));
+  }
+
+  /**
+   * Waits until every job of `tickets` is done (delivered or dead-lettered) or `deadlineMs` passes, whichever
+   * comes first. Unlike `close()`, delivery goes on afterwards: what is pending stays queued and in the outbox.
+   * Returns the tickets that were not delivered. Jobs are tracked by their outbox batch files, which are removed
+   * once all their jobs are done.
+   */
+  async settle(tickets: readonly DeliveryTicket[], deadlineMs: number): Promise<SettleResult> {
+    const end = Date.now() + Math.max(0, deadlineMs);
+    const open = tickets.filter((t) => t.batches.length > 0);
+    // open[next..] may still be queued; each poll re-checks from the first one not yet seen done. The batch file
+    // is the signal, not the outbox's in-memory count: it drops before the dispatcher has counted the job (and
+    // noted a dead letter), while the file is removed only after that, in the same turn of the event loop.
+    let next = 0;
+    let seen = -1;
+    for (;;) {
+      const done = this.dispatcher.stats.delivered + this.dispatcher.stats.deadLettered;
+      if (done !== seen) {
+        seen = done;
+        while (next < open.length && (await this.stillQueued([open[next]!])).length === 0) next++;
+      }
+      const left = end - Date.now();
+      // An outbox that cannot be written stops the dispatcher: nothing more will be delivered.
+      if (next === open.length || left <= 0 || this.dispatcher.error !== undefined) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, left)));
+    }
+    const pending = await this.stillQueued(open.slice(next));
+    const isPending = new Set(pending);
+    const deadLettered = tickets.filter((t) => !isPending.has(t) && t.batches.some((b) => this.deadBatches.has(b)));
+    // Settled tickets are the caller's to keep: forget their batches.
+    for (const t of tickets) if (!isPending.has(t)) for (const b of t.batches) this.deadBatches.delete(b);
+    return { pending, deadLettered };
+  }
+
+  /** The tickets with a batch file still in the outbox. */
+  private async stillQueued(tickets: readonly DeliveryTicket[]): Promise<DeliveryTicket[]> {
+    const out: DeliveryTicket[] = [];
+    for (const t of tickets) {
+      for (const b of t.batches) {
+        if (await exists(join(this.outbox.dir, b))) {
+          out.push(t);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  private noteDead(batch: string): void {
+    this.deadBatches.add(batch);
+    if (this.deadBatches.size > MAX_DEAD_BATCHES) this.deadBatches.delete(this.deadBatches.values().next().value!);
   }
 
   private rethrow(): void {
@@ -107,7 +192,7 @@ export class DeliveryHandoff implements AlertHandoff {
     if (err !== undefined) throw err;
   }
 
-  private async enqueue(alerts: readonly DeliveredAlert[]): Promise<void> {
+  private async enqueue(alerts: readonly DeliveredAlert[]): Promise<DeliveryTicket> {
     const items: { sink: string; alert: DeliveredAlert }[] = [];
     for (const a of alerts) {
       const targets = this.router.targets(a);
@@ -117,11 +202,18 @@ export class DeliveryHandoff implements AlertHandoff {
       }
       for (const t of targets) items.push({ sink: t.sink, alert: redactForRoute(a, t.redaction) });
     }
-    this.dispatcher.enqueue(await this.outbox.append(items));
+    const jobs = await this.outbox.append(items);
+    this.dispatcher.enqueue(jobs);
+    return { batches: [...new Set(jobs.map((j) => j.batch))] };
   }
 
   stats(): HandoffStats {
     return { ...this.dispatcher.stats, ...this.stats0, suppressed: this.suppressor.suppressed, pending: this.outbox.pending };
+  }
+
+  /** The jobs a previous run left in the outbox, resumed at open: `settle` it to wait for them too. */
+  get resumed(): DeliveryTicket {
+    return this.resumedTicket;
   }
 
   get outboxDir(): string {
@@ -142,6 +234,16 @@ export class DeliveryHandoff implements AlertHandoff {
       for (const s of new Set(this.sinks.values())) await s.close();
     }
     this.rethrow();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
   }
 }
 
