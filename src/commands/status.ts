@@ -150,7 +150,9 @@ export function formatStatus(r: StatusReport, now: number): string {
       `${r.kinesis.streamName}: ${r.kinesis.status ?? '?'}, ${r.kinesis.openShards ?? '?'} open shard${r.kinesis.openShards === 1 ? '' : 's'}, retention ${r.kinesis.retentionHours ?? '?'} h`,
     );
   }
-  if (r.consumer === null) row('Consumer', 'no checkpoints found');
+  if (r.consumer === null) {
+    row('Consumer', s.streamName === null ? 'not checked (no stream name while the activity stream is not started)' : 'no checkpoints found (wrong --checkpoint-dir, or dasguard run never ran here)');
+  }
   else {
     row('Consumer', `${r.consumer.shards.length} shard checkpoint${r.consumer.shards.length === 1 ? '' : 's'} in ${r.consumer.checkpointDir}`);
     for (const sh of r.consumer.shards) {
@@ -165,7 +167,8 @@ export function formatStatus(r: StatusReport, now: number): string {
       const who = i.instanceId ?? 'cluster';
       const hb = i.lastHeartbeat === null ? 'no heartbeat yet' : `heartbeat ${ago(i.lastHeartbeat)}`;
       const silent = i.silentSince !== null ? `, SILENT since ${i.silentSince}` : '';
-      row(first ? 'Last heartbeat' : '', `${who}: ${hb}; last data ${ago(i.lastSeen)}${silent}`);
+      row(first ? 'Last heartbeat' : '', `${who}: ${hb}${silent}`);
+      row('', `${''.padEnd(who.length)}  last record or heartbeat ${ago(i.lastSeen)}`);
       first = false;
     }
   }
@@ -178,7 +181,8 @@ export function formatStatus(r: StatusReport, now: number): string {
       first = false;
     }
   }
-  if (r.problems.length > 0) {
+  if (r.problems.length === 0) lines.push('', 'No problems found.');
+  else {
     lines.push('', 'Problems:');
     for (const p of r.problems) lines.push(`  - ${p}`);
   }
