@@ -23,7 +23,7 @@ Commands:
   test [PATH...]       Run the tests embedded in rule files (tests: fires / doesNotFire).
   alert-test --route NAME  Send a synthetic alert through a delivery route (dasguard.yaml) to check the wiring.
   watch --cluster ID   Poll the cluster's RDS events: loss windows, stream stopped... (--once for cron).
-  status --cluster ID  Activity stream, Kinesis stream, consumer lag, last heartbeat, open loss windows.
+  status --cluster ID  Activity stream, Kinesis stream, checkpoint age, last heartbeat, open loss windows.
   stream start|stop    Start or stop a cluster's activity stream (checks the documented rules first).
 
 Inputs (PATH): JSON Lines of Kinesis records, 'aws kinesis get-records' output, a Lambda Kinesis event,

@@ -93,7 +93,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGTERM', onSignal);
   }
   // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it.
-  const delivery = await openDelivery(opts.delivery, io);
+  const delivery = await openDelivery(opts.delivery, { ...io, stderr: clearingStream(io.stderr, log.clear) });
   const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
   const store = new FileCheckpointStore(opts.checkpointDir);
   let statusTimer: NodeJS.Timeout | undefined;
@@ -304,7 +304,7 @@ function logger(err: NodeJS.WriteStream): Logger {
       }
       const lag = s.shards
         .filter((x) => x.state === 'reading')
-        .map((x) => `${x.shardId.replace(/^shardId-0*/, '#')}:${x.lagMs === null ? '?' : formatLag(x.lagMs)}`)
+        .map((x) => `${x.shardId.replace(/^shardId-0*(?=\d)/, '#')}:${x.lagMs === null ? '?' : formatLag(x.lagMs)}`)
         .join(' ');
       clear();
       err.write(
@@ -315,6 +315,17 @@ function logger(err: NodeJS.WriteStream): Logger {
     },
     clear,
   };
+}
+
+/** stderr for other writers (delivery warnings): erases the terminal status line first, so lines never run together. */
+function clearingStream(err: NodeJS.WriteStream, clear: () => void): NodeJS.WriteStream {
+  if (!err.isTTY) return err;
+  const wrapped = Object.create(err) as NodeJS.WriteStream;
+  wrapped.write = ((...args: Parameters<NodeJS.WriteStream['write']>) => {
+    clear();
+    return (err.write as (...a: unknown[]) => boolean)(...args);
+  }) as NodeJS.WriteStream['write'];
+  return wrapped;
 }
 
 function formatLag(ms: number): string {

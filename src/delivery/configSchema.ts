@@ -163,7 +163,7 @@ export const CONFIG_SPEC: ObjectSpec = {
       description: 'Outbox, retries and dead letters.',
       properties: {
         outboxDir: { type: 'string', description: 'Durable outbox directory (default .dasguard/outbox; --outbox-dir wins).' },
-        maxAttempts: { type: 'integer', minimum: 1, maximum: 1000, description: 'Attempts per alert and sink before the dead-letter file (default 8).' },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 1000, description: 'Attempts per alert and sink before the dead-letter file (default 20: with the default backoff, about 7 minutes of outage on average).' },
         initialBackoffMs: { type: 'integer', minimum: 1, description: 'First retry delay (default 500); doubles each time, with full jitter.' },
         maxBackoffMs: { type: 'integer', minimum: 1, description: 'Longest retry delay (default 60000).' },
         drainTimeoutMs: { type: 'integer', minimum: 0, description: 'How long close() waits for the outbox to drain (default 30000).' },
