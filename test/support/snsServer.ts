@@ -7,8 +7,8 @@
  * a refused port for a while (`down()` / `up()`).
  */
 import { randomUUID } from 'node:crypto';
+import { switchable } from './loopback.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 
 export interface SnsMessage {
   action: 'Publish' | 'PublishBatch';
@@ -67,7 +67,6 @@ export async function startSnsServer(): Promise<SnsServer> {
   let delayMs = 0;
   let duplicatesDropped = 0;
   const seenDedup = new Set<string>();
-  const sockets = new Set<Socket>();
   const hung: ServerResponse[] = [];
 
   const send = (res: ServerResponse, status: number, xml: string): void => {
@@ -207,26 +206,7 @@ export async function startSnsServer(): Promise<SnsServer> {
       else run();
     });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  await listen(0);
-  const { port } = server.address() as AddressInfo;
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const r of hung.splice(0)) r.destroy();
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    });
+  const { port, up, down } = await switchable(server, hung);
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -247,8 +227,8 @@ export async function startSnsServer(): Promise<SnsServer> {
     setDelay(ms) {
       delayMs = ms;
     },
-    down: stop,
-    up: () => listen(port),
-    close: stop,
+    down,
+    up,
+    close: down,
   };
 }

@@ -3,8 +3,8 @@
  * (path, headers, JSON body) and injects faults: status codes with headers (Slack's 429 + Retry-After), hangs,
  * and a refused port for a while (`down()` / `up()`).
  */
+import { switchable } from './loopback.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 
 export interface Received {
   path: string;
@@ -31,7 +31,6 @@ export async function startWebhookServer(): Promise<WebhookServer> {
   const faults: { remaining: number; status: number; headers: Record<string, string>; body: string }[] = [];
   let hang = 0;
   let attempts = 0;
-  const sockets = new Set<Socket>();
   const hung: ServerResponse[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -64,26 +63,7 @@ export async function startWebhookServer(): Promise<WebhookServer> {
       res.end('ok');
     });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const listen = (port: number) =>
-    new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  await listen(0);
-  const { port } = server.address() as AddressInfo;
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const r of hung.splice(0)) r.destroy();
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    });
+  const { port, up, down } = await switchable(server, hung);
   return {
     url: `http://127.0.0.1:${port}`,
     received,
@@ -96,8 +76,8 @@ export async function startWebhookServer(): Promise<WebhookServer> {
     hangNext(n) {
       hang += n;
     },
-    down: stop,
-    up: () => listen(port),
-    close: stop,
+    down,
+    up,
+    close: down,
   };
 }
