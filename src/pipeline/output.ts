@@ -110,7 +110,8 @@ export function formatSummary(command: string, s: RunStats, keys?: KeyProviderSt
     for (const [rule, n] of rows) lines.push(`    ${String(n).padStart(6)}  ${rule}`);
   }
   if (keys && keys.backendCalls + keys.cacheHits > 0) {
-    lines.push(`  data keys: ${keys.backendCalls} decrypt calls, ${keys.cacheHits} cache hits, ${keys.cacheMisses} misses`);
+    const cache = keys.cacheHits + keys.cacheMisses > 0 ? `, ${keys.cacheHits} cache hits, ${keys.cacheMisses} misses` : '';
+    lines.push(`  data keys: ${keys.backendCalls} decrypt calls${cache}`);
   }
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
   if (s.quarantined > 0) {
