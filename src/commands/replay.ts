@@ -9,7 +9,8 @@ import type { KeyProvider } from '../keys/KeyProvider.js';
 import { drive } from '../pipeline/drive.js';
 import type { Redaction } from '../pipeline/alert.js';
 import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
-import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
+import { processRecord, type ProcessorDeps, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
+import { DecryptPool } from '../codec/DecryptPool.js';
 import { Progress, RunStats, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
 import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, type Io } from './common.js';
@@ -26,6 +27,8 @@ export interface ReplayOptions {
   redaction: Redaction;
   quarantineFile?: string;
   concurrency: number;
+  /** Worker threads for payload decryption (DecryptPool); 0 or absent: on the main thread. */
+  workers?: number;
   /** Print the summary line(s) on stderr. */
   summary: boolean;
   /** Alert delivery (dasguard.yaml, or the shortcuts); without any, alerts go to stdout. */
@@ -42,12 +45,14 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, color);
   const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
 
+  const pool = openPool(opts.workers);
   try {
-    await runItems(opts, io, quarantine, stats, progress, (record) => processRecord(record, { keys, rules: ruleSet, redaction: opts.redaction }), async (outcome) => {
+    await runItems(opts, io, quarantine, stats, progress, (record) => processRecord(record, { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps }), async (outcome) => {
       for (const alert of outcome.alerts) stats.countAlert(alert);
       if (outcome.alerts.length > 0) await handoff.handOff(outcome.alerts);
     });
   } finally {
+    await pool?.close();
     await handoff.close();
   }
   const code = await finish('replay', opts, io, stats, keys, progress, quarantine);
@@ -69,6 +74,8 @@ export interface DecodeOptions {
   strict: boolean;
   quarantineFile?: string;
   concurrency: number;
+  /** Worker threads for payload decryption (DecryptPool); 0 or absent: on the main thread. */
+  workers?: number;
   summary: boolean;
 }
 
@@ -77,16 +84,28 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
   const stats = new RunStats();
   const progress = new Progress(io.stderr);
   const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
-  const decodeOne = (record: SourceRecord) => processRecord(record, { keys });
-  await runItems(opts, io, quarantine, stats, progress, decodeOne, async (outcome) => {
-    const batch = outcome.batch;
-    if (!batch) return;
-    for (const e of batch.events) await writeLine(io.stdout as never, JSON.stringify(e));
-    if (opts.heartbeats) {
-      for (const h of batch.heartbeats) await writeLine(io.stdout as never, JSON.stringify({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }));
-    }
-  });
+  const pool = openPool(opts.workers);
+  const decodeOne = (record: SourceRecord) => processRecord(record, { keys, ...pool?.deps });
+  try {
+    await runItems(opts, io, quarantine, stats, progress, decodeOne, async (outcome) => {
+      const batch = outcome.batch;
+      if (!batch) return;
+      for (const e of batch.events) await writeLine(io.stdout as never, JSON.stringify(e));
+      if (opts.heartbeats) {
+        for (const h of batch.heartbeats) await writeLine(io.stdout as never, JSON.stringify({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }));
+      }
+    });
+  } finally {
+    await pool?.close();
+  }
   return finish('decode', opts, io, stats, keys, progress, quarantine);
+}
+
+/** --workers N > 0: a DecryptPool, and the processRecord deps that use it. */
+export function openPool(workers: number | undefined): { deps: Pick<ProcessorDeps, 'decrypt'>; close(): Promise<void> } | undefined {
+  if (workers === undefined || workers === 0) return undefined;
+  const pool = new DecryptPool({ workers });
+  return { deps: { decrypt: (message, dataKey) => pool.decrypt(message, dataKey) }, close: () => pool.close() };
 }
 
 type Common = Pick<ReplayOptions, 'inputs' | 'resourceId' | 'concurrency'>;

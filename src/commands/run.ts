@@ -22,6 +22,7 @@ import type { DecodedBatch } from '../types.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type ConsumerStats } from '../consumer/KinesisConsumer.js';
 import { keyProviderFor, loadRulesOrExit, type Io } from './common.js';
+import { openPool } from './replay.js';
 
 export interface RunOptions {
   /** DBClusterIdentifier: the stream is looked up with DescribeDBClusters. One of cluster / stream. */
@@ -41,6 +42,8 @@ export interface RunOptions {
   statusIntervalMs: number;
   discoveryIntervalMs: number;
   concurrency: number;
+  /** Worker threads for payload decryption (DecryptPool); 0 or absent: on the main thread. */
+  workers?: number;
   /** Alert delivery (dasguard.yaml or the shortcuts); without any, alerts go to stdout. */
   delivery?: DeliveryOptions;
   /** Health state (RDS events cursor, loss windows, liveness): default .dasguard/state. */
@@ -96,6 +99,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   const delivery = await openDelivery(opts.delivery, { ...io, stderr: clearingStream(io.stderr, log.clear) });
   const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
   const store = new FileCheckpointStore(opts.checkpointDir);
+  const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;
   try {
@@ -122,7 +126,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       client: kinesis,
       streamName,
       ...(resourceId !== undefined ? { resourceId } : {}),
-      deps: { keys, rules: ruleSet, redaction: opts.redaction },
+      deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps },
       handoff,
       checkpoints: store,
       from,
@@ -184,6 +188,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       if (d.pending > 0) log.entry({ level: 'warn', msg: `${d.pending} alert deliveries still pending in ${delivery.outboxDir}: the next run resumes them` });
     }
     await store.close();
+    await pool?.close();
     if (!deps.kinesis) kinesis.destroy();
     if (!deps.rds) rds?.destroy();
   }

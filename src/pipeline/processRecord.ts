@@ -4,7 +4,7 @@
  * A poison record (one that can never be processed) is returned as quarantined, never thrown; a transient or
  * configuration failure is thrown, so the caller retries or stops without skipping the record.
  */
-import { decodeRecord } from '../codec/decode.js';
+import { decodeRecord, type DecodeContext } from '../codec/decode.js';
 import { PoisonReason, PoisonRecordError } from '../errors.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { RuleSet } from '../rules/index.js';
@@ -35,13 +35,16 @@ export interface ProcessorDeps {
   /** Absent: decode only (no evaluation). */
   rules?: RuleSet;
   redaction?: Redaction;
+  /** Payload decryption + gunzip off the main thread (a DecryptPool's `decrypt`); absent: on this thread. */
+  decrypt?: DecodeContext['decrypt'];
 }
 
 export async function processRecord(record: SourceRecord, deps: ProcessorDeps): Promise<RecordOutcome> {
   let batch: DecodedBatch;
   try {
-    const ctx: { keys?: KeyProvider; resourceId?: string } = {};
+    const ctx: DecodeContext = {};
     if (deps.keys) ctx.keys = deps.keys;
+    if (deps.decrypt) ctx.decrypt = deps.decrypt;
     if (record.resourceId !== undefined) ctx.resourceId = record.resourceId;
     batch = await decodeRecord(record.data, ctx);
   } catch (err) {
