@@ -215,14 +215,16 @@ export class Dispatcher {
       this.opts.log(`sink '${lane.sink.name}' is delivering again`);
     }
     try {
+      // Count before the ack: the sink has the alert already, and the ack (which removes a finished batch file) is
+      // what waiters such as DeliveryHandoff.settle watch for, so the counters must be current by then.
       if (delivered.length > 0) {
-        await this.outbox.ack(delivered);
         this.stats.delivered += delivered.length;
+        await this.outbox.ack(delivered);
       }
       for (const d of dead) {
         await this.outbox.deadLetter(d.job, d.error);
-        await this.outbox.ack([d.job]);
         this.stats.deadLettered++;
+        await this.outbox.ack([d.job]);
         await this.opts.onDead(d.job, d.error);
       }
     } catch (err) {
