@@ -10,6 +10,7 @@ import { RdsEventsWatcher, type PollResult } from '../health/RdsEventsWatcher.js
 import { ConsoleHandoff } from '../pipeline/AlertHandoff.js';
 import type { OutputFormat } from '../pipeline/output.js';
 import { loadRulesOrExit, type Io } from './common.js';
+import { sleep } from '../util/backoff.js';
 
 export interface WatchOptions {
   cluster: string;
@@ -57,7 +58,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   };
   try {
     if (opts.once) {
-      report(await poll(watcher, handoff));
+      report(await watcher.poll(handoff));
       return ExitCode.ok;
     }
     const stop = new AbortController();
@@ -68,7 +69,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
     try {
       while (!stop.signal.aborted) {
         try {
-          report(await poll(watcher, handoff, stop.signal));
+          report(await watcher.poll(handoff, stop.signal));
         } catch (err) {
           if (stop.signal.aborted) break;
           // nothing is lost: the state did not move; the next poll asks again
@@ -89,21 +90,4 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   } finally {
     if (!deps.rds) rds.destroy();
   }
-}
-
-function poll(watcher: RdsEventsWatcher, handoff: ConsoleHandoff, signal?: AbortSignal): Promise<PollResult> {
-  return watcher.poll(handoff, signal);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -22,7 +22,8 @@ import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import type { KeyProviderStats } from '../keys/KeyProvider.js';
 import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
-import { ShardReader, classifyKinesisError, sleep, backoffDelay } from './ShardReader.js';
+import { ShardReader, classifyKinesisError } from './ShardReader.js';
+import { backoffDelay, sleep } from '../util/backoff.js';
 
 /** Where a shard with no checkpoint starts, on the first start of a stream. */
 export type StartPosition = { type: 'latest' } | { type: 'trim-horizon' } | { type: 'at-timestamp'; time: Date };

@@ -19,6 +19,8 @@ import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js'
 import type { SourceRecord } from '../types.js';
 import type { ShardCheckpoint } from './CheckpointStore.js';
 import type { ConsumerLogEntry, Counters, ShardStatus, StartPosition } from './KinesisConsumer.js';
+import { backoffDelay, sleep } from '../util/backoff.js';
+import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
 
 /** Kinesis limits per shard: 5 GetRecords calls/s, 2 MB/s read. */
 const MIN_CALL_INTERVAL_MS = 200;
@@ -120,7 +122,7 @@ export class ShardReader {
         if (kind instanceof Error) throw kind;
         attempt++;
         const delay = backoffDelay(attempt, o.baseDelayMs ?? 200, o.maxDelayMs ?? 10_000);
-        o.log({ level: 'warn', msg: 'GetRecords throttled or failed: backing off', shardId: this.shardId, attempt, delayMs: delay, error: describe(err) });
+        o.log({ level: 'warn', msg: 'GetRecords throttled or failed: backing off', shardId: this.shardId, attempt, delayMs: delay, error: awsErrorInfo(err).summary });
         await sleep(delay, signal);
         continue;
       }
@@ -200,7 +202,7 @@ export class ShardReader {
         if (signal.aborted) return undefined;
         const kind = classifyKinesisError(err, `GetShardIterator on ${o.streamName} ${this.shardId}`);
         if (kind === 'trimmed' && input.ShardIteratorType !== 'TRIM_HORIZON') {
-          this.#trimmed(`GetShardIterator ${input.ShardIteratorType}: ${describe(err)}`);
+          this.#trimmed(`GetShardIterator ${input.ShardIteratorType}: ${awsErrorInfo(err).summary}`);
           input.ShardIteratorType = 'TRIM_HORIZON';
           delete input.StartingSequenceNumber;
           delete input.Timestamp;
@@ -208,7 +210,7 @@ export class ShardReader {
         }
         if (kind instanceof Error) throw kind;
         const delay = backoffDelay(attempt, o.baseDelayMs ?? 200, o.maxDelayMs ?? 10_000);
-        o.log({ level: 'warn', msg: 'GetShardIterator failed: backing off', shardId: this.shardId, attempt, delayMs: delay, error: describe(err) });
+        o.log({ level: 'warn', msg: 'GetShardIterator failed: backing off', shardId: this.shardId, attempt, delayMs: delay, error: awsErrorInfo(err).summary });
         await sleep(delay, signal);
       }
     }
@@ -291,91 +293,22 @@ export class ShardReader {
 
 /**
  * What a Kinesis error means: 'expired' (renew the iterator), 'trimmed' (data past the retention), 'transient'
- * (back off, retry) or a ConfigError / the original error to stop on.
+ * (back off, retry) or a ConfigError / the original error to stop on. Only the Kinesis-specific meanings are
+ * decided here; everything else is the shared AWS classification (src/aws/errors.ts).
  */
 export function classifyKinesisError(err: unknown, what: string): 'expired' | 'trimmed' | 'transient' | Error {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; code?: unknown; message?: unknown; $metadata?: { httpStatusCode?: number } };
-  const name = typeof e.name === 'string' ? e.name : '';
-  const message = typeof e.message === 'string' ? e.message : String(err);
-  const status = e.$metadata?.httpStatusCode;
+  if (err instanceof TransientError) return 'transient';
+  const { name, message } = awsErrorInfo(err);
   if (name === 'ExpiredIteratorException') return 'expired';
   if (name === 'TrimmedDataAccessException') return 'trimmed';
   if (name === 'InvalidArgumentException' && /trim horizon|trimmed/i.test(message)) return 'trimmed';
-  if (err instanceof TransientError) return 'transient';
-  if (
-    TRANSIENT.has(name) ||
-    (status !== undefined && (status >= 500 || status === 429)) ||
-    (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) ||
-    (status === undefined && e.$metadata !== undefined)
-  ) {
-    return 'transient';
-  }
+  // The stream is being updated (resharding, retention change): it will accept the call again shortly.
+  if (name === 'ResourceInUseException') return 'transient';
   if (name === 'ResourceNotFoundException') {
     return new ConfigError(`${what}: ${message} (does the stream exist in this region and account?)`, { cause: err });
   }
-  if (CONFIG.has(name) || /Region is missing|Could not load credentials/i.test(message) || (status !== undefined && status >= 400)) {
-    return new ConfigError(
-      `${what} failed (${name || 'error'}: ${message}): fix the AWS credentials, region or permissions ` +
-        '(kinesis:ListShards, kinesis:GetShardIterator, kinesis:GetRecords)',
-      { cause: err },
-    );
-  }
-  return err instanceof Error ? err : new Error(message, { cause: err });
-}
-
-const TRANSIENT = new Set([
-  'ProvisionedThroughputExceededException',
-  'LimitExceededException',
-  'ResourceInUseException',
-  'KMSThrottlingException',
-  'InternalFailure',
-  'InternalFailureException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'ThrottlingException',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-
-const CONFIG = new Set([
-  'AccessDeniedException',
-  'KMSAccessDeniedException',
-  'KMSDisabledException',
-  'KMSInvalidStateException',
-  'KMSNotFoundException',
-  'KMSOptInRequired',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'ExpiredTokenException',
-  'InvalidClientTokenId',
-  'MissingAuthenticationToken',
-  'CredentialsProviderError',
-  'InvalidArgumentException',
-]);
-
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET']);
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.name && !err.message.startsWith(err.name) ? `${err.name}: ${err.message}` : err.message;
-  return String(err);
-}
-
-/** Full jitter: a random delay up to the exponential ceiling. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
-  return Math.round(Math.random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 20)));
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
+  const classified = classifyAwsError(err, what, {
+    configHint: 'the AWS credentials, region or permissions (kinesis:ListShards, kinesis:GetShardIterator, kinesis:GetRecords)',
   });
+  return classified instanceof TransientError ? 'transient' : classified;
 }

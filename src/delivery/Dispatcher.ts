@@ -6,6 +6,7 @@
  */
 import type { OutboxJob, Outbox } from './Outbox.js';
 import type { SendResult, Sink } from './types.js';
+import { backoffDelay } from '../util/backoff.js';
 
 const IN_FLIGHT_GRACE_MS = 15_000;
 
@@ -44,12 +45,6 @@ interface Lane {
   timer: NodeJS.Timeout | undefined;
   /** The last failure was logged; the next success says the sink recovered. */
   failing: boolean;
-}
-
-/** Delay before attempt `attempt + 1`: min(max, initial * 2^(attempt-1)), half of it jittered. */
-export function backoffDelay(attempt: number, p: RetryPolicy, random: () => number = Math.random): number {
-  const d = Math.min(p.maxBackoffMs, p.initialBackoffMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(d / 2 + random() * (d / 2));
 }
 
 export class Dispatcher {
@@ -202,7 +197,7 @@ export class Dispatcher {
         continue;
       }
       this.stats.retries++;
-      const delay = r.retryAfterMs ?? backoffDelay(job.attempts, this.opts, this.random);
+      const delay = r.retryAfterMs ?? backoffDelay(job.attempts, this.opts.initialBackoffMs, this.opts.maxBackoffMs, 'equal', this.random);
       if (r.retryAfterMs !== undefined) lane.pausedUntil = Math.max(lane.pausedUntil, this.now() + r.retryAfterMs);
       job.notBefore = this.now() + delay;
       lane.waiting.push(job);

@@ -4,6 +4,7 @@
  * with exponential backoff and jitter; when retries run out the error propagates (nothing is skipped).
  */
 import { TransientError } from '../errors.js';
+import { backoffDelay, sleep } from '../util/backoff.js';
 
 export interface DriveOptions {
   concurrency?: number;
@@ -54,10 +55,9 @@ export async function withRetry<R>(fn: () => Promise<R>, opts: DriveOptions = {}
       return await fn();
     } catch (err) {
       if (!(err instanceof TransientError) || attempt >= attempts) throw err;
-      // Full jitter: a random delay up to the exponential ceiling.
-      const delay = Math.round(Math.random() * Math.min(max, base * 2 ** (attempt - 1)));
+      const delay = backoffDelay(attempt, base, max);
       opts.onRetry?.(err, attempt, delay);
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
     }
   }
 }
