@@ -68,6 +68,9 @@ const SETTLE_POLL_MS = 10;
 /** Dead-lettered batch names kept for `settle` (a long-lived process that never settles must not grow). */
 const MAX_DEAD_BATCHES = 10_000;
 
+/** Retry defaults: with equal jitter, 20 attempts ride out at least 6.5 minutes of sink outage (about 10 on average). */
+export const DEFAULT_RETRY = { maxAttempts: 20, initialBackoffMs: 500, maxBackoffMs: 60_000 } as const;
+
 export class DeliveryHandoff implements AlertHandoff {
   private readonly stats0 = { accepted: 0, unrouted: 0, recovered: 0 };
   private closed = false;
@@ -94,9 +97,9 @@ export class DeliveryHandoff implements AlertHandoff {
     const { outbox, recovered } = await Outbox.open(opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR);
     const d = config.delivery;
     const dispatcher = new Dispatcher(sinks, outbox, {
-      maxAttempts: d.maxAttempts ?? 20,
-      initialBackoffMs: d.initialBackoffMs ?? 500,
-      maxBackoffMs: d.maxBackoffMs ?? 60_000,
+      maxAttempts: d.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
+      initialBackoffMs: d.initialBackoffMs ?? DEFAULT_RETRY.initialBackoffMs,
+      maxBackoffMs: d.maxBackoffMs ?? DEFAULT_RETRY.maxBackoffMs,
       concurrency: d.concurrency ?? 4,
       log,
       ...(opts.now ? { now: opts.now } : {}),

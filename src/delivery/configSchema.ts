@@ -163,8 +163,8 @@ export const CONFIG_SPEC: ObjectSpec = {
       description: 'Outbox, retries and dead letters.',
       properties: {
         outboxDir: { type: 'string', description: 'Durable outbox directory (default .dasguard/outbox; --outbox-dir wins).' },
-        maxAttempts: { type: 'integer', minimum: 1, maximum: 1000, description: 'Attempts per alert and sink before the dead-letter file (default 20: with the default backoff, about 7 minutes of outage on average).' },
-        initialBackoffMs: { type: 'integer', minimum: 1, description: 'First retry delay (default 500); doubles each time, with full jitter.' },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 1000, description: 'Attempts per alert and sink before the dead-letter file (default 20: with the default backoff, at least 6.5 minutes of outage, about 10 on average).' },
+        initialBackoffMs: { type: 'integer', minimum: 1, description: 'First retry delay (default 500); doubles each time up to maxBackoffMs, half of each delay random (equal jitter).' },
         maxBackoffMs: { type: 'integer', minimum: 1, description: 'Longest retry delay (default 60000).' },
         drainTimeoutMs: { type: 'integer', minimum: 0, description: 'How long close() waits for the outbox to drain (default 30000).' },
         concurrency: { type: 'integer', minimum: 1, maximum: 64, description: 'Requests in flight per sink (default 4).' },
