@@ -7,6 +7,8 @@ import type { KeyProvider } from '../keys/KeyProvider.js';
 import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
 import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
 import { formatProblem, loadRules, type RuleSet } from '../rules/index.js';
+import { DecryptPool } from '../codec/DecryptPool.js';
+import type { ProcessorDeps } from '../pipeline/processRecord.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -48,4 +50,11 @@ export async function keyProviderFor(keyFile: string | undefined): Promise<KeyPr
     getDataKey: (ciphertext, context) => (kms ??= new KmsKeyProvider()).getDataKey(ciphertext, context),
     stats: () => kms?.stats() ?? { backendCalls: 0, cacheHits: 0, cacheMisses: 0 },
   };
+}
+
+/** `--workers N`: a decryption worker pool for processRecord's deps, or undefined for N = 0 (decrypt on this thread). */
+export function openPool(workers: number | undefined): { deps: Pick<ProcessorDeps, 'decrypt'>; close(): Promise<void> } | undefined {
+  if (workers === undefined || workers === 0) return undefined;
+  const pool = new DecryptPool({ workers });
+  return { deps: { decrypt: (message, dataKey) => pool.decrypt(message, dataKey) }, close: () => pool.close() };
 }

@@ -9,11 +9,10 @@ import type { KeyProvider } from '../keys/KeyProvider.js';
 import { drive } from '../pipeline/drive.js';
 import type { Redaction } from '../pipeline/alert.js';
 import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
-import { processRecord, type ProcessorDeps, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
-import { DecryptPool } from '../codec/DecryptPool.js';
+import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
 import { Progress, RunStats, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
 import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
-import { keyProviderFor, loadRulesOrExit, type Io } from './common.js';
+import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
 
 export interface ReplayOptions {
@@ -102,12 +101,6 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
 }
 
 /** --workers N > 0: a DecryptPool, and the processRecord deps that use it. */
-export function openPool(workers: number | undefined): { deps: Pick<ProcessorDeps, 'decrypt'>; close(): Promise<void> } | undefined {
-  if (workers === undefined || workers === 0) return undefined;
-  const pool = new DecryptPool({ workers });
-  return { deps: { decrypt: (message, dataKey) => pool.decrypt(message, dataKey) }, close: () => pool.close() };
-}
-
 type Common = Pick<ReplayOptions, 'inputs' | 'resourceId' | 'concurrency'>;
 
 async function runItems(

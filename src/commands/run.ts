@@ -21,8 +21,7 @@ import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js'
 import type { DecodedBatch } from '../types.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type ConsumerStats } from '../consumer/KinesisConsumer.js';
-import { keyProviderFor, loadRulesOrExit, type Io } from './common.js';
-import { openPool } from './replay.js';
+import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 
 export interface RunOptions {
   /** DBClusterIdentifier: the stream is looked up with DescribeDBClusters. One of cluster / stream. */
