@@ -16,7 +16,7 @@ import { openWindows, parseLossPatterns } from '../src/health/lossWindows.js';
 import type { Alert } from '../src/pipeline/alert.js';
 import type { AlertHandoff } from '../src/pipeline/AlertHandoff.js';
 import { loadRules, type RuleSet } from '../src/rules/index.js';
-import { clusterModel, startRdsServer, type RdsServer } from './support/rdsServer.js';
+import { clusterModel, startRdsServer } from './support/rdsServer.js';
 
 const T0 = Date.parse('2024-05-01T12:00:00.000Z');
 const min = 60_000;
