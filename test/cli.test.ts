@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jsonLines, runCli } from './support/cli.js';
+import { withEnv } from './support/env.js';
 import { MYSQL, PG } from '../scripts/sampleData.js';
 
 const KEY = 'samples/demo-master-key.json';
@@ -201,24 +202,20 @@ test('without --key-file, replay decrypts through AWS KMS with the standard SDK 
   const { startKmsServer } = await import('./support/kmsServer.js');
   const { LocalKeyProvider } = await import('../src/keys/LocalKeyProvider.js');
   const kms = await startKmsServer({ keys: await LocalKeyProvider.fromFile(KEY) });
-  const saved = { ...process.env };
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_KMS: kms.url,
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-    AWS_SECRET_ACCESS_KEY: 'secret',
-  });
-  delete process.env.AWS_PROFILE;
   try {
-    const r = await runCli(['replay', PG_STREAM, '--output', 'jsonl']);
-    assert.equal(r.code, 0, r.stderr);
-    const golden = jsonLines(await readFile('samples/expected/postgresql-alerts.jsonl', 'utf8'));
-    assert.deepEqual(withoutSource(jsonLines(r.stdout)), golden);
-    assert.ok(kms.requests.length > 0, 'KMS was called');
-    for (const req of kms.requests) assert.deepEqual(req.encryptionContext, { 'aws:rds:dbc-id': PG.clusterId });
-    assert.match(r.stderr, /data keys: \d+ decrypt calls/);
+    await withEnv(
+      { AWS_ENDPOINT_URL_KMS: kms.url, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_PROFILE: undefined },
+      async () => {
+        const r = await runCli(['replay', PG_STREAM, '--output', 'jsonl']);
+        assert.equal(r.code, 0, r.stderr);
+        const golden = jsonLines(await readFile('samples/expected/postgresql-alerts.jsonl', 'utf8'));
+        assert.deepEqual(withoutSource(jsonLines(r.stdout)), golden);
+        assert.ok(kms.requests.length > 0, 'KMS was called');
+        for (const req of kms.requests) assert.deepEqual(req.encryptionContext, { 'aws:rds:dbc-id': PG.clusterId });
+        assert.match(r.stderr, /data keys: \d+ decrypt calls/);
+      },
+    );
   } finally {
-    process.env = saved;
     await kms.close();
   }
 });

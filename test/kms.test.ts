@@ -11,6 +11,7 @@ import { encryptionContextFor } from '../src/keys/KeyProvider.js';
 import { KmsKeyProvider } from '../src/keys/KmsKeyProvider.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { startKmsServer, type KmsServer } from './support/kmsServer.js';
+import { withEnv } from './support/env.js';
 
 const CLUSTER = 'cluster-ABCDEFGHIJKL';
 const ctx = encryptionContextFor(CLUSTER);
@@ -24,24 +25,6 @@ function provider(extra: Partial<KMSClientConfig> = {}): KmsKeyProvider {
   return new KmsKeyProvider({
     clientConfig: { endpoint: server.url, region: 'us-east-1', credentials, maxAttempts: 1, ...extra },
   });
-}
-
-/** Runs `fn` with the given environment variables set (undefined = unset), then restores them. */
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(vars)) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
 }
 
 describe('KmsKeyProvider over a loopback KMS', () => {

@@ -14,6 +14,7 @@ import {
 import { createRdsClient, describeActivityStream } from '../src/aws/rds.js';
 import { ConfigError, TransientError } from '../src/errors.js';
 import { clusterModel, startRdsServer, type RdsServer } from './support/rdsServer.js';
+import { withEnv } from './support/env.js';
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const KMS_KEY = 'arn:aws:kms:us-east-1:111122223333:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
@@ -22,23 +23,6 @@ let server: RdsServer;
 
 function client(extra: Partial<RDSClientConfig> = {}) {
   return createRdsClient({ endpoint: server.url, region: 'us-east-1', credentials, maxAttempts: 1, ...extra });
-}
-
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(vars)) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
 }
 
 describe('describeActivityStream over a loopback RDS', () => {
