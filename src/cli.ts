@@ -6,6 +6,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createRequire } from 'node:module';
 import { ConfigError, ExitCode, ExitError, UsageError, errorMessage } from './errors.js';
 import { Severities, type Severity } from './types.js';
+import { REDACTION_MODES } from './redaction/index.js';
+import { terminalLines } from './util/escape.js';
 import { processIo, type Io } from './commands/common.js';
 
 const require = createRequire(import.meta.url);
@@ -42,6 +44,7 @@ const INPUT_OPTIONS = {
   'quarantine-file': { type: 'string' },
   concurrency: { type: 'string', default: '16' },
   workers: { type: 'string', default: '0' },
+  redaction: { type: 'string', default: 'literals' },
   quiet: { type: 'boolean', short: 'q', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
@@ -54,6 +57,9 @@ const INPUT_HELP = `  --key-file PATH       Local master-key file (samples, test
   --concurrency N       Records decoded at once (default 16); output keeps input order
   --workers N           Decrypt payloads in N worker threads (default 0: on the main thread); with 2 on 2 cores,
                         up to ~1.6x the records/s (small records). Output order is unchanged
+  --redaction MODE      What statement text, bind values and server messages look like in every output:
+                        literals (default: literals, comment text, binds and quoted values masked), full (none of
+                        them at all) or none (as the database wrote them)
   -q, --quiet           No summary on stderr`;
 
 /** Alert delivery options (src/delivery): `replay` and `run` share them. */
@@ -94,15 +100,15 @@ Decodes every record and evaluates its activity events against the rules. Alerts
   --rules PATH          Rule file or directory (repeatable); default ./rules, else the bundled baseline pack
   --output text|jsonl   Alerts for people (default) or one JSON alert per line
   --fail-on SEVERITY    Exit 3 when an alert at or above SEVERITY (${Severities.join(', ')}) fired
-  --redaction literals|none  Mask SQL literals in alert events (default literals)
 ${DELIVERY_HELP}
 ${INPUT_HELP}
 `,
   decode: `Usage: dasguard decode PATH... [options]
 
 Decrypts and normalises records; prints each activity event as one JSON line, every original field kept, plus
-engine, clusterId, instanceId, recordVersion, logTimeMs, startTimeMs, endTimeMs, rows and sqlCommand.
-Decrypted audit data goes to stdout only: redirect it to a file only if you mean to keep it.
+engine, clusterId, instanceId, recordVersion, logTimeMs, startTimeMs, endTimeMs, rows, sqlCommand, sqlHasWhere
+and sqlComments. Statement text, bind values and server messages follow --redaction (default literals: masked);
+with --redaction none, decrypted audit data goes to stdout as written: redirect it only if you mean to keep it.
 
   --heartbeats          Also print heartbeat events
 ${INPUT_HELP}
@@ -119,7 +125,9 @@ a restart resumes where the last run stopped (at-least-once). Alerts go to stdou
   --checkpoint-dir DIR  Checkpoint files, one per stream (default .dasguard/checkpoints)
   --rules PATH          Rule file or directory (repeatable); default ./rules, else the bundled baseline pack
   --output text|jsonl   Alerts for people (default) or one JSON alert per line
-  --redaction literals|none  Mask SQL literals in alert events (default literals)
+  --redaction MODE      What statement text, bind values and server messages look like in every output:
+                        literals (default: literals, comment text, binds and quoted values masked), full (none of
+                        them at all) or none (as the database wrote them)
   --poll-interval D     Wait between GetRecords calls once a shard is caught up (default 1s)
   --status-interval D   Status report on stderr every D (default 10s)
   --discovery-interval D  Look for new shards every D (default 30s)
@@ -240,7 +248,6 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           rules: { type: 'string', multiple: true },
           output: { type: 'string', default: 'text' },
           'fail-on': { type: 'string' },
-          redaction: { type: 'string', default: 'literals' },
         },
         command,
       );
@@ -255,7 +262,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           output: oneOf('output', v.output, ['text', 'jsonl'] as const),
           strict: v.strict,
           failOn: severityOption(v['fail-on']),
-          redaction: oneOf('redaction', v.redaction, ['literals', 'none'] as const),
+          redaction: oneOf('redaction', v.redaction, REDACTION_MODES),
           quarantineFile: v['quarantine-file'],
           concurrency: positiveInt('concurrency', v.concurrency),
           workers: workersOption(v.workers),
@@ -275,6 +282,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           keyFile: v['key-file'],
           resourceId: v['resource-id'],
           heartbeats: v.heartbeats,
+          redaction: oneOf('redaction', v.redaction, REDACTION_MODES),
           strict: v.strict,
           quarantineFile: v['quarantine-file'],
           concurrency: positiveInt('concurrency', v.concurrency),
@@ -321,7 +329,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           checkpointDir: v['checkpoint-dir'],
           rules: v.rules,
           output: oneOf('output', v.output, ['text', 'jsonl'] as const),
-          redaction: oneOf('redaction', v.redaction, ['literals', 'none'] as const),
+          redaction: oneOf('redaction', v.redaction, REDACTION_MODES),
           keyFile: v['key-file'],
           pollIntervalMs: parseDuration('poll-interval', v['poll-interval']),
           statusIntervalMs: parseDuration('status-interval', v['status-interval']),
@@ -450,7 +458,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return await dispatch(argv, io);
   } catch (err) {
     if (err instanceof ExitError) {
-      if (err.message) io.stderr.write(`dasguard: ${err.message}\n`);
+      if (err.message) io.stderr.write(`dasguard: ${terminalLines(err.message)}\n`);
       return err.exitCode;
     }
     if ((err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') {
@@ -458,10 +466,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       return ExitCode.ok;
     }
     if (err instanceof UsageError || err instanceof ConfigError) {
-      io.stderr.write(`dasguard: ${err.message}\n`);
+      io.stderr.write(`dasguard: ${terminalLines(err.message)}\n`);
       return ExitCode.usage;
     }
-    io.stderr.write(`dasguard: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    io.stderr.write(`dasguard: internal error: ${terminalLines(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     return ExitCode.internal;
   }
 }

@@ -17,7 +17,7 @@
  *
  * Handler: `dist/lambda.handler`. Environment: DASGUARD_RULES (comma-separated rule files or directories,
  * default the bundled rules/), DASGUARD_RESOURCE_ID (when the stream name is not `aws-rds-das-<resource id>`),
- * DASGUARD_KMS_KEY_ID (only accept data keys of this KMS key), DASGUARD_REDACTION (`literals` | `none`),
+ * DASGUARD_KMS_KEY_ID (only accept data keys of this KMS key), DASGUARD_REDACTION (`literals` | `full` | `none`),
  * DASGUARD_CONFIG (a dasguard.yaml), DASGUARD_SNS_TOPIC_ARN, DASGUARD_SLACK_WEBHOOK_URL, DASGUARD_OUTBOX_DIR.
  */
 import { dirname, join } from 'node:path';
@@ -30,11 +30,13 @@ import { resourceIdFromStreamName, type KeyProvider } from './keys/KeyProvider.j
 import { KmsKeyProvider } from './keys/KmsKeyProvider.js';
 import { ConsoleHandoff, type AlertHandoff } from './pipeline/AlertHandoff.js';
 import type { Redaction } from './pipeline/alert.js';
+import { REDACTION_MODES } from './redaction/index.js';
 import { processRecord, type Quarantined } from './pipeline/processRecord.js';
 import type { StreamObserver } from './pipeline/StreamObserver.js';
 import { formatProblem, loadRules, type RuleSet } from './rules/index.js';
 import { isError as isErrorProblem } from './rules/problems.js';
 import type { SourceRecord } from './types.js';
+import { jsonLine } from './util/escape.js';
 
 /** The parts of a Lambda Kinesis event dasguard reads (the shape of `aws-lambda`'s KinesisStreamEvent). */
 export interface KinesisStreamRecord {
@@ -341,7 +343,7 @@ function quarantineFields(q: Quarantined, stream: string, shardId: string | unde
 
 function jsonLog(out: Writable): (entry: LogEntry) => void {
   return (entry) => {
-    out.write(JSON.stringify({ time: new Date().toISOString(), service: 'dasguard', ...entry }) + '\n');
+    out.write(jsonLine({ time: new Date().toISOString(), service: 'dasguard', ...entry }) + '\n');
   };
 }
 
@@ -457,9 +459,9 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
     if (ruleSet === undefined || failures.length > 0) {
       throw new ConfigError(failures.join('\n'), configError ? { cause: configError } : undefined);
     }
-    const redaction = env.DASGUARD_REDACTION ?? 'literals';
-    if (redaction !== 'literals' && redaction !== 'none') {
-      throw new ConfigError(`DASGUARD_REDACTION must be "literals" or "none", not "${redaction}"`);
+    const redaction = (env.DASGUARD_REDACTION?.trim() || 'literals') as Redaction;
+    if (!(REDACTION_MODES as readonly string[]).includes(redaction)) {
+      throw new ConfigError(`DASGUARD_REDACTION must be one of ${REDACTION_MODES.join(', ')}, not "${redaction}"`);
     }
     const resourceId = env.DASGUARD_RESOURCE_ID?.trim() || undefined;
     if (resourceId !== undefined && !/^(cluster|db)-[A-Za-z0-9_-]+$/.test(resourceId)) {

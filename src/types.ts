@@ -69,6 +69,14 @@ export interface ActivityEvent {
    * describe objects, not statements.
    */
   sqlCommand: string | null;
+  /**
+   * Added: for DELETE and UPDATE statements, whether the first statement of `commandText` has a WHERE clause of
+   * its own that tests something (read outside comments and literals, at parenthesis depth 0; `WHERE 1=1` does
+   * not count); null for other statements and events without statement text.
+   */
+  sqlHasWhere: boolean | null;
+  /** Added: how many comments `commandText` holds (executable comments MySQL runs are code); null without text. */
+  sqlComments: number | null;
 }
 
 /** A heartbeat: liveness only, never evaluated as activity. */

@@ -67,7 +67,7 @@ test('alerts never carry the literals of the statement (card numbers, passwords)
 });
 
 test('decode prints every original field (unknown ones included) plus the added ones; heartbeats only on request', async () => {
-  const r = await runCli(['decode', PG_STREAM, '--key-file', KEY, '--quiet']);
+  const r = await runCli(['decode', PG_STREAM, '--key-file', KEY, '--quiet', '--redaction', 'none']);
   assert.equal(r.code, 0, r.stderr);
   const events = jsonLines(r.stdout);
   const plain = jsonLines(await readFile(PG_PLAIN, 'utf8'));
@@ -82,6 +82,14 @@ test('decode prints every original field (unknown ones included) plus the added 
   assert.ok(!r.stdout.includes('"heartbeat"'));
   const hb = await runCli(['decode', PG_STREAM, '--key-file', KEY, '--quiet', '--heartbeats']);
   assert.ok(hb.stdout.includes('"heartbeat"'));
+  // by default, decode follows the redaction policy like every other output
+  const masked = jsonLines((await runCli(['decode', PG_STREAM, '--key-file', KEY, '--quiet'])).stdout);
+  const card = events.find((e) => typeof e.commandText === 'string' && /'[^']+'/.test(e.commandText as string));
+  assert.ok(card !== undefined, 'the sample has a statement with a literal');
+  const same = masked.find((e) => e.sessionId === card.sessionId && e.statementId === card.statementId && e.logTime === card.logTime)!;
+  assert.notEqual(same.commandText, card.commandText);
+  assert.ok(!/'[^']+'/.test(same.commandText as string), String(same.commandText));
+  assert.deepEqual({ ...same, commandText: null, paramList: null, errorMessage: null }, { ...card, commandText: null, paramList: null, errorMessage: null });
 });
 
 test('a bad record in the middle is quarantined with file:line and reason; the rest is processed; --strict exits 1', async () => {

@@ -327,7 +327,11 @@ describe('decodeRecord: bad records are poison, with a reason', () => {
   const goodEnvelope = async (): Promise<Record<string, unknown>> =>
     (good ??= parse(await encodeRecord(pgRecord, { resourceId: CLUSTER, version: '1.1', wrapper: keys })));
 
-  it('not JSON', () => rejectsWith(decodeRecord(bytes('hello'), ctx), 'not-json', /not JSON.*"hello"/));
+  it('not JSON, without quoting the record (it can be plaintext audit data)', async () => {
+    await rejectsWith(decodeRecord(bytes('hello secret'), ctx), 'not-json', /^record is not JSON \(Unexpected token \(not valid JSON\); 12 bytes\)$/);
+    await rejectsWith(decodeRecord(bytes('{"commandText": "pw hunter2" x}'), ctx), 'not-json', /not JSON/);
+    await decodeRecord(bytes('{"commandText": "pw hunter2" x}'), ctx).catch((err: Error) => assert.ok(!err.message.includes('hunter2'), err.message));
+  });
   it('empty record', () => rejectsWith(decodeRecord(new Uint8Array(0), ctx), 'not-json', /empty/));
   it('a JSON array', () => rejectsWith(decodeRecord(bytes([1]), ctx), 'bad-envelope', /array/));
   it('a JSON string', () => rejectsWith(decodeRecord(bytes('"x"'), ctx), 'bad-envelope'));

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   engineOf,
-  leadingSqlKeywords,
   normalizeEvent,
   normalizeEvents,
   parseDasTime,
@@ -11,6 +10,7 @@ import {
   type RecordContext,
 } from '../src/codec/normalize.js';
 import type { ActivityEvent } from '../src/types.js';
+import { leadingCommand } from '../src/sql/statement.js';
 
 const ctx: RecordContext = { clusterId: 'cluster-C', instanceId: 'db-I', version: '1.2' };
 
@@ -144,7 +144,7 @@ describe('sqlCommand', () => {
   ];
   for (const [text, expected] of cases) {
     it(`MySQL MAIN ${JSON.stringify(text)} -> ${expected}`, () => {
-      assert.equal(leadingSqlKeywords(text), expected);
+      assert.equal(leadingCommand(text, 'mysql'), expected);
       assert.equal(eventOf(mysqlMain(text)).sqlCommand, expected);
     });
   }

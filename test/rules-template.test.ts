@@ -35,21 +35,26 @@ test('without a message the description is used', () => {
   assert.deepEqual(ruleSet?.evaluate({ class: 'DDL' }).map((m) => m.message), ['Something happened', 'e']);
 });
 
-test('literals in commandText and every bind value in paramList are redacted by default; |raw opts out', () => {
-  const event = { engine: 'postgresql', commandText: "ALTER ROLE app PASSWORD 'hunter2'", paramList: ['4111111111111111', null] };
+test('templates follow the redaction policy: commandText, paramList, errorMessage and native SQL are masked; |raw is ignored with a warning', () => {
+  const event = { engine: 'postgresql', commandText: "ALTER ROLE app PASSWORD 'hunter2' /* pw hunter2 */", paramList: ['4111111111111111', null] };
   const m = messageOf('{{commandText}} {{paramList}}', event);
-  assert.equal(m, 'ALTER ROLE app PASSWORD ? ["?",null]');
+  assert.equal(m, 'ALTER ROLE app PASSWORD ? /* ? */ ["?",null]');
   assert.ok(!m.includes('hunter2') && !m.includes('4111'));
-  assert.equal(messageOf('{{commandText|raw}}', event), "ALTER ROLE app PASSWORD 'hunter2'");
+  // |raw no longer opts out: the output's redaction mode decides (--redaction none)
+  const raw = loadRuleTexts([{ file: 'r.yaml', text: 'rules:\n  - {id: r, severity: low, when: {class: DDL}, message: "{{commandText|raw}}"}' }]);
+  assert.ok(raw.ruleSet !== undefined);
+  assert.deepEqual(raw.problems.map(formatProblem), ["r.yaml:2 r: warning: message: '|raw' in '{{commandText|raw}}' is ignored: messages follow the redaction policy (--redaction none shows values as written)"]);
+  assert.equal(raw.ruleSet.evaluate({ class: 'DDL', ...event })[0]?.message, 'ALTER ROLE app PASSWORD ? /* ? */');
   // MySQL: double-quoted strings are literals there
   assert.equal(messageOf('{{commandText}}', { engine: 'mysql', commandText: 'SET PASSWORD = "x"' }), 'SET PASSWORD = ?');
-  // Oracle's SQL text in the native audit fields too
-  assert.equal(
-    messageOf('{{engineNativeAuditFields.SQL_TEXT}}', { engine: 'oracle', engineNativeAuditFields: { SQL_TEXT: "ALTER USER x IDENTIFIED BY 'pw'" } }),
-    'ALTER USER x IDENTIFIED BY ?',
-  );
+  // Oracle's SQL text in the native audit fields too, also when the whole object is shown
+  const oracle = { engine: 'oracle', engineNativeAuditFields: { SQL_TEXT: 'ALTER USER x IDENTIFIED BY pw', OS_USERNAME: 'oracle' } };
+  assert.equal(messageOf('{{engineNativeAuditFields.SQL_TEXT}}', oracle), 'ALTER USER x IDENTIFIED BY ?');
+  assert.equal(messageOf('{{engineNativeAuditFields}}', oracle), '{"SQL_TEXT":"ALTER USER x IDENTIFIED BY ?","OS_USERNAME":"oracle"}');
+  // server messages: the values they quote
+  assert.equal(messageOf('{{errorMessage}}', { errorMessage: "Duplicate entry '4111111111111111' for key 'PRIMARY'" }), "Duplicate entry '?' for key '?'");
   // other fields are shown as they are
-  assert.equal(messageOf('{{errorMessage}}', { errorMessage: "bad value 'x'" }), "bad value 'x'");
+  assert.equal(messageOf('{{dbUserName}}', { dbUserName: "o'brien" }), "o'brien");
 });
 
 test('very long values are cut', () => {

@@ -5,6 +5,7 @@ import type { DecodedBatch, EncryptionContext } from '../types.js';
 import { normalizeEvents, type RecordContext } from './normalize.js';
 import { decryptPayload } from './payload.js';
 import { decodeBase64Strict } from './base64.js';
+import { describeJsonError } from '../util/jsonError.js';
 
 /**
  * One Kinesis record of a Database Activity Stream -> its events.
@@ -150,7 +151,7 @@ function parseRecordBytes(data: Uint8Array): unknown {
       PoisonReason.notJson,
       data.byteLength === 0
         ? 'record is empty, expected DAS envelope JSON'
-        : `record is not JSON (${(err as Error).message}); it starts with ${JSON.stringify(text.slice(0, 40))}`,
+        : `record is not JSON (${describeJsonError(err)}; ${data.byteLength} bytes)`,
       { cause: err },
     );
   }

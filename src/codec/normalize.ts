@@ -1,3 +1,5 @@
+import { mysqlVersionOf, type LexerOptions } from '../sql/lexer.js';
+import { leadingCommand, statementShape } from '../sql/statement.js';
 import type { ActivityEvent, DbEngine, Heartbeat, RejectedEvent } from '../types.js';
 
 /** What an event inherits from the record that carried it. */
@@ -64,7 +66,11 @@ export function normalizeEvent(raw: unknown, index: number, ctx: RecordContext):
     event.startTimeMs = parseDasTime(ev.startTime);
     event.endTimeMs = parseDasTime(ev.endTime);
     event.rows = rowsOf(ev.rowCount);
-    event.sqlCommand = sqlCommandOf(ev, engine);
+    const sqlCommand = sqlCommandOf(ev, engine);
+    event.sqlCommand = sqlCommand;
+    const shape = sqlShapeOf(ev, engine, sqlCommand);
+    event.sqlHasWhere = shape.hasWhere;
+    event.sqlComments = shape.comments;
     return { kind: 'event', event };
   }
   if (type === 'heartbeat') {
@@ -83,7 +89,7 @@ export function normalizeEvent(raw: unknown, index: number, ctx: RecordContext):
   const reason =
     type === undefined
       ? `event ${index} has no "type" (expected "record" or "heartbeat")`
-      : `event ${index} has unknown type ${JSON.stringify(type)} (expected "record" or "heartbeat")`;
+      : `event ${index} has unknown type ${typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `(${describe(type)})`} (expected "record" or "heartbeat")`;
   return { kind: 'rejected', rejected: { index, reason, raw } };
 }
 
@@ -247,260 +253,30 @@ export function sqlCommandOf(ev: Record<string, unknown>, engine: DbEngine): str
     const cls = typeof ev.class === 'string' ? ev.class.toUpperCase() : '';
     if (cls === 'AUX') return null;
     if (command === 'QUERY') {
-      return typeof ev.commandText === 'string' ? leadingSqlKeywords(ev.commandText) : null;
+      return typeof ev.commandText === 'string' ? leadingCommand(ev.commandText, engine, lexerOptionsOf(ev)) : null;
     }
   }
   return command === '' ? null : command;
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Leading keywords of a MySQL statement.
+/** Statements whose WHERE clause `sqlHasWhere` reports. */
+const WHERE_COMMANDS: ReadonlySet<string> = new Set(['DELETE', 'UPDATE']);
 
-interface Token {
-  /** 'w' word, 'q' quoted identifier or string, 'p' punctuation. */
-  k: 'w' | 'q' | 'p';
-  /** Word upper-cased; the punctuation character; the quoted text without quotes. */
-  v: string;
+/** The `sqlHasWhere` and `sqlComments` added fields: see ActivityEvent in types.ts. */
+export function sqlShapeOf(ev: Record<string, unknown>, engine: DbEngine, sqlCommand: string | null): { hasWhere: boolean | null; comments: number | null } {
+  const text = ev.commandText;
+  if (typeof text !== 'string' || (engine === 'mysql' && typeof ev.class === 'string' && ev.class.toUpperCase() === 'AUX')) {
+    return { hasWhere: null, comments: null };
+  }
+  const shape = statementShape(text, engine, lexerOptionsOf(ev));
+  return { hasWhere: sqlCommand !== null && WHERE_COMMANDS.has(sqlCommand) ? shape.hasWhere : null, comments: shape.comments };
 }
 
-/** A lazy tokenizer: reads only as far as asked (statements can be megabytes long). */
-class SqlTokens {
-  #pos = 0;
-  #inExecComment = false;
-  #peeked: Token | null | undefined;
-
-  constructor(private readonly s: string) {}
-
-  peek(): Token | null {
-    if (this.#peeked === undefined) this.#peeked = this.#read();
-    return this.#peeked;
-  }
-
-  next(): Token | null {
-    const t = this.peek();
-    this.#peeked = undefined;
-    return t;
-  }
-
-  #read(): Token | null {
-    const s = this.s;
-    const n = s.length;
-    for (;;) {
-      if (this.#pos >= n) return null;
-      const c = s.charCodeAt(this.#pos);
-      // whitespace
-      if (c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0xfeff) {
-        this.#pos++;
-        continue;
-      }
-      const c2 = s.charCodeAt(this.#pos + 1);
-      // -- comment (MySQL wants a space after it; be generous) and # comment
-      if ((c === 45 && c2 === 45) || c === 35) {
-        const eol = s.indexOf('\n', this.#pos);
-        this.#pos = eol < 0 ? n : eol + 1;
-        continue;
-      }
-      if (c === 47 && c2 === 42) {
-        // /*! 40101 ... */ is code MySQL runs: read inside it.
-        if (s.charCodeAt(this.#pos + 2) === 33) {
-          this.#pos += 3;
-          while (this.#pos < n && /\d/.test(s[this.#pos] as string)) this.#pos++;
-          this.#inExecComment = true;
-          continue;
-        }
-        const end = s.indexOf('*/', this.#pos + 2);
-        this.#pos = end < 0 ? n : end + 2;
-        continue;
-      }
-      if (this.#inExecComment && c === 42 && c2 === 47) {
-        this.#inExecComment = false;
-        this.#pos += 2;
-        continue;
-      }
-      if (c === 39 || c === 34 || c === 96) return this.#quoted(c);
-      if (isWordChar(c)) {
-        const start = this.#pos;
-        while (this.#pos < n && isWordChar(s.charCodeAt(this.#pos))) this.#pos++;
-        return { k: 'w', v: s.slice(start, this.#pos).toUpperCase() };
-      }
-      this.#pos++;
-      return { k: 'p', v: String.fromCharCode(c) };
-    }
-  }
-
-  #quoted(q: number): Token {
-    const s = this.s;
-    let i = this.#pos + 1;
-    let text = '';
-    for (;;) {
-      if (i >= s.length) break;
-      const c = s.charCodeAt(i);
-      if (c === 92 && q !== 96) {
-        text += s[i + 1] ?? '';
-        i += 2;
-        continue;
-      }
-      if (c === q) {
-        if (s.charCodeAt(i + 1) === q) {
-          text += s[i];
-          i += 2;
-          continue;
-        }
-        i++;
-        break;
-      }
-      text += s[i];
-      i++;
-    }
-    this.#pos = i;
-    return { k: 'q', v: text };
-  }
-}
-
-function isWordChar(c: number): boolean {
-  return (
-    (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c > 0x7f
-  );
-}
-
-/** CREATE/ALTER/DROP modifiers that come before the object kind. */
-const DDL_MODIFIERS = new Set([
-  'TEMPORARY',
-  'UNIQUE',
-  'FULLTEXT',
-  'SPATIAL',
-  'ONLINE',
-  'OFFLINE',
-  'IGNORE',
-  'AGGREGATE',
-  'UNDO',
-  'EXTERNAL',
-]);
-
-/** Object kinds written with two words. */
-const TWO_WORD_KINDS: Record<string, string> = { LOGFILE: 'GROUP', RESOURCE: 'GROUP' };
-
-/**
- * The leading keywords of a SQL statement, upper case: "SELECT", "GRANT", "CREATE TABLE", "DROP USER".
- * Skips leading whitespace, comments and parentheses; for CREATE/ALTER/DROP it skips OR REPLACE, TEMPORARY,
- * UNIQUE, ALGORITHM=..., DEFINER=..., SQL SECURITY ... and names the object kind. A `WITH` common table
- * expression gives the statement that follows it. Null when the text has no leading keyword.
- */
-export function leadingSqlKeywords(sql: string): string | null {
-  const t = new SqlTokens(sql);
-  let tok = t.next();
-  while (tok !== null && tok.k === 'p' && tok.v === '(') tok = t.next();
-  if (tok === null || tok.k !== 'w' || !/^[A-Z_]/.test(tok.v)) return null;
-  const first = tok.v;
-
-  switch (first) {
-    case 'CREATE':
-    case 'ALTER':
-    case 'DROP':
-      return ddl(first, t);
-    case 'RENAME': {
-      const kind = t.peek();
-      return kind !== null && kind.k === 'w' ? `RENAME ${kind.v}` : first;
-    }
-    case 'TRUNCATE':
-      return 'TRUNCATE TABLE';
-    case 'START':
-    case 'SET':
-    case 'LOAD':
-    case 'LOCK':
-    case 'UNLOCK': {
-      const second = t.peek();
-      const pairs: Record<string, string[]> = {
-        START: ['TRANSACTION'],
-        SET: ['PASSWORD', 'ROLE', 'TRANSACTION'],
-        LOAD: ['DATA', 'XML'],
-        LOCK: ['TABLES', 'TABLE', 'INSTANCE'],
-        UNLOCK: ['TABLES', 'TABLE', 'INSTANCE'],
-      };
-      if (second !== null && second.k === 'w' && pairs[first]?.includes(second.v)) return `${first} ${second.v}`;
-      return first;
-    }
-    case 'WITH':
-      return afterCte(t) ?? first;
-    default:
-      return first;
-  }
-}
-
-function ddl(verb: string, t: SqlTokens): string {
-  for (let guard = 0; guard < 64; guard++) {
-    const tok = t.next();
-    if (tok === null || tok.k !== 'w') return verb;
-    const w = tok.v;
-    if (w === 'OR') {
-      t.next(); // REPLACE
-      continue;
-    }
-    if (DDL_MODIFIERS.has(w)) continue;
-    if (w === 'ALGORITHM' || w === 'DEFINER') {
-      skipAssignment(t, w === 'DEFINER');
-      continue;
-    }
-    if (w === 'SQL') {
-      const sec = t.peek();
-      if (sec !== null && sec.v === 'SECURITY') {
-        t.next();
-        t.next(); // DEFINER | INVOKER
-        continue;
-      }
-      return `${verb} ${w}`;
-    }
-    const second = TWO_WORD_KINDS[w];
-    if (second !== undefined) {
-      const next = t.peek();
-      if (next !== null && next.v === second) return `${verb} ${w} ${second}`;
-    }
-    return `${verb} ${w}`;
-  }
-  return verb;
-}
-
-/** Skips `= value` (and, for DEFINER, `= user@host` / `CURRENT_USER()`). */
-function skipAssignment(t: SqlTokens, isDefiner: boolean): void {
-  const eq = t.peek();
-  if (eq !== null && eq.k === 'p' && eq.v === '=') t.next();
-  const value = t.next();
-  if (!isDefiner || value === null) return;
-  if (value.k === 'w' && value.v === 'CURRENT_USER') {
-    const open = t.peek();
-    if (open !== null && open.v === '(') {
-      t.next();
-      t.next(); // ')'
-    }
-    return;
-  }
-  for (;;) {
-    const at = t.peek();
-    // 'user'@'host' tokenizes as q p('@') q; an unquoted user@host as w p('@') w.
-    if (at === null || at.k !== 'p' || at.v !== '@') return;
-    t.next();
-    t.next();
-  }
-}
-
-const CTE_BODIES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'TABLE', 'VALUES']);
-
-/** After `WITH [RECURSIVE] name [(cols)] AS (...) [, ...]`: the statement keyword at parenthesis depth 0. */
-function afterCte(t: SqlTokens): string | null {
-  let depth = 0;
-  let sawBody = false;
-  for (let guard = 0; guard < 100_000; guard++) {
-    const tok = t.next();
-    if (tok === null) return null;
-    if (tok.k === 'p') {
-      if (tok.v === '(') depth++;
-      else if (tok.v === ')') {
-        depth--;
-        if (depth === 0) sawBody = true;
-      }
-      continue;
-    }
-    if (depth === 0 && sawBody && tok.k === 'w' && CTE_BODIES.has(tok.v)) return tok.v;
-  }
-  return null;
+/** MySQL executable comments run by server version: the event's own serverVersion says which. */
+function lexerOptionsOf(ev: Record<string, unknown>): LexerOptions {
+  const version = mysqlVersionOf(ev.serverVersion);
+  const opts: LexerOptions = {};
+  if (version !== undefined) opts.mysqlVersion = version;
+  if (typeof ev.serverVersion === 'string' && /mariadb/i.test(ev.serverVersion)) opts.mariadb = true;
+  return opts;
 }

@@ -3,6 +3,7 @@ import { ConfigError, ExitCode } from '../errors.js';
 import { deliveryConfigFor, type DeliveryOptions } from '../delivery/cliSupport.js';
 import { sendTestAlert } from '../delivery/DeliveryHandoff.js';
 import type { Io } from './common.js';
+import { terminalSafe } from '../util/escape.js';
 
 export interface AlertTestOptions extends DeliveryOptions {
   route: string;
@@ -17,7 +18,7 @@ export async function alertTestCommand(opts: AlertTestOptions, io: Io): Promise<
     if (result.ok) io.stderr.write(`dasguard alert-test: sink '${sink}' accepted the test alert\n`);
     else {
       failed++;
-      io.stderr.write(`dasguard alert-test: sink '${sink}' FAILED: ${result.error}\n`);
+      io.stderr.write(`dasguard alert-test: sink '${sink}' FAILED: ${terminalSafe(result.error)}\n`);
     }
   }
   io.stderr.write(`dasguard alert-test: route '${opts.route}': ${results.length - failed} of ${results.length} sink${results.length === 1 ? '' : 's'} accepted the alert\n`);

@@ -13,6 +13,8 @@ import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline
 import { Progress, RunStats, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
 import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
+import { redactEvent } from '../redaction/index.js';
+import { jsonLine, terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
 
 export interface ReplayOptions {
@@ -70,6 +72,8 @@ export interface DecodeOptions {
   keyFile?: string;
   resourceId?: string;
   heartbeats: boolean;
+  /** What statement text, bind values and server messages look like in the printed events. */
+  redaction: Redaction;
   strict: boolean;
   quarantineFile?: string;
   concurrency: number;
@@ -89,9 +93,9 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
     await runItems(opts, io, quarantine, stats, progress, decodeOne, async (outcome) => {
       const batch = outcome.batch;
       if (!batch) return;
-      for (const e of batch.events) await writeLine(io.stdout as never, JSON.stringify(e));
+      for (const e of batch.events) await writeLine(io.stdout as never, jsonLine(redactEvent(e, opts.redaction)));
       if (opts.heartbeats) {
-        for (const h of batch.heartbeats) await writeLine(io.stdout as never, JSON.stringify({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }));
+        for (const h of batch.heartbeats) await writeLine(io.stdout as never, jsonLine(redactEvent({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }, opts.redaction)));
       }
     });
   } finally {
@@ -118,7 +122,7 @@ async function runItems(
   const quarantineItem = async (q: Quarantined, raw: unknown) => {
     stats.countQuarantine(q);
     if (quarantine) {
-      await writeLine(quarantine, JSON.stringify({ source: formatPosition(q.position), ...q, raw }));
+      await writeLine(quarantine, jsonLine({ source: formatPosition(q.position), ...q, raw }));
     }
   };
   try {
@@ -145,7 +149,7 @@ async function runItems(
       },
       {
         concurrency: opts.concurrency,
-        onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: retrying after a transient failure (attempt ${attempt}, ${delay} ms): ${err.message}\n`),
+        onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: retrying after a transient failure (attempt ${attempt}, ${delay} ms): ${terminalSafe(err.message)}\n`),
       },
     );
   } catch (err) {

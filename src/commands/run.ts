@@ -22,6 +22,7 @@ import type { DecodedBatch } from '../types.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type ConsumerStats } from '../consumer/KinesisConsumer.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
+import { jsonLine, terminalSafe } from '../util/escape.js';
 
 export interface RunOptions {
   /** DBClusterIdentifier: the stream is looked up with DescribeDBClusters. One of cluster / stream. */
@@ -272,7 +273,7 @@ function logger(err: NodeJS.WriteStream): Logger {
   return {
     entry(e) {
       if (!tty) {
-        err.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
+        err.write(jsonLine({ time: new Date().toISOString(), ...e }) + '\n');
         return;
       }
       clear();
@@ -280,7 +281,7 @@ function logger(err: NodeJS.WriteStream): Logger {
       const fields = Object.entries(rest)
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ');
-      err.write(`dasguard: ${level === 'info' ? '' : `${level}: `}${msg}${fields ? `  ${fields}` : ''}\n`);
+      err.write(`dasguard: ${level === 'info' ? '' : `${level}: `}${terminalSafe(`${msg}${fields ? `  ${fields}` : ''}`)}\n`);
     },
     status(stream, s, since) {
       const secs = Math.max(0.001, (Date.now() - since.at) / 1000);
@@ -288,7 +289,7 @@ function logger(err: NodeJS.WriteStream): Logger {
       const kms = s.keys?.backendCalls ?? 0;
       if (!tty) {
         err.write(
-          JSON.stringify({
+          jsonLine({
             time: new Date().toISOString(),
             level: 'info',
             msg: 'status',

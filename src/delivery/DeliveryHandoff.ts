@@ -15,7 +15,9 @@ import type { Alert } from '../pipeline/alert.js';
 import type { DeliveryConfig } from './config.js';
 import { Dispatcher, type DeliveryStats } from './Dispatcher.js';
 import { Outbox, type OutboxJob } from './Outbox.js';
-import { maskSecrets, redactForRoute } from './redaction.js';
+import { redactAlert } from '../redaction/index.js';
+import { maskSecrets } from './secrets.js';
+import { terminalSafe } from '../util/escape.js';
 import { Router } from './routing.js';
 import { ConsoleSink, createSink } from './sinks/index.js';
 import { Suppressor } from './Suppressor.js';
@@ -91,7 +93,7 @@ export class DeliveryHandoff implements AlertHandoff {
   static async open(config: DeliveryConfig, opts: DeliveryHandoffOptions = {}): Promise<DeliveryHandoff> {
     const stdout = opts.stdout ?? process.stdout;
     const stderr = opts.stderr ?? process.stderr;
-    const log = (m: string) => void stderr.write(`dasguard: delivery: ${maskSecrets(m, config.secrets)}\n`);
+    const log = (m: string) => void stderr.write(`dasguard: delivery: ${terminalSafe(maskSecrets(m, config.secrets))}\n`);
     const sinks = opts.sinks ?? buildSinks(config, { stdout, stderr, ...(opts.snsClient ? { snsClient: opts.snsClient } : {}) });
     const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', stderr, 'text');
     const { outbox, recovered } = await Outbox.open(opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR);
@@ -203,7 +205,7 @@ export class DeliveryHandoff implements AlertHandoff {
         if (this.stats0.unrouted++ === 0) this.log(`alert ${a.id} (${a.ruleId}) matched no route and there is no default route: not delivered (add a route with default: true)`);
         continue;
       }
-      for (const t of targets) items.push({ sink: t.sink, alert: redactForRoute(a, t.redaction) });
+      for (const t of targets) items.push({ sink: t.sink, alert: redactAlert(a, t.redaction) });
     }
     const jobs = await this.outbox.append(items);
     this.dispatcher.enqueue(jobs);
@@ -314,7 +316,7 @@ export async function sendTestAlert(
   const route = new Router(config.routes).route(routeName);
   if (!route) throw new ConfigError(`no route named '${routeName}' in ${config.source} (routes: ${config.routes.map((r) => r.name).join(', ') || 'none'})`);
   const sinks = buildSinks({ ...config, sinks: Object.fromEntries(route.sinks.map((s) => [s, config.sinks[s]!])) }, deps);
-  const alert = redactForRoute(testAlert(routeName), route.redaction ?? 'literals');
+  const alert = redactAlert(testAlert(routeName), route.redaction ?? 'literals');
   const out: { sink: string; result: SendResult }[] = [];
   try {
     for (const [name, sink] of sinks) {

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import { terminalSafe } from '../util/escape.js';
 import { didYouMean } from '../rules/fields.js';
 import { ProblemList, isError, type Pos, type RuleProblem } from '../rules/problems.js';
 import { describeNode, parseYamlFile, type YNode } from '../rules/yamlTree.js';
@@ -91,7 +92,7 @@ export const DEFAULT_CONFIG_FILE = 'dasguard.yaml';
 
 /** `file:line: message` */
 export function formatConfigProblem(p: RuleProblem): string {
-  return `${p.file}:${p.line}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`;
+  return terminalSafe(`${p.file}:${p.line}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`);
 }
 
 /** Loads and validates a config file. `env` supplies `${VAR}` values. */

@@ -13,5 +13,6 @@ export {
 } from './config.js';
 export { CONFIG_SPEC, toJsonSchema } from './configSchema.js';
 export { Router, globToRegExp } from './routing.js';
-export { redactForRoute, maskSecrets, maskUrl } from './redaction.js';
+export { maskSecrets, maskUrl } from './secrets.js';
+export { redactAlert, redactEvent, type RedactionMode } from '../redaction/index.js';
 export type { DeliveredAlert, SendResult, Sink } from './types.js';

@@ -20,6 +20,7 @@ import type { RecordPosition, SourceRecord } from '../types.js';
 import { PoisonReason, UsageError } from '../errors.js';
 import { JsonValueScanner, type ScannedValue } from './jsonScanner.js';
 import { decodeBase64Strict } from '../codec/base64.js';
+import { describeJsonError } from '../util/jsonError.js';
 
 export type InputItem =
   | { kind: 'record'; record: SourceRecord }
@@ -156,7 +157,7 @@ function* itemsFromLine(line: string, lineNo: number, ctx: ItemContext): Generat
   try {
     value = JSON.parse(line);
   } catch (err) {
-    yield bad({ source: ctx.source, line: lineNo }, PoisonReason.notJson, `not JSON: ${(err as Error).message}`, line);
+    yield bad({ source: ctx.source, line: lineNo }, PoisonReason.notJson, `not JSON: ${describeJsonError(err)}`, line);
     return;
   }
   yield* itemsFromValue(value, { source: ctx.source, line: lineNo }, ctx);
@@ -174,7 +175,7 @@ function* itemsFromScanned(values: ScannedValue[], ctx: ItemContext): Generator<
     try {
       value = JSON.parse(v.text);
     } catch (err) {
-      yield bad(position, PoisonReason.notJson, `not JSON: ${(err as Error).message}`, v.text);
+      yield bad(position, PoisonReason.notJson, `not JSON: ${describeJsonError(err)}`, v.text);
       continue;
     }
     yield* itemsFromValue(value, position, ctx);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { RuleMatch } from '../rules/index.js';
 import type { ActivityEvent, RecordPosition, Severity } from '../types.js';
 import { formatPosition } from '../types.js';
-import { redactParams, redactSql } from '../redact.js';
+import { MESSAGE_PARTS, contextOf, withMessageParts, redactEvent, redactParts, renderMessage, type MessagePart, type RedactionMode } from '../redaction/index.js';
 
 export interface Alert {
   /** Deterministic: cluster, instance, session, statement, substatement, event time and rule. */
@@ -14,7 +14,7 @@ export interface Alert {
   severity: Severity;
   tags: string[];
   description: string;
-  /** The rule's message template, rendered; literals in SQL redacted. */
+  /** The rule's message template, rendered under the redaction mode (src/redaction). */
   message: string;
   clusterId: string | null;
   instanceId: string | null;
@@ -25,9 +25,16 @@ export interface Alert {
   /** The event that fired the rule (an ActivityEvent with SQL literals redacted unless redaction is 'none'; an
    *  RDS event; or the facts of a health check). */
   event: Record<string, unknown>;
+  /**
+   * The message's parts (values redacted like `event`), for an output that must render it under a stricter mode (a
+   * `redaction: full` route). Not enumerable: never serialised, never compared, and not carried over by a spread
+   * copy (which may change the message: a suppression digest).
+   */
+  [MESSAGE_PARTS]?: readonly MessagePart[];
 }
 
-export type Redaction = 'literals' | 'none';
+/** The redaction mode of the pipeline (--redaction): every alert, log and output it produces follows it. */
+export type Redaction = RedactionMode;
 
 export function alertId(event: ActivityEvent, ruleId: string): string {
   const key = JSON.stringify([
@@ -44,26 +51,21 @@ export function alertId(event: ActivityEvent, ruleId: string): string {
 }
 
 export function buildAlert(match: RuleMatch, event: ActivityEvent, position: RecordPosition, redaction: Redaction): Alert {
-  return {
+  const ctx = contextOf(event);
+  const parts = redactParts(match.parts, ctx, redaction);
+  const alert: Alert = {
     id: alertId(event, match.rule.id),
     kind: 'activity',
     ruleId: match.rule.id,
     severity: match.rule.severity,
     tags: [...match.rule.tags],
     description: match.rule.description,
-    message: match.message,
+    message: redaction === 'literals' ? match.message : renderMessage(parts, ctx, redaction),
     clusterId: event.clusterId,
     instanceId: event.instanceId,
     time: event.logTimeMs === null ? null : new Date(event.logTimeMs).toISOString(),
     source: formatPosition(position),
-    event: redaction === 'none' ? event : redactEvent(event),
+    event: redactEvent(event, redaction),
   };
-}
-
-/** A copy of the event with literals masked in commandText and every bind value in paramList masked. */
-export function redactEvent(event: ActivityEvent): ActivityEvent {
-  const copy: ActivityEvent = { ...event };
-  if (typeof event.commandText === 'string') copy.commandText = redactSql(event.commandText, event.engine);
-  if (event.paramList !== undefined && event.paramList !== null) copy.paramList = redactParams(event.paramList);
-  return copy;
+  return withMessageParts(alert, parts);
 }

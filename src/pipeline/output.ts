@@ -4,6 +4,7 @@ import type { KeyProviderStats } from '../keys/KeyProvider.js';
 import { Severities, severityRank, type Severity } from '../types.js';
 import type { Alert } from './alert.js';
 import { describeQuarantine, type Quarantined } from './processRecord.js';
+import { jsonLine, terminalSafe } from '../util/escape.js';
 
 export type OutputFormat = 'text' | 'jsonl';
 
@@ -33,15 +34,16 @@ const COLORS: Record<Severity, string> = {
   critical: '\x1b[1;41;97m',
 };
 
+/** One alert as one line of text: every field is escaped (terminalSafe), so none can forge lines or sequences. */
 export function formatAlertText(a: Alert, color: boolean): string {
   const sev = a.severity.toUpperCase().padEnd(8);
   const where = [a.clusterId, a.instanceId].filter((x) => x !== null).join('/');
   const head = color ? `${COLORS[a.severity]}${sev}\x1b[0m` : sev;
-  return `${head} ${a.time ?? '-'} ${a.ruleId}  ${a.message}  [${where || 'unknown'}] (${a.source})`;
+  return `${head} ${terminalSafe(`${a.time ?? '-'} ${a.ruleId}  ${a.message}  [${where || 'unknown'}] (${a.source})`)}`;
 }
 
 export function formatAlert(a: Alert, format: OutputFormat, color: boolean): string {
-  return format === 'jsonl' ? JSON.stringify(a) : formatAlertText(a, color);
+  return format === 'jsonl' ? jsonLine(a) : formatAlertText(a, color);
 }
 
 export class RunStats {
@@ -119,7 +121,7 @@ export function formatSummary(command: string, s: RunStats, keys?: KeyProviderSt
     for (const q of s.quarantineSample) lines.push(`    ${describeQuarantine(q)}`);
     if (s.quarantined > s.quarantineSample.length) lines.push(`    … and ${s.quarantined - s.quarantineSample.length} more`);
   }
-  return lines.join('\n');
+  return lines.map(terminalSafe).join('\n');
 }
 
 /** A one-line status on a terminal, refreshed at most every 250 ms; nothing when stderr is not a terminal. */

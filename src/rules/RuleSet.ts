@@ -11,6 +11,7 @@ import type { RuleTarget } from './fields.js';
 import { newEngine } from './operators.js';
 import type { Pos } from './problems.js';
 import type { Template } from './template.js';
+import { contextOf, renderMessage, type MessagePart } from '../redaction/index.js';
 
 export interface RuleInfo {
   id: string;
@@ -25,7 +26,9 @@ export interface RuleInfo {
 
 export interface RuleMatch {
   rule: RuleInfo;
-  /** The rendered message template; SQL literals and bind values redacted. */
+  /** The message template's parts, values as the event holds them: render them with src/redaction. */
+  parts: MessagePart[];
+  /** The message rendered under the default redaction (`literals`). */
   message: string;
 }
 
@@ -130,7 +133,7 @@ export class CompiledRuleSet implements RuleSet {
     const out: RuleMatch[] = new Array(hits.length);
     for (let i = 0; i < hits.length; i++) {
       const r = hits[i] as CompiledRule;
-      out[i] = { rule: r.info, message: r.template(event, r.info) };
+      out[i] = match(r, event);
     }
     return out;
   }
@@ -139,7 +142,7 @@ export class CompiledRuleSet implements RuleSet {
   evaluateRule(ruleId: string, event: Event): RuleMatch | null | undefined {
     const r = this.#byId.get(ruleId);
     if (r === undefined) return undefined;
-    return r.predicate(event) ? { rule: r.info, message: r.template(event, r.info) } : null;
+    return r.predicate(event) ? match(r, event) : null;
   }
 
   /** Compiled rules, for the rule-test runner. */
@@ -169,6 +172,11 @@ export class CompiledRuleSet implements RuleSet {
     const idx = this.#index[target];
     return { indexed: idx.indexed, always: idx.always.length, fields: idx.groups.map((g) => g.field) };
   }
+}
+
+function match(r: CompiledRule, event: Event): RuleMatch {
+  const parts = r.template(event, r.info);
+  return { rule: r.info, parts, message: renderMessage(parts, contextOf(event), 'literals') };
 }
 
 function buildIndex(rules: readonly CompiledRule[]): TargetIndex {

@@ -9,54 +9,77 @@ export const FieldTypes: readonly FieldType[] = ['string', 'number', 'boolean', 
 export type RuleTarget = 'activity' | 'rds-event';
 export const RuleTargets: readonly RuleTarget[] = ['activity', 'rds-event'];
 
+/**
+ * What a field's text can carry that a database user typed and that must not leave dasguard in clear (the one
+ * redaction table: src/redaction derives every masking decision from these marks):
+ * - `sql`: statement text (literals and comment text are masked under `literals`);
+ * - `binds`: bind values (every value masked);
+ * - `message`: a server message quoting the statement or its values (quoted values and numbers masked);
+ * - `value`: a value set by the application or user (masked whole).
+ * Under `full` none of them is shown at all.
+ */
+export type Carries = 'sql' | 'binds' | 'message' | 'value';
+
+export interface FieldSpec {
+  type: FieldType;
+  carries?: Carries;
+}
+
 /** The fields of a DAS activity event (PostgreSQL, MySQL, Oracle, SQL Server) and the ones dasguard adds. */
-export const ACTIVITY_FIELDS: Readonly<Record<string, FieldType>> = {
+export const ACTIVITY_FIELD_SPECS: Readonly<Record<string, FieldSpec>> = {
   // DAS fields
-  type: 'string',
-  class: 'string',
-  clientApplication: 'string',
-  command: 'string',
-  commandText: 'string',
-  databaseName: 'string',
-  dbProtocol: 'string',
-  dbUserName: 'string',
-  endTime: 'string',
-  errorMessage: 'string',
+  type: { type: 'string' },
+  class: { type: 'string' },
+  clientApplication: { type: 'string' },
+  command: { type: 'string' },
+  commandText: { type: 'string', carries: 'sql' },
+  databaseName: { type: 'string' },
+  dbProtocol: { type: 'string' },
+  dbUserName: { type: 'string' },
+  endTime: { type: 'string' },
+  errorMessage: { type: 'string', carries: 'message' },
   // PostgreSQL: a SQLSTATE string or null (documented as int); MySQL: "0" or "".
-  exitCode: 'any',
-  logTime: 'string',
-  netProtocol: 'string',
-  objectName: 'string',
-  objectType: 'string',
-  paramList: 'array',
-  pid: 'number',
-  remoteHost: 'string',
-  remotePort: 'string',
-  rowCount: 'number',
-  serverHost: 'string',
-  serverType: 'string',
-  serverVersion: 'string',
-  serviceName: 'string',
+  exitCode: { type: 'any' },
+  logTime: { type: 'string' },
+  netProtocol: { type: 'string' },
+  objectName: { type: 'string' },
+  objectType: { type: 'string' },
+  paramList: { type: 'array', carries: 'binds' },
+  pid: { type: 'number' },
+  remoteHost: { type: 'string' },
+  remotePort: { type: 'string' },
+  rowCount: { type: 'number' },
+  serverHost: { type: 'string' },
+  serverType: { type: 'string' },
+  serverVersion: { type: 'string' },
+  serviceName: { type: 'string' },
   // PostgreSQL "5ce5f7f0.474b", MySQL "725121" (documented as int).
-  sessionId: 'any',
-  startTime: 'string',
+  sessionId: { type: 'any' },
+  startTime: { type: 'string' },
   // SQL Server: a hex string.
-  statementId: 'any',
-  substatementId: 'number',
-  transactionId: 'string',
-  // Oracle (1.3) and SQL Server (1.4)
-  engineNativeAuditFields: 'object',
+  statementId: { type: 'any' },
+  substatementId: { type: 'number' },
+  transactionId: { type: 'string' },
+  // Oracle (1.3) and SQL Server (1.4): what its keys carry is in NATIVE_AUDIT_CARRIES
+  engineNativeAuditFields: { type: 'object' },
   // added by dasguard
-  engine: 'string',
-  clusterId: 'string',
-  instanceId: 'string',
-  recordVersion: 'string',
-  logTimeMs: 'number',
-  startTimeMs: 'number',
-  endTimeMs: 'number',
-  rows: 'number',
-  sqlCommand: 'string',
+  engine: { type: 'string' },
+  clusterId: { type: 'string' },
+  instanceId: { type: 'string' },
+  recordVersion: { type: 'string' },
+  logTimeMs: { type: 'number' },
+  startTimeMs: { type: 'number' },
+  endTimeMs: { type: 'number' },
+  rows: { type: 'number' },
+  sqlCommand: { type: 'string' },
+  sqlHasWhere: { type: 'boolean' },
+  sqlComments: { type: 'number' },
 };
+
+/** Field name -> JavaScript type, for condition checking. */
+export const ACTIVITY_FIELDS: Readonly<Record<string, FieldType>> = Object.fromEntries(
+  Object.entries(ACTIVITY_FIELD_SPECS).map(([k, v]) => [k, v.type]),
+);
 
 /** The fields of an RDS event (DescribeEvents / EventBridge), for rules with `target: rds-event`. */
 export const RDS_EVENT_FIELDS: Readonly<Record<string, FieldType>> = {
@@ -101,15 +124,34 @@ export const NATIVE_AUDIT_FIELDS: readonly string[] = [
   'user_defined_event_id', 'user_defined_information',
 ];
 
-/** Fields whose text is SQL: templates mask its literals unless told `|raw`. */
-export const SQL_TEXT_FIELDS: ReadonlySet<string> = new Set([
-  'commandText',
-  'engineNativeAuditFields.SQL_TEXT',
-  'engineNativeAuditFields.statement',
-]);
-
-/** Fields holding bind values: templates mask every value unless told `|raw`. */
-export const PARAM_FIELDS: ReadonlySet<string> = new Set(['paramList', 'engineNativeAuditFields.SQL_BINDS']);
+/**
+ * The keys of `engineNativeAuditFields` that carry statement text, binds, messages or values a user set (the
+ * rest are who/where/what metadata). Keys AWS does not document are shown as they are: declare nothing sensitive
+ * there without adding it here.
+ */
+export const NATIVE_AUDIT_CARRIES: Readonly<Record<string, Carries>> = {
+  // Oracle unified audit
+  SQL_TEXT: 'sql',
+  SQL_BINDS: 'binds',
+  // row-level security predicates: SQL fragments with the values they compare
+  RLS_INFO: 'message',
+  // free text an application, a policy or a protocol wrote: masked whole
+  ADDITIONAL_INFO: 'value',
+  DP_TEXT_PARAMETERS1: 'value',
+  DV_COMMENT: 'value',
+  PROTOCOL_MESSAGE: 'value',
+  APPLICATION_CONTEXTS: 'value',
+  XS_COOKIE: 'value',
+  XS_NS_ATTRIBUTE_NEW_VAL: 'value',
+  XS_NS_ATTRIBUTE_OLD_VAL: 'value',
+  OLS_NEW_VALUE: 'value',
+  OLS_OLD_VALUE: 'value',
+  // SQL Server audit
+  statement: 'sql',
+  additional_information: 'value',
+  user_defined_information: 'value',
+  session_context: 'value',
+};
 
 /** Names a field cannot have: they mean something else in a condition, or live on Object.prototype. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([

@@ -376,6 +376,7 @@ function compileRule(
     messageText,
     (name) => resolveField(name, messagePos, { env, target, ruleId: id }),
     (message) => err(messagePos, message),
+    (message) => problems.warn(messagePos, message, id),
   );
   if (template === undefined) ok = false;
 

@@ -1,3 +1,5 @@
+import { terminalSafe } from '../util/escape.js';
+
 /** A mistake found in a rule file, with the file and line of the node at fault. */
 export interface RuleProblem {
   file: string;
@@ -14,7 +16,7 @@ export interface RuleProblem {
 /** `file:line ruleId: message` (`-` when no rule is concerned); warnings say so after the colon. */
 export function formatProblem(p: RuleProblem): string {
   const message = p.severity === 'warning' ? `warning: ${p.message}` : p.message;
-  return `${p.file}:${p.line} ${p.ruleId ?? '-'}: ${message}`;
+  return terminalSafe(`${p.file}:${p.line} ${p.ruleId ?? '-'}: ${message}`);
 }
 
 export function isError(p: RuleProblem): boolean {

@@ -3,7 +3,7 @@
  * not. A partial event is completed into a realistic one (completeTestEvent) so that a test states only what
  * matters to the rule.
  */
-import { engineOf, parseDasTime, rowsOf, sqlCommandOf } from '../codec/normalize.js';
+import { engineOf, normalizeEvent } from '../codec/normalize.js';
 import type { DbEngine } from '../types.js';
 import type { RuleTarget } from './fields.js';
 import { CompiledRuleSet, type RuleSet } from './RuleSet.js';
@@ -63,6 +63,7 @@ function summarize(partial: Record<string, unknown>): string {
 
 const ADDED_FIELDS = [
   'engine', 'clusterId', 'instanceId', 'recordVersion', 'logTimeMs', 'startTimeMs', 'endTimeMs', 'rows', 'sqlCommand',
+  'sqlHasWhere', 'sqlComments',
 ] as const;
 
 const COMMON = {
@@ -192,18 +193,14 @@ export function completeTestEvent(partial: Record<string, unknown>, target: Rule
     if (!(ADDED_FIELDS as readonly string[]).includes(k)) raw[k] = v;
   }
   if (engine === 'mysql' && raw.class === 'AUX' && !('substatementId' in partial)) raw.substatementId = 2;
-  const event: Record<string, unknown> = {
-    ...raw,
-    engine,
+  // The decoder's own normalisation derives the added fields, so a rule test sees what a replay would.
+  const n = normalizeEvent({ ...raw, type: 'record' }, 0, {
     clusterId: 'cluster-TESTCLUSTER0000000000000000',
     instanceId: 'db-TESTINSTANCE0000000000000000',
-    recordVersion: RECORD_VERSION[engine],
-    logTimeMs: parseDasTime(raw.logTime),
-    startTimeMs: parseDasTime(raw.startTime),
-    endTimeMs: parseDasTime(raw.endTime),
-    rows: rowsOf(raw.rowCount),
-    sqlCommand: sqlCommandOf(raw, engine),
-  };
+    version: RECORD_VERSION[engine],
+  });
+  if (n.kind !== 'event') throw new Error(`rule test event did not normalise: ${n.kind}`);
+  const event: Record<string, unknown> = { ...n.event, engine };
   for (const k of ADDED_FIELDS) if (k in partial) event[k] = partial[k];
   return event;
 }

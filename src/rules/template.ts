@@ -1,35 +1,33 @@
 /**
  * Alert message templates: text with `{{field}}` placeholders (`{{ engineNativeAuditFields.OS_USERNAME }}`,
- * `{{rule.id}}`). Checked at load time; rendering is a concatenation of prepared parts.
- *
- * SQL is redacted by default: literals in commandText (and the SQL text of Oracle / SQL Server native audit
- * fields) become `?`, and every bind value in paramList becomes `?`. `{{commandText|raw}}` opts out.
- * A missing or null field renders as an empty string; objects and lists as JSON; each value is cut at
- * MAX_VALUE_CHARS characters.
+ * `{{rule.id}}`). Checked at load time. A template renders to message PARTS (text and field values), not to a
+ * string: the redaction policy (src/redaction) turns them into text under the output's mode, so a template can
+ * never put statement text, bind values or server messages into an alert in clear. A missing or null field
+ * renders as an empty string; objects and lists as JSON; each value is cut at MAX_VALUE_CHARS characters.
  */
-import type { DbEngine } from '../types.js';
-import { redactParams, redactSql } from '../redact.js';
+import { type MessagePart } from '../redaction/index.js';
 import { accessorOf, type Event } from './compile.js';
 import type { FieldRef } from './condition.js';
-import { PARAM_FIELDS, SQL_TEXT_FIELDS } from './fields.js';
 import type { RuleInfo } from './RuleSet.js';
 
-export const MAX_VALUE_CHARS = 1000;
+export { MAX_VALUE_CHARS } from '../redaction/index.js';
 
-export type Template = (event: Event, rule: RuleInfo) => string;
+export type Template = (event: Event, rule: RuleInfo) => MessagePart[];
 
-type Part = string | ((event: Event, rule: RuleInfo) => string);
+type Part = string | ((event: Event, rule: RuleInfo) => MessagePart);
 
 const RULE_KEYS = ['id', 'severity', 'description', 'tags'] as const;
 
 /**
  * Parses a template. `resolve` checks a field name (reporting a problem itself and returning undefined when
- * it is unknown); `problem` reports syntax errors. Returns undefined when the template has a mistake.
+ * it is unknown); `problem` reports syntax errors, `warn` what is accepted but ignored. Returns undefined when
+ * the template has a mistake.
  */
 export function compileTemplate(
   text: string,
   resolve: (name: string) => FieldRef | undefined,
   problem: (message: string) => void,
+  warn: (message: string) => void = () => undefined,
 ): Template | undefined {
   const parts: Part[] = [];
   let ok = true;
@@ -50,14 +48,16 @@ export function compileTemplate(
     i = close + 2;
     const m = /^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*(?:\|\s*([A-Za-z]+))?$/.exec(expr);
     if (m === null || m[1] === undefined) {
-      problem(`message: '{{${expr}}}' is not a field name (write {{field}} or {{field|raw}})`);
+      problem(`message: '{{${expr}}}' is not a field name (write {{field}})`);
       ok = false;
       continue;
     }
     const name = m[1];
     const filter = m[2];
-    if (filter !== undefined && filter !== 'raw') {
-      problem(`message: unknown filter '|${filter}' in '{{${expr}}}' (the only filter is |raw)`);
+    if (filter === 'raw') {
+      warn(`message: '|raw' in '{{${expr}}}' is ignored: messages follow the redaction policy (--redaction none shows values as written)`);
+    } else if (filter !== undefined) {
+      problem(`message: unknown filter '|${filter}' in '{{${expr}}}' (templates take no filters)`);
       ok = false;
       continue;
     }
@@ -80,47 +80,12 @@ export function compileTemplate(
       continue;
     }
     const get = accessorOf(ref);
-    const raw = filter === 'raw';
-    if (!raw && SQL_TEXT_FIELDS.has(name)) {
-      parts.push((e) => {
-        const v = get(e);
-        return typeof v === 'string' ? cut(redactSql(v, engineOf(e))) : show(v);
-      });
-    } else if (!raw && PARAM_FIELDS.has(name)) {
-      parts.push((e) => show(redactParams(get(e))));
-    } else {
-      parts.push((e) => show(get(e)));
-    }
+    parts.push((e) => ({ field: name, value: get(e) }));
   }
   if (!ok) return undefined;
   if (parts.every((p) => typeof p === 'string')) {
-    const constant = parts.join('');
+    const constant = [parts.join('')];
     return () => constant;
   }
-  return (event, rule) => {
-    let out = '';
-    for (const p of parts) out += typeof p === 'string' ? p : p(event, rule);
-    return out;
-  };
-}
-
-const ENGINES: ReadonlySet<string> = new Set(['postgresql', 'mysql', 'oracle', 'sqlserver']);
-
-function engineOf(e: Event): DbEngine {
-  const v = e.engine;
-  return typeof v === 'string' && ENGINES.has(v) ? (v as DbEngine) : 'unknown';
-}
-
-function show(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  if (typeof v === 'string') return cut(v);
-  if (typeof v === 'object') {
-    // Events come from JSON: no cycles, no bigint.
-    return cut(JSON.stringify(v));
-  }
-  return String(v);
-}
-
-function cut(s: string): string {
-  return s.length > MAX_VALUE_CHARS ? s.slice(0, MAX_VALUE_CHARS) + '…' : s;
+  return (event, rule) => parts.map((p) => (typeof p === 'string' ? p : p(event, rule)));
 }

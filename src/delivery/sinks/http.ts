@@ -1,5 +1,5 @@
 /** JSON POST with a timeout, classified for retry: 2xx ok; 408/429/5xx, timeouts and connection errors retryable. */
-import { maskSecrets } from '../redaction.js';
+import { maskSecrets } from '../secrets.js';
 import type { SendResult } from '../types.js';
 
 export async function postJson(

@@ -1,0 +1,101 @@
+/**
+ * Statement text with what a user typed masked, read through the one SQL lexer (src/sql/lexer.ts):
+ * - every literal becomes `?`: strings in all their forms, dollar-quoted bodies, numbers (`-7` keeps its sign:
+ *   `-?`), hex and bit literals;
+ * - comment text becomes `?` (`-- ?`, `# ?`, `/* ? *\/`): comments are where people paste card numbers and
+ *   passwords (`/* pan 4111… *\/`), and where an attacker hides a payload;
+ * - the token after `IDENTIFIED … BY` / `IDENTIFIED … AS` and after Oracle's `REPLACE` in the same statement is
+ *   masked whatever it is: Oracle passwords are identifiers (`IDENTIFIED BY hunter2`, `IDENTIFIED BY "Pw1"`);
+ * - code inside MySQL executable comments (`/*!50000 … *\/`) is code: its literals are masked, its keywords kept.
+ * Identifiers, keywords, operators and placeholders (`$1`, `?`) are kept; so are MySQL account names
+ * (`'bob'@'%'`): they name who, they are not a secret. Linear in the text; never throws. Masking masked text
+ * changes nothing, so a stricter pass over an alert is always safe.
+ */
+import { mysqlVersionOf, SqlLexer, Tok } from '../sql/lexer.js';
+import type { DbEngine } from '../types.js';
+
+export const MASK = '?';
+
+export interface SqlMaskOptions {
+  /** The event's serverVersion: decides which MySQL executable comments are code. */
+  serverVersion?: unknown;
+}
+
+export function maskSql(text: string, engine: DbEngine, opts: SqlMaskOptions = {}): string {
+  const version = mysqlVersionOf(opts.serverVersion);
+  const lx = new SqlLexer(text, engine, {
+    ...(version !== undefined ? { mysqlVersion: version } : {}),
+    mariadb: typeof opts.serverVersion === 'string' && /mariadb/i.test(opts.serverVersion),
+  });
+  let out = '';
+  let copied = 0;
+  const replace = (start: number, end: number, by: string) => {
+    out += text.slice(copied, start) + by;
+    copied = end;
+  };
+  /** 0: nothing; 1: IDENTIFIED seen in this statement; 2: the next token is a password. */
+  let password = 0;
+  /** 1: an account name's '@' comes next; 2: its host comes next (both kept). */
+  let account = 0;
+  for (let kind = lx.next(); kind !== Tok.end; kind = lx.next()) {
+    if (kind === Tok.comment) {
+      const content = text.slice(lx.contentStart, lx.contentEnd).trim();
+      if (content === '' || content === MASK) continue;
+      const open = text.slice(lx.start, lx.contentStart);
+      const close = text.slice(lx.contentEnd, lx.end);
+      replace(lx.start, lx.end, close === '' ? `${open} ${MASK}` : `${open} ${MASK} ${close}`);
+      continue;
+    }
+    if (kind === Tok.codeOpen || kind === Tok.codeClose) continue;
+    if (account === 1) {
+      account = 2; // the '@' (it follows the name directly)
+      continue;
+    }
+    if (account === 2) {
+      account = 0;
+      if (kind === Tok.string || kind === Tok.word || kind === Tok.quotedIdent) continue;
+    }
+    if (password === 2) {
+      password = 1;
+      if (kind !== Tok.punct && kind !== Tok.placeholder) {
+        replace(lx.start, lx.end, MASK);
+        continue;
+      }
+    }
+    if (kind === Tok.word) {
+      if (lx.isWord('IDENTIFIED')) password = 1;
+      else if (password === 1 && (lx.isWord('BY') || lx.isWord('AS') || lx.isWord('REPLACE'))) password = 2;
+      continue;
+    }
+    if (kind === Tok.punct) {
+      if (lx.isPunct(59 /* ; */)) password = 0;
+      continue;
+    }
+    if (kind === Tok.string) {
+      if (engine === 'mysql' && text.charCodeAt(lx.end) === 64 /* @ */) {
+        account = 1; // 'user'@'host': an account name, kept
+        continue;
+      }
+      replace(lx.start, lx.end, MASK);
+      continue;
+    }
+    if (kind === Tok.number) replace(lx.start, lx.end, MASK);
+    // quoted identifiers and placeholders are kept
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/**
+ * A copy of a bind-value list with every value masked: each non-null element of an array becomes `?` (null stays
+ * null: it tells nothing); an object's values likewise; anything else (Oracle's SQL_BINDS string) becomes `?`.
+ */
+export function maskBinds(list: unknown): unknown {
+  if (list === null || list === undefined) return list;
+  if (Array.isArray(list)) return list.map((v) => (v === null ? null : MASK));
+  if (typeof list === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(list)) out[k] = v === null ? null : MASK;
+    return out;
+  }
+  return MASK;
+}
