@@ -268,15 +268,31 @@ export function sqlShapeOf(ev: Record<string, unknown>, engine: DbEngine, sqlCom
   if (typeof text !== 'string' || (engine === 'mysql' && typeof ev.class === 'string' && ev.class.toUpperCase() === 'AUX')) {
     return { hasWhere: null, comments: null };
   }
-  const shape = statementShape(text, engine, lexerOptionsOf(ev));
-  return { hasWhere: sqlCommand !== null && WHERE_COMMANDS.has(sqlCommand) ? shape.hasWhere : null, comments: shape.comments };
+  const wantsWhere = sqlCommand !== null && WHERE_COMMANDS.has(sqlCommand);
+  // Most statements hold no comment opener at all: then there is nothing to count, and lexing is only needed
+  // for a DELETE or UPDATE (this runs for every event).
+  const mayHaveComments = text.includes('--') || text.includes('/*') || (engine === 'mysql' && text.includes('#'));
+  if (!wantsWhere && !mayHaveComments) return NO_SHAPE;
+  const shape = statementShape(text, engine, lexerOptionsOf(ev), mayHaveComments);
+  return { hasWhere: wantsWhere ? shape.hasWhere : null, comments: shape.comments };
 }
 
-/** MySQL executable comments run by server version: the event's own serverVersion says which. */
+const NO_SHAPE = { hasWhere: null, comments: 0 } as const;
+
+const versionOptions = new Map<string, LexerOptions>();
+
+/** MySQL executable comments run by server version: the event's own serverVersion says which (cached per text). */
 function lexerOptionsOf(ev: Record<string, unknown>): LexerOptions {
-  const version = mysqlVersionOf(ev.serverVersion);
-  const opts: LexerOptions = {};
-  if (version !== undefined) opts.mysqlVersion = version;
-  if (typeof ev.serverVersion === 'string' && /mariadb/i.test(ev.serverVersion)) opts.mariadb = true;
+  const sv = ev.serverVersion;
+  if (typeof sv !== 'string') return {};
+  let opts = versionOptions.get(sv);
+  if (opts === undefined) {
+    opts = {};
+    const version = mysqlVersionOf(sv);
+    if (version !== undefined) opts.mysqlVersion = version;
+    if (/mariadb/i.test(sv)) opts.mariadb = true;
+    // A stream has a handful of versions; a hostile one cannot grow this without bound.
+    if (versionOptions.size < 64) versionOptions.set(sv, opts);
+  }
   return opts;
 }

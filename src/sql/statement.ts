@@ -201,8 +201,11 @@ export interface StatementShape {
   comments: number;
 }
 
-/** One pass over the whole text: see the module comment. */
-export function statementShape(sql: string, engine: DbEngine, opts: LexerOptions = {}): StatementShape {
+/**
+ * One pass over the text: see the module comment. With `countComments: false` the pass stops as soon as the WHERE
+ * question is answered (`comments` is then 0): this runs for every DELETE and UPDATE.
+ */
+export function statementShape(sql: string, engine: DbEngine, opts: LexerOptions = {}, countComments = true): StatementShape {
   const lx = new SqlLexer(sql, engine, opts);
   let comments = 0;
   let depth = 0;
@@ -214,7 +217,11 @@ export function statementShape(sql: string, engine: DbEngine, opts: LexerOptions
       comments++;
       continue;
     }
-    if (where >= 2 || kind === Tok.codeOpen || kind === Tok.codeClose) continue;
+    if (where >= 2) {
+      if (!countComments) break;
+      continue;
+    }
+    if (kind === Tok.codeOpen || kind === Tok.codeClose) continue;
     if (kind === Tok.punct) {
       const c = sql.charCodeAt(lx.start);
       if (c === 40) depth++;
