@@ -16,6 +16,7 @@ import { readLivenessState, type LivenessState } from '../health/HealthMonitor.j
 import { openWindows, type LossWindow } from '../health/lossWindows.js';
 import { readRdsEventsState } from '../health/RdsEventsWatcher.js';
 import type { Io } from './common.js';
+import { terminalLines } from '../util/escape.js';
 
 export const DEFAULT_CHECKPOINT_DIR = '.dasguard/checkpoints';
 
@@ -55,7 +56,7 @@ export async function statusCommand(opts: StatusOptions, io: Io, deps: StatusDep
   const kinesis = deps.kinesis ?? new KinesisClient({ requestHandler: new NodeHttpHandler() });
   try {
     const report = await gatherStatus(opts, rds, kinesis, deps.clock ?? systemClock);
-    io.stdout.write(opts.output === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report, (deps.clock ?? systemClock).now()));
+    io.stdout.write(opts.output === 'json' ? JSON.stringify(report, null, 2) + '\n' : terminalLines(formatStatus(report, (deps.clock ?? systemClock).now())));
     return ExitCode.ok;
   } catch (err) {
     if (err instanceof ConfigError) throw new ExitError(ExitCode.usage, err.message);
