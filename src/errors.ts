@@ -23,13 +23,14 @@ export const PoisonReason = {
   notGzip: 'not-gzip',
   payloadNotJson: 'payload-not-json',
   badPayload: 'bad-payload',
-  noResourceId: 'no-resource-id',
   badEvent: 'bad-event',
 } as const;
 export type PoisonReason = (typeof PoisonReason)[keyof typeof PoisonReason];
 
 export class PoisonRecordError extends DasguardError {
   readonly reason: PoisonReason;
+  /** The record's envelope said it was encrypted (set by the decoder): summaries count it as encrypted. */
+  encryptedRecord = false;
   constructor(reason: PoisonReason, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.reason = reason;
@@ -41,6 +42,51 @@ export class TransientError extends DasguardError {}
 export class UsageError extends DasguardError {}
 
 export class ConfigError extends DasguardError {}
+
+/** Why the data keys of an encryption context cannot be used. Stable strings: they appear in logs. */
+export const DataKeyProblem = {
+  /** An encrypted record whose resource id (so its encryption context) is unknown. */
+  noResourceId: 'no-resource-id',
+  /** No data key has decrypted under this context yet, and this one did not: wrong resource id, key file or key. */
+  neverDecrypted: 'never-decrypted',
+  /** Data keys decrypted under this context before; now the key service refuses (access revoked, key disabled). */
+  stoppedDecrypting: 'stopped-decrypting',
+} as const;
+export type DataKeyProblem = (typeof DataKeyProblem)[keyof typeof DataKeyProblem];
+
+/**
+ * A data key problem that is the configuration's, not the record's (src/keys/KeyGuard.ts decides): the record is
+ * not quarantined, and nothing is checkpointed past it.
+ */
+export class DataKeyError extends ConfigError {
+  readonly problem: DataKeyProblem;
+  /**
+   * Whether the verdict may still change: a record decoded at the same time may prove the key right, and this
+   * record damaged. The record driver lets the records in flight settle and tries this one once more first.
+   */
+  readonly retryAfterInFlight: boolean;
+  /** Canonical JSON of the encryption context tried, when there was one. */
+  readonly context: string | undefined;
+  constructor(
+    problem: DataKeyProblem,
+    message: string,
+    options?: { cause?: unknown; retryAfterInFlight?: boolean; context?: string },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.problem = problem;
+    this.retryAfterInFlight = options?.retryAfterInFlight ?? false;
+    this.context = options?.context;
+  }
+
+  /** The same error, its message prefixed with where the record is (`file:line`, shard and sequence number). */
+  at(where: string): DataKeyError {
+    return new DataKeyError(this.problem, `${where}: ${this.message}`, {
+      cause: this.cause,
+      retryAfterInFlight: this.retryAfterInFlight,
+      ...(this.context !== undefined ? { context: this.context } : {}),
+    });
+  }
+}
 
 /** Thrown by a command to end the process with a specific exit code (the CLI maps it in one place). */
 export class ExitError extends DasguardError {

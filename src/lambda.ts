@@ -7,7 +7,10 @@
  * - A poison record is quarantined (logged with shard, sequence number and reason) and NOT reported as failed.
  * - A transient, configuration or unexpected failure stops the batch: that record is reported in
  *   `batchItemFailures` (with `ReportBatchItemFailures`, Lambda retries from it) and later records are left
- *   for the retry. Alerts of the records before it were handed off already.
+ *   for the retry. Alerts of the records before it were handed off already. The keys are guarded (KeyGuard):
+ *   a data key that does not decrypt before any of its encryption context has is a configuration error (wrong
+ *   DASGUARD_RESOURCE_ID, key or key policy), never a quarantine; the log line's `problem` says which data key
+ *   case it is ('never-decrypted', or 'stopped-decrypting': the key worked in this container, then KMS refused).
  * - With alert delivery configured (DASGUARD_CONFIG, DASGUARD_SNS_TOPIC_ARN, DASGUARD_SLACK_WEBHOOK_URL), alerts go
  *   through the delivery outbox (under /tmp) and the handler waits, until a deadline taken from the remaining
  *   time, for them to be DELIVERED: Lambda freezes the process once the handler returns. Records whose alerts are
@@ -25,13 +28,14 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from './delivery/config.js';
 import { DeliveryHandoff, type DeliveryTicket } from './delivery/DeliveryHandoff.js';
-import { ConfigError, PoisonReason, TransientError, errorMessage } from './errors.js';
+import { ConfigError, DasguardError, DataKeyError, DataKeyProblem, PoisonReason, TransientError, errorMessage } from './errors.js';
+import { KeyGuard } from './keys/KeyGuard.js';
 import { resourceIdFromStreamName, type KeyProvider } from './keys/KeyProvider.js';
 import { KmsKeyProvider } from './keys/KmsKeyProvider.js';
 import { ConsoleHandoff, type AlertHandoff } from './pipeline/AlertHandoff.js';
 import type { Redaction } from './pipeline/alert.js';
 import { REDACTION_MODES } from './redaction/index.js';
-import { processRecord, type Quarantined } from './pipeline/processRecord.js';
+import { processRecord, type Quarantined, type RecordOutcome } from './pipeline/processRecord.js';
 import type { StreamObserver } from './pipeline/StreamObserver.js';
 import { formatProblem, loadRules, type RuleSet } from './rules/index.js';
 import { isError as isErrorProblem } from './rules/problems.js';
@@ -146,13 +150,14 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
   const delivery = deps.delivery;
   const handoff: AlertHandoff = delivery?.handoff ?? deps.handoff ?? new ConsoleHandoff(process.stdout, 'jsonl');
   const redaction = deps.redaction ?? 'literals';
+  const keys = KeyGuard.wrap(deps.keys, { hint: LAMBDA_KEY_HINT });
   // Deliveries resumed from the outbox when the handoff was opened: the first invocation waits for them too.
   let resumed: DeliveryTicket | undefined = delivery?.handoff.resumed;
 
   return async (event, context) => {
     const requestId = context?.awsRequestId;
     const records = event.Records ?? [];
-    const keysBefore = deps.keys.stats();
+    const keysBefore = keys.stats();
     const deliveryBefore = delivery?.handoff.stats();
     /** The outbox tickets of the records that produced alerts, in batch order. */
     const tickets: { index: number; sequenceNumber: string; ticket: DeliveryTicket }[] = [];
@@ -175,7 +180,14 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
       const sequenceNumber = r.kinesis.sequenceNumber;
       try {
         const record = sourceRecord(r, shardId, streamName, deps.resourceId);
-        const outcome = await processRecord(record, { keys: deps.keys, rules: deps.rules, redaction });
+        const evaluate = () => processRecord(record, { keys, rules: deps.rules, redaction });
+        const outcome = await evaluate().catch(async (err: unknown) => {
+          if (!(err instanceof DataKeyError && err.retryAfterInFlight)) throw err;
+          // Is the key wrong, or only this record? The rest of the batch tells (as the records in flight do for
+          // replay and run): once one of them decrypts, this record is poison (quarantined), else the key is wrong.
+          await decryptAhead(records.slice(index + 1, index + 1 + LOOK_AHEAD), keys, deps.resourceId);
+          return evaluate();
+        });
         for (const q of outcome.quarantined) {
           if (q.eventIndex === undefined) sum.quarantinedRecords++;
           else sum.quarantinedEvents++;
@@ -206,6 +218,7 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
           msg: failureMessage(err),
           requestId,
           errorClass: err instanceof Error ? err.name : typeof err,
+          ...(err instanceof DataKeyError ? { problem: err.problem } : {}),
           error: errorMessage(err),
           stream: streamName,
           shardId,
@@ -261,7 +274,7 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
       .map((i) => ({ itemIdentifier: records[i]!.kinesis.sequenceNumber }));
     sum.failed = batchItemFailures.length;
 
-    const keysAfter = deps.keys.stats();
+    const keysAfter = keys.stats();
     sum.kmsCalls = keysAfter.backendCalls - keysBefore.backendCalls;
     sum.keyCacheHits = keysAfter.cacheHits - keysBefore.cacheHits;
     log({ level: sum.failed > 0 ? 'warn' : 'info', msg: 'batch', requestId, ...sum });
@@ -278,8 +291,47 @@ function deliveryDeadline(d: LambdaDelivery, context: LambdaContext | undefined)
   return d.defaultDeadlineMs ?? d.handoff.config.delivery.drainTimeoutMs ?? 30_000;
 }
 
+/** Records of the batch decoded ahead, at most, to tell a wrong key from a damaged first record. */
+const LOOK_AHEAD = 8;
+
+/**
+ * Decodes `ahead` (keys only: no rules, nothing handed off) until one decrypts, so that the guard knows whether the
+ * key works. Their own failures are not decided here: each record meets them again, in order, when its turn comes.
+ */
+async function decryptAhead(ahead: readonly KinesisStreamRecord[], keys: KeyGuard, resourceIdOverride: string | undefined): Promise<void> {
+  for (const r of ahead) {
+    const { shardId, streamName } = locate(r);
+    let outcome: RecordOutcome;
+    try {
+      outcome = await processRecord(sourceRecord(r, shardId, streamName, resourceIdOverride), { keys });
+    } catch (err) {
+      if (err instanceof DasguardError) continue; // met again, and decided, when this record's turn comes
+      throw err;
+    }
+    if (outcome.batch?.encrypted) return;
+  }
+}
+
+/** What to set or check when no data key of the stream decrypts, in the Lambda's words. */
+const LAMBDA_KEY_HINT =
+  'set DASGUARD_RESOURCE_ID to the DbClusterResourceId (cluster-…) or DbiResourceId (db-…) of the database that ' +
+  'wrote the stream when the stream name does not carry it, and check DASGUARD_KMS_KEY_ID and the key policy ' +
+  "(kms:Decrypt under the stream's encryption context)";
+
 function failureMessage(err: unknown): string {
   if (err instanceof TransientError) return 'transient failure: record reported for retry';
+  if (err instanceof DataKeyError && err.problem === DataKeyProblem.stoppedDecrypting) {
+    return (
+      'DATA KEY FAILURE: data keys decrypted in this container before, now KMS refuses (access revoked, key disabled ' +
+      'or deleted); record reported for retry until the key works again'
+    );
+  }
+  if (err instanceof DataKeyError) {
+    return (
+      'CONFIGURATION ERROR: no data key has decrypted under the encryption context (wrong resource id, KMS key or ' +
+      'key policy): every record will fail until it is fixed; record reported for retry'
+    );
+  }
   if (err instanceof ConfigError) {
     return 'CONFIGURATION ERROR: every record will fail until it is fixed; record reported for retry';
   }

@@ -122,11 +122,77 @@ test('a bad record in the middle is quarantined with file:line and reason; the r
   assert.equal(strict.code, 1);
 });
 
-test('the wrong cluster id: every record quarantined, the error names the encryption context tried', async () => {
-  const r = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--resource-id', 'cluster-SOMEOTHERCLUSTER']);
-  assert.equal(r.code, 0);
+/** The bundled PostgreSQL sample's records (JSON lines of Kinesis records), each changed by `edit`, in a temporary file. */
+async function editedStream(name: string, edit: (record: Record<string, unknown>, index: number) => Record<string, unknown>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-cli-'));
+  const lines = (await readFile(PG_STREAM, 'utf8')).trim().split('\n');
+  const f = join(dir, name);
+  await writeFile(f, lines.map((l, i) => JSON.stringify(edit(JSON.parse(l) as Record<string, unknown>, i))).join('\n') + '\n');
+  return f;
+}
+
+/** The `dasguard:` error lines of a run (the summary and progress are not). */
+function errorLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.startsWith('dasguard: '));
+}
+
+test('the wrong cluster id: exit 2 once, naming the first record, the encryption context tried and --resource-id', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-cli-'));
+  const q = join(dir, 'quarantine.jsonl');
+  const r = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--resource-id', 'cluster-SOMEOTHERCLUSTER', '--quarantine-file', q]);
+  assert.equal(r.code, 2, r.stderr);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /key-decrypt-failed: .*aws:rds:dbc-id.*cluster-SOMEOTHERCLUSTER/);
+  const errors = errorLines(r.stderr);
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0]!, new RegExp(`${PG_STREAM}:1 .*aws:rds:dbc-id.*cluster-SOMEOTHERCLUSTER.*--resource-id`));
+  assert.doesNotMatch(r.stderr, /key-decrypt-failed/);
+  assert.equal(await readFile(q, 'utf8').catch(() => ''), '', 'nothing quarantined per record');
+});
+
+test('a key file that decrypts none of the records: replay and decode exit 2 with one message saying what to pass', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-cli-'));
+  const { LocalKeyProvider } = await import('../src/keys/LocalKeyProvider.js');
+  const other = join(dir, 'other-key.json');
+  // Same key id, another master key: what a user gets with the key file of another environment.
+  await writeFile(other, LocalKeyProvider.fromJson({ ...JSON.parse(await readFile(KEY, 'utf8')), key: Buffer.alloc(32, 7).toString('base64') }).toFileJson());
+  const q = join(dir, 'quarantine.jsonl');
+  for (const command of ['replay', 'decode']) {
+    const r = await runCli([command, PG_STREAM, '--key-file', other, '--quarantine-file', q]);
+    assert.equal(r.code, 2, `${command}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    const errors = errorLines(r.stderr);
+    assert.equal(errors.length, 1, r.stderr);
+    assert.match(errors[0]!, new RegExp(`${PG_STREAM}:1 .*no data key has decrypted.*${PG.clusterId}.*--key-file`));
+  }
+  assert.equal(await readFile(q, 'utf8').catch(() => ''), '', 'nothing quarantined per record');
+});
+
+test('encrypted records whose resource id is unknown: exit 2, telling the user to pass --resource-id', async () => {
+  // A dump without StreamName, in a file not named after the stream.
+  const f = await editedStream('dump.jsonl', ({ StreamName: _name, ...rest }) => rest);
+  const r = await runCli(['replay', f, '--key-file', KEY]);
+  assert.equal(r.code, 2, r.stderr);
+  const errors = errorLines(r.stderr);
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0]!, new RegExp(`${f}:1 .*resource id is unknown: pass --resource-id`));
+  const fixed = await runCli(['replay', f, '--key-file', KEY, '--resource-id', PG.clusterId, '--quiet']);
+  assert.equal(fixed.code, 0, fixed.stderr);
+});
+
+test('one damaged data key among good ones (the first record): that record is quarantined, counted as encrypted, exit 0', async () => {
+  const f = await editedStream(`aws-rds-das-${PG.clusterId}.jsonl`, (rec, i) => {
+    if (i !== 0) return rec;
+    const env = JSON.parse(Buffer.from(String(rec.Data), 'base64').toString()) as { key: string };
+    const key = Buffer.from(env.key, 'base64');
+    key[key.length - 1]! ^= 1; // a bit flipped in the wrapped key's tag
+    env.key = key.toString('base64');
+    return { ...rec, Data: Buffer.from(JSON.stringify(env)).toString('base64') };
+  });
+  const r = await runCli(['replay', f, '--key-file', KEY, '--output', 'jsonl']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /dasguard replay: 20 records \(20 encrypted\), .* 1 quarantined/);
+  assert.match(r.stderr, new RegExp(`${f}:1 shard shardId-000000000000 sequence \\d+: key-decrypt-failed: `));
+  assert.ok(jsonLines(r.stdout).length > 0, 'the other records were evaluated');
 });
 
 test('--fail-on exits 3 when an alert at or above the severity fired, 0 otherwise', async () => {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { decodeRecord } from '../src/codec/decode.js';
 import { encodeRecord, plaintextEnvelope, type ActivityRecordInput } from '../src/codec/encode.js';
 import { encryptPayload } from '../src/codec/payload.js';
-import { ConfigError, PoisonRecordError, TransientError, type PoisonReason } from '../src/errors.js';
+import { ConfigError, DataKeyError, PoisonRecordError, TransientError, type PoisonReason } from '../src/errors.js';
 import { encryptionContextFor, type KeyProvider } from '../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import type { EncryptionContext } from '../src/types.js';
@@ -426,11 +426,16 @@ describe('decodeRecord: bad records are poison, with a reason', () => {
     await rejectsWith(decodeRecord(data, ctx), 'bad-payload', /array/);
   });
 
-  it('encrypted record but no resource id: tells the user to pass --resource-id', async () =>
-    rejectsWith(decodeRecord(bytes(await goodEnvelope()), { keys }), 'no-resource-id', /--resource-id/));
 });
 
 describe('decodeRecord: configuration and outside failures', () => {
+  it('encrypted record but no resource id -> DataKeyError telling the user to pass --resource-id', async () => {
+    await assert.rejects(
+      decodeRecord(await encodeRecord(pgRecord, { resourceId: CLUSTER, version: '1.1', wrapper: keys }), { keys }),
+      (err: unknown) => err instanceof DataKeyError && err.problem === 'no-resource-id' && /pass --resource-id/.test(err.message),
+    );
+  });
+
   it('encrypted record but no key source -> ConfigError', async () => {
     const data = await encodeRecord(pgRecord, { resourceId: CLUSTER, version: '1.1', wrapper: keys });
     await assert.rejects(

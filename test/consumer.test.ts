@@ -7,13 +7,20 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { ConfigError, TransientError } from '../src/errors.js';
+import { ConfigError, DataKeyError, TransientError } from '../src/errors.js';
+import { plaintextEnvelope } from '../src/codec/encode.js';
+import { DATA_KEY_FAILURE_RULE } from '../src/health/dataKeyFailure.js';
+import { KmsKeyProvider } from '../src/keys/KmsKeyProvider.js';
+import { benchRecords, PG } from '../scripts/sampleData.js';
+import { startKmsServer } from './support/kmsServer.js';
 import { FileCheckpointStore } from '../src/consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type KinesisConsumerOptions } from '../src/consumer/KinesisConsumer.js';
 import type { KeyProvider } from '../src/keys/KeyProvider.js';
 import type { RuleSet } from '../src/rules/index.js';
 import type { DecodedBatch } from '../src/types.js';
 import {
+  FAKE_CREDENTIALS,
+  REGION,
   RESOURCE_ID,
   RecordingHandoff,
   createStream,
@@ -259,24 +266,71 @@ describe('KinesisConsumer', () => {
     assert.equal(readCheckpoints(dir, stream)[puts[0]!.shardId]?.sequenceNumber, puts.at(-1)!.sequenceNumber);
   });
 
-  test('a ConfigError stops the consumer with it; the checkpoint stays before the failed record', async () => {
+  test('a data key refused before any has decrypted (wrong key policy) stops the consumer; the checkpoint stays before the record', async () => {
     const stream = await newStream(1);
     const dir = tempDir();
-    const data = await encryptedRecords(6, 1, 71);
+    // Plaintext records first: they prove nothing about the key.
+    const plain = benchRecords(3, 1, 70).map((r) => new TextEncoder().encode(JSON.stringify(plaintextEnvelope(r, PG.version))));
+    const data = [...plain, ...(await encryptedRecords(3, 1, 71))];
     const puts = await putRecords(client, stream, data, { spread: 1 });
     const real = demoKeys();
-    let calls = 0;
     const denied: KeyProvider = {
-      async getDataKey(c, ctx) {
-        if (++calls > 3) throw new ConfigError('KMS Decrypt failed (AccessDeniedException): fix the permissions');
-        return real.getDataKey(c, ctx);
+      async getDataKey() {
+        throw new ConfigError('KMS Decrypt failed (AccessDeniedException): fix the permissions');
       },
       stats: () => real.stats(),
     };
     const h = startConsumer(stream, dir, { deps: { keys: denied, rules }, concurrency: 1 });
-    await assert.rejects(h.done, (err: unknown) => err instanceof ConfigError && /AccessDenied/.test(err.message));
+    await assert.rejects(h.done, (err: unknown) => err instanceof DataKeyError && err.problem === 'never-decrypted' && /AccessDenied/.test(err.message) && err.message.includes(puts[3]!.sequenceNumber));
     assert.equal(h.consumer.stats().records, 3);
     assert.equal(readCheckpoints(dir, stream)[puts[0]!.shardId]?.sequenceNumber, puts[2]!.sequenceNumber);
+    assert.ok(!h.handoff.alerts.some((a) => a.ruleId === DATA_KEY_FAILURE_RULE), 'a startup misconfiguration exits, it does not alert');
+  });
+
+  test('KMS starts refusing mid-stream (AccessDenied): a critical alert, the shard holds the record; KMS recovers: resolved, nothing skipped', async () => {
+    const kms = await startKmsServer({ keys: demoKeys() });
+    const keys = new KmsKeyProvider({ clientConfig: { endpoint: kms.url, region: REGION, credentials: FAKE_CREDENTIALS, maxAttempts: 1 } });
+    try {
+      const stream = await newStream(1);
+      const dir = tempDir();
+      const data = await encryptedRecords(6, 1, 81); // a data key per record: each one asks KMS
+      const first = await putRecords(client, stream, data.slice(0, 3), { spread: 1 });
+      const shardId = first[0]!.shardId;
+      const h = startConsumer(stream, dir, { deps: { keys, rules }, clusterId: 'demo', keyFailureMaxDelayMs: 50 });
+      const saved = () => (existsSync(join(dir, `${stream}.json`)) ? readCheckpoints(dir, stream)[shardId]?.sequenceNumber : undefined);
+      await waitFor(() => saved() === first[2]!.sequenceNumber, 'the first records checkpointed');
+      kms.failAll('AccessDeniedException');
+      const held = await putRecords(client, stream, data.slice(3), { spread: 1 });
+      const keyAlerts = () => h.handoff.alerts.filter((a) => a.ruleId === DATA_KEY_FAILURE_RULE);
+      await waitFor(() => keyAlerts().length === 1, 'the data key failure alert');
+      const open = keyAlerts()[0]!;
+      assert.equal(open.kind, 'health');
+      assert.equal(open.severity, 'critical');
+      assert.equal(open.clusterId, 'demo');
+      assert.equal((open.event as { state: string }).state, 'open');
+      assert.match(open.message, /AccessDeniedException/);
+      assert.ok(open.message.includes(held[0]!.sequenceNumber), open.message);
+      const holds = () => h.logs.filter((l) => l.msg.startsWith('data key failure'));
+      await waitFor(() => holds().length >= 4, 'the held records retried');
+      assert.equal(holds()[0]!.level, 'error');
+      assert.equal(keyAlerts().length, 1, 'one alert for the condition, not one per retry');
+      assert.equal(h.consumer.stats().records, 3);
+      assert.equal(readCheckpoints(dir, stream)[shardId]?.sequenceNumber, first[2]!.sequenceNumber, 'the checkpoint did not pass the held record');
+
+      kms.failAll(undefined);
+      await waitFor(() => h.consumer.stats().records === data.length, 'the held records, once KMS answers again');
+      await h.stop();
+      const [, resolved] = keyAlerts();
+      assert.equal(keyAlerts().length, 2);
+      assert.equal((resolved!.event as { state: string }).state, 'resolved');
+      assert.equal(resolved!.severity, 'info');
+      assert.equal(h.consumer.stats().quarantined, 0);
+      const activity = h.handoff.alerts.filter((a) => a.kind !== 'health').map((a) => a.id).sort();
+      assert.deepEqual(activity, await replayAlertIds(data, ['rules', everyRules]));
+      assert.equal(readCheckpoints(dir, stream)[shardId]?.sequenceNumber, held[2]!.sequenceNumber);
+    } finally {
+      await kms.close();
+    }
   });
 
   test('a checkpointed shard that is gone before it was read to its end is reported as trimmed data', async () => {

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ConfigError, PoisonRecordError, TransientError } from '../src/errors.js';
+import { ConfigError, DataKeyError, PoisonRecordError, TransientError } from '../src/errors.js';
 import { canonicalEncryptionContext, DataKeyCache } from '../src/keys/DataKeyCache.js';
-import { encryptionContextFor } from '../src/keys/KeyProvider.js';
+import { encryptionContextFor, type KeyProvider } from '../src/keys/KeyProvider.js';
+import { KeyGuard } from '../src/keys/KeyGuard.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 
 const ctxA = encryptionContextFor('cluster-AAAA');
@@ -280,7 +281,106 @@ describe('DataKeyCache', () => {
     assert.deepEqual(await cache.get(ciphertext(1), ctxA, async () => key(4)), key(4));
   });
 
+  it('caches a key that can never decrypt (poison) for negativeTtlMs: one backend call for many records', async () => {
+    let now = 1_000_000;
+    const cache = new DataKeyCache({ negativeTtlMs: 30_000, now: () => now });
+    let calls = 0;
+    const bad = async (): Promise<Uint8Array> => {
+      calls++;
+      throw new PoisonRecordError('key-decrypt-failed', 'did not decrypt');
+    };
+    for (let i = 0; i < 200; i++) {
+      await assert.rejects(cache.get(ciphertext(9), ctxA, bad), (err: unknown) => err instanceof PoisonRecordError && err.reason === 'key-decrypt-failed');
+    }
+    assert.equal(calls, 1);
+    assert.equal(cache.stats().hits, 199);
+    // the same bytes under another context are another question
+    await assert.rejects(cache.get(ciphertext(9), ctxB, bad), PoisonRecordError);
+    assert.equal(calls, 2);
+    now += 30_000;
+    await assert.rejects(cache.get(ciphertext(9), ctxA, bad), PoisonRecordError);
+    assert.equal(calls, 3, 'asked again once the negative entry expired');
+    cache.clear();
+    await assert.rejects(cache.get(ciphertext(9), ctxA, bad), PoisonRecordError);
+    assert.equal(calls, 4, 'clear() forgets failures too');
+  });
+
+  it('does not cache configuration failures (access denied may be fixed at any moment)', async () => {
+    const cache = new DataKeyCache();
+    let calls = 0;
+    const denied = async (): Promise<Uint8Array> => {
+      calls++;
+      throw new ConfigError('AccessDeniedException');
+    };
+    await assert.rejects(cache.get(ciphertext(1), ctxA, denied), ConfigError);
+    await assert.rejects(cache.get(ciphertext(1), ctxA, denied), ConfigError);
+    assert.equal(calls, 2);
+  });
+
   it('refuses a nonsensical size', () => {
     assert.throws(() => new DataKeyCache({ maxEntries: -1 }), ConfigError);
+  });
+});
+
+describe('KeyGuard: a wrong configuration is told apart from a damaged record', () => {
+  const local = LocalKeyProvider.generate('guard-test');
+  const good = (ctx = ctxA) => local.wrapDataKey(key(5), ctx);
+  const damaged = (ctx = ctxA) => {
+    const w = local.wrapDataKey(key(6), ctx);
+    w[w.length - 1]! ^= 1;
+    return w;
+  };
+
+  it('a key that does not decrypt before any has, under its context: DataKeyError never-decrypted, with the hint', async () => {
+    const guard = new KeyGuard(local, { hint: 'pass --resource-id and --key-file' });
+    await assert.rejects(guard.getDataKey(damaged(), ctxA), (err: unknown) => {
+      assert.ok(err instanceof DataKeyError && err instanceof ConfigError);
+      assert.equal(err.problem, 'never-decrypted');
+      assert.equal(err.retryAfterInFlight, true);
+      assert.match(err.message, /no data key has decrypted under encryption context \{"aws:rds:dbc-id":"cluster-AAAA"\}/);
+      assert.match(err.message, /pass --resource-id and --key-file$/);
+      return true;
+    });
+    // A key of the same context decrypts: from now on a failure is the record's (poison, quarantined).
+    assert.deepEqual(await guard.getDataKey(good(), ctxA), key(5));
+    await assert.rejects(guard.getDataKey(damaged(), ctxA), (err: unknown) => err instanceof PoisonRecordError && err.reason === 'key-decrypt-failed');
+    // Each context is proven on its own.
+    await assert.rejects(guard.getDataKey(damaged(ctxB), ctxB), (err: unknown) => err instanceof DataKeyError && err.problem === 'never-decrypted');
+  });
+
+  it('a configuration failure of the key service: never-decrypted before a success, stopped-decrypting after', async () => {
+    let deny = true;
+    const service: KeyProvider = {
+      async getDataKey(c, ctx) {
+        if (deny) throw new ConfigError('KMS Decrypt failed (AccessDeniedException): fix the permissions (kms:Decrypt)');
+        return local.getDataKey(c, ctx);
+      },
+      stats: () => local.stats(),
+    };
+    const guard = KeyGuard.wrap(service);
+    await assert.rejects(guard.getDataKey(good(), ctxA), (err: unknown) => err instanceof DataKeyError && err.problem === 'never-decrypted' && !err.retryAfterInFlight && /kms:Decrypt/.test(err.message));
+    deny = false;
+    await guard.getDataKey(good(), ctxA);
+    deny = true;
+    await assert.rejects(guard.getDataKey(good(), ctxA), (err: unknown) => err instanceof DataKeyError && err.problem === 'stopped-decrypting' && /decrypted under encryption context .* before/.test(err.message));
+    assert.equal(KeyGuard.wrap(guard), guard, 'wrapping a guard again gives the same guard');
+  });
+
+  it('transient failures pass through untouched', async () => {
+    const flaky: KeyProvider = {
+      getDataKey: async () => {
+        throw new TransientError('throttled');
+      },
+      stats: () => local.stats(),
+    };
+    await assert.rejects(new KeyGuard(flaky).getDataKey(good(), ctxA), (err: unknown) => err instanceof TransientError && !(err instanceof DataKeyError));
+  });
+
+  it('at(position) names the record, keeping the problem', () => {
+    const err = new DataKeyError('never-decrypted', 'no data key has decrypted', { retryAfterInFlight: true });
+    const placed = err.at('dump.jsonl:3');
+    assert.equal(placed.message, 'dump.jsonl:3: no data key has decrypted');
+    assert.equal(placed.problem, 'never-decrypted');
+    assert.equal(placed.retryAfterInFlight, true);
   });
 });

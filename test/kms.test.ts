@@ -73,7 +73,7 @@ describe('KmsKeyProvider over a loopback KMS', () => {
     for (const r of results) assert.deepEqual(r, dataKey);
   });
 
-  it('a wrong context fails as PoisonRecordError naming the context tried, and is not cached', async () => {
+  it('a wrong context fails as PoisonRecordError naming the context tried; the failure is cached, the right context still works', async () => {
     const p = provider();
     const wrapped = keys.wrapDataKey(dataKey, ctx);
     const other = encryptionContextFor('cluster-OTHER');
@@ -86,6 +86,8 @@ describe('KmsKeyProvider over a loopback KMS', () => {
         return true;
       });
     }
+    assert.equal(callsSince(), 1, 'the second request is answered by the negative cache');
+    assert.deepEqual(await p.getDataKey(wrapped, ctx), dataKey);
     assert.equal(callsSince(), 2);
   });
 
@@ -180,6 +182,23 @@ describe('KmsKeyProvider over a loopback KMS', () => {
         });
       },
     );
+  });
+
+  it('200 records sharing one data key that does not decrypt: ONE KMS call, every record poison', async () => {
+    const p = provider();
+    const record = { clusterId: CLUSTER, instanceId: 'db-X', databaseActivityEventList: [{ type: 'record', serverType: 'PostgreSQL' }] };
+    const wrapped = keys.wrapDataKey(dataKey, ctx);
+    wrapped[wrapped.length - 1]! ^= 1; // damaged: KMS answers InvalidCiphertextException
+    const wrapper = { wrapDataKey: () => wrapped };
+    const one = await encodeRecord(record, { resourceId: CLUSTER, version: '1.1', wrapper, dataKey });
+    let poison = 0;
+    for (let i = 0; i < 200; i += 16) {
+      // as replay and run decode them: several at a time
+      const results = await Promise.allSettled(Array.from({ length: 16 }, () => decodeRecord(one, { keys: p, resourceId: CLUSTER })));
+      for (const r of results) if (r.status === 'rejected' && r.reason instanceof PoisonRecordError && r.reason.reason === 'key-decrypt-failed') poison++;
+    }
+    assert.equal(poison, 208);
+    assert.equal(callsSince(), 1);
   });
 
   it('decodes a stream of records with one KMS call per data key', async () => {

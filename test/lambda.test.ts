@@ -232,10 +232,42 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
     const res = await h({ Records: records.slice(0, 3) });
     assert.deepEqual(res, { batchItemFailures: [{ itemIdentifier: records[0]!.kinesis.sequenceNumber }] });
     const failure = s.logs.find((l) => l.level === 'error')!;
-    assert.equal(failure.errorClass, 'ConfigError');
-    assert.match(failure.msg, /CONFIGURATION ERROR/);
+    assert.equal(failure.errorClass, 'DataKeyError');
+    assert.match(failure.msg, /CONFIGURATION ERROR: no data key has decrypted/);
+    assert.equal(failure.problem, 'never-decrypted');
     assert.match(String(failure.error), /kms:Decrypt/);
     assert.equal(s.alerts.length, 0);
+  });
+
+  it('a damaged data key in the first record of a fresh container: the rest of the batch proves the key, that record is quarantined', async () => {
+    const records = await kinesisRecords(MY_STREAM);
+    const first = records[0]!;
+    const env = JSON.parse(Buffer.from(first.kinesis.data, 'base64').toString()) as { key: string };
+    const key = Buffer.from(env.key, 'base64');
+    key[key.length - 1]! ^= 1;
+    env.key = key.toString('base64');
+    const damaged = { ...first, kinesis: { ...first.kinesis, data: Buffer.from(JSON.stringify(env)).toString('base64') } };
+    const s = sink();
+    const h = createHandler({ rules, keys: new KmsKeyProvider({ clientConfig: { maxAttempts: 1 } }), handoff: s.handoff, log: s.log });
+    assert.deepEqual(await h({ Records: [damaged, ...records.slice(1)] }), { batchItemFailures: [] });
+    const q = s.logs.filter((l) => l.msg === 'quarantined');
+    assert.deepEqual(q.map((l) => [l.sequenceNumber, l.reason]), [[first.kinesis.sequenceNumber, 'key-decrypt-failed']]);
+  });
+
+  it('a data key refused after others decrypted (key disabled, access revoked) is reported, and the log says which case', async () => {
+    const s = sink();
+    const h = createHandler({ rules, keys: new KmsKeyProvider({ clientConfig: { maxAttempts: 1 } }), handoff: s.handoff, log: s.log });
+    const record = { clusterId: PG.clusterId, instanceId: PG.instanceId, databaseActivityEventList: [{ type: 'record', serverType: 'PostgreSQL', command: 'SELECT' }] };
+    // A fresh data key per record: each one asks KMS.
+    const data = await Promise.all([0, 1].map(() => encodeRecord(record, { resourceId: PG.clusterId, version: PG.version, wrapper: keys })));
+    const [a, b] = data.map((d, i) => kinesisRecord(`aws-rds-das-${PG.clusterId}`, 'shardId-000000000000', String(100 + i), Buffer.from(d).toString('base64')));
+    assert.deepEqual(await h({ Records: [a!] }), { batchItemFailures: [] });
+    kms.failNext(1, 'DisabledException');
+    assert.deepEqual(await h({ Records: [b!] }), { batchItemFailures: [{ itemIdentifier: '101' }] });
+    const failure = s.logs.find((l) => l.level === 'error')!;
+    assert.equal(failure.problem, 'stopped-decrypting');
+    assert.match(failure.msg, /DATA KEY FAILURE: data keys decrypted .* before/);
+    assert.match(String(failure.error), /DisabledException/);
   });
 
   it('takes the resource id from DASGUARD_RESOURCE_ID when the stream is not named after it', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../src/commands/run.js';
+import { ExitError } from '../src/errors.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { jsonLines, runCli } from './support/cli.js';
 import { startKmsServer, type KmsServer } from './support/kmsServer.js';
@@ -106,6 +107,46 @@ describe('dasguard run, in process', () => {
     const stopped = logs.find((l) => l.msg === 'stopped');
     assert.equal(stopped?.records, data.length);
     assert.ok(existsSync(join(dir, `${STREAM}.json`)));
+  });
+
+  test('a wrong --resource-id: exit 2 naming the context tried and --resource-id; the checkpoint does not pass the first record', async () => {
+    const stream = await newStream(1);
+    const puts = await putRecords(client, stream, await encryptedRecords(10, 1, 131), { spread: 1 });
+    const dir = tempDir();
+    const stderr = new PassThrough() as unknown as NodeJS.WriteStream;
+    let err = '';
+    (stderr as unknown as PassThrough).on('data', (c: Buffer) => (err += c.toString()));
+    const ac = new AbortController();
+    const opts: RunOptions = {
+      stream,
+      resourceId: 'cluster-WRONGWRONGWRONG',
+      rules: [rules],
+      output: 'jsonl',
+      redaction: 'literals',
+      from: 'trim-horizon',
+      checkpointDir: dir,
+      pollIntervalMs: 50,
+      statusIntervalMs: 1000,
+      discoveryIntervalMs: 1000,
+      concurrency: 8,
+    };
+    let settled = false;
+    const run = runCommand(opts, { stdout: new PassThrough(), stderr, stdin: Readable.from([]), env: process.env }, { signal: ac.signal });
+    run.then(() => (settled = true), () => (settled = true));
+    // (Before the fix every record was quarantined and run went on: stop it once it says so.)
+    await waitFor(() => settled || err.includes('"msg":"quarantined"'), 'run to stop');
+    ac.abort();
+    await assert.rejects(run, (e: unknown) => {
+      assert.ok(e instanceof ExitError, String(e));
+      assert.equal(e.exitCode, 2);
+      assert.match(e.message, /aws:rds:dbc-id.*cluster-WRONGWRONGWRONG.*--resource-id/);
+      assert.ok(e.message.includes(puts[0]!.sequenceNumber), 'names the first record');
+      return true;
+    });
+    assert.doesNotMatch(err, /"msg":"quarantined"/);
+    const file = join(dir, `${stream}.json`);
+    const shards = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { shards: Record<string, { sequenceNumber?: string }> }).shards : {};
+    assert.equal(shards[puts[0]!.shardId]?.sequenceNumber, undefined, 'no checkpoint past the records that failed');
   });
 
   test('a cluster whose stream is not started, or that does not exist: exit 2 with a clear message', async () => {

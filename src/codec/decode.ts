@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { ConfigError, PoisonRecordError, PoisonReason } from '../errors.js';
+import { ConfigError, DataKeyError, DataKeyProblem, PoisonRecordError, PoisonReason } from '../errors.js';
 import { encryptionContextFor, type KeyProvider } from '../keys/KeyProvider.js';
 import type { DecodedBatch, EncryptionContext } from '../types.js';
 import { normalizeEvents, type RecordContext } from './normalize.js';
@@ -19,9 +19,10 @@ import { describeJsonError } from '../util/jsonError.js';
  * Encrypted path: `key` -> KeyProvider (encryption context from the resource id) -> data key ->
  * decryptPayload -> gunzip -> JSON. The data key is zeroed after use.
  *
- * Every failure of the record itself is a PoisonRecordError with a PoisonReason; TransientError and
- * ConfigError from the key provider pass through untouched. Events that cannot be used are rejected one by
- * one (the rest of the record is kept).
+ * Every failure of the record itself is a PoisonRecordError with a PoisonReason (`encryptedRecord` set once the
+ * envelope said the record is encrypted); TransientError and ConfigError from the key provider pass through
+ * untouched; an encrypted record whose resource id is unknown is a DataKeyError (the configuration's fault).
+ * Events that cannot be used are rejected one by one (the rest of the record is kept).
  */
 export interface DecodeContext {
   keys?: KeyProvider;
@@ -94,7 +95,21 @@ export async function decodeRecord(
     // Plaintext record serialised as a JSON string (base64 never starts with "{").
     return toBatch(parsePayloadJson(events), version, false, warnings);
   }
+  try {
+    return await decodeEncrypted(obj, events, version, warnings, ctx);
+  } catch (err) {
+    if (err instanceof PoisonRecordError) err.encryptedRecord = true;
+    throw err;
+  }
+}
 
+async function decodeEncrypted(
+  obj: Record<string, unknown>,
+  events: string,
+  version: string,
+  warnings: string[],
+  ctx: DecodeContext,
+): Promise<DecodedBatch> {
   const payload = decodeBase64(events, 'databaseActivityEvents');
   const keyField = obj.key;
   if (typeof keyField !== 'string' || keyField === '') {
@@ -108,8 +123,8 @@ export async function decodeRecord(
     throw new ConfigError('encrypted record but no key source: pass --key-file or configure AWS credentials');
   }
   if (ctx.resourceId === undefined || ctx.resourceId === '') {
-    throw new PoisonRecordError(
-      PoisonReason.noResourceId,
+    throw new DataKeyError(
+      DataKeyProblem.noResourceId,
       'encrypted record but its resource id is unknown: pass --resource-id (the DbClusterResourceId ' +
         '"cluster-…", or DbiResourceId "db-…" for an instance stream) so the data key can be decrypted',
     );

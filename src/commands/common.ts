@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, ExitError } from '../errors.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
+import { KeyGuard } from '../keys/KeyGuard.js';
 import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
 import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
 import { formatProblem, loadRules, type RuleSet } from '../rules/index.js';
@@ -39,17 +40,28 @@ export async function loadRulesOrExit(paths: string[] | undefined, io: Io): Prom
   return { ruleSet, files };
 }
 
+const RESOURCE_ID_HINT =
+  'pass the --resource-id of the cluster (cluster-…) or instance (db-…) that wrote the records (its resource id, not its name)';
+
 /**
  * A key file when given; otherwise AWS KMS through the standard SDK configuration, built on the first encrypted
- * record (a plaintext replay needs no AWS configuration at all).
+ * record (a plaintext replay needs no AWS configuration at all). Guarded (KeyGuard): a key that decrypts no record
+ * is a configuration error saying what to pass, not a quarantine per record.
  */
 export async function keyProviderFor(keyFile: string | undefined): Promise<KeyProvider> {
-  if (keyFile !== undefined) return LocalKeyProvider.fromFile(keyFile);
+  if (keyFile !== undefined) {
+    return new KeyGuard(LocalKeyProvider.fromFile(keyFile), {
+      hint: `${RESOURCE_ID_HINT}, and the --key-file their data keys were wrapped with (not ${keyFile})`,
+    });
+  }
   let kms: KmsKeyProvider | undefined;
-  return {
+  const lazy: KeyProvider = {
     getDataKey: (ciphertext, context) => (kms ??= new KmsKeyProvider()).getDataKey(ciphertext, context),
     stats: () => kms?.stats() ?? { backendCalls: 0, cacheHits: 0, cacheMisses: 0 },
   };
+  return new KeyGuard(lazy, {
+    hint: `${RESOURCE_ID_HINT}; records not encrypted by AWS KMS (the bundled samples) need --key-file`,
+  });
 }
 
 /** `--workers N`: a decryption worker pool for processRecord's deps, or undefined for N = 0 (decrypt on this thread). */

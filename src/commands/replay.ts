@@ -134,8 +134,8 @@ async function runItems(
         if (item.kind === 'bad') {
           await quarantineItem({ position: item.position, reason: item.reason, message: item.message }, item.raw);
         } else if (outcome) {
+          if (outcome.encrypted) stats.encryptedRecords++;
           if (outcome.batch) {
-            if (outcome.batch.encrypted) stats.encryptedRecords++;
             stats.events += outcome.batch.events.length;
             stats.heartbeats += outcome.batch.heartbeats.length;
           }

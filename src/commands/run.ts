@@ -110,8 +110,9 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       if (notStarted) await handoff.handOff([notStarted]);
       if (info.status !== 'started' || info.streamName === null) throw notStartedError(opts.cluster!, info);
     }
+    const clusterId = opts.cluster ?? resourceId ?? streamName;
     health = new HealthMonitor({
-      clusterId: opts.cluster ?? resourceId ?? streamName,
+      clusterId,
       handoff,
       ...(rds && opts.cluster !== undefined ? { rds } : {}),
       rules: ruleSet,
@@ -126,6 +127,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       client: kinesis,
       streamName,
       ...(resourceId !== undefined ? { resourceId } : {}),
+      clusterId,
       deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps },
       handoff,
       checkpoints: store,

@@ -11,12 +11,17 @@
  *   iterator is renewed AFTER_SEQUENCE_NUMBER of the last processed record; a poison record is quarantined
  *   (logged with shard and sequence number) and passed; a TransientError from processing is retried, never
  *   skipped; a ConfigError (or any unexpected error) stops the consumer: `run` rejects with it after writing
- *   the checkpoints of what was done.
+ *   the checkpoints of what was done. The keys are guarded (KeyGuard): a data key that decrypts no record is
+ *   such a ConfigError, never a quarantine; one that stops decrypting after others did (KMS access revoked, key
+ *   disabled) holds the shard at that record instead, retried with backoff (capped at keyFailureMaxDelayMs),
+ *   with a critical `das-data-key-failure` health alert through the handoff, and a resolved one when it works.
  * - Stop: abort the signal given to `run`: polling stops, records in flight finish, checkpoints are written,
  *   `run` resolves.
  */
 import { KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
 import { ConfigError } from '../errors.js';
+import { DataKeyAlarm } from '../health/dataKeyFailure.js';
+import { KeyGuard } from '../keys/KeyGuard.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
@@ -70,6 +75,10 @@ export interface KinesisConsumerOptions {
   /** Backoff for throttling and transient failures (defaults 200 ms, 10 s). */
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** Longest wait between retries of a record held on a data key failure (default 60 s). */
+  keyFailureMaxDelayMs?: number;
+  /** The cluster named in health alerts (default the resource id, else the stream name). */
+  clusterId?: string;
 }
 
 export interface ShardStatus {
@@ -104,6 +113,9 @@ export interface Counters {
 
 export class KinesisConsumer {
   readonly #o: KinesisConsumerOptions;
+  /** `o.deps` with its keys guarded: shared by every shard. */
+  readonly #deps: ProcessorDeps;
+  readonly #keyAlarm: DataKeyAlarm;
   readonly #counters: Counters = { records: 0, events: 0, heartbeats: 0, alerts: 0, quarantined: 0 };
   readonly #readers = new Map<string, ShardReader>();
   /** The committed (durable or about to be) checkpoints, per shard. */
@@ -116,6 +128,8 @@ export class KinesisConsumer {
 
   constructor(options: KinesisConsumerOptions) {
     this.#o = options;
+    this.#deps = options.deps.keys ? { ...options.deps, keys: KeyGuard.wrap(options.deps.keys) } : options.deps;
+    this.#keyAlarm = new DataKeyAlarm({ clusterId: options.clusterId ?? options.resourceId ?? options.streamName });
   }
 
   get streamName(): string {
@@ -125,7 +139,7 @@ export class KinesisConsumer {
   stats(): ConsumerStats {
     return {
       ...this.#counters,
-      keys: this.#o.deps.keys?.stats(),
+      keys: this.#deps.keys?.stats(),
       shards: [...this.#readers.values()].map((r) => r.status()).sort((a, b) => (a.shardId < b.shardId ? -1 : 1)),
       startedAt: this.#startedAt,
     };
@@ -189,6 +203,8 @@ export class KinesisConsumer {
           const start: StartPosition = firstStart && initial.has(id) && cp === undefined ? (o.from ?? { type: 'latest' }) : { type: 'trim-horizon' };
           const reader = new ShardReader({
             ...o,
+            deps: this.#deps,
+            keyAlarm: this.#keyAlarm,
             shard,
             start,
             checkpoint: cp,

@@ -1,7 +1,8 @@
 /**
  * Reads one shard in order: GetShardIterator, then GetRecords until stopped or the shard ends (a closed
  * shard's NextShardIterator is null). Records are decoded with bounded concurrency but handed off and
- * checkpointed in sequence order.
+ * checkpointed in sequence order. A record whose data key stopped decrypting (DataKeyError 'stopped-decrypting')
+ * is held: retried with backoff until it decrypts or the reader stops, the shard's checkpoint never passing it.
  */
 import {
   GetRecordsCommand,
@@ -11,7 +12,8 @@ import {
   type Shard,
   type _Record,
 } from '@aws-sdk/client-kinesis';
-import { ConfigError, DasguardError, TransientError } from '../errors.js';
+import { ConfigError, DasguardError, DataKeyError, DataKeyProblem, TransientError } from '../errors.js';
+import type { DataKeyAlarm } from '../health/dataKeyFailure.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { drive } from '../pipeline/drive.js';
 import { describeQuarantine, processRecord, type ProcessorDeps, type RecordOutcome } from '../pipeline/processRecord.js';
@@ -48,6 +50,10 @@ export interface ShardReaderOptions {
   maxRecordsPerCall?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** Longest wait between retries of a record held on a data key failure (default 60 s). */
+  keyFailureMaxDelayMs?: number;
+  /** Shared by every shard: one alert per encryption context, not one per shard or record. */
+  keyAlarm: DataKeyAlarm;
 }
 
 /** Thrown inside a batch when the consumer is stopping: records not yet started are left for the next run. */
@@ -227,6 +233,11 @@ export class ShardReader {
       }
     }
     let handled = 0;
+    /** Records of this batch held on a data key failure, with the encryption context that failed. */
+    const held = new Map<_Record, string>();
+    // A held record also gives up when the batch fails for another reason (drive waits for what is in flight).
+    const cancel = new AbortController();
+    const holdSignal = AbortSignal.any([signal, cancel.signal]);
     const toSource = (r: _Record): SourceRecord => {
       const rec: SourceRecord = {
         data: r.Data ?? new Uint8Array(0),
@@ -243,7 +254,7 @@ export class ShardReader {
         async (r) => {
           // A transient failure is retried until it succeeds, unless the consumer is stopping meanwhile.
           if (signal.aborted && handled < records.length) throw new StoppingError('stopping');
-          return processRecord(toSource(r), o.deps);
+          return this.#processHolding(r, toSource(r), held, holdSignal);
         },
         async (outcome, r) => {
           if (outcome.batch) {
@@ -279,6 +290,7 @@ export class ShardReader {
           attempts: Number.POSITIVE_INFINITY,
           baseDelayMs: o.baseDelayMs ?? 200,
           maxDelayMs: Math.min(o.maxDelayMs ?? 10_000, 5_000),
+          cancel,
           onRetry: (err, attempt, delayMs) =>
             o.log({ level: 'warn', msg: 'processing failed transiently: retrying', shardId: this.shardId, attempt, delayMs, error: err.message }),
         },
@@ -288,6 +300,46 @@ export class ShardReader {
       throw err;
     }
     return handled === records.length;
+  }
+
+  /**
+   * processRecord, holding the record while its data key stopped decrypting: the first hold under a context
+   * raises the critical alert, every retry is logged (backoff capped at keyFailureMaxDelayMs), and the record's
+   * success resolves the alert. Other failures are thrown (a TransientError is retried by the caller).
+   */
+  async #processHolding(r: _Record, record: SourceRecord, held: Map<_Record, string>, signal: AbortSignal): Promise<RecordOutcome> {
+    const o = this.#o;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcome = await processRecord(record, o.deps);
+        const context = held.get(r);
+        if (context !== undefined) {
+          held.delete(r);
+          const resolved = o.keyAlarm.recovered(context);
+          o.log({ level: 'info', msg: 'data key decrypts again: the held record goes on', shardId: this.shardId, sequenceNumber: r.SequenceNumber });
+          if (resolved.length > 0) await o.handoff.handOff(resolved);
+        }
+        return outcome;
+      } catch (err) {
+        if (!(err instanceof DataKeyError) || err.problem !== DataKeyProblem.stoppedDecrypting) throw err;
+        const context = err.context ?? 'unknown';
+        held.set(r, context);
+        const alerts = o.keyAlarm.held({ context, streamName: o.streamName, shardId: this.shardId, sequenceNumber: r.SequenceNumber!, error: err.message });
+        if (alerts.length > 0) await o.handoff.handOff(alerts);
+        const delayMs = backoffDelay(attempt, o.baseDelayMs ?? 200, o.keyFailureMaxDelayMs ?? 60_000, 'equal');
+        o.log({
+          level: 'error',
+          msg: 'data key failure: holding the record (the checkpoint does not pass it) and retrying',
+          shardId: this.shardId,
+          sequenceNumber: r.SequenceNumber,
+          attempt,
+          delayMs,
+          error: err.message,
+        });
+        await sleep(delayMs, signal);
+        if (signal.aborted) throw new StoppingError('stopping');
+      }
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError, PoisonRecordError } from '../errors.js';
 import type { EncryptionContext } from '../types.js';
 
 /**
@@ -11,7 +11,10 @@ import type { EncryptionContext } from '../types.js';
  * - at most `maxEntries` keys, least recently used evicted first;
  * - every key expires `ttlMs` after it was fetched (plaintext keys do not linger in memory forever);
  * - every evicted, expired or cleared key buffer is zeroed;
- * - concurrent requests for the same key share ONE backend call; a failed call is not cached;
+ * - concurrent requests for the same key share ONE backend call;
+ * - a ciphertext that can never decrypt under its context (the backend threw PoisonRecordError: deterministic) is
+ *   remembered for `negativeTtlMs` (default 30 s), so 200 records sharing one bad key make one backend call, not
+ *   200; any other failure (throttling, access denied: either may be over at the next call) is not cached;
  * - callers always receive a fresh copy they own (and may zero).
  */
 export interface DataKeyCacheOptions {
@@ -19,12 +22,14 @@ export interface DataKeyCacheOptions {
   maxEntries?: number;
   /** How long a decrypted key may be reused, in milliseconds (default 10 minutes). */
   ttlMs?: number;
+  /** How long a ciphertext that failed as poison is answered with that failure, in ms (default 30 s; 0: never). */
+  negativeTtlMs?: number;
   /** Clock, for tests. */
   now?: () => number;
 }
 
 export interface DataKeyCacheStats {
-  /** Requests answered without a new backend call (cached, or joined an in-flight call). */
+  /** Requests answered without a new backend call (cached, a cached failure, or joined an in-flight call). */
   hits: number;
   /** Requests that started a backend call. */
   misses: number;
@@ -45,8 +50,15 @@ interface Entry {
   expiresAt: number;
 }
 
+interface Failure {
+  error: PoisonRecordError;
+  expiresAt: number;
+}
+
 export const DEFAULT_DATA_KEY_CACHE_MAX_ENTRIES = 1000;
 export const DEFAULT_DATA_KEY_CACHE_TTL_MS = 10 * 60 * 1000;
+/** Short: long enough to spare KMS a burst of records sharing a bad key, short enough that a fix shows at once. */
+export const DEFAULT_DATA_KEY_NEGATIVE_TTL_MS = 30 * 1000;
 
 /** JSON of the context with its keys sorted: the same context always gives the same string. */
 export function canonicalEncryptionContext(context: EncryptionContext): string {
@@ -59,10 +71,13 @@ export function canonicalEncryptionContext(context: EncryptionContext): string {
 export class DataKeyCache {
   readonly maxEntries: number;
   readonly ttlMs: number;
+  readonly negativeTtlMs: number;
   readonly #now: () => number;
   /** Map order is recency order: the first entry is the least recently used. */
   readonly #entries = new Map<string, Entry>();
   readonly #inFlight = new Map<string, InFlight>();
+  /** Ciphertexts that failed as poison; insertion order is age order. At most maxEntries. */
+  readonly #failures = new Map<string, Failure>();
   #hits = 0;
   #misses = 0;
   #evictions = 0;
@@ -73,14 +88,19 @@ export class DataKeyCache {
   constructor(options: DataKeyCacheOptions = {}) {
     const maxEntries = options.maxEntries ?? DEFAULT_DATA_KEY_CACHE_MAX_ENTRIES;
     const ttlMs = options.ttlMs ?? DEFAULT_DATA_KEY_CACHE_TTL_MS;
+    const negativeTtlMs = options.negativeTtlMs ?? DEFAULT_DATA_KEY_NEGATIVE_TTL_MS;
     if (!Number.isInteger(maxEntries) || maxEntries < 0) {
       throw new ConfigError(`data key cache maxEntries must be a non-negative integer, got ${maxEntries}`);
     }
     if (!Number.isFinite(ttlMs) || ttlMs < 0) {
       throw new ConfigError(`data key cache ttlMs must be a non-negative number, got ${ttlMs}`);
     }
+    if (!Number.isFinite(negativeTtlMs) || negativeTtlMs < 0) {
+      throw new ConfigError(`data key cache negativeTtlMs must be a non-negative number, got ${negativeTtlMs}`);
+    }
     this.maxEntries = maxEntries;
     this.ttlMs = ttlMs;
+    this.negativeTtlMs = negativeTtlMs;
     this.#now = options.now ?? Date.now;
     this.#nextSweepAt = this.#now() + this.#sweepInterval();
   }
@@ -88,7 +108,8 @@ export class DataKeyCache {
   /**
    * The data key for `keyCiphertext` under `context`: from the cache, or from `load()` (called at most once
    * for concurrent identical requests). `load` hands over a buffer the cache keeps and zeroes when the key
-   * is evicted, expires or is cleared. Errors from `load` reach every waiting caller and nothing is cached.
+   * is evicted, expires or is cleared. Errors from `load` reach every waiting caller; a PoisonRecordError is
+   * thrown again, without calling `load`, to requests for the same key in the next `negativeTtlMs`.
    */
   async get(
     keyCiphertext: Uint8Array,
@@ -109,6 +130,14 @@ export class DataKeyCache {
         return entry.key.slice();
       }
       this.#drop(id, entry);
+    }
+    const failure = this.#failures.get(id);
+    if (failure !== undefined) {
+      if (now < failure.expiresAt) {
+        this.#hits++;
+        throw failure.error;
+      }
+      this.#failures.delete(id);
     }
 
     let flight = this.#inFlight.get(id);
@@ -135,7 +164,13 @@ export class DataKeyCache {
   }
 
   async #load(id: string, load: () => Promise<Uint8Array>, generation: number): Promise<Uint8Array> {
-    const key = await load();
+    let key: Uint8Array;
+    try {
+      key = await load();
+    } catch (err) {
+      if (err instanceof PoisonRecordError && generation === this.#generation) this.#remember(id, err);
+      throw err;
+    }
     // The cache keeps the loaded buffer itself (zeroed on eviction); waiters share a copy of it.
     const shared = key.slice();
     if (generation === this.#generation && this.maxEntries > 0 && this.ttlMs > 0) {
@@ -144,6 +179,17 @@ export class DataKeyCache {
       key.fill(0);
     }
     return shared;
+  }
+
+  #remember(id: string, error: PoisonRecordError): void {
+    if (this.negativeTtlMs === 0 || this.maxEntries === 0) return;
+    this.#failures.delete(id);
+    while (this.#failures.size >= this.maxEntries) {
+      const oldest = this.#failures.keys().next().value;
+      if (oldest === undefined) break;
+      this.#failures.delete(oldest);
+    }
+    this.#failures.set(id, { error, expiresAt: this.#now() + this.negativeTtlMs });
   }
 
   #insert(id: string, key: Uint8Array): void {
@@ -173,12 +219,16 @@ export class DataKeyCache {
     for (const [id, entry] of this.#entries) {
       if (now >= entry.expiresAt) this.#drop(id, entry);
     }
+    for (const [id, failure] of this.#failures) {
+      if (now >= failure.expiresAt) this.#failures.delete(id);
+    }
     this.#nextSweepAt = now + this.#sweepInterval();
   }
 
-  /** Drops and zeroes every cached key. In-flight calls complete for their callers but are not cached. */
+  /** Drops and zeroes every cached key, forgets cached failures. In-flight calls complete but are not cached. */
   clear(): void {
     this.#generation++;
+    this.#failures.clear();
     for (const entry of this.#entries.values()) entry.key.fill(0);
     this.#entries.clear();
   }

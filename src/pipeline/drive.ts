@@ -2,8 +2,14 @@
  * Runs items through an async worker with bounded concurrency and hands the results on IN INPUT ORDER, so
  * output and checkpoints follow the source order while KMS round trips overlap. A transient failure is retried
  * with exponential backoff and jitter; when retries run out the error propagates (nothing is skipped).
+ *
+ * A DataKeyError with `retryAfterInFlight` (no data key of that context has decrypted YET) may be a damaged
+ * record rather than a wrong key: when it reaches the head, the items in flight behind it (up to `concurrency`
+ * - 1) settle first and the head is tried once more; if one of them decrypted, the key guard now calls the head
+ * poison (quarantined), else the error propagates (the configuration is wrong). Only that look-ahead decides, not
+ * timing: an input whose first `concurrency` records all fail to decrypt is a configuration error.
  */
-import { TransientError } from '../errors.js';
+import { DataKeyError, TransientError } from '../errors.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 
 export interface DriveOptions {
@@ -14,6 +20,8 @@ export interface DriveOptions {
   maxDelayMs?: number;
   /** Called before each retry (for logs). */
   onRetry?: (err: TransientError, attempt: number, delayMs: number) => void;
+  /** Aborted when drive fails, before it waits for the items in flight: workers that wait (a held record) stop. */
+  cancel?: AbortController;
 }
 
 export async function drive<I, R>(
@@ -33,16 +41,30 @@ export async function drive<I, R>(
       window.push({ item, result: p });
       if (window.length >= concurrency) {
         const head = window.shift()!;
-        await onResult(await head.result, head.item);
+        await onResult(await settled(head, window, run), head.item);
       }
     }
     while (window.length > 0) {
       const head = window.shift()!;
-      await onResult(await head.result, head.item);
+      await onResult(await settled(head, window, run), head.item);
     }
+  } catch (err) {
+    opts.cancel?.abort();
+    throw err;
   } finally {
     // On failure, let in-flight work settle before returning (no stray promises after the caller moves on).
     await Promise.allSettled(window.map((w) => w.result));
+  }
+}
+
+/** The head's result; for a verdict that depends on the items in flight, the head again once they settled. */
+async function settled<I, R>(head: { item: I; result: Promise<R> }, rest: { result: Promise<R> }[], run: (item: I) => Promise<R>): Promise<R> {
+  try {
+    return await head.result;
+  } catch (err) {
+    if (!(err instanceof DataKeyError && err.retryAfterInFlight)) throw err;
+    await Promise.allSettled(rest.map((w) => w.result));
+    return run(head.item);
   }
 }
 

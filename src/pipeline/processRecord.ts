@@ -2,10 +2,11 @@
  * The one path every record takes, whatever its source (file replay, the live consumer, Lambda):
  * source record -> decode (envelope, key, decrypt, gunzip, parse, normalise) -> rules -> alerts.
  * A poison record (one that can never be processed) is returned as quarantined, never thrown; a transient or
- * configuration failure is thrown, so the caller retries or stops without skipping the record.
+ * configuration failure is thrown, so the caller retries or stops without skipping the record (a DataKeyError
+ * names the record's position).
  */
 import { decodeRecord, type DecodeContext } from '../codec/decode.js';
-import { PoisonReason, PoisonRecordError } from '../errors.js';
+import { DataKeyError, PoisonReason, PoisonRecordError } from '../errors.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { RuleSet } from '../rules/index.js';
 import type { DecodedBatch, RecordPosition, SourceRecord } from '../types.js';
@@ -23,6 +24,8 @@ export interface Quarantined {
 export interface RecordOutcome {
   position: RecordPosition;
   batch?: DecodedBatch;
+  /** The record's envelope said it is encrypted (whether or not it could be decrypted). */
+  encrypted: boolean;
   alerts: Alert[];
   /** The record (or some of its events) could not be used. */
   quarantined: Quarantined[];
@@ -51,11 +54,13 @@ export async function processRecord(record: SourceRecord, deps: ProcessorDeps): 
     if (err instanceof PoisonRecordError) {
       return {
         position: record.position,
+        encrypted: err.encryptedRecord,
         alerts: [],
         quarantined: [{ position: record.position, reason: err.reason, message: err.message }],
         warnings: [],
       };
     }
+    if (err instanceof DataKeyError) throw err.at(formatPosition(record.position));
     throw err;
   }
   return evaluateBatch(batch, record.position, deps);
@@ -77,7 +82,7 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
     message: `event ${r.index}: ${r.reason}`,
     eventIndex: r.index,
   }));
-  return { position, batch, alerts, quarantined, warnings: batch.warnings };
+  return { position, batch, encrypted: batch.encrypted, alerts, quarantined, warnings: batch.warnings };
 }
 
 export function describeQuarantine(q: Quarantined): string {

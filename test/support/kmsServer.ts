@@ -24,6 +24,11 @@ export interface KmsServer {
   readonly requests: readonly KmsDecryptRequest[];
   /** The next `n` Decrypt calls fail with `{"__type": type}` and HTTP `status` (default 400). */
   failNext(n: number, type: string, status?: number): void;
+  /**
+   * From now on EVERY Decrypt call fails with `{"__type": type}` and HTTP `status` (default 400), until called with
+   * `undefined`: a key whose policy or state changes mid-stream (AccessDeniedException, DisabledException).
+   */
+  failAll(type: string | undefined, status?: number): void;
   close(): Promise<void>;
 }
 
@@ -44,6 +49,7 @@ export async function startKmsServer(opts: KmsServerOptions): Promise<KmsServer>
   let calls = 0;
   const requests: KmsDecryptRequest[] = [];
   const faults: Fault[] = [];
+  let failAll: { type: string; status: number } | undefined;
 
   const reply = (res: ServerResponse, status: number, body: unknown): void => {
     const text = JSON.stringify(body);
@@ -90,6 +96,10 @@ export async function startKmsServer(opts: KmsServerOptions): Promise<KmsServer>
       ciphertextLength: blob?.length ?? 0,
     });
 
+    if (failAll !== undefined) {
+      error(res, failAll.status, failAll.type, `injected ${failAll.type}`);
+      return;
+    }
     const fault = faults[0];
     if (fault !== undefined) {
       if (--fault.remaining <= 0) faults.shift();
@@ -139,6 +149,9 @@ export async function startKmsServer(opts: KmsServerOptions): Promise<KmsServer>
     requests,
     failNext(n: number, type: string, status = 400) {
       if (n > 0) faults.push({ remaining: n, type, status });
+    },
+    failAll(type: string | undefined, status = 400) {
+      failAll = type === undefined ? undefined : { type, status };
     },
     close() {
       return new Promise<void>((resolve, reject) => {
