@@ -14,6 +14,8 @@ export interface DriveOptions {
   maxDelayMs?: number;
   /** Called before each retry (for logs). */
   onRetry?: (err: TransientError, attempt: number, delayMs: number) => void;
+  /** No more retries once it aborts: the last error is thrown (a wait in progress ends at once). */
+  signal?: AbortSignal;
 }
 
 export async function drive<I, R>(
@@ -54,10 +56,11 @@ export async function withRetry<R>(fn: () => Promise<R>, opts: DriveOptions = {}
     try {
       return await fn();
     } catch (err) {
-      if (!(err instanceof TransientError) || attempt >= attempts) throw err;
+      if (!(err instanceof TransientError) || attempt >= attempts || opts.signal?.aborted) throw err;
       const delay = backoffDelay(attempt, base, max);
       opts.onRetry?.(err, attempt, delay);
-      await sleep(delay);
+      await sleep(delay, opts.signal);
+      if (opts.signal?.aborted) throw err;
     }
   }
 }
