@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { DeliveryHandoff } from '../src/delivery/DeliveryHandoff.js';
 import { parseDeliveryConfig, type DeliveryConfig } from '../src/delivery/config.js';
+import { Suppressor, type SuppressionState } from '../src/delivery/Suppressor.js';
 import { makeAlert, SECRET_LITERAL } from './support/alerts.js';
 import { jsonLines } from './support/cli.js';
 import { waitFor } from './support/kinesis.js';
@@ -149,4 +150,20 @@ test('a window whose end passed while the process was down is closed at start an
     await h.close();
   }
   assert.deepEqual(digests(await read(file)).map((d) => d.suppressedCount), [4]);
+});
+
+test('alerts re-read after a restart are not counted again, even when their shard gets to them after several checkpoints', () => {
+  const cfg = [{ rules: ['pg.*'], windowMs: 3_600_000, keys: ['dbUserName'] }];
+  const before = new Suppressor(cfg, { trackTaken: true });
+  before.filter([makeAlert(1), makeAlert(2), makeAlert(3)]);
+  const saved = JSON.parse(JSON.stringify(before.snapshot())) as SuppressionState; // then the crash
+  const after = new Suppressor(cfg, { trackTaken: true });
+  after.restore(saved);
+  for (let i = 0; i < 3; i++) {
+    after.filter([makeAlert(10 + i)]); // another shard moves on, checkpoints are written
+    after.snapshot();
+    after.committed();
+  }
+  assert.deepEqual(after.filter([makeAlert(1), makeAlert(2), makeAlert(3)]).result, [], 'the slow shard re-reads: nothing new');
+  assert.deepEqual(after.flush().result.map((d) => d.suppressedCount), [2 + 3]);
 });

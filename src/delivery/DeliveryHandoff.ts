@@ -375,6 +375,8 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
         const { result, undo } = this.suppressor.flush();
         try {
           await this.enqueue(result);
+          // Stopped cleanly: the consumer wrote its last checkpoints before this, no record is read again.
+          this.suppressor.forget();
         } catch (err) {
           undo();
           if (this.statePath === undefined) failure = err;

@@ -7,7 +7,8 @@
  * not be written to the outbox changes nothing and can simply be retried. The windows can be saved (`snapshot`,
  * `committed`) and restored after a crash (`restore`); with `trackTaken`, the ids of alerts taken since the last
  * two snapshots are saved too, so that records re-read after a restart (those after the last checkpoint) are not
- * counted twice.
+ * counted twice. Restored ids guard until their alert comes again (a shard may take a while to get there), or
+ * until `forget` (a clean stop, after the last checkpoint).
  */
 import { createHash } from 'node:crypto';
 import { redactField, type RedactionMode } from '../redaction/index.js';
@@ -68,10 +69,12 @@ export class Suppressor {
   private readonly rules: { rules: RegExp[]; windowMs: number; keys: string[] }[];
   private readonly windows = new Map<string, Window>();
   private readonly taken = new Map<string, number>();
+  /** Ids restored from a snapshot whose alerts were not seen again yet. */
+  private readonly guard = new Set<string>();
   private generation = 0;
   private changed = false;
   /** During a change: the state of each window before it was first touched, and the ids taken. */
-  private journal: { windows: Map<string, Window | undefined>; taken: string[] } | undefined;
+  private journal: { windows: Map<string, Window | undefined>; taken: string[]; unguarded: string[] } | undefined;
   private readonly now: () => number;
   suppressed = 0;
 
@@ -102,6 +105,12 @@ export class Suppressor {
         }
         // Taken before a crash and re-read after it: in the restored count (or outbox) already.
         if (this.taken.has(a.id)) continue;
+        if (this.guard.has(a.id)) {
+          this.guard.delete(a.id);
+          this.journal!.unguarded.push(a.id);
+          this.take(a.id); // and still guarded if this record is read yet again after another crash
+          continue;
+        }
         const keyText = [a.ruleId, ...rule.keys.map((k) => `${k}=${fieldText(a.event[k])}`)].join('\u0000');
         const key = createHash('sha256').update(keyText).digest('hex').slice(0, 32);
         const now = this.now();
@@ -163,7 +172,16 @@ export class Suppressor {
   snapshot(): SuppressionState {
     const windows = [...this.windows.values()].map(({ key, keys, start, windowMs, count, first }) => ({ key, keys, start, windowMs, count, first }));
     const taken = [...this.taken].filter(([, g]) => g >= this.generation - 1);
+    for (const id of this.guard) taken.push([id, this.generation]);
     return { version: 1, generation: this.generation, windows, taken };
+  }
+
+  /** No record will be read again (a clean stop, after the last checkpoint): the ids need not be kept. */
+  forget(): void {
+    if (this.taken.size === 0 && this.guard.size === 0) return;
+    this.taken.clear();
+    this.guard.clear();
+    this.changed = true;
   }
 
   /**
@@ -179,7 +197,7 @@ export class Suppressor {
   /** Takes back saved windows (at start); those whose end passed meanwhile are reported due at once. */
   restore(state: SuppressionState): void {
     this.generation = state.generation + 1;
-    for (const [id] of state.taken) this.taken.set(id, this.generation);
+    for (const [id] of state.taken) if (this.guard.size < MAX_TAKEN) this.guard.add(id);
     const due: string[] = [];
     for (const s of state.windows) {
       const w: Window = { ...s };
@@ -190,7 +208,7 @@ export class Suppressor {
   }
 
   private change<T>(fn: () => T): Change<T> {
-    const journal = { windows: new Map<string, Window | undefined>(), taken: [] as string[] };
+    const journal = { windows: new Map<string, Window | undefined>(), taken: [] as string[], unguarded: [] as string[] };
     const before = { suppressed: this.suppressed, changed: this.changed };
     this.journal = journal;
     let result: T;
@@ -208,6 +226,7 @@ export class Suppressor {
         } else this.windows.delete(key);
       }
       for (const id of journal.taken) this.taken.delete(id);
+      for (const id of journal.unguarded) this.guard.add(id);
       this.suppressed = before.suppressed;
       this.changed = before.changed;
     };
