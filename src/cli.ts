@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createRequire } from 'node:module';
-import { ConfigError, ExitCode, ExitError, UsageError, errorMessage } from './errors.js';
+import { ConfigError, ExitCode, ExitError, TransientError, UsageError, errorMessage } from './errors.js';
 import { Severities, type Severity } from './types.js';
 import { REDACTION_MODES } from './redaction/index.js';
 import { terminalLines } from './util/escape.js';
@@ -24,6 +24,7 @@ Commands:
   validate [PATH...]   Check rule files; print every problem (file:line rule-id: message).
   test [PATH...]       Run the tests embedded in rule files (tests: fires / doesNotFire).
   alert-test --route NAME  Send a synthetic alert through a delivery route (dasguard.yaml) to check the wiring.
+  outbox status|resend  What the delivery outbox holds; send dead-lettered and quarantined alerts again.
   watch --cluster ID   Poll the cluster's RDS events: loss windows, stream stopped... (--once for cron).
   status --cluster ID  Activity stream, Kinesis stream, checkpoint age, last heartbeat, open loss windows.
   stream start|stop    Start or stop a cluster's activity stream (checks the documented rules first).
@@ -34,7 +35,8 @@ plaintext DAS JSON, any of these gzipped, a directory of such files, or '-' for 
 Run 'dasguard <command> --help' for the options of a command.
 
 Exit codes: 0 ok; 1 --strict and records were quarantined (or a rule test failed); 2 usage, configuration or
-rule errors; 3 --fail-on SEVERITY and an alert at or above it fired; 4 a service kept failing (nothing skipped).
+rule errors; 3 --fail-on SEVERITY and an alert at or above it fired; 4 a service kept failing or the outbox could
+not be written (nothing skipped).
 `;
 
 const INPUT_OPTIONS = {
@@ -86,6 +88,25 @@ function deliveryOptions(v: { config?: string; 'sns-topic-arn'?: string; 'slack-
 }
 
 const COMMAND_HELP: Record<string, string> = {
+  outbox: `Usage: dasguard outbox status [--config PATH] [--outbox-dir DIR] [--output text|json]
+       dasguard outbox resend [--config PATH] [--outbox-dir DIR] [--sink NAME] [--to NAME]
+
+status: alert deliveries pending per sink, dead letters per sink, damaged batch files in quarantine/ (how many of
+their deliveries are readable and not yet re-queued), open suppression windows. Reads the directory only.
+
+resend: moves the dead-lettered alerts (dead-letter.jsonl), and the readable quarantined ones not yet re-queued,
+back into the outbox for their sink, redacted again with the strictest redaction of the routes using that sink,
+and delivers them (with what was still pending). Running it again never sends twice what it already re-queued.
+Exit 0 when everything was delivered, 4 when some are still pending or were dead-lettered again, 2 for a config
+problem. Needs the delivery config that names the sinks (an outbox is used by one process at a time).
+
+  --config PATH         Delivery config (default ./dasguard.yaml); its delivery.outboxDir is the outbox
+  --outbox-dir DIR      The outbox (default .dasguard/outbox)
+  --sns-topic-arn ARN, --slack-webhook-url URL  The shortcut sinks (cli-sns, cli-slack) a replay or run used
+  --sink NAME           resend: only the alerts that were meant for sink NAME
+  --to NAME             resend: deliver them to sink NAME instead of their own
+  --output text|json    status: for people (default) or one JSON document
+`,
   'alert-test': `Usage: dasguard alert-test --route NAME [--config PATH] [--sns-topic-arn ARN] [--slack-webhook-url URL]
 
 Sends one synthetic alert (rule dasguard.alert-test, with the route's redaction) straight to every sink of the
@@ -437,6 +458,22 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       const { alertTestCommand } = await import('./commands/alertTest.js');
       return alertTestCommand({ route: v.route, ...deliveryOptions(v) }, io);
     }
+    case 'outbox': {
+      const { values: v, positionals } = parse(
+        rest,
+        { ...DELIVERY_OPTIONS, sink: { type: 'string' }, to: { type: 'string' }, output: { type: 'string', default: 'text' }, help: { type: 'boolean', short: 'h' } },
+        command,
+      );
+      const [action, ...extra] = positionals;
+      if (action !== 'status' && action !== 'resend') throw new UsageError(`outbox needs 'status' or 'resend'; got ${action === undefined ? 'nothing' : `"${action}"`}\n\n${COMMAND_HELP.outbox}`);
+      if (extra.length > 0) throw new UsageError(`outbox ${action}: unexpected argument "${extra[0]}"`);
+      const { outboxStatusCommand, outboxResendCommand } = await import('./commands/outbox.js');
+      if (action === 'status') {
+        if (v.sink !== undefined || v.to !== undefined) throw new UsageError('--sink and --to are for outbox resend');
+        return outboxStatusCommand({ delivery: deliveryOptions(v), output: oneOf('output', v.output, ['text', 'json'] as const) }, io);
+      }
+      return outboxResendCommand({ delivery: deliveryOptions(v), ...(v.sink !== undefined ? { sink: v.sink } : {}), ...(v.to !== undefined ? { to: v.to } : {}) }, io);
+    }
     case 'validate': {
       const { positionals } = parse(rest, { help: { type: 'boolean', short: 'h' } }, command);
       const { validateCommand } = await import('./commands/validate.js');
@@ -468,6 +505,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     if (err instanceof UsageError || err instanceof ConfigError) {
       io.stderr.write(`dasguard: ${terminalLines(err.message)}\n`);
       return ExitCode.usage;
+    }
+    if (err instanceof TransientError) {
+      // Commands map the failures they retry; one that reaches here (the outbox full at start) is still not a bug.
+      io.stderr.write(`dasguard: ${terminalLines(err.message)}\n`);
+      return ExitCode.unavailable;
     }
     io.stderr.write(`dasguard: internal error: ${terminalLines(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     return ExitCode.internal;

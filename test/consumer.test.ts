@@ -18,6 +18,7 @@ import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type Kinesi
 import type { KeyProvider } from '../src/keys/KeyProvider.js';
 import type { RuleSet } from '../src/rules/index.js';
 import type { DecodedBatch } from '../src/types.js';
+import type { Alert } from '../src/pipeline/alert.js';
 import {
   FAKE_CREDENTIALS,
   REGION,
@@ -264,6 +265,60 @@ describe('KinesisConsumer', () => {
     assert.equal(q?.shardId, puts[5]!.shardId);
     assert.deepEqual(h.handoff.ids(), await replayAlertIds(good, ['rules', everyRules]));
     assert.equal(readCheckpoints(dir, stream)[puts[0]!.shardId]?.sequenceNumber, puts.at(-1)!.sequenceNumber);
+  });
+
+  test('a handoff that fails transiently (a full outbox) is retried: the shard holds, nothing is skipped or handed off twice', async () => {
+    const stream = await newStream(1);
+    const dir = tempDir();
+    const data = await encryptedRecords(6, 1, 63);
+    await putRecords(client, stream, data, { spread: 1 });
+    let failures = 4;
+    const real = new RecordingHandoff();
+    const handoff = {
+      async handOff(alerts: readonly Alert[]) {
+        if (failures > 0 && alerts.length > 0) {
+          failures--;
+          throw new TransientError('cannot write to the outbox directory /x: no space left on the device');
+        }
+        await real.handOff(alerts);
+      },
+      close: async () => undefined,
+    };
+    const h = startConsumer(stream, dir, { handoff });
+    await waitFor(() => h.consumer.stats().records === data.length, 'all records');
+    await h.stop();
+    assert.equal(failures, 0);
+    assert.deepEqual(real.ids(), await replayAlertIds(data, ['rules', everyRules]));
+    assert.ok(h.logs.some((l) => l.level === 'warn' && /handoff failed transiently: retrying/.test(l.msg)));
+  });
+
+  test('checkpointed state is persisted before the checkpoints are written; while it cannot be, no checkpoint moves', async () => {
+    const stream = await newStream(1);
+    const data = await encryptedRecords(4, 1, 64);
+    await putRecords(client, stream, data, { spread: 1 });
+    const dir = tempDir();
+    const file = join(dir, `${stream}.json`);
+    const seenAtPersist: boolean[] = [];
+    const ok = startConsumer(stream, dir, { state: [{ persist: async () => void seenAtPersist.push(existsSync(file)) }] });
+    await waitFor(() => ok.consumer.stats().records === data.length, 'all records');
+    await ok.stop();
+    assert.equal(seenAtPersist[0], false, 'the first persist came before the first checkpoint write');
+
+    const dir2 = tempDir();
+    let persists = 0;
+    const failing = startConsumer(stream, dir2, {
+      state: [
+        {
+          persist: async () => {
+            persists++;
+            throw new TransientError('cannot write the suppression state: no space left on the device');
+          },
+        },
+      ],
+    });
+    await waitFor(() => failing.consumer.stats().records >= 1 && persists >= 2, 'records handed off and persists tried');
+    await assert.rejects(failing.stop(), TransientError);
+    assert.equal(existsSync(join(dir2, `${stream}.json`)), false, 'no checkpoint was written');
   });
 
   test('a data key refused before any has decrypted (wrong key policy) stops the consumer; the checkpoint stays before the record', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { carriesOf, maskBinds as redactParams, maskMessage, maskSql as redactSql, redactAlert, redactEvent, redactField, renderMessage, withMessageParts, MESSAGE_PARTS, REMOVED } from '../src/redaction/index.js';
+import { carriesOf, maskBinds, maskMessage, maskSql, redactAlert, redactEvent, redactField, renderMessage, withMessageParts, MESSAGE_PARTS, REMOVED } from '../src/redaction/index.js';
 import { ACTIVITY_FIELD_SPECS, NATIVE_AUDIT_CARRIES, NATIVE_AUDIT_FIELDS } from '../src/rules/fields.js';
 import { jsonLine, terminalLines, terminalSafe } from '../src/util/escape.js';
 
@@ -13,74 +13,74 @@ test('PostgreSQL: passwords in ALTER ROLE / CREATE USER never survive; identifie
     ["ALTER ROLE dave PASSWORD $pw$has ' quote$pw$", 'ALTER ROLE dave PASSWORD ?'],
   ] as const;
   for (const [sql, want] of cases) {
-    const got = redactSql(sql, 'postgresql');
+    const got = maskSql(sql, 'postgresql');
     assert.equal(got, want);
     for (const secret of ['hunter2', "p@ss", 'word', 'sec', 'dollar', 'has']) assert.ok(!got.includes(secret), `${got} leaks ${secret}`);
   }
 });
 
 test('MySQL: SET PASSWORD / CREATE USER / IDENTIFIED BY masked, with backslash escapes and "strings"; account names kept', () => {
-  assert.equal(redactSql("SET PASSWORD = 'my-password'", 'mysql'), 'SET PASSWORD = ?');
-  assert.equal(redactSql("SET PASSWORD FOR 'bob'@'%' = \"pa\\\"ss\"", 'mysql'), "SET PASSWORD FOR 'bob'@'%' = ?");
+  assert.equal(maskSql("SET PASSWORD = 'my-password'", 'mysql'), 'SET PASSWORD = ?');
+  assert.equal(maskSql("SET PASSWORD FOR 'bob'@'%' = \"pa\\\"ss\"", 'mysql'), "SET PASSWORD FOR 'bob'@'%' = ?");
   assert.equal(
-    redactSql("CREATE USER 'bob'@'10.0.%' IDENTIFIED BY 's3cr\\'et' PASSWORD EXPIRE", 'mysql'),
+    maskSql("CREATE USER 'bob'@'10.0.%' IDENTIFIED BY 's3cr\\'et' PASSWORD EXPIRE", 'mysql'),
     "CREATE USER 'bob'@'10.0.%' IDENTIFIED BY ? PASSWORD EXPIRE",
   );
-  assert.equal(redactSql("ALTER USER bob@localhost IDENTIFIED BY 'x'", 'mysql'), 'ALTER USER bob@localhost IDENTIFIED BY ?');
+  assert.equal(maskSql("ALTER USER bob@localhost IDENTIFIED BY 'x'", 'mysql'), 'ALTER USER bob@localhost IDENTIFIED BY ?');
   // a backslash-escaped quote does not end the string early and leak its tail
-  assert.equal(redactSql("SELECT 'a\\' OR 1=1 -- ' FROM t", 'mysql'), 'SELECT ? FROM t');
+  assert.equal(maskSql("SELECT 'a\\' OR 1=1 -- ' FROM t", 'mysql'), 'SELECT ? FROM t');
 });
 
 test('numbers, hex and bit literals are masked; identifiers that contain digits are kept', () => {
   assert.equal(
-    redactSql('SELECT t1.col2, 3.14, .5, 1e-3, 0x1F, -7 FROM t1 WHERE a = 42', 'postgresql'),
+    maskSql('SELECT t1.col2, 3.14, .5, 1e-3, 0x1F, -7 FROM t1 WHERE a = 42', 'postgresql'),
     'SELECT t1.col2, ?, ?, ?, ?, -? FROM t1 WHERE a = ?',
   );
-  assert.equal(redactSql("SELECT x'4142', b'0101', X'FF', _utf8mb4'zz' FROM `tbl1`", 'mysql'), 'SELECT ?, ?, ?, ? FROM `tbl1`');
-  assert.equal(redactSql("SELECT B'0101', N'national', U&'d\\0061t'", 'postgresql'), 'SELECT ?, ?, ?');
+  assert.equal(maskSql("SELECT x'4142', b'0101', X'FF', _utf8mb4'zz' FROM `tbl1`", 'mysql'), 'SELECT ?, ?, ?, ? FROM `tbl1`');
+  assert.equal(maskSql("SELECT B'0101', N'national', U&'d\\0061t'", 'postgresql'), 'SELECT ?, ?, ?');
 });
 
 test('PostgreSQL "quoted identifiers", $1 placeholders and casts are kept; comment text is masked', () => {
   assert.equal(
-    redactSql(`SELECT "Weird ""Name""" FROM public."Orders" WHERE id = $1 AND ts > now()::date -- 'note'`, 'postgresql'),
+    maskSql(`SELECT "Weird ""Name""" FROM public."Orders" WHERE id = $1 AND ts > now()::date -- 'note'`, 'postgresql'),
     `SELECT "Weird ""Name""" FROM public."Orders" WHERE id = $1 AND ts > now()::date -- ?`,
   );
   // a standard string: a backslash is a plain character, '' the only escape
-  assert.equal(redactSql("SELECT 'C:\\dir\\' AS p, 'it''s'", 'postgresql'), 'SELECT ? AS p, ?');
+  assert.equal(maskSql("SELECT 'C:\\dir\\' AS p, 'it''s'", 'postgresql'), 'SELECT ? AS p, ?');
 });
 
 test('dollar-quoted function bodies are masked whole, nested quotes and all', () => {
   const sql = "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN PERFORM 'secret'; RETURN 1; END $body$ LANGUAGE plpgsql";
-  assert.equal(redactSql(sql, 'postgresql'), 'CREATE FUNCTION f() RETURNS int AS ? LANGUAGE plpgsql');
+  assert.equal(maskSql(sql, 'postgresql'), 'CREATE FUNCTION f() RETURNS int AS ? LANGUAGE plpgsql');
 });
 
 test('unterminated literals are masked to the end; empty text stays empty', () => {
-  assert.equal(redactSql("SELECT 'never closed secret", 'postgresql'), 'SELECT ?');
-  assert.equal(redactSql('SELECT $$never closed', 'postgresql'), 'SELECT ?');
-  assert.equal(redactSql('', 'mysql'), '');
+  assert.equal(maskSql("SELECT 'never closed secret", 'postgresql'), 'SELECT ?');
+  assert.equal(maskSql('SELECT $$never closed', 'postgresql'), 'SELECT ?');
+  assert.equal(maskSql('', 'mysql'), '');
 });
 
 test('double quotes: identifiers on PostgreSQL/Oracle/SQL Server, strings on MySQL and unknown engines', () => {
-  assert.equal(redactSql('SELECT "x" FROM t', 'oracle'), 'SELECT "x" FROM t');
-  assert.equal(redactSql('SELECT [col 1], "x" FROM t', 'sqlserver'), 'SELECT [col 1], "x" FROM t');
-  assert.equal(redactSql('SELECT "x" FROM t', 'mysql'), 'SELECT ? FROM t');
-  assert.equal(redactSql('SELECT "x" FROM t', 'unknown'), 'SELECT ? FROM t');
+  assert.equal(maskSql('SELECT "x" FROM t', 'oracle'), 'SELECT "x" FROM t');
+  assert.equal(maskSql('SELECT [col 1], "x" FROM t', 'sqlserver'), 'SELECT [col 1], "x" FROM t');
+  assert.equal(maskSql('SELECT "x" FROM t', 'mysql'), 'SELECT ? FROM t');
+  assert.equal(maskSql('SELECT "x" FROM t', 'unknown'), 'SELECT ? FROM t');
 });
 
 test('redactParams masks every bind value, keeps nulls, and copies', () => {
   const params = ['4111111111111111', 42, null, 'x'];
-  assert.deepEqual(redactParams(params), ['?', '?', null, '?']);
+  assert.deepEqual(maskBinds(params), ['?', '?', null, '?']);
   assert.deepEqual(params, ['4111111111111111', 42, null, 'x']);
-  assert.deepEqual(redactParams({ a: 'secret', b: null }), { a: '?', b: null });
-  assert.equal(redactParams('card=4111'), '?');
-  assert.equal(redactParams(null), null);
-  assert.equal(redactParams(undefined), undefined);
-  assert.deepEqual(redactParams([]), []);
+  assert.deepEqual(maskBinds({ a: 'secret', b: null }), { a: '?', b: null });
+  assert.equal(maskBinds('card=4111'), '?');
+  assert.equal(maskBinds(null), null);
+  assert.equal(maskBinds(undefined), undefined);
+  assert.deepEqual(maskBinds([]), []);
 });
 
 test('comment text is masked on every engine, delimiters kept; MySQL executable comments stay code', () => {
   const pan = '4111111111111111';
-  const cases: [string, Parameters<typeof redactSql>[1], string][] = [
+  const cases: [string, Parameters<typeof maskSql>[1], string][] = [
     [`SELECT 1 /* pan ${pan} password=hunter2 */ FROM t`, 'postgresql', 'SELECT ? /* ? */ FROM t'],
     [`SELECT 1 -- token abc\nFROM t`, 'postgresql', 'SELECT ? -- ?\nFROM t'],
     [`SELECT 1 # token abc`, 'mysql', 'SELECT ? # ?'],
@@ -91,22 +91,22 @@ test('comment text is masked on every engine, delimiters kept; MySQL executable 
     [`SELECT 1 /* never closed ${pan}`, 'oracle', 'SELECT ? /* ?'],
   ];
   for (const [sql, engine, want] of cases) {
-    const got = redactSql(sql, engine);
+    const got = maskSql(sql, engine);
     assert.equal(got, want, sql);
     for (const secret of [pan, 'hunter2', 'abc']) assert.ok(!got.includes(secret), `${got} leaks ${secret}`);
   }
 });
 
 test('passwords written as identifiers: the token after IDENTIFIED ... BY / AS and REPLACE is masked', () => {
-  assert.equal(redactSql('CREATE USER bob IDENTIFIED BY "Tr0ub4dor&3"', 'oracle'), 'CREATE USER bob IDENTIFIED BY ?');
-  assert.equal(redactSql('ALTER USER bob IDENTIFIED BY hunter2 REPLACE oldpass1', 'oracle'), 'ALTER USER bob IDENTIFIED BY ? REPLACE ?');
-  assert.equal(redactSql("ALTER USER 'bob'@'%' IDENTIFIED WITH caching_sha2_password BY 'x'", 'mysql'), "ALTER USER 'bob'@'%' IDENTIFIED WITH caching_sha2_password BY ?");
+  assert.equal(maskSql('CREATE USER bob IDENTIFIED BY "Tr0ub4dor&3"', 'oracle'), 'CREATE USER bob IDENTIFIED BY ?');
+  assert.equal(maskSql('ALTER USER bob IDENTIFIED BY hunter2 REPLACE oldpass1', 'oracle'), 'ALTER USER bob IDENTIFIED BY ? REPLACE ?');
+  assert.equal(maskSql("ALTER USER 'bob'@'%' IDENTIFIED WITH caching_sha2_password BY 'x'", 'mysql'), "ALTER USER 'bob'@'%' IDENTIFIED WITH caching_sha2_password BY ?");
   assert.equal(
-    redactSql("CREATE USER 'bob'@'%' IDENTIFIED WITH mysql_native_password AS '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19'", 'mysql'),
+    maskSql("CREATE USER 'bob'@'%' IDENTIFIED WITH mysql_native_password AS '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19'", 'mysql'),
     "CREATE USER 'bob'@'%' IDENTIFIED WITH mysql_native_password AS ?",
   );
-  assert.equal(redactSql('CREATE USER u IDENTIFIED BY p; SELECT a FROM t ORDER BY b', 'oracle'), 'CREATE USER u IDENTIFIED BY ?; SELECT a FROM t ORDER BY b');
-  assert.equal(redactSql("SELECT q'[it's secret]' FROM dual", 'oracle'), 'SELECT ? FROM dual');
+  assert.equal(maskSql('CREATE USER u IDENTIFIED BY p; SELECT a FROM t ORDER BY b', 'oracle'), 'CREATE USER u IDENTIFIED BY ?; SELECT a FROM t ORDER BY b');
+  assert.equal(maskSql("SELECT q'[it's secret]' FROM dual", 'oracle'), 'SELECT ? FROM dual');
 });
 
 test('masking is idempotent: a stricter pass over redacted text changes nothing', () => {
@@ -118,8 +118,8 @@ test('masking is idempotent: a stricter pass over redacted text changes nothing'
   ];
   for (const engine of ['postgresql', 'mysql', 'oracle', 'sqlserver', 'unknown'] as const) {
     for (const s of samples) {
-      const once = redactSql(s, engine);
-      assert.equal(redactSql(once, engine), once, `${engine}: ${s}`);
+      const once = maskSql(s, engine);
+      assert.equal(maskSql(once, engine), once, `${engine}: ${s}`);
     }
   }
   for (const m of ['invalid input syntax for type integer: "4111"', "Duplicate entry '4111' for key 'PRIMARY'", 'Key (a)=(b) x']) {

@@ -4,7 +4,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -12,6 +11,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../src/commands/run.js';
 import { ExitError } from '../src/errors.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
+import { DasguardProcess } from './support/child.js';
 import { jsonLines, runCli } from './support/cli.js';
 import { startKmsServer, type KmsServer } from './support/kmsServer.js';
 import { clusterModel, startRdsServer, type RdsServer } from './support/rdsServer.js';
@@ -179,36 +179,10 @@ describe('dasguard run, in process', () => {
   });
 });
 
-/** `dasguard run` in a child process (TypeScript sources through tsx). */
-class Child {
-  readonly proc: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number | null>;
+/** `dasguard run` in a child process, with the loopback environment. */
+class Child extends DasguardProcess {
   constructor(args: string[]) {
-    const entry = "const { main } = await import('./src/cli.ts'); process.exitCode = await main(process.argv.slice(1));";
-    this.proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc.stdout!.on('data', (c: Buffer) => (this.stdout += c.toString()));
-    this.proc.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
-    this.exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)));
-  }
-  alertIds(): string[] {
-    return this.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => (JSON.parse(l) as { id: string }).id);
-  }
-  /** Waits for the exit, failing the test rather than hanging when the process does not stop. */
-  async exit(timeoutMs = 20_000): Promise<number | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`dasguard run did not exit within ${timeoutMs} ms; stderr:\n${this.stderr}`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    super(args, env);
   }
 }
 

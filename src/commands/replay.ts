@@ -6,7 +6,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { ConfigError, ExitCode, ExitError, TransientError } from '../errors.js';
 import { readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
-import { drive } from '../pipeline/drive.js';
+import { drive, withRetry } from '../pipeline/drive.js';
 import type { Redaction } from '../pipeline/alert.js';
 import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
@@ -47,14 +47,27 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
 
   const pool = openPool(opts.workers);
+  let failed = false;
   try {
     await runItems(opts, io, quarantine, stats, progress, (record) => processRecord(record, { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps }), async (outcome) => {
       for (const alert of outcome.alerts) stats.countAlert(alert);
-      if (outcome.alerts.length > 0) await handoff.handOff(outcome.alerts);
+      // A hand-off that fails transiently (the outbox on a full disk) changed nothing: retried, then exit 4.
+      if (outcome.alerts.length > 0) {
+        await withRetry(() => handoff.handOff(outcome.alerts), {
+          onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: alert handoff failed, retrying (attempt ${attempt}, ${delay} ms): ${err.message}\n`),
+        });
+      }
     });
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
     await pool?.close();
-    await handoff.close();
+    // After a failure, that failure is what the user needs to see; a close that fails too only adds a line.
+    await handoff.close().catch((err: unknown) => {
+      if (!failed) throw err;
+      io.stderr.write(`dasguard: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
   }
   const code = await finish('replay', opts, io, stats, keys, progress, quarantine);
   if (delivery) {

@@ -95,8 +95,9 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it.
-  const delivery = await openDelivery(opts.delivery, { ...io, stderr: clearingStream(io.stderr, log.clear) });
+  // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it, and the
+  // suppression windows are persisted before each checkpoint write (they survive a crash).
+  const delivery = await openDelivery(opts.delivery, { ...io, stderr: clearingStream(io.stderr, log.clear) }, { persistSuppression: true });
   const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
   const store = new FileCheckpointStore(opts.checkpointDir);
   const pool = openPool(opts.workers);
@@ -131,6 +132,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps },
       handoff,
       checkpoints: store,
+      state: delivery ? [delivery] : [],
       from,
       observer,
       log: (e) => log.entry(e),

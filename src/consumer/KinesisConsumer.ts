@@ -17,6 +17,10 @@
  *   with a critical `das-data-key-failure` health alert through the handoff, and a resolved one when it works.
  * - Stop: abort the signal given to `run`: polling stops, records in flight finish, checkpoints are written,
  *   `run` resolves.
+ * - State committed with the checkpoints (`state`: the delivery handoff's suppression windows, rule state): every
+ *   checkpoint write first persists each of them, so no checkpoint passes a record whose effect on that state is
+ *   not durable. A state that cannot be persisted (a full disk) is retried until the consumer stops; meanwhile no
+ *   checkpoint moves and the shards wait.
  */
 import { KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
 import { ConfigError } from '../errors.js';
@@ -24,6 +28,8 @@ import { DataKeyAlarm } from '../health/dataKeyFailure.js';
 import { KeyGuard } from '../keys/KeyGuard.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import type { CheckpointedState } from '../pipeline/CheckpointedState.js';
+import { withRetry } from '../pipeline/drive.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import type { KeyProviderStats } from '../keys/KeyProvider.js';
 import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
@@ -58,6 +64,8 @@ export interface KinesisConsumerOptions {
   deps: ProcessorDeps;
   handoff: AlertHandoff;
   checkpoints: CheckpointStore;
+  /** Persisted before every checkpoint write (the delivery handoff's suppression windows). */
+  state?: readonly CheckpointedState[];
   /** Start of shards with no checkpoint on a stream's first start (default latest). */
   from?: StartPosition;
   observer?: StreamObserver;
@@ -125,6 +133,8 @@ export class KinesisConsumer {
   #saving: Promise<void> = Promise.resolve();
   #startedAt = Date.now();
   #running = false;
+  /** Aborts when the consumer stops: a state persist that keeps failing gives up then. */
+  #stopping: AbortSignal | undefined;
 
   constructor(options: KinesisConsumerOptions) {
     this.#o = options;
@@ -155,6 +165,7 @@ export class KinesisConsumer {
     this.#startedAt = Date.now();
     const o = this.#o;
     const stop = new AbortController();
+    this.#stopping = stop.signal;
     const onAbort = () => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) stop.abort();
@@ -296,6 +307,17 @@ export class KinesisConsumer {
       this.#dirty.clear();
       this.#lastSave = Date.now();
       try {
+        // The state first: once these checkpoints are written, the records before them are never read again.
+        for (const s of this.#o.state ?? []) {
+          await withRetry(() => s.persist(), {
+            attempts: Number.POSITIVE_INFINITY,
+            baseDelayMs: this.#o.baseDelayMs ?? 200,
+            maxDelayMs: this.#o.maxDelayMs ?? 10_000,
+            ...(this.#stopping ? { signal: this.#stopping } : {}),
+            onRetry: (err, attempt, delayMs) =>
+              this.#o.log?.({ level: 'warn', msg: 'state not saved: retrying (checkpoints wait)', attempt, delayMs, error: err.message }),
+          });
+        }
         await this.#o.checkpoints.save(this.#o.streamName, batch);
       } catch (err) {
         for (const id of batch.keys()) this.#dirty.add(id);

@@ -15,7 +15,7 @@ import {
 import { ConfigError, DasguardError, DataKeyError, DataKeyProblem, TransientError } from '../errors.js';
 import type { DataKeyAlarm } from '../health/dataKeyFailure.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
-import { drive } from '../pipeline/drive.js';
+import { drive, withRetry } from '../pipeline/drive.js';
 import { describeQuarantine, processRecord, type ProcessorDeps, type RecordOutcome } from '../pipeline/processRecord.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
 import type { SourceRecord } from '../types.js';
@@ -275,7 +275,20 @@ export class ShardReader {
             });
           }
           if (outcome.alerts.length > 0) {
-            await o.handoff.handOff(outcome.alerts);
+            // A hand-off that fails transiently (the outbox on a full disk) changed nothing: hold and retry.
+            try {
+              await withRetry(() => o.handoff.handOff(outcome.alerts), {
+                attempts: Number.POSITIVE_INFINITY,
+                baseDelayMs: o.baseDelayMs ?? 200,
+                maxDelayMs: o.maxDelayMs ?? 10_000,
+                signal,
+                onRetry: (err, attempt, delayMs) =>
+                  o.log({ level: 'warn', msg: 'alert handoff failed transiently: retrying', shardId: this.shardId, sequenceNumber: r.SequenceNumber, attempt, delayMs, error: err.message }),
+              });
+            } catch (err) {
+              if (signal.aborted && err instanceof TransientError) throw new StoppingError('stopping'); // read again next start
+              throw err;
+            }
             c.alerts += outcome.alerts.length;
           }
           c.records++;

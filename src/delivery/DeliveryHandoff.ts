@@ -4,26 +4,37 @@
  * dead letters and a fallback sink for delivery-failure alerts. `close()` flushes suppression digests and drains
  * with a deadline; what is left stays in the outbox for the next start. `settle()` waits for given hand-offs to
  * be delivered without closing (the Lambda handler, which must not return before its alerts are out).
+ *
+ * Changes of state (suppression and the outbox append of a hand-off, digests of ending windows, close, persist)
+ * run one at a time, and a hand-off that cannot be written (a full disk: a TransientError naming the directory)
+ * changes nothing, so the drivers simply retry it. With `persistSuppression` (the live consumer), the suppression
+ * windows are saved in `<outbox>/suppression.json` whenever the consumer is about to write checkpoints
+ * (`persist`, the CheckpointedState hook) and restored at open.
  */
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { ConfigError } from '../errors.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import type { CheckpointedState } from '../pipeline/CheckpointedState.js';
 import type { Alert } from '../pipeline/alert.js';
+import { redactAlert, stricter, type RedactionMode } from '../redaction/index.js';
+import { writeFileAtomic } from '../util/atomicFile.js';
+import { backoffDelay } from '../util/backoff.js';
 import type { DeliveryConfig } from './config.js';
 import { Dispatcher, type DeliveryStats } from './Dispatcher.js';
-import { Outbox, type OutboxJob } from './Outbox.js';
-import { redactAlert } from '../redaction/index.js';
+import { Outbox, QUARANTINE_DIR, unavailable, type OutboxJob, type ResendResult } from './Outbox.js';
 import { maskSecrets } from './secrets.js';
 import { terminalSafe } from '../util/escape.js';
 import { Router } from './routing.js';
 import { ConsoleSink, createSink } from './sinks/index.js';
-import { Suppressor } from './Suppressor.js';
+import { Suppressor, renderDigest, type SuppressionState } from './Suppressor.js';
 import type { DeliveredAlert, SendResult, Sink } from './types.js';
 
 export const DEFAULT_OUTBOX_DIR = '.dasguard/outbox';
+/** The suppression windows of a handoff opened with `persistSuppression`, in its outbox directory. */
+export const SUPPRESSION_STATE_FILE = 'suppression.json';
 
 export interface DeliveryHandoffOptions {
   /** Wins over the config's delivery.outboxDir. */
@@ -35,6 +46,20 @@ export interface DeliveryHandoffOptions {
   sinks?: ReadonlyMap<string, Sink>;
   snsClient?: SNSClient;
   now?: () => number;
+  /**
+   * Keep the suppression windows in `<outbox>/suppression.json` when `persist()` is called, and restore them at
+   * open (windows that ended meanwhile send their digest at once). For `run`, which persists before every
+   * checkpoint; replay restarts from its input and the Lambda handler has no lasting disk: neither uses it.
+   */
+  persistSuppression?: boolean;
+}
+
+/** What `resend` moves back into the outbox, and what it could not. */
+export interface ResendOptions {
+  /** Only the dead letters (and quarantined jobs) of this sink. */
+  sink?: string;
+  /** Deliver them to this sink instead of their own. */
+  to?: string;
 }
 
 export interface HandoffStats extends DeliveryStats {
@@ -73,12 +98,19 @@ const MAX_DEAD_BATCHES = 10_000;
 /** Retry defaults: with equal jitter, 20 attempts ride out at least 6.5 minutes of sink outage (about 10 on average). */
 export const DEFAULT_RETRY = { maxAttempts: 20, initialBackoffMs: 500, maxBackoffMs: 60_000 } as const;
 
-export class DeliveryHandoff implements AlertHandoff {
+export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   private readonly stats0 = { accepted: 0, unrouted: 0, recovered: 0 };
   private closed = false;
-  private digestFailure: unknown;
   private readonly deadBatches = new Set<string>();
   private resumedTicket: DeliveryTicket = { batches: [] };
+  /** Changes of state, one at a time (see the top of the file). */
+  private lock: Promise<unknown> = Promise.resolve();
+  /** Windows whose end came, to close (and send the digests of) under the lock. */
+  private readonly due = new Set<string>();
+  private dueScheduled = false;
+  private dueFailures = 0;
+  /** `<outbox>/suppression.json` when suppression is persisted. */
+  private statePath: string | undefined;
 
   private constructor(
     readonly config: DeliveryConfig,
@@ -96,7 +128,10 @@ export class DeliveryHandoff implements AlertHandoff {
     const log = (m: string) => void stderr.write(`dasguard: delivery: ${terminalSafe(maskSecrets(m, config.secrets))}\n`);
     const sinks = opts.sinks ?? buildSinks(config, { stdout, stderr, ...(opts.snsClient ? { snsClient: opts.snsClient } : {}) });
     const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', stderr, 'text');
-    const { outbox, recovered } = await Outbox.open(opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR);
+    const dir = opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
+    const statePath = opts.persistSuppression ? join(dir, SUPPRESSION_STATE_FILE) : undefined;
+    const saved = statePath !== undefined ? await readSuppressionState(statePath) : undefined; // before the outbox is opened
+    const { outbox, recovered, quarantined } = await Outbox.open(dir);
     const d = config.delivery;
     const dispatcher = new Dispatcher(sinks, outbox, {
       maxAttempts: d.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
@@ -114,17 +149,21 @@ export class DeliveryHandoff implements AlertHandoff {
       },
     });
     let self: DeliveryHandoff | undefined;
-    const suppressor = new Suppressor(config.suppression, (digests) => {
-      if (!self) return;
-      self.enqueue(digests).catch((err: unknown) => {
-        self!.digestFailure ??= err;
-      });
-    }, opts.now);
+    const suppressor = new Suppressor(config.suppression, {
+      ...(opts.now ? { now: opts.now } : {}),
+      trackTaken: statePath !== undefined,
+      onDue: (key) => self?.windowDue(key),
+    });
     self = new DeliveryHandoff(config, outbox, sinks, dispatcher, new Router(config.routes), suppressor, log);
+    self.statePath = statePath;
     self.stats0.recovered = recovered.length;
     self.resumedTicket = { batches: [...new Set(recovered.map((j) => j.batch))] };
+    for (const q of quarantined) {
+      log(`outbox file ${q.file} is damaged (${q.damage}): moved to ${join(outbox.dir, QUARANTINE_DIR, q.file)}; ${q.recovered} alert deliver${q.recovered === 1 ? 'y' : 'ies'} recovered and re-queued`);
+    }
     if (recovered.length > 0) log(`resuming ${recovered.length} undelivered alert deliver${recovered.length === 1 ? 'y' : 'ies'} from ${outbox.dir}`);
     dispatcher.enqueue(recovered);
+    if (saved) suppressor.restore(saved); // windows that ended while we were down are due at once
     return self;
   }
 
@@ -135,9 +174,112 @@ export class DeliveryHandoff implements AlertHandoff {
   /** `handOff`, resolving (once the alerts are durably in the outbox) to a ticket for `settle`. */
   async handOffTracked(alerts: readonly Alert[]): Promise<DeliveryTicket> {
     if (this.closed) throw new Error('handOff after close');
-    this.rethrow();
-    this.stats0.accepted += alerts.length;
-    return this.enqueue(this.suppressor.filter(alerts));
+    return this.exclusive(async () => {
+      const { result, undo } = this.suppressor.filter(alerts);
+      try {
+        const ticket = await this.enqueue(result);
+        this.stats0.accepted += alerts.length;
+        return ticket;
+      } catch (err) {
+        undo(); // nothing happened: the caller retries the same alerts
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Saves the suppression windows (and the ids of recent alerts they took) in suppression.json, atomically; a
+   * no-op without `persistSuppression` or when nothing changed. The live consumer calls it before writing
+   * checkpoints. A TransientError naming the outbox directory when the file cannot be written.
+   */
+  async persist(): Promise<void> {
+    if (this.statePath === undefined) return;
+    await this.exclusive(() => this.persistLocked());
+  }
+
+  private async persistLocked(): Promise<void> {
+    if (this.statePath === undefined || !this.suppressor.dirty) return;
+    const state = this.suppressor.snapshot();
+    // On disk, the first alert of a window is redacted as the least strict of its routes would have it: no more
+    // than the outbox holds for it; each route's own redaction applies again when the digest goes out.
+    state.windows = state.windows.map((w) => ({ ...w, first: redactAlert(w.first, this.leastStrictFor(w.first)) }));
+    try {
+      await writeFileAtomic(this.statePath, JSON.stringify(state) + '\n');
+    } catch (err) {
+      throw unavailable(this.outbox.dir, err);
+    }
+    this.suppressor.committed();
+  }
+
+  private leastStrictFor(alert: DeliveredAlert): RedactionMode {
+    const modes = this.router.targets(alert).map((t) => t.redaction);
+    return modes.length === 0 ? 'full' : modes.reduce((a, b) => (stricter(a, b) === a ? b : a));
+  }
+
+  /** A suppression window ended (its timer, or found ended at open): its digest is sent under the lock. */
+  private windowDue(key: string): void {
+    this.due.add(key);
+    if (this.dueScheduled || this.closed) return;
+    this.dueScheduled = true;
+    queueMicrotask(() => void this.exclusive(() => this.closeDue()));
+  }
+
+  private async closeDue(): Promise<void> {
+    this.dueScheduled = false;
+    if (this.closed) return; // close() sends every digest
+    const keys = [...this.due];
+    this.due.clear();
+    const { result, undo } = this.suppressor.closeDue(keys);
+    try {
+      await this.enqueue(result);
+      if (this.dueFailures > 0) this.log('suppression digests are written again');
+      this.dueFailures = 0;
+    } catch (err) {
+      undo();
+      for (const k of keys) this.due.add(k);
+      if (this.dueFailures++ === 0) this.log(`suppression digests cannot be written to the outbox: ${err instanceof Error ? err.message : String(err)}; retrying`);
+      const d = this.config.delivery;
+      const timer = setTimeout(() => {
+        this.dueScheduled = false;
+        for (const k of [...this.due]) this.windowDue(k);
+      }, backoffDelay(this.dueFailures, d.initialBackoffMs ?? DEFAULT_RETRY.initialBackoffMs, d.maxBackoffMs ?? DEFAULT_RETRY.maxBackoffMs, 'equal'));
+      timer.unref();
+      this.dueScheduled = true;
+    }
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.lock.then(fn);
+    this.lock = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * `dasguard outbox resend`: moves the dead letters, and the readable quarantined jobs not yet acked or
+   * re-queued, back into the outbox for their sink (or `to`), redacted again with the strictest redaction of the
+   * routes using that sink, and queues them. Entries for a sink the config does not declare stay where they are.
+   */
+  async resend(opts: ResendOptions = {}): Promise<{ moved: ResendResult; ticket: DeliveryTicket; unknownSinks: Map<string, number> }> {
+    if (opts.to !== undefined && !this.sinks.has(opts.to)) throw new ConfigError(`--to ${opts.to}: ${this.config.source} declares no such sink (sinks: ${[...this.sinks.keys()].join(', ') || 'none'})`);
+    const unknownSinks = new Map<string, number>();
+    const moved = await this.exclusive(() =>
+      this.outbox.resend((e) => {
+        if (opts.sink !== undefined && e.sink !== opts.sink) return undefined;
+        const sink = opts.to ?? e.sink;
+        if (!this.sinks.has(sink)) {
+          unknownSinks.set(sink, (unknownSinks.get(sink) ?? 0) + 1);
+          return undefined;
+        }
+        return { sink, alert: redactAlert(e.alert, this.strictestFor(sink)) };
+      }),
+    );
+    this.dispatcher.enqueue(moved.jobs);
+    return { moved, ticket: { batches: [...new Set(moved.jobs.map((j) => j.batch))] }, unknownSinks };
+  }
+
+  private strictestFor(sink: string): RedactionMode {
+    const modes = this.config.routes.filter((r) => r.sinks.includes(sink)).map((r) => r.redaction ?? 'literals');
+    return modes.reduce<RedactionMode>((a, b) => stricter(a, b), 'literals');
   }
 
   /**
@@ -161,8 +303,7 @@ export class DeliveryHandoff implements AlertHandoff {
         while (next < open.length && (await this.stillQueued([open[next]!])).length === 0) next++;
       }
       const left = end - Date.now();
-      // An outbox that cannot be written stops the dispatcher: nothing more will be delivered.
-      if (next === open.length || left <= 0 || this.dispatcher.error !== undefined) break;
+      if (next === open.length || left <= 0) break;
       await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, left)));
     }
     const pending = await this.stillQueued(open.slice(next));
@@ -192,22 +333,22 @@ export class DeliveryHandoff implements AlertHandoff {
     if (this.deadBatches.size > MAX_DEAD_BATCHES) this.deadBatches.delete(this.deadBatches.values().next().value!);
   }
 
-  private rethrow(): void {
-    const err = this.dispatcher.error ?? this.digestFailure;
-    if (err !== undefined) throw err;
-  }
-
+  /** Routes, redacts and persists; counts only once the outbox has them (a failed write changes nothing). */
   private async enqueue(alerts: readonly DeliveredAlert[]): Promise<DeliveryTicket> {
     const items: { sink: string; alert: DeliveredAlert }[] = [];
+    const unrouted: DeliveredAlert[] = [];
     for (const a of alerts) {
       const targets = this.router.targets(a);
       if (targets.length === 0) {
-        if (this.stats0.unrouted++ === 0) this.log(`alert ${a.id} (${a.ruleId}) matched no route and there is no default route: not delivered (add a route with default: true)`);
+        unrouted.push(a);
         continue;
       }
-      for (const t of targets) items.push({ sink: t.sink, alert: redactAlert(a, t.redaction) });
+      for (const t of targets) items.push({ sink: t.sink, alert: redactAlert(renderDigest(a, t.redaction), t.redaction) });
     }
     const jobs = await this.outbox.append(items);
+    for (const a of unrouted) {
+      if (this.stats0.unrouted++ === 0) this.log(`alert ${a.id} (${a.ruleId}) matched no route and there is no default route: not delivered (add a route with default: true)`);
+    }
     this.dispatcher.enqueue(jobs);
     return { batches: [...new Set(jobs.map((j) => j.batch))] };
   }
@@ -229,17 +370,67 @@ export class DeliveryHandoff implements AlertHandoff {
   async close(deadlineMs?: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    let failure: unknown;
     try {
-      await this.enqueue(this.suppressor.flush());
+      await this.exclusive(async () => {
+        const { result, undo } = this.suppressor.flush();
+        try {
+          await this.enqueue(result);
+          // Stopped cleanly: the consumer wrote its last checkpoints before this, no record is read again.
+          this.suppressor.forget();
+        } catch (err) {
+          undo();
+          if (this.statePath === undefined) failure = err;
+          else this.log(`suppression digests could not be written to the outbox (${errorText(err)}): their windows stay in ${this.statePath} and are sent at the next start`);
+        }
+        if (this.statePath === undefined) return;
+        // Digests sent must not come back at the next start (and those not sent must).
+        await this.persistLocked().catch((err: unknown) =>
+          this.log(`the suppression state could not be updated (${errorText(err)}): the digests just sent may be sent again at the next start, with the same ids`),
+        );
+      });
       const drained = await this.dispatcher.drain(deadlineMs ?? this.config.delivery.drainTimeoutMs ?? 30_000);
       if (!drained) this.log(`${this.outbox.pending} alert deliveries not done before the deadline: they stay in ${this.outbox.dir} and resume on the next start`);
     } finally {
-      this.dispatcher.stop();
+      this.dispatcher.abandon();
       await this.outbox.close();
       for (const s of new Set(this.sinks.values())) await s.close();
     }
-    this.rethrow();
+    if (failure !== undefined) throw failure;
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The saved suppression windows; undefined when there are none. ConfigError naming the file when it is not one. */
+async function readSuppressionState(path: string): Promise<SuppressionState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read the suppression state ${path}: ${errorText(err)}`, { cause: err });
+  }
+  const bad = (why: string) =>
+    new ConfigError(`the suppression state ${path} is corrupt (${why}); it was not reset. Fix or delete it (deleting it loses the counts of open suppression windows)`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw bad(`not JSON: ${errorText(err)}`);
+  }
+  const s = v as Partial<SuppressionState> | null;
+  if (!s || s.version !== 1 || !Number.isInteger(s.generation) || !Array.isArray(s.windows) || !Array.isArray(s.taken)) throw bad('not a suppression state');
+  for (const w of s.windows) {
+    const ok =
+      typeof w === 'object' && w !== null && typeof w.key === 'string' && Array.isArray(w.keys) && Number.isFinite(w.start) &&
+      Number.isFinite(w.windowMs) && Number.isInteger(w.count) && typeof w.first === 'object' && w.first !== null && typeof w.first.id === 'string';
+    if (!ok) throw bad('a window is not one');
+  }
+  if (!s.taken.every((t) => Array.isArray(t) && typeof t[0] === 'string' && Number.isInteger(t[1]))) throw bad('"taken" is not a list of [id, generation]');
+  return s as SuppressionState;
 }
 
 async function exists(path: string): Promise<boolean> {

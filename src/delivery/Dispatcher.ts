@@ -2,11 +2,12 @@
  * Sends outbox jobs to their sinks in the background: per sink, up to `concurrency` sends in flight, each of up
  * to `sink.maxBatch` alerts. A retryable failure waits (exponential backoff with jitter, or the server's
  * Retry-After, which also pauses the sink); after `maxAttempts`, or at once when not retryable, the job goes to
- * the dead-letter file and `onDead` reports it.
+ * the dead-letter file and `onDead` reports it. An ack or dead letter the outbox cannot write (a full disk) is
+ * retried with the same backoff, holding that send's slot, until it can be written: delivery never stops for good.
  */
 import type { OutboxJob, Outbox } from './Outbox.js';
 import type { SendResult, Sink } from './types.js';
-import { backoffDelay } from '../util/backoff.js';
+import { backoffDelay, sleep } from '../util/backoff.js';
 
 const IN_FLIGHT_GRACE_MS = 15_000;
 
@@ -51,10 +52,12 @@ export class Dispatcher {
   readonly stats: DeliveryStats = { delivered: 0, retries: 0, deadLettered: 0 };
   private readonly lanes = new Map<string, Lane>();
   private stopped = false;
-  /** After drain: results of sends still out are ignored (the outbox is closing). */
+  /** After drain: results of sends still out are ignored (the outbox is closing); outbox writes stop retrying. */
   private abandoned = false;
+  private readonly halt = new AbortController();
   private idleWaiters: (() => void)[] = [];
-  private failure: unknown;
+  /** An outbox write is failing: logged once, and once more when it works again. */
+  private outboxFailing = false;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -66,11 +69,6 @@ export class Dispatcher {
     for (const [name, sink] of sinks) this.lanes.set(name, { sink, ready: [], head: 0, waiting: [], inFlight: 0, pausedUntil: 0, timer: undefined, failing: false });
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
-  }
-
-  /** The first internal failure (the outbox could not be written), rethrown by the handoff. */
-  get error(): unknown {
-    return this.failure;
   }
 
   get queued(): number {
@@ -114,8 +112,15 @@ export class Dispatcher {
       const check = () => ([...this.lanes.values()].every((l) => l.inFlight === 0) || Date.now() > graceEnd ? resolve() : setTimeout(check, 10));
       check();
     });
-    this.abandoned = true;
+    this.abandon();
     return done;
+  }
+
+  /** Stops for good: results of sends still out are ignored and outbox writes stop retrying (the outbox closes). */
+  abandon(): void {
+    this.stop();
+    this.abandoned = true;
+    this.halt.abort();
   }
 
   stop(): void {
@@ -209,24 +214,45 @@ export class Dispatcher {
       lane.failing = false;
       this.opts.log(`sink '${lane.sink.name}' is delivering again`);
     }
-    try {
-      // Count before the ack: the sink has the alert already, and the ack (which removes a finished batch file) is
-      // what waiters such as DeliveryHandoff.settle watch for, so the counters must be current by then.
-      if (delivered.length > 0) {
-        this.stats.delivered += delivered.length;
-        await this.outbox.ack(delivered);
-      }
-      for (const d of dead) {
-        await this.outbox.deadLetter(d.job, d.error);
-        this.stats.deadLettered++;
-        await this.outbox.ack([d.job]);
+    // Count before the ack: the sink has the alert already, and the ack (which removes a finished batch file) is
+    // what waiters such as DeliveryHandoff.settle watch for, so the counters must be current by then.
+    if (delivered.length > 0) {
+      this.stats.delivered += delivered.length;
+      if (!(await this.durably(() => this.outbox.ack(delivered)))) return;
+    }
+    for (const d of dead) {
+      if (!(await this.durably(() => this.outbox.deadLetter(d.job, d.error)))) return;
+      this.stats.deadLettered++;
+      if (!(await this.durably(() => this.outbox.ack([d.job])))) return;
+      try {
         await this.opts.onDead(d.job, d.error);
+      } catch (err) {
+        this.opts.log(`reporting the dead letter of alert ${d.job.alert.id} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
-    } catch (err) {
-      // The outbox cannot be written: stop sending; the handoff rethrows this on its next call.
-      this.failure ??= err;
-      this.opts.log(`the outbox cannot be updated: ${err instanceof Error ? err.message : String(err)}`);
-      this.stop();
+    }
+  }
+
+  /**
+   * Runs an outbox write (each one is safe to repeat after a failure) until it succeeds; false when the dispatcher
+   * was abandoned meanwhile (the job stays in the outbox and goes again at the next start).
+   */
+  private async durably(write: () => Promise<void>): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.abandoned) return false;
+      try {
+        await write();
+        if (this.outboxFailing) {
+          this.outboxFailing = false;
+          this.opts.log('the outbox can be updated again');
+        }
+        return true;
+      } catch (err) {
+        if (!this.outboxFailing) {
+          this.outboxFailing = true;
+          this.opts.log(`the outbox cannot be updated: ${err instanceof Error ? err.message : String(err)}; retrying (deliveries wait meanwhile)`);
+        }
+        await sleep(backoffDelay(attempt, this.opts.initialBackoffMs, this.opts.maxBackoffMs, 'equal', this.random), this.halt.signal);
+      }
     }
   }
 }

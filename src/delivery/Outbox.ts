@@ -1,13 +1,23 @@
 /**
- * The durable outbox: one file per handed-off batch (written to a temporary name, fsync'ed, renamed, directory
- * fsync'ed) and an append-only ack log. A batch file is removed once every (alert, sink) job in it is acked;
- * on open, unacked jobs come back. At-least-once: an ack lost in a crash means one duplicate, with the same id.
+ * The durable outbox, one directory:
+ * - `batch-….jsonl`: one file per handed-off batch (batchFile.ts), written to a temporary name, fsync'ed,
+ *   renamed, directory fsync'ed; removed once every (alert, sink) job in it is acked. On open, unacked jobs
+ *   come back. At-least-once: an ack lost in a crash means one duplicate, with the same id.
+ * - `acks.log`: one line `batch index` per job done (delivered or dead-lettered); compacted at open and whenever
+ *   it grows past a bound. A failed append is cut back off, and only whole lines count, so a full disk or a crash
+ *   mid-write never acks the wrong job.
+ * - `dead-letter.jsonl`: jobs that failed for good; `resend` moves them back.
+ * - `quarantine/`: batch files found damaged at open, each with `<file>.done.json` (the jobs already acked or
+ *   re-queued from it); their readable unacked jobs are re-queued at once.
+ * Every write failure of the file system (a full disk, a vanished directory) is a TransientError naming the
+ * directory: the caller retries, nothing is lost.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
-import { syncDir } from '../util/atomicFile.js';
+import { ConfigError, TransientError } from '../errors.js';
+import { syncDir, writeFileAtomic } from '../util/atomicFile.js';
+import { isBatchFile, parseBatch, writeBatch, type BatchContent, type BatchJob } from './batchFile.js';
 import type { DeliveredAlert } from './types.js';
 
 export interface OutboxJob {
@@ -22,34 +32,83 @@ export interface OutboxJob {
   notBefore: number;
 }
 
-interface BatchFile {
-  version: 1;
-  jobs: { sink: string; alert: DeliveredAlert }[];
+export interface OutboxOptions {
+  /** Ack log lines beyond which it is compacted while open (default 10,000, about 700 KB). */
+  ackLogLimit?: number;
+}
+
+/** A batch file found damaged at open and moved to `quarantine/`. */
+export interface QuarantinedBatch {
+  file: string;
+  /** Its readable, unacked jobs, re-queued. */
+  recovered: number;
+  /** What is wrong with it. */
+  damage: string;
+}
+
+export interface DeadLetter {
+  sink: string;
+  alert: DeliveredAlert;
+}
+
+export interface OutboxStatus {
+  dir: string;
+  /** Unacked jobs per sink. */
+  pending: Record<string, number>;
+  deadLettered: Record<string, number>;
+  /** Dead-letter lines that are not readable entries (kept as they are). */
+  unreadableDeadLetters: number;
+  quarantined: { file: string; expected: number | null; readable: number; resendable: number; damage: string }[];
+}
+
+export interface ResendResult {
+  /** The jobs re-queued (to hand to the dispatcher). */
+  jobs: OutboxJob[];
+  fromDeadLetters: number;
+  fromQuarantine: number;
+  /** Dead letters and quarantined jobs left where they were (not chosen). */
+  kept: number;
 }
 
 const ACK_LOG = 'acks.log';
 export const DEAD_LETTER_FILE = 'dead-letter.jsonl';
+export const QUARANTINE_DIR = 'quarantine';
+const DONE_SUFFIX = '.done.json';
+const DEFAULT_ACK_LOG_LIMIT = 10_000;
 
 export class Outbox {
   private seq = 0;
+  /** Per live batch: jobs not yet acked, and the indices acked (what a compacted ack log keeps). */
   private readonly remaining = new Map<string, number>();
+  private readonly acked = new Map<string, number[]>();
+  private liveAcked = 0;
   private ackHandle: FileHandle | undefined;
+  /** Bytes of the ack log known to be whole lines; beyond, a failed append may have left a fragment. */
+  private ackSize = 0;
+  private ackTorn = false;
+  private ackLines = 0;
+  private closed = false;
   private ackChain: Promise<void> = Promise.resolve();
-  private deadChain: Promise<void> = Promise.resolve();
+  private deadChain: Promise<unknown> = Promise.resolve();
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly ackLogLimit: number,
+  ) {}
 
-  /** Opens (creating with mode 0700) the outbox; returns it with the jobs a previous run left unsent. */
-  static async open(dir: string): Promise<{ outbox: Outbox; recovered: OutboxJob[] }> {
+  /**
+   * Opens (creating with mode 0700) the outbox; returns it with the jobs a previous run left unsent (those of
+   * damaged batch files included) and the damaged files it quarantined.
+   */
+  static async open(dir: string, opts: OutboxOptions = {}): Promise<{ outbox: Outbox; recovered: OutboxJob[]; quarantined: QuarantinedBatch[] }> {
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new ConfigError(`cannot create the outbox directory ${dir}: ${(err as Error).message}`, { cause: err });
     }
-    const outbox = new Outbox(dir);
-    const recovered = await outbox.recover();
-    outbox.ackHandle = await open(join(dir, ACK_LOG), 'a', 0o600);
-    return { outbox, recovered };
+    const outbox = new Outbox(dir, opts.ackLogLimit ?? DEFAULT_ACK_LOG_LIMIT);
+    const { recovered, quarantined } = await outbox.recover();
+    return { outbox, recovered, quarantined };
   }
 
   get deadLetterPath(): string {
@@ -63,97 +122,264 @@ export class Outbox {
     return n;
   }
 
-  private async recover(): Promise<OutboxJob[]> {
-    const names = (await readdir(this.dir)).sort();
+  private async recover(): Promise<{ recovered: OutboxJob[]; quarantined: QuarantinedBatch[] }> {
+    const names = (await readdir(this.dir).catch((err: unknown) => Promise.reject(unreadable(this.dir, err)))).sort();
     for (const n of names) if (n.endsWith('.tmp')) await unlink(join(this.dir, n)); // never renamed: never acknowledged to the caller
-    const acked = new Set<string>();
-    let ackText = '';
-    try {
-      ackText = await readFile(join(this.dir, ACK_LOG), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    for (const line of ackText.split('\n')) {
-      const [batch, index] = line.split(' ');
-      if (batch && index) acked.add(`${batch} ${index}`);
-    }
+    const ackText = await readIfPresent(join(this.dir, ACK_LOG)).catch((err: unknown) => Promise.reject(unreadable(join(this.dir, ACK_LOG), err)));
+    const ackedBy = parseAcks(ackText);
     const jobs: OutboxJob[] = [];
-    const live: string[] = [];
-    for (const name of names.filter((n) => n.startsWith('batch-') && n.endsWith('.json'))) {
-      let file: BatchFile;
-      try {
-        file = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as BatchFile;
-      } catch (err) {
-        throw new ConfigError(`outbox file ${join(this.dir, name)} cannot be read (${(err as Error).message}): move it out of the outbox to continue; its alerts may not have been delivered`, { cause: err });
+    const quarantined: QuarantinedBatch[] = [];
+    const present = new Set(names);
+    for (const name of names.filter(isBatchFile)) {
+      const path = join(this.dir, name);
+      const content = parseBatch(name, await readFile(path, 'utf8').catch((err: unknown) => Promise.reject(unreadable(path, err))));
+      const done = ackedBy.get(name) ?? new Set<number>();
+      const unacked = content.jobs.filter((j) => !done.has(j.index));
+      if (content.damage !== undefined) {
+        const q = await this.quarantine(name, content, done, unacked, present);
+        jobs.push(...q.jobs);
+        quarantined.push(q.report);
+        continue;
       }
-      let left = 0;
-      file.jobs.forEach((j, index) => {
-        if (acked.has(`${name} ${index}`)) return;
-        left++;
-        jobs.push({ batch: name, index, sink: j.sink, alert: j.alert, attempts: 0, notBefore: 0 });
-      });
-      if (left === 0) await unlink(join(this.dir, name));
-      else {
-        this.remaining.set(name, left);
-        live.push(name);
+      if (unacked.length === 0) {
+        await unlink(join(this.dir, name));
+        continue;
       }
+      this.track(name, unacked.length, content.jobs.filter((j) => done.has(j.index)).map((j) => j.index));
+      for (const { index, job } of unacked) jobs.push({ batch: name, index, sink: job.sink, alert: job.alert, attempts: 0, notBefore: 0 });
     }
-    // Compact the ack log: keep the lines of batches still present.
-    const keep = ackText.split('\n').filter((l) => live.includes(l.split(' ')[0] ?? ''));
-    const tmp = join(this.dir, `${ACK_LOG}.${process.pid}.tmp`);
-    await writeFile(tmp, keep.length ? keep.join('\n') + '\n' : '', { mode: 0o600 });
-    await rename(tmp, join(this.dir, ACK_LOG));
-    return jobs;
+    try {
+      await this.compact();
+    } catch {
+      // A full disk: keep the ack log as it is, and append after its last whole line.
+      this.ackHandle = await open(join(this.dir, ACK_LOG), 'a', 0o600).catch((err: unknown) => {
+        throw unavailable(this.dir, err);
+      });
+      const whole = ackText.lastIndexOf('\n') + 1;
+      this.ackSize = Buffer.byteLength(ackText.slice(0, whole));
+      this.ackTorn = whole < ackText.length;
+      this.ackLines = ackText.slice(0, whole).split('\n').length - 1;
+    }
+    return { recovered: jobs, quarantined };
+  }
+
+  /**
+   * Moves a damaged batch file to quarantine/ after re-queueing its readable unacked jobs in `<name>-r.jsonl`
+   * (written once: a crash before the move finds it at the next open, sorted before the damaged file).
+   */
+  private async quarantine(
+    name: string,
+    content: BatchContent,
+    acked: ReadonlySet<number>,
+    unacked: BatchContent['jobs'],
+    present: ReadonlySet<string>,
+  ): Promise<{ jobs: OutboxJob[]; report: QuarantinedBatch }> {
+    const jobs: OutboxJob[] = [];
+    const recovery = name.replace(/\.jsonl?$/, '-r.jsonl');
+    if (unacked.length > 0 && !present.has(recovery)) {
+      jobs.push(...(await this.writeJobs(recovery, unacked.map((u) => u.job))));
+    }
+    const qdir = join(this.dir, QUARANTINE_DIR);
+    try {
+      await mkdir(qdir, { recursive: true, mode: 0o700 });
+      const done = [...new Set([...acked, ...unacked.map((u) => u.index)])].sort((a, b) => a - b);
+      await writeFileAtomic(join(qdir, name + DONE_SUFFIX), JSON.stringify({ version: 1, file: name, damage: content.damage, expected: content.expected ?? null, done }) + '\n');
+      await rename(join(this.dir, name), join(qdir, name));
+      await syncDir(this.dir);
+    } catch (err) {
+      throw unavailable(this.dir, err);
+    }
+    return { jobs, report: { file: name, recovered: unacked.length, damage: content.damage! } };
+  }
+
+  private track(batch: string, remaining: number, acked: number[]): void {
+    this.remaining.set(batch, remaining);
+    this.acked.set(batch, acked);
+    this.liveAcked += acked.length;
   }
 
   /** Persists the jobs (one file, fsync'ed) and returns them; resolves only once they are on disk. */
-  async append(items: readonly { sink: string; alert: DeliveredAlert }[]): Promise<OutboxJob[]> {
+  async append(items: readonly BatchJob[]): Promise<OutboxJob[]> {
     if (items.length === 0) return [];
-    const name = `batch-${Date.now().toString().padStart(14, '0')}-${process.pid}-${String(this.seq++).padStart(8, '0')}-${randomBytes(3).toString('hex')}.json`;
+    return this.writeJobs(this.newBatchName(), items);
+  }
+
+  private newBatchName(tag = ''): string {
+    return `batch-${Date.now().toString().padStart(14, '0')}-${process.pid}-${String(this.seq++).padStart(8, '0')}-${tag || randomBytes(3).toString('hex')}.jsonl`;
+  }
+
+  private async writeJobs(name: string, items: readonly BatchJob[]): Promise<OutboxJob[]> {
     const tmp = join(this.dir, `${name}.tmp`);
-    const body: BatchFile = { version: 1, jobs: items.map((i) => ({ sink: i.sink, alert: i.alert })) };
-    const fh = await open(tmp, 'wx', 0o600);
     try {
-      await fh.writeFile(JSON.stringify(body));
-      await fh.sync();
-    } finally {
-      await fh.close();
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        await writeBatch(fh, items);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(this.dir, name));
+      await syncDir(this.dir);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined); // the write's error is what matters
+      throw unavailable(this.dir, err);
     }
-    await rename(tmp, join(this.dir, name));
-    await syncDir(this.dir);
-    this.remaining.set(name, items.length);
+    this.track(name, items.length, []);
     return items.map((i, index) => ({ batch: name, index, sink: i.sink, alert: i.alert, attempts: 0, notBefore: 0 }));
   }
 
-  /** Records that a job is done (delivered or dead-lettered); removes its batch file when the batch is done. */
+  /**
+   * Records that jobs are done (delivered or dead-lettered); removes a batch file when its batch is done. Rejects
+   * (a TransientError) only when the ack could not be written, and then changed nothing: retrying is safe.
+   */
   ack(jobs: readonly OutboxJob[]): Promise<void> {
     const run = async () => {
-      if (!this.ackHandle) throw new Error('outbox is closed');
-      await this.ackHandle.appendFile(jobs.map((j) => `${j.batch} ${j.index}\n`).join(''));
+      await this.appendAcks(jobs.map((j) => `${j.batch} ${j.index}\n`).join(''));
+      this.ackLines += jobs.length;
       for (const j of jobs) {
         const left = (this.remaining.get(j.batch) ?? 1) - 1;
-        if (left > 0) this.remaining.set(j.batch, left);
-        else {
-          this.remaining.delete(j.batch);
-          await unlink(join(this.dir, j.batch));
+        if (left > 0) {
+          this.remaining.set(j.batch, left);
+          this.acked.get(j.batch)?.push(j.index);
+          this.liveAcked++;
+          continue;
         }
+        this.liveAcked -= this.acked.get(j.batch)?.length ?? 0;
+        this.remaining.delete(j.batch);
+        this.acked.delete(j.batch);
+        // Fully acked: a file that cannot be removed now is removed at the next open.
+        await unlink(join(this.dir, j.batch)).catch(() => undefined);
       }
+      // Bounded while running: keep the lines of live batches only (best effort; the next ack tries again).
+      if (this.ackLines > this.ackLogLimit && this.ackLines > 2 * this.liveAcked) await this.compact().catch(() => undefined);
     };
     const p = this.ackChain.then(run);
     this.ackChain = p.catch(() => undefined); // the caller gets the error from `p`; the chain goes on
     return p;
   }
 
-  /** Appends to dead-letter.jsonl (mode 0600) and fsyncs. */
-  deadLetter(job: OutboxJob, error: string): Promise<void> {
-    const run = async () => {
-      const fh = await open(this.deadLetterPath, 'a', 0o600);
-      try {
-        await fh.appendFile(JSON.stringify({ time: new Date().toISOString(), sink: job.sink, attempts: job.attempts, error, alert: job.alert }) + '\n');
-        await fh.sync();
-      } finally {
-        await fh.close();
+  private async appendAcks(text: string): Promise<void> {
+    const h = this.ackHandle;
+    if (!h || this.closed) throw new Error('outbox is closed');
+    try {
+      if (this.ackTorn) {
+        await h.truncate(this.ackSize);
+        this.ackTorn = false;
       }
+      await h.appendFile(text);
+      this.ackSize += Buffer.byteLength(text);
+    } catch (err) {
+      this.ackTorn = true; // part of `text` may be in the file: cut it off before the next append
+      throw unavailable(this.dir, err);
+    }
+  }
+
+  /**
+   * Rewrites the ack log with the lines of live batches: a new file opened for appending, renamed over the old
+   * one. Until the rename nothing changes, so a failure (a full disk) leaves the old log in use.
+   */
+  private async compact(): Promise<void> {
+    const lines: string[] = [];
+    for (const [batch, indices] of this.acked) for (const i of indices) lines.push(`${batch} ${i}\n`);
+    const text = lines.join('');
+    const path = join(this.dir, ACK_LOG);
+    const tmp = `${path}.${process.pid}.tmp`;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(tmp, 'ax', 0o600);
+      if (text !== '') await fh.appendFile(text);
+      await fh.sync();
+      await rename(tmp, path);
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw unavailable(this.dir, err);
+    }
+    await syncDir(this.dir).catch(() => undefined); // the rename happened; its durability is best effort here
+    const old = this.ackHandle;
+    this.ackHandle = fh;
+    this.ackSize = Buffer.byteLength(text);
+    this.ackTorn = false;
+    this.ackLines = lines.length;
+    await old?.close().catch(() => undefined);
+  }
+
+  /** Appends to dead-letter.jsonl (mode 0600) and fsyncs; a failed write is cut back off (safe to retry). */
+  deadLetter(job: OutboxJob, error: string): Promise<void> {
+    const line = JSON.stringify({ time: new Date().toISOString(), sink: job.sink, attempts: job.attempts, error, alert: job.alert }) + '\n';
+    const run = async () => {
+      let fh: FileHandle | undefined;
+      try {
+        fh = await open(this.deadLetterPath, 'a', 0o600);
+        const { size } = await fh.stat();
+        try {
+          await fh.appendFile(line);
+          await fh.sync();
+        } catch (err) {
+          await fh.truncate(size).catch(() => undefined);
+          throw err;
+        }
+      } catch (err) {
+        throw unavailable(this.dir, err);
+      } finally {
+        await fh?.close().catch(() => undefined);
+      }
+    };
+    const p = this.deadChain.then(run);
+    this.deadChain = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Moves dead letters, and the readable quarantined jobs not yet acked or re-queued, back into the outbox as
+   * one batch file. `choose` gives the job to queue for each (its sink, maybe another one; its alert, maybe
+   * redacted again), or undefined to leave it where it is. The batch is written before the dead-letter file and
+   * the quarantine records are updated, and is named after its content: a crash in between finds it again.
+   */
+  resend(choose: (entry: DeadLetter) => BatchJob | undefined): Promise<ResendResult> {
+    const run = async (): Promise<ResendResult> => {
+      const dead = await readDeadLetters(this.deadLetterPath);
+      const items: BatchJob[] = [];
+      const keep: string[] = [...dead.unreadable];
+      for (const e of dead.entries) {
+        const job = choose(e.entry);
+        if (job) items.push(job);
+        else keep.push(e.text);
+      }
+      const fromDeadLetters = items.length;
+      const quarantined = await readQuarantine(this.dir);
+      const moved = new Map<string, number[]>();
+      let keptQuarantined = 0;
+      for (const q of quarantined) {
+        for (const { index, job } of q.content.jobs) {
+          if (q.done.has(index)) continue;
+          const chosen = choose(job);
+          if (!chosen) {
+            keptQuarantined++;
+            continue;
+          }
+          items.push(chosen);
+          moved.set(q.file, [...(moved.get(q.file) ?? []), index]);
+        }
+      }
+      const result: ResendResult = { jobs: [], fromDeadLetters, fromQuarantine: items.length - fromDeadLetters, kept: keep.length - dead.unreadable.length + keptQuarantined };
+      if (items.length === 0) return result;
+      const tag = `resend-${createHash('sha256').update(JSON.stringify(items)).digest('hex').slice(0, 12)}`;
+      const written = (await readdir(this.dir)).some((n) => n.endsWith(`-${tag}.jsonl`));
+      // Already written by a resend that stopped before the step below: it was resumed at open.
+      if (!written) result.jobs = await this.writeJobs(this.newBatchName(tag), items);
+      try {
+        if (fromDeadLetters > 0) await writeFileAtomic(this.deadLetterPath, keep.map((l) => l + '\n').join(''));
+        for (const q of quarantined) {
+          const indices = moved.get(q.file);
+          if (!indices) continue;
+          const done = [...new Set([...q.done, ...indices])].sort((a, b) => a - b);
+          await writeFileAtomic(join(this.dir, QUARANTINE_DIR, q.file + DONE_SUFFIX), JSON.stringify({ ...q.record, version: 1, file: q.file, done }) + '\n');
+        }
+      } catch (err) {
+        throw unavailable(this.dir, err);
+      }
+      return result;
     };
     const p = this.deadChain.then(run);
     this.deadChain = p.catch(() => undefined);
@@ -163,12 +389,142 @@ export class Outbox {
   async close(): Promise<void> {
     await this.ackChain;
     await this.deadChain;
+    this.closed = true;
     const h = this.ackHandle;
     this.ackHandle = undefined;
     if (h) {
-      await h.sync();
+      await h.sync().catch(() => undefined); // acks are best effort (a lost one means a duplicate)
       await h.close();
     }
   }
+
+  /** What an outbox directory holds, read without opening it (no lock, nothing written): `dasguard outbox status`. */
+  static async inspect(dir: string): Promise<OutboxStatus> {
+    let names: string[];
+    try {
+      names = (await readdir(dir)).sort();
+    } catch (err) {
+      throw new ConfigError(`cannot read the outbox directory ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+    const ackedBy = parseAcks(await readIfPresent(join(dir, ACK_LOG)));
+    const pending: Record<string, number> = {};
+    for (const name of names.filter(isBatchFile)) {
+      const content = parseBatch(name, await readIfPresent(join(dir, name)));
+      const done = ackedBy.get(name);
+      for (const { index, job } of content.jobs) if (!done?.has(index)) pending[job.sink] = (pending[job.sink] ?? 0) + 1;
+    }
+    const dead = await readDeadLetters(join(dir, DEAD_LETTER_FILE));
+    const deadLettered: Record<string, number> = {};
+    for (const { entry } of dead.entries) deadLettered[entry.sink] = (deadLettered[entry.sink] ?? 0) + 1;
+    const quarantined = (await readQuarantine(dir)).map((q) => ({
+      file: q.file,
+      expected: q.content.expected ?? null,
+      readable: q.content.jobs.length,
+      resendable: q.content.jobs.filter((j) => !q.done.has(j.index)).length,
+      damage: q.content.damage ?? 'none (repaired?)',
+    }));
+    return { dir, pending, deadLettered, unreadableDeadLetters: dead.unreadable.length, quarantined };
+  }
 }
 
+/** Acked indices per batch, from the whole lines of an ack log (a fragment after the last newline is ignored). */
+function parseAcks(text: string): Map<string, Set<number>> {
+  const out = new Map<string, Set<number>>();
+  const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+  for (const line of whole.split('\n')) {
+    const m = /^(\S+) (\d+)$/.exec(line);
+    if (!m || !isBatchFile(m[1]!)) continue;
+    let set = out.get(m[1]!);
+    if (!set) out.set(m[1]!, (set = new Set()));
+    set.add(Number(m[2]));
+  }
+  return out;
+}
+
+async function readDeadLetters(path: string): Promise<{ entries: { entry: DeadLetter; text: string }[]; unreadable: string[] }> {
+  const text = await readIfPresent(path);
+  const entries: { entry: DeadLetter; text: string }[] = [];
+  const unreadable: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      unreadable.push(line);
+      continue;
+    }
+    const e = v as Partial<DeadLetter> | null;
+    if (e && typeof e.sink === 'string' && typeof e.alert === 'object' && e.alert !== null && typeof e.alert.id === 'string') entries.push({ entry: { sink: e.sink, alert: e.alert }, text: line });
+    else unreadable.push(line);
+  }
+  return { entries, unreadable };
+}
+
+interface QuarantineEntry {
+  file: string;
+  content: BatchContent;
+  /** Indices acked or re-queued already. */
+  done: Set<number>;
+  record: Record<string, unknown>;
+}
+
+async function readQuarantine(dir: string): Promise<QuarantineEntry[]> {
+  const qdir = join(dir, QUARANTINE_DIR);
+  let names: string[];
+  try {
+    names = (await readdir(qdir)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ConfigError(`cannot read ${qdir}: ${(err as Error).message}`, { cause: err });
+  }
+  const out: QuarantineEntry[] = [];
+  for (const file of names.filter(isBatchFile)) {
+    const content = parseBatch(file, await readFile(join(qdir, file), 'utf8'));
+    let record: Record<string, unknown> = {};
+    const doneText = await readIfPresent(join(qdir, file + DONE_SUFFIX));
+    if (doneText !== '') {
+      try {
+        record = JSON.parse(doneText) as Record<string, unknown>;
+      } catch (err) {
+        throw new ConfigError(`${join(qdir, file + DONE_SUFFIX)} is corrupt (${(err as Error).message}): fix or delete it (deleting it makes resend re-queue every readable job of ${file})`, { cause: err });
+      }
+    }
+    const done = new Set(Array.isArray(record.done) ? record.done.filter((n): n is number => Number.isInteger(n)) : []);
+    out.push({ file, content, done, record });
+  }
+  return out;
+}
+
+async function readIfPresent(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+function unreadable(path: string, err: unknown): ConfigError {
+  return new ConfigError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * A write the file system refused (full disk, vanished directory...): a TransientError naming the outbox directory
+ * (other errors, which are bugs, come back as they are).
+ */
+export function unavailable(dir: string, err: unknown): unknown {
+  if (err instanceof TransientError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string') return err; // not the file system: a bug, kept as it is
+  const why: Record<string, string> = {
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+    ENOENT: 'the directory or a file in it is gone',
+    EROFS: 'the file system is read-only',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EIO: 'input/output error',
+  };
+  return new TransientError(`cannot write to the outbox directory ${dir}: ${why[code] ?? (err as Error).message} (${code})`, { cause: err });
+}

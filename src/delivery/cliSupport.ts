@@ -1,7 +1,7 @@
 /** What `replay` (and `run`) need to turn their delivery options into an AlertHandoff. */
 import type { Io } from '../commands/common.js';
 import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from './config.js';
-import { DeliveryHandoff, type HandoffStats } from './DeliveryHandoff.js';
+import { DeliveryHandoff, type DeliveryHandoffOptions, type HandoffStats } from './DeliveryHandoff.js';
 
 export interface DeliveryOptions {
   /** --config PATH (default ./dasguard.yaml when present). */
@@ -22,10 +22,15 @@ export async function deliveryConfigFor(opts: DeliveryOptions | undefined, io: I
 }
 
 /** A DeliveryHandoff when the options (or ./dasguard.yaml) configure delivery; otherwise undefined. */
-export async function openDelivery(opts: DeliveryOptions | undefined, io: Io): Promise<DeliveryHandoff | undefined> {
+export async function openDelivery(
+  opts: DeliveryOptions | undefined,
+  io: Io,
+  extra: Pick<DeliveryHandoffOptions, 'persistSuppression'> = {},
+): Promise<DeliveryHandoff | undefined> {
   const config = await deliveryConfigFor(opts, io);
   if (!config) return undefined;
   return DeliveryHandoff.open(config, {
+    ...extra,
     stdout: io.stdout as never,
     stderr: io.stderr,
     ...(opts?.outboxDir !== undefined ? { outboxDir: opts.outboxDir } : {}),

@@ -5,6 +5,11 @@ import type { Alert } from '../pipeline/alert.js';
 export interface DeliveredAlert extends Alert {
   /** Alerts like this one that suppression held back (in the window this alert closes, or this digest reports). */
   suppressedCount?: number;
+  /**
+   * On a suppression digest until it is rendered for a route (Suppressor.renderDigest); never in the outbox: the
+   * first alert's id, the window and the key fields the message names.
+   */
+  suppression?: { firstId: string; windowMs: number; keys: string[] };
   /** A sink had to shorten the alert to fit its size limit (SNS: 256 KB). */
   truncated?: boolean;
 }

@@ -22,6 +22,8 @@ export interface DriveOptions {
   onRetry?: (err: TransientError, attempt: number, delayMs: number) => void;
   /** Aborted when drive fails, before it waits for the items in flight: workers that wait (a held record) stop. */
   cancel?: AbortController;
+  /** No more retries once it aborts: the last error is thrown (a wait in progress ends at once). */
+  signal?: AbortSignal;
 }
 
 export async function drive<I, R>(
@@ -76,10 +78,11 @@ export async function withRetry<R>(fn: () => Promise<R>, opts: DriveOptions = {}
     try {
       return await fn();
     } catch (err) {
-      if (!(err instanceof TransientError) || attempt >= attempts) throw err;
+      if (!(err instanceof TransientError) || attempt >= attempts || opts.signal?.aborted) throw err;
       const delay = backoffDelay(attempt, base, max);
       opts.onRetry?.(err, attempt, delay);
-      await sleep(delay);
+      await sleep(delay, opts.signal);
+      if (opts.signal?.aborted) throw err;
     }
   }
 }

@@ -1,0 +1,109 @@
+/**
+ * `dasguard outbox status`: what the delivery outbox holds (pending per sink, dead letters, quarantined files,
+ * open suppression windows), read without opening it. `dasguard outbox resend`: dead-lettered and quarantined
+ * alerts back into the outbox for their sink (or another) and delivered; exit codes as replay's delivery.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, ExitCode, ExitError } from '../errors.js';
+import { deliveryConfigFor, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
+import { DEFAULT_OUTBOX_DIR, DeliveryHandoff, SUPPRESSION_STATE_FILE } from '../delivery/DeliveryHandoff.js';
+import { Outbox, type OutboxStatus } from '../delivery/Outbox.js';
+import type { Io } from './common.js';
+
+export interface OutboxStatusOptions {
+  delivery: DeliveryOptions;
+  output: 'text' | 'json';
+}
+
+export interface OutboxResendOptions {
+  delivery: DeliveryOptions;
+  /** Only the dead letters (and quarantined jobs) of this sink. */
+  sink?: string;
+  /** Deliver them to this sink instead. */
+  to?: string;
+}
+
+export async function outboxStatusCommand(opts: OutboxStatusOptions, io: Io): Promise<number> {
+  // --outbox-dir needs no config (whose secrets may not be in this shell's environment).
+  const dir = opts.delivery.outboxDir ?? (await deliveryConfigFor(opts.delivery, io))?.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
+  const status = await Outbox.inspect(dir);
+  const suppressionWindows = await openWindows(join(dir, SUPPRESSION_STATE_FILE));
+  if (opts.output === 'json') {
+    const { dir: outboxDir, ...rest } = status;
+    io.stdout.write(JSON.stringify({ outboxDir, ...rest, suppressionWindows }, null, 2) + '\n');
+    return ExitCode.ok;
+  }
+  io.stdout.write(formatStatus(status, suppressionWindows));
+  return ExitCode.ok;
+}
+
+export async function outboxResendCommand(opts: OutboxResendOptions, io: Io): Promise<number> {
+  const config = await deliveryConfigFor(opts.delivery, io);
+  if (!config) throw new ConfigError('outbox resend needs the delivery config that names the sinks: give --config PATH (or create ./dasguard.yaml), or --sns-topic-arn / --slack-webhook-url');
+  const delivery = await DeliveryHandoff.open(config, {
+    stdout: io.stdout as never,
+    stderr: io.stderr,
+    ...(opts.delivery.outboxDir !== undefined ? { outboxDir: opts.delivery.outboxDir } : {}),
+  });
+  const say = (m: string) => io.stderr.write(`dasguard outbox resend: ${m}\n`);
+  try {
+    const { moved, unknownSinks } = await delivery.resend({ ...(opts.sink !== undefined ? { sink: opts.sink } : {}), ...(opts.to !== undefined ? { to: opts.to } : {}) });
+    if (moved.fromDeadLetters > 0) say(`${plural(moved.fromDeadLetters, 'dead-lettered alert')} re-queued`);
+    if (moved.fromQuarantine > 0) say(`${plural(moved.fromQuarantine, 'quarantined alert')} re-queued`);
+    for (const [sink, n] of unknownSinks) {
+      say(`${plural(n, 'alert')} for sink '${sink}', which ${config.source} does not declare, left where they are (--to SINK sends them to another sink)`);
+    }
+    if (moved.fromDeadLetters + moved.fromQuarantine === 0) say(`nothing to resend in ${delivery.outboxDir}${opts.sink !== undefined ? ` for sink '${opts.sink}'` : ''}`);
+  } finally {
+    await delivery.close();
+  }
+  const s = delivery.stats();
+  io.stderr.write(formatDeliverySummary(s, delivery.outboxDir) + '\n');
+  if (s.pending > 0 || s.deadLettered > 0) {
+    throw new ExitError(
+      ExitCode.unavailable,
+      `${s.pending} alert deliveries still pending in ${delivery.outboxDir}, ${s.deadLettered} dead-lettered again: run 'dasguard outbox resend' again once the sink is back (nothing is sent twice)`,
+    );
+  }
+  return ExitCode.ok;
+}
+
+function formatStatus(s: OutboxStatus, windows: number | string): string {
+  const perSink = (m: Record<string, number>) => {
+    const entries = Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1));
+    const total = entries.reduce((n, [, v]) => n + v, 0);
+    return entries.length === 0 ? '0' : `${total} (${entries.map(([k, v]) => `${k}: ${v}`).join(', ')})`;
+  };
+  const lines = [`outbox ${s.dir}`, `  pending: ${perSink(s.pending)}`];
+  lines.push(`  dead-lettered: ${perSink(s.deadLettered)}${s.unreadableDeadLetters > 0 ? `; ${s.unreadableDeadLetters} unreadable line(s) kept as they are` : ''}`);
+  lines.push(`  quarantined: ${s.quarantined.length} file${s.quarantined.length === 1 ? '' : 's'}`);
+  for (const q of s.quarantined) {
+    lines.push(`    ${q.file}: ${q.readable}${q.expected !== null ? ` of ${q.expected}` : ''} deliveries readable, ${q.resendable} not yet re-queued (${q.damage})`);
+  }
+  lines.push(`  suppression windows open: ${windows}`);
+  const resendable = Object.values(s.deadLettered).reduce((a, b) => a + b, 0) + s.quarantined.reduce((n, q) => n + q.resendable, 0);
+  if (resendable > 0) lines.push(`dasguard outbox resend [--sink NAME] [--to NAME] re-queues ${resendable} of them`);
+  return lines.join('\n') + '\n';
+}
+
+/** Open windows in the suppression state file (0 when there is none), or why it cannot be read. */
+async function openWindows(path: string): Promise<number | string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    return `${path} cannot be read: ${(err as Error).message}`;
+  }
+  try {
+    const v = JSON.parse(text) as { windows?: unknown };
+    return Array.isArray(v.windows) ? v.windows.length : `${path} is not a suppression state`;
+  } catch (err) {
+    return `${path} is corrupt: ${(err as Error).message}`;
+  }
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
