@@ -56,6 +56,16 @@ test('a dasguard.yaml with an alias bomb is refused at once, with file:line', HA
   });
 });
 
+test('a loss-pattern file with an alias bomb is refused at once, with file:line', HANG_GUARD, async () => {
+  const path = await file('patterns.yaml', bomb('x-anchors') + "lossWindow:\n  open:\n    - message: 'degraded'\n");
+  await assert.rejects(loadLossPatterns(path), (err: Error) => {
+    assert.equal(err.name, 'ConfigError');
+    assert.match(err.message, new RegExp(`^1 problem in ${path}:\n${path}:${BOMB_LINE}: `));
+    assert.match(err.message, LIMIT_TEXT);
+    return true;
+  });
+});
+
 test('more than 1,000 aliases in one file are refused at the first one over, whatever they stand for', HANG_GUARD, () => {
   const many = Array(1001).fill('*u').join(', ');
   const text = `lists:\n  users: &u root\n  many: [${many}]\nrules: []\n`;
