@@ -109,6 +109,29 @@ test('Slack: Block Kit with severity, rule, user, host, database, object, statem
   assert.ok(gone && !gone.ok && !gone.retryable);
 });
 
+test('Slack: alert text can neither ping, mention nor link: the notification text is escaped like the blocks, no unfurling', async () => {
+  const live = ['<!channel>', '<!here>', '<@U123>', '<https://evil.example|click>'];
+  const alert = makeAlert(63, {
+    message: `dropped by <!channel> at <https://evil.example|click>`,
+    event: {
+      ...makeAlert(63).event,
+      dbUserName: '<!here>',
+      objectName: '<@U123>',
+      databaseName: '<https://evil.example|click>',
+      commandText: "SELECT '<!channel>'",
+    },
+  });
+  const sink = new SlackSink('slack', { type: 'slack', url: `${hook.url}/services/T000/B000/XXXXSECRET` });
+  assert.deepEqual(await sink.send([alert]), [{ ok: true }]);
+  const got = hook.received.at(-1)!;
+  const body = got.body as { text: string; unfurl_links: unknown; unfurl_media: unknown };
+  for (const token of live) assert.ok(!got.raw.includes(token), `${token} is live in ${got.raw}`);
+  assert.equal(body.text, '[HIGH] pg.role-password-change: dropped by &lt;!channel&gt; at &lt;https://evil.example|click&gt;');
+  assert.equal(body.unfurl_links, false);
+  assert.equal(body.unfurl_media, false);
+  for (const shown of ['&lt;!here&gt;', '&lt;@U123&gt;', '&lt;https://evil.example|click&gt;']) assert.ok(got.raw.includes(shown), `${shown} missing from ${got.raw}`);
+});
+
 test('webhook: JSON POST with configured headers; timeouts and refused connections are retryable, URL masked', async () => {
   const url = `${hook.url}/ingest?token=SUPERSECRET`;
   const sink = new WebhookSink('siem', { type: 'webhook', url, headers: { Authorization: 'Bearer tok-SECRET' }, timeoutMs: 300 });
