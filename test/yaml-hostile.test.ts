@@ -83,7 +83,7 @@ test('an alias with no anchor before it, or inside its own anchor, is an error a
 });
 
 test('nesting deeper than 200 levels is refused at its line before the YAML library recurses into it', HANG_GUARD, () => {
-  for (const depth of [250, 100_000]) {
+  for (const depth of [250, 20_000]) {
     const text = `lists:\n  deep: ${'['.repeat(depth)}${']'.repeat(depth)}\nrules: []\n`;
     const lines = loadRuleTexts([{ file: 'deep.yaml', text }]).problems.map(formatProblem);
     assert.deepEqual(lines, ['deep.yaml:2 -: YAML: nested deeper than 200 levels'], `depth ${depth}`);
