@@ -122,6 +122,28 @@ test('a 4xx is not retried: dead-letter.jsonl (mode 0600) and a delivery-failure
   assert.doesNotMatch(err.text() + (await readFile(dl, 'utf8')), /HOOKSECRET/);
 });
 
+test('a redirect to another origin is dead-lettered at once, naming the target; the other origin gets nothing', async (t) => {
+  const other = await startWebhookServer();
+  t.after(() => other.close());
+  const dir = await tmp();
+  const url = `${hook.url}/hook/HOOKSECRET`;
+  const cfg = config(`sinks:\n  h: {type: webhook, url: "${url}", headers: {Authorization: "Bearer \${TOKEN}"}}\nroutes:\n  - {name: r, sinks: [h]}\n${FAST}\n`, { TOKEN: 'tok-SECRET' });
+  const err = capture();
+  const h = await DeliveryHandoff.open(cfg, { outboxDir: dir, stderr: err.stream });
+  hook.failNext(1, 307, { location: `${other.url}/exfil` });
+  const attemptsBefore = hook.attempts;
+  await h.handOff([makeAlert(210)]);
+  await h.close();
+  assert.equal(hook.attempts - attemptsBefore, 1, 'not retried: the config is wrong');
+  assert.equal(other.attempts, 0, 'no header, no alert reached the other origin');
+  assert.equal(h.stats().deadLettered, 1);
+  const text = await readFile(join(dir, 'dead-letter.jsonl'), 'utf8');
+  const [entry] = jsonLines(text) as { error: string; alert: { id: string } }[];
+  assert.equal(entry!.alert.id, makeAlert(210).id);
+  assert.match(entry!.error, new RegExp(`HTTP 307 redirect to another origin, ${other.url}/exfil: not followed`));
+  assert.doesNotMatch(err.text() + text, /HOOKSECRET|tok-SECRET/);
+});
+
 test('retryable failures give up after maxAttempts into the dead-letter file', async () => {
   const dir = await tmp();
   const cfg = config(`sinks:\n  h: {type: webhook, url: "${hook.url}/x"}\nroutes:\n  - {name: r, sinks: [h]}\ndelivery: {maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 5}\n`);

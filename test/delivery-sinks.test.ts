@@ -109,6 +109,29 @@ test('Slack: Block Kit with severity, rule, user, host, database, object, statem
   assert.ok(gone && !gone.ok && !gone.retryable);
 });
 
+test('Slack: alert text can neither ping, mention nor link: the notification text is escaped like the blocks, no unfurling', async () => {
+  const live = ['<!channel>', '<!here>', '<@U123>', '<https://evil.example|click>'];
+  const alert = makeAlert(63, {
+    message: `dropped by <!channel> at <https://evil.example|click>`,
+    event: {
+      ...makeAlert(63).event,
+      dbUserName: '<!here>',
+      objectName: '<@U123>',
+      databaseName: '<https://evil.example|click>',
+      commandText: "SELECT '<!channel>'",
+    },
+  });
+  const sink = new SlackSink('slack', { type: 'slack', url: `${hook.url}/services/T000/B000/XXXXSECRET` });
+  assert.deepEqual(await sink.send([alert]), [{ ok: true }]);
+  const got = hook.received.at(-1)!;
+  const body = got.body as { text: string; unfurl_links: unknown; unfurl_media: unknown };
+  for (const token of live) assert.ok(!got.raw.includes(token), `${token} is live in ${got.raw}`);
+  assert.equal(body.text, '[HIGH] pg.role-password-change: dropped by &lt;!channel&gt; at &lt;https://evil.example|click&gt;');
+  assert.equal(body.unfurl_links, false);
+  assert.equal(body.unfurl_media, false);
+  for (const shown of ['&lt;!here&gt;', '&lt;@U123&gt;', '&lt;https://evil.example|click&gt;']) assert.ok(got.raw.includes(shown), `${shown} missing from ${got.raw}`);
+});
+
 test('webhook: JSON POST with configured headers; timeouts and refused connections are retryable, URL masked', async () => {
   const url = `${hook.url}/ingest?token=SUPERSECRET`;
   const sink = new WebhookSink('siem', { type: 'webhook', url, headers: { Authorization: 'Bearer tok-SECRET' }, timeoutMs: 300 });
@@ -126,4 +149,49 @@ test('webhook: JSON POST with configured headers; timeouts and refused connectio
   assert.ok(cut && !cut.ok && cut.retryable);
   assert.ok(refused && !refused.ok && refused.retryable && /ECONNREFUSED/.test(refused.error), JSON.stringify(refused));
   for (const r of [slow, refused]) assert.doesNotMatch(JSON.stringify(r), /SUPERSECRET|tok-SECRET/);
+});
+
+test('webhook and Slack: a redirect to another origin is a delivery failure naming the target; nothing reaches it', async (t) => {
+  const other = await startWebhookServer();
+  t.after(() => other.close());
+  const webhook = new WebhookSink('siem', { type: 'webhook', url: `${hook.url}/ingest?token=SUPERSECRET`, headers: { Authorization: 'Bearer tok-SECRET' } });
+  const slack = new SlackSink('slack', { type: 'slack', url: `${hook.url}/services/T000/B000/XXXXSECRET` });
+  for (const [sink, status] of [[webhook, 307], [webhook, 308], [webhook, 302], [slack, 301], [slack, 303], [slack, 307]] as const) {
+    const attempts = hook.attempts;
+    hook.failNext(1, status, { location: `${other.url}/collect?key=abc` });
+    const [r] = await sink.send([makeAlert(80)]);
+    assert.ok(r && !r.ok, `${sink.name} ${status}: ${JSON.stringify(r)}`);
+    assert.equal(r.retryable, false, 'a redirect is a configuration problem: retrying cannot help');
+    assert.equal(r.error, `${sink.type} sink '${sink.name}': HTTP ${status} redirect to another origin, ${other.url}/collect: not followed (the headers and the alert would go there); set the sink's url to the address that should get them`);
+    assert.doesNotMatch(r.error, /SUPERSECRET|tok-SECRET|XXXXSECRET|key=abc/);
+    assert.equal(hook.attempts - attempts, 1);
+  }
+  assert.equal(other.attempts, 0, 'the other origin got no request: no headers, no body');
+});
+
+test('webhook: same-origin 307/308 redirects are followed with method, headers and body; 301/302/303 (POST turned into GET) are not', async () => {
+  const sink = new WebhookSink('siem', { type: 'webhook', url: `${hook.url}/ingest?token=SUPERSECRET`, headers: { Authorization: 'Bearer tok-SECRET' } });
+  hook.failNext(1, 307, { location: '/v2/ingest' });
+  hook.failNext(1, 308, { location: `${hook.url}/v3/ingest` });
+  assert.deepEqual(await sink.send([makeAlert(81)]), [{ ok: true }]);
+  const got = hook.received.at(-1)!;
+  assert.equal(got.path, '/v3/ingest');
+  assert.equal(got.headers.authorization, 'Bearer tok-SECRET');
+  assert.equal((got.body as { id: string }).id, makeAlert(81).id);
+
+  for (const status of [301, 302, 303]) {
+    const attempts = hook.attempts;
+    hook.failNext(1, status, { location: '/elsewhere' });
+    const [r] = await sink.send([makeAlert(82)]);
+    assert.ok(r && !r.ok && !r.retryable, JSON.stringify(r));
+    assert.equal(r.error, `webhook sink 'siem': HTTP ${status} redirect to ${hook.url}/elsewhere: not followed (the POST would become a GET and deliver nothing); set the sink's url to the new address`);
+    assert.equal(hook.attempts - attempts, 1, 'the redirect is not followed');
+  }
+
+  const attempts = hook.attempts;
+  hook.failNext(6, 307, { location: '/loop' });
+  const [loop] = await sink.send([makeAlert(83)]);
+  assert.ok(loop && !loop.ok && !loop.retryable, JSON.stringify(loop));
+  assert.equal(loop.error, `webhook sink 'siem': more than 5 redirects (the last to ${hook.url}/loop): not followed`);
+  assert.equal(hook.attempts - attempts, 6);
 });

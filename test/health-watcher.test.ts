@@ -172,7 +172,7 @@ test('a failed poll or a failed handoff loses nothing: the next poll delivers th
   await assert.rejects(watcher().poll(sink), (err: Error) => err.name === 'ConfigError' && /DescribeEvents/.test(err.message));
 });
 
-test('loss-window patterns: configurable ids and regexes, every mistake reported at once', async (t) => {
+test('loss-window patterns: configurable ids and regexes, every mistake reported at once at its file:line', async (t) => {
   const { server, watcher } = await setup(t);
   const patterns = parseLossPatterns(
     ['lossWindow:', '  defaults: false', '  open:', "    - message: 'audit pipeline degraded'", '  close:', "    - message: 'audit pipeline recovered'"].join('\n'),
@@ -188,11 +188,16 @@ test('loss-window patterns: configurable ids and regexes, every mistake reported
 
   assert.throws(
     () => parseLossPatterns(['lossWindow:', '  open:', "    - message: '(unclosed'", '    - eventId: 42', '  close: nope', '  colse: []'].join('\n'), 'bad.yaml'),
-    (err: Error) =>
-      err.name === 'ConfigError' &&
-      /lossWindow\.colse: unknown key/.test(err.message) &&
-      /open\[0\]\.message: bad regular expression/.test(err.message) &&
-      /open\[1\]\.eventId: expected RDS-EVENT-NNNN/.test(err.message) &&
-      /lossWindow\.close: must be a list/.test(err.message),
+    (err: Error) => {
+      assert.equal(err.name, 'ConfigError');
+      const [head, ...lines] = err.message.split('\n');
+      assert.equal(head, '4 problems in bad.yaml:');
+      assert.equal(lines.length, 4, err.message);
+      assert.match(lines[0]!, /^bad\.yaml:3: lossWindow\.open\[0\]\.message: bad regular expression/);
+      assert.equal(lines[1], 'bad.yaml:4: lossWindow.open[1].eventId: expected RDS-EVENT-NNNN; got number 42');
+      assert.equal(lines[2], 'bad.yaml:5: lossWindow.close: must be a list of {eventId, message}, got text "nope"');
+      assert.equal(lines[3], "bad.yaml:6: lossWindow.colse: unknown key (did you mean 'close'?) (one of defaults, open, close)");
+      return true;
+    },
   );
 });

@@ -228,3 +228,13 @@ test('loadRules reads directories recursively in sorted order, skips non-YAML, r
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a macro bomb (macros using macros nine times over, no YAML alias) is refused at the rule, not compiled', { timeout: 1000 }, () => {
+  const names = 'abcdefg';
+  const lines = ['macros:', '  a: {dbUserName: root}'];
+  for (let i = 1; i < names.length; i++) lines.push(`  ${names[i]}: {any: [${Array(9).fill(`{macro: ${names[i - 1]}}`).join(', ')}]}`);
+  lines.push('rules:', '  - id: bomb', '    severity: low', '    when: {macro: g}');
+  const { ok, lines: problems } = load({ 'm.yaml': lines.join('\n') });
+  assert.equal(ok, false);
+  assert.deepEqual(problems, ['m.yaml:12 bomb: the condition holds more than 10,000 tests once its macros are expanded (a macro bomb?)']);
+});

@@ -5,9 +5,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
-import { terminalSafe } from '../util/escape.js';
 import { didYouMean } from '../rules/fields.js';
-import { ProblemList, isError, type Pos, type RuleProblem } from '../rules/problems.js';
+import { ProblemList, fileProblemsMessage, formatFileProblem, isError, type Pos, type RuleProblem } from '../rules/problems.js';
 import { describeNode, parseYamlFile, type YNode } from '../rules/yamlTree.js';
 import type { Severity } from '../types.js';
 import { CONFIG_SPEC, DURATION_RE, type RouteRedaction, type Spec } from './configSchema.js';
@@ -91,9 +90,7 @@ export interface ConfigLoadResult {
 export const DEFAULT_CONFIG_FILE = 'dasguard.yaml';
 
 /** `file:line: message` */
-export function formatConfigProblem(p: RuleProblem): string {
-  return terminalSafe(`${p.file}:${p.line}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`);
-}
+export const formatConfigProblem = formatFileProblem;
 
 /** Loads and validates a config file. `env` supplies `${VAR}` values. */
 export async function loadDeliveryConfig(file: string, env: NodeJS.ProcessEnv): Promise<ConfigLoadResult> {
@@ -111,10 +108,7 @@ export async function resolveDeliveryConfig(configPath: string | undefined, env:
   const file = configPath ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   if (file === undefined) return undefined;
   const { config, problems } = await loadDeliveryConfig(file, env);
-  if (!config) {
-    const errors = problems.filter(isError);
-    throw new ConfigError(`${errors.length} problem${errors.length === 1 ? '' : 's'} in ${file}:\n${problems.map(formatConfigProblem).join('\n')}`);
-  }
+  if (!config) throw new ConfigError(fileProblemsMessage(file, problems));
   return config;
 }
 

@@ -7,9 +7,11 @@
  * The tracker is pure state + events -> alerts; the watcher persists its state, so a restart in the middle of a
  * window still closes it. A window that never closes stays open (and `dasguard status` reports it).
  */
-import { parse as parseYaml } from 'yaml';
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import { didYouMean } from '../rules/fields.js';
+import { ProblemList, fileProblemsMessage, isError } from '../rules/problems.js';
+import { describeNode, parseYamlFile, type YNode } from '../rules/yamlTree.js';
 import type { Alert } from '../pipeline/alert.js';
 import { formatDuration, healthAlert, stableId } from './healthAlert.js';
 import { eventIdentity, type RdsEvent } from './rdsEvent.js';
@@ -56,61 +58,86 @@ export function classifyLossEvent(e: RdsEvent, patterns: LossWindowPatterns): 'o
  *     defaults: true          # keep the built-in patterns (default true)
  *     open:  [{message: 'regex'}, {eventId: RDS-EVENT-0xxx}]
  *     close: [{message: 'regex', eventId: ...}]
- * Regexes are case-insensitive. Every problem is reported at once, as `path: message`.
+ * Regexes are case-insensitive. Read with the rule files' YAML tree (src/rules/yamlTree.ts: positions, the alias
+ * limits); every problem is reported at once, as `file:line: lossWindow.open[0].message: ...`. Other top-level
+ * keys are left alone.
  */
 export function parseLossPatterns(text: string, file: string): LossWindowPatterns {
-  const problems: string[] = [];
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`, { cause: err });
+  const problems = new ProblemList();
+  const patterns = checkLossPatterns(file, text, problems);
+  if (patterns === undefined || problems.items.some(isError)) throw new ConfigError(fileProblemsMessage(file, problems.items));
+  return patterns;
+}
+
+const LOSS_KEYS = ['defaults', 'open', 'close'];
+const PATTERN_KEYS = ['eventId', 'message'];
+
+function checkLossPatterns(file: string, text: string, problems: ProblemList): LossWindowPatterns | undefined {
+  const { docs, ok } = parseYamlFile(file, text, problems);
+  if (!ok) return undefined;
+  const doc = docs[0];
+  if (docs.length > 1) {
+    problems.add(docs[1]!.pos, 'expected one YAML document');
+    return undefined;
   }
-  const root = isObject(doc) ? doc.lossWindow : undefined;
-  if (!isObject(root)) throw new ConfigError(`${file}: expected a top-level 'lossWindow:' mapping`);
-  for (const k of Object.keys(root)) if (!['defaults', 'open', 'close'].includes(k)) problems.push(`lossWindow.${k}: unknown key (one of defaults, open, close)`);
-  const useDefaults = root.defaults === undefined ? true : root.defaults;
-  if (typeof useDefaults !== 'boolean') problems.push('lossWindow.defaults: must be true or false');
-  const list = (name: 'open' | 'close'): EventPattern[] => {
-    const v = root[name];
-    if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) {
-      problems.push(`lossWindow.${name}: must be a list of {eventId, message}`);
-      return [];
+  const root = doc?.kind === 'map' ? doc.entries.find((e) => e.key === 'lossWindow')?.value : undefined;
+  if (root?.kind !== 'map') {
+    problems.add(root?.pos ?? doc?.pos ?? { file, line: 1, column: 1 }, `expected a top-level 'lossWindow:' mapping${root ? `, got ${describeNode(root)}` : ''}`);
+    return undefined;
+  }
+  let useDefaults = true;
+  const lists: Record<'open' | 'close', EventPattern[]> = { open: [], close: [] };
+  for (const e of root.entries) {
+    const where = `lossWindow.${e.key}`;
+    if (e.key === 'defaults') {
+      if (e.value.kind === 'scalar' && typeof e.value.value === 'boolean') useDefaults = e.value.value;
+      else problems.add(e.value.pos, `${where}: must be true or false, got ${describeNode(e.value)}`);
+    } else if (e.key === 'open' || e.key === 'close') {
+      lists[e.key] = patternList(e.value, where, problems);
+    } else {
+      problems.add(e.keyPos, `${where}: unknown key${didYouMean(e.key, LOSS_KEYS)} (one of ${LOSS_KEYS.join(', ')})`);
     }
-    const out: EventPattern[] = [];
-    v.forEach((item: unknown, i: number) => {
-      const where = `lossWindow.${name}[${i}]`;
-      if (!isObject(item)) {
-        problems.push(`${where}: must be a mapping with eventId and/or message`);
-        return;
-      }
-      const p: EventPattern = {};
-      for (const k of Object.keys(item)) if (k !== 'eventId' && k !== 'message') problems.push(`${where}.${k}: unknown key (eventId, message)`);
-      if (item.eventId !== undefined) {
-        if (typeof item.eventId === 'string' && /^RDS-EVENT-\d{4}$/.test(item.eventId)) p.eventId = item.eventId;
-        else problems.push(`${where}.eventId: expected RDS-EVENT-NNNN; got ${JSON.stringify(item.eventId)}`);
-      }
-      if (item.message !== undefined) {
-        if (typeof item.message !== 'string') problems.push(`${where}.message: must be a regular expression as text`);
+  }
+  const base = useDefaults ? DEFAULT_LOSS_PATTERNS : { open: [], close: [] };
+  return { open: [...base.open, ...lists.open], close: [...base.close, ...lists.close] };
+}
+
+function patternList(node: YNode, where: string, problems: ProblemList): EventPattern[] {
+  if (node.kind === 'scalar' && node.value === null) return [];
+  if (node.kind !== 'seq') {
+    problems.add(node.pos, `${where}: must be a list of {eventId, message}, got ${describeNode(node)}`);
+    return [];
+  }
+  const out: EventPattern[] = [];
+  node.items.forEach((item, i) => {
+    const at = `${where}[${i}]`;
+    if (item.kind !== 'map') {
+      problems.add(item.pos, `${at}: must be a mapping with eventId and/or message, got ${describeNode(item)}`);
+      return;
+    }
+    const p: EventPattern = {};
+    for (const e of item.entries) {
+      const v = e.value;
+      if (e.key === 'eventId') {
+        if (v.kind === 'scalar' && typeof v.value === 'string' && /^RDS-EVENT-\d{4}$/.test(v.value)) p.eventId = v.value;
+        else problems.add(v.pos, `${at}.eventId: expected RDS-EVENT-NNNN; got ${describeNode(v)}`);
+      } else if (e.key === 'message') {
+        if (v.kind !== 'scalar' || typeof v.value !== 'string') problems.add(v.pos, `${at}.message: must be a regular expression as text, got ${describeNode(v)}`);
         else {
           try {
-            p.message = new RegExp(item.message, 'i');
+            p.message = new RegExp(v.value, 'i');
           } catch (err) {
-            problems.push(`${where}.message: bad regular expression: ${(err as Error).message}`);
+            problems.add(v.pos, `${at}.message: bad regular expression: ${(err as Error).message}`);
           }
         }
+      } else {
+        problems.add(e.keyPos, `${at}.${e.key}: unknown key${didYouMean(e.key, PATTERN_KEYS)} (${PATTERN_KEYS.join(', ')})`);
       }
-      if (item.eventId === undefined && item.message === undefined) problems.push(`${where}: needs eventId or message`);
-      out.push(p);
-    });
-    return out;
-  };
-  const open = list('open');
-  const close = list('close');
-  if (problems.length > 0) throw new ConfigError(problems.map((p) => `${file}: ${p}`).join('\n'));
-  const base = useDefaults === false ? { open: [], close: [] } : DEFAULT_LOSS_PATTERNS;
-  return { open: [...base.open, ...open], close: [...base.close, ...close] };
+    }
+    if (!item.entries.some((e) => PATTERN_KEYS.includes(e.key))) problems.add(item.pos, `${at}: needs eventId or message`);
+    out.push(p);
+  });
+  return out;
 }
 
 export async function loadLossPatterns(path: string | undefined): Promise<LossWindowPatterns> {
@@ -122,10 +149,6 @@ export async function loadLossPatterns(path: string | undefined): Promise<LossWi
     throw new ConfigError(`cannot read loss-window patterns ${path}: ${(err as Error).message}`, { cause: err });
   }
   return parseLossPatterns(text, path);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Persisted: one per start event seen. */

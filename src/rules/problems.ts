@@ -19,6 +19,17 @@ export function formatProblem(p: RuleProblem): string {
   return terminalSafe(`${p.file}:${p.line} ${p.ruleId ?? '-'}: ${message}`);
 }
 
+/** `file:line: message`: for the files that hold no rules (dasguard.yaml, loss-window patterns). */
+export function formatFileProblem(p: RuleProblem): string {
+  return terminalSafe(`${p.file}:${p.line}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`);
+}
+
+/** `N problems in FILE:` and each problem on its own line, as `formatFileProblem` writes them. */
+export function fileProblemsMessage(file: string, problems: readonly RuleProblem[]): string {
+  const errors = problems.filter(isError).length;
+  return `${errors} problem${errors === 1 ? '' : 's'} in ${file}:\n${problems.map(formatFileProblem).join('\n')}`;
+}
+
 export function isError(p: RuleProblem): boolean {
   return p.severity !== 'warning';
 }

@@ -1,8 +1,9 @@
 /**
- * Rule files parsed with the `yaml` document API into a small tree where every node knows its file, line and
- * column: validation then reports each mistake at the node at fault, and never needs the yaml API again.
+ * YAML files (rules, dasguard.yaml, loss-window patterns) parsed with the `yaml` document API into a small tree
+ * where every node knows its file, line and column: validation then reports each mistake at the node at fault,
+ * and never needs the yaml API again. Hostile input (alias bombs, absurd nesting) is refused here, at its line.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, type Alias, type CST, type Document, type Node } from 'yaml';
 import type { Pos, ProblemList } from './problems.js';
 
 export type Scalar = string | number | boolean | null;
@@ -25,21 +26,44 @@ export interface YScalar {
 export type YNode = YMap | YSeq | YScalar;
 
 /**
+ * What aliases may do in one file. An alias stands for a copy of its anchor's node, so nine lines of nine
+ * aliases each ("billion laughs") stand for 9^9 values: without a cap, a 434-byte file took 1.5 GB and 51 s. The
+ * `yaml` library's own guard (`maxAliasCount`) is a `toJS` option; it does nothing for the document API that
+ * this tree is built from, and it would not say where. So the cap is here: how many aliases a file may use, and
+ * how much they may stand for, counted as the characters of YAML each alias would be if written out in full
+ * (so aliases can add at most the equivalent of 1 MB of text). Both are far above what shared test events,
+ * lists and sinks need.
+ */
+export const YAML_ALIAS_LIMITS = { aliases: 1_000, expandedChars: 1_000_000 } as const;
+/** Deeper nesting is refused (rule conditions and configs need a handful of levels; see `tooDeep`). */
+const MAX_DEPTH = 200;
+
+/**
  * The documents of one file. Every YAML error (all of them, not just the first) goes to `problems`; a
  * document with errors is left out, so that its half-parsed content does not cause a cascade of confusing
- * follow-up problems. `ok` is false when something was left out.
+ * follow-up problems. `ok` is false when something was left out. An alias past the limits above, an alias
+ * with no anchor before it or inside its own anchor, and nesting past 200 levels are such errors.
  */
 export function parseYamlFile(file: string, text: string, problems: ProblemList): { docs: YNode[]; ok: boolean } {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const out: YNode[] = [];
-  let ok = true;
   const posAt = (offset: number): Pos => {
     const lp = lineCounter.linePos(offset);
     return { file, line: lp.line, column: lp.col };
   };
-  const list = Array.isArray(docs) ? docs : [docs];
-  for (const doc of list) {
+  // parseAllDocuments, in two steps: the parser keeps its own stack, the composer recurses once per level.
+  const tokens = Array.from(new Parser(lineCounter.addNewLine).parse(text));
+  for (const t of tokens) {
+    const deep = tooDeep(t);
+    if (deep !== undefined) {
+      problems.add(posAt(deep), `YAML: nested deeper than ${MAX_DEPTH} levels`);
+      return { docs: [], ok: false };
+    }
+  }
+  const docs = Array.from(new Composer({ uniqueKeys: true }).compose(tokens));
+  const out: YNode[] = [];
+  let ok = true;
+  const budget: AliasBudget = { aliases: 0, expandedChars: 0, exceeded: false };
+  for (const doc of docs) {
     for (const w of doc.warnings) problems.warn(posAt(w.pos[0]), `YAML: ${firstLine(w.message)}`);
     if (doc.errors.length > 0) {
       ok = false;
@@ -47,9 +71,34 @@ export function parseYamlFile(file: string, text: string, problems: ProblemList)
       continue;
     }
     if (doc.contents === null) continue; // an empty document
-    out.push(convert(doc as Document.Parsed, doc.contents as Node, posAt, 0));
+    const tree = new TreeBuilder(doc as Document.Parsed, posAt, problems, budget);
+    const node = tree.build(doc.contents as Node).node;
+    if (tree.failed) ok = false;
+    else out.push(node);
   }
   return { docs: out, ok };
+}
+
+/**
+ * The offset of the first collection nested deeper than MAX_DEPTH in a parsed (not yet composed) token, found
+ * with a stack of our own: the composer would otherwise overflow the call stack (a RangeError in the best case,
+ * a V8 abort in the worst) on `[[[[...` a few thousand levels deep.
+ */
+function tooDeep(token: CST.Token): number | undefined {
+  const stack: [CST.Token, number][] = [[token, -1]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [t, depth] = top;
+    if (t.type === 'document') {
+      if (t.value) stack.push([t.value, depth + 1]);
+    } else if (t.type === 'block-map' || t.type === 'block-seq' || t.type === 'flow-collection') {
+      if (depth > MAX_DEPTH) return t.offset;
+      for (const it of t.items as CST.CollectionItem[]) {
+        if (it.key) stack.push([it.key, depth + 1]);
+        if (it.value) stack.push([it.value, depth + 1]);
+      }
+    }
+  }
+  return undefined;
 }
 
 function firstLine(s: string): string {
@@ -57,48 +106,132 @@ function firstLine(s: string): string {
   return i < 0 ? s : s.slice(0, i);
 }
 
-function convert(doc: Document.Parsed, node: Node, posAt: (o: number) => Pos, depth: number): YNode {
-  const pos = posAt(node.range?.[0] ?? 0);
-  if (depth > 200) return { kind: 'scalar', pos, value: null };
-  if (isAlias(node)) {
-    const target = node.resolve(doc);
-    if (target === undefined) return { kind: 'scalar', pos, value: null };
-    const resolved = convert(doc, target, posAt, depth + 1);
-    return { ...resolved, pos } as YNode;
+/** Shared by the documents of one file: the limits are per file. */
+interface AliasBudget {
+  aliases: number;
+  expandedChars: number;
+  /** A limit was reported: further aliases of the file are not expanded (nor reported again). */
+  exceeded: boolean;
+}
+
+/** A converted node and its size: the characters it would take written out in flow style, aliases expanded. */
+interface Built {
+  node: YNode;
+  size: number;
+}
+
+/**
+ * Converts one document. An anchored node is converted once and every alias to it shares that result (the
+ * tree is read, never changed, after parsing), so conversion is linear in the file whatever the aliases; their
+ * expanded size is what the budget counts, for what readers of the tree would walk.
+ */
+class TreeBuilder {
+  failed = false;
+  /** Each alias's node: the last node before it with that anchor (YAML's rule), found in one pass. */
+  readonly #targets = new Map<Alias, Node | undefined>();
+  readonly #built = new Map<Node, Built>();
+  /** Anchored nodes being converted: an alias to one of them is inside it (a cycle). */
+  readonly #open = new Set<Node>();
+
+  constructor(
+    doc: Document.Parsed,
+    private readonly posAt: (offset: number) => Pos,
+    private readonly problems: ProblemList,
+    private readonly budget: AliasBudget,
+  ) {
+    const anchors = new Map<string, Node>();
+    visit(doc, {
+      Node: (_key, node) => {
+        if (isAlias(node)) this.#targets.set(node, anchors.get(node.source));
+        else if (node.anchor) anchors.set(node.anchor, node);
+      },
+    });
   }
-  if (isMap(node)) {
-    const entries: YMap['entries'] = [];
-    for (const pair of node.items) {
-      if (!isPair(pair)) continue;
-      const k = pair.key as Node | null;
-      const keyPos = k !== null && k.range ? posAt(k.range[0]) : pos;
-      const key = k === null ? '' : isScalar(k) ? String(k.value) : String(k);
-      const v = pair.value as Node | null;
-      const value: YNode = v === null ? { kind: 'scalar', pos: keyPos, value: null } : convert(doc, v, posAt, depth + 1);
-      entries.push({ key, keyPos, value });
+
+  /** Recursive: `tooDeep` has bounded the nesting. */
+  build(node: Node): Built {
+    const pos = this.posAt(node.range?.[0] ?? 0);
+    if (isAlias(node)) return this.#alias(node, pos);
+    if (!node.anchor) return this.#convert(node, pos);
+    this.#open.add(node);
+    const b = this.#convert(node, pos);
+    this.#open.delete(node);
+    this.#built.set(node, b);
+    return b;
+  }
+
+  #alias(node: Alias, pos: Pos): Built {
+    const target = this.#targets.get(node);
+    const name = node.source;
+    if (target === undefined) return this.#fail(pos, `alias *${name} has no anchor &${name} before it`);
+    if (this.#open.has(target)) return this.#fail(pos, `alias *${name} is inside the node its anchor &${name} names (a cycle)`);
+    const budget = this.budget;
+    if (budget.exceeded) return this.#fail(pos, undefined);
+    if (++budget.aliases > YAML_ALIAS_LIMITS.aliases) {
+      budget.exceeded = true;
+      return this.#fail(pos, `at most ${count(YAML_ALIAS_LIMITS.aliases)} aliases in one file; this *${name} is one more (an alias bomb?)`);
     }
-    return { kind: 'map', pos, entries };
-  }
-  if (isSeq(node)) {
-    const items: YNode[] = [];
-    for (const it of node.items) {
-      items.push(it === null ? { kind: 'scalar', pos, value: null } : convert(doc, it as Node, posAt, depth + 1));
+    // Anchors precede their aliases, so the target is built already, unless it is a mapping key (not converted).
+    const b = this.#built.get(target) ?? this.build(target);
+    budget.expandedChars += b.size;
+    if (budget.expandedChars > YAML_ALIAS_LIMITS.expandedChars) {
+      budget.exceeded = true;
+      return this.#fail(pos, `aliases may expand to at most ${count(YAML_ALIAS_LIMITS.expandedChars)} characters in one file; *${name} goes past that (an alias bomb?)`);
     }
-    return { kind: 'seq', pos, items };
+    return { node: { ...b.node, pos } as YNode, size: b.size };
   }
-  if (isScalar(node)) {
-    const v = node.value;
-    const value: Scalar =
-      v === null || v === undefined
-        ? null
-        : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
-          ? v
-          : typeof v === 'bigint'
-            ? Number(v)
-            : String(v);
-    return { kind: 'scalar', pos, value };
+
+  #convert(node: Node, pos: Pos): Built {
+    if (isMap(node)) {
+      const entries: YMap['entries'] = [];
+      let size = 2;
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const k = pair.key as Node | null;
+        const keyPos = k !== null && k.range ? this.posAt(k.range[0]) : pos;
+        const key = k === null ? '' : isScalar(k) ? String(k.value) : String(k);
+        const v = pair.value as Node | null;
+        const value: Built = v === null ? { node: { kind: 'scalar', pos: keyPos, value: null }, size: 1 } : this.build(v);
+        entries.push({ key, keyPos, value: value.node });
+        size += key.length + 2 + value.size;
+      }
+      return { node: { kind: 'map', pos, entries }, size };
+    }
+    if (isSeq(node)) {
+      const items: YNode[] = [];
+      let size = 2;
+      for (const it of node.items) {
+        const item: Built = it === null ? { node: { kind: 'scalar', pos, value: null }, size: 1 } : this.build(it as Node);
+        items.push(item.node);
+        size += item.size + 1;
+      }
+      return { node: { kind: 'seq', pos, items }, size };
+    }
+    if (isScalar(node)) {
+      const v = node.value;
+      const value: Scalar =
+        v === null || v === undefined
+          ? null
+          : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+            ? v
+            : typeof v === 'bigint'
+              ? Number(v)
+              : String(v);
+      return { node: { kind: 'scalar', pos, value }, size: String(value).length };
+    }
+    return { node: { kind: 'scalar', pos, value: null }, size: 1 };
   }
-  return { kind: 'scalar', pos, value: null };
+
+  /** A null in place of the node; the document is left out. `message` undefined: already reported. */
+  #fail(pos: Pos, message: string | undefined): Built {
+    this.failed = true;
+    if (message !== undefined) this.problems.add(pos, `YAML: ${message}`);
+    return { node: { kind: 'scalar', pos, value: null }, size: 1 };
+  }
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 /** The plain JavaScript value of a node (test events). */

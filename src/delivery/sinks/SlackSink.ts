@@ -31,7 +31,7 @@ export class SlackSink implements Sink {
   }
 }
 
-/** Slack escapes: &, <, > (mrkdwn). */
+/** Slack escapes: &, <, > (mrkdwn): `<!channel>`, `<@U123>` and `<url|label>` become plain text. */
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -68,5 +68,8 @@ export function slackMessage(a: DeliveredAlert): Record<string, unknown> {
   if (a.suppressedCount) notes.push(`${a.suppressedCount} similar alert${a.suppressedCount === 1 ? '' : 's'} suppressed`);
   if (a.truncated) notes.push('truncated');
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: esc(notes.join(' · ')).slice(0, 2000) }] });
-  return { text: `[${a.severity.toUpperCase()}] ${a.ruleId}: ${a.message}`.slice(0, 3000), blocks };
+  // `text` is the notification (and what clients without blocks show): Slack reads it as mrkdwn too, so it is
+  // escaped like the blocks, or an alert message could @channel everyone or hide a link. No unfurling: Slack
+  // would otherwise fetch (and preview) URLs that alert text chose.
+  return { text: esc(`[${a.severity.toUpperCase()}] ${a.ruleId}: ${a.message}`).slice(0, 3000), blocks, unfurl_links: false, unfurl_media: false };
 }
