@@ -15,6 +15,8 @@ import type { Alert } from '../pipeline/alert.js';
 import type { DeliveryConfig } from './config.js';
 import { Dispatcher, type DeliveryStats } from './Dispatcher.js';
 import { Outbox, type OutboxJob } from './Outbox.js';
+import { ALERT_TEST_ALERT, DELIVERY_FAILED_ALERT } from './ownAlerts.js';
+import type { FactsOf } from '../health/healthAlert.js';
 import { maskSecrets, redactForRoute } from './redaction.js';
 import { Router } from './routing.js';
 import { ConsoleSink, createSink } from './sinks/index.js';
@@ -261,7 +263,7 @@ export function deliveryFailureAlert(job: OutboxJob, error: string, deadLetterPa
   return {
     id: `${a.id}-undelivered-${job.sink}`.slice(0, 128),
     kind: 'health',
-    ruleId: 'dasguard.delivery-failed',
+    ruleId: DELIVERY_FAILED_ALERT.ruleId,
     severity: 'high',
     tags: ['dasguard:delivery'],
     description: 'An alert could not be delivered to a sink; it was kept in the dead-letter file.',
@@ -270,7 +272,7 @@ export function deliveryFailureAlert(job: OutboxJob, error: string, deadLetterPa
     instanceId: a.instanceId,
     time: new Date().toISOString(),
     source: a.source,
-    event: { alertId: a.id, ruleId: a.ruleId, sink: job.sink, attempts: job.attempts, error },
+    event: { alertId: a.id, ruleId: a.ruleId, sink: job.sink, attempts: job.attempts, error } satisfies FactsOf<typeof DELIVERY_FAILED_ALERT>,
   };
 }
 
@@ -280,7 +282,7 @@ export function testAlert(route: string): DeliveredAlert {
   return {
     id: `alert-test-${now.getTime()}`,
     kind: 'health',
-    ruleId: 'dasguard.alert-test',
+    ruleId: ALERT_TEST_ALERT.ruleId,
     severity: 'info',
     tags: ['dasguard:test'],
     description: 'A test alert sent by dasguard alert-test.',
@@ -298,7 +300,7 @@ export function testAlert(route: string): DeliveredAlert {
       databaseName: 'postgres',
       commandText: "SELECT 'alert-test literal' AS check",
       paramList: [],
-    },
+    } satisfies FactsOf<typeof ALERT_TEST_ALERT>,
   };
 }
 

@@ -8,9 +8,13 @@
  */
 import type { Alert } from '../pipeline/alert.js';
 import type { DecodedBatch } from '../types.js';
-import { formatDuration, healthAlert, systemClock, type Clock } from './healthAlert.js';
+import { formatDuration, healthAlert, systemClock, type AlertKind, type Clock } from './healthAlert.js';
 
-export const SILENCE_RULE = 'das-stream-silence';
+export const SILENCE_ALERT = {
+  ruleId: 'das-stream-silence',
+  facts: ['state', 'instanceId', 'silentSince', 'thresholdMs', 'start', 'end', 'durationMs'],
+} as const satisfies AlertKind;
+export const SILENCE_RULE = SILENCE_ALERT.ruleId;
 const DESCRIPTION = 'No activity record and no heartbeat arrived from a database instance: its audit trail may have stopped.';
 
 export interface SilenceOptions {
@@ -86,8 +90,7 @@ export class SilenceDetector {
       s.silentSince = s.lastSeen;
       const who = s.instanceId === null ? `cluster ${this.#clusterId ?? '?'} (no instance seen yet)` : `instance ${s.instanceId}`;
       alerts.push(
-        healthAlert({
-          ruleId: SILENCE_RULE,
+        healthAlert(SILENCE_ALERT, {
           severity: 'high',
           description: DESCRIPTION,
           message: `no record and no heartbeat from ${who} for ${formatDuration(now - s.lastSeen)} (threshold ${formatDuration(this.thresholdMs)}), since ${new Date(s.lastSeen).toISOString()}`,
@@ -110,8 +113,7 @@ export class SilenceDetector {
 
   #resolved(s: InstanceLiveness, now: number): Alert {
     const since = s.silentSince as number;
-    return healthAlert({
-      ruleId: SILENCE_RULE,
+    return healthAlert(SILENCE_ALERT, {
       severity: 'info',
       description: DESCRIPTION,
       message: `traffic resumed from ${s.instanceId === null ? `cluster ${this.#clusterId ?? '?'}` : `instance ${s.instanceId}`} after ${formatDuration(now - since)} of silence (${new Date(since).toISOString()} to ${new Date(now).toISOString()})`,
