@@ -96,7 +96,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGTERM', onSignal);
   }
   // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it.
-  const delivery = await openDelivery(opts.delivery, { ...io, stderr: clearingStream(io.stderr, log.clear) });
+  const delivery = await openDelivery(opts.delivery, { ...io, stderr: clearingStream(io.stderr, log.clear) }, ruleSet.rules.map((r) => r.id));
   const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
   const store = new FileCheckpointStore(opts.checkpointDir);
   const pool = openPool(opts.workers);

@@ -14,16 +14,19 @@ export interface DeliveryOptions {
   outboxDir?: string;
 }
 
-/** The config the options mean (the file, plus one route per shortcut); undefined when there is none. */
-export async function deliveryConfigFor(opts: DeliveryOptions | undefined, io: Io): Promise<DeliveryConfig | undefined> {
-  const base = await resolveDeliveryConfig(opts?.configPath, io.env);
+/**
+ * The config the options mean (the file, plus one route per shortcut); undefined when there is none.
+ * `loadedRuleIds`: the ids of the rules the command loaded, which the config's `rules:` patterns must match.
+ */
+export async function deliveryConfigFor(opts: DeliveryOptions | undefined, io: Io, loadedRuleIds: readonly string[]): Promise<DeliveryConfig | undefined> {
+  const base = await resolveDeliveryConfig(opts?.configPath, io.env, { loadedRuleIds });
   if (opts?.snsTopicArn === undefined && opts?.slackWebhookUrl === undefined) return base;
   return shortcutConfig({ ...opts, ...(base ? { base } : {}) });
 }
 
 /** A DeliveryHandoff when the options (or ./dasguard.yaml) configure delivery; otherwise undefined. */
-export async function openDelivery(opts: DeliveryOptions | undefined, io: Io): Promise<DeliveryHandoff | undefined> {
-  const config = await deliveryConfigFor(opts, io);
+export async function openDelivery(opts: DeliveryOptions | undefined, io: Io, loadedRuleIds: readonly string[]): Promise<DeliveryHandoff | undefined> {
+  const config = await deliveryConfigFor(opts, io, loadedRuleIds);
   if (!config) return undefined;
   return DeliveryHandoff.open(config, {
     stdout: io.stdout as never,
