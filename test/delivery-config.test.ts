@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -275,9 +276,11 @@ test('replay, run and alert-test judge the rules patterns against the rules they
   assert.match(replay.stderr, /:4: route 'pg': rules pattern 'pg-\*' matches no loaded rule/);
   assert.equal(replay.stdout, '');
   // run refuses before it reads the stream (none exists here)
-  const run = await runCli(['run', '--stream', 'aws-rds-das-cluster-NOPE', '--key-file', 'samples/demo-master-key.json', '--config', file, '--checkpoint-dir', join(tmpdir(), 'never-used')]);
+  const checkpoints = join(dir, 'checkpoints');
+  const run = await runCli(['run', '--stream', 'aws-rds-das-cluster-NOPE', '--key-file', 'samples/demo-master-key.json', '--config', file, '--checkpoint-dir', checkpoints]);
   assert.equal(run.code, 2, run.stderr);
   assert.match(run.stderr, typo);
+  assert.ok(!existsSync(checkpoints), 'nothing is created before the config is valid');
   // alert-test checks against the default rules, or those given with --rules
   const byDefault = await runCli(['alert-test', '--route', 'health', '--config', file]);
   assert.equal(byDefault.code, 2, byDefault.stderr);

@@ -96,7 +96,7 @@ export class DeliveryHandoff implements AlertHandoff {
     const log = (m: string) => void stderr.write(`dasguard: delivery: ${maskSecrets(m, config.secrets)}\n`);
     const sinks = opts.sinks ?? buildSinks(config, { stdout, stderr, ...(opts.snsClient ? { snsClient: opts.snsClient } : {}) });
     const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', stderr, 'text');
-    const { outbox, recovered } = await Outbox.open(opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR);
+    const { outbox, recovered } = await Outbox.open(opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR, { log });
     const d = config.delivery;
     const dispatcher = new Dispatcher(sinks, outbox, {
       maxAttempts: d.maxAttempts ?? DEFAULT_RETRY.maxAttempts,

@@ -4,10 +4,11 @@
  * on open, unacked jobs come back. At-least-once: an ack lost in a crash means one duplicate, with the same id.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { syncDir } from '../util/atomicFile.js';
+import { DirLock } from '../util/dirLock.js';
 import type { DeliveredAlert } from './types.js';
 
 export interface OutboxJob {
@@ -37,19 +38,27 @@ export class Outbox {
   private ackChain: Promise<void> = Promise.resolve();
   private deadChain: Promise<void> = Promise.resolve();
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    /** One process per outbox (src/util/dirLock.ts): two would deliver, ack and delete each other's batches. */
+    private readonly lock: DirLock,
+  ) {}
 
-  /** Opens (creating with mode 0700) the outbox; returns it with the jobs a previous run left unsent. */
-  static async open(dir: string): Promise<{ outbox: Outbox; recovered: OutboxJob[] }> {
+  /**
+   * Opens (creating with mode 0700) the outbox and takes its lock (DirLockedError when another process has it;
+   * `log` hears of a stale lock taken over); returns it with the jobs a previous run left unsent.
+   */
+  static async open(dir: string, opts: { log?: (message: string) => void } = {}): Promise<{ outbox: Outbox; recovered: OutboxJob[] }> {
+    // DirLock creates the directory (mode 0700) when it is missing.
+    const outbox = new Outbox(dir, await DirLock.acquire(dir, { what: 'outbox', ...opts }));
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const recovered = await outbox.recover();
+      outbox.ackHandle = await open(join(dir, ACK_LOG), 'a', 0o600);
+      return { outbox, recovered };
     } catch (err) {
-      throw new ConfigError(`cannot create the outbox directory ${dir}: ${(err as Error).message}`, { cause: err });
+      await outbox.lock.release();
+      throw err;
     }
-    const outbox = new Outbox(dir);
-    const recovered = await outbox.recover();
-    outbox.ackHandle = await open(join(dir, ACK_LOG), 'a', 0o600);
-    return { outbox, recovered };
   }
 
   get deadLetterPath(): string {
@@ -109,6 +118,7 @@ export class Outbox {
   /** Persists the jobs (one file, fsync'ed) and returns them; resolves only once they are on disk. */
   async append(items: readonly { sink: string; alert: DeliveredAlert }[]): Promise<OutboxJob[]> {
     if (items.length === 0) return [];
+    this.lock.assertHeld();
     const name = `batch-${Date.now().toString().padStart(14, '0')}-${process.pid}-${String(this.seq++).padStart(8, '0')}-${randomBytes(3).toString('hex')}.json`;
     const tmp = join(this.dir, `${name}.tmp`);
     const body: BatchFile = { version: 1, jobs: items.map((i) => ({ sink: i.sink, alert: i.alert })) };
@@ -169,6 +179,7 @@ export class Outbox {
       await h.sync();
       await h.close();
     }
+    await this.lock.release();
   }
 }
 

@@ -26,7 +26,11 @@ export async function deliveryConfigFor(opts: DeliveryOptions | undefined, io: I
 
 /** A DeliveryHandoff when the options (or ./dasguard.yaml) configure delivery; otherwise undefined. */
 export async function openDelivery(opts: DeliveryOptions | undefined, io: Io, loadedRuleIds: readonly string[]): Promise<DeliveryHandoff | undefined> {
-  const config = await deliveryConfigFor(opts, io, loadedRuleIds);
+  return openConfiguredDelivery(await deliveryConfigFor(opts, io, loadedRuleIds), opts, io);
+}
+
+/** `openDelivery` in two steps, for a command that has more to check between the config and the outbox. */
+export async function openConfiguredDelivery(config: DeliveryConfig | undefined, opts: DeliveryOptions | undefined, io: Io): Promise<DeliveryHandoff | undefined> {
   if (!config) return undefined;
   return DeliveryHandoff.open(config, {
     stdout: io.stdout as never,
