@@ -15,6 +15,11 @@
  * - A holder that finds its lock replaced (it was paused past `staleMs` and another process took over) stops
  *   writing: `assertHeld()` throws, and `onLost` is told.
  * - Released on close; a lock left by a crash is taken over as above.
+ *
+ * Not `proper-lockfile` (the well-kept library for this): its lock records no holder, so no message could name the
+ * pid, host and start time; it judges staleness by mtime alone, so a crash on the same host would block the restart
+ * for the whole stale period where a pid check knows at once; and by default it throws from a timer when its lock
+ * is compromised. What dasguard needs is this file, without a new dependency.
  */
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, realpath, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
