@@ -128,9 +128,15 @@ test('config: a file with one mistake of every kind reports them all in one pass
   assert.equal(problems.length, expect.length, lines.join('\n'));
 });
 
-test('config: a fallbackSink naming a sink whose definition is wrong gets no second problem', () => {
+test('config: a fallbackSink naming a sink whose definition is wrong gets no second problem, nor do routes without sinks:', () => {
   const text = 'sinks:\n  a: {type: console}\n  b: {type: console, stream: nowhere}\nroutes:\n  - {name: r, sinks: [a]}\ndelivery: {fallbackSink: b}\n';
   assert.deepEqual(parseDeliveryConfig('c.yaml', text, {}).problems.map(formatConfigProblem), ['c.yaml:3: b: "nowhere" is not one of stdout, stderr']);
+  // a misspelt `sinks:` is two problems, not one more per route
+  const misspelt = 'sink:\n  a: {type: console}\nroutes:\n  - {name: r, sinks: [a]}\n  - {name: s, sinks: [a]}\ndelivery: {fallbackSink: a}\n';
+  assert.deepEqual(parseDeliveryConfig('m.yaml', misspelt, {}).problems.map(formatConfigProblem), [
+    "m.yaml:1: unknown key 'sink' (did you mean 'sinks'?) (expected version, sinks, routes, suppression, delivery)",
+    "m.yaml:1: missing 'sinks'",
+  ]);
 });
 
 test('config: suppression keys are checked against the fields alerts carry (activity, RDS event, health and delivery facts)', () => {

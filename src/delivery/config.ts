@@ -202,7 +202,7 @@ function substitute(text: string, pos: Pos, env: NodeJS.ProcessEnv, problems: Pr
  * Checks `node` against `spec`, adding each problem. Returns the plain value as far as it is right: undefined for
  * a node that is wrong itself (a wrong type, a bad value), and for a mapping or a list the parts that checked
  * (a wrong entry left out, a wrong item `undefined`), so that the cross-checks can still run on the rest. The value
- * is whole exactly when no problem was added.
+ * is whole exactly when no error was added.
  */
 function check(node: YNode, spec: Spec, problems: ProblemList, env: NodeJS.ProcessEnv, secrets: string[], where = ''): unknown {
   const prefix = where ? `${where}: ` : '';
@@ -340,6 +340,8 @@ function build(source: string, v: Parsed, secrets: string[]): DeliveryConfig {
  */
 function crossCheck(root: YNode, v: Parsed, problems: ProblemList): void {
   const sinksNode = nodeAt(root, ['sinks']);
+  // without a `sinks` mapping (missing or wrong, already reported) no sink name can be judged
+  const judgeNames = sinksNode?.kind === 'map';
   const defined = sinksNode?.kind === 'map' ? sinksNode.entries.map((e) => e.key) : [];
   const known = new Set(defined);
   const at = (path: (string | number)[]): Pos => nodeAt(root, path)?.pos ?? root.pos;
@@ -354,14 +356,14 @@ function crossCheck(root: YNode, v: Parsed, problems: ProblemList): void {
       else seen.set(r.name, i);
     }
     (r.sinks ?? []).forEach((s, j) => {
-      if (s !== undefined && !known.has(s)) problems.add(at(['routes', i, 'sinks', j]), `route '${label}': no sink named '${s}'${didYouMean(s, defined)} (sinks: ${defined.join(', ') || 'none'})`);
+      if (judgeNames && s !== undefined && !known.has(s)) problems.add(at(['routes', i, 'sinks', j]), `route '${label}': no sink named '${s}'${didYouMean(s, defined)} (sinks: ${defined.join(', ') || 'none'})`);
     });
     if (r.default && (has(['routes', i, 'severity']) || has(['routes', i, 'tags']) || has(['routes', i, 'rules']))) {
       problems.add(at(['routes', i, 'default']), `route '${label}': a default route takes what no other route matched; it cannot also have severity, tags or rules`);
     }
   });
   const fb = v.delivery?.fallbackSink;
-  if (fb !== undefined && !known.has(fb)) problems.add(at(['delivery', 'fallbackSink']), `fallbackSink: no sink named '${fb}'${didYouMean(fb, defined)}`);
+  if (judgeNames && fb !== undefined && !known.has(fb)) problems.add(at(['delivery', 'fallbackSink']), `fallbackSink: no sink named '${fb}'${didYouMean(fb, defined)}`);
   for (const [name, s] of Object.entries(v.sinks ?? {})) {
     if (s.type === 'sns' && s.topicArn !== undefined && s.region === undefined && s.topicArn.split(':')[3] === '') problems.add(at(['sinks', name]), `sink '${name}': no region in the topic ARN: set region`);
   }
