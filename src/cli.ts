@@ -107,11 +107,14 @@ problem. Needs the delivery config that names the sinks (an outbox is used by on
   --to NAME             resend: deliver them to sink NAME instead of their own
   --output text|json    status: for people (default) or one JSON document
 `,
-  'alert-test': `Usage: dasguard alert-test --route NAME [--config PATH] [--sns-topic-arn ARN] [--slack-webhook-url URL]
+  'alert-test': `Usage: dasguard alert-test --route NAME [--config PATH] [--rules PATH] [--sns-topic-arn ARN] [--slack-webhook-url URL]
 
 Sends one synthetic alert (rule dasguard.alert-test, with the route's redaction) straight to every sink of the
 route, once, without the outbox. Exit 0 when every sink accepted it; 1 (with each sink's error) otherwise; 2 when
 the config has problems. The shortcuts make routes named cli-sns and cli-slack.
+
+  --rules PATH          The rules the config's 'rules:' patterns must match (repeatable); default ./rules, else
+                        the bundled baseline pack
 `,
   replay: `Usage: dasguard replay PATH... [options]
 
@@ -452,11 +455,11 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return streamStopCommand({ cluster: v.cluster, applyImmediately: v['apply-immediately'], yes: v.yes }, io);
     }
     case 'alert-test': {
-      const { values: v, positionals } = parse(rest, { ...DELIVERY_OPTIONS, route: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, command);
+      const { values: v, positionals } = parse(rest, { ...DELIVERY_OPTIONS, route: { type: 'string' }, rules: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } }, command);
       if (positionals.length > 0) throw new UsageError(`alert-test takes no PATH arguments; got "${positionals[0]}"`);
       if (v.route === undefined) throw new UsageError('alert-test needs --route NAME');
       const { alertTestCommand } = await import('./commands/alertTest.js');
-      return alertTestCommand({ route: v.route, ...deliveryOptions(v) }, io);
+      return alertTestCommand({ route: v.route, ...deliveryOptions(v), ...(v.rules ? { rules: v.rules } : {}) }, io);
     }
     case 'outbox': {
       const { values: v, positionals } = parse(

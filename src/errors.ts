@@ -88,6 +88,21 @@ export class DataKeyError extends ConfigError {
   }
 }
 
+/**
+ * A directory (checkpoints, outbox) is locked by another dasguard process: a second writer would corrupt it.
+ * Exit code 2, like any ConfigError: the user runs one process per directory, or gives each its own.
+ */
+export class DirLockedError extends ConfigError {
+  constructor(
+    message: string,
+    readonly lockFile: string,
+    /** What the lock file says, when it could be read. */
+    readonly holder: { pid: number; host: string; startedAt: string } | undefined,
+  ) {
+    super(message);
+  }
+}
+
 /** Thrown by a command to end the process with a specific exit code (the CLI maps it in one place). */
 export class ExitError extends DasguardError {
   readonly exitCode: number;

@@ -429,9 +429,10 @@ export interface EnvHandler extends KinesisHandler {
  * The delivery config the environment asks for: DASGUARD_CONFIG (a dasguard.yaml, `${ENV}` substituted from `env`)
  * and the shortcuts DASGUARD_SNS_TOPIC_ARN / DASGUARD_SLACK_WEBHOOK_URL (one extra route each, as the CLI's
  * --sns-topic-arn / --slack-webhook-url); undefined when none is set (no implicit ./dasguard.yaml in a Lambda).
- * Throws one ConfigError listing every problem.
+ * Throws one ConfigError listing every problem. `loadedRuleIds`: the ids of the loaded rules, which the config's
+ * `rules:` patterns must match (undefined when the rules did not load: their problems are reported instead).
  */
-export async function lambdaDeliveryConfig(env: NodeJS.ProcessEnv): Promise<DeliveryConfig | undefined> {
+export async function lambdaDeliveryConfig(env: NodeJS.ProcessEnv, loadedRuleIds: readonly string[] | undefined): Promise<DeliveryConfig | undefined> {
   const configPath = env.DASGUARD_CONFIG?.trim() || undefined;
   const snsTopicArn = env.DASGUARD_SNS_TOPIC_ARN?.trim() || undefined;
   const slackWebhookUrl = env.DASGUARD_SLACK_WEBHOOK_URL?.trim() || undefined;
@@ -449,7 +450,7 @@ export async function lambdaDeliveryConfig(env: NodeJS.ProcessEnv): Promise<Deli
   let base: DeliveryConfig | undefined;
   if (configPath !== undefined) {
     try {
-      base = await resolveDeliveryConfig(configPath, env);
+      base = await resolveDeliveryConfig(configPath, env, loadedRuleIds ? { loadedRuleIds } : {});
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(`DASGUARD_CONFIG: ${err.message}`);
@@ -500,7 +501,7 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
     let configError: ConfigError | undefined;
     if (!opts.handoff) {
       try {
-        config = await lambdaDeliveryConfig(env);
+        config = await lambdaDeliveryConfig(env, ruleSet?.rules.map((r) => r.id));
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         configError = err;

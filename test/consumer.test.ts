@@ -79,13 +79,15 @@ function startConsumer(stream: string, dir: string, extra: Partial<KinesisConsum
   const handoff = new RecordingHandoff();
   const logs: ConsumerLogEntry[] = [];
   const batches: Harness['batches'] = [];
+  // a store holds its directory's lock from its first write until closed (stop() closes it, as `run` does)
+  const checkpoints = new FileCheckpointStore(dir);
   const consumer = new KinesisConsumer({
     client,
     streamName: stream,
     resourceId: RESOURCE_ID,
     deps: { keys: demoKeys(), rules },
     handoff,
-    checkpoints: new FileCheckpointStore(dir),
+    checkpoints,
     from: { type: 'trim-horizon' },
     observer: { onBatch: (batch, info) => batches.push({ shardId: info.shardId, batch }) },
     log: (e) => logs.push(e),
@@ -107,7 +109,11 @@ function startConsumer(stream: string, dir: string, extra: Partial<KinesisConsum
     done,
     stop: async () => {
       ac.abort();
-      await done;
+      try {
+        await done;
+      } finally {
+        await checkpoints.close();
+      }
     },
   };
 }
@@ -391,7 +397,9 @@ describe('KinesisConsumer', () => {
   test('a checkpointed shard that is gone before it was read to its end is reported as trimmed data', async () => {
     const stream = await newStream(1);
     const dir = tempDir();
-    await new FileCheckpointStore(dir).save(stream, new Map([['shardId-000000000777', { sequenceNumber: '4242' }]]));
+    const earlier = new FileCheckpointStore(dir);
+    await earlier.save(stream, new Map([['shardId-000000000777', { sequenceNumber: '4242' }]]));
+    await earlier.close();
     const gaps: unknown[] = [];
     const h = startConsumer(stream, dir, { observer: { onTrimmed: (g) => gaps.push(g) } });
     await waitFor(() => gaps.length > 0, 'onTrimmed');

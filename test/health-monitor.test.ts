@@ -71,6 +71,60 @@ test('silence before any data: the cluster as a whole is watched', () => {
   assert.deepEqual(d.snapshot().map((s) => s.instanceId), ['db-1']);
 });
 
+test('silence: an instance silent for max(1 h, 10 x threshold) is forgotten with an info alert; its state goes too', async (t) => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'dasguard-forget-'));
+  t.after(() => rm(stateDir, { recursive: true, force: true }));
+  let now = T0;
+  const got: Alert[] = [];
+  const handoff: AlertHandoff = { handOff: async (a) => void got.push(...a), close: async () => undefined };
+  const m = new HealthMonitor({ clusterId: 'prod', handoff, stateDir, silenceMs: 60_000, clock: { now: () => now } });
+  m.onBatch(batch('db-old', 'heartbeat'));
+  m.onBatch(batch('db-1', 'heartbeat'));
+  // db-1 keeps sending; db-old left the cluster (a replaced reader)
+  const advance = async (ms: number) => {
+    now += ms;
+    m.onBatch(batch('db-1', 'heartbeat'));
+    await m.checkSilence();
+  };
+  await advance(61_000);
+  assert.deepEqual(got.map((a) => [a.instanceId, a.event.state]), [['db-old', 'open']]);
+  await advance(3_600_000 - 61_000 - 1_000); // 59 min 59 s of silence: still watched
+  assert.equal(got.length, 1);
+  assert.deepEqual((await readLivenessState(stateDir, 'prod'))?.instances.map((i) => i.instanceId).sort(), ['db-1', 'db-old']);
+  await advance(1_000); // 1 h
+  assert.deepEqual(got.slice(1).map((a) => [a.ruleId, a.instanceId, a.severity, a.event.state, a.event.forgetAfterMs]), [['das-stream-silence', 'db-old', 'info', 'forgotten', 3_600_000]]);
+  assert.match(got[1]!.message, /instance db-old sent nothing for 1h since 2024-05-01T12:00:00.000Z: no longer watched \(it probably left the cluster;/);
+  assert.deepEqual((await readLivenessState(stateDir, 'prod'))?.instances.map((i) => i.instanceId), ['db-1'], 'the persisted heartbeat state forgets it too');
+  await advance(3_600_000);
+  assert.equal(got.length, 2, 'nothing more about it');
+  // if it comes back, it is watched again from scratch
+  m.onBatch(batch('db-old', 'record'));
+  await m.flush();
+  assert.equal(got.length, 2);
+  assert.deepEqual(m.liveness().map((l) => l.instanceId).sort(), ['db-1', 'db-old']);
+  await m.stop();
+});
+
+test('silence: the forget time is 10 x a long threshold; when the last instance is forgotten the cluster as a whole is watched', () => {
+  let now = T0;
+  const d = new SilenceDetector({ clusterId: 'prod', thresholdMs: 600_000, clock: { now: () => now } });
+  d.observe(batch('db-1', 'heartbeat'));
+  now += 600_000;
+  assert.deepEqual(d.check().map((a) => a.event.state), ['open']);
+  now = T0 + 99 * 60_000;
+  assert.deepEqual(d.check(), [], 'not at 99 min');
+  now = T0 + 100 * 60_000;
+  const forgotten = d.check();
+  assert.deepEqual(forgotten.map((a) => [a.instanceId, a.event.state, a.event.forgetAfterMs]), [['db-1', 'forgotten', 6_000_000]]);
+  assert.match(forgotten[0]!.message, /the cluster as a whole is watched/);
+  // the cluster is still silent (no new alert), and traffic from any instance resolves it
+  assert.deepEqual(d.snapshot().map((s) => [s.instanceId, s.silentSince]), [[null, T0]]);
+  assert.deepEqual(d.check(), []);
+  now += 5_000;
+  assert.deepEqual(d.observe(batch('db-2', 'record')).map((a) => [a.instanceId, a.event.state]), [[null, 'resolved']]);
+  assert.deepEqual(d.snapshot().map((s) => s.instanceId), ['db-2']);
+});
+
 test('trimmed data becomes a critical alert naming the time range; stale checkpoints are found at startup', () => {
   const gap = { streamName: 'aws-rds-das-cluster-A', shardId: 'shardId-000000000001', afterSequenceNumber: '4955', from: new Date(T0), to: new Date(T0 + 3_600_000), reason: 'GetRecords started past the trim horizon' };
   const a = trimmedAlert(gap, 'prod');

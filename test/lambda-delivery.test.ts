@@ -312,6 +312,20 @@ describe('Lambda handler: alert delivery', () => {
     assert.deepEqual((init.delivery as { sinks: string[] }).sinks, ['alerts', 'cli-sns']);
   });
 
+  it('a rules pattern in dasguard.yaml that matches no loaded rule: the invocation fails naming it, nothing opened', async () => {
+    const config = join(work, 'typo.yaml');
+    await writeFile(config, `sinks:\n  alerts: {type: sns, topicArn: ${TOPIC}}\nroutes:\n  - {name: ddl, rules: [ddl-by-privileged-usr], sinks: [alerts]}\n  - {name: health, rules: ['das-*'], sinks: [alerts]}\n`);
+    const outbox = join(work, 'outbox-typo');
+    const { h } = envHandler({ DASGUARD_CONFIG: config, DASGUARD_OUTBOX_DIR: outbox });
+    await assert.rejects(h({ Records: [] }, context(30_000)), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match(err.message, /typo\.yaml:4: route 'ddl': rules pattern 'ddl-by-privileged-usr' matches no loaded rule and no built-in alert \(did you mean 'ddl-by-privileged-user'\?\)/);
+      assert.doesNotMatch(err.message, /das-\*/);
+      return true;
+    });
+    assert.ok(!existsSync(outbox));
+  });
+
   it('without delivery settings nothing changes: alerts on stdout, no outbox', async () => {
     const records = await pgRecords();
     const { alerts } = await expectedAlerts(records);

@@ -215,9 +215,34 @@ describe('dasguard run, as a process', () => {
       second.proc.kill('SIGINT');
     }
     assert.equal(await second.exit(), 0);
+    // the killed run left its lock: taken over, and said
+    assert.match(second.stderr, new RegExp(`"level":"warn","msg":"took over the lock of the checkpoint directory ${dir}: its holder \\(pid ${first.proc.pid} on host .*\\) is not running`));
     assert.deepEqual([...seen()].sort(), [...expected].sort());
     // The restart resumed from a checkpoint, not from the start of the stream.
     assert.ok(second.alertIds().length < expected.size, 'the restart did not re-read everything');
+  });
+
+  test('a second run on the same --checkpoint-dir, or the same outbox, exits 2 naming the first; the first goes on', async () => {
+    const stream = await newStream(1);
+    const dir = tempDir();
+    const outbox = tempDir();
+    const cfg = join(tempDir(), 'dasguard.yaml');
+    writeFileSync(cfg, 'sinks: {out: {type: console, format: jsonl}}\nroutes: [{name: all, sinks: [out], default: true}]\n');
+    const first = new Child([...runArgs(stream, dir), '--config', cfg, '--outbox-dir', outbox]);
+    try {
+      await waitFor(() => first.stderr.includes('"msg":"watching"'), 'the first run watching', 60_000);
+      const again = await runCli(runArgs(stream, dir), { env });
+      assert.equal(again.code, 2, again.stderr);
+      assert.match(again.stderr, new RegExp(`the checkpoint directory ${dir} is in use by another dasguard process \\(pid ${first.proc.pid} on host \\S+, since \\d{4}-`));
+      const sameOutbox = await runCli([...runArgs(stream, tempDir()), '--config', cfg, '--outbox-dir', outbox], { env });
+      assert.equal(sameOutbox.code, 2, sameOutbox.stderr);
+      assert.match(sameOutbox.stderr, new RegExp(`the outbox directory ${outbox} is in use by another dasguard process \\(pid ${first.proc.pid} `));
+      assert.equal(again.stdout + sameOutbox.stdout, '');
+    } finally {
+      first.proc.kill('SIGINT');
+    }
+    assert.equal(await first.exit(), 0, first.stderr);
+    assert.ok(!existsSync(join(dir, '.lock')) && !existsSync(join(outbox, '.lock')), 'both locks released on SIGINT');
   });
 
   test('SIGINT: exit 0, checkpoints written; a restart resumes after them', async () => {

@@ -2,15 +2,18 @@
 import { ConfigError, ExitCode } from '../errors.js';
 import { deliveryConfigFor, type DeliveryOptions } from '../delivery/cliSupport.js';
 import { sendTestAlert } from '../delivery/DeliveryHandoff.js';
-import type { Io } from './common.js';
+import { loadRulesOrExit, type Io } from './common.js';
 import { terminalSafe } from '../util/escape.js';
 
 export interface AlertTestOptions extends DeliveryOptions {
   route: string;
+  /** The rules the config's `rules:` patterns are checked against; default ./rules, else the bundled pack. */
+  rules?: string[];
 }
 
 export async function alertTestCommand(opts: AlertTestOptions, io: Io): Promise<number> {
-  const config = await deliveryConfigFor(opts, io);
+  const { ruleSet } = await loadRulesOrExit(opts.rules, io);
+  const config = await deliveryConfigFor(opts, io, ruleSet.rules.map((r) => r.id));
   if (!config) throw new ConfigError('no delivery config: give --config PATH (or create ./dasguard.yaml), or --sns-topic-arn / --slack-webhook-url');
   const results = await sendTestAlert(config, opts.route, { stdout: io.stdout as never, stderr: io.stderr });
   let failed = 0;

@@ -26,7 +26,7 @@ export interface OutboxResendOptions {
 
 export async function outboxStatusCommand(opts: OutboxStatusOptions, io: Io): Promise<number> {
   // --outbox-dir needs no config (whose secrets may not be in this shell's environment).
-  const dir = opts.delivery.outboxDir ?? (await deliveryConfigFor(opts.delivery, io))?.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
+  const dir = opts.delivery.outboxDir ?? (await deliveryConfigFor(opts.delivery, io, undefined))?.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
   const status = await Outbox.inspect(dir);
   const suppressionWindows = await openWindows(join(dir, SUPPRESSION_STATE_FILE));
   if (opts.output === 'json') {
@@ -39,7 +39,8 @@ export async function outboxStatusCommand(opts: OutboxStatusOptions, io: Io): Pr
 }
 
 export async function outboxResendCommand(opts: OutboxResendOptions, io: Io): Promise<number> {
-  const config = await deliveryConfigFor(opts.delivery, io);
+  // The outbox commands evaluate no rules: the config's `rules:` patterns are not judged here.
+  const config = await deliveryConfigFor(opts.delivery, io, undefined);
   if (!config) throw new ConfigError('outbox resend needs the delivery config that names the sinks: give --config PATH (or create ./dasguard.yaml), or --sns-topic-arn / --slack-webhook-url');
   const delivery = await DeliveryHandoff.open(config, {
     stdout: io.stdout as never,

@@ -42,7 +42,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const stats = new RunStats();
   const progress = new Progress(io.stderr);
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
-  const delivery = await openDelivery(opts.delivery, io);
+  const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
   const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, color);
   const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
 

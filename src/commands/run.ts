@@ -9,10 +9,12 @@ import { describeActivityStream, createRdsClient } from '../aws/rds.js';
 import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
 import { resourceIdFromStreamName } from '../keys/KeyProvider.js';
 import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
-import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
+import { deliveryConfigFor, openConfiguredDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
+import type { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
 import { HealthMonitor } from '../health/HealthMonitor.js';
 import { streamNotStartedAlert } from '../health/startupChecks.js';
-import { staleCheckpoints, streamRetentionHours, DEFAULT_RETENTION_HOURS } from '../health/trimmed.js';
+import { staleCheckpoints, DEFAULT_RETENTION_HOURS } from '../health/trimmed.js';
+import { streamRetentionHours } from '../aws/kinesis.js';
 import type { ActivityStreamInfo } from '../aws/rds.js';
 import type { Redaction } from '../pipeline/alert.js';
 import { withRetry } from '../pipeline/drive.js';
@@ -79,9 +81,23 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   const from = parseStartPosition(opts.from);
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const keys = await keyProviderFor(opts.keyFile);
+  const log = logger(io.stderr);
+  const deliveryIo = { ...io, stderr: clearingStream(io.stderr, log.clear) };
+  const deliveryConfig = await deliveryConfigFor(opts.delivery, deliveryIo, ruleSet.rules.map((r) => r.id));
+  // One `run` per checkpoint directory and per outbox: each is locked before anything is read or sent (a second
+  // `run` stops here with exit 2, naming the holder); a stale lock is taken over with a warning.
+  const store = await FileCheckpointStore.open(opts.checkpointDir, { log: (msg) => log.entry({ level: 'warn', msg }) });
+  let delivery: DeliveryHandoff | undefined;
+  try {
+    // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it.
+    // The suppression windows are persisted before each checkpoint write (they survive a crash).
+    delivery = await openConfiguredDelivery(deliveryConfig, opts.delivery, deliveryIo, { persistSuppression: true });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const rds = deps.rds ?? (opts.cluster !== undefined ? createRdsClient() : undefined);
   const kinesis = deps.kinesis ?? new KinesisClient({ requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }) });
-  const log = logger(io.stderr);
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (!stop.signal.aborted) log.entry({ level: 'info', msg: `${sig}: stopping (finishing records in flight, writing checkpoints)` });
@@ -95,11 +111,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it, and the
-  // suppression windows are persisted before each checkpoint write (they survive a crash).
-  const delivery = await openDelivery(opts.delivery, { ...io, stderr: clearingStream(io.stderr, log.clear) }, { persistSuppression: true });
   const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
-  const store = new FileCheckpointStore(opts.checkpointDir);
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;

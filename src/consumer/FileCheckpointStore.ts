@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomicFile.js';
+import { DirLock } from '../util/dirLock.js';
 import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
 
 /**
@@ -11,15 +12,36 @@ import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
  * Writes are atomic and durable: write a temporary file, fsync it, rename it over the old one, fsync the
  * directory. A crash leaves either the old or the new file, never a torn one. A file that does not parse is a
  * ConfigError naming it: resetting it silently would re-read or skip a whole stream.
+ *
+ * One writer per directory: writing takes the directory's lock (src/util/dirLock.ts), held until `close()`. `run`
+ * takes it at startup (`FileCheckpointStore.open`), so a second `run` on the same directory refuses to start (a
+ * DirLockedError naming the holder) instead of overwriting the first one's checkpoints. Reading needs no lock
+ * (`status`): files are replaced atomically.
  */
 export class FileCheckpointStore implements CheckpointStore {
   readonly dir: string;
   /** Per stream: the full content last written (or loaded), and the chain of writes in flight. */
   readonly #streams = new Map<string, { shards: Map<string, ShardCheckpoint>; writing: Promise<void> }>();
+  readonly #log: ((message: string) => void) | undefined;
+  #lock: Promise<DirLock> | undefined;
   #closed = false;
 
-  constructor(dir: string) {
+  constructor(dir: string, opts: { log?: (message: string) => void } = {}) {
     this.dir = dir;
+    this.#log = opts.log;
+  }
+
+  /** A store holding the lock of `dir` from the start; `log` hears of a stale lock taken over. */
+  static async open(dir: string, opts: { log?: (message: string) => void } = {}): Promise<FileCheckpointStore> {
+    const store = new FileCheckpointStore(dir, opts);
+    await store.lock();
+    return store;
+  }
+
+  /** Takes the directory's lock (once; every write waits for it). Throws DirLockedError when another process has it. */
+  lock(): Promise<DirLock> {
+    this.#lock ??= DirLock.acquire(this.dir, { what: 'checkpoint', ...(this.#log ? { log: this.#log } : {}) });
+    return this.#lock;
   }
 
   fileFor(streamName: string): string {
@@ -52,6 +74,8 @@ export class FileCheckpointStore implements CheckpointStore {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.allSettled([...this.#streams.values()].map((s) => s.writing));
+    const lock = await this.#lock?.catch(() => undefined);
+    await lock?.release();
   }
 
   async #read(streamName: string): Promise<Map<string, ShardCheckpoint>> {
@@ -68,6 +92,7 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async #writeAtomic(streamName: string, content: string): Promise<void> {
     const file = this.fileFor(streamName);
+    (await this.lock()).assertHeld();
     try {
       await writeFileAtomic(file, content);
     } catch (err) {

@@ -25,6 +25,8 @@ import { backoffDelay } from '../util/backoff.js';
 import type { DeliveryConfig } from './config.js';
 import { Dispatcher, type DeliveryStats } from './Dispatcher.js';
 import { Outbox, QUARANTINE_DIR, unavailable, type OutboxJob, type ResendResult } from './Outbox.js';
+import { ALERT_TEST_ALERT, DELIVERY_FAILED_ALERT } from './ownAlerts.js';
+import type { FactsOf } from '../health/healthAlert.js';
 import { maskSecrets } from './secrets.js';
 import { terminalSafe } from '../util/escape.js';
 import { Router } from './routing.js';
@@ -131,7 +133,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     const dir = opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
     const statePath = opts.persistSuppression ? join(dir, SUPPRESSION_STATE_FILE) : undefined;
     const saved = statePath !== undefined ? await readSuppressionState(statePath) : undefined; // before the outbox is opened
-    const { outbox, recovered, quarantined } = await Outbox.open(dir);
+    const { outbox, recovered, quarantined } = await Outbox.open(dir, { log });
     const d = config.delivery;
     const dispatcher = new Dispatcher(sinks, outbox, {
       maxAttempts: d.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
@@ -454,7 +456,7 @@ export function deliveryFailureAlert(job: OutboxJob, error: string, deadLetterPa
   return {
     id: `${a.id}-undelivered-${job.sink}`.slice(0, 128),
     kind: 'health',
-    ruleId: 'dasguard.delivery-failed',
+    ruleId: DELIVERY_FAILED_ALERT.ruleId,
     severity: 'high',
     tags: ['dasguard:delivery'],
     description: 'An alert could not be delivered to a sink; it was kept in the dead-letter file.',
@@ -463,7 +465,7 @@ export function deliveryFailureAlert(job: OutboxJob, error: string, deadLetterPa
     instanceId: a.instanceId,
     time: new Date().toISOString(),
     source: a.source,
-    event: { alertId: a.id, ruleId: a.ruleId, sink: job.sink, attempts: job.attempts, error },
+    event: { alertId: a.id, ruleId: a.ruleId, sink: job.sink, attempts: job.attempts, error } satisfies FactsOf<typeof DELIVERY_FAILED_ALERT>,
   };
 }
 
@@ -473,7 +475,7 @@ export function testAlert(route: string): DeliveredAlert {
   return {
     id: `alert-test-${now.getTime()}`,
     kind: 'health',
-    ruleId: 'dasguard.alert-test',
+    ruleId: ALERT_TEST_ALERT.ruleId,
     severity: 'info',
     tags: ['dasguard:test'],
     description: 'A test alert sent by dasguard alert-test.',
@@ -491,7 +493,7 @@ export function testAlert(route: string): DeliveredAlert {
       databaseName: 'postgres',
       commandText: "SELECT 'alert-test literal' AS check",
       paramList: [],
-    },
+    } satisfies FactsOf<typeof ALERT_TEST_ALERT>,
   };
 }
 

@@ -17,6 +17,8 @@ import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 
 import { join } from 'node:path';
 import { ConfigError, TransientError } from '../errors.js';
 import { syncDir, writeFileAtomic } from '../util/atomicFile.js';
+import { DirLock } from '../util/dirLock.js';
+import { fsErrorCode, fsErrorText } from '../util/fsErrors.js';
 import { isBatchFile, parseBatch, writeBatch, type BatchContent, type BatchJob } from './batchFile.js';
 import type { DeliveredAlert } from './types.js';
 
@@ -35,6 +37,8 @@ export interface OutboxJob {
 export interface OutboxOptions {
   /** Ack log lines beyond which it is compacted while open (default 10,000, about 700 KB). */
   ackLogLimit?: number;
+  /** Where a stale lock taken over (and a lock refresh failure) is said. */
+  log?: (message: string) => void;
 }
 
 /** A batch file found damaged at open and moved to `quarantine/`. */
@@ -94,21 +98,27 @@ export class Outbox {
   private constructor(
     readonly dir: string,
     private readonly ackLogLimit: number,
+    /** One process per outbox (src/util/dirLock.ts): two would deliver, ack and delete each other's batches. */
+    private readonly lock: DirLock,
+    private readonly log: ((message: string) => void) | undefined,
   ) {}
 
   /**
-   * Opens (creating with mode 0700) the outbox; returns it with the jobs a previous run left unsent (those of
-   * damaged batch files included) and the damaged files it quarantined.
+   * Opens (creating with mode 0700) the outbox and takes its lock (DirLockedError when another process has it);
+   * returns it with the jobs a previous run left unsent (those of damaged batch files included) and the damaged
+   * files it quarantined.
    */
   static async open(dir: string, opts: OutboxOptions = {}): Promise<{ outbox: Outbox; recovered: OutboxJob[]; quarantined: QuarantinedBatch[] }> {
+    // DirLock creates the directory (mode 0700) when it is missing.
+    const lock = await DirLock.acquire(dir, { what: 'outbox', ...(opts.log ? { log: opts.log } : {}) });
+    const outbox = new Outbox(dir, opts.ackLogLimit ?? DEFAULT_ACK_LOG_LIMIT, lock, opts.log);
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const { recovered, quarantined } = await outbox.recover();
+      return { outbox, recovered, quarantined };
     } catch (err) {
-      throw new ConfigError(`cannot create the outbox directory ${dir}: ${(err as Error).message}`, { cause: err });
+      await lock.release();
+      throw err;
     }
-    const outbox = new Outbox(dir, opts.ackLogLimit ?? DEFAULT_ACK_LOG_LIMIT);
-    const { recovered, quarantined } = await outbox.recover();
-    return { outbox, recovered, quarantined };
   }
 
   get deadLetterPath(): string {
@@ -201,6 +211,7 @@ export class Outbox {
   /** Persists the jobs (one file, fsync'ed) and returns them; resolves only once they are on disk. */
   async append(items: readonly BatchJob[]): Promise<OutboxJob[]> {
     if (items.length === 0) return [];
+    this.lock.assertHeld();
     return this.writeJobs(this.newBatchName(), items);
   }
 
@@ -393,9 +404,11 @@ export class Outbox {
     const h = this.ackHandle;
     this.ackHandle = undefined;
     if (h) {
-      await h.sync().catch(() => undefined); // acks are best effort (a lost one means a duplicate)
+      // A lost ack means one duplicate delivery (same id), never a lost alert: say so and go on closing.
+      await h.sync().catch((err: unknown) => this.log?.(`could not sync ${join(this.dir, ACK_LOG)} (some deliveries may be repeated after a restart): ${(err as Error).message}`));
       await h.close();
     }
+    await this.lock.release();
   }
 
   /** What an outbox directory holds, read without opening it (no lock, nothing written): `dasguard outbox status`. */
@@ -515,16 +528,6 @@ function unreadable(path: string, err: unknown): ConfigError {
  */
 export function unavailable(dir: string, err: unknown): unknown {
   if (err instanceof TransientError) return err;
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code !== 'string') return err; // not the file system: a bug, kept as it is
-  const why: Record<string, string> = {
-    ENOSPC: 'no space left on the device',
-    EDQUOT: 'disk quota exceeded',
-    ENOENT: 'the directory or a file in it is gone',
-    EROFS: 'the file system is read-only',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EIO: 'input/output error',
-  };
-  return new TransientError(`cannot write to the outbox directory ${dir}: ${why[code] ?? (err as Error).message} (${code})`, { cause: err });
+  if (fsErrorCode(err) === undefined) return err; // not the file system: a bug, kept as it is
+  return new TransientError(`cannot write to the outbox directory ${dir}: ${fsErrorText(err)}`, { cause: err });
 }

@@ -14,9 +14,17 @@ export interface DeliveryOptions {
   outboxDir?: string;
 }
 
-/** The config the options mean (the file, plus one route per shortcut); undefined when there is none. */
-export async function deliveryConfigFor(opts: DeliveryOptions | undefined, io: Io): Promise<DeliveryConfig | undefined> {
-  const base = await resolveDeliveryConfig(opts?.configPath, io.env);
+/**
+ * The config the options mean (the file, plus one route per shortcut); undefined when there is none.
+ * `loadedRuleIds`: the ids of the rules the command loaded, which the config's `rules:` patterns must match.
+ */
+export async function deliveryConfigFor(
+  opts: DeliveryOptions | undefined,
+  io: Io,
+  /** Undefined only for commands that evaluate no rules (`outbox`): then `rules:` patterns are not judged. */
+  loadedRuleIds: readonly string[] | undefined,
+): Promise<DeliveryConfig | undefined> {
+  const base = await resolveDeliveryConfig(opts?.configPath, io.env, loadedRuleIds === undefined ? {} : { loadedRuleIds });
   if (opts?.snsTopicArn === undefined && opts?.slackWebhookUrl === undefined) return base;
   return shortcutConfig({ ...opts, ...(base ? { base } : {}) });
 }
@@ -25,9 +33,19 @@ export async function deliveryConfigFor(opts: DeliveryOptions | undefined, io: I
 export async function openDelivery(
   opts: DeliveryOptions | undefined,
   io: Io,
+  loadedRuleIds: readonly string[],
   extra: Pick<DeliveryHandoffOptions, 'persistSuppression'> = {},
 ): Promise<DeliveryHandoff | undefined> {
-  const config = await deliveryConfigFor(opts, io);
+  return openConfiguredDelivery(await deliveryConfigFor(opts, io, loadedRuleIds), opts, io, extra);
+}
+
+/** `openDelivery` in two steps, for a command that has more to check between the config and the outbox. */
+export async function openConfiguredDelivery(
+  config: DeliveryConfig | undefined,
+  opts: DeliveryOptions | undefined,
+  io: Io,
+  extra: Pick<DeliveryHandoffOptions, 'persistSuppression'> = {},
+): Promise<DeliveryHandoff | undefined> {
   if (!config) return undefined;
   return DeliveryHandoff.open(config, {
     ...extra,

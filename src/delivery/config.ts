@@ -1,15 +1,18 @@
 /**
  * `dasguard.yaml`: read -> parse (YAML with positions, src/rules/yamlTree.ts) -> substitute `${ENV}` -> check
- * against CONFIG_SPEC -> cross-check names, collecting EVERY problem as `file:line: message`.
+ * against CONFIG_SPEC -> cross-check names (and, when the rules are known, `rules:` patterns), collecting EVERY
+ * problem as `file:line: message` in one pass: the cross-checks run on whatever part of the file did check.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { BUILTIN_RULE_IDS } from '../builtinAlerts.js';
 import { ConfigError } from '../errors.js';
 import { didYouMean } from '../rules/fields.js';
 import { ProblemList, fileProblemsMessage, formatFileProblem, isError, type Pos, type RuleProblem } from '../rules/problems.js';
 import { describeNode, parseYamlFile, type YNode } from '../rules/yamlTree.js';
 import type { Severity } from '../types.js';
 import { CONFIG_SPEC, DURATION_RE, type RouteRedaction, type Spec } from './configSchema.js';
+import { globToRegExp } from './routing.js';
 
 export interface SnsSinkConfig {
   type: 'sns';
@@ -89,30 +92,39 @@ export interface ConfigLoadResult {
 
 export const DEFAULT_CONFIG_FILE = 'dasguard.yaml';
 
+export interface ConfigCheckOptions {
+  /**
+   * The ids of the loaded rules. When given, every `rules:` pattern (routes, suppression) must match one of them
+   * or a built-in alert (src/builtinAlerts.ts): a pattern that matches nothing is a typo that silently routes
+   * nothing. Commands pass it wherever they know the rules; a config parsed on its own does not judge patterns.
+   */
+  loadedRuleIds?: readonly string[];
+}
+
 /** `file:line: message` */
 export const formatConfigProblem = formatFileProblem;
 
 /** Loads and validates a config file. `env` supplies `${VAR}` values. */
-export async function loadDeliveryConfig(file: string, env: NodeJS.ProcessEnv): Promise<ConfigLoadResult> {
+export async function loadDeliveryConfig(file: string, env: NodeJS.ProcessEnv, opts: ConfigCheckOptions = {}): Promise<ConfigLoadResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     return { config: undefined, problems: [{ file, line: 0, message: `cannot read the config: ${(err as Error).message}` }] };
   }
-  return parseDeliveryConfig(file, text, env);
+  return parseDeliveryConfig(file, text, env, opts);
 }
 
 /** Loads `--config PATH`, or ./dasguard.yaml when present; undefined when neither. Throws ConfigError listing every problem. */
-export async function resolveDeliveryConfig(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<DeliveryConfig | undefined> {
+export async function resolveDeliveryConfig(configPath: string | undefined, env: NodeJS.ProcessEnv, opts: ConfigCheckOptions = {}): Promise<DeliveryConfig | undefined> {
   const file = configPath ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   if (file === undefined) return undefined;
-  const { config, problems } = await loadDeliveryConfig(file, env);
+  const { config, problems } = await loadDeliveryConfig(file, env, opts);
   if (!config) throw new ConfigError(fileProblemsMessage(file, problems));
   return config;
 }
 
-export function parseDeliveryConfig(file: string, text: string, env: NodeJS.ProcessEnv): ConfigLoadResult {
+export function parseDeliveryConfig(file: string, text: string, env: NodeJS.ProcessEnv, opts: ConfigCheckOptions = {}): ConfigLoadResult {
   const problems = new ProblemList();
   const { docs, ok } = parseYamlFile(file, text, problems);
   if (!ok) return { config: undefined, problems: problems.items };
@@ -122,12 +134,14 @@ export function parseDeliveryConfig(file: string, text: string, env: NodeJS.Proc
   }
   const root = docs[0]!;
   const secrets: string[] = [];
-  const value = check(root, CONFIG_SPEC, problems, env, secrets) as Record<string, unknown> | undefined;
+  const value = check(root, CONFIG_SPEC, problems, env, secrets) as Parsed | undefined;
   if (value === undefined) return { config: undefined, problems: problems.items };
-  const config = build(file, value, secrets);
-  crossCheck(root, config, problems);
-  const failed = problems.items.some(isError);
-  return { config: failed ? undefined : config, problems: problems.items };
+  crossCheck(root, value, problems);
+  if (opts.loadedRuleIds !== undefined) checkRulePatterns(root, value, [...opts.loadedRuleIds, ...BUILTIN_RULE_IDS], problems);
+  // Every problem is in: with none, the value checked whole (check() leaves out only what it reported).
+  const inOrder = [...problems.items].sort((a, b) => a.line - b.line || (a.column ?? 0) - (b.column ?? 0));
+  if (inOrder.some(isError)) return { config: undefined, problems: inOrder };
+  return { config: build(file, value, secrets), problems: inOrder };
 }
 
 /** The config the command-line shortcuts mean: one default route to each given sink. */
@@ -179,10 +193,16 @@ function substitute(text: string, pos: Pos, env: NodeJS.ProcessEnv, problems: Pr
   return { value, substituted };
 }
 
-/** Checks `node` against `spec`; returns the plain value (undefined when wrong), adding each problem. */
+/**
+ * Checks `node` against `spec`, adding each problem. Returns the plain value as far as it is right: undefined for
+ * a node that is wrong itself (a wrong type, a bad value), and for a mapping or a list the parts that checked
+ * (a wrong entry left out, a wrong item `undefined`), so that the cross-checks can still run on the rest. The value
+ * is whole exactly when no error was added.
+ */
 function check(node: YNode, spec: Spec, problems: ProblemList, env: NodeJS.ProcessEnv, secrets: string[], where = ''): unknown {
+  const prefix = where ? `${where}: ` : '';
   const bad = (what: string): undefined => {
-    problems.add(node.pos, `${where ? `${where}: ` : ''}expected ${what}, got ${describeNode(node)}`);
+    problems.add(node.pos, `${prefix}expected ${what}, got ${describeNode(node)}`);
     return undefined;
   };
   switch (spec.type) {
@@ -193,12 +213,16 @@ function check(node: YNode, spec: Spec, problems: ProblemList, env: NodeJS.Proce
       const { value, substituted } = substitute(raw, node.pos, env, problems);
       if (problems.items.length > before) return undefined;
       if (spec.enum && !spec.enum.includes(value)) {
-        problems.add(node.pos, `${where ? `${where}: ` : ''}"${value}" is not one of ${spec.enum.join(', ')}${didYouMean(value, spec.enum)}`);
+        problems.add(node.pos, `${prefix}"${value}" is not one of ${spec.enum.join(', ')}${didYouMean(value, spec.enum)}`);
+        return undefined;
+      }
+      if (spec.known && !spec.known.values.includes(value)) {
+        problems.add(node.pos, `${prefix}unknown ${spec.known.what} '${value}'${didYouMean(value, spec.known.values)}`);
         return undefined;
       }
       if (spec.pattern && !new RegExp(spec.pattern).test(value)) {
         const shown = spec.secret || substituted ? '(value hidden)' : `"${value}"`;
-        problems.add(node.pos, `${where ? `${where}: ` : ''}expected ${spec.patternHint ?? `text matching ${spec.pattern}`}, got ${shown}`);
+        problems.add(node.pos, `${prefix}expected ${spec.patternHint ?? `text matching ${spec.pattern}`}, got ${shown}`);
         return undefined;
       }
       if (spec.secret) secrets.push(value);
@@ -208,7 +232,7 @@ function check(node: YNode, spec: Spec, problems: ProblemList, env: NodeJS.Proce
       const v = node.kind === 'scalar' ? node.value : undefined;
       if (typeof v !== 'number' || !Number.isInteger(v)) return bad('a whole number');
       if (v < spec.minimum || (spec.maximum !== undefined && v > spec.maximum)) {
-        problems.add(node.pos, `${where ? `${where}: ` : ''}${v} is out of range (${spec.minimum}..${spec.maximum ?? '∞'})`);
+        problems.add(node.pos, `${prefix}${v} is out of range (${spec.minimum}..${spec.maximum ?? '∞'})`);
         return undefined;
       }
       return v;
@@ -219,40 +243,35 @@ function check(node: YNode, spec: Spec, problems: ProblemList, env: NodeJS.Proce
     case 'array': {
       if (node.kind !== 'seq') return bad('a list');
       if (spec.minItems !== undefined && node.items.length < spec.minItems) {
-        problems.add(node.pos, `${where ? `${where}: ` : ''}expected at least ${spec.minItems} item${spec.minItems === 1 ? '' : 's'}`);
-        return undefined;
+        problems.add(node.pos, `${prefix}expected at least ${spec.minItems} item${spec.minItems === 1 ? '' : 's'}`);
       }
-      const out = node.items.map((it) => check(it, spec.items, problems, env, secrets, where));
-      return out.includes(undefined) ? undefined : out;
+      return node.items.map((it) => check(it, spec.items, problems, env, secrets, where));
     }
     case 'map': {
       if (node.kind !== 'map') return bad('a mapping');
       const out: Record<string, unknown> = {};
-      let okAll = true;
       for (const e of node.entries) {
         if (!new RegExp(spec.keyPattern).test(e.key)) {
           problems.add(e.keyPos, `bad name '${e.key}' (expected text matching ${spec.keyPattern})`);
-          okAll = false;
           continue;
         }
         const v = check(e.value, spec.values, problems, env, secrets, e.key);
-        if (v === undefined) okAll = false;
-        else out[e.key] = v;
+        if (v !== undefined) out[e.key] = v;
       }
-      return okAll ? out : undefined;
+      return out;
     }
     case 'tagged': {
       if (node.kind !== 'map') return bad('a mapping');
       const typeEntry = node.entries.find((e) => e.key === 'type');
       const kinds = Object.keys(spec.variants);
       if (!typeEntry) {
-        problems.add(node.pos, `${where ? `${where}: ` : ''}missing 'type' (one of ${kinds.join(', ')})`);
+        problems.add(node.pos, `${prefix}missing 'type' (one of ${kinds.join(', ')})`);
         return undefined;
       }
       const t = typeEntry.value.kind === 'scalar' ? String(typeEntry.value.value) : '';
       const variant = spec.variants[t];
       if (!variant) {
-        problems.add(typeEntry.value.pos, `${where ? `${where}: ` : ''}unknown sink type ${describeNode(typeEntry.value)}${didYouMean(t, kinds)} (expected ${kinds.join(', ')})`);
+        problems.add(typeEntry.value.pos, `${prefix}unknown sink type ${describeNode(typeEntry.value)}${didYouMean(t, kinds)} (expected ${kinds.join(', ')})`);
         return undefined;
       }
       return check(node, variant, problems, env, secrets, where);
@@ -260,26 +279,20 @@ function check(node: YNode, spec: Spec, problems: ProblemList, env: NodeJS.Proce
     case 'object': {
       if (node.kind !== 'map') return bad('a mapping');
       const out: Record<string, unknown> = {};
-      let okAll = true;
       const keys = Object.keys(spec.properties);
       for (const e of node.entries) {
         const sub = spec.properties[e.key];
         if (!sub) {
-          problems.add(e.keyPos, `${where ? `${where}: ` : ''}unknown key '${e.key}'${didYouMean(e.key, keys)} (expected ${keys.join(', ')})`);
-          okAll = false;
+          problems.add(e.keyPos, `${prefix}unknown key '${e.key}'${didYouMean(e.key, keys)} (expected ${keys.join(', ')})`);
           continue;
         }
         const v = check(e.value, sub, problems, env, secrets, where);
-        if (v === undefined) okAll = false;
-        else out[e.key] = v;
+        if (v !== undefined) out[e.key] = v;
       }
       for (const r of spec.required ?? []) {
-        if (!node.entries.some((e) => e.key === r)) {
-          problems.add(node.pos, `${where ? `${where}: ` : ''}missing '${r}'`);
-          okAll = false;
-        }
+        if (!node.entries.some((e) => e.key === r)) problems.add(node.pos, `${prefix}missing '${r}'`);
       }
-      return okAll ? out : undefined;
+      return out;
     }
   }
 }
@@ -292,39 +305,79 @@ export function parseDuration(text: string): number {
   return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
 }
 
-function build(source: string, v: Record<string, unknown>, secrets: string[]): DeliveryConfig {
-  const supp = (v.suppression as { rules: string[]; window: string; keys?: string[] }[] | undefined) ?? [];
+/**
+ * What check() returns for the whole file: every part optional (left out when wrong), list items possibly
+ * undefined. The cross-checks read this; build() turns it into a DeliveryConfig once no problem was found.
+ */
+interface Parsed {
+  sinks?: Record<string, Partial<SinkConfig>>;
+  routes?: (Partial<RouteConfig> & { sinks?: (string | undefined)[]; rules?: (string | undefined)[] } | undefined)[];
+  suppression?: ({ rules?: (string | undefined)[]; window?: string; keys?: (string | undefined)[] } | undefined)[];
+  delivery?: DeliverySettings;
+}
+
+function build(source: string, v: Parsed, secrets: string[]): DeliveryConfig {
+  const supp = (v.suppression ?? []) as { rules: string[]; window: string; keys?: string[] }[];
   return {
     source,
     sinks: v.sinks as Record<string, SinkConfig>,
     routes: v.routes as RouteConfig[],
     suppression: supp.map((s) => ({ rules: s.rules, windowMs: parseDuration(s.window), keys: s.keys ?? [] })),
-    delivery: (v.delivery as DeliverySettings | undefined) ?? {},
+    delivery: v.delivery ?? {},
     secrets,
   };
 }
 
-/** Names that must refer to something: route sinks, the fallback sink; route names unique. */
-function crossCheck(root: YNode, config: DeliveryConfig, problems: ProblemList): void {
-  const sinkNames = Object.keys(config.sinks);
+/**
+ * Names that must refer to something: route sinks, the fallback sink; route names unique. Runs on what checked:
+ * a name is judged against the sinks the file DEFINES (even one whose definition has its own problem, which was
+ * reported already), so that one mistake is reported once.
+ */
+function crossCheck(root: YNode, v: Parsed, problems: ProblemList): void {
+  const sinksNode = nodeAt(root, ['sinks']);
+  // without a `sinks` mapping (missing or wrong, already reported) no sink name can be judged
+  const judgeNames = sinksNode?.kind === 'map';
+  const defined = sinksNode?.kind === 'map' ? sinksNode.entries.map((e) => e.key) : [];
+  const known = new Set(defined);
   const at = (path: (string | number)[]): Pos => nodeAt(root, path)?.pos ?? root.pos;
+  const has = (path: (string | number)[]): boolean => nodeAt(root, path) !== undefined;
   const seen = new Map<string, number>();
-  config.routes.forEach((r, i) => {
-    const prev = seen.get(r.name);
-    if (prev !== undefined) problems.add(at(['routes', i, 'name']), `route name '${r.name}' is already used by route ${prev + 1}`);
-    else seen.set(r.name, i);
-    r.sinks.forEach((s, j) => {
-      if (!config.sinks[s]) problems.add(at(['routes', i, 'sinks', j]), `route '${r.name}': no sink named '${s}'${didYouMean(s, sinkNames)} (sinks: ${sinkNames.join(', ') || 'none'})`);
+  (v.routes ?? []).forEach((r, i) => {
+    if (r === undefined) return;
+    const label = r.name ?? `${i + 1}`;
+    if (r.name !== undefined) {
+      const prev = seen.get(r.name);
+      if (prev !== undefined) problems.add(at(['routes', i, 'name']), `route name '${r.name}' is already used by route ${prev + 1}`);
+      else seen.set(r.name, i);
+    }
+    (r.sinks ?? []).forEach((s, j) => {
+      if (judgeNames && s !== undefined && !known.has(s)) problems.add(at(['routes', i, 'sinks', j]), `route '${label}': no sink named '${s}'${didYouMean(s, defined)} (sinks: ${defined.join(', ') || 'none'})`);
     });
-    if (r.default && (r.severity !== undefined || r.tags !== undefined || r.rules !== undefined)) {
-      problems.add(at(['routes', i, 'default']), `route '${r.name}': a default route takes what no other route matched; it cannot also have severity, tags or rules`);
+    if (r.default && (has(['routes', i, 'severity']) || has(['routes', i, 'tags']) || has(['routes', i, 'rules']))) {
+      problems.add(at(['routes', i, 'default']), `route '${label}': a default route takes what no other route matched; it cannot also have severity, tags or rules`);
     }
   });
-  const fb = config.delivery.fallbackSink;
-  if (fb !== undefined && !config.sinks[fb]) problems.add(at(['delivery', 'fallbackSink']), `fallbackSink: no sink named '${fb}'${didYouMean(fb, sinkNames)}`);
-  for (const [name, s] of Object.entries(config.sinks)) {
-    if (s.type === 'sns' && s.region === undefined && s.topicArn.split(':')[3] === '') problems.add(at(['sinks', name]), `sink '${name}': no region in the topic ARN: set region`);
+  const fb = v.delivery?.fallbackSink;
+  if (judgeNames && fb !== undefined && !known.has(fb)) problems.add(at(['delivery', 'fallbackSink']), `fallbackSink: no sink named '${fb}'${didYouMean(fb, defined)}`);
+  for (const [name, s] of Object.entries(v.sinks ?? {})) {
+    if (s.type === 'sns' && s.topicArn !== undefined && s.region === undefined && s.topicArn.split(':')[3] === '') problems.add(at(['sinks', name]), `sink '${name}': no region in the topic ARN: set region`);
   }
+}
+
+/** Every `rules:` pattern (routes, suppression) must match a rule id: one that matches none is surely a typo. */
+function checkRulePatterns(root: YNode, v: Parsed, ruleIds: readonly string[], problems: ProblemList): void {
+  const judge = (patterns: (string | undefined)[] | undefined, path: (string | number)[], label: string) => {
+    (patterns ?? []).forEach((p, j) => {
+      if (p === undefined) return;
+      const re = globToRegExp(p);
+      if (ruleIds.some((id) => re.test(id))) return;
+      // a suggestion only for a plain id: for a glob, the nearest id says little
+      const hint = /[*?]/.test(p) ? '' : didYouMean(p, ruleIds);
+      problems.add(nodeAt(root, [...path, j])?.pos ?? root.pos, `${label}: rules pattern '${p}' matches no loaded rule and no built-in alert${hint}`);
+    });
+  };
+  (v.routes ?? []).forEach((r, i) => r && judge(r.rules, ['routes', i, 'rules'], `route '${r.name ?? i + 1}'`));
+  (v.suppression ?? []).forEach((s, i) => s && judge(s.rules, ['suppression', i, 'rules'], `suppression ${i + 1}`));
 }
 
 function nodeAt(node: YNode, path: (string | number)[]): YNode | undefined {

@@ -3,6 +3,8 @@
  * collect every problem at its line, and `toJsonSchema()` turns it into schema/dasguard.schema.json for editors.
  */
 import { REDACTION_MODES, type RedactionMode } from '../redaction/index.js';
+import { BUILTIN_FACT_KEYS } from '../builtinAlerts.js';
+import { ACTIVITY_FIELDS, RDS_EVENT_FIELDS } from '../rules/fields.js';
 import { Severities } from '../types.js';
 
 interface Base {
@@ -17,6 +19,8 @@ export interface StringSpec extends Base {
   patternHint?: string;
   /** A secret (webhook URL, token): masked wherever dasguard prints it. */
   secret?: boolean;
+  /** The values allowed when they are too many to list in a problem (which suggests the closest instead). */
+  known?: { values: readonly string[]; what: string };
 }
 export interface IntegerSpec extends Base {
   type: 'integer';
@@ -54,6 +58,12 @@ export type RouteRedaction = RedactionMode;
 
 export const DURATION_RE = '^[0-9]+(ms|s|m|h)$';
 const NAME_RE = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
+
+/**
+ * What suppression `keys` may name: a field of the event of some alert: an activity event, an RDS event
+ * (`target: rds-event` rules) or the facts of dasguard's own alerts (stream health, delivery).
+ */
+export const ALERT_EVENT_FIELDS: readonly string[] = [...new Set([...Object.keys(ACTIVITY_FIELDS), ...Object.keys(RDS_EVENT_FIELDS), ...BUILTIN_FACT_KEYS])].sort();
 
 const timeoutMs: IntegerSpec = { type: 'integer', minimum: 100, maximum: 300_000, description: 'Per-request timeout in milliseconds (default 10000).' };
 
@@ -154,7 +164,11 @@ export const CONFIG_SPEC: ObjectSpec = {
         properties: {
           rules: globList('rule id'),
           window: { type: 'string', pattern: DURATION_RE, patternHint: 'a duration such as 500ms, 30s, 10m, 1h', description: 'Window length.' },
-          keys: { type: 'array', items: { type: 'string', description: 'An event field.' }, description: 'Event fields that tell alerts apart (e.g. dbUserName, remoteHost); the rule id always does.' },
+          keys: {
+            type: 'array',
+            items: { type: 'string', known: { values: ALERT_EVENT_FIELDS, what: 'suppression key' }, description: 'A field of the alert\'s event.' },
+            description: 'Event fields that tell alerts apart (e.g. dbUserName, remoteHost; for health alerts their facts, e.g. instanceId); the rule id always does.',
+          },
         },
         required: ['rules', 'window'],
       },
@@ -192,6 +206,7 @@ function convert(spec: Spec): Record<string, unknown> {
     case 'string':
       out.type = 'string';
       if (spec.enum) out.enum = [...spec.enum];
+      if (spec.known) out.enum = [...spec.known.values];
       if (spec.pattern) out.pattern = spec.pattern;
       return out;
     case 'integer':

@@ -5,18 +5,30 @@
  *
  * Time is the observer's clock when a batch is seen (injectable for tests). Instances are learned from the
  * batches; until the first batch arrives, the cluster as a whole is watched (instanceId null).
+ *
+ * Instances come and go (a replaced reader, a scaled-in Aurora Serverless or auto-scaling replica), so the state
+ * is bounded: an instance silent (already alerted) for `forgetAfterMs` (default max(1 h, 10 x the threshold)) is
+ * forgotten, with an info alert saying it is no longer watched; it probably left the cluster. Should it come back,
+ * it is watched again from its first batch. When the last instance is forgotten, the cluster as a whole is watched
+ * again (already silent: its traffic resumed is reported), so the state never ends up watching nothing.
  */
 import type { Alert } from '../pipeline/alert.js';
 import type { DecodedBatch } from '../types.js';
-import { formatDuration, healthAlert, systemClock, type Clock } from './healthAlert.js';
+import { formatDuration, healthAlert, systemClock, type AlertKind, type Clock } from './healthAlert.js';
 
-export const SILENCE_RULE = 'das-stream-silence';
+export const SILENCE_ALERT = {
+  ruleId: 'das-stream-silence',
+  facts: ['state', 'instanceId', 'silentSince', 'thresholdMs', 'start', 'end', 'durationMs', 'forgetAfterMs'],
+} as const satisfies AlertKind;
+export const SILENCE_RULE = SILENCE_ALERT.ruleId;
 const DESCRIPTION = 'No activity record and no heartbeat arrived from a database instance: its audit trail may have stopped.';
 
 export interface SilenceOptions {
   clusterId: string | null;
   /** Default 60 s. */
   thresholdMs?: number;
+  /** How long an instance is silent before it is forgotten; default `defaultForgetAfterMs(thresholdMs)`. */
+  forgetAfterMs?: number;
   clock?: Clock;
   source?: string;
 }
@@ -31,8 +43,14 @@ export interface InstanceLiveness {
   silentSince: number | null;
 }
 
+/** max(1 h, 10 x the threshold): long past any failover or restart, so a silent instance that is still there is not forgotten while it matters. */
+export function defaultForgetAfterMs(thresholdMs: number): number {
+  return Math.max(3_600_000, 10 * thresholdMs);
+}
+
 export class SilenceDetector {
   readonly thresholdMs: number;
+  readonly forgetAfterMs: number;
   readonly #clock: Clock;
   readonly #clusterId: string | null;
   readonly #source: string;
@@ -40,6 +58,7 @@ export class SilenceDetector {
 
   constructor(opts: SilenceOptions) {
     this.thresholdMs = opts.thresholdMs ?? 60_000;
+    this.forgetAfterMs = opts.forgetAfterMs ?? defaultForgetAfterMs(this.thresholdMs);
     this.#clock = opts.clock ?? systemClock;
     this.#clusterId = opts.clusterId;
     this.#source = opts.source ?? 'stream';
@@ -77,7 +96,10 @@ export class SilenceDetector {
     return alerts;
   }
 
-  /** Checks every instance; returns an alert for each that has just fallen silent. Call it periodically. */
+  /**
+   * Checks every instance; returns an alert for each that has just fallen silent, and for each silent long enough
+   * to be forgotten. Call it periodically.
+   */
   check(): Alert[] {
     const now = this.#clock.now();
     const alerts: Alert[] = [];
@@ -86,8 +108,7 @@ export class SilenceDetector {
       s.silentSince = s.lastSeen;
       const who = s.instanceId === null ? `cluster ${this.#clusterId ?? '?'} (no instance seen yet)` : `instance ${s.instanceId}`;
       alerts.push(
-        healthAlert({
-          ruleId: SILENCE_RULE,
+        healthAlert(SILENCE_ALERT, {
           severity: 'high',
           description: DESCRIPTION,
           message: `no record and no heartbeat from ${who} for ${formatDuration(now - s.lastSeen)} (threshold ${formatDuration(this.thresholdMs)}), since ${new Date(s.lastSeen).toISOString()}`,
@@ -100,7 +121,32 @@ export class SilenceDetector {
         }),
       );
     }
+    alerts.push(...this.#forget(now));
     return alerts;
+  }
+
+  /** Drops the instances silent for `forgetAfterMs`; the cluster-wide watch is never dropped. */
+  #forget(now: number): Alert[] {
+    const gone = [...this.#instances.values()].filter((s) => s.instanceId !== null && s.silentSince !== null && now - s.lastSeen >= this.forgetAfterMs);
+    for (const s of gone) this.#instances.delete(s.instanceId);
+    const last = this.#instances.size === 0 ? gone.reduce((a, b) => (b.lastSeen > a.lastSeen ? b : a), gone[0]!) : undefined;
+    if (last) this.#instances.set(null, { instanceId: null, lastSeen: last.lastSeen, lastHeartbeat: null, silentSince: last.lastSeen });
+    return gone.map((s) =>
+      healthAlert(SILENCE_ALERT, {
+        severity: 'info',
+        description: DESCRIPTION,
+        message:
+          `instance ${s.instanceId} sent nothing for ${formatDuration(now - s.lastSeen)} since ${new Date(s.lastSeen).toISOString()}: no longer watched ` +
+          `(it probably left the cluster; if it comes back, it is watched again)${s === last ? '; the cluster as a whole is watched' : ''}`,
+        clusterId: this.#clusterId,
+        instanceId: s.instanceId,
+        time: new Date(now),
+        source: this.#source,
+        facts: { state: 'forgotten', instanceId: s.instanceId, silentSince: new Date(s.lastSeen).toISOString(), forgetAfterMs: this.forgetAfterMs },
+        key: [s.instanceId, s.lastSeen, 'forgotten'],
+        tags: ['stream-health', 'forgotten'],
+      }),
+    );
   }
 
   /** Per-instance liveness (for status and the persisted heartbeat state). */
@@ -110,8 +156,7 @@ export class SilenceDetector {
 
   #resolved(s: InstanceLiveness, now: number): Alert {
     const since = s.silentSince as number;
-    return healthAlert({
-      ruleId: SILENCE_RULE,
+    return healthAlert(SILENCE_ALERT, {
       severity: 'info',
       description: DESCRIPTION,
       message: `traffic resumed from ${s.instanceId === null ? `cluster ${this.#clusterId ?? '?'}` : `instance ${s.instanceId}`} after ${formatDuration(now - since)} of silence (${new Date(since).toISOString()} to ${new Date(now).toISOString()})`,

@@ -6,9 +6,13 @@
  * when the first record is held, and once more (resolved) when a held record decrypts again.
  */
 import type { Alert } from '../pipeline/alert.js';
-import { formatDuration, healthAlert, systemClock, type Clock } from './healthAlert.js';
+import { formatDuration, healthAlert, systemClock, type AlertKind, type Clock } from './healthAlert.js';
 
-export const DATA_KEY_FAILURE_RULE = 'das-data-key-failure';
+export const DATA_KEY_FAILURE_ALERT = {
+  ruleId: 'das-data-key-failure',
+  facts: ['state', 'encryptionContext', 'streamName', 'shardId', 'sequenceNumber', 'error', 'since', 'start', 'end', 'durationMs'],
+} as const satisfies AlertKind;
+export const DATA_KEY_FAILURE_RULE = DATA_KEY_FAILURE_ALERT.ruleId;
 const DESCRIPTION =
   'Data keys of the activity stream no longer decrypt (KMS access denied, key disabled or deleted): dasguard holds ' +
   'the stream at the first record it cannot decrypt and checks nothing after it until the key works again.';
@@ -45,8 +49,7 @@ export class DataKeyAlarm {
     const since = this.#clock.now();
     this.#open.set(record.context, { ...record, since });
     return [
-      healthAlert({
-        ruleId: DATA_KEY_FAILURE_RULE,
+      healthAlert(DATA_KEY_FAILURE_ALERT, {
         severity: 'critical',
         description: DESCRIPTION,
         message:
@@ -68,8 +71,7 @@ export class DataKeyAlarm {
     this.#open.delete(context);
     const now = this.#clock.now();
     return [
-      healthAlert({
-        ruleId: DATA_KEY_FAILURE_RULE,
+      healthAlert(DATA_KEY_FAILURE_ALERT, {
         severity: 'info',
         description: DESCRIPTION,
         message:

@@ -8,8 +8,20 @@ export function stableId(parts: readonly unknown[]): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
 }
 
-export interface HealthAlertInput {
-  ruleId: string;
+/**
+ * One kind of alert that dasguard raises itself (not from a rule file): its rule id and every key its `event`
+ * (the facts) may carry. Declared once, beside the code that raises it; src/builtinAlerts.ts collects them so that
+ * `dasguard.yaml` can be checked against them (route and suppression `rules:` patterns, suppression `keys`).
+ */
+export interface AlertKind {
+  readonly ruleId: string;
+  readonly facts: readonly string[];
+}
+
+/** The facts an alert of `kind` may carry: only its declared keys (the typecheck rejects any other). */
+export type FactsOf<K extends AlertKind> = { [P in K['facts'][number]]?: unknown };
+
+export interface HealthAlertInput<F extends Record<string, unknown> = Record<string, unknown>> {
   severity: Severity;
   description: string;
   message: string;
@@ -19,17 +31,17 @@ export interface HealthAlertInput {
   time: Date | null;
   source: string;
   /** The facts of the check; `state: 'open' | 'resolved'` for conditions that end. */
-  facts: Record<string, unknown>;
+  facts: F;
   /** What makes this occurrence unique (with the rule id): e.g. the instance and the start of a silence. */
   key: readonly unknown[];
   tags?: string[];
 }
 
-export function healthAlert(a: HealthAlertInput): Alert {
+export function healthAlert<K extends AlertKind>(kind: K, a: HealthAlertInput<FactsOf<K>>): Alert {
   return {
-    id: stableId(['health', a.ruleId, a.clusterId, ...a.key]),
+    id: stableId(['health', kind.ruleId, a.clusterId, ...a.key]),
     kind: 'health',
-    ruleId: a.ruleId,
+    ruleId: kind.ruleId,
     severity: a.severity,
     tags: a.tags ?? ['stream-health'],
     description: a.description,

@@ -13,7 +13,7 @@ import { didYouMean } from '../rules/fields.js';
 import { ProblemList, fileProblemsMessage, isError } from '../rules/problems.js';
 import { describeNode, parseYamlFile, type YNode } from '../rules/yamlTree.js';
 import type { Alert } from '../pipeline/alert.js';
-import { formatDuration, healthAlert, stableId } from './healthAlert.js';
+import { formatDuration, healthAlert, stableId, type AlertKind } from './healthAlert.js';
 import { eventIdentity, type RdsEvent } from './rdsEvent.js';
 
 export interface EventPattern {
@@ -171,7 +171,11 @@ export function emptyLossWindowState(): LossWindowState {
   return { windows: [], pendingEnds: [] };
 }
 
-export const LOSS_WINDOW_RULE = 'das-loss-window';
+export const LOSS_WINDOW_ALERT = {
+  ruleId: 'das-loss-window',
+  facts: ['state', 'windowId', 'start', 'end', 'durationMs', 'rdsEvent', 'startMessage', 'endMessage'],
+} as const satisfies AlertKind;
+export const LOSS_WINDOW_RULE = LOSS_WINDOW_ALERT.ruleId;
 const DESCRIPTION = 'RDS reported a window in which Database Activity Streams records may have been lost: the audit trail has a hole.';
 
 export function openWindows(state: LossWindowState): LossWindow[] {
@@ -218,8 +222,7 @@ export function settlePendingEnds(state: LossWindowState, cursor: string, cluste
   state.pendingEnds = state.pendingEnds.filter((p) => {
     if (p.date >= cursor) return true;
     alerts.push(
-      healthAlert({
-        ruleId: LOSS_WINDOW_RULE,
+      healthAlert(LOSS_WINDOW_ALERT, {
         severity: 'high',
         description: DESCRIPTION,
         message: `RDS reported the end of a window in which activity records may have been lost at ${p.date}; its start was not seen: records before it may be missing ("${p.message}")`,
@@ -241,8 +244,7 @@ export function pruneClosedWindows(state: LossWindowState, before: string): void
 }
 
 function openAlert(w: LossWindow, clusterId: string, source: string, e: RdsEvent): Alert {
-  return healthAlert({
-    ruleId: LOSS_WINDOW_RULE,
+  return healthAlert(LOSS_WINDOW_ALERT, {
     severity: 'high',
     description: DESCRIPTION,
     message: `activity records may be lost since ${w.start}: RDS reported "${w.startMessage}"`,
@@ -259,8 +261,7 @@ function closeWindow(w: LossWindow, end: string, endMessage: string, clusterId: 
   w.endMessage = endMessage;
   const durationMs = Date.parse(end) - Date.parse(w.start);
   return [
-    healthAlert({
-      ruleId: LOSS_WINDOW_RULE,
+    healthAlert(LOSS_WINDOW_ALERT, {
       severity: 'info',
       description: DESCRIPTION,
       message: `loss window closed: activity records between ${w.start} and ${end} (${formatDuration(durationMs)}) may be missing; RDS reported "${endMessage}"`,

@@ -1,9 +1,13 @@
 /** Checks `run` makes once at startup, before it reads a record. */
 import type { ActivityStreamInfo } from '../aws/rds.js';
 import type { Alert } from '../pipeline/alert.js';
-import { healthAlert } from './healthAlert.js';
+import { healthAlert, type AlertKind } from './healthAlert.js';
 
-export const STREAM_NOT_STARTED_RULE = 'das-stream-not-started';
+export const STREAM_NOT_STARTED_ALERT = {
+  ruleId: 'das-stream-not-started',
+  facts: ['status', 'mode', 'streamName', 'resourceId'],
+} as const satisfies AlertKind;
+export const STREAM_NOT_STARTED_RULE = STREAM_NOT_STARTED_ALERT.ruleId;
 
 /**
  * A health alert when the cluster's activity stream is not `started` (stopped, starting, stopping): nothing,
@@ -18,8 +22,7 @@ export function streamNotStartedAlert(info: ActivityStreamInfo, now: number): Al
       : info.status === 'stopping'
         ? 'is stopping: database activity is about to go unaudited'
         : 'is stopped: database activity is not being audited';
-  return healthAlert({
-    ruleId: STREAM_NOT_STARTED_RULE,
+  return healthAlert(STREAM_NOT_STARTED_ALERT, {
     severity,
     description: 'dasguard started while the activity stream of the cluster was not started.',
     message: `the activity stream of cluster ${info.clusterIdentifier} ${what} (status ${info.status})`,

@@ -2,15 +2,18 @@
  * Trimmed data: records the stream dropped (retention, 24 h for DAS streams) before dasguard read them. They
  * are gone for good: an audit gap. `trimmedAlert` turns the consumer's `StreamObserver.onTrimmed(gap)` into an
  * alert; `staleCheckpoints` lets `run` see at startup that a checkpoint is older than the retention (so the
- * records after it are already trimmed); `streamRetentionHours` asks Kinesis (DescribeStreamSummary).
+ * records after it are already trimmed); src/aws/kinesis.ts asks Kinesis for the retention
+ * (kept apart so that this file, and the alert kinds it declares, load no AWS SDK).
  */
-import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { classifyAwsError } from '../aws/errors.js';
 import type { Alert } from '../pipeline/alert.js';
 import type { TrimmedData } from '../pipeline/StreamObserver.js';
-import { formatDuration, healthAlert } from './healthAlert.js';
+import { formatDuration, healthAlert, type AlertKind } from './healthAlert.js';
 
-export const TRIMMED_RULE = 'das-records-trimmed';
+export const TRIMMED_ALERT = {
+  ruleId: 'das-records-trimmed',
+  facts: ['streamName', 'shardId', 'afterSequenceNumber', 'from', 'to', 'reason'],
+} as const satisfies AlertKind;
+export const TRIMMED_RULE = TRIMMED_ALERT.ruleId;
 export const DEFAULT_RETENTION_HOURS = 24;
 const DESCRIPTION = 'Activity records were removed from the Kinesis stream (retention) before dasguard read them: they are lost to the audit trail.';
 
@@ -18,8 +21,7 @@ export function trimmedAlert(gap: TrimmedData, clusterId: string | null): Alert 
   const from = gap.from ? gap.from.toISOString() : 'an unknown time';
   const to = gap.to ? gap.to.toISOString() : 'an unknown time';
   const after = gap.afterSequenceNumber ? ` after sequence ${gap.afterSequenceNumber}` : '';
-  return healthAlert({
-    ruleId: TRIMMED_RULE,
+  return healthAlert(TRIMMED_ALERT, {
     severity: 'critical',
     description: DESCRIPTION,
     message: `records between ${from} and ${to} were trimmed before they were read (stream ${gap.streamName}, shard ${gap.shardId}${after}): ${gap.reason}`,
@@ -67,14 +69,4 @@ export function staleCheckpoints(
       to: new Date(horizon),
       reason: `the checkpoint is ${formatDuration(now - c.time.getTime())} old, beyond the stream's ${retentionHours} h retention`,
     }));
-}
-
-/** `RetentionPeriodHours` of a stream. IAM: `kinesis:DescribeStreamSummary`. */
-export async function streamRetentionHours(client: KinesisClient, streamName: string): Promise<number> {
-  try {
-    const out = await client.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
-    return out.StreamDescriptionSummary?.RetentionPeriodHours ?? DEFAULT_RETENTION_HOURS;
-  } catch (err) {
-    throw classifyAwsError(err, `Kinesis DescribeStreamSummary for stream "${streamName}"`, { configHint: 'the kinesis:DescribeStreamSummary permission, region and stream name' });
-  }
 }
