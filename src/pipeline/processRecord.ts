@@ -73,7 +73,7 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
   }
   const quarantined: Quarantined[] = batch.rejected.map((r) => ({
     position,
-    reason: PoisonReason.badEvent,
+    reason: r.poisonReason ?? PoisonReason.badEvent,
     message: `event ${r.index}: ${r.reason}`,
     eventIndex: r.index,
   }));
