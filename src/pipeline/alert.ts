@@ -4,6 +4,7 @@ import type { RuleMatch } from '../rules/index.js';
 import type { ActivityEvent, RecordPosition, Severity } from '../types.js';
 import { formatPosition } from '../types.js';
 import { redactParams, redactSql } from '../redact.js';
+import { fitAlert } from './alertSize.js';
 
 export interface Alert {
   /** Deterministic: cluster, instance, session, statement, substatement, event time and rule. */
@@ -25,6 +26,8 @@ export interface Alert {
   /** The event that fired the rule (an ActivityEvent with SQL literals redacted unless redaction is 'none'; an
    *  RDS event; or the facts of a health check). */
   event: Record<string, unknown>;
+  /** Shortened to fit a size limit (MAX_ALERT_BYTES when built, a sink's own when sent): see pipeline/alertSize.ts. */
+  truncated?: boolean;
 }
 
 export type Redaction = 'literals' | 'none';
@@ -44,7 +47,7 @@ export function alertId(event: ActivityEvent, ruleId: string): string {
 }
 
 export function buildAlert(match: RuleMatch, event: ActivityEvent, position: RecordPosition, redaction: Redaction): Alert {
-  return {
+  return fitAlert({
     id: alertId(event, match.rule.id),
     kind: 'activity',
     ruleId: match.rule.id,
@@ -57,7 +60,7 @@ export function buildAlert(match: RuleMatch, event: ActivityEvent, position: Rec
     time: event.logTimeMs === null ? null : new Date(event.logTimeMs).toISOString(),
     source: formatPosition(position),
     event: redaction === 'none' ? event : redactEvent(event),
-  };
+  }).alert;
 }
 
 /** A copy of the event with literals masked in commandText and every bind value in paramList masked. */
