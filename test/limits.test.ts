@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { decodeBase64Strict } from '../src/codec/base64.js';
 import { decodeRecord, decryptAndGunzip } from '../src/codec/decode.js';
+import { encodeRecord } from '../src/codec/encode.js';
 import { DecryptPool } from '../src/codec/DecryptPool.js';
 import { encryptPayload } from '../src/codec/payload.js';
 import { parseDeliveryConfig } from '../src/delivery/config.js';
@@ -21,7 +23,7 @@ import { PoisonRecordError } from '../src/errors.js';
 import { readInputs, type InputItem } from '../src/input/readInputs.js';
 import { encryptionContextFor } from '../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
-import { MAX_ALERT_BYTES, MAX_INPUT_VALUE_CHARS, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, MAX_RECORD_BYTES } from '../src/limits.js';
+import { MAX_ALERT_BYTES, MAX_INPUT_VALUE_CHARS, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, MAX_RECORD_BYTES, formatBytes } from '../src/limits.js';
 import { processRecord } from '../src/pipeline/processRecord.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
 import { jsonLines, runCli } from './support/cli.js';
@@ -124,6 +126,24 @@ describe('record size (MAX_RECORD_BYTES) and base64', () => {
     const bad = items[1] as Extract<InputItem, { kind: 'bad' }>;
     assert.equal(bad.position.sequenceNumber, '2');
     assert.match(bad.message, /over the 10 MiB/);
+  });
+
+  it('a large legal record (a payload of 4.5 MB of base64 in 6 MB of Kinesis data) decodes, and its alert is capped', async () => {
+    const record = benchRecords(1, 2, 9)[0]!;
+    record.databaseActivityEventList[1]!.commandText = `SELECT '${randomBytes(3_400_000).toString('base64')}'`;
+    const data = await encodeRecord(record, { resourceId: PG.clusterId, version: PG.version, wrapper: keys });
+    const line = kinesisLine(data, '1');
+    assert.ok(line.length > 6_000_000 && data.byteLength > 4_500_000, `${line.length} ${data.byteLength}`);
+    const f = join(tmp(), 'big.jsonl');
+    writeFileSync(f, line + '\n');
+    const [item] = await collect([f]);
+    assert.equal(item?.kind, 'record');
+    const rules = await ruleSetFrom([everyEventRules()]);
+    const out = await processRecord((item as Extract<InputItem, { kind: 'record' }>).record, { keys, rules, redaction: 'none' });
+    assert.deepEqual(out.quarantined, []);
+    assert.equal(out.alerts.length, 2);
+    assert.equal(out.alerts[1]!.truncated, true);
+    assert.ok(Buffer.byteLength(JSON.stringify(out.alerts[1])) <= MAX_ALERT_BYTES);
   });
 
   it('record data over MAX_RECORD_BYTES from Kinesis or Lambda is quarantined by the decoder too', async () => {
@@ -289,4 +309,16 @@ describe('end to end: poison among good records', () => {
     assert.equal(decode.code, 0, decode.stderr);
     assert.equal(jsonLines(decode.stdout).length, 6);
   });
+});
+
+it('README "Limits" states the values of src/limits.ts', () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const table = readme.slice(readme.indexOf('#### Limits'), readme.indexOf('### Exit codes'));
+  const rows = table.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| what') && !l.startsWith('| ---'));
+  assert.equal(rows.length, 5);
+  assert.match(rows[0]!, new RegExp(`\\| ${MAX_JSON_DEPTH} levels .*\\| \`too-deep\``));
+  assert.match(rows[1]!, new RegExp(`\\| ${formatBytes(MAX_RECORD_BYTES)}: .*\\| \`record-too-large\``));
+  assert.match(rows[2]!, new RegExp(`\\| ${formatBytes(MAX_PAYLOAD_BYTES)} \\| \`payload-too-large\``));
+  assert.match(rows[3]!, new RegExp(`\\| ${MAX_INPUT_VALUE_CHARS / MiB} Mi characters \\| \`value-too-large\``));
+  assert.match(rows[4]!, new RegExp(`\\| ${formatBytes(MAX_ALERT_BYTES)} .*\\| shortened, never dropped`));
 });
