@@ -59,7 +59,13 @@ export class LineSplitter {
   private keep(piece: string): void {
     if (this.head !== undefined || piece.length === 0) return;
     if (this.length + piece.length > this.max) {
-      this.head = (this.parts.join('') + piece.slice(0, this.headChars)).slice(0, this.headChars);
+      // Only the first characters: joining the whole line would copy up to `max` characters once more.
+      let head = '';
+      for (const p of [...this.parts, piece]) {
+        if (head.length >= this.headChars) break;
+        head += p.slice(0, this.headChars - head.length);
+      }
+      this.head = head;
       this.parts = [];
       this.length = 0;
       return;

@@ -189,12 +189,14 @@ export class JsonValueScanner {
   /** Keeps chunk[from, to) as part of the current value, unless that makes it too large: then keeps only its head. */
   private hold(chunk: string, from: number, to: number): void {
     if (this.tooLarge) return;
+    // The start of the value's first piece, for the report should it grow too large (slicing the whole buffer
+    // later would copy it once more).
+    if (this.buf.length === 0) this.head = chunk.slice(from, Math.min(to, from + HEAD_CHARS));
     if (this.buf.length + (to - from) <= MAX_INPUT_VALUE_CHARS) {
       this.buf += chunk.slice(from, to);
       return;
     }
     this.tooLarge = true;
-    this.head = this.buf.length >= HEAD_CHARS ? this.buf.slice(0, HEAD_CHARS) : this.buf + chunk.slice(from, Math.min(to, from + HEAD_CHARS - this.buf.length));
     this.buf = '';
   }
 
