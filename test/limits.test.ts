@@ -20,6 +20,7 @@ import { encryptPayload } from '../src/codec/payload.js';
 import { parseDeliveryConfig } from '../src/delivery/config.js';
 import { DeliveryHandoff } from '../src/delivery/DeliveryHandoff.js';
 import { PoisonRecordError } from '../src/errors.js';
+import { LineSplitter, type Line } from '../src/input/LineSplitter.js';
 import { readInputs, type InputItem } from '../src/input/readInputs.js';
 import { encryptionContextFor } from '../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
@@ -186,6 +187,24 @@ describe('payload size (MAX_PAYLOAD_BYTES): a gzip bomb', () => {
 });
 
 describe('input readers stay bounded (MAX_INPUT_VALUE_CHARS)', () => {
+  it('the line splitter gives the same lines wherever the chunks end; a line over its limit comes back as its head only', () => {
+    const text = 'short\n0123456789\n0123456789A\n\nlast-is-too-long-and-has-no-newline';
+    const expected = ['short', '0123456789', { tooLong: '0123' }, '', { tooLong: 'last' }];
+    for (let a = 0; a <= text.length; a++) {
+      for (let b = a; b <= text.length; b++) {
+        const s = new LineSplitter(10, 4);
+        const got: Line[] = [];
+        for (const chunk of [text.slice(0, a), text.slice(a, b), text.slice(b)]) {
+          s.push(chunk);
+          for (let l = s.next(); l !== undefined; l = s.next()) got.push(l);
+        }
+        const last = s.end();
+        if (last !== undefined) got.push(last);
+        assert.deepEqual(got, expected, `chunks end at ${a}, ${b}`);
+      }
+    }
+  });
+
   const huge = MAX_INPUT_VALUE_CHARS + 1;
   /** `head`, then `n` characters of `fill` in 1 MiB chunks, then `tail`: never held whole. */
   function* stream(head: string, n: number, tail: string): Generator<Buffer> {
@@ -201,8 +220,10 @@ describe('input readers stay bounded (MAX_INPUT_VALUE_CHARS)', () => {
     assert.deepEqual(summary(await collect(['-'], { stdin })), ['record 1', 'bad 2 value-too-large', 'record 3']);
   });
 
+  /** A plaintext record of exactly MAX_INPUT_VALUE_CHARS characters. */
+  const exact = plainLine(3).replace('"n":3', `"n":3,"pad":"${'A'.repeat(MAX_INPUT_VALUE_CHARS - plainLine(3).length - 9)}"`);
+
   it('JSON Lines: the first line of the input over the limit, and a line exactly at the limit', async () => {
-    const exact = plainLine(3).replace('"n":3', `"n":3,"pad":"${'A'.repeat(MAX_INPUT_VALUE_CHARS - plainLine(3).length - 9)}"`);
     assert.equal(exact.length, MAX_INPUT_VALUE_CHARS);
     const stdin = Readable.from(stream('{"Data":"', huge, `"}\n${line(2)}\n${exact}\n${line(4)}\n`));
     assert.deepEqual(summary(await collect(['-'], { stdin })), ['bad 1 value-too-large', 'record 2', 'record 3', 'record 4']);
@@ -217,8 +238,8 @@ describe('input readers stay bounded (MAX_INPUT_VALUE_CHARS)', () => {
   });
 
   it('a JSON document: an array element over the limit is quarantined with its line and index; the next elements are read', async () => {
-    const stdin = Readable.from(stream(`[\n${line(1)},\n{"Data": "`, huge, `"},\n${line(3)}\n]\n`));
-    assert.deepEqual(summary(await collect(['-'], { stdin })), ['record 2#0', 'bad 3#1 value-too-large', 'record 4#2']);
+    const stdin = Readable.from(stream(`[\n${line(1)},\n{"Data": "`, huge, `"},\n${exact},\n${line(4)}\n]\n`));
+    assert.deepEqual(summary(await collect(['-'], { stdin })), ['record 2#0', 'bad 3#1 value-too-large', 'record 4#2', 'record 5#3']);
   });
 
   it('get-records output: a document over the limit is quarantined with its line; the next document is read', async () => {
