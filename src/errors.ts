@@ -24,6 +24,14 @@ export const PoisonReason = {
   payloadNotJson: 'payload-not-json',
   badPayload: 'bad-payload',
   badEvent: 'bad-event',
+  /** Nested deeper than MAX_JSON_DEPTH (src/limits.ts): an event alone, or a whole plaintext input value. */
+  tooDeep: 'too-deep',
+  /** Record data over MAX_RECORD_BYTES: refused before it is decoded. */
+  recordTooLarge: 'record-too-large',
+  /** The gunzipped payload would pass MAX_PAYLOAD_BYTES (a gzip bomb): decompression stopped there. */
+  payloadTooLarge: 'payload-too-large',
+  /** An input line or top-level JSON value over MAX_INPUT_VALUE_CHARS: skipped without being held. */
+  valueTooLarge: 'value-too-large',
 } as const;
 export type PoisonReason = (typeof PoisonReason)[keyof typeof PoisonReason];
 

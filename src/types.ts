@@ -1,4 +1,5 @@
 /** Types shared by every stage: source record -> decoded batch -> activity events -> rule matches -> alerts. */
+import type { PoisonReason } from './errors.js';
 
 export type DbEngine = 'postgresql' | 'mysql' | 'oracle' | 'sqlserver' | 'unknown';
 
@@ -88,10 +89,13 @@ export interface Heartbeat {
   raw: Record<string, unknown>;
 }
 
-/** An event of a record that could not be used (not an object, unknown `type`): quarantined on its own. */
+/** An event of a record that could not be used (not an object, unknown `type`, too deep): quarantined on its own. */
 export interface RejectedEvent {
   index: number;
   reason: string;
+  /** The quarantine reason; absent: `bad-event`. */
+  poisonReason?: PoisonReason;
+  /** The event as it came; undefined when it is too deep to be handled safely. */
   raw: unknown;
 }
 

@@ -40,6 +40,7 @@ import {
   waitFor,
   type Kinesalite,
 } from './support/kinesis.js';
+import { MiB, deepEventRecord, gzipBombRecord } from './support/poison.js';
 
 let kinesalite: Kinesalite;
 let client: KinesisClient;
@@ -270,6 +271,29 @@ describe('KinesisConsumer', () => {
     assert.equal(q?.sequenceNumber, puts[5]!.sequenceNumber);
     assert.equal(q?.shardId, puts[5]!.shardId);
     assert.deepEqual(h.handoff.ids(), await replayAlertIds(good, ['rules', everyRules]));
+    assert.equal(readCheckpoints(dir, stream)[puts[0]!.shardId]?.sequenceNumber, puts.at(-1)!.sequenceNumber);
+  });
+
+  test('poison that crashed dasguard (an event 5,000 levels deep, a gzip bomb) is quarantined with its reason and passed; the checkpoint moves on', async () => {
+    const stream = await newStream(1);
+    const dir = tempDir();
+    const good = await encryptedRecords(6, 2, 71);
+    const deep = await deepEventRecord(5000, 3, 1);
+    const data = [...good.slice(0, 3), deep, await gzipBombRecord(128 * MiB), ...good.slice(3)];
+    const puts = await putRecords(client, stream, data, { spread: 1 });
+    const h = startConsumer(stream, dir);
+    await waitFor(() => h.consumer.stats().records === data.length, 'all records');
+    await h.stop();
+    const q = h.logs.filter((l) => l.msg === 'quarantined');
+    assert.deepEqual(
+      q.map((l) => [l.sequenceNumber, l.reason, l.eventIndex]),
+      [
+        [puts[3]!.sequenceNumber, 'too-deep', 1],
+        [puts[4]!.sequenceNumber, 'payload-too-large', undefined],
+      ],
+    );
+    // The deep record's other two events are evaluated like any others.
+    assert.deepEqual(h.handoff.ids(), await replayAlertIds([...good, deep], ['rules', everyRules]));
     assert.equal(readCheckpoints(dir, stream)[puts[0]!.shardId]?.sequenceNumber, puts.at(-1)!.sequenceNumber);
   });
 

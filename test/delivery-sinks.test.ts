@@ -1,7 +1,8 @@
 /** Each sink against a real receiver: the real SNSClient against the loopback SNS, fetch against node:http. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SnsSink, fitMessage } from '../src/delivery/sinks/SnsSink.js';
+import { SnsSink } from '../src/delivery/sinks/SnsSink.js';
+import { fitAlert } from '../src/pipeline/alertSize.js';
 import { SlackSink } from '../src/delivery/sinks/SlackSink.js';
 import { WebhookSink } from '../src/delivery/sinks/WebhookSink.js';
 import { startSnsServer, type SnsServer } from './support/snsServer.js';
@@ -75,7 +76,7 @@ test('SNS PublishBatch: per-entry failures come back per alert, marked retryable
 test('SNS 256 KiB: a huge statement is cut first (truncated: true) and SNS accepts it; a batch is split by size', async () => {
   const huge = makeAlert(50);
   huge.event = { ...huge.event, commandText: `SELECT ${'a, '.repeat(200_000)}1` };
-  const text = fitMessage(huge, 200_000);
+  const text = fitAlert(huge, 200_000).json;
   assert.ok(Buffer.byteLength(text) <= 200_000);
   const parsed = JSON.parse(text) as { truncated: boolean; event: { commandText: string; dbUserName: string } };
   assert.equal(parsed.truncated, true);

@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { ConfigError, DataKeyError, DataKeyProblem, PoisonRecordError, PoisonReason } from '../errors.js';
 import { encryptionContextFor, type KeyProvider } from '../keys/KeyProvider.js';
+import { base64ByteLength, formatBytes, MAX_PAYLOAD_BYTES, recordSizeProblem } from '../limits.js';
 import type { DecodedBatch, EncryptionContext } from '../types.js';
 import { normalizeEvents, type RecordContext } from './normalize.js';
 import { decryptPayload } from './payload.js';
@@ -17,7 +18,8 @@ import { describeJsonError } from '../util/jsonError.js';
  * - a bare `{type:"DatabaseActivityMonitoringRecord", clusterId, instanceId, databaseActivityEventList}`.
  *
  * Encrypted path: `key` -> KeyProvider (encryption context from the resource id) -> data key ->
- * decryptPayload -> gunzip -> JSON. The data key is zeroed after use.
+ * decryptPayload -> gunzip -> JSON. The data key is zeroed after use. Bounded whatever the input (src/limits.ts):
+ * record data over MAX_RECORD_BYTES is refused before it is parsed, and gunzip stops at MAX_PAYLOAD_BYTES.
  *
  * Every failure of the record itself is a PoisonRecordError with a PoisonReason (`encryptedRecord` set once the
  * envelope said the record is encrypted); TransientError and ConfigError from the key provider pass through
@@ -43,6 +45,10 @@ export async function decodeRecord(
   data: Uint8Array | Record<string, unknown>,
   ctx: DecodeContext,
 ): Promise<DecodedBatch> {
+  if (data instanceof Uint8Array) {
+    const tooLarge = recordSizeProblem(data.byteLength);
+    if (tooLarge !== undefined) throw new PoisonRecordError(PoisonReason.recordTooLarge, `record data is ${tooLarge}`);
+  }
   const doc = data instanceof Uint8Array ? parseRecordBytes(data) : data;
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new PoisonRecordError(
@@ -147,7 +153,8 @@ async function decodeEncrypted(
 }
 
 /** ESDK message + data key -> decrypted, gunzipped payload bytes (the JSON). The data key is not modified; the
- *  intermediate gzip bytes are zeroed. PoisonRecordError (payload-decrypt-failed, not-gzip) for a bad payload. */
+ *  intermediate gzip bytes are zeroed. PoisonRecordError (payload-decrypt-failed, not-gzip, payload-too-large past
+ *  MAX_PAYLOAD_BYTES) for a bad payload. */
 export async function decryptAndGunzip(message: Uint8Array, dataKey: Uint8Array): Promise<Buffer> {
   const compressed = await decryptPayload(message, dataKey);
   try {
@@ -181,6 +188,9 @@ function contextFor(resourceId: string): EncryptionContext {
 }
 
 function decodeBase64(text: string, field: string): Buffer {
+  // A plaintext envelope (a file input) is not bounded by the record size: its fields are, all the same.
+  const tooLarge = recordSizeProblem(base64ByteLength(text));
+  if (tooLarge !== undefined) throw new PoisonRecordError(PoisonReason.recordTooLarge, `DAS envelope "${field}" is ${tooLarge}`);
   const bytes = decodeBase64Strict(text);
   if (bytes === undefined) {
     throw new PoisonRecordError(
@@ -200,8 +210,15 @@ function gunzip(data: Uint8Array): Buffer {
     );
   }
   try {
-    return gunzipSync(data);
+    return gunzipSync(data, { maxOutputLength: MAX_PAYLOAD_BYTES });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new PoisonRecordError(
+        PoisonReason.payloadTooLarge,
+        `decrypted payload expands past ${formatBytes(MAX_PAYLOAD_BYTES)} (the limit; ${data.byteLength} bytes of gzip): ` +
+          `decompression stopped at ${formatBytes(MAX_PAYLOAD_BYTES)}`,
+      );
+    }
     throw new PoisonRecordError(
       PoisonReason.notGzip,
       `decrypted payload is corrupt gzip: ${(err as Error).message}`,

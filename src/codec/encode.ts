@@ -39,11 +39,18 @@ function payloadObject(record: ActivityRecordInput): Record<string, unknown> {
 
 /** Envelope JSON bytes, encrypted like Aurora's. */
 export async function encodeRecord(record: ActivityRecordInput, opts: EncodeOptions): Promise<Uint8Array> {
+  return encodeCompressedPayload(gzipSync(JSON.stringify(payloadObject(record))), opts);
+}
+
+/**
+ * Envelope JSON bytes around a payload that is already compressed (normally gzip of the payload JSON), encrypted
+ * and wrapped like Aurora's: for tests that need a payload no event list gives (a gzip bomb, corrupt gzip).
+ */
+export async function encodeCompressedPayload(compressed: Uint8Array, opts: EncodeOptions): Promise<Uint8Array> {
   const context = encryptionContextFor(opts.resourceId);
   const ownKey = opts.dataKey === undefined;
   const dataKey = opts.dataKey ?? randomFillSync(new Uint8Array(32));
   try {
-    const compressed = gzipSync(JSON.stringify(payloadObject(record)));
     const message = await encryptPayload(compressed, dataKey);
     const wrapped = await opts.wrapper.wrapDataKey(new Uint8Array(dataKey), context);
     const envelope = {

@@ -1,5 +1,7 @@
 import { mysqlVersionOf, type LexerOptions } from '../sql/lexer.js';
 import { leadingCommand, statementShape } from '../sql/statement.js';
+import { PoisonReason } from '../errors.js';
+import { eventDepthProblem } from '../limits.js';
 import type { ActivityEvent, DbEngine, Heartbeat, RejectedEvent } from '../types.js';
 
 /** What an event inherits from the record that carried it. */
@@ -44,6 +46,8 @@ export function normalizeEvent(raw: unknown, index: number, ctx: RecordContext):
     };
   }
   const ev = raw as Record<string, unknown>;
+  const tooDeep = eventDepthProblem(ev);
+  if (tooDeep !== undefined) return { kind: 'rejected', rejected: { index, reason: tooDeep, poisonReason: PoisonReason.tooDeep, raw: undefined } };
   const type = ev.type;
   if (type === 'record') {
     const engine = engineOf(ev, ctx.version);

@@ -1,7 +1,7 @@
 /** What the delivery module's parts agree on: the sink port, send results, and the alert as delivered. */
 import type { Alert } from '../pipeline/alert.js';
 
-/** An alert on its way to a sink: redacted for its route, maybe with a suppression count or a truncation mark. */
+/** An alert on its way to a sink: redacted for its route, maybe with a suppression count (and `truncated`, from Alert). */
 export interface DeliveredAlert extends Alert {
   /** Alerts like this one that suppression held back (in the window this alert closes, or this digest reports). */
   suppressedCount?: number;
@@ -10,8 +10,6 @@ export interface DeliveredAlert extends Alert {
    * first alert's id, the window and the key fields the message names.
    */
   suppression?: { firstId: string; windowMs: number; keys: string[] };
-  /** A sink had to shorten the alert to fit its size limit (SNS: 256 KB). */
-  truncated?: boolean;
 }
 
 /** The outcome of sending one alert to one sink. */

@@ -2,8 +2,14 @@
  * Splits a stream of text into top-level JSON values without parsing them, so that a multi-line document
  * (pretty-printed `aws kinesis get-records` output, a JSON array of DAS records, several documents one after
  * another) is read one value at a time. A top-level array is split into its elements, so a large array of
- * records never has to be held at once. Memory is bounded by the largest single value.
+ * records never has to be held at once. Memory is bounded by the largest single value, and no value over
+ * MAX_INPUT_VALUE_CHARS is held: it is scanned to its end without being kept, and reported as `tooLarge`.
  */
+import { MAX_INPUT_VALUE_CHARS } from '../limits.js';
+
+/** How much of a bad value's text is kept for the report (a junk line, a value too large). */
+const HEAD_CHARS = 10_000;
+
 export interface ScannedValue {
   /** The value's JSON text, or the offending text when `error` is set. */
   text: string;
@@ -11,8 +17,10 @@ export interface ScannedValue {
   line: number;
   /** Index inside a top-level array, when the value is an array element. */
   index?: number;
-  /** Set when the text is not JSON: the rest of that line was skipped. */
+  /** Set when the text is not JSON (the rest of that line was skipped) or the value is too large. */
   error?: string;
+  /** The value is over MAX_INPUT_VALUE_CHARS: `text` holds its first characters only. */
+  tooLarge?: boolean;
 }
 
 const enum Mode {
@@ -37,6 +45,9 @@ export class JsonValueScanner {
   private inArray = false;
   private arrayIndex = 0;
   private scalar = false;
+  /** The current value is over MAX_INPUT_VALUE_CHARS: no longer buffered, `head` holds its start. */
+  private tooLarge = false;
+  private head = '';
 
   /** Feeds a chunk; returns the values completed by it. */
   push(chunk: string): ScannedValue[] {
@@ -72,6 +83,7 @@ export class JsonValueScanner {
             this.inString = c === 34;
             this.escaped = false;
             this.scalar = isScalarStart(c);
+            this.tooLarge = false;
             this.buf = '';
             start = i;
             continue;
@@ -85,7 +97,7 @@ export class JsonValueScanner {
         case Mode.Junk: {
           if (c === 10) {
             const text = this.buf + chunk.slice(start < 0 ? 0 : start, i);
-            out.push({ text: text.trim(), line: this.startLine, error: 'not JSON' });
+            out.push({ text: text.slice(0, HEAD_CHARS).trim(), line: this.startLine, error: 'not JSON' });
             this.buf = '';
             start = -1;
             this.line++;
@@ -107,7 +119,7 @@ export class JsonValueScanner {
             this.line++;
             if (this.inString) {
               // JSON strings cannot hold a raw newline: this value is broken. Report it and resume on the next line.
-              const text = this.buf + chunk.slice(start < 0 ? 0 : start, i);
+              const text = this.tooLarge ? this.head : this.buf + chunk.slice(start < 0 ? 0 : start, i);
               out.push({ text: text.slice(0, 200), line: this.startLine, error: 'not JSON: a string runs past the end of its line' });
               this.buf = '';
               start = -1;
@@ -140,9 +152,8 @@ export class JsonValueScanner {
         }
       }
     }
-    if (this.mode === Mode.Value || this.mode === Mode.Junk) {
-      this.buf += chunk.slice(start < 0 ? 0 : start);
-    }
+    if (this.mode === Mode.Value) this.hold(chunk, start < 0 ? 0 : start, chunk.length);
+    else if (this.mode === Mode.Junk && this.buf.length < HEAD_CHARS) this.buf += chunk.slice(start < 0 ? 0 : start, (start < 0 ? 0 : start) + HEAD_CHARS);
     return out;
   }
 
@@ -150,6 +161,7 @@ export class JsonValueScanner {
   end(): ScannedValue[] {
     if (this.mode === Mode.Value) {
       this.mode = Mode.Top;
+      if (this.tooLarge) return [this.tooLargeValue()];
       if (this.scalar) return [this.value(this.buf)];
       return [{ text: this.buf.slice(0, 200), line: this.startLine, error: 'truncated JSON: the input ended inside a value' }];
     }
@@ -165,10 +177,36 @@ export class JsonValueScanner {
   }
 
   private finish(chunk: string, start: number, endExclusive: number): ScannedValue {
-    const text = this.buf + chunk.slice(start < 0 ? 0 : start, endExclusive);
-    this.buf = '';
+    const from = start < 0 ? 0 : start;
     this.mode = this.inArray ? Mode.ArrayTop : Mode.Top;
+    this.hold(chunk, from, endExclusive);
+    if (this.tooLarge) return this.tooLargeValue();
+    const text = this.buf;
+    this.buf = '';
     return this.value(text);
+  }
+
+  /** Keeps chunk[from, to) as part of the current value, unless that makes it too large: then keeps only its head. */
+  private hold(chunk: string, from: number, to: number): void {
+    if (this.tooLarge) return;
+    // The start of the value's first piece, for the report should it grow too large (slicing the whole buffer
+    // later would copy it once more).
+    if (this.buf.length === 0) this.head = chunk.slice(from, Math.min(to, from + HEAD_CHARS));
+    if (this.buf.length + (to - from) <= MAX_INPUT_VALUE_CHARS) {
+      this.buf += chunk.slice(from, to);
+      return;
+    }
+    this.tooLarge = true;
+    this.buf = '';
+  }
+
+  private tooLargeValue(): ScannedValue {
+    const v = this.value(this.head);
+    this.head = '';
+    this.tooLarge = false;
+    v.error = `value longer than ${MAX_INPUT_VALUE_CHARS.toLocaleString('en-US')} characters (the limit): skipped`;
+    v.tooLarge = true;
+    return v;
   }
 
   private value(text: string): ScannedValue {

@@ -7,8 +7,10 @@
  * - plaintext DAS JSON: an envelope, a bare `DatabaseActivityMonitoringRecord`, or a list of them;
  * - any of these gzip-compressed, a directory of such files, or `-` for stdin.
  * JSON Lines input is read line by line; other input one top-level value (or array element) at a time, so a
- * large dump replays in bounded memory. What cannot be read becomes a `bad` item with its position: the caller
- * quarantines it and goes on.
+ * large dump replays in bounded memory; a line or value over MAX_INPUT_VALUE_CHARS is skipped without being held,
+ * one nested deeper than MAX_JSON_DEPTH is refused whole, and Kinesis data over MAX_RECORD_BYTES is refused before
+ * it is decoded (src/limits.ts). What cannot be read becomes a `bad` item with its position: the caller quarantines
+ * it and goes on.
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -19,8 +21,10 @@ import { resourceIdFromStreamName } from '../keys/KeyProvider.js';
 import type { RecordPosition, SourceRecord } from '../types.js';
 import { PoisonReason, UsageError } from '../errors.js';
 import { JsonValueScanner, type ScannedValue } from './jsonScanner.js';
+import { LineSplitter, type Line } from './LineSplitter.js';
 import { decodeBase64Strict } from '../codec/base64.js';
 import { describeJsonError } from '../util/jsonError.js';
+import { base64ByteLength, MAX_INPUT_VALUE_CHARS, MAX_JSON_DEPTH, nestsDeeperThan, recordSizeProblem } from '../limits.js';
 
 export type InputItem =
   | { kind: 'record'; record: SourceRecord }
@@ -91,7 +95,7 @@ async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputIt
 
   let mode: 'unknown' | 'lines' | 'document' = 'unknown';
   let scanner: JsonValueScanner | undefined;
-  let pending = '';
+  const lines = new LineSplitter(MAX_INPUT_VALUE_CHARS, RAW_HEAD);
   let lineNo = 0;
 
   for await (const chunk of text as AsyncIterable<string>) {
@@ -99,13 +103,14 @@ async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputIt
       yield* itemsFromScanned(scanner!.push(chunk), ctx);
       continue;
     }
-    pending += chunk;
-    let from = 0;
-    let nl: number;
-    while ((nl = pending.indexOf('\n', from)) >= 0) {
-      const line = pending.slice(from, nl);
-      from = nl + 1;
+    lines.push(chunk);
+    let line: Line | undefined;
+    while ((line = lines.next()) !== undefined) {
       lineNo++;
+      if (typeof line !== 'string') {
+        yield lineTooLong(lineNo, line.tooLong, ctx);
+        continue;
+      }
       if (mode === 'unknown') {
         if (line.trim() === '') continue;
         // JSON Lines when the first non-empty line is a complete JSON value; otherwise one multi-line document.
@@ -114,26 +119,40 @@ async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputIt
           mode = 'document';
           scanner = new JsonValueScanner();
           // Feed the scanner everything from the start of this line, with the blank lines it skipped.
-          const head = '\n'.repeat(lineNo - 1) + line + '\n' + pending.slice(from);
-          from = pending.length;
-          yield* itemsFromScanned(scanner.push(head), ctx);
+          yield* itemsFromScanned(scanner.push('\n'.repeat(lineNo - 1) + line + '\n' + lines.rest()), ctx);
           break;
         }
       }
-      yield* itemsFromLine(line, lineNo, ctx);
+      yield* itemsFromText(line, { source: ctx.source, line: lineNo }, ctx);
     }
-    pending = pending.slice(from);
   }
   if (mode === 'document') {
     yield* itemsFromScanned(scanner!.end(), ctx);
-  } else if (pending.trim() !== '') {
-    lineNo++;
-    if (mode === 'unknown' && !parsesAsJson(pending)) {
-      const sc = new JsonValueScanner();
-      const head = '\n'.repeat(lineNo - 1) + pending;
-      yield* itemsFromScanned([...sc.push(head), ...sc.end()], ctx);
-    } else yield* itemsFromLine(pending, lineNo, ctx);
+    return;
   }
+  const last = lines.end();
+  if (last === undefined) return;
+  lineNo++;
+  if (typeof last !== 'string') {
+    yield lineTooLong(lineNo, last.tooLong, ctx);
+  } else if (mode === 'unknown' && last.trim() !== '' && !parsesAsJson(last)) {
+    const sc = new JsonValueScanner();
+    yield* itemsFromScanned([...sc.push('\n'.repeat(lineNo - 1) + last), ...sc.end()], ctx);
+  } else {
+    yield* itemsFromText(last, { source: ctx.source, line: lineNo }, ctx);
+  }
+}
+
+/** How much of a bad line or value a quarantine entry keeps (`raw`). */
+const RAW_HEAD = 10_000;
+
+function lineTooLong(lineNo: number, head: string, ctx: ItemContext): InputItem {
+  return bad(
+    { source: ctx.source, line: lineNo },
+    PoisonReason.valueTooLarge,
+    `line ${lineNo} is longer than ${MAX_INPUT_VALUE_CHARS.toLocaleString('en-US')} characters (the limit): skipped`,
+    head,
+  );
 }
 
 function parsesAsJson(line: string): boolean {
@@ -151,34 +170,29 @@ interface ItemContext {
   fileResourceId: string | undefined;
 }
 
-function* itemsFromLine(line: string, lineNo: number, ctx: ItemContext): Generator<InputItem> {
-  if (line.trim() === '') return;
+/** One JSON text (a line, or a value the scanner split out) -> its items. Too deep: quarantined whole. */
+function* itemsFromText(text: string, position: RecordPosition, ctx: ItemContext): Generator<InputItem> {
+  if (text.trim() === '') return;
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = JSON.parse(text);
   } catch (err) {
-    yield bad({ source: ctx.source, line: lineNo }, PoisonReason.notJson, `not JSON: ${describeJsonError(err)}`, line);
+    yield bad(position, PoisonReason.notJson, `not JSON: ${describeJsonError(err)}`, text);
     return;
   }
-  yield* itemsFromValue(value, { source: ctx.source, line: lineNo }, ctx);
+  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
+    yield bad(position, PoisonReason.tooDeep, `JSON nested more than ${MAX_JSON_DEPTH} levels deep (the limit)`, text);
+    return;
+  }
+  yield* itemsFromValue(value, position, ctx);
 }
 
 function* itemsFromScanned(values: ScannedValue[], ctx: ItemContext): Generator<InputItem> {
   for (const v of values) {
     const position: RecordPosition = { source: ctx.source, line: v.line };
     if (v.index !== undefined) position.index = v.index;
-    if (v.error) {
-      yield bad(position, PoisonReason.notJson, v.error, v.text);
-      continue;
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(v.text);
-    } catch (err) {
-      yield bad(position, PoisonReason.notJson, `not JSON: ${describeJsonError(err)}`, v.text);
-      continue;
-    }
-    yield* itemsFromValue(value, position, ctx);
+    if (v.error !== undefined) yield bad(position, v.tooLarge ? PoisonReason.valueTooLarge : PoisonReason.notJson, v.error, v.text);
+    else yield* itemsFromText(v.text, position, ctx);
   }
 }
 
@@ -241,6 +255,8 @@ function kinesisRecord(r: unknown, position: RecordPosition, ctx: ItemContext): 
   if (typeof o.Data !== 'string') {
     return bad(position, PoisonReason.badEnvelope, 'the Kinesis record has no "Data" string (base64 of the record data)');
   }
+  const tooLarge = recordSizeProblem(base64ByteLength(o.Data));
+  if (tooLarge !== undefined) return bad(position, PoisonReason.recordTooLarge, `the Kinesis record's "Data" is ${tooLarge}`);
   const data = decodeBase64Strict(o.Data);
   if (data === undefined) return bad(position, PoisonReason.badBase64, 'the Kinesis record\'s "Data" is not base64');
   const record: SourceRecord = { data, position };
@@ -259,6 +275,8 @@ function lambdaRecord(r: Record<string, unknown>, position: RecordPosition, ctx:
   }
   if (typeof k.sequenceNumber === 'string') position.sequenceNumber = k.sequenceNumber;
   if (typeof r.eventID === 'string') position.shardId = r.eventID.split(':')[0];
+  const tooLarge = recordSizeProblem(base64ByteLength(k.data));
+  if (tooLarge !== undefined) return bad(position, PoisonReason.recordTooLarge, `the Lambda Kinesis record's "kinesis.data" is ${tooLarge}`);
   const data = decodeBase64Strict(k.data);
   if (data === undefined) return bad(position, PoisonReason.badBase64, 'the Lambda Kinesis record\'s "kinesis.data" is not base64');
   const record: SourceRecord = { data, position };
@@ -282,7 +300,7 @@ function arrivalMs(v: unknown): number | undefined {
 
 function bad(position: RecordPosition, reason: PoisonReason, message: string, raw?: string): InputItem {
   const item: InputItem = { kind: 'bad', position, reason, message };
-  if (raw !== undefined) item.raw = raw.length > 10_000 ? raw.slice(0, 10_000) : raw;
+  if (raw !== undefined) item.raw = raw.length > RAW_HEAD ? raw.slice(0, RAW_HEAD) : raw;
   return item;
 }
 

@@ -4,6 +4,7 @@ import type { RuleMatch } from '../rules/index.js';
 import type { ActivityEvent, RecordPosition, Severity } from '../types.js';
 import { formatPosition } from '../types.js';
 import { MESSAGE_PARTS, contextOf, withMessageParts, redactEvent, redactParts, renderMessage, type MessagePart, type RedactionMode } from '../redaction/index.js';
+import { fitAlert } from './alertSize.js';
 
 export interface Alert {
   /** Deterministic: cluster, instance, session, statement, substatement, event time and rule. */
@@ -25,6 +26,8 @@ export interface Alert {
   /** The event that fired the rule (an ActivityEvent with SQL literals redacted unless redaction is 'none'; an
    *  RDS event; or the facts of a health check). */
   event: Record<string, unknown>;
+  /** Shortened to fit a size limit (MAX_ALERT_BYTES when built, a sink's own when sent): see pipeline/alertSize.ts. */
+  truncated?: boolean;
   /**
    * The message's parts (values redacted like `event`), for an output that must render it under a stricter mode (a
    * `redaction: full` route). Not enumerable: never serialised, never compared, and not carried over by a spread
@@ -50,10 +53,12 @@ export function alertId(event: ActivityEvent, ruleId: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
-export function buildAlert(match: RuleMatch, event: ActivityEvent, position: RecordPosition, redaction: Redaction): Alert {
+/** `redacted`: the event already redacted under `redaction`, when the caller builds several alerts from it. */
+export function buildAlert(match: RuleMatch, event: ActivityEvent, position: RecordPosition, redaction: Redaction, redacted = redactEvent(event, redaction)): Alert {
   const ctx = contextOf(event);
   const parts = redactParts(match.parts, ctx, redaction);
-  const alert: Alert = {
+  // Size-capped after redaction (MAX_ALERT_BYTES), so the outbox and every sink can take it.
+  const alert = fitAlert({
     id: alertId(event, match.rule.id),
     kind: 'activity',
     ruleId: match.rule.id,
@@ -65,7 +70,7 @@ export function buildAlert(match: RuleMatch, event: ActivityEvent, position: Rec
     instanceId: event.instanceId,
     time: event.logTimeMs === null ? null : new Date(event.logTimeMs).toISOString(),
     source: formatPosition(position),
-    event: redactEvent(event, redaction),
-  };
+    event: redacted,
+  }).alert;
   return withMessageParts(alert, parts);
 }

@@ -12,6 +12,7 @@ import type { RuleSet } from '../rules/index.js';
 import type { DecodedBatch, RecordPosition, SourceRecord } from '../types.js';
 import { formatPosition } from '../types.js';
 import { buildAlert, type Alert, type Redaction } from './alert.js';
+import { redactEvent } from '../redaction/index.js';
 
 export interface Quarantined {
   position: RecordPosition;
@@ -73,12 +74,16 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
   const rules = deps.rules;
   if (rules) {
     for (const event of batch.events) {
-      for (const m of rules.evaluate(event, 'activity')) alerts.push(buildAlert(m, event, position, redaction));
+      const matches = rules.evaluate(event, 'activity');
+      if (matches.length === 0) continue;
+      // Redacted once per event, however many rules fired on it (a statement can be megabytes long).
+      const redacted = redactEvent(event, redaction);
+      for (const m of matches) alerts.push(buildAlert(m, event, position, redaction, redacted));
     }
   }
   const quarantined: Quarantined[] = batch.rejected.map((r) => ({
     position,
-    reason: PoisonReason.badEvent,
+    reason: r.poisonReason ?? PoisonReason.badEvent,
     message: `event ${r.index}: ${r.reason}`,
     eventIndex: r.index,
   }));

@@ -151,8 +151,17 @@ export const MAX_VALUE_CHARS = 1000;
  */
 export function renderMessage(parts: readonly MessagePart[], ctx: RedactionContext, mode: RedactionMode): string {
   let out = '';
-  for (const p of parts) out += typeof p === 'string' ? p : show(redactField(p.field, p.value, ctx, mode));
+  for (const p of parts) out += typeof p === 'string' ? p : show(redactField(p.field, cutValue(p.value), ctx, mode));
   return out;
+}
+
+/**
+ * A string value cut at MAX_VALUE_CHARS BEFORE it is masked, so a megabyte statement costs a kilobyte of masking.
+ * Safe: the maskers treat an unterminated literal, comment or quote as running to the end, so a cut never frees
+ * half a secret.
+ */
+function cutValue(v: unknown): unknown {
+  return typeof v === 'string' ? cut(v) : v;
 }
 
 function show(v: unknown): string {
@@ -200,5 +209,5 @@ export function redactAlert<A extends RedactableAlert>(alert: A, mode: Redaction
 /** The parts with their values redacted under `mode` (what an alert keeps, so a later pass can only be stricter). */
 export function redactParts(parts: readonly MessagePart[], ctx: RedactionContext, mode: RedactionMode): MessagePart[] {
   if (mode === 'none') return [...parts];
-  return parts.map((p) => (typeof p === 'string' ? p : { field: p.field, value: redactField(p.field, p.value, ctx, mode) }));
+  return parts.map((p) => (typeof p === 'string' ? p : { field: p.field, value: redactField(p.field, cutValue(p.value), ctx, mode) }));
 }

@@ -7,6 +7,7 @@
  */
 import { PublishBatchCommand, PublishCommand, SNSClient, type MessageAttributeValue, type PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { fitAlert } from '../../pipeline/alertSize.js';
 import type { SnsSinkConfig } from '../config.js';
 import type { DeliveredAlert, SendResult, Sink } from '../types.js';
 
@@ -124,7 +125,7 @@ export class SnsSink implements Sink {
     const attrs = messageAttributes(a);
     const entry: PublishBatchRequestEntry = {
       Id: id,
-      Message: fitMessage(a, SNS_MAX_BYTES - MARGIN - attributeBytes(attrs)),
+      Message: fitAlert(a, SNS_MAX_BYTES - MARGIN - attributeBytes(attrs)).json,
       Subject: snsSubject(a),
       MessageAttributes: attrs,
     };
@@ -165,42 +166,4 @@ function attributeBytes(attrs: Record<string, MessageAttributeValue> | undefined
   let n = 0;
   for (const [k, v] of Object.entries(attrs ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v.DataType ?? '') + Buffer.byteLength(v.StringValue ?? '');
   return n;
-}
-
-/**
- * The alert as JSON within `limit` bytes. Too big: the event's commandText is cut first (`truncated: true`),
- * then paramList is dropped, then the event keeps only who/where fields, then the message is cut.
- */
-export function fitMessage(a: DeliveredAlert, limit: number): string {
-  let text = JSON.stringify(a);
-  let over = Buffer.byteLength(text) - limit;
-  if (over <= 0) return text;
-  const event: Record<string, unknown> = { ...a.event };
-  const out: DeliveredAlert = { ...a, event, truncated: true };
-  if (typeof event.commandText === 'string') {
-    const sql = event.commandText;
-    // Cut by bytes, with room for the marker and for JSON escaping growth.
-    const keep = Math.max(0, Buffer.byteLength(sql) - over - 64);
-    event.commandText = `${Buffer.from(sql).subarray(0, keep).toString('utf8').replace(/\uFFFD$/, '')}…[truncated]`;
-    text = JSON.stringify(out);
-    over = Buffer.byteLength(text) - limit;
-    if (over > 0) {
-      // escaping made the cut too small: cut by the JSON size of the remainder
-      event.commandText = `${String(event.commandText).slice(0, Math.max(0, String(event.commandText).length - over * 2 - 64))}…[truncated]`;
-      text = JSON.stringify(out);
-    }
-    if (Buffer.byteLength(text) <= limit) return text;
-  }
-  if (event.paramList !== undefined) {
-    event.paramList = '[removed: too large]';
-    text = JSON.stringify(out);
-    if (Buffer.byteLength(text) <= limit) return text;
-  }
-  const keep = ['engine', 'clusterId', 'instanceId', 'dbUserName', 'remoteHost', 'databaseName', 'objectName', 'command', 'sqlCommand', 'logTime'];
-  out.event = Object.fromEntries(keep.filter((k) => k in event).map((k) => [k, typeof event[k] === 'string' ? (event[k] as string).slice(0, 1024) : event[k]]));
-  text = JSON.stringify(out);
-  if (Buffer.byteLength(text) <= limit) return text;
-  out.message = out.message.slice(0, 4096);
-  out.description = out.description.slice(0, 1024);
-  return JSON.stringify(out);
 }
