@@ -43,6 +43,30 @@ export const MAX_INPUT_VALUE_CHARS = 64 * MiB;
  */
 export const MAX_ALERT_BYTES = 256 * KiB;
 
+// Configuration files: rule files, dasguard.yaml, loss-window patterns (src/rules/yamlTree.ts, condition.ts).
+
+/**
+ * What aliases may do in one file. An alias stands for a copy of its anchor's node, so nine lines of nine
+ * aliases each ("billion laughs") stand for 9^9 values: without a cap, a 434-byte file took 1.5 GB and 51 s. The
+ * `yaml` library's own guard (`maxAliasCount`) is a `toJS` option; it does nothing for the document API that
+ * this tree is built from, and it would not say where. So the cap is here: how many aliases a file may use, and
+ * how much they may stand for, counted as the characters of YAML each alias would be if written out in full
+ * (so aliases can add at most the equivalent of 1 MB of text). Both are far above what shared test events,
+ * lists and sinks need.
+ */
+export const YAML_ALIAS_LIMITS = { aliases: 1_000, expandedChars: 1_000_000 } as const;
+
+/** YAML nesting deeper than this is refused at its line (rule conditions and configs need a handful of levels). */
+export const MAX_YAML_DEPTH = 200;
+
+/**
+ * Most field tests one rule's condition may hold, macros expanded. A macro is parsed once and shared, but the
+ * rule is compiled (and evaluated) with every use expanded: seven macros each using the previous one nine times
+ * are a 700-byte file that stands for 9^6 tests, eighteen seconds and 1.5 GB to compile at eight. Far above
+ * what a real rule holds.
+ */
+export const MAX_CONDITION_TESTS = 10_000;
+
 /**
  * Whether `value` nests objects/arrays more than `max` levels deep (`value` itself, when an object or array, is
  * level 1). Iterative, so any depth is safe; it stops at the first value past `max`. A value holding no object or

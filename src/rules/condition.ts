@@ -17,6 +17,7 @@ import {
   type FieldType,
   type RuleTarget,
 } from './fields.js';
+import { MAX_CONDITION_TESTS } from '../limits.js';
 import type { Pos, ProblemList } from './problems.js';
 import { describeNode, type Scalar, type YMap, type YNode } from './yamlTree.js';
 
@@ -71,13 +72,6 @@ interface Ctx {
 const BOOLEAN_KEYS = ['all', 'any', 'not', 'macro'] as const;
 const RAW_KEYS = new Set(['fact', 'operator', 'value', 'path']);
 
-/**
- * Most field tests one rule's condition may hold, macros expanded. A macro is parsed once and shared, but the
- * rule is compiled (and evaluated) with every use expanded: seven macros each using the previous one nine times
- * are a 700-byte file that stands for 9^6 tests, eighteen seconds and 1.5 GB to compile at eight. Far above
- * what a real rule holds.
- */
-export const MAX_CONDITION_TESTS = 10_000;
 
 export function parseRuleCondition(node: YNode, env: ConditionEnv, target: RuleTarget, ruleId: string | undefined): Cond | undefined {
   const ctx: Ctx = { env, target, ruleId, macro: undefined };

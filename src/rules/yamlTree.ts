@@ -4,6 +4,7 @@
  * and never needs the yaml API again. Hostile input (alias bombs, absurd nesting) is refused here, at its line.
  */
 import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, type Alias, type CST, type Document, type Node } from 'yaml';
+import { MAX_YAML_DEPTH, YAML_ALIAS_LIMITS } from '../limits.js';
 import type { Pos, ProblemList } from './problems.js';
 
 export type Scalar = string | number | boolean | null;
@@ -25,18 +26,6 @@ export interface YScalar {
 }
 export type YNode = YMap | YSeq | YScalar;
 
-/**
- * What aliases may do in one file. An alias stands for a copy of its anchor's node, so nine lines of nine
- * aliases each ("billion laughs") stand for 9^9 values: without a cap, a 434-byte file took 1.5 GB and 51 s. The
- * `yaml` library's own guard (`maxAliasCount`) is a `toJS` option; it does nothing for the document API that
- * this tree is built from, and it would not say where. So the cap is here: how many aliases a file may use, and
- * how much they may stand for, counted as the characters of YAML each alias would be if written out in full
- * (so aliases can add at most the equivalent of 1 MB of text). Both are far above what shared test events,
- * lists and sinks need.
- */
-export const YAML_ALIAS_LIMITS = { aliases: 1_000, expandedChars: 1_000_000 } as const;
-/** Deeper nesting is refused (rule conditions and configs need a handful of levels; see `tooDeep`). */
-const MAX_DEPTH = 200;
 
 /**
  * The documents of one file. Every YAML error (all of them, not just the first) goes to `problems`; a
@@ -55,7 +44,7 @@ export function parseYamlFile(file: string, text: string, problems: ProblemList)
   for (const t of tokens) {
     const deep = tooDeep(t);
     if (deep !== undefined) {
-      problems.add(posAt(deep), `YAML: nested deeper than ${MAX_DEPTH} levels`);
+      problems.add(posAt(deep), `YAML: nested deeper than ${MAX_YAML_DEPTH} levels`);
       return { docs: [], ok: false };
     }
   }
@@ -80,7 +69,7 @@ export function parseYamlFile(file: string, text: string, problems: ProblemList)
 }
 
 /**
- * The offset of the first collection nested deeper than MAX_DEPTH in a parsed (not yet composed) token, found
+ * The offset of the first collection nested deeper than MAX_YAML_DEPTH in a parsed (not yet composed) token, found
  * with a stack of our own: the composer would otherwise overflow the call stack (a RangeError in the best case,
  * a V8 abort in the worst) on `[[[[...` a few thousand levels deep.
  */
@@ -91,7 +80,7 @@ function tooDeep(token: CST.Token): number | undefined {
     if (t.type === 'document') {
       if (t.value) stack.push([t.value, depth + 1]);
     } else if (t.type === 'block-map' || t.type === 'block-seq' || t.type === 'flow-collection') {
-      if (depth > MAX_DEPTH) return t.offset;
+      if (depth > MAX_YAML_DEPTH) return t.offset;
       for (const it of t.items as CST.CollectionItem[]) {
         if (it.key) stack.push([it.key, depth + 1]);
         if (it.value) stack.push([it.value, depth + 1]);
