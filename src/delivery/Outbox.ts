@@ -259,10 +259,10 @@ export class Outbox {
         this.remaining.delete(j.batch);
         this.acked.delete(j.batch);
         // Fully acked: a file that cannot be removed now is removed at the next open.
-        await unlink(join(this.dir, j.batch)).catch(() => undefined);
+        await unlink(join(this.dir, j.batch)).catch((err: unknown) => this.#said(`cannot remove the delivered batch ${j.batch} (removed at the next open)`, err));
       }
       // Bounded while running: keep the lines of live batches only (best effort; the next ack tries again).
-      if (this.ackLines > this.ackLogLimit && this.ackLines > 2 * this.liveAcked) await this.compact().catch(() => undefined);
+      if (this.ackLines > this.ackLogLimit && this.ackLines > 2 * this.liveAcked) await this.compact().catch((err: unknown) => this.#said('cannot compact the ack log now (tried again at the next ack)', err));
     };
     const p = this.ackChain.then(run);
     this.ackChain = p.catch(() => undefined); // the caller gets the error from `p`; the chain goes on
@@ -306,7 +306,8 @@ export class Outbox {
       await unlink(tmp).catch(() => undefined);
       throw unavailable(this.dir, err);
     }
-    await syncDir(this.dir).catch(() => undefined); // the rename happened; its durability is best effort here
+    // The rename happened; its durability is best effort here (a lost compaction only means a longer ack log).
+    await syncDir(this.dir).catch((err: unknown) => this.#said('cannot sync the outbox directory after compacting the ack log', err));
     const old = this.ackHandle;
     this.ackHandle = fh;
     this.ackSize = Buffer.byteLength(text);
@@ -409,6 +410,11 @@ export class Outbox {
       await h.close();
     }
     await this.lock.release();
+  }
+
+  /** A failure that changes nothing for delivery, said rather than swallowed. */
+  #said(what: string, err: unknown): void {
+    this.log?.(`${what}: ${fsErrorText(err)}`);
   }
 
   /** What an outbox directory holds, read without opening it (no lock, nothing written): `dasguard outbox status`. */
