@@ -423,7 +423,10 @@ export class Outbox {
     try {
       names = (await readdir(dir)).sort();
     } catch (err) {
-      throw new ConfigError(`cannot read the outbox directory ${dir}: ${(err as Error).message}`, { cause: err });
+      if (fsErrorCode(err) === 'ENOENT') {
+        throw new ConfigError(`there is no outbox at ${dir}: nothing was ever queued there (is --outbox-dir, or the config's delivery.outboxDir, the one replay or run used?)`, { cause: err });
+      }
+      throw new ConfigError(`cannot read the outbox directory ${dir}: ${fsErrorText(err)}`, { cause: err });
     }
     const ackedBy = parseAcks(await readIfPresent(join(dir, ACK_LOG)));
     const pending: Record<string, number> = {};
