@@ -54,7 +54,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
       // A hand-off that fails transiently (the outbox on a full disk) changed nothing: retried, then exit 4.
       if (outcome.alerts.length > 0) {
         await withRetry(() => handoff.handOff(outcome.alerts), {
-          onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: alert handoff failed, retrying (attempt ${attempt}, ${delay} ms): ${err.message}\n`),
+          onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: alert handoff failed, retrying (attempt ${attempt}, ${delay} ms): ${terminalSafe(err.message)}\n`),
         });
       }
     });
@@ -66,7 +66,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
     // After a failure, that failure is what the user needs to see; a close that fails too only adds a line.
     await handoff.close().catch((err: unknown) => {
       if (!failed) throw err;
-      io.stderr.write(`dasguard: ${err instanceof Error ? err.message : String(err)}\n`);
+      io.stderr.write(`dasguard: ${terminalSafe(err instanceof Error ? err.message : String(err))}\n`);
     });
   }
   const code = await finish('replay', opts, io, stats, keys, progress, quarantine);

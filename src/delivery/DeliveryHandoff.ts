@@ -19,7 +19,7 @@ import { ConfigError } from '../errors.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { CheckpointedState } from '../pipeline/CheckpointedState.js';
 import type { Alert } from '../pipeline/alert.js';
-import { redactAlert, stricter, type RedactionMode } from '../redaction/index.js';
+import { looser, redactAlert, stricter, type RedactionMode } from '../redaction/index.js';
 import { writeFileAtomic } from '../util/atomicFile.js';
 import { backoffDelay } from '../util/backoff.js';
 import type { DeliveryConfig } from './config.js';
@@ -215,7 +215,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
 
   private leastStrictFor(alert: DeliveredAlert): RedactionMode {
     const modes = this.router.targets(alert).map((t) => t.redaction);
-    return modes.length === 0 ? 'full' : modes.reduce((a, b) => (stricter(a, b) === a ? b : a));
+    return modes.length === 0 ? 'full' : modes.reduce(looser);
   }
 
   /** A suppression window ended (its timer, or found ended at open): its digest is sent under the lock. */
@@ -281,7 +281,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
 
   private strictestFor(sink: string): RedactionMode {
     const modes = this.config.routes.filter((r) => r.sinks.includes(sink)).map((r) => r.redaction ?? 'literals');
-    return modes.reduce<RedactionMode>((a, b) => stricter(a, b), 'literals');
+    return modes.reduce<RedactionMode>(stricter, 'literals');
   }
 
   /**

@@ -1,4 +1,5 @@
 /** Which sinks an alert goes to: every matching route; the default route(s) when none matched. */
+import { stricter } from '../redaction/index.js';
 import { severityRank } from '../types.js';
 import type { RouteRedaction } from './configSchema.js';
 import type { RouteConfig } from './config.js';
@@ -16,7 +17,6 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-const REDACTION_STRICTNESS: Record<RouteRedaction, number> = { none: 0, literals: 1, full: 2 };
 
 export class Router {
   private readonly routes: { route: RouteConfig; tags?: RegExp[]; rules?: RegExp[] }[];
@@ -47,7 +47,7 @@ export class Router {
       const redaction = route.redaction ?? 'literals';
       for (const sink of route.sinks) {
         const prev = bySink.get(sink);
-        if (!prev || REDACTION_STRICTNESS[redaction] > REDACTION_STRICTNESS[prev.redaction]) bySink.set(sink, { sink, route: route.name, redaction });
+        if (!prev || stricter(redaction, prev.redaction) !== prev.redaction) bySink.set(sink, { sink, route: route.name, redaction });
       }
     }
     return [...bySink.values()];

@@ -32,6 +32,11 @@ export function stricter(a: RedactionMode, b: RedactionMode): RedactionMode {
   return STRICTNESS[a] >= STRICTNESS[b] ? a : b;
 }
 
+/** The looser of two modes. */
+export function looser(a: RedactionMode, b: RedactionMode): RedactionMode {
+  return STRICTNESS[a] <= STRICTNESS[b] ? a : b;
+}
+
 /** What a sensitive value shows under `full` in rendered text. */
 export const REMOVED = '[redacted]';
 
@@ -65,7 +70,7 @@ export interface RedactionContext {
 }
 
 /** A value of kind `kind` under `literals` (for `full`, callers remove it; for `none`, they keep it). */
-export function maskValue(kind: Carries, value: unknown, ctx: RedactionContext): unknown {
+function maskValue(kind: Carries, value: unknown, ctx: RedactionContext): unknown {
   if (value === null || value === undefined) return value;
   switch (kind) {
     case 'sql':

@@ -3,14 +3,13 @@
  * `{{rule.id}}`). Checked at load time. A template renders to message PARTS (text and field values), not to a
  * string: the redaction policy (src/redaction) turns them into text under the output's mode, so a template can
  * never put statement text, bind values or server messages into an alert in clear. A missing or null field
- * renders as an empty string; objects and lists as JSON; each value is cut at MAX_VALUE_CHARS characters.
+ * renders as an empty string; objects and lists as JSON; each value is cut at MAX_VALUE_CHARS (src/redaction) characters.
  */
 import { type MessagePart } from '../redaction/index.js';
 import { accessorOf, type Event } from './compile.js';
 import type { FieldRef } from './condition.js';
 import type { RuleInfo } from './RuleSet.js';
 
-export { MAX_VALUE_CHARS } from '../redaction/index.js';
 
 export type Template = (event: Event, rule: RuleInfo) => MessagePart[];
 
