@@ -19,8 +19,7 @@ import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { PoisonRecordError, TransientError } from '../src/errors.js';
 import { withRetry } from '../src/pipeline/drive.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
-import { jsonLines, runCli } from './support/cli.js';
-import { PassThrough, Readable } from 'node:stream';
+import { capturedIo, jsonLines, runCli } from './support/cli.js';
 import { runCommand } from '../src/commands/run.js';
 import {
   KEY_FILE,
@@ -157,11 +156,7 @@ describe('dasguard run --workers 2', () => {
       await putRecords(client, stream, data);
       const rules = everyEventRules();
       const expected = await replayAlertIds(data, [rules]);
-      const stdout = new PassThrough();
-      const stderr = new PassThrough() as unknown as NodeJS.WriteStream;
-      let out = '';
-      stdout.on('data', (c: Buffer) => (out += c.toString()));
-      (stderr as unknown as PassThrough).resume();
+      const c = capturedIo();
       const ac = new AbortController();
       const code = runCommand(
         {
@@ -181,13 +176,13 @@ describe('dasguard run --workers 2', () => {
           concurrency: 8,
           workers: 2,
         },
-        { stdout, stderr, stdin: Readable.from([]), env: process.env },
+        c.io,
         { kinesis: client, signal: ac.signal },
       );
-      await waitFor(() => jsonLines(out).length >= expected.length, 'all alerts', 60_000);
+      await waitFor(() => jsonLines(c.stdout()).length >= expected.length, 'all alerts', 60_000);
       ac.abort();
       assert.equal(await code, 0);
-      assert.deepEqual(jsonLines(out).map((a) => a.id).sort(), expected);
+      assert.deepEqual(jsonLines(c.stdout()).map((a) => a.id).sort(), expected);
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);

@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand } from '../src/commands/run.js';
 import { createEnvHandler, type KinesisStreamEvent } from '../src/lambda.js';
-import { runCli } from './support/cli.js';
+import { capturedIo, runCli } from './support/cli.js';
 import { createStream, kinesisClient, loopbackEnv, putRecords, startKinesalite, waitFor, type Kinesalite } from './support/kinesis.js';
 import { startSnsServer, type SnsServer } from './support/snsServer.js';
 import { startWebhookServer, type WebhookServer } from './support/webhookServer.js';
@@ -251,14 +251,9 @@ delivery: {maxAttempts: 3, initialBackoffMs: 5000, maxBackoffMs: 5000, drainTime
       await createStream(client, STREAM, 1);
       const data = [...RECORDS.map((r) => Buffer.from(JSON.stringify(r))), Buffer.from(`{"commandText": "${S.broken}" oops`)];
       await putRecords(client, STREAM, data);
-      const stdout = new PassThrough();
-      const stderr = new PassThrough() as unknown as NodeJS.WriteStream;
-      let out = '';
-      let err = '';
-      stdout.on('data', (c: Buffer) => (out += c.toString()));
-      (stderr as unknown as PassThrough).on('data', (c: Buffer) => (err += c.toString()));
       const ac = new AbortController();
       const env = loopbackEnv({ kinesis: kinesalite.url });
+      const c = capturedIo(env);
       const code = withEnv(env, () =>
         runCommand(
           {
@@ -275,14 +270,14 @@ delivery: {maxAttempts: 3, initialBackoffMs: 5000, maxBackoffMs: 5000, drainTime
             concurrency: 4,
             silenceMs: 0,
           },
-          { stdout, stderr, stdin: Readable.from([]), env },
+          c.io,
           { signal: ac.signal },
         ),
       );
-      await waitFor(() => out.split('\n').filter((l) => l.includes('leak-probe')).length >= 4 && err.includes('quarantined'), 'alerts and the quarantine line');
+      await waitFor(() => c.stdout().split('\n').filter((l) => l.includes('leak-probe')).length >= 4 && c.stderr().includes('quarantined'), 'alerts and the quarantine line');
       ac.abort();
-      assert.equal(await code, 0, err);
-      assertClean([{ name: 'run stdout', text: out }, { name: 'run stderr', text: err }], 'literals');
+      assert.equal(await code, 0, c.stderr());
+      assertClean([{ name: 'run stdout', text: c.stdout() }, { name: 'run stderr', text: c.stderr() }], 'literals');
     } finally {
       client.destroy();
       await kinesalite.close();

@@ -4,11 +4,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough, Readable } from 'node:stream';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../src/commands/run.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
-import { jsonLines, runCli } from './support/cli.js';
+import { capturedIo, jsonLines, runCli } from './support/cli.js';
 import { startKmsServer, type KmsServer } from './support/kmsServer.js';
 import { clusterModel, startRdsServer, type RdsServer } from './support/rdsServer.js';
 import { startSnsServer, type SnsServer } from './support/snsServer.js';
@@ -63,12 +62,7 @@ async function newCluster(): Promise<{ cluster: string; stream: string }> {
 }
 
 function startRun(extra: Partial<RunOptions>) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough() as unknown as NodeJS.WriteStream;
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  (stderr as unknown as PassThrough).on('data', (c: Buffer) => (err += c.toString()));
+  const c = capturedIo();
   const ac = new AbortController();
   const opts: RunOptions = {
     rules: [rules, 'rules/rds-events.yaml'],
@@ -84,8 +78,8 @@ function startRun(extra: Partial<RunOptions>) {
     rdsEventsIntervalMs: 100,
     ...extra,
   };
-  const code = runCommand(opts, { stdout, stderr, stdin: Readable.from([]), env: process.env }, { signal: ac.signal });
-  return { code, stop: () => ac.abort(), alerts: () => jsonLines(out), stderr: () => err };
+  const code = runCommand(opts, c.io, { signal: ac.signal });
+  return { code, stop: () => ac.abort(), alerts: () => jsonLines(c.stdout()), stderr: c.stderr };
 }
 
 test('stopping the stream while run is watching raises an alert (RDS-EVENT-0180 through the das-stream-stopped rule)', async () => {

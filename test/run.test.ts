@@ -6,13 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../src/commands/run.js';
 import { ExitError } from '../src/errors.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { DasguardProcess } from './support/child.js';
-import { jsonLines, runCli } from './support/cli.js';
+import { capturedIo, jsonLines, runCli } from './support/cli.js';
 import { startKmsServer, type KmsServer } from './support/kmsServer.js';
 import { clusterModel, startRdsServer, type RdsServer } from './support/rdsServer.js';
 import {
@@ -73,12 +72,7 @@ describe('dasguard run, in process', () => {
     const data = await encryptedRecords(30, 2, 101);
     await putRecords(client, STREAM, data);
     const expected = await replayAlertIds(data, [rules]);
-    const stdout = new PassThrough();
-    const stderr = new PassThrough() as unknown as NodeJS.WriteStream;
-    const out: string[] = [];
-    let err = '';
-    stdout.on('data', (c: Buffer) => out.push(c.toString()));
-    (stderr as unknown as PassThrough).on('data', (c: Buffer) => (err += c.toString()));
+    const c = capturedIo();
     const ac = new AbortController();
     const dir = tempDir();
     const opts: RunOptions = {
@@ -94,13 +88,13 @@ describe('dasguard run, in process', () => {
       concurrency: 8,
     };
     const kmsBefore = kms.calls;
-    const code = runCommand(opts, { stdout, stderr, stdin: Readable.from([]), env: process.env }, { signal: ac.signal });
-    await waitFor(() => jsonLines(out.join('')).length >= expected.length, 'all alerts');
+    const code = runCommand(opts, c.io, { signal: ac.signal });
+    await waitFor(() => jsonLines(c.stdout()).length >= expected.length, 'all alerts');
     ac.abort();
     assert.equal(await code, 0);
-    assert.deepEqual(jsonLines(out.join('')).map((a) => a.id).sort(), expected);
+    assert.deepEqual(jsonLines(c.stdout()).map((a) => a.id).sort(), expected);
     assert.ok(kms.calls - kmsBefore >= 1, 'data keys came from the loopback KMS');
-    const logs = jsonLines(err);
+    const logs = jsonLines(c.stderr());
     const status = logs.find((l) => l.msg === 'status');
     assert.ok(status, 'status lines on stderr');
     assert.ok(Array.isArray(status.shards));
@@ -113,9 +107,7 @@ describe('dasguard run, in process', () => {
     const stream = await newStream(1);
     const puts = await putRecords(client, stream, await encryptedRecords(10, 1, 131), { spread: 1 });
     const dir = tempDir();
-    const stderr = new PassThrough() as unknown as NodeJS.WriteStream;
-    let err = '';
-    (stderr as unknown as PassThrough).on('data', (c: Buffer) => (err += c.toString()));
+    const c = capturedIo();
     const ac = new AbortController();
     const opts: RunOptions = {
       stream,
@@ -131,10 +123,10 @@ describe('dasguard run, in process', () => {
       concurrency: 8,
     };
     let settled = false;
-    const run = runCommand(opts, { stdout: new PassThrough(), stderr, stdin: Readable.from([]), env: process.env }, { signal: ac.signal });
+    const run = runCommand(opts, c.io, { signal: ac.signal });
     run.then(() => (settled = true), () => (settled = true));
     // (Before the fix every record was quarantined and run went on: stop it once it says so.)
-    await waitFor(() => settled || err.includes('"msg":"quarantined"'), 'run to stop');
+    await waitFor(() => settled || c.stderr().includes('"msg":"quarantined"'), 'run to stop');
     ac.abort();
     await assert.rejects(run, (e: unknown) => {
       assert.ok(e instanceof ExitError, String(e));
@@ -143,7 +135,7 @@ describe('dasguard run, in process', () => {
       assert.ok(e.message.includes(puts[0]!.sequenceNumber), 'names the first record');
       return true;
     });
-    assert.doesNotMatch(err, /"msg":"quarantined"/);
+    assert.doesNotMatch(c.stderr(), /"msg":"quarantined"/);
     const file = join(dir, `${stream}.json`);
     const shards = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { shards: Record<string, { sequenceNumber?: string }> }).shards : {};
     assert.equal(shards[puts[0]!.shardId]?.sequenceNumber, undefined, 'no checkpoint past the records that failed');
