@@ -35,6 +35,7 @@ import { KmsKeyProvider } from './keys/KmsKeyProvider.js';
 import { ConsoleHandoff, type AlertHandoff } from './pipeline/AlertHandoff.js';
 import type { Redaction } from './pipeline/alert.js';
 import { REDACTION_MODES } from './redaction/index.js';
+import { KEY_VERDICT_LOOKAHEAD } from './pipeline/drive.js';
 import { processRecord, type Quarantined, type RecordOutcome } from './pipeline/processRecord.js';
 import type { StreamObserver } from './pipeline/StreamObserver.js';
 import { formatProblem, loadRules, type RuleSet } from './rules/index.js';
@@ -185,7 +186,7 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
           if (!(err instanceof DataKeyError && err.retryAfterInFlight)) throw err;
           // Is the key wrong, or only this record? The rest of the batch tells (as the records in flight do for
           // replay and run): once one of them decrypts, this record is poison (quarantined), else the key is wrong.
-          await decryptAhead(records.slice(index + 1, index + 1 + LOOK_AHEAD), keys, deps.resourceId);
+          await decryptAhead(records.slice(index + 1, index + KEY_VERDICT_LOOKAHEAD), keys, deps.resourceId);
           return evaluate();
         });
         for (const q of outcome.quarantined) {
@@ -291,8 +292,6 @@ function deliveryDeadline(d: LambdaDelivery, context: LambdaContext | undefined)
   return d.defaultDeadlineMs ?? d.handoff.config.delivery.drainTimeoutMs ?? 30_000;
 }
 
-/** Records of the batch decoded ahead, at most, to tell a wrong key from a damaged first record. */
-const LOOK_AHEAD = 8;
 
 /**
  * Decodes `ahead` (keys only: no rules, nothing handed off) until one decrypts, so that the guard knows whether the

@@ -188,11 +188,14 @@ test('one damaged data key among good ones (the first record): that record is qu
     env.key = key.toString('base64');
     return { ...rec, Data: Buffer.from(JSON.stringify(env)).toString('base64') };
   });
-  const r = await runCli(['replay', f, '--key-file', KEY, '--output', 'jsonl']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /dasguard replay: 20 records \(20 encrypted\), .* 1 quarantined/);
-  assert.match(r.stderr, new RegExp(`${f}:1 shard shardId-000000000000 sequence \\d+: key-decrypt-failed: `));
-  assert.ok(jsonLines(r.stdout).length > 0, 'the other records were evaluated');
+  // The verdict reads ahead in the input, whatever --concurrency is (1: nothing else is in flight).
+  for (const concurrency of ['16', '1']) {
+    const r = await runCli(['replay', f, '--key-file', KEY, '--output', 'jsonl', '--concurrency', concurrency]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /dasguard replay: 20 records \(20 encrypted\), .* 1 quarantined/);
+    assert.match(r.stderr, new RegExp(`${f}:1 shard shardId-000000000000 sequence \\d+: key-decrypt-failed: `));
+    assert.ok(jsonLines(r.stdout).length > 0, 'the other records were evaluated');
+  }
 });
 
 test('--fail-on exits 3 when an alert at or above the severity fired, 0 otherwise', async () => {
