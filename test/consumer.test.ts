@@ -372,7 +372,7 @@ describe('KinesisConsumer', () => {
     assert.ok(!h.handoff.alerts.some((a) => a.ruleId === DATA_KEY_FAILURE_RULE), 'a startup misconfiguration exits, it does not alert');
   });
 
-  test('KMS starts refusing mid-stream (AccessDenied): a critical alert, the shard holds the record; KMS recovers: resolved, nothing skipped', async () => {
+  test('KMS starts refusing mid-stream (AccessDenied): a critical alert, the shard holds the record; KMS recovers: resolved, nothing skipped (also when the alarm hand-offs fail once)', async () => {
     const kms = await startKmsServer({ keys: demoKeys() });
     const keys = new KmsKeyProvider({ clientConfig: { endpoint: kms.url, region: REGION, credentials: FAKE_CREDENTIALS, maxAttempts: 1 } });
     try {
@@ -381,12 +381,26 @@ describe('KinesisConsumer', () => {
       const data = await encryptedRecords(6, 1, 81); // a data key per record: each one asks KMS
       const first = await putRecords(client, stream, data.slice(0, 3), { spread: 1 });
       const shardId = first[0]!.shardId;
-      const h = startConsumer(stream, dir, { deps: { keys, rules }, clusterId: 'demo', keyFailureMaxDelayMs: 50 });
+      // Each hand-off of a data-key alert fails once (a full outbox): the alert must still arrive, once.
+      const real = new RecordingHandoff();
+      const failedOnce = new Set<string>();
+      const handoff = {
+        async handOff(alerts: readonly Alert[]) {
+          const key = alerts.find((a) => a.ruleId === DATA_KEY_FAILURE_RULE);
+          if (key && !failedOnce.has(key.id)) {
+            failedOnce.add(key.id);
+            throw new TransientError('cannot write to the outbox directory /x: no space left on the device');
+          }
+          await real.handOff(alerts);
+        },
+        close: async () => undefined,
+      };
+      const h = startConsumer(stream, dir, { deps: { keys, rules }, clusterId: 'demo', keyFailureMaxDelayMs: 50, handoff });
       const saved = () => (existsSync(join(dir, `${stream}.json`)) ? readCheckpoints(dir, stream)[shardId]?.sequenceNumber : undefined);
       await waitFor(() => saved() === first[2]!.sequenceNumber, 'the first records checkpointed');
       kms.failAll('AccessDeniedException');
       const held = await putRecords(client, stream, data.slice(3), { spread: 1 });
-      const keyAlerts = () => h.handoff.alerts.filter((a) => a.ruleId === DATA_KEY_FAILURE_RULE);
+      const keyAlerts = () => real.alerts.filter((a) => a.ruleId === DATA_KEY_FAILURE_RULE);
       await waitFor(() => keyAlerts().length === 1, 'the data key failure alert');
       const open = keyAlerts()[0]!;
       assert.equal(open.kind, 'health');
@@ -409,8 +423,9 @@ describe('KinesisConsumer', () => {
       assert.equal(keyAlerts().length, 2);
       assert.equal((resolved!.event as { state: string }).state, 'resolved');
       assert.equal(resolved!.severity, 'info');
+      assert.equal(failedOnce.size, 2, 'both alarm hand-offs failed once and were retried');
       assert.equal(h.consumer.stats().quarantined, 0);
-      const activity = h.handoff.alerts.filter((a) => a.kind !== 'health').map((a) => a.id).sort();
+      const activity = real.alerts.filter((a) => a.kind !== 'health').map((a) => a.id).sort();
       assert.deepEqual(activity, await replayAlertIds(data, ['rules', everyRules]));
       assert.equal(readCheckpoints(dir, stream)[shardId]?.sequenceNumber, held[2]!.sequenceNumber);
     } finally {

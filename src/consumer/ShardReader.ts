@@ -15,6 +15,7 @@ import {
 import { ConfigError, DasguardError, DataKeyError, DataKeyProblem, TransientError } from '../errors.js';
 import type { DataKeyAlarm } from '../health/dataKeyFailure.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import type { Alert } from '../pipeline/alert.js';
 import { drive, withRetry } from '../pipeline/drive.js';
 import { describeQuarantine, processRecord, type ProcessorDeps, type RecordOutcome } from '../pipeline/processRecord.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
@@ -275,20 +276,7 @@ export class ShardReader {
             });
           }
           if (outcome.alerts.length > 0) {
-            // A hand-off that fails transiently (the outbox on a full disk) changed nothing: hold and retry.
-            try {
-              await withRetry(() => o.handoff.handOff(outcome.alerts), {
-                attempts: Number.POSITIVE_INFINITY,
-                baseDelayMs: o.baseDelayMs ?? 200,
-                maxDelayMs: o.maxDelayMs ?? 10_000,
-                signal,
-                onRetry: (err, attempt, delayMs) =>
-                  o.log({ level: 'warn', msg: 'alert handoff failed transiently: retrying', shardId: this.shardId, sequenceNumber: r.SequenceNumber, attempt, delayMs, error: err.message }),
-              });
-            } catch (err) {
-              if (signal.aborted && err instanceof TransientError) throw new StoppingError('stopping'); // read again next start
-              throw err;
-            }
+            await this.#handOff(outcome.alerts, r, signal);
             c.alerts += outcome.alerts.length;
           }
           c.records++;
@@ -316,6 +304,27 @@ export class ShardReader {
   }
 
   /**
+   * Hands alerts off; one that fails transiently (the outbox on a full disk) changed nothing: the shard holds and it
+   * is retried until it succeeds or the consumer stops (then the record is read again on the next start).
+   */
+  async #handOff(alerts: readonly Alert[], r: _Record, signal: AbortSignal): Promise<void> {
+    const o = this.#o;
+    try {
+      await withRetry(() => o.handoff.handOff(alerts), {
+        attempts: Number.POSITIVE_INFINITY,
+        baseDelayMs: o.baseDelayMs ?? 200,
+        maxDelayMs: o.maxDelayMs ?? 10_000,
+        signal,
+        onRetry: (err, attempt, delayMs) =>
+          o.log({ level: 'warn', msg: 'alert handoff failed transiently: retrying', shardId: this.shardId, sequenceNumber: r.SequenceNumber, attempt, delayMs, error: err.message }),
+      });
+    } catch (err) {
+      if (signal.aborted && err instanceof TransientError) throw new StoppingError('stopping');
+      throw err;
+    }
+  }
+
+  /**
    * processRecord, holding the record while its data key stopped decrypting: the first hold under a context
    * raises the critical alert, every retry is logged (backoff capped at keyFailureMaxDelayMs), and the record's
    * success resolves the alert. Other failures are thrown (a TransientError is retried by the caller).
@@ -330,7 +339,8 @@ export class ShardReader {
           held.delete(r);
           const resolved = o.keyAlarm.recovered(context);
           o.log({ level: 'info', msg: 'data key decrypts again: the held record goes on', shardId: this.shardId, sequenceNumber: r.SequenceNumber });
-          if (resolved.length > 0) await o.handoff.handOff(resolved);
+          // Retried like any hand-off: the alarm's state already moved, so this alert exists only here.
+          if (resolved.length > 0) await this.#handOff(resolved, r, signal);
         }
         return outcome;
       } catch (err) {
@@ -338,7 +348,7 @@ export class ShardReader {
         const context = err.context ?? 'unknown';
         held.set(r, context);
         const alerts = o.keyAlarm.held({ context, streamName: o.streamName, shardId: this.shardId, sequenceNumber: r.SequenceNumber!, error: err.message });
-        if (alerts.length > 0) await o.handoff.handOff(alerts);
+        if (alerts.length > 0) await this.#handOff(alerts, r, signal);
         const delayMs = backoffDelay(attempt, o.baseDelayMs ?? 200, o.keyFailureMaxDelayMs ?? 60_000, 'equal');
         o.log({
           level: 'error',
