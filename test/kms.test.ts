@@ -91,9 +91,13 @@ describe('KmsKeyProvider over a loopback KMS', () => {
     assert.equal(callsSince(), 2);
   });
 
-  it('IncorrectKeyException is poison too', async () => {
+  it('IncorrectKeyException (a pinned key id, the stream under another key) is the configuration, not the record', async () => {
     server.failNext(1, 'IncorrectKeyException');
-    await assert.rejects(provider().getDataKey(keys.wrapDataKey(dataKey, ctx), ctx), PoisonRecordError);
+    await assert.rejects(provider().getDataKey(keys.wrapDataKey(dataKey, ctx), ctx), (err: unknown) => {
+      assert.ok(err instanceof ConfigError && !(err instanceof PoisonRecordError), String(err));
+      assert.match(err.message, /another KMS key than the pinned one/);
+      return true;
+    });
   });
 
   for (const [type, status] of [

@@ -1,6 +1,6 @@
 import { DecryptCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
 import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
-import { PoisonRecordError, PoisonReason } from '../errors.js';
+import { ConfigError, PoisonRecordError, PoisonReason } from '../errors.js';
 import type { EncryptionContext } from '../types.js';
 import { canonicalEncryptionContext, DataKeyCache, type DataKeyCacheOptions } from './DataKeyCache.js';
 import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
@@ -30,7 +30,7 @@ export type KmsKeyProviderOptions = (
 const DATA_KEY_LENGTH = 32;
 
 /** KMS error names that mean "this ciphertext will never decrypt under this context". */
-const POISON_ERRORS = new Set(['InvalidCiphertextException', 'IncorrectKeyException', 'ValidationException']);
+const POISON_ERRORS = new Set(['InvalidCiphertextException', 'ValidationException']);
 
 export class KmsKeyProvider implements KeyProvider {
   readonly #client: KMSClient;
@@ -110,6 +110,15 @@ export function classifyKmsError(err: unknown, context: EncryptionContext): Erro
       `KMS could not decrypt the data key under encryption context ${ctx} (${info.summary}). ` +
         'Check that the resource id is the DAS resource id of the cluster (cluster-…) or instance (db-…) ' +
         'that wrote the record, not its name.',
+      { cause: err },
+    );
+  }
+  if (info.name === 'IncorrectKeyException') {
+    // Only with a pinned key id (DASGUARD_KMS_KEY_ID): the stream's data keys are under another KMS key. Every
+    // record of the stream fails alike, so this is the configuration (a stream moved to a new key), not the record.
+    return new ConfigError(
+      `KMS refused to decrypt the data key under encryption context ${ctx}: it was encrypted under another KMS key than ` +
+        `the pinned one (${info.summary}). Did the activity stream move to a new KMS key? Update the pinned key id.`,
       { cause: err },
     );
   }
