@@ -225,3 +225,61 @@ describe('a damaged batch file', () => {
     await outbox.close();
   });
 });
+
+describe('what the file system says, said clearly', () => {
+  test('fsWriteError: a full disk, a quota, an I/O error or a vanished directory clear by themselves; permissions and read-only do not', async () => {
+    const { fsWriteError } = await import('../src/util/fsErrors.js');
+    const { ConfigError } = await import('../src/errors.js');
+    const fsErr = (code: string) => Object.assign(new Error(`${code}: x`), { code });
+    for (const code of ['ENOSPC', 'EDQUOT', 'EIO', 'ENOENT']) {
+      const e = fsWriteError('cannot write to the outbox directory /o', fsErr(code));
+      assert.ok(e instanceof TransientError, code);
+      assert.match((e as Error).message, new RegExp(`^cannot write to the outbox directory /o: .*\\(${code}\\)$`));
+    }
+    for (const code of ['EACCES', 'EPERM', 'EROFS']) assert.ok(fsWriteError('w', fsErr(code)) instanceof ConfigError, code);
+    const bug = new TypeError('a bug');
+    assert.equal(fsWriteError('w', bug), bug, 'not the file system: kept as it is');
+  });
+
+  test('outbox status on an outbox holding something odd (a directory named like a batch): exit 2 naming it, not an internal error', async () => {
+    const dir = await tmp();
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'batch-00000000000001-1-00000000-aaaaaa.jsonl'));
+    const r = await runCli(['outbox', 'status', '--outbox-dir', dir]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot read .*batch-00000000000001-1-00000000-aaaaaa\.jsonl/);
+    assert.doesNotMatch(r.stderr, /internal error/);
+  });
+
+  test('a dead-letter file whose last line was cut (a crash mid-append): the next dead letter is still readable', async () => {
+    const dir = await tmp();
+    const { outbox } = await Outbox.open(dir);
+    try {
+      await writeFile(join(dir, 'dead-letter.jsonl'), '{"time":"2026-01-01T00:00:00Z","sink":"s","attem');
+      const job: OutboxJob = { batch: 'b', index: 0, sink: 'hook', alert: makeAlert(1), attempts: 3, notBefore: 0 };
+      await outbox.deadLetter(job, 'HTTP 400');
+    } finally {
+      await outbox.close();
+    }
+    const status = await Outbox.inspect(dir);
+    assert.deepEqual(status.deadLettered, { hook: 1 });
+    assert.equal(status.unreadableDeadLetters, 1, 'the fragment is kept, as an unreadable line');
+  });
+
+  test('an outbox whose lock was taken over stops writing: no ack, no dead letter (the new holder owns its batches)', async () => {
+    const dir = await tmp();
+    const { outbox } = await Outbox.open(dir);
+    const [job] = await outbox.append([{ sink: 'hook', alert: makeAlert(2) }]);
+    // Another process takes the lock over (as a takeover of a stale lock would): this one must notice and stop.
+    const lockFile = join(dir, '.lock');
+    const held = JSON.parse(await readFile(lockFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(lockFile, JSON.stringify({ ...held, id: 'someone-else' }) + '\n');
+    const lock = (outbox as unknown as { lock: { refresh(): Promise<void> } }).lock;
+    await lock.refresh();
+    await assert.rejects(outbox.ack([job!]), /taken over/);
+    await assert.rejects(outbox.deadLetter(job!, 'x'), /taken over/);
+    await assert.rejects(outbox.append([{ sink: 'hook', alert: makeAlert(3) }]), /taken over/);
+    assert.ok(existsSync(join(dir, job!.batch)), 'the batch file is left to the new holder');
+    await outbox.close();
+  });
+});

@@ -3,11 +3,10 @@
  * open suppression windows), read without opening it. `dasguard outbox resend`: dead-lettered and quarantined
  * alerts back into the outbox for their sink (or another) and delivered; exit codes as replay's delivery.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, ExitCode, ExitError } from '../errors.js';
-import { deliveryConfigFor, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
-import { DEFAULT_OUTBOX_DIR, DeliveryHandoff, SUPPRESSION_STATE_FILE } from '../delivery/DeliveryHandoff.js';
+import { deliveryConfigFor, formatDeliverySummary, openConfiguredDelivery, type DeliveryOptions } from '../delivery/cliSupport.js';
+import { DEFAULT_OUTBOX_DIR, SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/DeliveryHandoff.js';
 import { Outbox, type OutboxStatus } from '../delivery/Outbox.js';
 import type { Io } from './common.js';
 
@@ -42,11 +41,7 @@ export async function outboxResendCommand(opts: OutboxResendOptions, io: Io): Pr
   // The outbox commands evaluate no rules: the config's `rules:` patterns are not judged here.
   const config = await deliveryConfigFor(opts.delivery, io, undefined);
   if (!config) throw new ConfigError('outbox resend needs the delivery config that names the sinks: give --config PATH (or create ./dasguard.yaml), or --sns-topic-arn / --slack-webhook-url');
-  const delivery = await DeliveryHandoff.open(config, {
-    stdout: io.stdout as never,
-    stderr: io.stderr,
-    ...(opts.delivery.outboxDir !== undefined ? { outboxDir: opts.delivery.outboxDir } : {}),
-  });
+  const delivery = (await openConfiguredDelivery(config, opts.delivery, io))!;
   const say = (m: string) => io.stderr.write(`dasguard outbox resend: ${m}\n`);
   try {
     const { moved, unknownSinks } = await delivery.resend({ ...(opts.sink !== undefined ? { sink: opts.sink } : {}), ...(opts.to !== undefined ? { to: opts.to } : {}) });
@@ -90,18 +85,11 @@ function formatStatus(s: OutboxStatus, windows: number | string): string {
 
 /** Open windows in the suppression state file (0 when there is none), or why it cannot be read. */
 async function openWindows(path: string): Promise<number | string> {
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    return (await readSuppressionState(path))?.windows.length ?? 0;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    return `${path} cannot be read: ${(err as Error).message}`;
-  }
-  try {
-    const v = JSON.parse(text) as { windows?: unknown };
-    return Array.isArray(v.windows) ? v.windows.length : `${path} is not a suppression state`;
-  } catch (err) {
-    return `${path} is corrupt: ${(err as Error).message}`;
+    if (err instanceof ConfigError) return err.message;
+    throw err;
   }
 }
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomicFile.js';
+import { fsWriteError } from '../util/fsErrors.js';
 import { DirLock } from '../util/dirLock.js';
 import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
 
@@ -96,7 +97,8 @@ export class FileCheckpointStore implements CheckpointStore {
     try {
       await writeFileAtomic(file, content);
     } catch (err) {
-      throw new ConfigError(`cannot write checkpoint file ${file}: ${(err as Error).message}`, { cause: err });
+      // A full disk is retried (the consumer holds); no permission or a read-only file system is the setup's.
+      throw fsWriteError(`cannot write checkpoint file ${file}`, err);
     }
   }
 }

@@ -306,19 +306,20 @@ export class KinesisConsumer {
       for (const id of this.#dirty) batch.set(id, { ...this.#checkpoints.get(id)!, updatedAt: now });
       this.#dirty.clear();
       this.#lastSave = Date.now();
+      // A write that fails transiently (a full disk) is retried until it works or the consumer stops; meanwhile the
+      // shards wait here, so nothing moves past what is not durable.
+      const durably = (what: string, write: () => Promise<void>) =>
+        withRetry(write, {
+          attempts: Number.POSITIVE_INFINITY,
+          baseDelayMs: this.#o.baseDelayMs ?? 200,
+          maxDelayMs: this.#o.maxDelayMs ?? 10_000,
+          ...(this.#stopping ? { signal: this.#stopping } : {}),
+          onRetry: (err, attempt, delayMs) => this.#o.log?.({ level: 'warn', msg: `${what} not saved: retrying`, attempt, delayMs, error: err.message }),
+        });
       try {
         // The state first: once these checkpoints are written, the records before them are never read again.
-        for (const s of this.#o.state ?? []) {
-          await withRetry(() => s.persist(), {
-            attempts: Number.POSITIVE_INFINITY,
-            baseDelayMs: this.#o.baseDelayMs ?? 200,
-            maxDelayMs: this.#o.maxDelayMs ?? 10_000,
-            ...(this.#stopping ? { signal: this.#stopping } : {}),
-            onRetry: (err, attempt, delayMs) =>
-              this.#o.log?.({ level: 'warn', msg: 'state not saved: retrying (checkpoints wait)', attempt, delayMs, error: err.message }),
-          });
-        }
-        await this.#o.checkpoints.save(this.#o.streamName, batch);
+        for (const s of this.#o.state ?? []) await durably('state (checkpoints wait)', () => s.persist());
+        await durably('checkpoints', () => this.#o.checkpoints.save(this.#o.streamName, batch));
       } catch (err) {
         for (const id of batch.keys()) this.#dirty.add(id);
         throw err;

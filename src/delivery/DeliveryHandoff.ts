@@ -15,7 +15,7 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { CheckpointedState } from '../pipeline/CheckpointedState.js';
 import type { Alert } from '../pipeline/alert.js';
@@ -29,6 +29,8 @@ import { ALERT_TEST_ALERT, DELIVERY_FAILED_ALERT } from './ownAlerts.js';
 import type { FactsOf } from '../health/healthAlert.js';
 import { maskSecrets } from './secrets.js';
 import { terminalSafe } from '../util/escape.js';
+import { fsErrorText } from '../util/fsErrors.js';
+import { describeJsonError } from '../util/jsonError.js';
 import { Router } from './routing.js';
 import { ConsoleSink, createSink } from './sinks/index.js';
 import { Suppressor, renderDigest, type SuppressionState } from './Suppressor.js';
@@ -132,8 +134,15 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', stderr, 'text');
     const dir = opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
     const statePath = opts.persistSuppression ? join(dir, SUPPRESSION_STATE_FILE) : undefined;
-    const saved = statePath !== undefined ? await readSuppressionState(statePath) : undefined; // before the outbox is opened
     const { outbox, recovered, quarantined } = await Outbox.open(dir, { log });
+    let saved: Awaited<ReturnType<typeof readSuppressionState>> | undefined;
+    try {
+      // Read under the outbox's lock: a previous holder still closing rewrites it until it lets go.
+      saved = statePath !== undefined ? await readSuppressionState(statePath) : undefined;
+    } catch (err) {
+      await outbox.close();
+      throw err;
+    }
     const d = config.delivery;
     const dispatcher = new Dispatcher(sinks, outbox, {
       maxAttempts: d.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
@@ -176,6 +185,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   /** `handOff`, resolving (once the alerts are durably in the outbox) to a ticket for `settle`. */
   async handOffTracked(alerts: readonly Alert[]): Promise<DeliveryTicket> {
     if (this.closed) throw new Error('handOff after close');
+    if (this.dispatcher.error !== undefined) throw this.dispatcher.error;
     return this.exclusive(async () => {
       const { result, undo } = this.suppressor.filter(alerts);
       try {
@@ -305,7 +315,8 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
         while (next < open.length && (await this.stillQueued([open[next]!])).length === 0) next++;
       }
       const left = end - Date.now();
-      if (next === open.length || left <= 0) break;
+      // An outbox that cannot be written stops the dispatcher: nothing more will be delivered.
+      if (next === open.length || left <= 0 || this.dispatcher.error !== undefined) break;
       await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, left)));
     }
     const pending = await this.stillQueued(open.slice(next));
@@ -383,12 +394,12 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
         } catch (err) {
           undo();
           if (this.statePath === undefined) failure = err;
-          else this.log(`suppression digests could not be written to the outbox (${errorText(err)}): their windows stay in ${this.statePath} and are sent at the next start`);
+          else this.log(`suppression digests could not be written to the outbox (${errorMessage(err)}): their windows stay in ${this.statePath} and are sent at the next start`);
         }
         if (this.statePath === undefined) return;
         // Digests sent must not come back at the next start (and those not sent must).
         await this.persistLocked().catch((err: unknown) =>
-          this.log(`the suppression state could not be updated (${errorText(err)}): the digests just sent may be sent again at the next start, with the same ids`),
+          this.log(`the suppression state could not be updated (${errorMessage(err)}): the digests just sent may be sent again at the next start, with the same ids`),
         );
       });
       const drained = await this.dispatcher.drain(deadlineMs ?? this.config.delivery.drainTimeoutMs ?? 30_000);
@@ -402,18 +413,14 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   }
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** The saved suppression windows; undefined when there are none. ConfigError naming the file when it is not one. */
-async function readSuppressionState(path: string): Promise<SuppressionState | undefined> {
+export async function readSuppressionState(path: string): Promise<SuppressionState | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError(`cannot read the suppression state ${path}: ${errorText(err)}`, { cause: err });
+    throw new ConfigError(`cannot read the suppression state ${path}: ${fsErrorText(err)}`, { cause: err });
   }
   const bad = (why: string) =>
     new ConfigError(`the suppression state ${path} is corrupt (${why}); it was not reset. Fix or delete it (deleting it loses the counts of open suppression windows)`);
@@ -421,7 +428,7 @@ async function readSuppressionState(path: string): Promise<SuppressionState | un
   try {
     v = JSON.parse(text);
   } catch (err) {
-    throw bad(`not JSON: ${errorText(err)}`);
+    throw bad(`not JSON: ${describeJsonError(err)}`); // V8's message would quote the file: alerts
   }
   const s = v as Partial<SuppressionState> | null;
   if (!s || s.version !== 1 || !Number.isInteger(s.generation) || !Array.isArray(s.windows) || !Array.isArray(s.taken)) throw bad('not a suppression state');

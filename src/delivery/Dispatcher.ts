@@ -7,6 +7,7 @@
  */
 import type { OutboxJob, Outbox } from './Outbox.js';
 import type { SendResult, Sink } from './types.js';
+import { TransientError, errorMessage } from '../errors.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 
 const IN_FLIGHT_GRACE_MS = 15_000;
@@ -49,6 +50,7 @@ interface Lane {
 }
 
 export class Dispatcher {
+  private fatal: unknown;
   readonly stats: DeliveryStats = { delivered: 0, retries: 0, deadLettered: 0 };
   private readonly lanes = new Map<string, Lane>();
   private stopped = false;
@@ -114,6 +116,14 @@ export class Dispatcher {
     });
     this.abandon();
     return done;
+  }
+
+  /**
+   * The outbox write that could not be retried (its lock was taken over, a bug): delivery stopped; the handoff
+   * rethrows it to its caller.
+   */
+  get error(): unknown {
+    return this.fatal;
   }
 
   /** Stops for good: results of sends still out are ignored and outbox writes stop retrying (the outbox closes). */
@@ -247,6 +257,13 @@ export class Dispatcher {
         }
         return true;
       } catch (err) {
+        if (!(err instanceof TransientError)) {
+          // Not a full disk: retrying cannot help (the outbox's lock is another process's now, or a bug).
+          this.fatal ??= err;
+          this.opts.log(`the outbox cannot be updated, delivery stopped: ${errorMessage(err)}`);
+          this.abandon();
+          return false;
+        }
         if (!this.outboxFailing) {
           this.outboxFailing = true;
           this.opts.log(`the outbox cannot be updated: ${err instanceof Error ? err.message : String(err)}; retrying (deliveries wait meanwhile)`);

@@ -18,9 +18,10 @@ import { join } from 'node:path';
 import { ConfigError, TransientError } from '../errors.js';
 import { syncDir, writeFileAtomic } from '../util/atomicFile.js';
 import { DirLock } from '../util/dirLock.js';
-import { fsErrorCode, fsErrorText } from '../util/fsErrors.js';
+import { fsErrorCode, fsErrorText, fsWriteError } from '../util/fsErrors.js';
 import { isBatchFile, parseBatch, writeBatch, type BatchContent, type BatchJob } from './batchFile.js';
 import type { DeliveredAlert } from './types.js';
+import { describeJsonError } from '../util/jsonError.js';
 
 export interface OutboxJob {
   /** Batch file name. */
@@ -160,7 +161,9 @@ export class Outbox {
     }
     try {
       await this.compact();
-    } catch {
+    } catch (err) {
+      if (!(unavailable(this.dir, err) instanceof TransientError)) throw err; // only a full disk is waited out here
+      this.#said('cannot compact the ack log at open (it is appended to as it is)', err);
       // A full disk: keep the ack log as it is, and append after its last whole line.
       this.ackHandle = await open(join(this.dir, ACK_LOG), 'a', 0o600).catch((err: unknown) => {
         throw unavailable(this.dir, err);
@@ -272,6 +275,7 @@ export class Outbox {
   private async appendAcks(text: string): Promise<void> {
     const h = this.ackHandle;
     if (!h || this.closed) throw new Error('outbox is closed');
+    this.lock.assertHeld(); // another process took the outbox over: its batches are not ours to ack or remove
     try {
       if (this.ackTorn) {
         await h.truncate(this.ackSize);
@@ -320,12 +324,17 @@ export class Outbox {
   deadLetter(job: OutboxJob, error: string): Promise<void> {
     const line = JSON.stringify({ time: new Date().toISOString(), sink: job.sink, attempts: job.attempts, error, alert: job.alert }) + '\n';
     const run = async () => {
+      this.lock.assertHeld();
       let fh: FileHandle | undefined;
       try {
-        fh = await open(this.deadLetterPath, 'a', 0o600);
+        fh = await open(this.deadLetterPath, 'a+', 0o600);
         const { size } = await fh.stat();
+        // A crash mid-append (or a cut that failed) may have left a line without its newline: end it first, so
+        // this entry stays readable (the fragment is counted as an unreadable line, kept as it is).
+        const last = Buffer.alloc(1);
+        const torn = size > 0 && (await fh.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
         try {
-          await fh.appendFile(line);
+          await fh.appendFile(torn ? `\n${line}` : line);
           await fh.sync();
         } catch (err) {
           await fh.truncate(size).catch(() => undefined);
@@ -404,12 +413,15 @@ export class Outbox {
     this.closed = true;
     const h = this.ackHandle;
     this.ackHandle = undefined;
-    if (h) {
-      // A lost ack means one duplicate delivery (same id), never a lost alert: say so and go on closing.
-      await h.sync().catch((err: unknown) => this.log?.(`could not sync ${join(this.dir, ACK_LOG)} (some deliveries may be repeated after a restart): ${(err as Error).message}`));
-      await h.close();
+    try {
+      if (h) {
+        // A lost ack means one duplicate delivery (same id), never a lost alert: say so and go on closing.
+        await h.sync().catch((err: unknown) => this.#said(`could not sync ${join(this.dir, ACK_LOG)} (some deliveries may be repeated after a restart)`, err));
+        await h.close();
+      }
+    } finally {
+      await this.lock.release();
     }
-    await this.lock.release();
   }
 
   /** A failure that changes nothing for delivery, said rather than swallowed. */
@@ -509,7 +521,7 @@ async function readQuarantine(dir: string): Promise<QuarantineEntry[]> {
       try {
         record = JSON.parse(doneText) as Record<string, unknown>;
       } catch (err) {
-        throw new ConfigError(`${join(qdir, file + DONE_SUFFIX)} is corrupt (${(err as Error).message}): fix or delete it (deleting it makes resend re-queue every readable job of ${file})`, { cause: err });
+        throw new ConfigError(`${join(qdir, file + DONE_SUFFIX)} is corrupt (${describeJsonError(err)}): fix or delete it (deleting it makes resend re-queue every readable job of ${file})`, { cause: err });
       }
     }
     const done = new Set(Array.isArray(record.done) ? record.done.filter((n): n is number => Number.isInteger(n)) : []);
@@ -522,21 +534,16 @@ async function readIfPresent(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw err;
+    if (fsErrorCode(err) === 'ENOENT') return '';
+    throw unreadable(path, err); // a directory where a file should be, no permission: said, not an internal error
   }
 }
 
 function unreadable(path: string, err: unknown): ConfigError {
-  return new ConfigError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  return new ConfigError(`cannot read ${path}: ${fsErrorText(err)}`, { cause: err });
 }
 
-/**
- * A write the file system refused (full disk, vanished directory...): a TransientError naming the outbox directory
- * (other errors, which are bugs, come back as they are).
- */
+/** A write the file system refused: the error naming the outbox directory (src/util/fsErrors.ts decides its class). */
 export function unavailable(dir: string, err: unknown): unknown {
-  if (err instanceof TransientError) return err;
-  if (fsErrorCode(err) === undefined) return err; // not the file system: a bug, kept as it is
-  return new TransientError(`cannot write to the outbox directory ${dir}: ${fsErrorText(err)}`, { cause: err });
+  return fsWriteError(`cannot write to the outbox directory ${dir}`, err);
 }

@@ -6,6 +6,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { DeliveredAlert } from './types.js';
+import { describeJsonError } from '../util/jsonError.js';
 
 export interface BatchJob {
   sink: string;
@@ -75,7 +76,7 @@ function parseDocument(text: string): BatchContent {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    return { jobs: [], expected: undefined, damage: `not JSON (${(err as Error).message})` };
+    return { jobs: [], expected: undefined, damage: `not JSON (${describeJsonError(err)})` };
   }
   const raw = isRecord(doc) && Array.isArray(doc.jobs) ? (doc.jobs as unknown[]) : undefined;
   if (!raw) return { jobs: [], expected: undefined, damage: 'not a batch file' };

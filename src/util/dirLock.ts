@@ -25,8 +25,8 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, realpath, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DirLockedError, TransientError } from '../errors.js';
-import { fsErrorText, isFsOutage } from './fsErrors.js';
+import { ConfigError, DirLockedError } from '../errors.js';
+import { fsWriteError } from './fsErrors.js';
 
 export const LOCK_FILE = '.lock';
 /** How often a holder touches its lock. */
@@ -147,9 +147,8 @@ export class DirLock {
 }
 
 /** The lock file cannot be written: a full disk clears by itself (retry later), anything else is the setup's. */
-function cannotWrite(what: string, dir: string, err: unknown): Error {
-  const message = `cannot write the lock file of the ${what} directory ${dir}: ${fsErrorText(err)}`;
-  return isFsOutage(err) ? new TransientError(message, { cause: err }) : new ConfigError(message, { cause: err });
+function cannotWrite(what: string, dir: string, err: unknown): unknown {
+  return fsWriteError(`cannot write the lock file of the ${what} directory ${dir}`, err);
 }
 
 /** Links our lock into place; false when a lock is already there. */
@@ -235,7 +234,12 @@ async function takeOver(file: string, staleText: string, id: string): Promise<bo
     throw err;
   }
   const moved = await readFile(aside, 'utf8');
-  if (moved !== staleText) await link(aside, file).catch(() => undefined); // a fresh lock: put it back (unless yet another one is there)
+  if (moved !== staleText) {
+    // A fresh lock: put it back (unless yet another one took its place, which then stands).
+    await link(aside, file).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    });
+  }
   await unlink(aside);
   return moved === staleText;
 }
