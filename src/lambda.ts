@@ -42,6 +42,7 @@ import { formatProblem, loadRules, type RuleSet } from './rules/index.js';
 import { isError as isErrorProblem } from './rules/problems.js';
 import type { SourceRecord } from './types.js';
 import { jsonLine } from './util/escape.js';
+import { Base64Data } from './codec/base64.js';
 
 /** The parts of a Lambda Kinesis event dasguard reads (the shape of `aws-lambda`'s KinesisStreamEvent). */
 export interface KinesisStreamRecord {
@@ -361,7 +362,7 @@ function sourceRecord(
     );
   }
   const record: SourceRecord = {
-    data: new Uint8Array(Buffer.from(r.kinesis.data, 'base64')),
+    data: new Base64Data(r.kinesis.data, 'the record\'s "kinesis.data"'),
     position: {
       source: streamName,
       ...(shardId !== undefined ? { shardId } : {}),

@@ -1,3 +1,5 @@
+import type { Base64Data } from './codec/base64.js';
+
 /** Types shared by every stage: source record -> decoded batch -> activity events -> rule matches -> alerts. */
 import type { PoisonReason } from './errors.js';
 
@@ -32,7 +34,8 @@ export function formatPosition(p: RecordPosition): string {
  * bytes of the envelope JSON; file inputs holding plaintext DAS JSON pass the parsed object instead.
  */
 export interface SourceRecord {
-  data: Uint8Array | Record<string, unknown>;
+  /** Bytes (Kinesis), base64 text still to decode (a file's or a Lambda event's record), or parsed plaintext JSON. */
+  data: Uint8Array | Base64Data | Record<string, unknown>;
   position: RecordPosition;
   /** The DAS resource id (`cluster-…` or `db-…`) that selects the KMS encryption context, when known. */
   resourceId?: string;

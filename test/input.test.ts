@@ -7,6 +7,8 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { readInputs, type InputItem } from '../src/input/readInputs.js';
 import { JsonValueScanner } from '../src/input/jsonScanner.js';
+import { Base64Data, decodeBase64Field } from '../src/codec/base64.js';
+import { processRecord } from '../src/pipeline/processRecord.js';
 
 const RID = 'cluster-ABCDEFGHIJKLMNOP';
 const plain = (n: number) => ({
@@ -42,7 +44,8 @@ test('JSON Lines of Kinesis records: data decoded, positions with line and seque
   const b = items[1]!;
   assert.equal(a.kind, 'record');
   if (a.kind !== 'record' || b.kind !== 'record') return;
-  assert.deepEqual(JSON.parse(Buffer.from(a.record.data as Uint8Array).toString()), { n: 1 });
+  assert.ok(a.record.data instanceof Base64Data, 'decoded with the record (its size limit and strictness in one place)');
+  assert.deepEqual(JSON.parse(decodeBase64Field(a.record.data.text, 'x').toString()), { n: 1 });
   assert.deepEqual(a.record.position, { source: f, line: 1, sequenceNumber: '49601' });
   assert.equal(b.record.position.line, 2);
   // the resource id comes from the stream name in the file name
@@ -57,8 +60,13 @@ test('a bad line is reported with its line number and the rest is read', async (
   const items = await collect([f]);
   assert.deepEqual(
     items.map((i) => (i.kind === 'bad' ? `bad:${i.position.line}:${i.reason}` : `ok:${i.record.position.line}`)),
-    ['ok:1', 'bad:2:not-json', 'bad:3:not-json', 'ok:4', 'bad:5:bad-base64', 'bad:6:bad-envelope'],
+    ['ok:1', 'bad:2:not-json', 'bad:3:not-json', 'ok:4', 'ok:5', 'bad:6:bad-envelope'],
   );
+  // Not base64: quarantined when the record is decoded, with its line.
+  const notBase64 = items[4]!;
+  assert.ok(notBase64.kind === 'record');
+  const outcome = await processRecord(notBase64.record, {});
+  assert.deepEqual(outcome.quarantined.map((q) => [q.position.line, q.reason]), [[5, 'bad-base64']]);
 });
 
 test('aws kinesis get-records output, pretty-printed, several documents, with ShardId/StreamName', async () => {

@@ -175,7 +175,8 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
       { resourceId: 'cluster-OTHERCLUSTER000000000000', version: '1.1', wrapper: keys },
     );
     const wrongKey = kinesisRecord(stream, 'shardId-000000000000', '49630000000000000000000000000000000000000000000001500002', Buffer.from(foreign).toString('base64'));
-    const batch = [records[0]!, records[1]!, notJson, records[2]!, wrongKey, ...records.slice(3)];
+    const notBase64 = kinesisRecord(stream, 'shardId-000000000000', '49630000000000000000000000000000000000000000000001500003', '@@not base64@@');
+    const batch = [records[0]!, records[1]!, notJson, notBase64, records[2]!, wrongKey, ...records.slice(3)];
 
     const s = sink();
     let decoded = 0;
@@ -202,6 +203,7 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
       quarantined.map((q) => [q.sequenceNumber, q.shardId, q.reason]),
       [
         [notJson.kinesis.sequenceNumber, 'shardId-000000000000', 'not-json'],
+        [notBase64.kinesis.sequenceNumber, 'shardId-000000000000', 'bad-base64'],
         [wrongKey.kinesis.sequenceNumber, 'shardId-000000000000', 'key-decrypt-failed'],
       ],
     );
@@ -211,8 +213,8 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
     assert.match(String(failure.error), /ThrottlingException/);
     const summary = s.logs.find((l) => l.msg === 'batch')!;
     assert.equal(summary.records, batch.length);
-    assert.equal(summary.processed, 8); // 6 good records and the 2 poison ones before the failure
-    assert.equal(summary.quarantinedRecords, 2);
+    assert.equal(summary.processed, 9); // 6 good records and the 3 poison ones before the failure
+    assert.equal(summary.quarantinedRecords, 3);
     assert.equal(summary.failed, 1);
     assert.equal(summary.kmsCalls, 8); // 6 good + the foreign key + the throttled one
     assert.equal(kms.calls - callsBefore, 9); // the SDK retried the throttled call once

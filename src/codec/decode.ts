@@ -1,11 +1,11 @@
 import { gunzipSync } from 'node:zlib';
 import { ConfigError, DataKeyError, DataKeyProblem, PoisonRecordError, PoisonReason } from '../errors.js';
 import { encryptionContextFor, type KeyProvider } from '../keys/KeyProvider.js';
-import { base64ByteLength, formatBytes, MAX_PAYLOAD_BYTES, recordSizeProblem } from '../limits.js';
+import { formatBytes, MAX_PAYLOAD_BYTES, recordSizeProblem } from '../limits.js';
 import type { DecodedBatch, EncryptionContext } from '../types.js';
 import { normalizeEvents, type RecordContext } from './normalize.js';
 import { decryptPayload } from './payload.js';
-import { decodeBase64Strict } from './base64.js';
+import { Base64Data, decodeBase64Field } from './base64.js';
 import { describeJsonError } from '../util/jsonError.js';
 
 /**
@@ -42,9 +42,10 @@ export const RECORD_TYPE = 'DatabaseActivityMonitoringRecord';
 export const KNOWN_VERSIONS: readonly string[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
 
 export async function decodeRecord(
-  data: Uint8Array | Record<string, unknown>,
+  input: Uint8Array | Base64Data | Record<string, unknown>,
   ctx: DecodeContext,
 ): Promise<DecodedBatch> {
+  const data = input instanceof Base64Data ? decodeBase64Field(input.text, input.what) : input;
   if (data instanceof Uint8Array) {
     const tooLarge = recordSizeProblem(data.byteLength);
     if (tooLarge !== undefined) throw new PoisonRecordError(PoisonReason.recordTooLarge, `record data is ${tooLarge}`);
@@ -187,18 +188,9 @@ function contextFor(resourceId: string): EncryptionContext {
   }
 }
 
+/** A plaintext envelope (a file input) is not bounded by the record size: its fields are, all the same. */
 function decodeBase64(text: string, field: string): Buffer {
-  // A plaintext envelope (a file input) is not bounded by the record size: its fields are, all the same.
-  const tooLarge = recordSizeProblem(base64ByteLength(text));
-  if (tooLarge !== undefined) throw new PoisonRecordError(PoisonReason.recordTooLarge, `DAS envelope "${field}" is ${tooLarge}`);
-  const bytes = decodeBase64Strict(text);
-  if (bytes === undefined) {
-    throw new PoisonRecordError(
-      PoisonReason.badBase64,
-      `DAS envelope "${field}" is not valid base64 (${text.length} characters, starts with ${JSON.stringify(text.slice(0, 20))})`,
-    );
-  }
-  return bytes;
+  return decodeBase64Field(text, `DAS envelope "${field}"`);
 }
 
 function gunzip(data: Uint8Array): Buffer {

@@ -14,6 +14,7 @@ import { Progress, RunStats, formatSummary, writeLine, type OutputFormat } from 
 import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { redactEvent } from '../redaction/index.js';
+import { Base64Data } from '../codec/base64.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
 
@@ -176,6 +177,7 @@ async function runItems(
 }
 
 function rawOf(record: SourceRecord): unknown {
+  if (record.data instanceof Base64Data) return record.data.text;
   return record.data instanceof Uint8Array ? Buffer.from(record.data).toString('base64') : record.data;
 }
 

@@ -22,9 +22,9 @@ import type { RecordPosition, SourceRecord } from '../types.js';
 import { PoisonReason, UsageError } from '../errors.js';
 import { JsonValueScanner, type ScannedValue } from './jsonScanner.js';
 import { LineSplitter, type Line } from './LineSplitter.js';
-import { decodeBase64Strict } from '../codec/base64.js';
+import { Base64Data } from '../codec/base64.js';
 import { describeJsonError } from '../util/jsonError.js';
-import { base64ByteLength, MAX_INPUT_VALUE_CHARS, MAX_JSON_DEPTH, nestsDeeperThan, recordSizeProblem } from '../limits.js';
+import { MAX_INPUT_VALUE_CHARS, MAX_JSON_DEPTH, nestsDeeperThan } from '../limits.js';
 
 export type InputItem =
   | { kind: 'record'; record: SourceRecord }
@@ -255,11 +255,7 @@ function kinesisRecord(r: unknown, position: RecordPosition, ctx: ItemContext): 
   if (typeof o.Data !== 'string') {
     return bad(position, PoisonReason.badEnvelope, 'the Kinesis record has no "Data" string (base64 of the record data)');
   }
-  const tooLarge = recordSizeProblem(base64ByteLength(o.Data));
-  if (tooLarge !== undefined) return bad(position, PoisonReason.recordTooLarge, `the Kinesis record's "Data" is ${tooLarge}`);
-  const data = decodeBase64Strict(o.Data);
-  if (data === undefined) return bad(position, PoisonReason.badBase64, 'the Kinesis record\'s "Data" is not base64');
-  const record: SourceRecord = { data, position };
+  const record: SourceRecord = { data: new Base64Data(o.Data, 'the Kinesis record\'s "Data"'), position };
   const rid = ctx.resourceId ?? (typeof o.StreamName === 'string' ? resourceIdFromStreamName(o.StreamName) : undefined) ?? ctx.fileResourceId;
   if (rid !== undefined) record.resourceId = rid;
   if (typeof o.PartitionKey === 'string') record.partitionKey = o.PartitionKey;
@@ -275,11 +271,7 @@ function lambdaRecord(r: Record<string, unknown>, position: RecordPosition, ctx:
   }
   if (typeof k.sequenceNumber === 'string') position.sequenceNumber = k.sequenceNumber;
   if (typeof r.eventID === 'string') position.shardId = r.eventID.split(':')[0];
-  const tooLarge = recordSizeProblem(base64ByteLength(k.data));
-  if (tooLarge !== undefined) return bad(position, PoisonReason.recordTooLarge, `the Lambda Kinesis record's "kinesis.data" is ${tooLarge}`);
-  const data = decodeBase64Strict(k.data);
-  if (data === undefined) return bad(position, PoisonReason.badBase64, 'the Lambda Kinesis record\'s "kinesis.data" is not base64');
-  const record: SourceRecord = { data, position };
+  const record: SourceRecord = { data: new Base64Data(k.data, 'the Lambda Kinesis record\'s "kinesis.data"'), position };
   const rid = ctx.resourceId ?? (typeof r.eventSourceARN === 'string' ? resourceIdFromStreamName(r.eventSourceARN) : undefined) ?? ctx.fileResourceId;
   if (rid !== undefined) record.resourceId = rid;
   if (typeof k.partitionKey === 'string') record.partitionKey = k.partitionKey;
