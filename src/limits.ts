@@ -17,6 +17,13 @@ export const MiB = 1024 * KiB;
 export const MAX_JSON_DEPTH = 100;
 
 /**
+ * How deep a plaintext envelope holds its events (envelope, `databaseActivityEvents`, the event list): a plaintext
+ * input value may nest this much more than MAX_JSON_DEPTH, so that an event is judged alike in plaintext and
+ * encrypted records.
+ */
+export const ENVELOPE_LEVELS = 3;
+
+/**
  * A Kinesis record's data: 10 MiB, the largest record Kinesis Data Streams carries (the default per stream is
  * 1 MiB, `UpdateMaxRecordSize` raises it to 10 MiB). Checked before base64 decoding. Past it: `record-too-large`.
  */

@@ -173,3 +173,19 @@ test('the scanner reports a truncated document instead of losing it silently', (
   assert.equal(vals.length, 1);
   assert.match(vals[0]!.error!, /truncated/);
 });
+
+test('a gzip input cut short: the records before the break are read, then one bad item says where it broke (not an internal error)', async () => {
+  const dir = await tmp();
+  const f = join(dir, 'dump.jsonl.gz');
+  const lines = Array.from({ length: 200 }, (_, i) => JSON.stringify(kin(i + 1))).join('\n') + '\n';
+  const gz = gzipSync(lines);
+  await writeFile(f, gz.subarray(0, Math.floor(gz.length * 0.6)));
+  const items = await collect([f]);
+  const records = items.filter((i) => i.kind === 'record');
+  assert.ok(records.length > 10 && records.length < 200, `${records.length} records before the break`);
+  const last = items.at(-1)!;
+  assert.ok(last.kind === 'bad', 'the break is reported');
+  assert.equal(last.reason, 'not-gzip');
+  assert.match(last.message, /the gzip input is damaged or cut short after line \d+ \(unexpected end of file\)/);
+  assert.equal(last.position.source, f);
+});

@@ -101,6 +101,20 @@ describe('nesting depth (MAX_JSON_DEPTH)', () => {
     writeFileSync(doc, `[\n  ${plainLine(1)},\n  {"type": "DatabaseActivityMonitoringRecord", "x": ${nestedJson(5000)}},\n  ${plainLine(2)}\n]\n`);
     assert.deepEqual(summary(await collect([doc])), ['record 2#0', 'bad 3#1 too-deep', 'record 4#2']);
   });
+
+  it('an event at the limit is judged alike in plaintext and encrypted records: kept, and its deeper sibling quarantined alone', async () => {
+    const f = join(tmp(), 'plain.jsonl');
+    const envelope = bare([
+      { type: 'record', dbUserName: 'kept', paramList: nested(MAX_JSON_DEPTH - 1) },
+      { type: 'record', dbUserName: 'too deep', paramList: nested(MAX_JSON_DEPTH) },
+    ]);
+    writeFileSync(f, JSON.stringify(envelope) + '\n');
+    const items = await collect([f]);
+    assert.deepEqual(summary(items), ['record 1']);
+    const outcome = await processRecord((items[0] as Extract<InputItem, { kind: 'record' }>).record, {});
+    assert.deepEqual(outcome.batch?.events.map((e) => e.dbUserName), ['kept']);
+    assert.deepEqual(outcome.quarantined.map((q) => [q.eventIndex, q.reason]), [[1, 'too-deep']]);
+  });
 });
 
 describe('record size (MAX_RECORD_BYTES) and base64', () => {

@@ -24,7 +24,8 @@ import { JsonValueScanner, type ScannedValue } from './jsonScanner.js';
 import { LineSplitter, type Line } from './LineSplitter.js';
 import { Base64Data } from '../codec/base64.js';
 import { describeJsonError } from '../util/jsonError.js';
-import { MAX_INPUT_VALUE_CHARS, MAX_JSON_DEPTH, nestsDeeperThan } from '../limits.js';
+import { fsErrorCode, fsErrorText } from '../util/fsErrors.js';
+import { ENVELOPE_LEVELS, MAX_INPUT_VALUE_CHARS, MAX_JSON_DEPTH, nestsDeeperThan } from '../limits.js';
 
 export type InputItem =
   | { kind: 'record'; record: SourceRecord }
@@ -90,15 +91,15 @@ async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputIt
   const raw: NodeJS.ReadableStream = file === '-' ? (opts.stdin ?? process.stdin) : createReadStream(file);
   const fileResourceId = file === '-' ? undefined : resourceIdFromStreamName(file);
   const ctx: ItemContext = { source, resourceId: opts.resourceId, fileResourceId };
-  const text = await decompressIfGzip(raw);
-  text.setEncoding('utf8');
+  const damage: { error?: unknown } = {};
+  const text = readable(await decompressIfGzip(raw).catch((err: unknown) => Promise.reject(unreadableInput(source, err))), source, damage);
 
   let mode: 'unknown' | 'lines' | 'document' = 'unknown';
   let scanner: JsonValueScanner | undefined;
   const lines = new LineSplitter(MAX_INPUT_VALUE_CHARS, RAW_HEAD);
   let lineNo = 0;
 
-  for await (const chunk of text as AsyncIterable<string>) {
+  for await (const chunk of text) {
     if (mode === 'document') {
       yield* itemsFromScanned(scanner!.push(chunk), ctx);
       continue;
@@ -126,21 +127,52 @@ async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputIt
       yield* itemsFromText(line, { source: ctx.source, line: lineNo }, ctx);
     }
   }
-  if (mode === 'document') {
-    yield* itemsFromScanned(scanner!.end(), ctx);
-    return;
+  yield* finish();
+  if (damage.error !== undefined) {
+    // The records before the damage were read; nothing after it can be.
+    yield bad({ source, line: lineNo + 1 }, PoisonReason.notGzip, `the gzip input is damaged or cut short after line ${lineNo} (${(damage.error as Error).message}): nothing after it could be read`);
   }
-  const last = lines.end();
-  if (last === undefined) return;
-  lineNo++;
-  if (typeof last !== 'string') {
-    yield lineTooLong(lineNo, last.tooLong, ctx);
-  } else if (mode === 'unknown' && last.trim() !== '' && !parsesAsJson(last)) {
-    const sc = new JsonValueScanner();
-    yield* itemsFromScanned([...sc.push('\n'.repeat(lineNo - 1) + last), ...sc.end()], ctx);
-  } else {
-    yield* itemsFromText(last, { source: ctx.source, line: lineNo }, ctx);
+
+  function* finish(): Generator<InputItem> {
+    if (mode === 'document') {
+      yield* itemsFromScanned(scanner!.end(), ctx);
+      return;
+    }
+    const last = lines.end();
+    if (last === undefined) return;
+    lineNo++;
+    if (typeof last !== 'string') {
+      yield lineTooLong(lineNo, last.tooLong, ctx);
+    } else if (mode === 'unknown' && last.trim() !== '' && !parsesAsJson(last)) {
+      const sc = new JsonValueScanner();
+      yield* itemsFromScanned([...sc.push('\n'.repeat(lineNo - 1) + last), ...sc.end()], ctx);
+    } else {
+      yield* itemsFromText(last, { source: ctx.source, line: lineNo }, ctx);
+    }
   }
+}
+
+/**
+ * The text of an input, chunk by chunk. A gzip input that is damaged or cut short ends the text where it breaks (and
+ * `damage` says why: the caller reports it after what could be read); a file that cannot be read is a UsageError
+ * naming it (exit 2), never an internal error.
+ */
+async function* readable(stream: Readable, source: string, damage: { error?: unknown }): AsyncGenerator<string> {
+  stream.setEncoding('utf8');
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) yield chunk;
+  } catch (err) {
+    const code = fsErrorCode(err);
+    if (code !== undefined && code.startsWith('Z_')) {
+      damage.error = err;
+      return;
+    }
+    throw unreadableInput(source, err);
+  }
+}
+
+function unreadableInput(source: string, err: unknown): unknown {
+  return fsErrorCode(err) === undefined ? err : new UsageError(`cannot read ${source}: ${fsErrorText(err)}`, { cause: err });
 }
 
 /** How much of a bad line or value a quarantine entry keeps (`raw`). */
@@ -180,8 +212,10 @@ function* itemsFromText(text: string, position: RecordPosition, ctx: ItemContext
     yield bad(position, PoisonReason.notJson, `not JSON: ${describeJsonError(err)}`, text);
     return;
   }
-  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
-    yield bad(position, PoisonReason.tooDeep, `JSON nested more than ${MAX_JSON_DEPTH} levels deep (the limit)`, text);
+  // Whole values only past what an envelope can hold: an event within the limit is judged by normalize, as in an
+  // encrypted record (alone, its siblings kept).
+  if (nestsDeeperThan(value, MAX_JSON_DEPTH + ENVELOPE_LEVELS)) {
+    yield bad(position, PoisonReason.tooDeep, `JSON nested more than ${MAX_JSON_DEPTH + ENVELOPE_LEVELS} levels deep (the limit for an input value)`, text);
     return;
   }
   yield* itemsFromValue(value, position, ctx);
