@@ -7,6 +7,7 @@ import { normalizeEvents, type RecordContext } from './normalize.js';
 import { decryptPayload } from './payload.js';
 import { Base64Data, decodeBase64Field } from './base64.js';
 import { describeJsonError } from '../util/jsonError.js';
+import { quoteShort } from '../util/quote.js';
 
 /**
  * One Kinesis record of a Database Activity Stream -> its events.
@@ -68,7 +69,7 @@ export async function decodeRecord(
       PoisonReason.badEnvelope,
       obj.type === undefined
         ? `not a DAS record: no "type" field (expected "${ENVELOPE_TYPE}")`
-        : `not a DAS record: "type" is ${JSON.stringify(obj.type)}, expected "${ENVELOPE_TYPE}"`,
+        : `not a DAS record: "type" is ${quoteShort(obj.type)}, expected "${ENVELOPE_TYPE}"`,
     );
   }
 
@@ -82,7 +83,7 @@ export async function decodeRecord(
   const warnings: string[] = [];
   if (!KNOWN_VERSIONS.includes(version)) {
     warnings.push(
-      `unknown DAS record version ${JSON.stringify(version)} (known: ${KNOWN_VERSIONS.join(', ')}): decoded best-effort`,
+      `unknown DAS record version ${quoteShort(version)} (known: ${KNOWN_VERSIONS.join(', ')}): decoded best-effort`,
     );
   }
 
@@ -256,7 +257,7 @@ function toBatch(
   }
   if (record.type !== RECORD_TYPE) {
     warnings.push(
-      `payload "type" is ${record.type === undefined ? 'missing' : JSON.stringify(record.type)}, expected "${RECORD_TYPE}": decoded best-effort`,
+      `payload "type" is ${record.type === undefined ? 'missing' : quoteShort(record.type)}, expected "${RECORD_TYPE}": decoded best-effort`,
     );
   }
   const ctx: RecordContext = {

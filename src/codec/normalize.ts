@@ -3,6 +3,7 @@ import { leadingCommand, statementShape } from '../sql/statement.js';
 import { PoisonReason } from '../errors.js';
 import { eventDepthProblem } from '../limits.js';
 import type { ActivityEvent, DbEngine, Heartbeat, RejectedEvent } from '../types.js';
+import { quoteShort } from '../util/quote.js';
 
 /** What an event inherits from the record that carried it. */
 export interface RecordContext {
@@ -93,7 +94,7 @@ export function normalizeEvent(raw: unknown, index: number, ctx: RecordContext):
   const reason =
     type === undefined
       ? `event ${index} has no "type" (expected "record" or "heartbeat")`
-      : `event ${index} has unknown type ${typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `(${describe(type)})`} (expected "record" or "heartbeat")`;
+      : `event ${index} has unknown type ${quoteShort(type)} (expected "record" or "heartbeat")`;
   return { kind: 'rejected', rejected: { index, reason, raw } };
 }
 
