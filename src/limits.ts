@@ -74,6 +74,9 @@ export const MAX_YAML_DEPTH = 200;
  */
 export const MAX_CONDITION_TESTS = 10_000;
 
+/** The same for all the rules loaded together (a bundled pack holds a few hundred). */
+export const MAX_RULE_SET_TESTS = 200_000;
+
 /**
  * Whether `value` nests objects/arrays more than `max` levels deep (`value` itself, when an object or array, is
  * level 1). Iterative, so any depth is safe; it stops at the first value past `max`. A value holding no object or

@@ -238,3 +238,16 @@ test('a macro bomb (macros using macros nine times over, no YAML alias) is refus
   assert.equal(ok, false);
   assert.deepEqual(problems, ['m.yaml:12 bomb: the condition holds more than 10,000 tests once its macros are expanded (a macro bomb?)']);
 });
+
+test('a macro bomb spread over many rules (each under the per-rule cap) is refused once, at the rule that crosses the total', { timeout: 2000 }, () => {
+  const names = 'abcde';
+  const lines = ['macros:', '  a: {dbUserName: root}'];
+  for (let i = 1; i < names.length; i++) lines.push(`  ${names[i]}: {any: [${Array(9).fill(`{macro: ${names[i - 1]}}`).join(', ')}]}`);
+  lines.push('rules:');
+  // 6,561 tests each: under 10,000 per rule; 400 of them are 2.6 million (3.7 s and 776 MB to compile before).
+  for (let r = 0; r < 400; r++) lines.push(`  - {id: r${r}, severity: low, when: {macro: e}}`);
+  const { ok, lines: problems } = load({ 'm.yaml': lines.join('\n') });
+  assert.equal(ok, false);
+  assert.equal(problems.length, 1, problems.join('\n'));
+  assert.match(problems[0]!, /^m\.yaml:\d+ r30: the rules hold more than 200,000 tests in all once their macros are expanded/);
+});

@@ -17,7 +17,7 @@ import {
   type FieldType,
   type RuleTarget,
 } from './fields.js';
-import { MAX_CONDITION_TESTS } from '../limits.js';
+import { MAX_CONDITION_TESTS, MAX_RULE_SET_TESTS } from '../limits.js';
 import type { Pos, ProblemList } from './problems.js';
 import { describeNode, type Scalar, type YMap, type YNode } from './yamlTree.js';
 
@@ -59,6 +59,8 @@ export interface ConditionEnv {
   /** Macros compiled per target (`target\0name`); undefined while in progress or when broken. */
   macroCache: Map<string, Cond | undefined>;
   macroStack: string[];
+  /** Field tests of the rules parsed so far, macros expanded (bounded by MAX_RULE_SET_TESTS). */
+  ruleSetTests: number;
 }
 
 interface Ctx {
@@ -76,8 +78,17 @@ const RAW_KEYS = new Set(['fact', 'operator', 'value', 'path']);
 export function parseRuleCondition(node: YNode, env: ConditionEnv, target: RuleTarget, ruleId: string | undefined): Cond | undefined {
   const ctx: Ctx = { env, target, ruleId, macro: undefined };
   const cond = parseCond(node, ctx);
-  if (cond !== undefined && testCount(cond) > MAX_CONDITION_TESTS) {
+  if (cond === undefined) return undefined;
+  const tests = testCount(cond);
+  if (tests > MAX_CONDITION_TESTS) {
     problem(ctx, node.pos, `the condition holds more than ${MAX_CONDITION_TESTS.toLocaleString('en-US')} tests once its macros are expanded (a macro bomb?)`);
+    return undefined;
+  }
+  // The rules together are bounded too: each one is compiled with its macros expanded.
+  const before = env.ruleSetTests;
+  env.ruleSetTests += tests;
+  if (before <= MAX_RULE_SET_TESTS && env.ruleSetTests > MAX_RULE_SET_TESTS) {
+    problem(ctx, node.pos, `the rules hold more than ${MAX_RULE_SET_TESTS.toLocaleString('en-US')} tests in all once their macros are expanded (a macro bomb spread over many rules?)`);
     return undefined;
   }
   return cond;

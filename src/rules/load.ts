@@ -151,7 +151,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
     }
     for (const t of RuleTargets) fields[t].set(name, d.type);
   }
-  const env: ConditionEnv = { problems, fields, nestedFields, lists, macros, incomplete, macroCache: new Map(), macroStack: [] };
+  const env: ConditionEnv = { problems, fields, nestedFields, lists, macros, incomplete, macroCache: new Map(), macroStack: [], ruleSetTests: 0 };
 
   // Pass 2: the rules.
   const operators = operatorTable();
@@ -389,6 +389,8 @@ function compileRule(
   }
 
   if (!ok || id === undefined || severity === undefined || cond === undefined || template === undefined) return undefined;
+  // With a mistake anywhere, no rule set is built: compiling (macros expanded) would be work for nothing.
+  if (problems.items.some(isError)) return undefined;
   const info: RuleInfo = { id, description, severity, tags, target, file: rn.file, line: node.pos.line, enabled };
   return {
     info,
