@@ -98,6 +98,7 @@ test('outbox resend while the sink is still down: exit 4, they stay pending; the
   }
   assert.equal(r.code, 4, r.stderr);
   assert.match(r.stderr, /3 dead-lettered alerts re-queued/);
+  assert.match(r.stderr, /1 alert for other sinks left where they are/);
   assert.match(r.stderr, /still pending/);
   const left = jsonLines(await readFile(join(outbox, 'dead-letter.jsonl'), 'utf8')) as { sink: string }[];
   assert.deepEqual(left.map((l) => l.sink), ['b'], "--sink a: b's dead letter stays");

@@ -50,6 +50,7 @@ export async function outboxResendCommand(opts: OutboxResendOptions, io: Io): Pr
     for (const [sink, n] of unknownSinks) {
       say(`${plural(n, 'alert')} for sink '${sink}', which ${config.source} does not declare, left where they are (--to SINK sends them to another sink)`);
     }
+    if (opts.sink !== undefined && moved.kept > 0) say(`${plural(moved.kept, 'alert')} for other sinks left where they are`);
     if (moved.fromDeadLetters + moved.fromQuarantine === 0) say(`nothing to resend in ${delivery.outboxDir}${opts.sink !== undefined ? ` for sink '${opts.sink}'` : ''}`);
   } finally {
     await delivery.close();

@@ -386,7 +386,7 @@ export class Outbox {
       const result: ResendResult = { jobs: [], fromDeadLetters, fromQuarantine: items.length - fromDeadLetters, kept: keep.length - dead.unreadable.length + keptQuarantined };
       if (items.length === 0) return result;
       const tag = `resend-${createHash('sha256').update(JSON.stringify(items)).digest('hex').slice(0, 12)}`;
-      const written = (await readdir(this.dir)).some((n) => n.endsWith(`-${tag}.jsonl`));
+      const written = (await readdir(this.dir).catch((err: unknown) => Promise.reject(unreadable(this.dir, err)))).some((n) => n.endsWith(`-${tag}.jsonl`));
       // Already written by a resend that stopped before the step below: it was resumed at open.
       if (!written) result.jobs = await this.writeJobs(this.newBatchName(tag), items);
       try {

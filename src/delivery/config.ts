@@ -11,7 +11,8 @@ import { didYouMean } from '../rules/fields.js';
 import { ProblemList, fileProblemsMessage, formatFileProblem, isError, type Pos, type RuleProblem } from '../rules/problems.js';
 import { describeNode, parseYamlFile, type YNode } from '../rules/yamlTree.js';
 import type { Severity } from '../types.js';
-import { CONFIG_SPEC, DURATION_RE, type RouteRedaction, type Spec } from './configSchema.js';
+import { CONFIG_SPEC, DURATION_RE, type Spec } from './configSchema.js';
+import type { RedactionMode } from '../redaction/index.js';
 import { globToRegExp } from './routing.js';
 
 export interface SnsSinkConfig {
@@ -52,7 +53,7 @@ export interface RouteConfig {
   tags?: string[];
   rules?: string[];
   default?: boolean;
-  redaction?: RouteRedaction;
+  redaction?: RedactionMode;
   /** Added by a command-line shortcut: delivers in addition, without keeping default routes from applying. */
   extra?: boolean;
 }

@@ -2,7 +2,7 @@
  * The ONE definition of `dasguard.yaml`: the validator (src/delivery/config.ts) walks it to check a file and
  * collect every problem at its line, and `toJsonSchema()` turns it into schema/dasguard.schema.json for editors.
  */
-import { REDACTION_MODES, type RedactionMode } from '../redaction/index.js';
+import { REDACTION_MODES } from '../redaction/index.js';
 import { BUILTIN_FACT_KEYS } from '../builtinAlerts.js';
 import { ACTIVITY_FIELDS, RDS_EVENT_FIELDS } from '../rules/fields.js';
 import { Severities } from '../types.js';
@@ -53,8 +53,6 @@ export interface TaggedSpec extends Base {
 }
 export type Spec = StringSpec | IntegerSpec | BooleanSpec | ArraySpec | ObjectSpec | MapSpec | TaggedSpec;
 
-export const REDACTIONS = REDACTION_MODES;
-export type RouteRedaction = RedactionMode;
 
 export const DURATION_RE = '^[0-9]+(ms|s|m|h)$';
 const NAME_RE = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
@@ -150,7 +148,7 @@ export const CONFIG_SPEC: ObjectSpec = {
           tags: globList('tag'),
           rules: globList('rule id'),
           default: { type: 'boolean', description: 'Takes the alerts that no other route matched.' },
-          redaction: { type: 'string', enum: REDACTIONS, description: 'literals (default): literals and comments in statements, bind values and the values quoted in server messages masked; full: statement text, bind values, comments and server messages removed; none: as the rules produced them (never looser than --redaction).' },
+          redaction: { type: 'string', enum: REDACTION_MODES, description: 'literals (default): literals and comments in statements, bind values and the values quoted in server messages masked; full: statement text, bind values, comments and server messages removed; none: as the rules produced them (never looser than --redaction).' },
         },
         required: ['name', 'sinks'],
       },

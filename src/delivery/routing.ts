@@ -1,14 +1,13 @@
 /** Which sinks an alert goes to: every matching route; the default route(s) when none matched. */
-import { stricter } from '../redaction/index.js';
+import { stricter, type RedactionMode } from '../redaction/index.js';
 import { severityRank } from '../types.js';
-import type { RouteRedaction } from './configSchema.js';
 import type { RouteConfig } from './config.js';
 import type { DeliveredAlert } from './types.js';
 
 export interface Target {
   sink: string;
   route: string;
-  redaction: RouteRedaction;
+  redaction: RedactionMode;
 }
 
 /** `*` any run of characters (`:` included), `?` one character; the rest literal, case-sensitive. */

@@ -20,7 +20,6 @@ export const SILENCE_ALERT = {
   ruleId: 'das-stream-silence',
   facts: ['state', 'instanceId', 'silentSince', 'thresholdMs', 'start', 'end', 'durationMs', 'forgetAfterMs'],
 } as const satisfies AlertKind;
-export const SILENCE_RULE = SILENCE_ALERT.ruleId;
 const DESCRIPTION = 'No activity record and no heartbeat arrived from a database instance: its audit trail may have stopped.';
 
 export interface SilenceOptions {

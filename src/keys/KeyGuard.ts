@@ -57,11 +57,6 @@ export class KeyGuard implements KeyProvider {
     return key;
   }
 
-  /** Whether a data key has decrypted under `context`. */
-  proven(context: EncryptionContext): boolean {
-    return this.#proven.has(canonicalEncryptionContext(context));
-  }
-
   stats(): KeyProviderStats {
     return this.#inner.stats();
   }
