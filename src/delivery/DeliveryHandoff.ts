@@ -214,13 +214,25 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     const state = this.suppressor.snapshot();
     // On disk, the first alert of a window is redacted as the least strict of its routes would have it: no more
     // than the outbox holds for it; each route's own redaction applies again when the digest goes out.
-    state.windows = state.windows.map((w) => ({ ...w, first: redactAlert(w.first, this.leastStrictFor(w.first)) }));
+    // Redacted once per window (its first alert never changes), not at every checkpoint.
+    state.windows = state.windows.map((w) => ({ ...w, first: this.savedFirst(w.first) }));
     try {
       await writeFileAtomic(this.statePath, JSON.stringify(state) + '\n');
     } catch (err) {
       throw unavailable(this.outbox.dir, err);
     }
     this.suppressor.committed();
+  }
+
+  private readonly savedFirsts = new WeakMap<DeliveredAlert, DeliveredAlert>();
+
+  private savedFirst(first: DeliveredAlert): DeliveredAlert {
+    let saved = this.savedFirsts.get(first);
+    if (saved === undefined) {
+      saved = redactAlert(first, this.leastStrictFor(first));
+      this.savedFirsts.set(first, saved);
+    }
+    return saved;
   }
 
   private leastStrictFor(alert: DeliveredAlert): RedactionMode {

@@ -16,7 +16,8 @@ import type { SuppressionConfig } from './config.js';
 import { globToRegExp } from './routing.js';
 import type { DeliveredAlert } from './types.js';
 
-interface Window {
+/** A window as saved in the suppression state file. */
+export interface SavedWindow {
   /** sha256 of the rule id and key values (the state file holds no key value in clear). */
   key: string;
   keys: string[];
@@ -24,17 +25,10 @@ interface Window {
   windowMs: number;
   count: number;
   first: DeliveredAlert;
-  timer?: NodeJS.Timeout;
 }
 
-/** A window as saved in the suppression state file. */
-export interface SavedWindow {
-  key: string;
-  keys: string[];
-  start: number;
-  windowMs: number;
-  count: number;
-  first: DeliveredAlert;
+interface Window extends SavedWindow {
+  timer?: NodeJS.Timeout;
 }
 
 export interface SuppressionState {
