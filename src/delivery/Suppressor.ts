@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { contextOf, redactField, type RedactionMode } from '../redaction/index.js';
 import type { SuppressionConfig } from './config.js';
-import { globToRegExp } from './routing.js';
+import { globToRegExp } from '../util/glob.js';
 import type { DeliveredAlert } from './types.js';
 
 /** A window as saved in the suppression state file. */

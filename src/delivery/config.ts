@@ -13,7 +13,7 @@ import { describeNode, parseYamlFile, type YNode } from '../rules/yamlTree.js';
 import type { Severity } from '../types.js';
 import { CONFIG_SPEC, DURATION_RE, type Spec } from './configSchema.js';
 import type { RedactionMode } from '../redaction/index.js';
-import { globToRegExp } from './routing.js';
+import { globToRegExp } from '../util/glob.js';
 
 export interface SnsSinkConfig {
   type: 'sns';

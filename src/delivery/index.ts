@@ -12,7 +12,8 @@ export {
   type SinkConfig,
 } from './config.js';
 export { CONFIG_SPEC, toJsonSchema } from './configSchema.js';
-export { Router, globToRegExp } from './routing.js';
+export { Router } from './routing.js';
+export { globToRegExp } from '../util/glob.js';
 export { maskSecrets, maskUrl } from './secrets.js';
 export { redactAlert, redactEvent, type RedactionMode } from '../redaction/index.js';
 export type { DeliveredAlert, SendResult, Sink } from './types.js';

@@ -1,6 +1,7 @@
 /** Which sinks an alert goes to: every matching route; the default route(s) when none matched. */
 import { stricter, type RedactionMode } from '../redaction/index.js';
 import { severityRank } from '../types.js';
+import { globToRegExp } from '../util/glob.js';
 import type { RouteConfig } from './config.js';
 import type { DeliveredAlert } from './types.js';
 
@@ -8,12 +9,6 @@ export interface Target {
   sink: string;
   route: string;
   redaction: RedactionMode;
-}
-
-/** `*` any run of characters (`:` included), `?` one character; the rest literal, case-sensitive. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
 }
 
 

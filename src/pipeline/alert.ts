@@ -58,7 +58,7 @@ export function buildAlert(match: RuleMatch, event: ActivityEvent, position: Rec
   const ctx = contextOf(event);
   const parts = redactParts(match.parts, ctx, redaction);
   // Size-capped after redaction (MAX_ALERT_BYTES), so the outbox and every sink can take it.
-  const alert = fitAlert({
+  const alert = fitAlert<Alert>({
     id: alertId(event, match.rule.id),
     kind: 'activity',
     ruleId: match.rule.id,

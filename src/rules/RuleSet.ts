@@ -4,63 +4,11 @@
  * {GRANT, REVOKE}): a rule is tried only on events whose value of that field can make it fire.
  */
 import type { Engine } from 'json-rules-engine';
-import type { Severity } from '../types.js';
-import { toEngineRoot, type EngineCondition, type Event, type Predicate, type Requirements } from './compile.js';
-import type { Cond } from './condition.js';
+import { toEngineRoot, type Event, type Requirements } from './compile.js';
 import type { RuleTarget } from './fields.js';
 import { newEngine } from './operators.js';
-import type { Pos } from './problems.js';
-import type { Template } from './template.js';
-import { contextOf, renderMessage, type MessagePart } from '../redaction/index.js';
-
-export interface RuleInfo {
-  id: string;
-  description: string;
-  severity: Severity;
-  tags: string[];
-  target: RuleTarget;
-  file: string;
-  line: number;
-  enabled: boolean;
-}
-
-export interface RuleMatch {
-  rule: RuleInfo;
-  /** The message template's parts, values as the event holds them: render them with src/redaction. */
-  parts: MessagePart[];
-  /** The message rendered under the default redaction (`literals`). */
-  message: string;
-}
-
-export interface RuleSet {
-  /** Every rule, enabled and disabled, in load order (files sorted, then position in the file). */
-  readonly rules: readonly RuleInfo[];
-  /** The enabled rules of `target` (default `activity`) that fire on `event`, in load order. */
-  evaluate(event: Record<string, unknown>, target?: RuleTarget): RuleMatch[];
-}
-
-export interface RuleTestCase {
-  event: Record<string, unknown>;
-  pos: Pos;
-}
-
-export interface CompiledRule {
-  info: RuleInfo;
-  /** Position in load order. */
-  order: number;
-  cond: Cond;
-  predicate: Predicate;
-  template: Template;
-  requirements: Requirements;
-  tests: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[] } | undefined;
-}
-
-/** json-rules-engine rule JSON (what `new Rule(...)` / `engine.addRule(...)` takes). */
-export interface EngineRuleJson {
-  name: string;
-  conditions: EngineCondition;
-  event: { type: string };
-}
+import type { CompiledRule, EngineRuleJson, RuleInfo, RuleMatch, RuleSet } from './types.js';
+import { contextOf, renderMessage } from '../redaction/index.js';
 
 interface Group {
   field: string;

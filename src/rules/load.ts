@@ -20,7 +20,8 @@ import {
 } from './fields.js';
 import { operatorTable } from './operators.js';
 import { ProblemList, isError, type Pos, type RuleProblem } from './problems.js';
-import { CompiledRuleSet, type CompiledRule, type RuleInfo, type RuleSet, type RuleTestCase } from './RuleSet.js';
+import { CompiledRuleSet } from './RuleSet.js';
+import type { CompiledRule, RuleInfo, RuleSet, RuleTestCase } from './types.js';
 import { compileTemplate } from './template.js';
 import { describeNode, parseYamlFile, toJs, type YMap, type YNode } from './yamlTree.js';
 

@@ -6,7 +6,8 @@
 import { engineOf, normalizeEvent } from '../codec/normalize.js';
 import type { DbEngine } from '../types.js';
 import type { RuleTarget } from './fields.js';
-import { CompiledRuleSet, type RuleSet } from './RuleSet.js';
+import { CompiledRuleSet } from './RuleSet.js';
+import type { RuleSet } from './types.js';
 
 export interface RuleTestFailure {
   ruleId: string;
