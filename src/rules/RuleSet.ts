@@ -9,7 +9,7 @@ import { toEngineRoot, type EngineCondition, type Event, type Predicate, type Re
 import type { Cond } from './condition.js';
 import type { RuleTarget } from './fields.js';
 import { newEngine } from './operators.js';
-import type { Pos } from './problems.js';
+import type { Pos } from '../config/problems.js';
 import type { Template } from './template.js';
 import { contextOf, renderMessage, type MessagePart } from '../redaction/index.js';
 

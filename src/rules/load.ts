@@ -14,21 +14,21 @@ import {
   RDS_EVENT_FIELDS,
   RESERVED_NAMES,
   RuleTargets,
-  didYouMean,
   type FieldType,
   type RuleTarget,
 } from './fields.js';
 import { operatorTable } from './operators.js';
-import { ProblemList, isError, type Pos, type RuleProblem } from './problems.js';
+import { didYouMean } from '../config/didYouMean.js';
+import { ProblemList, isError, type Pos, type Problem } from '../config/problems.js';
 import { CompiledRuleSet, type CompiledRule, type RuleInfo, type RuleSet, type RuleTestCase } from './RuleSet.js';
 import { compileTemplate } from './template.js';
-import { describeNode, parseYamlFile, toJs, type YMap, type YNode } from './yamlTree.js';
+import { describeNode, parseYamlFile, toJs, type YMap, type YNode } from '../config/yamlTree.js';
 
 export interface LoadResult {
   /** Undefined when any problem is an error. */
   ruleSet: RuleSet | undefined;
   /** Errors and warnings, in file order. */
-  problems: RuleProblem[];
+  problems: Problem[];
   /** The rule files read, in load order. */
   files: string[];
 }
@@ -60,7 +60,7 @@ export async function loadRules(paths: string[]): Promise<LoadResult> {
 }
 
 /** The same from texts already in memory (tests, the docs examples). */
-export function loadRuleTexts(sources: readonly { file: string; text: string }[]): { ruleSet: RuleSet | undefined; problems: RuleProblem[] } {
+export function loadRuleTexts(sources: readonly { file: string; text: string }[]): { ruleSet: RuleSet | undefined; problems: Problem[] } {
   const problems = new ProblemList();
   const ruleSet = loadRuleSources(sources, problems);
   return { ruleSet, problems: problems.items };
