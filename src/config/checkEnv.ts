@@ -2,7 +2,8 @@
  * The spec engine for a flat environment map (the Lambda's DASGUARD_* variables): each setting names its variable
  * and a spec (spec.ts: text, integer, boolean, duration, or a comma-separated list of text). `checkEnv` reads them
  * all and returns the typed settings, or EVERY problem at once, each naming its variable. A variable with the
- * spec's prefix that no setting reads is a warning with a did-you-mean (a typo would otherwise be ignored).
+ * spec's prefix that no setting reads but that is close to one is a warning with a did-you-mean (a typo would
+ * otherwise be ignored).
  */
 import { checkText } from './checkYaml.js';
 import { didYouMean } from './didYouMean.js';
@@ -71,7 +72,10 @@ export function checkEnv<T extends Record<string, EnvSetting>>(env: NodeJS.Proce
   }
   const names = Object.values(spec.settings).map((s) => s.env);
   for (const name of Object.keys(env).sort()) {
-    if (name.startsWith(spec.prefix) && !names.includes(name)) problems.addVariable(name, `not a setting: ignored${didYouMean(name, names)}`, 'warning');
+    if (!name.startsWith(spec.prefix) || names.includes(name)) continue;
+    // only a likely typo: other variables with the prefix may be meant for `${VAR}` in a config file
+    const hint = didYouMean(name, names);
+    if (hint !== '') problems.addVariable(name, `not a setting: ignored${hint}`, 'warning');
   }
   const items = problems.items;
   return { settings: items.some(isError) ? undefined : (out as EnvSettings<T>), problems: items };
