@@ -76,9 +76,12 @@ export interface AnySpec extends Base {
 }
 export type Spec = StringSpec | IntegerSpec | BooleanSpec | DurationSpec | ArraySpec | ObjectSpec | MapSpec | TaggedSpec | AnySpec;
 
-/** The JSON Schema (draft-07) of a spec, with a header ($schema, $id, title) for a whole file. */
-export function toJsonSchema(spec: Spec, header: { $id: string; title: string }): Record<string, unknown> {
-  return { $schema: 'http://json-schema.org/draft-07/schema#', ...header, ...convert(spec) };
+/**
+ * The JSON Schema of a spec, with a header for a whole file ($schema: draft-07 unless given) and, after it, the
+ * `$defs` that `any` specs refer to.
+ */
+export function toJsonSchema(spec: Spec, header: { $schema?: string; $id: string; title: string }, $defs?: Record<string, unknown>): Record<string, unknown> {
+  return { $schema: 'http://json-schema.org/draft-07/schema#', ...header, ...convert(spec), ...($defs ? { $defs } : {}) };
 }
 
 function convert(spec: Spec): Record<string, unknown> {

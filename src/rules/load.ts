@@ -1,6 +1,7 @@
 /**
- * Loading rules = read -> parse (YAML, with positions) -> validate -> compile, collecting EVERY problem with
- * its file, line and rule id. Nothing about a rule can fail later, at run time.
+ * Loading rules = read -> parse (YAML, with positions: src/config/yamlTree.ts) -> validate -> compile, collecting
+ * EVERY problem with its file, line and rule id. Nothing about a rule can fail later, at run time. The keys and
+ * patterns of a rule file are those of its spec (schema.ts); the checks here word each problem for the rule.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ import {
 import { operatorTable } from './operators.js';
 import { didYouMean } from '../config/didYouMean.js';
 import { ProblemList, isError, type Pos, type Problem } from '../config/problems.js';
+import { NAME_PATTERN, RULE_ID_PATTERN, RULE_KEYS, TEST_KEYS, TOP_KEYS } from './schema.js';
 import { CompiledRuleSet, type CompiledRule, type RuleInfo, type RuleSet, type RuleTestCase } from './RuleSet.js';
 import { compileTemplate } from './template.js';
 import { describeNode, parseYamlFile, toJs, type YMap, type YNode } from '../config/yamlTree.js';
@@ -33,12 +35,9 @@ export interface LoadResult {
   files: string[];
 }
 
-export const TOP_KEYS = ['rules', 'lists', 'macros', 'fields'];
-export const RULE_KEYS = ['id', 'description', 'severity', 'enabled', 'tags', 'target', 'when', 'message', 'tests'];
-export const TEST_KEYS = ['fires', 'doesNotFire'];
 const TEST_ENGINES = ['postgresql', 'mysql', 'oracle', 'sqlserver', 'unknown'] as const;
-const RULE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
-const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const RULE_ID_RE = new RegExp(RULE_ID_PATTERN);
+const NAME_RE = new RegExp(NAME_PATTERN);
 
 /**
  * Loads rule files. `paths` are files or directories (searched recursively for *.yaml / *.yml, in sorted
