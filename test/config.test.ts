@@ -98,6 +98,21 @@ test('dasguard.yaml: a suppression window takes the one duration grammar (1.5s, 
   assert.match(formatFileProblem(parseDeliveryConfig('c.yaml', text('60'), {}).problems[0]!), /^c\.yaml:6: must be a duration .*add a unit: 60s for seconds/);
 });
 
+test('spec engine: a key or a tag named like an Object.prototype property is unknown, not a crash or a silent pass', () => {
+  const text = `sinks:\n  a: {type: constructor}\n  b: {type: console, toString: 1}\nroutes:\n  - {name: r, sinks: [b], __proto__: 1}\n`;
+  const { config, problems } = parseDeliveryConfig('p.yaml', text, {});
+  assert.equal(config, undefined);
+  assert.deepEqual(problems.map(formatFileProblem), [
+    'p.yaml:2: a: unknown sink type text "constructor" (expected sns, slack, webhook, console, file)',
+    "p.yaml:3: b: unknown key 'toString' (expected type, stream, format)",
+    "p.yaml:5: unknown key '__proto__' (expected name, sinks, severity, tags, rules, default, redaction)",
+  ]);
+  const hook = parseDeliveryConfig('h.yaml', 'sinks:\n  h: {type: webhook, url: "https://x", headers: {__proto__: v}}\nroutes:\n  - {name: r, sinks: [h]}\n', {});
+  const headers = (hook.config?.sinks.h as { headers?: Record<string, string> }).headers!;
+  assert.deepEqual(Object.entries(headers), [['__proto__', 'v']]);
+  assert.equal(Object.getPrototypeOf(headers), Object.prototype);
+});
+
 test('env engine: typed values, lists split on commas, blanks unset, defaults; every problem names its variable', () => {
   const spec = {
     prefix: 'APP_',

@@ -95,7 +95,8 @@ class YamlChecker {
             continue;
           }
           const v = this.check(e.value, spec.values, [...path, e.key], e.key);
-          if (v !== undefined) out[e.key] = v;
+          // defined, not assigned: a user's name `__proto__` (a header) is an entry, not the object's prototype
+          if (v !== undefined) Object.defineProperty(out, e.key, { value: v, enumerable: true, writable: true, configurable: true });
         }
         return out;
       }
@@ -105,7 +106,7 @@ class YamlChecker {
         const kinds = Object.keys(spec.variants);
         if (!typeEntry) return this.#add(node.pos, `${prefix}missing 'type' (one of ${kinds.join(', ')})`);
         const t = typeEntry.value.kind === 'scalar' ? String(typeEntry.value.value) : '';
-        const variant = spec.variants[t];
+        const variant = Object.hasOwn(spec.variants, t) ? spec.variants[t] : undefined;
         if (!variant) {
           return this.#add(typeEntry.value.pos, `${prefix}unknown ${spec.what} ${describeNode(typeEntry.value)}${didYouMean(t, kinds)} (expected ${kinds.join(', ')})`);
         }
