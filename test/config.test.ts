@@ -11,7 +11,7 @@ import { checkLambdaEnv, LAMBDA_ENV, LAMBDA_OUTBOX_DIR, lambdaSettings } from '.
 import { ProblemList, formatFileProblem } from '../src/config/problems.js';
 import { toJsonSchema, type ObjectSpec } from '../src/config/spec.js';
 import { parseYamlFile } from '../src/config/yamlTree.js';
-import { parseDeliveryConfig } from '../src/delivery/config.js';
+import { parseDeliveryConfig, shortcutConfig } from '../src/delivery/config.js';
 
 const SPEC: ObjectSpec = {
   type: 'object',
@@ -111,6 +111,11 @@ test('spec engine: a key or a tag named like an Object.prototype property is unk
   const headers = (hook.config?.sinks.h as { headers?: Record<string, string> }).headers!;
   assert.deepEqual(Object.entries(headers), [['__proto__', 'v']]);
   assert.equal(Object.getPrototypeOf(headers), Object.prototype);
+});
+
+test('the command-line shortcuts are checked by the same specs as dasguard.yaml; a webhook URL is never shown', () => {
+  assert.throws(() => shortcutConfig({ snsTopicArn: 'alerts' }), { name: 'ConfigError', message: '--sns-topic-arn: expected an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got "alerts"' });
+  assert.throws(() => shortcutConfig({ slackWebhookUrl: 'hooks.slack.com/SECRET' }), { name: 'ConfigError', message: '--slack-webhook-url: expected an http(s) URL, got (value hidden)' });
 });
 
 test('env engine: typed values, lists split on commas, blanks unset, defaults; every problem names its variable', () => {

@@ -1,13 +1,14 @@
 /**
  * `dasguard.yaml`: read -> parse (YAML with positions, src/config/yamlTree.ts) -> check against CONFIG_SPEC with the
- * spec engine (src/config/checkYaml.ts: `${ENV}` substituted, durations read) -> cross-check names (and, when the rules are known, `rules:` patterns), collecting EVERY
- * problem as `file:line: message` in one pass: the cross-checks run on whatever part of the file did check.
+ * spec engine (src/config/checkYaml.ts: `${ENV}` substituted, durations read) -> cross-check names (and, when the
+ * rules are known, `rules:` patterns), collecting EVERY problem as `file:line: message` in one pass: the
+ * cross-checks run on whatever part of the file did check.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { BUILTIN_RULE_IDS } from '../builtinAlerts.js';
 import { ConfigError } from '../errors.js';
-import { checkYaml } from '../config/checkYaml.js';
+import { checkText, checkYaml } from '../config/checkYaml.js';
 import { didYouMean } from '../config/didYouMean.js';
 import { ProblemList, fileProblemsMessage, formatFileProblem, isError, type Pos, type Problem } from '../config/problems.js';
 import { parseYamlFile, type YNode } from '../config/yamlTree.js';
@@ -140,7 +141,7 @@ export function parseDeliveryConfig(file: string, text: string, env: NodeJS.Proc
   if (value === undefined) return { config: undefined, problems: problems.items };
   crossCheck(root, value, problems);
   if (opts.loadedRuleIds !== undefined) checkRulePatterns(root, value, [...opts.loadedRuleIds, ...BUILTIN_RULE_IDS], problems);
-  // Every problem is in: with none, the value checked whole (check() leaves out only what it reported).
+  // Every problem is in: with none, the value checked whole (checkYaml() leaves out only what it reported).
   const inOrder = [...problems.items].sort((a, b) => a.line - b.line || (a.column ?? 0) - (b.column ?? 0));
   if (inOrder.some(isError)) return { config: undefined, problems: inOrder };
   return { config: build(file, value, secrets), problems: inOrder };
@@ -152,12 +153,14 @@ export function shortcutConfig(opts: { snsTopicArn?: string; slackWebhookUrl?: s
     ? { ...opts.base, sinks: { ...opts.base.sinks }, routes: [...opts.base.routes], secrets: [...opts.base.secrets] }
     : { source: 'command line', sinks: {}, routes: [], suppression: [], delivery: {}, secrets: [] };
   if (opts.snsTopicArn !== undefined) {
-    if (!new RegExp(SNS_TOPIC_ARN.pattern ?? '').test(opts.snsTopicArn)) throw new ConfigError(`--sns-topic-arn: expected an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME); got "${opts.snsTopicArn}"`);
+    const bad = checkText(opts.snsTopicArn, SNS_TOPIC_ARN);
+    if ('problem' in bad) throw new ConfigError(`--sns-topic-arn: ${bad.problem}`);
     config.sinks['cli-sns'] = { type: 'sns', topicArn: opts.snsTopicArn };
     config.routes.push({ name: 'cli-sns', sinks: ['cli-sns'], extra: true });
   }
   if (opts.slackWebhookUrl !== undefined) {
-    if (!new RegExp(WEBHOOK_URL.pattern ?? '').test(opts.slackWebhookUrl)) throw new ConfigError('--slack-webhook-url: expected an http(s) URL');
+    const bad = checkText(opts.slackWebhookUrl, WEBHOOK_URL);
+    if ('problem' in bad) throw new ConfigError(`--slack-webhook-url: ${bad.problem}`);
     config.sinks['cli-slack'] = { type: 'slack', url: opts.slackWebhookUrl };
     config.routes.push({ name: 'cli-slack', sinks: ['cli-slack'], extra: true });
     config.secrets.push(opts.slackWebhookUrl);
