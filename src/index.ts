@@ -15,7 +15,7 @@
 
 // Rules
 export { loadRules, loadRuleTexts, type LoadResult } from './rules/load.js';
-export { formatProblem, type RuleProblem } from './rules/problems.js';
+export { formatProblem, type Problem } from './config/problems.js';
 export { runRuleTests, type RuleTestFailure, type RuleTestResult } from './rules/ruleTests.js';
 export type { RuleInfo, RuleMatch, RuleSet } from './rules/types.js';
 export type { RuleTarget } from './rules/fields.js';

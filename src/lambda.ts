@@ -39,7 +39,7 @@ import { KEY_VERDICT_LOOKAHEAD } from './pipeline/drive.js';
 import { processRecord, type Quarantined, type RecordOutcome } from './pipeline/processRecord.js';
 import type { StreamObserver } from './pipeline/StreamObserver.js';
 import { formatProblem, loadRules, type RuleSet } from './rules/index.js';
-import { isError as isErrorProblem } from './rules/problems.js';
+import { isError as isErrorProblem } from './config/problems.js';
 import type { SourceRecord } from './types.js';
 import { jsonLine } from './util/escape.js';
 import { Base64Data } from './codec/base64.js';

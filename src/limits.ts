@@ -50,7 +50,7 @@ export const MAX_INPUT_VALUE_CHARS = 64 * MiB;
  */
 export const MAX_ALERT_BYTES = 256 * KiB;
 
-// Configuration files: rule files, dasguard.yaml, loss-window patterns (src/rules/yamlTree.ts, condition.ts).
+// Configuration files: rule files, dasguard.yaml, loss-window patterns (src/config/yamlTree.ts, rules/condition.ts).
 
 /**
  * What aliases may do in one file. An alias stands for a copy of its anchor's node, so nine lines of nine

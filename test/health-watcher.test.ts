@@ -194,9 +194,9 @@ test('loss-window patterns: configurable ids and regexes, every mistake reported
       assert.equal(head, '4 problems in bad.yaml:');
       assert.equal(lines.length, 4, err.message);
       assert.match(lines[0]!, /^bad\.yaml:3: lossWindow\.open\[0\]\.message: bad regular expression/);
-      assert.equal(lines[1], 'bad.yaml:4: lossWindow.open[1].eventId: expected RDS-EVENT-NNNN; got number 42');
-      assert.equal(lines[2], 'bad.yaml:5: lossWindow.close: must be a list of {eventId, message}, got text "nope"');
-      assert.equal(lines[3], "bad.yaml:6: lossWindow.colse: unknown key (did you mean 'close'?) (one of defaults, open, close)");
+      assert.equal(lines[1], 'bad.yaml:4: lossWindow.open[1].eventId: expected RDS-EVENT-NNNN, got "42"');
+      assert.equal(lines[2], 'bad.yaml:5: lossWindow.close: expected a list, got text "nope"');
+      assert.equal(lines[3], "bad.yaml:6: lossWindow: unknown key 'colse' (did you mean 'close'?) (expected defaults, open, close)");
       return true;
     },
   );

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatProblem, loadRules, loadRuleTexts, type RuleProblem } from '../src/rules/index.js';
+import { formatProblem, loadRules, loadRuleTexts, type Problem } from '../src/rules/index.js';
 
-function load(files: Record<string, string>): { ok: boolean; problems: RuleProblem[]; lines: string[] } {
+function load(files: Record<string, string>): { ok: boolean; problems: Problem[]; lines: string[] } {
   const { ruleSet, problems } = loadRuleTexts(Object.entries(files).map(([file, text]) => ({ file, text })));
   return { ok: ruleSet !== undefined, problems, lines: problems.map(formatProblem) };
 }
@@ -188,7 +188,7 @@ test('declared fields are accepted; unknown native audit keys only warn', () => 
   assert.ok(ruleSet !== undefined, problems.map(formatProblem).join('\n'));
   assert.equal(problems.length, 1);
   assert.equal(problems[0]?.severity, 'warning');
-  assert.match(formatProblem(problems[0] as RuleProblem), /^f\.yaml:7 h: warning: 'engineNativeAuditFields\.SOMETHING_ELSE' is not a key AWS documents/);
+  assert.match(formatProblem(problems[0] as Problem), /^f\.yaml:7 h: warning: 'engineNativeAuditFields\.SOMETHING_ELSE' is not a key AWS documents/);
   assert.deepEqual(ruleSet.evaluate({ newAwsField: 'x' }).map((m) => m.rule.id), ['f']);
   assert.deepEqual(ruleSet.evaluate({ engineNativeAuditFields: { NEW_KEY: 'y' } }).map((m) => m.rule.id), ['g']);
 });
@@ -223,7 +223,7 @@ test('loadRules reads directories recursively in sorted order, skips non-YAML, r
 
     const missing = await loadRules([join(dir, 'nope.yaml')]);
     assert.equal(missing.ruleSet, undefined);
-    assert.match(formatProblem(missing.problems[0] as RuleProblem), /nope\.yaml:0 -: cannot read rules: ENOENT/);
+    assert.match(formatProblem(missing.problems[0] as Problem), /nope\.yaml:0 -: cannot read rules: ENOENT/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,17 +1,19 @@
 /**
- * `dasguard.yaml`: read -> parse (YAML with positions, src/rules/yamlTree.ts) -> substitute `${ENV}` -> check
- * against CONFIG_SPEC -> cross-check names (and, when the rules are known, `rules:` patterns), collecting EVERY
- * problem as `file:line: message` in one pass: the cross-checks run on whatever part of the file did check.
+ * `dasguard.yaml`: read -> parse (YAML with positions, src/config/yamlTree.ts) -> check against CONFIG_SPEC with the
+ * spec engine (src/config/checkYaml.ts: `${ENV}` substituted, durations read) -> cross-check names (and, when the
+ * rules are known, `rules:` patterns), collecting EVERY problem as `file:line: message` in one pass: the
+ * cross-checks run on whatever part of the file did check.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { BUILTIN_RULE_IDS } from '../builtinAlerts.js';
 import { ConfigError } from '../errors.js';
-import { didYouMean } from '../rules/fields.js';
-import { ProblemList, fileProblemsMessage, formatFileProblem, isError, type Pos, type RuleProblem } from '../rules/problems.js';
-import { describeNode, parseYamlFile, type YNode } from '../rules/yamlTree.js';
+import { checkText, checkYaml } from '../config/checkYaml.js';
+import { didYouMean } from '../config/didYouMean.js';
+import { ProblemList, fileProblemsMessage, formatFileProblem, isError, type Pos, type Problem } from '../config/problems.js';
+import { parseYamlFile, type YNode } from '../config/yamlTree.js';
 import type { Severity } from '../types.js';
-import { CONFIG_SPEC, DURATION_RE, type Spec } from './configSchema.js';
+import { CONFIG_SPEC, SNS_TOPIC_ARN, WEBHOOK_URL } from './configSchema.js';
 import type { RedactionMode } from '../redaction/index.js';
 import { globToRegExp } from '../util/glob.js';
 
@@ -88,7 +90,7 @@ export interface DeliveryConfig {
 
 export interface ConfigLoadResult {
   config: DeliveryConfig | undefined;
-  problems: RuleProblem[];
+  problems: Problem[];
 }
 
 export const DEFAULT_CONFIG_FILE = 'dasguard.yaml';
@@ -135,11 +137,11 @@ export function parseDeliveryConfig(file: string, text: string, env: NodeJS.Proc
   }
   const root = docs[0]!;
   const secrets: string[] = [];
-  const value = check(root, CONFIG_SPEC, problems, env, secrets) as Parsed | undefined;
+  const value = checkYaml(root, CONFIG_SPEC, { problems, labels: 'entry', env, secrets }) as Parsed | undefined;
   if (value === undefined) return { config: undefined, problems: problems.items };
   crossCheck(root, value, problems);
   if (opts.loadedRuleIds !== undefined) checkRulePatterns(root, value, [...opts.loadedRuleIds, ...BUILTIN_RULE_IDS], problems);
-  // Every problem is in: with none, the value checked whole (check() leaves out only what it reported).
+  // Every problem is in: with none, the value checked whole (checkYaml() leaves out only what it reported).
   const inOrder = [...problems.items].sort((a, b) => a.line - b.line || (a.column ?? 0) - (b.column ?? 0));
   if (inOrder.some(isError)) return { config: undefined, problems: inOrder };
   return { config: build(file, value, secrets), problems: inOrder };
@@ -151,12 +153,14 @@ export function shortcutConfig(opts: { snsTopicArn?: string; slackWebhookUrl?: s
     ? { ...opts.base, sinks: { ...opts.base.sinks }, routes: [...opts.base.routes], secrets: [...opts.base.secrets] }
     : { source: 'command line', sinks: {}, routes: [], suppression: [], delivery: {}, secrets: [] };
   if (opts.snsTopicArn !== undefined) {
-    if (!new RegExp(snsArnPattern()).test(opts.snsTopicArn)) throw new ConfigError(`--sns-topic-arn: expected an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME); got "${opts.snsTopicArn}"`);
+    const bad = checkText(opts.snsTopicArn, SNS_TOPIC_ARN);
+    if ('problem' in bad) throw new ConfigError(`--sns-topic-arn: ${bad.problem}`);
     config.sinks['cli-sns'] = { type: 'sns', topicArn: opts.snsTopicArn };
     config.routes.push({ name: 'cli-sns', sinks: ['cli-sns'], extra: true });
   }
   if (opts.slackWebhookUrl !== undefined) {
-    if (!/^https?:\/\//.test(opts.slackWebhookUrl)) throw new ConfigError('--slack-webhook-url: expected an http(s) URL');
+    const bad = checkText(opts.slackWebhookUrl, WEBHOOK_URL);
+    if ('problem' in bad) throw new ConfigError(`--slack-webhook-url: ${bad.problem}`);
     config.sinks['cli-slack'] = { type: 'slack', url: opts.slackWebhookUrl };
     config.routes.push({ name: 'cli-slack', sinks: ['cli-slack'], extra: true });
     config.secrets.push(opts.slackWebhookUrl);
@@ -164,166 +168,24 @@ export function shortcutConfig(opts: { snsTopicArn?: string; slackWebhookUrl?: s
   return config;
 }
 
-function snsArnPattern(): string {
-  const sns = CONFIG_SPEC.properties.sinks;
-  if (sns?.type !== 'map' || sns.values.type !== 'tagged') throw new Error('CONFIG_SPEC changed shape');
-  const arn = sns.values.variants.sns!.properties.topicArn;
-  return arn?.type === 'string' && arn.pattern ? arn.pattern : '^arn:';
-}
-
-const ENV_RE = /\$\{([^}]*)\}|\$\$/g;
-const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** `${VAR}` replaced from env (`$$` is a literal `$`); each unset or malformed variable is a problem at `pos`. */
-function substitute(text: string, pos: Pos, env: NodeJS.ProcessEnv, problems: ProblemList): { value: string; substituted: boolean } {
-  let substituted = false;
-  const value = text.replace(ENV_RE, (m, name: string | undefined) => {
-    if (name === undefined) return '$';
-    substituted = true;
-    if (!ENV_NAME_RE.test(name)) {
-      problems.add(pos, `bad environment variable reference \${${name}}: expected \${NAME} (letters, digits, _)`);
-      return '';
-    }
-    const v = env[name];
-    if (v === undefined || v === '') {
-      problems.add(pos, `environment variable ${name} is not set (referenced as \${${name}})`);
-      return '';
-    }
-    return v;
-  });
-  return { value, substituted };
-}
-
 /**
- * Checks `node` against `spec`, adding each problem. Returns the plain value as far as it is right: undefined for
- * a node that is wrong itself (a wrong type, a bad value), and for a mapping or a list the parts that checked
- * (a wrong entry left out, a wrong item `undefined`), so that the cross-checks can still run on the rest. The value
- * is whole exactly when no error was added.
- */
-function check(node: YNode, spec: Spec, problems: ProblemList, env: NodeJS.ProcessEnv, secrets: string[], where = ''): unknown {
-  const prefix = where ? `${where}: ` : '';
-  const bad = (what: string): undefined => {
-    problems.add(node.pos, `${prefix}expected ${what}, got ${describeNode(node)}`);
-    return undefined;
-  };
-  switch (spec.type) {
-    case 'string': {
-      if (node.kind !== 'scalar' || node.value === null || typeof node.value === 'boolean') return bad('text');
-      const raw = String(node.value);
-      const before = problems.items.length;
-      const { value, substituted } = substitute(raw, node.pos, env, problems);
-      if (problems.items.length > before) return undefined;
-      if (spec.enum && !spec.enum.includes(value)) {
-        problems.add(node.pos, `${prefix}"${value}" is not one of ${spec.enum.join(', ')}${didYouMean(value, spec.enum)}`);
-        return undefined;
-      }
-      if (spec.known && !spec.known.values.includes(value)) {
-        problems.add(node.pos, `${prefix}unknown ${spec.known.what} '${value}'${didYouMean(value, spec.known.values)}`);
-        return undefined;
-      }
-      if (spec.pattern && !new RegExp(spec.pattern).test(value)) {
-        const shown = spec.secret || substituted ? '(value hidden)' : `"${value}"`;
-        problems.add(node.pos, `${prefix}expected ${spec.patternHint ?? `text matching ${spec.pattern}`}, got ${shown}`);
-        return undefined;
-      }
-      if (spec.secret) secrets.push(value);
-      return value;
-    }
-    case 'integer': {
-      const v = node.kind === 'scalar' ? node.value : undefined;
-      if (typeof v !== 'number' || !Number.isInteger(v)) return bad('a whole number');
-      if (v < spec.minimum || (spec.maximum !== undefined && v > spec.maximum)) {
-        problems.add(node.pos, `${prefix}${v} is out of range (${spec.minimum}..${spec.maximum ?? '∞'})`);
-        return undefined;
-      }
-      return v;
-    }
-    case 'boolean':
-      if (node.kind !== 'scalar' || typeof node.value !== 'boolean') return bad('true or false');
-      return node.value;
-    case 'array': {
-      if (node.kind !== 'seq') return bad('a list');
-      if (spec.minItems !== undefined && node.items.length < spec.minItems) {
-        problems.add(node.pos, `${prefix}expected at least ${spec.minItems} item${spec.minItems === 1 ? '' : 's'}`);
-      }
-      return node.items.map((it) => check(it, spec.items, problems, env, secrets, where));
-    }
-    case 'map': {
-      if (node.kind !== 'map') return bad('a mapping');
-      const out: Record<string, unknown> = {};
-      for (const e of node.entries) {
-        if (!new RegExp(spec.keyPattern).test(e.key)) {
-          problems.add(e.keyPos, `bad name '${e.key}' (expected text matching ${spec.keyPattern})`);
-          continue;
-        }
-        const v = check(e.value, spec.values, problems, env, secrets, e.key);
-        if (v !== undefined) out[e.key] = v;
-      }
-      return out;
-    }
-    case 'tagged': {
-      if (node.kind !== 'map') return bad('a mapping');
-      const typeEntry = node.entries.find((e) => e.key === 'type');
-      const kinds = Object.keys(spec.variants);
-      if (!typeEntry) {
-        problems.add(node.pos, `${prefix}missing 'type' (one of ${kinds.join(', ')})`);
-        return undefined;
-      }
-      const t = typeEntry.value.kind === 'scalar' ? String(typeEntry.value.value) : '';
-      const variant = spec.variants[t];
-      if (!variant) {
-        problems.add(typeEntry.value.pos, `${prefix}unknown sink type ${describeNode(typeEntry.value)}${didYouMean(t, kinds)} (expected ${kinds.join(', ')})`);
-        return undefined;
-      }
-      return check(node, variant, problems, env, secrets, where);
-    }
-    case 'object': {
-      if (node.kind !== 'map') return bad('a mapping');
-      const out: Record<string, unknown> = {};
-      const keys = Object.keys(spec.properties);
-      for (const e of node.entries) {
-        const sub = spec.properties[e.key];
-        if (!sub) {
-          problems.add(e.keyPos, `${prefix}unknown key '${e.key}'${didYouMean(e.key, keys)} (expected ${keys.join(', ')})`);
-          continue;
-        }
-        const v = check(e.value, sub, problems, env, secrets, where);
-        if (v !== undefined) out[e.key] = v;
-      }
-      for (const r of spec.required ?? []) {
-        if (!node.entries.some((e) => e.key === r)) problems.add(node.pos, `${prefix}missing '${r}'`);
-      }
-      return out;
-    }
-  }
-}
-
-export function parseDuration(text: string): number {
-  const m = new RegExp(DURATION_RE).exec(text);
-  if (!m) throw new ConfigError(`bad duration "${text}"`);
-  const n = Number.parseInt(text, 10);
-  const unit = m[1]!;
-  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
-}
-
-/**
- * What check() returns for the whole file: every part optional (left out when wrong), list items possibly
- * undefined. The cross-checks read this; build() turns it into a DeliveryConfig once no problem was found.
+ * What checkYaml() returns for the whole file: every part optional (left out when wrong), list items possibly
+ * undefined; a suppression window in ms. The cross-checks read this; build() turns it into a DeliveryConfig once no problem was found.
  */
 interface Parsed {
   sinks?: Record<string, Partial<SinkConfig>>;
   routes?: (Partial<RouteConfig> & { sinks?: (string | undefined)[]; rules?: (string | undefined)[] } | undefined)[];
-  suppression?: ({ rules?: (string | undefined)[]; window?: string; keys?: (string | undefined)[] } | undefined)[];
+  suppression?: ({ rules?: (string | undefined)[]; window?: number; keys?: (string | undefined)[] } | undefined)[];
   delivery?: DeliverySettings;
 }
 
 function build(source: string, v: Parsed, secrets: string[]): DeliveryConfig {
-  const supp = (v.suppression ?? []) as { rules: string[]; window: string; keys?: string[] }[];
+  const supp = (v.suppression ?? []) as { rules: string[]; window: number; keys?: string[] }[];
   return {
     source,
     sinks: v.sinks as Record<string, SinkConfig>,
     routes: v.routes as RouteConfig[],
-    suppression: supp.map((s) => ({ rules: s.rules, windowMs: parseDuration(s.window), keys: s.keys ?? [] })),
+    suppression: supp.map((s) => ({ rules: s.rules, windowMs: s.window, keys: s.keys ?? [] })),
     delivery: v.delivery ?? {},
     secrets,
   };

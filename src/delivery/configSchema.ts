@@ -1,60 +1,15 @@
 /**
- * The ONE definition of `dasguard.yaml`: the validator (src/delivery/config.ts) walks it to check a file and
- * collect every problem at its line, and `toJsonSchema()` turns it into schema/dasguard.schema.json for editors.
+ * The ONE definition of `dasguard.yaml`, in the spec language of src/config/spec.ts: the validator
+ * (src/delivery/config.ts) walks it with the spec engine to check a file and collect every problem at its line, and
+ * `toJsonSchema()` turns it into schema/dasguard.schema.json for editors. A new setting is one more entry here (and
+ * its field in the DeliveryConfig types of config.ts, which build() fills).
  */
+import { toJsonSchema as specJsonSchema, type ArraySpec, type IntegerSpec, type ObjectSpec, type StringSpec } from '../config/spec.js';
 import { REDACTION_MODES } from '../redaction/index.js';
 import { BUILTIN_FACT_KEYS } from '../builtinAlerts.js';
 import { ACTIVITY_FIELDS, RDS_EVENT_FIELDS } from '../rules/fields.js';
 import { Severities } from '../types.js';
 
-interface Base {
-  description: string;
-}
-export interface StringSpec extends Base {
-  type: 'string';
-  enum?: readonly string[];
-  /** A RegExp source the value must match (after `${ENV}` substitution). */
-  pattern?: string;
-  /** What the pattern means, for the problem message. */
-  patternHint?: string;
-  /** A secret (webhook URL, token): masked wherever dasguard prints it. */
-  secret?: boolean;
-  /** The values allowed when they are too many to list in a problem (which suggests the closest instead). */
-  known?: { values: readonly string[]; what: string };
-}
-export interface IntegerSpec extends Base {
-  type: 'integer';
-  minimum: number;
-  maximum?: number;
-}
-export interface BooleanSpec extends Base {
-  type: 'boolean';
-}
-export interface ArraySpec extends Base {
-  type: 'array';
-  items: Spec;
-  minItems?: number;
-}
-export interface ObjectSpec extends Base {
-  type: 'object';
-  properties: Record<string, Spec>;
-  required?: readonly string[];
-}
-/** A mapping from user-chosen names to values (sinks by name, headers). */
-export interface MapSpec extends Base {
-  type: 'map';
-  keyPattern: string;
-  values: Spec;
-}
-/** Objects told apart by their `type` property. */
-export interface TaggedSpec extends Base {
-  type: 'tagged';
-  variants: Record<string, ObjectSpec>;
-}
-export type Spec = StringSpec | IntegerSpec | BooleanSpec | ArraySpec | ObjectSpec | MapSpec | TaggedSpec;
-
-
-export const DURATION_RE = '^[0-9]+(ms|s|m|h)$';
 const NAME_RE = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 
 /**
@@ -62,6 +17,11 @@ const NAME_RE = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
  * (`target: rds-event` rules) or the facts of dasguard's own alerts (stream health, delivery).
  */
 export const ALERT_EVENT_FIELDS: readonly string[] = [...new Set([...Object.keys(ACTIVITY_FIELDS), ...Object.keys(RDS_EVENT_FIELDS), ...BUILTIN_FACT_KEYS])].sort();
+
+/** An SNS topic ARN (also the Lambda's DASGUARD_SNS_TOPIC_ARN and the CLI's --sns-topic-arn). */
+export const SNS_TOPIC_ARN: StringSpec = { type: 'string', pattern: '^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$', patternHint: 'an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)', description: 'Topic ARN; a name ending in .fifo makes a FIFO topic (MessageGroupId = cluster, MessageDeduplicationId = alert id).' };
+/** A webhook URL: a secret (also the Lambda's DASGUARD_SLACK_WEBHOOK_URL). */
+export const WEBHOOK_URL: StringSpec = { type: 'string', pattern: '^https?://', patternHint: 'an http(s) URL', secret: true, description: 'Incoming webhook URL: a secret, write ${SLACK_WEBHOOK_URL}.' };
 
 const timeoutMs: IntegerSpec = { type: 'integer', minimum: 100, maximum: 300_000, description: 'Per-request timeout in milliseconds (default 10000).' };
 
@@ -71,7 +31,7 @@ const sinkVariants: Record<string, ObjectSpec> = {
     description: 'Amazon SNS topic (standard or FIFO). Needs sns:Publish on the topic (and kms:GenerateDataKey + kms:Decrypt on its key when the topic is encrypted).',
     properties: {
       type: { type: 'string', enum: ['sns'], description: 'Sink type.' },
-      topicArn: { type: 'string', pattern: '^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$', patternHint: 'an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)', description: 'Topic ARN; a name ending in .fifo makes a FIFO topic (MessageGroupId = cluster, MessageDeduplicationId = alert id).' },
+      topicArn: SNS_TOPIC_ARN,
       region: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$', patternHint: 'an AWS region such as eu-west-1', description: 'Region of the topic (default: the region in topicArn).' },
       batch: { type: 'boolean', description: 'Use PublishBatch (up to 10 alerts per call) when alerts queue up (default true).' },
       endpoint: { type: 'string', pattern: '^https?://', patternHint: 'an http(s) URL', description: 'Endpoint URL (a VPC interface endpoint); default: the SDK\'s, or AWS_ENDPOINT_URL_SNS.' },
@@ -84,7 +44,7 @@ const sinkVariants: Record<string, ObjectSpec> = {
     description: 'Slack incoming webhook (Block Kit message).',
     properties: {
       type: { type: 'string', enum: ['slack'], description: 'Sink type.' },
-      url: { type: 'string', pattern: '^https?://', patternHint: 'an http(s) URL', secret: true, description: 'Incoming webhook URL: a secret, write ${SLACK_WEBHOOK_URL}.' },
+      url: WEBHOOK_URL,
       timeoutMs,
     },
     required: ['type', 'url'],
@@ -133,7 +93,7 @@ export const CONFIG_SPEC: ObjectSpec = {
   description: 'dasguard alert delivery: sinks (where alerts go), routes (which alerts go where), suppression and the outbox.',
   properties: {
     version: { type: 'integer', minimum: 1, maximum: 1, description: 'Format version: 1.' },
-    sinks: { type: 'map', keyPattern: NAME_RE, values: { type: 'tagged', variants: sinkVariants, description: 'A sink.' }, description: 'Sinks by name.' },
+    sinks: { type: 'map', keyPattern: NAME_RE, values: { type: 'tagged', what: 'sink type', variants: sinkVariants, description: 'A sink.' }, description: 'Sinks by name.' },
     routes: {
       type: 'array',
       minItems: 1,
@@ -161,7 +121,7 @@ export const CONFIG_SPEC: ObjectSpec = {
         description: 'A suppression window.',
         properties: {
           rules: globList('rule id'),
-          window: { type: 'string', pattern: DURATION_RE, patternHint: 'a duration such as 500ms, 30s, 10m, 1h', description: 'Window length.' },
+          window: { type: 'duration', minimumMs: 0, description: 'Window length: a number and a unit (ms, s, m, h), e.g. 30s, 1.5m, 10m.' },
           keys: {
             type: 'array',
             items: { type: 'string', known: { values: ALERT_EVENT_FIELDS, what: 'suppression key' }, description: 'A field of the alert\'s event.' },
@@ -190,51 +150,5 @@ export const CONFIG_SPEC: ObjectSpec = {
 
 /** JSON Schema (draft-07) of dasguard.yaml, for editors (yaml-language-server). */
 export function toJsonSchema(): Record<string, unknown> {
-  return {
-    $schema: 'http://json-schema.org/draft-07/schema#',
-    $id: 'https://github.com/dasguard/dasguard/schema/dasguard.schema.json',
-    title: 'dasguard.yaml',
-    ...convert(CONFIG_SPEC),
-  };
-}
-
-function convert(spec: Spec): Record<string, unknown> {
-  const out: Record<string, unknown> = { description: spec.description };
-  switch (spec.type) {
-    case 'string':
-      out.type = 'string';
-      if (spec.enum) out.enum = [...spec.enum];
-      if (spec.known) out.enum = [...spec.known.values];
-      if (spec.pattern) out.pattern = spec.pattern;
-      return out;
-    case 'integer':
-      out.type = 'integer';
-      out.minimum = spec.minimum;
-      if (spec.maximum !== undefined) out.maximum = spec.maximum;
-      return out;
-    case 'boolean':
-      out.type = 'boolean';
-      return out;
-    case 'array':
-      out.type = 'array';
-      out.items = convert(spec.items);
-      if (spec.minItems !== undefined) out.minItems = spec.minItems;
-      return out;
-    case 'object':
-      out.type = 'object';
-      out.properties = Object.fromEntries(Object.entries(spec.properties).map(([k, v]) => [k, convert(v)]));
-      if (spec.required?.length) out.required = [...spec.required];
-      out.additionalProperties = false;
-      return out;
-    case 'map':
-      out.type = 'object';
-      out.propertyNames = { pattern: spec.keyPattern };
-      out.additionalProperties = convert(spec.values);
-      return out;
-    case 'tagged':
-      out.type = 'object';
-      out.required = ['type'];
-      out.oneOf = Object.values(spec.variants).map(convert);
-      return out;
-  }
+  return specJsonSchema(CONFIG_SPEC, { $id: 'https://github.com/dasguard/dasguard/schema/dasguard.schema.json', title: 'dasguard.yaml' });
 }

@@ -9,9 +9,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
-import { didYouMean } from '../rules/fields.js';
-import { ProblemList, fileProblemsMessage, isError } from '../rules/problems.js';
-import { describeNode, parseYamlFile, type YNode } from '../rules/yamlTree.js';
+import { checkYaml } from '../config/checkYaml.js';
+import { ProblemList, fileProblemsMessage, isError } from '../config/problems.js';
+import type { ObjectSpec, Spec } from '../config/spec.js';
+import { parseYamlFile } from '../config/yamlTree.js';
 import type { Alert } from '../pipeline/alert.js';
 import { formatDuration, healthAlert, stableId, type AlertKind } from './healthAlert.js';
 import { eventIdentity, type RdsEvent } from './rdsEvent.js';
@@ -58,9 +59,9 @@ export function classifyLossEvent(e: RdsEvent, patterns: LossWindowPatterns): 'o
  *     defaults: true          # keep the built-in patterns (default true)
  *     open:  [{message: 'regex'}, {eventId: RDS-EVENT-0xxx}]
  *     close: [{message: 'regex', eventId: ...}]
- * Regexes are case-insensitive. Read with the rule files' YAML tree (src/rules/yamlTree.ts: positions, the alias
- * limits); every problem is reported at once, as `file:line: lossWindow.open[0].message: ...`. Other top-level
- * keys are left alone.
+ * Regexes are case-insensitive. Checked against LOSS_PATTERNS_SPEC with the spec engine (src/config/: positions,
+ * the alias limits); every problem is reported at once, as `file:line: lossWindow.open[0].message: ...`. Other
+ * top-level keys are left alone.
  */
 export function parseLossPatterns(text: string, file: string): LossWindowPatterns {
   const problems = new ProblemList();
@@ -69,75 +70,64 @@ export function parseLossPatterns(text: string, file: string): LossWindowPattern
   return patterns;
 }
 
-const LOSS_KEYS = ['defaults', 'open', 'close'];
-const PATTERN_KEYS = ['eventId', 'message'];
+const regex = (text: string): { value: RegExp } | { problem: string } => {
+  try {
+    return { value: new RegExp(text, 'i') };
+  } catch (err) {
+    return { problem: `bad regular expression: ${(err as Error).message}` };
+  }
+};
+
+const patternList = (which: string): Spec => ({
+  type: 'array',
+  nullIsEmpty: true,
+  description: `Events that ${which} a loss window: each matches when all it names match.`,
+  items: {
+    type: 'object',
+    description: 'An event pattern.',
+    properties: {
+      eventId: { type: 'string', pattern: '^RDS-EVENT-\\d{4}$', patternHint: 'RDS-EVENT-NNNN', description: 'The RDS event id.' },
+      message: { type: 'string', parse: regex, description: 'A regular expression the event message matches (case-insensitive).' },
+    },
+    needsOneOf: ['eventId', 'message'],
+  },
+});
+
+/** The loss-window pattern file (--loss-window-patterns). */
+export const LOSS_PATTERNS_SPEC: ObjectSpec = {
+  type: 'object',
+  description: 'RDS events that open and close a window in which activity records may have been lost.',
+  otherKeys: 'ignored',
+  required: ['lossWindow'],
+  properties: {
+    lossWindow: {
+      type: 'object',
+      description: 'Loss-window patterns.',
+      properties: {
+        defaults: { type: 'boolean', description: 'Keep the built-in patterns (default true).' },
+        open: patternList('open'),
+        close: patternList('close'),
+      },
+    },
+  },
+};
+
+interface CheckedPatterns {
+  lossWindow?: { defaults?: boolean; open?: (EventPattern | undefined)[]; close?: (EventPattern | undefined)[] };
+}
 
 function checkLossPatterns(file: string, text: string, problems: ProblemList): LossWindowPatterns | undefined {
   const { docs, ok } = parseYamlFile(file, text, problems);
   if (!ok) return undefined;
-  const doc = docs[0];
-  if (docs.length > 1) {
-    problems.add(docs[1]!.pos, 'expected one YAML document');
+  if (docs.length !== 1) {
+    problems.add(docs[1]?.pos ?? { file, line: 1, column: 1 }, docs.length === 0 ? "the file is empty: expected a top-level 'lossWindow:' mapping" : 'expected one YAML document');
     return undefined;
   }
-  const root = doc?.kind === 'map' ? doc.entries.find((e) => e.key === 'lossWindow')?.value : undefined;
-  if (root?.kind !== 'map') {
-    problems.add(root?.pos ?? doc?.pos ?? { file, line: 1, column: 1 }, `expected a top-level 'lossWindow:' mapping${root ? `, got ${describeNode(root)}` : ''}`);
-    return undefined;
-  }
-  let useDefaults = true;
-  const lists: Record<'open' | 'close', EventPattern[]> = { open: [], close: [] };
-  for (const e of root.entries) {
-    const where = `lossWindow.${e.key}`;
-    if (e.key === 'defaults') {
-      if (e.value.kind === 'scalar' && typeof e.value.value === 'boolean') useDefaults = e.value.value;
-      else problems.add(e.value.pos, `${where}: must be true or false, got ${describeNode(e.value)}`);
-    } else if (e.key === 'open' || e.key === 'close') {
-      lists[e.key] = patternList(e.value, where, problems);
-    } else {
-      problems.add(e.keyPos, `${where}: unknown key${didYouMean(e.key, LOSS_KEYS)} (one of ${LOSS_KEYS.join(', ')})`);
-    }
-  }
-  const base = useDefaults ? DEFAULT_LOSS_PATTERNS : { open: [], close: [] };
-  return { open: [...base.open, ...lists.open], close: [...base.close, ...lists.close] };
-}
-
-function patternList(node: YNode, where: string, problems: ProblemList): EventPattern[] {
-  if (node.kind === 'scalar' && node.value === null) return [];
-  if (node.kind !== 'seq') {
-    problems.add(node.pos, `${where}: must be a list of {eventId, message}, got ${describeNode(node)}`);
-    return [];
-  }
-  const out: EventPattern[] = [];
-  node.items.forEach((item, i) => {
-    const at = `${where}[${i}]`;
-    if (item.kind !== 'map') {
-      problems.add(item.pos, `${at}: must be a mapping with eventId and/or message, got ${describeNode(item)}`);
-      return;
-    }
-    const p: EventPattern = {};
-    for (const e of item.entries) {
-      const v = e.value;
-      if (e.key === 'eventId') {
-        if (v.kind === 'scalar' && typeof v.value === 'string' && /^RDS-EVENT-\d{4}$/.test(v.value)) p.eventId = v.value;
-        else problems.add(v.pos, `${at}.eventId: expected RDS-EVENT-NNNN; got ${describeNode(v)}`);
-      } else if (e.key === 'message') {
-        if (v.kind !== 'scalar' || typeof v.value !== 'string') problems.add(v.pos, `${at}.message: must be a regular expression as text, got ${describeNode(v)}`);
-        else {
-          try {
-            p.message = new RegExp(v.value, 'i');
-          } catch (err) {
-            problems.add(v.pos, `${at}.message: bad regular expression: ${(err as Error).message}`);
-          }
-        }
-      } else {
-        problems.add(e.keyPos, `${at}.${e.key}: unknown key${didYouMean(e.key, PATTERN_KEYS)} (${PATTERN_KEYS.join(', ')})`);
-      }
-    }
-    if (!item.entries.some((e) => PATTERN_KEYS.includes(e.key))) problems.add(item.pos, `${at}: needs eventId or message`);
-    out.push(p);
-  });
-  return out;
+  const v = checkYaml(docs[0]!, LOSS_PATTERNS_SPEC, { problems }) as CheckedPatterns | undefined;
+  if (v?.lossWindow === undefined || problems.items.some(isError)) return undefined;
+  const w = v.lossWindow as { defaults?: boolean; open?: EventPattern[]; close?: EventPattern[] };
+  const base = w.defaults ?? true ? DEFAULT_LOSS_PATTERNS : { open: [], close: [] };
+  return { open: [...base.open, ...(w.open ?? [])], close: [...base.close, ...(w.close ?? [])] };
 }
 
 export async function loadLossPatterns(path: string | undefined): Promise<LossWindowPatterns> {

@@ -13,13 +13,13 @@ import {
   IDENTIFIER_RE,
   NATIVE_AUDIT_FIELDS,
   RESERVED_NAMES,
-  didYouMean,
   type FieldType,
   type RuleTarget,
 } from './fields.js';
 import { MAX_CONDITION_TESTS, MAX_RULE_SET_TESTS } from '../limits.js';
-import type { Pos, ProblemList } from './problems.js';
-import { describeNode, type Scalar, type YMap, type YNode } from './yamlTree.js';
+import { didYouMean } from '../config/didYouMean.js';
+import type { Pos, ProblemList } from '../config/problems.js';
+import { describeNode, type Scalar, type YMap, type YNode } from '../config/yamlTree.js';
 
 /** A field reference: top-level fact and the keys below it (`engineNativeAuditFields.OS_USERNAME`). */
 export interface FieldRef {

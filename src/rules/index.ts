@@ -1,5 +1,5 @@
 /** Rules: YAML files -> checked, compiled RuleSet (json-rules-engine semantics, compiled for speed). */
-export { formatProblem, type RuleProblem } from './problems.js';
+export { formatProblem, type Problem } from '../config/problems.js';
 export { loadRules, loadRuleTexts, type LoadResult } from './load.js';
 export { CompiledRuleSet } from './RuleSet.js';
 export type { RuleInfo, RuleMatch, RuleSet, EngineRuleJson } from './types.js';

@@ -1,6 +1,7 @@
 /**
- * Loading rules = read -> parse (YAML, with positions) -> validate -> compile, collecting EVERY problem with
- * its file, line and rule id. Nothing about a rule can fail later, at run time.
+ * Loading rules = read -> parse (YAML, with positions: src/config/yamlTree.ts) -> validate -> compile, collecting
+ * EVERY problem with its file, line and rule id. Nothing about a rule can fail later, at run time. The keys and
+ * patterns of a rule file are those of its spec (schema.ts); the checks here word each problem for the rule.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,32 +15,30 @@ import {
   RDS_EVENT_FIELDS,
   RESERVED_NAMES,
   RuleTargets,
-  didYouMean,
   type FieldType,
   type RuleTarget,
 } from './fields.js';
 import { operatorTable } from './operators.js';
-import { ProblemList, isError, type Pos, type RuleProblem } from './problems.js';
+import { didYouMean } from '../config/didYouMean.js';
+import { ProblemList, isError, type Pos, type Problem } from '../config/problems.js';
+import { NAME_PATTERN, RULE_ID_PATTERN, RULE_KEYS, TEST_KEYS, TOP_KEYS } from './schema.js';
 import { CompiledRuleSet } from './RuleSet.js';
 import type { CompiledRule, RuleInfo, RuleSet, RuleTestCase } from './types.js';
 import { compileTemplate } from './template.js';
-import { describeNode, parseYamlFile, toJs, type YMap, type YNode } from './yamlTree.js';
+import { describeNode, parseYamlFile, toJs, type YMap, type YNode } from '../config/yamlTree.js';
 
 export interface LoadResult {
   /** Undefined when any problem is an error. */
   ruleSet: RuleSet | undefined;
   /** Errors and warnings, in file order. */
-  problems: RuleProblem[];
+  problems: Problem[];
   /** The rule files read, in load order. */
   files: string[];
 }
 
-export const TOP_KEYS = ['rules', 'lists', 'macros', 'fields'];
-export const RULE_KEYS = ['id', 'description', 'severity', 'enabled', 'tags', 'target', 'when', 'message', 'tests'];
-export const TEST_KEYS = ['fires', 'doesNotFire'];
 const TEST_ENGINES = ['postgresql', 'mysql', 'oracle', 'sqlserver', 'unknown'] as const;
-const RULE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
-const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const RULE_ID_RE = new RegExp(RULE_ID_PATTERN);
+const NAME_RE = new RegExp(NAME_PATTERN);
 
 /**
  * Loads rule files. `paths` are files or directories (searched recursively for *.yaml / *.yml, in sorted
@@ -61,7 +60,7 @@ export async function loadRules(paths: string[]): Promise<LoadResult> {
 }
 
 /** The same from texts already in memory (tests, the docs examples). */
-export function loadRuleTexts(sources: readonly { file: string; text: string }[]): { ruleSet: RuleSet | undefined; problems: RuleProblem[] } {
+export function loadRuleTexts(sources: readonly { file: string; text: string }[]): { ruleSet: RuleSet | undefined; problems: Problem[] } {
   const problems = new ProblemList();
   const ruleSet = loadRuleSources(sources, problems);
   return { ruleSet, problems: problems.items };

@@ -1,12 +1,15 @@
 /**
- * A JSON Schema for rule files, generated from the tables the loader itself uses (fields, operators, rule keys),
- * so editors (e.g. VS Code's YAML extension: `# yaml-language-server: $schema=…/rules.schema.json`) complete field
- * and operator names as the user types. It is deliberately permissive where the loader knows more (fields declared
- * under `fields:`, lists, macros): `dasguard validate` stays the judge, with file, line and rule id.
+ * The ONE definition of a rule file's shape, in the spec language of src/config/spec.ts: its keys, what each holds,
+ * the rule id and list/macro name patterns. The loader (load.ts) takes its key lists and patterns from here and
+ * checks the content with messages that name the rule (docs/rules.md shows them); `rulesJsonSchema()` turns the
+ * same spec into schema/rules.schema.json, so editors (e.g. VS Code's YAML extension:
+ * `# yaml-language-server: $schema=…/rules.schema.json`) complete field and operator names as the user types. The
+ * schema is deliberately permissive where the loader knows more (fields declared under `fields:`, lists, macros):
+ * `dasguard validate` stays the judge, with file, line and rule id.
  */
+import { toJsonSchema, type AnySpec, type ObjectSpec, type Spec } from '../config/spec.js';
 import { Severities } from '../types.js';
-import { ACTIVITY_FIELDS, RDS_EVENT_FIELDS, RuleTargets } from './fields.js';
-import { RULE_KEYS, TEST_KEYS, TOP_KEYS } from './load.js';
+import { ACTIVITY_FIELDS, FieldTypes, RDS_EVENT_FIELDS, RuleTargets } from './fields.js';
 import { OPERATOR_SPECS, type ValueKind } from './operators.js';
 
 type Schema = Record<string, unknown>;
@@ -38,6 +41,69 @@ function valueSchema(kind: ValueKind): Schema {
   }
 }
 
+/** A rule id: letters, digits and . _ : / - (starting with a letter or digit). */
+export const RULE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:/-]*$';
+/** A list or macro name. */
+export const NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]*$';
+
+const condition: AnySpec = { type: 'any', description: 'A condition (docs/rules.md).', jsonSchema: { $ref: '#/$defs/condition' } };
+const testEvents = (what: string): Spec => ({
+  type: 'array',
+  description: `Events the rule ${what}.`,
+  items: { type: 'any', description: 'A test event: field: value.', jsonSchema: { type: 'object' } },
+});
+
+/** `tests:` of a rule. */
+export const TESTS_SPEC: ObjectSpec = {
+  type: 'object',
+  description: 'In-file tests: `dasguard test` checks them.',
+  properties: { fires: testEvents('fires on'), doesNotFire: testEvents('does not fire on') },
+};
+
+/** One rule. */
+export const RULE_SPEC: ObjectSpec = {
+  type: 'object',
+  description: 'A rule.',
+  required: ['id', 'severity', 'when'],
+  properties: {
+    id: { type: 'string', pattern: RULE_ID_PATTERN, patternHint: 'letters, digits and . _ : / -', description: 'Rule id (unique across the files).' },
+    description: { type: 'string', description: 'What the rule detects.' },
+    severity: { type: 'string', enum: Severities, description: 'Severity of its alerts.' },
+    enabled: { type: 'boolean', description: 'false: loaded and checked, never evaluated (default true).' },
+    tags: { type: 'array', items: { type: 'string', description: 'A tag.' }, description: 'Tags, for routing.' },
+    target: { type: 'string', enum: RuleTargets, description: 'What it is evaluated on (default activity).' },
+    when: condition,
+    message: { type: 'string', description: 'Alert message template ({{field}}).' },
+    tests: TESTS_SPEC,
+  },
+};
+
+/** A rule file. */
+export const RULE_FILE_SPEC: ObjectSpec = {
+  type: 'object',
+  description: 'Rules evaluated against Database Activity Streams events (see docs/rules.md). Check with `dasguard validate`.',
+  properties: {
+    rules: { type: 'array', nullIsEmpty: true, items: RULE_SPEC, description: 'The rules.' },
+    lists: { type: 'map', keyPattern: NAME_PATTERN, values: { type: 'any', description: 'A list of values.', jsonSchema: { type: 'array', items: scalar } }, description: 'Named lists of values ($name in a condition).' },
+    macros: { type: 'map', keyPattern: NAME_PATTERN, values: condition, description: 'Named conditions ({macro: name}).' },
+    fields: {
+      type: 'any',
+      description: 'Fields AWS adds later: a list of names, or name: type.',
+      jsonSchema: {
+        oneOf: [
+          { type: 'array', items: { type: 'string' } },
+          { type: 'object', additionalProperties: { enum: [...FieldTypes] } },
+        ],
+      },
+    },
+  },
+};
+
+/** The keys of a rule file, of a rule, of its `tests:`. */
+export const TOP_KEYS = Object.keys(RULE_FILE_SPEC.properties);
+export const RULE_KEYS = Object.keys(RULE_SPEC.properties);
+export const TEST_KEYS = Object.keys(TESTS_SPEC.properties);
+
 export function rulesJsonSchema(): Schema {
   const operators: Record<string, Schema> = {};
   for (const spec of OPERATOR_SPECS) {
@@ -46,70 +112,32 @@ export function rulesJsonSchema(): Schema {
   }
   const fieldNames = [...new Set([...Object.keys(ACTIVITY_FIELDS), ...Object.keys(RDS_EVENT_FIELDS)])].sort();
   const fieldProps = Object.fromEntries(fieldNames.map((f) => [f, { $ref: '#/$defs/fieldTest' }]));
-  return {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://github.com/dasguard/dasguard/schema/rules.schema.json',
-    title: 'dasguard rule file',
-    description: 'Rules evaluated against Database Activity Streams events (see docs/rules.md). Check with `dasguard validate`.',
-    type: 'object',
-    propertyNames: { enum: TOP_KEYS },
-    properties: {
-      rules: { type: 'array', items: { $ref: '#/$defs/rule' } },
-      lists: { type: 'object', additionalProperties: { type: 'array', items: scalar } },
-      macros: { type: 'object', additionalProperties: { $ref: '#/$defs/condition' } },
-      fields: {
-        oneOf: [
-          { type: 'array', items: { type: 'string' } },
-          { type: 'object', additionalProperties: { enum: ['string', 'number', 'boolean', 'array', 'object', 'any'] } },
-        ],
-      },
-    },
-    $defs: {
-      rule: {
-        type: 'object',
-        propertyNames: { enum: RULE_KEYS },
-        required: ['id', 'severity', 'when'],
-        properties: {
-          id: { type: 'string', pattern: '^[A-Za-z0-9._:/-]+$' },
-          description: { type: 'string' },
-          severity: { enum: [...Severities] },
-          enabled: { type: 'boolean' },
-          tags: { type: 'array', items: { type: 'string' } },
-          target: { enum: [...RuleTargets] },
-          when: { $ref: '#/$defs/condition' },
-          message: { type: 'string' },
-          tests: {
-            type: 'object',
-            propertyNames: { enum: TEST_KEYS },
-            properties: Object.fromEntries(TEST_KEYS.map((k) => [k, { type: 'array', items: { type: 'object' } }])),
-          },
+  const header = { $schema: 'https://json-schema.org/draft/2020-12/schema', $id: 'https://github.com/dasguard/dasguard/schema/rules.schema.json', title: 'dasguard rule file' };
+  return toJsonSchema(RULE_FILE_SPEC, header, {
+    listRef: { type: 'object', properties: { list: { type: 'string' } }, required: ['list'], additionalProperties: false },
+    operators: { type: 'object', properties: operators, propertyNames: { enum: Object.keys(operators) }, minProperties: 1 },
+    fieldTest: { oneOf: [scalar, { type: 'array', items: scalar }, { $ref: '#/$defs/operators' }] },
+    condition: {
+      oneOf: [
+        { type: 'object', properties: { all: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } } }, required: ['all'], additionalProperties: false },
+        { type: 'object', properties: { any: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } } }, required: ['any'], additionalProperties: false },
+        { type: 'object', properties: { not: { $ref: '#/$defs/condition' } }, required: ['not'], additionalProperties: false },
+        { type: 'object', properties: { macro: { type: 'string' } }, required: ['macro'], additionalProperties: false },
+        {
+          type: 'object',
+          properties: { fact: { type: 'string' }, operator: { enum: Object.keys(operators) }, value: {}, path: { type: 'string' } },
+          required: ['fact', 'operator', 'value'],
+          additionalProperties: false,
         },
-      },
-      listRef: { type: 'object', properties: { list: { type: 'string' } }, required: ['list'], additionalProperties: false },
-      operators: { type: 'object', properties: operators, propertyNames: { enum: Object.keys(operators) }, minProperties: 1 },
-      fieldTest: { oneOf: [scalar, { type: 'array', items: scalar }, { $ref: '#/$defs/operators' }] },
-      condition: {
-        oneOf: [
-          { type: 'object', properties: { all: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } } }, required: ['all'], additionalProperties: false },
-          { type: 'object', properties: { any: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } } }, required: ['any'], additionalProperties: false },
-          { type: 'object', properties: { not: { $ref: '#/$defs/condition' } }, required: ['not'], additionalProperties: false },
-          { type: 'object', properties: { macro: { type: 'string' } }, required: ['macro'], additionalProperties: false },
-          {
-            type: 'object',
-            properties: { fact: { type: 'string' }, operator: { enum: Object.keys(operators) }, value: {}, path: { type: 'string' } },
-            required: ['fact', 'operator', 'value'],
-            additionalProperties: false,
-          },
-          {
-            type: 'object',
-            description: 'field: value (equal), field: [a, b] (in), field: $list, or field: {operator: value}',
-            properties: fieldProps,
-            not: { anyOf: [{ required: ['all'] }, { required: ['any'] }, { required: ['not'] }, { required: ['macro'] }, { required: ['fact'] }] },
-            additionalProperties: { $ref: '#/$defs/fieldTest' },
-            minProperties: 1,
-          },
-        ],
-      },
+        {
+          type: 'object',
+          description: 'field: value (equal), field: [a, b] (in), field: $list, or field: {operator: value}',
+          properties: fieldProps,
+          not: { anyOf: [{ required: ['all'] }, { required: ['any'] }, { required: ['not'] }, { required: ['macro'] }, { required: ['fact'] }] },
+          additionalProperties: { $ref: '#/$defs/fieldTest' },
+          minProperties: 1,
+        },
+      ],
     },
-  };
+  });
 }

@@ -8,7 +8,7 @@ import type { MessagePart } from '../redaction/index.js';
 import type { EngineCondition, Event, Predicate, Requirements } from './compile.js';
 import type { Cond } from './condition.js';
 import type { RuleTarget } from './fields.js';
-import type { Pos } from './problems.js';
+import type { Pos } from '../config/problems.js';
 
 export interface RuleInfo {
   id: string;

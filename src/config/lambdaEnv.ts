@@ -1,0 +1,64 @@
+/**
+ * The Lambda handler's settings: the ONE definition of its DASGUARD_* environment variables (docs/lambda.md lists
+ * them; a test keeps the two in step). `checkLambdaEnv` gives the typed settings or every problem at once, each
+ * naming its variable. A new variable is one more entry in LAMBDA_ENV: its type in LambdaSettings follows from it.
+ *
+ * What the values are checked against is shared with the other sources of the same setting: the SNS topic ARN and
+ * webhook URL specs of dasguard.yaml (src/delivery/configSchema.ts), the redaction modes of src/redaction/.
+ */
+import { ConfigError } from '../errors.js';
+import { SNS_TOPIC_ARN, WEBHOOK_URL } from '../delivery/configSchema.js';
+import { REDACTION_MODES } from '../redaction/index.js';
+import { checkEnv, type EnvCheckResult, type EnvSettings, type EnvSpec } from './checkEnv.js';
+import { formatFileProblem, isError } from './problems.js';
+
+/** The Lambda's outbox when DASGUARD_OUTBOX_DIR is not set: /tmp is the only writable place. */
+export const LAMBDA_OUTBOX_DIR = '/tmp/dasguard-outbox';
+
+export const LAMBDA_ENV = {
+  prefix: 'DASGUARD_',
+  settings: {
+    rulePaths: {
+      env: 'DASGUARD_RULES',
+      type: 'array',
+      items: { type: 'string', description: 'A rule file or directory.' },
+      description: 'Rule files or directories, comma-separated; unset: the bundled rules/.',
+    },
+    resourceId: {
+      env: 'DASGUARD_RESOURCE_ID',
+      type: 'string',
+      pattern: '^(cluster|db)-[A-Za-z0-9_-]+$',
+      patternHint: 'a DAS resource id, cluster-… or db-… (the DbClusterResourceId or DbiResourceId, not the cluster name)',
+      description: 'The DbClusterResourceId or DbiResourceId that selects the KMS encryption context; unset: from the stream name.',
+    },
+    kmsKeyId: { env: 'DASGUARD_KMS_KEY_ID', type: 'string', description: 'Only accept data keys of this KMS key (sent as KeyId).' },
+    redaction: {
+      env: 'DASGUARD_REDACTION',
+      type: 'string',
+      enum: REDACTION_MODES,
+      default: 'literals',
+      description: 'The redaction of alerts and log lines.',
+    },
+    configPath: { env: 'DASGUARD_CONFIG', type: 'string', description: 'A dasguard.yaml packaged with the function.' },
+    snsTopicArn: { ...SNS_TOPIC_ARN, env: 'DASGUARD_SNS_TOPIC_ARN', description: 'Shortcut: every alert also goes to this SNS topic (route cli-sns).' },
+    slackWebhookUrl: { ...WEBHOOK_URL, env: 'DASGUARD_SLACK_WEBHOOK_URL', description: 'Shortcut: every alert also goes to this Slack webhook (route cli-slack).' },
+    outboxDir: { env: 'DASGUARD_OUTBOX_DIR', type: 'string', default: LAMBDA_OUTBOX_DIR, description: 'The delivery outbox.' },
+  },
+} as const satisfies EnvSpec;
+
+export type LambdaSettings = EnvSettings<typeof LAMBDA_ENV.settings>;
+
+/** The settings, or every problem (errors, and warnings: a DASGUARD_ variable that looks like a misspelt setting). */
+export function checkLambdaEnv(env: NodeJS.ProcessEnv): EnvCheckResult<LambdaSettings> {
+  return checkEnv(env, LAMBDA_ENV);
+}
+
+/** The settings; a ConfigError listing every error (`NAME: problem`, one a line) when any is wrong. */
+export function lambdaSettings(env: NodeJS.ProcessEnv): LambdaSettings {
+  const { settings, problems } = checkLambdaEnv(env);
+  if (settings !== undefined) return settings;
+  const errors = problems.filter(isError);
+  throw new ConfigError(
+    `invalid Lambda environment (${errors.length} problem${errors.length === 1 ? '' : 's'}); nothing was evaluated:\n` + errors.map(formatFileProblem).join('\n'),
+  );
+}
