@@ -7,7 +7,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describeActivityStream, createRdsClient } from '../aws/rds.js';
 import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
-import { resourceIdFromStreamName } from '../keys/KeyProvider.js';
+import { resourceIdFromStreamName } from '../sources/streamName.js';
 import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { deliveryConfigFor, openConfiguredDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
 import type { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
