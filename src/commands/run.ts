@@ -22,7 +22,8 @@ import type { OutputFormat } from '../pipeline/output.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
 import type { DecodedBatch } from '../types.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
-import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type ConsumerStats } from '../consumer/KinesisConsumer.js';
+import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer.js';
+import type { ConsumerLogEntry, ConsumerStats } from '../consumer/types.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 
