@@ -2,8 +2,8 @@
  * The one count of what the record driver (runRecords) did: records, encrypted records, events, heartbeats, alerts
  * (by rule, by severity, the highest), quarantined records and events (by reason, and a sample for the summary), and
  * the decoders' warnings. Every driver's report is derived from it: replay's summary and exit code
- * (src/pipeline/output.ts), the consumer's status lines, the Lambda's `batch` log line. A new counter is added here
- * (and counted in runRecords.ts, the one place that sees every outcome).
+ * (src/pipeline/output.ts), the consumer's status lines, the Lambda's `batch` log line. A new counter is added here:
+ * a field, and its count in countDecoded / countQuarantine / countAlert, which the driver calls for every outcome.
  */
 import type { KeyProviderStats } from '../keys/KeyProvider.js';
 import { Severities, severityRank, type Severity } from '../types.js';

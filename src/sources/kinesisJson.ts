@@ -7,7 +7,7 @@
 import { Base64Data } from '../codec/base64.js';
 import { PoisonReason } from '../errors.js';
 import type { RecordPosition, SourceRecord } from '../types.js';
-import { arrivalTimeMs } from './arrivalTime.js';
+import { setKinesisFields } from './kinesisFields.js';
 import { resourceIdFromStreamName } from './streamName.js';
 import { badItem, type ResourceIdHints, type SourceItem } from './types.js';
 
@@ -23,8 +23,5 @@ export function fromKinesisJson(r: unknown, position: RecordPosition, hints: Res
   const record: SourceRecord = { data: new Base64Data(o.Data, 'the Kinesis record\'s "Data"'), position };
   const rid = hints.override ?? (typeof o.StreamName === 'string' ? resourceIdFromStreamName(o.StreamName) : undefined) ?? hints.fallback;
   if (rid !== undefined) record.resourceId = rid;
-  if (typeof o.PartitionKey === 'string') record.partitionKey = o.PartitionKey;
-  const t = arrivalTimeMs(o.ApproximateArrivalTimestamp);
-  if (t !== undefined) record.arrivalTime = t;
-  return { kind: 'record', record };
+  return { kind: 'record', record: setKinesisFields(record, o, 'pascal') };
 }

@@ -4,7 +4,7 @@
  */
 import type { _Record } from '@aws-sdk/client-kinesis';
 import type { SourceRecord } from '../types.js';
-import { arrivalTimeMs } from './arrivalTime.js';
+import { setKinesisFields } from './kinesisFields.js';
 
 export interface ShardContext {
   streamName: string;
@@ -18,8 +18,5 @@ export function fromSdkRecord(r: _Record, at: ShardContext): SourceRecord {
     position: { source: at.streamName, shardId: at.shardId, sequenceNumber: r.SequenceNumber! },
   };
   if (at.resourceId !== undefined) rec.resourceId = at.resourceId;
-  if (r.PartitionKey !== undefined) rec.partitionKey = r.PartitionKey;
-  const t = arrivalTimeMs(r.ApproximateArrivalTimestamp);
-  if (t !== undefined) rec.arrivalTime = t;
-  return rec;
+  return setKinesisFields(rec, r, 'pascal');
 }

@@ -6,7 +6,7 @@
 import { Base64Data } from '../codec/base64.js';
 import { ConfigError, PoisonReason } from '../errors.js';
 import type { RecordPosition, SourceRecord } from '../types.js';
-import { arrivalTimeMs } from './arrivalTime.js';
+import { setKinesisFields } from './kinesisFields.js';
 import { resourceIdFromStreamName, streamNameFromArn } from './streamName.js';
 import { badItem, type ResourceIdHints, type SourceItem } from './types.js';
 
@@ -90,8 +90,5 @@ export function lambdaRecordItem(r: Record<string, unknown>, position: RecordPos
 function sourceRecord(k: Record<string, unknown>, position: RecordPosition, resourceId: string | undefined): SourceRecord {
   const record: SourceRecord = { data: new Base64Data(k.data as string, 'the Lambda Kinesis record\'s "kinesis.data"'), position };
   if (resourceId !== undefined) record.resourceId = resourceId;
-  if (typeof k.partitionKey === 'string') record.partitionKey = k.partitionKey;
-  const t = arrivalTimeMs(k.approximateArrivalTimestamp);
-  if (t !== undefined) record.arrivalTime = t;
-  return record;
+  return setKinesisFields(record, k, 'camel');
 }
