@@ -158,7 +158,8 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
     } catch (err) {
       // Never skip: report this record (the first not processed); Lambda retries the batch from it.
       failedIndex = stats.records;
-      const r = records[failedIndex]!;
+      const r = records[failedIndex];
+      if (r === undefined) throw err; // not a record's failure (every record was committed): the invocation's
       const { shardId, streamName } = locateLambdaRecord(r);
       log({
         level: 'error',
