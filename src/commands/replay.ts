@@ -1,20 +1,22 @@
 /**
  * `dasguard replay` (records through the rules, alerts out) and `dasguard decode` (records to normalised events
- * as JSON Lines). Both read every input form readInputs knows, stream it, and quarantine what they cannot use.
+ * as JSON Lines). Both read every input form readInputs knows, stream it through the record driver
+ * (src/pipeline/runRecords.ts), and quarantine what they cannot use; what is left here is their policy: where alerts
+ * and quarantined records go, the summary, and the exit codes.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { ConfigError, ExitCode, ExitError, TransientError } from '../errors.js';
 import { readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
-import { drive, withRetry } from '../pipeline/drive.js';
 import type { Redaction } from '../pipeline/alert.js';
 import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
-import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
-import { Progress, RunStats, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
-import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
+import type { RecordOutcome } from '../pipeline/processRecord.js';
+import { Progress, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
+import { PipelineStats } from '../pipeline/PipelineStats.js';
+import { JsonlQuarantineFile } from '../pipeline/JsonlQuarantineFile.js';
+import { runRecords, type RunRecordsOptions } from '../pipeline/runRecords.js';
+import { severityRank, type Severity } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { redactEvent } from '../redaction/index.js';
-import { Base64Data } from '../codec/base64.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
 
@@ -40,24 +42,24 @@ export interface ReplayOptions {
 export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number> {
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const keys = await keyProviderFor(opts.keyFile);
-  const stats = new RunStats();
+  const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
   const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
   const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, color);
-  const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
+  const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
 
   const pool = openPool(opts.workers);
   let failed = false;
   try {
-    await runItems(opts, io, quarantine, stats, progress, (record) => processRecord(record, { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps }), async (outcome) => {
-      for (const alert of outcome.alerts) stats.countAlert(alert);
+    await runItems(opts, io, quarantine, stats, progress, {
+      deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps },
+      handoff,
       // A hand-off that fails transiently (the outbox on a full disk) changed nothing: retried, then exit 4.
-      if (outcome.alerts.length > 0) {
-        await withRetry(() => handoff.handOff(outcome.alerts), {
-          onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: alert handoff failed, retrying (attempt ${attempt}, ${delay} ms): ${terminalSafe(err.message)}\n`),
-        });
-      }
+      handoffRetry: {
+        attempts: 6,
+        onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: alert handoff failed, retrying (attempt ${attempt}, ${delay} ms): ${terminalSafe(err.message)}\n`),
+      },
     });
   } catch (err) {
     failed = true;
@@ -98,14 +100,13 @@ export interface DecodeOptions {
 
 export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number> {
   const keys = await keyProviderFor(opts.keyFile);
-  const stats = new RunStats();
+  const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
-  const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
+  const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
   const pool = openPool(opts.workers);
-  const decodeOne = (record: SourceRecord) => processRecord(record, { keys, ...pool?.deps });
   try {
-    await runItems(opts, io, quarantine, stats, progress, decodeOne, async (outcome) => {
-      const batch = outcome.batch;
+    await runItems(opts, io, quarantine, stats, progress, { deps: { keys, ...pool?.deps } }, async (outcome) => {
+      const batch = outcome?.batch;
       if (!batch) return;
       for (const e of batch.events) await writeLine(io.stdout as never, jsonLine(redactEvent(e, opts.redaction)));
       if (opts.heartbeats) {
@@ -118,54 +119,35 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
   return finish('decode', opts, io, stats, keys, progress, quarantine);
 }
 
-/** --workers N > 0: a DecryptPool, and the processRecord deps that use it. */
 type Common = Pick<ReplayOptions, 'inputs' | 'resourceId' | 'concurrency'>;
 
+/** The records of the inputs through the record driver; its failures as exit codes. `emit`: decode's output. */
 async function runItems(
   opts: Common,
   io: Io,
-  quarantine: WriteStream | undefined,
-  stats: RunStats,
+  quarantine: JsonlQuarantineFile | undefined,
+  stats: PipelineStats,
   progress: Progress,
-  work: (record: SourceRecord) => Promise<RecordOutcome>,
-  emit: (outcome: RecordOutcome) => Promise<void>,
+  pipeline: Pick<RunRecordsOptions<InputItem>, 'deps' | 'process' | 'handoff' | 'handoffRetry'>,
+  emit?: (outcome: RecordOutcome | undefined) => Promise<void>,
 ): Promise<void> {
   const readOpts: { resourceId?: string; stdin: NodeJS.ReadableStream } = { stdin: io.stdin };
   if (opts.resourceId !== undefined) readOpts.resourceId = opts.resourceId;
-  const items = readInputs(opts.inputs, readOpts);
-  const quarantineItem = async (q: Quarantined, raw: unknown) => {
-    stats.countQuarantine(q);
-    if (quarantine) {
-      await writeLine(quarantine, jsonLine({ source: formatPosition(q.position), ...q, raw }));
-    }
-  };
   try {
-    await drive<InputItem, RecordOutcome | undefined>(
-      items,
-      async (item) => (item.kind === 'record' ? work(item.record) : undefined),
-      async (outcome, item) => {
-        stats.records++;
-        if (item.kind === 'bad') {
-          await quarantineItem({ position: item.position, reason: item.reason, message: item.message }, item.raw);
-        } else if (outcome) {
-          if (outcome.encrypted) stats.encryptedRecords++;
-          if (outcome.batch) {
-            stats.events += outcome.batch.events.length;
-            stats.heartbeats += outcome.batch.heartbeats.length;
-          }
-          for (const w of outcome.warnings) stats.warnings.add(w);
-          for (const q of outcome.quarantined) {
-            await quarantineItem(q, q.eventIndex === undefined ? rawOf(item.record) : undefined);
-          }
-          await emit(outcome);
-        }
+    await runRecords(readInputs(opts.inputs, readOpts), {
+      ...pipeline,
+      toItem: (item) => item,
+      stats,
+      ...(quarantine ? { quarantine } : {}),
+      commit: async (_item, outcome) => {
+        await emit?.(outcome);
         progress.update(stats);
       },
-      {
+      drive: {
         concurrency: opts.concurrency,
         onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: retrying after a transient failure (attempt ${attempt}, ${delay} ms): ${terminalSafe(err.message)}\n`),
       },
-    );
+    });
   } catch (err) {
     progress.clear();
     if (err instanceof TransientError) {
@@ -176,22 +158,17 @@ async function runItems(
   }
 }
 
-function rawOf(record: SourceRecord): unknown {
-  if (record.data instanceof Base64Data) return record.data.text;
-  return record.data instanceof Uint8Array ? Buffer.from(record.data).toString('base64') : record.data;
-}
-
 async function finish(
   command: string,
   opts: { strict: boolean; failOn?: Severity; summary: boolean },
   io: Io,
-  stats: RunStats,
+  stats: PipelineStats,
   keys: KeyProvider,
   progress: Progress,
-  quarantine: WriteStream | undefined,
+  quarantine: JsonlQuarantineFile | undefined,
 ): Promise<number> {
   progress.clear();
-  if (quarantine) await new Promise<void>((resolve, reject) => quarantine.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  if (quarantine) await quarantine.close();
   if (opts.summary) io.stderr.write(formatSummary(command, stats, keys.stats()) + '\n');
   if (opts.failOn && stats.highestSeverity && severityRank(stats.highestSeverity) >= severityRank(opts.failOn)) {
     return ExitCode.alertFired;

@@ -7,7 +7,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describeActivityStream, createRdsClient } from '../aws/rds.js';
 import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
-import { resourceIdFromStreamName } from '../keys/KeyProvider.js';
+import { resourceIdFromStreamName } from '../sources/streamName.js';
 import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { deliveryConfigFor, openConfiguredDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
 import type { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
@@ -22,7 +22,8 @@ import type { OutputFormat } from '../pipeline/output.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
 import type { DecodedBatch } from '../types.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
-import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type ConsumerStats } from '../consumer/KinesisConsumer.js';
+import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer.js';
+import type { ConsumerLogEntry, ConsumerStats } from '../consumer/types.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 

@@ -1,7 +1,8 @@
 /**
  * The live consumer: reads a DAS Kinesis stream continuously, shard by shard, in order, and loses nothing across
- * restarts, throttling and resharding. Every record goes through `processRecord` (the path replay uses); a
- * record's checkpoint advances only once its alerts were handed off (at-least-once).
+ * restarts, throttling and resharding. Every record goes through the record driver (src/pipeline/runRecords.ts,
+ * the path replay and the Lambda use, counted in one PipelineStats for every shard); a record's checkpoint advances
+ * only once its alerts were handed off (at-least-once).
  *
  * - Shards: `ListShards` (paginated) at start and every `discoveryIntervalMs`; a child shard starts only once its
  *   parents (`ParentShardId`, `AdjacentParentShardId`) were read to their end (checkpointed as finished).
@@ -31,13 +32,11 @@ import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { CheckpointedState } from '../pipeline/CheckpointedState.js';
 import { withRetry } from '../pipeline/drive.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
-import type { KeyProviderStats } from '../keys/KeyProvider.js';
+import { PipelineStats } from '../pipeline/PipelineStats.js';
 import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
 import { ShardReader, classifyKinesisError } from './ShardReader.js';
+import type { ConsumerLogEntry, ConsumerStats, StartPosition } from './types.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
-
-/** Where a shard with no checkpoint starts, on the first start of a stream. */
-export type StartPosition = { type: 'latest' } | { type: 'trim-horizon' } | { type: 'at-timestamp'; time: Date };
 
 /** `latest`, `trim-horizon` or an ISO 8601 time. Throws ConfigError otherwise. */
 export function parseStartPosition(v: string): StartPosition {
@@ -46,13 +45,6 @@ export function parseStartPosition(v: string): StartPosition {
   const t = Date.parse(v);
   if (/^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(t)) return { type: 'at-timestamp', time: new Date(t) };
   throw new ConfigError(`--from must be latest, trim-horizon or an ISO 8601 time (2026-05-01T12:00:00Z); got "${v}"`);
-}
-
-/** One operational log entry: the run command prints them as JSON lines (or readable lines on a terminal). */
-export interface ConsumerLogEntry {
-  level: 'info' | 'warn' | 'error';
-  msg: string;
-  [field: string]: unknown;
 }
 
 export interface KinesisConsumerOptions {
@@ -89,42 +81,13 @@ export interface KinesisConsumerOptions {
   clusterId?: string;
 }
 
-export interface ShardStatus {
-  shardId: string;
-  state: 'reading' | 'finished';
-  /** MillisBehindLatest of the last GetRecords answer. */
-  lagMs: number | null;
-  /** Last sequence number processed and handed off. */
-  sequenceNumber: string | null;
-  records: number;
-}
-
-export interface ConsumerStats {
-  records: number;
-  events: number;
-  heartbeats: number;
-  alerts: number;
-  quarantined: number;
-  keys: KeyProviderStats | undefined;
-  shards: ShardStatus[];
-  startedAt: number;
-}
-
-/** Mutable counters shared with the shard readers. */
-export interface Counters {
-  records: number;
-  events: number;
-  heartbeats: number;
-  alerts: number;
-  quarantined: number;
-}
-
 export class KinesisConsumer {
   readonly #o: KinesisConsumerOptions;
   /** `o.deps` with its keys guarded: shared by every shard. */
   readonly #deps: ProcessorDeps;
   readonly #keyAlarm: DataKeyAlarm;
-  readonly #counters: Counters = { records: 0, events: 0, heartbeats: 0, alerts: 0, quarantined: 0 };
+  /** Counted by every shard's record driver. */
+  readonly #stats = new PipelineStats();
   readonly #readers = new Map<string, ShardReader>();
   /** The committed (durable or about to be) checkpoints, per shard. */
   #checkpoints = new Map<string, ShardCheckpoint>();
@@ -147,8 +110,13 @@ export class KinesisConsumer {
   }
 
   stats(): ConsumerStats {
+    const p = this.#stats;
     return {
-      ...this.#counters,
+      records: p.records,
+      events: p.events,
+      heartbeats: p.heartbeats,
+      alerts: p.alerts,
+      quarantined: p.quarantined,
       keys: this.#deps.keys?.stats(),
       shards: [...this.#readers.values()].map((r) => r.status()).sort((a, b) => (a.shardId < b.shardId ? -1 : 1)),
       startedAt: this.#startedAt,
@@ -219,7 +187,7 @@ export class KinesisConsumer {
             shard,
             start,
             checkpoint: cp,
-            counters: this.#counters,
+            stats: this.#stats,
             commit: (shardId, c, urgent) => this.#commit(shardId, c, urgent),
             note: (shardId, c) => {
               this.#checkpoints.set(shardId, c);

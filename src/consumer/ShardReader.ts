@@ -1,7 +1,9 @@
 /**
  * Reads one shard in order: GetShardIterator, then GetRecords until stopped or the shard ends (a closed
- * shard's NextShardIterator is null). Records are decoded with bounded concurrency but handed off and
- * checkpointed in sequence order. A record whose data key stopped decrypting (DataKeyError 'stopped-decrypting')
+ * shard's NextShardIterator is null). Each batch goes through the record driver (src/pipeline/runRecords.ts):
+ * records are decoded with bounded concurrency but handed off and checkpointed in sequence order (the driver's
+ * commit hook moves the shard's checkpoint). What is left here is the shard's transport policy: iterators,
+ * throttling, trimmed data, retrying forever until stopped, the checkpoints. A record whose data key stopped decrypting (DataKeyError 'stopped-decrypting')
  * is held: retried with backoff until it decrypts or the reader stops, the shard's checkpoint never passing it.
  */
 import {
@@ -16,12 +18,15 @@ import { ConfigError, DasguardError, DataKeyError, DataKeyProblem, TransientErro
 import type { DataKeyAlarm } from '../health/dataKeyFailure.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { Alert } from '../pipeline/alert.js';
-import { drive, withRetry } from '../pipeline/drive.js';
+import type { PipelineStats } from '../pipeline/PipelineStats.js';
 import { describeQuarantine, processRecord, type ProcessorDeps, type RecordOutcome } from '../pipeline/processRecord.js';
+import type { QuarantineSink } from '../pipeline/QuarantineSink.js';
+import { handOffWithRetry, runRecords, type HandoffRetry } from '../pipeline/runRecords.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
+import { fromSdkRecord } from '../sources/kinesisSdk.js';
 import type { SourceRecord } from '../types.js';
 import type { ShardCheckpoint } from './CheckpointStore.js';
-import type { ConsumerLogEntry, Counters, ShardStatus, StartPosition } from './KinesisConsumer.js';
+import type { ConsumerLogEntry, ShardStatus, StartPosition } from './types.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
 
@@ -40,7 +45,8 @@ export interface ShardReaderOptions {
   deps: ProcessorDeps;
   handoff: AlertHandoff;
   observer?: StreamObserver;
-  counters: Counters;
+  /** Shared by every shard of the consumer. */
+  stats: PipelineStats;
   /** Records the shard's progress; `urgent` asks for a durable write now. */
   commit: (shardId: string, cp: ShardCheckpoint, urgent: boolean) => Promise<void>;
   /** Records the shard's progress in memory only (the consumer writes it when it stops). */
@@ -223,10 +229,9 @@ export class ShardReader {
     }
   }
 
-  /** Processes a GetRecords batch in order; false when stopped before its end. */
+  /** Processes a GetRecords batch in order through the record driver; false when stopped before its end. */
   async #processBatch(records: _Record[], signal: AbortSignal): Promise<boolean> {
     const o = this.#o;
-    const c = o.counters;
     async function* items(): AsyncGenerator<_Record> {
       for (const r of records) {
         if (signal.aborted) return;
@@ -239,54 +244,41 @@ export class ShardReader {
     // A held record also gives up when the batch fails for another reason (drive waits for what is in flight).
     const cancel = new AbortController();
     const holdSignal = AbortSignal.any([signal, cancel.signal]);
-    const toSource = (r: _Record): SourceRecord => {
-      const rec: SourceRecord = {
-        data: r.Data ?? new Uint8Array(0),
-        position: { source: o.streamName, shardId: this.shardId, sequenceNumber: r.SequenceNumber! },
-      };
-      if (o.resourceId !== undefined) rec.resourceId = o.resourceId;
-      if (r.PartitionKey !== undefined) rec.partitionKey = r.PartitionKey;
-      if (r.ApproximateArrivalTimestamp !== undefined) rec.arrivalTime = r.ApproximateArrivalTimestamp.getTime();
-      return rec;
+    const quarantine: QuarantineSink = {
+      put: (q) =>
+        o.log({
+          level: 'warn',
+          msg: 'quarantined',
+          shardId: this.shardId,
+          sequenceNumber: q.position.sequenceNumber,
+          reason: q.reason,
+          ...(q.eventIndex !== undefined ? { eventIndex: q.eventIndex } : {}),
+          detail: describeQuarantine(q),
+        }),
     };
     try {
-      await drive<_Record, RecordOutcome>(
-        items(),
-        async (r) => {
+      await runRecords<_Record>(items(), {
+        toItem: (r) => ({ kind: 'record', record: fromSdkRecord(r, { streamName: o.streamName, shardId: this.shardId, resourceId: o.resourceId }) }),
+        process: async (record, r) => {
           // A transient failure is retried until it succeeds, unless the consumer is stopping meanwhile.
           if (signal.aborted && handled < records.length) throw new StoppingError('stopping');
-          return this.#processHolding(r, toSource(r), held, holdSignal);
+          return this.#processHolding(r, record, held, holdSignal);
         },
-        async (outcome, r) => {
-          if (outcome.batch) {
-            c.events += outcome.batch.events.length;
-            c.heartbeats += outcome.batch.heartbeats.length;
-            o.observer?.onBatch?.(outcome.batch, { shardId: this.shardId, ...(r.ApproximateArrivalTimestamp ? { arrivalTime: r.ApproximateArrivalTimestamp.getTime() } : {}) });
-          }
-          for (const q of outcome.quarantined) {
-            c.quarantined++;
-            o.log({
-              level: 'warn',
-              msg: 'quarantined',
-              shardId: this.shardId,
-              sequenceNumber: r.SequenceNumber,
-              reason: q.reason,
-              ...(q.eventIndex !== undefined ? { eventIndex: q.eventIndex } : {}),
-              detail: describeQuarantine(q),
-            });
-          }
-          if (outcome.alerts.length > 0) {
-            await this.#handOff(outcome.alerts, r, signal);
-            c.alerts += outcome.alerts.length;
-          }
-          c.records++;
+        stats: o.stats,
+        handoff: o.handoff,
+        // A hand-off that fails transiently (the outbox on a full disk) changed nothing: the shard holds and it is
+        // retried until it succeeds or the consumer stops (then the record is read again on the next start).
+        handoffRetry: this.#handoffRetry(signal),
+        quarantine,
+        ...(o.observer ? { observer: o.observer } : {}),
+        commit: async (r) => {
           this.#records++;
           handled++;
           this.#seq = r.SequenceNumber!;
           // Progress inside a large batch counts too (written at most every checkpoint interval).
           await o.commit(this.shardId, this.#checkpoint(), false);
         },
-        {
+        drive: {
           concurrency: o.concurrency ?? 8,
           attempts: Number.POSITIVE_INFINITY,
           baseDelayMs: o.baseDelayMs ?? 200,
@@ -295,29 +287,31 @@ export class ShardReader {
           onRetry: (err, attempt, delayMs) =>
             o.log({ level: 'warn', msg: 'processing failed transiently: retrying', shardId: this.shardId, attempt, delayMs, error: err.message }),
         },
-      );
+      });
     } catch (err) {
-      if (err instanceof StoppingError) return false;
+      if (err instanceof StoppingError || (signal.aborted && err instanceof TransientError)) return false;
       throw err;
     }
     return handled === records.length;
   }
 
-  /**
-   * Hands alerts off; one that fails transiently (the outbox on a full disk) changed nothing: the shard holds and it
-   * is retried until it succeeds or the consumer stops (then the record is read again on the next start).
-   */
-  async #handOff(alerts: readonly Alert[], r: _Record, signal: AbortSignal): Promise<void> {
+  /** Retry forever (until the consumer stops) a hand-off that failed transiently, with a log line per retry. */
+  #handoffRetry(signal: AbortSignal): HandoffRetry<_Record> {
     const o = this.#o;
+    return {
+      attempts: Number.POSITIVE_INFINITY,
+      baseDelayMs: o.baseDelayMs ?? 200,
+      maxDelayMs: o.maxDelayMs ?? 10_000,
+      signal,
+      onRetry: (err, attempt, delayMs, r) =>
+        o.log({ level: 'warn', msg: 'alert handoff failed transiently: retrying', shardId: this.shardId, sequenceNumber: r?.SequenceNumber, attempt, delayMs, error: err.message }),
+    };
+  }
+
+  /** Hands off alerts the reader raises itself (the data-key alarm), as the driver hands off a record's. */
+  async #handOff(alerts: readonly Alert[], r: _Record, signal: AbortSignal): Promise<void> {
     try {
-      await withRetry(() => o.handoff.handOff(alerts), {
-        attempts: Number.POSITIVE_INFINITY,
-        baseDelayMs: o.baseDelayMs ?? 200,
-        maxDelayMs: o.maxDelayMs ?? 10_000,
-        signal,
-        onRetry: (err, attempt, delayMs) =>
-          o.log({ level: 'warn', msg: 'alert handoff failed transiently: retrying', shardId: this.shardId, sequenceNumber: r.SequenceNumber, attempt, delayMs, error: err.message }),
-      });
+      await handOffWithRetry(this.#o.handoff, alerts, this.#handoffRetry(signal), r);
     } catch (err) {
       if (signal.aborted && err instanceof TransientError) throw new StoppingError('stopping');
       throw err;

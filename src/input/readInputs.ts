@@ -10,26 +10,29 @@
  * large dump replays in bounded memory; a line or value over MAX_INPUT_VALUE_CHARS is skipped without being held,
  * one nested deeper than MAX_JSON_DEPTH is refused whole, and Kinesis data over MAX_RECORD_BYTES is refused before
  * it is decoded (src/limits.ts). What cannot be read becomes a `bad` item with its position: the caller quarantines
- * it and goes on.
+ * it and goes on. This file finds the files, decompresses, splits lines and values and tells the formats apart; each
+ * format's record becomes a SourceRecord in src/sources/ (the mappers shared with the consumer and the Lambda).
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
-import { resourceIdFromStreamName } from '../keys/KeyProvider.js';
-import type { RecordPosition, SourceRecord } from '../types.js';
+import type { RecordPosition } from '../types.js';
 import { PoisonReason, UsageError } from '../errors.js';
 import { JsonValueScanner, type ScannedValue } from './jsonScanner.js';
 import { LineSplitter, type Line } from './LineSplitter.js';
-import { Base64Data } from '../codec/base64.js';
+import { resourceIdFromStreamName } from '../sources/streamName.js';
+import { fromKinesisJson } from '../sources/kinesisJson.js';
+import { lambdaRecordItem } from '../sources/lambdaEvent.js';
+import { fromPlaintextDas, isPlaintextDas } from '../sources/plaintextDas.js';
+import { RAW_HEAD, badItem as bad, type ResourceIdHints, type SourceItem } from '../sources/types.js';
 import { describeJsonError } from '../util/jsonError.js';
 import { fsErrorCode, fsErrorText } from '../util/fsErrors.js';
 import { ENVELOPE_LEVELS, MAX_INPUT_VALUE_CHARS, MAX_JSON_DEPTH, nestsDeeperThan } from '../limits.js';
 
-export type InputItem =
-  | { kind: 'record'; record: SourceRecord }
-  | { kind: 'bad'; position: RecordPosition; reason: PoisonReason; message: string; raw?: string };
+/** A record, or an input that could not become one (quarantined by the driver). */
+export type InputItem = SourceItem;
 
 export interface ReadOptions {
   /** Overrides any resource id found in the input. */
@@ -90,7 +93,7 @@ async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputIt
   const source = file === '-' ? 'stdin' : file;
   const raw: NodeJS.ReadableStream = file === '-' ? (opts.stdin ?? process.stdin) : createReadStream(file);
   const fileResourceId = file === '-' ? undefined : resourceIdFromStreamName(file);
-  const ctx: ItemContext = { source, resourceId: opts.resourceId, fileResourceId };
+  const ctx: ItemContext = { source, hints: { override: opts.resourceId, fallback: fileResourceId } };
   const damage: { error?: unknown } = {};
   const text = readable(await decompressIfGzip(raw).catch((err: unknown) => Promise.reject(unreadableInput(source, err))), source, damage);
 
@@ -175,9 +178,6 @@ function unreadableInput(source: string, err: unknown): unknown {
   return fsErrorCode(err) === undefined ? err : new UsageError(`cannot read ${source}: ${fsErrorText(err)}`, { cause: err });
 }
 
-/** How much of a bad line or value a quarantine entry keeps (`raw`). */
-const RAW_HEAD = 10_000;
-
 function lineTooLong(lineNo: number, head: string, ctx: ItemContext): InputItem {
   return bad(
     { source: ctx.source, line: lineNo },
@@ -198,8 +198,8 @@ function parsesAsJson(line: string): boolean {
 
 interface ItemContext {
   source: string;
-  resourceId: string | undefined;
-  fileResourceId: string | undefined;
+  /** The user's resource id, and the one in the file's name. */
+  hints: ResourceIdHints;
 }
 
 /** One JSON text (a line, or a value the scanner split out) -> its items. Too deep: quarantined whole. */
@@ -247,24 +247,21 @@ function* itemsFromValue(value: unknown, position: RecordPosition, ctx: ItemCont
     for (let i = 0; i < records.length; i++) {
       const pos: RecordPosition = { ...position, index: i };
       const r = records[i];
-      if (r !== null && typeof r === 'object' && 'kinesis' in r) yield lambdaRecord(r as Record<string, unknown>, pos, ctx);
-      else yield kinesisRecord(r, pos, ctx);
+      if (r !== null && typeof r === 'object' && 'kinesis' in r) yield lambdaRecordItem(r as Record<string, unknown>, pos, ctx.hints);
+      else yield fromKinesisJson(r, pos, ctx.hints);
     }
     return;
   }
   if ('Data' in obj) {
-    yield kinesisRecord(obj, position, ctx);
+    yield fromKinesisJson(obj, position, ctx.hints);
     return;
   }
   if ('kinesis' in obj) {
-    yield lambdaRecord(obj, position, ctx);
+    yield lambdaRecordItem(obj, position, ctx.hints);
     return;
   }
-  if (obj.type === 'DatabaseActivityMonitoringRecords' || obj.type === 'DatabaseActivityMonitoringRecord') {
-    const record: SourceRecord = { data: obj, position };
-    const rid = ctx.resourceId ?? ctx.fileResourceId ?? clusterIdOf(obj);
-    if (rid !== undefined) record.resourceId = rid;
-    yield { kind: 'record', record };
+  if (isPlaintextDas(obj)) {
+    yield fromPlaintextDas(obj, position, ctx.hints);
     return;
   }
   yield bad(
@@ -273,61 +270,6 @@ function* itemsFromValue(value: unknown, position: RecordPosition, ctx: ItemCont
     'not a DAS or Kinesis record: expected a Kinesis record ({"Data": ...}), get-records output ({"Records": [...]}), ' +
       'or a DAS record ({"type": "DatabaseActivityMonitoringRecords" | "DatabaseActivityMonitoringRecord", ...})',
   );
-}
-
-function clusterIdOf(obj: Record<string, unknown>): string | undefined {
-  const inner = typeof obj.databaseActivityEvents === 'object' && obj.databaseActivityEvents !== null ? obj.databaseActivityEvents : obj;
-  const id = (inner as Record<string, unknown>).clusterId;
-  return typeof id === 'string' && id !== '' ? id : undefined;
-}
-
-function kinesisRecord(r: unknown, position: RecordPosition, ctx: ItemContext): InputItem {
-  if (r === null || typeof r !== 'object') return bad(position, PoisonReason.badEnvelope, 'a Kinesis record must be an object');
-  const o = r as Record<string, unknown>;
-  if (typeof o.SequenceNumber === 'string') position.sequenceNumber = o.SequenceNumber;
-  if (typeof o.ShardId === 'string') position.shardId = o.ShardId;
-  if (typeof o.Data !== 'string') {
-    return bad(position, PoisonReason.badEnvelope, 'the Kinesis record has no "Data" string (base64 of the record data)');
-  }
-  const record: SourceRecord = { data: new Base64Data(o.Data, 'the Kinesis record\'s "Data"'), position };
-  const rid = ctx.resourceId ?? (typeof o.StreamName === 'string' ? resourceIdFromStreamName(o.StreamName) : undefined) ?? ctx.fileResourceId;
-  if (rid !== undefined) record.resourceId = rid;
-  if (typeof o.PartitionKey === 'string') record.partitionKey = o.PartitionKey;
-  const t = arrivalMs(o.ApproximateArrivalTimestamp);
-  if (t !== undefined) record.arrivalTime = t;
-  return { kind: 'record', record };
-}
-
-function lambdaRecord(r: Record<string, unknown>, position: RecordPosition, ctx: ItemContext): InputItem {
-  const k = r.kinesis as Record<string, unknown> | null;
-  if (k === null || typeof k !== 'object' || typeof k.data !== 'string') {
-    return bad(position, PoisonReason.badEnvelope, 'the Lambda Kinesis record has no "kinesis.data" string');
-  }
-  if (typeof k.sequenceNumber === 'string') position.sequenceNumber = k.sequenceNumber;
-  if (typeof r.eventID === 'string') position.shardId = r.eventID.split(':')[0];
-  const record: SourceRecord = { data: new Base64Data(k.data, 'the Lambda Kinesis record\'s "kinesis.data"'), position };
-  const rid = ctx.resourceId ?? (typeof r.eventSourceARN === 'string' ? resourceIdFromStreamName(r.eventSourceARN) : undefined) ?? ctx.fileResourceId;
-  if (rid !== undefined) record.resourceId = rid;
-  if (typeof k.partitionKey === 'string') record.partitionKey = k.partitionKey;
-  const t = arrivalMs(k.approximateArrivalTimestamp);
-  if (t !== undefined) record.arrivalTime = t;
-  return { kind: 'record', record };
-}
-
-/** Epoch seconds (CLI v1, Lambda), ISO strings (CLI v2), or Date-like: epoch milliseconds. */
-function arrivalMs(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return v < 1e11 ? Math.round(v * 1000) : v;
-  if (typeof v === 'string') {
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? undefined : t;
-  }
-  return undefined;
-}
-
-function bad(position: RecordPosition, reason: PoisonReason, message: string, raw?: string): InputItem {
-  const item: InputItem = { kind: 'bad', position, reason, message };
-  if (raw !== undefined) item.raw = raw.length > RAW_HEAD ? raw.slice(0, RAW_HEAD) : raw;
-  return item;
 }
 
 /** Peeks the first bytes; gzip input (magic 1f 8b) is decompressed on the fly. */

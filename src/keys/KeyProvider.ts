@@ -31,9 +31,3 @@ export function encryptionContextFor(resourceId: string): EncryptionContext {
     `resource id "${resourceId}" is neither a cluster resource id (cluster-…) nor an instance resource id (db-…)`,
   );
 }
-
-/** `aws-rds-das-cluster-ABC` -> `cluster-ABC`; undefined when the name is not a DAS stream name. */
-export function resourceIdFromStreamName(name: string): string | undefined {
-  const m = /aws-rds-das-((?:cluster|db)-[A-Za-z0-9_-]+)/.exec(name);
-  return m?.[1];
-}

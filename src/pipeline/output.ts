@@ -1,9 +1,10 @@
-/** Alert reporters (text for people, JSON Lines for machines), the run summary, and the progress line. */
+/** Alert reporters (text for people, JSON Lines for machines), the run summary and the progress line (from PipelineStats). */
 import type { Writable } from 'node:stream';
 import type { KeyProviderStats } from '../keys/KeyProvider.js';
-import { Severities, severityRank, type Severity } from '../types.js';
+import type { Severity } from '../types.js';
 import type { Alert } from './alert.js';
-import { describeQuarantine, type Quarantined } from './processRecord.js';
+import type { PipelineStats } from './PipelineStats.js';
+import { describeQuarantine } from './processRecord.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 
 export type OutputFormat = 'text' | 'jsonl';
@@ -46,59 +47,7 @@ export function formatAlert(a: Alert, format: OutputFormat, color: boolean): str
   return format === 'jsonl' ? jsonLine(a) : formatAlertText(a, color);
 }
 
-export class RunStats {
-  records = 0;
-  encryptedRecords = 0;
-  events = 0;
-  heartbeats = 0;
-  alerts = 0;
-  quarantinedRecords = 0;
-  quarantinedEvents = 0;
-  readonly alertsByRule = new Map<string, number>();
-  readonly alertsBySeverity = new Map<Severity, number>();
-  /** The first quarantined items, for the summary (all of them are counted). */
-  readonly quarantineSample: Quarantined[] = [];
-  readonly warnings = new Set<string>();
-  readonly startedAt = Date.now();
-  highestSeverity: Severity | undefined;
-
-  countAlert(a: Alert): void {
-    this.alerts++;
-    this.alertsByRule.set(a.ruleId, (this.alertsByRule.get(a.ruleId) ?? 0) + 1);
-    this.alertsBySeverity.set(a.severity, (this.alertsBySeverity.get(a.severity) ?? 0) + 1);
-    if (this.highestSeverity === undefined || severityRank(a.severity) > severityRank(this.highestSeverity)) {
-      this.highestSeverity = a.severity;
-    }
-  }
-
-  countQuarantine(q: Quarantined): void {
-    if (q.eventIndex === undefined) this.quarantinedRecords++;
-    else this.quarantinedEvents++;
-    if (this.quarantineSample.length < 20) this.quarantineSample.push(q);
-  }
-
-  get quarantined(): number {
-    return this.quarantinedRecords + this.quarantinedEvents;
-  }
-
-  toJSON(keys?: KeyProviderStats): Record<string, unknown> {
-    return {
-      records: this.records,
-      encryptedRecords: this.encryptedRecords,
-      events: this.events,
-      heartbeats: this.heartbeats,
-      alerts: this.alerts,
-      alertsByRule: Object.fromEntries([...this.alertsByRule].sort()),
-      alertsBySeverity: Object.fromEntries(Severities.filter((s) => this.alertsBySeverity.has(s)).map((s) => [s, this.alertsBySeverity.get(s)])),
-      quarantinedRecords: this.quarantinedRecords,
-      quarantinedEvents: this.quarantinedEvents,
-      keyProvider: keys,
-      elapsedMs: Date.now() - this.startedAt,
-    };
-  }
-}
-
-export function formatSummary(command: string, s: RunStats, keys?: KeyProviderStats): string {
+export function formatSummary(command: string, s: PipelineStats, keys?: KeyProviderStats): string {
   const secs = (Date.now() - s.startedAt) / 1000;
   const lines: string[] = [];
   const rate = secs > 0 ? ` (${Math.round(s.events / secs).toLocaleString('en-US')} events/s)` : '';
@@ -133,7 +82,7 @@ export class Progress {
     private readonly enabled = Boolean(out.isTTY),
   ) {}
 
-  update(s: RunStats): void {
+  update(s: PipelineStats): void {
     if (!this.enabled) return;
     const now = Date.now();
     if (now - this.last < 250) return;

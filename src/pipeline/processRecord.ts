@@ -3,7 +3,7 @@
  * source record -> decode (envelope, key, decrypt, gunzip, parse, normalise) -> rules -> alerts.
  * A poison record (one that can never be processed) is returned as quarantined, never thrown; a transient or
  * configuration failure is thrown, so the caller retries or stops without skipping the record (a DataKeyError
- * names the record's position).
+ * names the record's position). Its caller is the record driver (runRecords.ts), which every source goes through.
  */
 import { decodeRecord, type DecodeContext } from '../codec/decode.js';
 import { DataKeyError, PoisonReason, PoisonRecordError } from '../errors.js';

@@ -1,0 +1,38 @@
+/**
+ * The types the live consumer (KinesisConsumer) and its shard readers (ShardReader) share: where a shard starts,
+ * a shard's status, the consumer's stats and log entries. Here, not in either class's file, so neither imports
+ * the other for them (no import cycle).
+ */
+import type { KeyProviderStats } from '../keys/KeyProvider.js';
+
+/** Where a shard with no checkpoint starts, on the first start of a stream. */
+export type StartPosition = { type: 'latest' } | { type: 'trim-horizon' } | { type: 'at-timestamp'; time: Date };
+
+/** One operational log entry: the run command prints them as JSON lines (or readable lines on a terminal). */
+export interface ConsumerLogEntry {
+  level: 'info' | 'warn' | 'error';
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface ShardStatus {
+  shardId: string;
+  state: 'reading' | 'finished';
+  /** MillisBehindLatest of the last GetRecords answer. */
+  lagMs: number | null;
+  /** Last sequence number processed and handed off. */
+  sequenceNumber: string | null;
+  records: number;
+}
+
+/** The consumer's totals (from its PipelineStats, shared by every shard) and its shards. */
+export interface ConsumerStats {
+  records: number;
+  events: number;
+  heartbeats: number;
+  alerts: number;
+  quarantined: number;
+  keys: KeyProviderStats | undefined;
+  shards: ShardStatus[];
+  startedAt: number;
+}

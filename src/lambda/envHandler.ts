@@ -1,0 +1,138 @@
+/**
+ * The handler configured from the environment (settings.ts), initialised on its first invocation and then reused for
+ * the container's life: rules and delivery config loaded once; one KmsKeyProvider, so one data-key cache; one
+ * delivery handoff, so the outbox is read once. A failed initialisation is thrown with every problem of the rules
+ * and the delivery settings (the mapping retries the batch) and tried again on the next invocation.
+ */
+import type { Writable } from 'node:stream';
+import type { DeliveryConfig } from '../delivery/config.js';
+import { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
+import { ConfigError } from '../errors.js';
+import type { KeyProvider } from '../keys/KeyProvider.js';
+import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
+import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import type { StreamObserver } from '../pipeline/StreamObserver.js';
+import { formatProblem, loadRules } from '../rules/index.js';
+import { isError as isErrorProblem } from '../config/problems.js';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from '../sources/lambdaEvent.js';
+import { createHandler, defaultHandoff, type CommonDeps, type KinesisHandler, type LambdaContext } from './handler.js';
+import { jsonLog, logLines } from './logging.js';
+import { kmsKeyIdFromEnv, lambdaDeliveryConfig, outboxDirFromEnv, redactionFromEnv, resourceIdFromEnv, rulePathsFromEnv } from './settings.js';
+
+export interface EnvHandlerOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where alerts go without delivery config, and console sinks writing to stdout (default stdout). */
+  stdout?: Writable;
+  /** Where log lines go (default stdout). */
+  logOut?: Writable;
+  /** Replaces the default KmsKeyProvider (tests). */
+  keys?: KeyProvider;
+  /** Replaces the handoff, delivery config included (tests). */
+  handoff?: AlertHandoff;
+  observer?: StreamObserver;
+  /** Kept before the timeout when waiting for deliveries (default DEFAULT_DELIVERY_MARGIN_MS). */
+  deliveryMarginMs?: number;
+}
+
+/** The env handler, plus `close()` for whoever owns the process (tests, a custom entry point). */
+export interface EnvHandler extends KinesisHandler {
+  /** Sends suppression digests, waits up to `deadlineMs` for deliveries, releases the outbox. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
+  let ready: Promise<KinesisHandler> | undefined;
+  let delivery: DeliveryHandoff | undefined;
+  const init = async (): Promise<KinesisHandler> => {
+    const env = opts.env ?? process.env;
+    const log = jsonLog(opts.logOut ?? process.stdout);
+    const rulePaths = rulePathsFromEnv(env);
+    const { ruleSet, problems, files } = await loadRules(rulePaths);
+    const errors = problems.filter(isErrorProblem);
+    const failures: string[] = [];
+    if (ruleSet === undefined) {
+      failures.push(
+        `dasguard: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the rule files ` +
+          `(${rulePaths.join(', ')}); nothing was evaluated:\n` +
+          problems.map(formatProblem).join('\n'),
+      );
+      log({ level: 'error', msg: 'invalid rules', rulePaths, problems: problems.map(formatProblem) });
+    } else {
+      for (const p of problems) log({ level: 'warn', msg: 'rule warning', problem: formatProblem(p) });
+    }
+    let config: DeliveryConfig | undefined;
+    let configError: ConfigError | undefined;
+    if (!opts.handoff) {
+      try {
+        config = await lambdaDeliveryConfig(env, ruleSet?.rules.map((r) => r.id));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        configError = err;
+        failures.push(`dasguard: ${err.message}`);
+        log({ level: 'error', msg: 'invalid delivery config', error: err.message });
+      }
+    }
+    if (ruleSet === undefined || failures.length > 0) {
+      throw new ConfigError(failures.join('\n'), configError ? { cause: configError } : undefined);
+    }
+    const redaction = redactionFromEnv(env);
+    const resourceId = resourceIdFromEnv(env);
+    const kmsKeyId = kmsKeyIdFromEnv(env);
+    const keys = opts.keys ?? new KmsKeyProvider(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {});
+    // Opened last: nothing above can fail and leave it open. The config's delivery.outboxDir is not used here.
+    if (config) {
+      delivery = await DeliveryHandoff.open(config, {
+        outboxDir: outboxDirFromEnv(env),
+        stdout: opts.stdout ?? process.stdout,
+        stderr: logLines(log),
+      });
+    }
+    log({
+      level: 'info',
+      msg: 'init',
+      ruleFiles: files,
+      rules: ruleSet.rules.length,
+      ...(resourceId !== undefined ? { resourceId } : {}),
+      ...(config && delivery
+        ? {
+            delivery: {
+              config: config.source,
+              sinks: Object.keys(config.sinks),
+              routes: config.routes.map((r) => r.name),
+              outboxDir: delivery.outboxDir,
+              resumed: delivery.stats().recovered,
+            },
+          }
+        : {}),
+    });
+    const common: CommonDeps = { rules: ruleSet, keys, log, redaction };
+    if (opts.observer) common.observer = opts.observer;
+    if (resourceId !== undefined) common.resourceId = resourceId;
+    if (delivery) {
+      return createHandler({
+        ...common,
+        delivery: { handoff: delivery, ...(opts.deliveryMarginMs !== undefined ? { marginMs: opts.deliveryMarginMs } : {}) },
+      });
+    }
+    return createHandler({ ...common, handoff: opts.handoff ?? defaultHandoff(opts.stdout ?? process.stdout) });
+  };
+  const run = async (event: KinesisStreamEvent, context?: LambdaContext): Promise<KinesisStreamBatchResponse> => {
+    ready ??= init();
+    let h: KinesisHandler;
+    try {
+      h = await ready;
+    } catch (err) {
+      ready = undefined;
+      throw err;
+    }
+    return h(event, context);
+  };
+  return Object.assign(run, {
+    close: async (deadlineMs?: number): Promise<void> => {
+      const d = delivery;
+      delivery = undefined;
+      ready = undefined;
+      await d?.close(deadlineMs);
+    },
+  });
+}

@@ -1,0 +1,139 @@
+/**
+ * The one record driver, shared by `replay`/`decode`, the live consumer's ShardReader and the Lambda handler (as
+ * Powertools' processPartialResponse leaves its user only the record handler, this leaves each of them only its
+ * transport policy). For each item of a source, in order:
+ *
+ *   item --toItem--> SourceRecord (or a bad input) --process (processRecord)--> RecordOutcome
+ *     -> quarantined entries: counted, put to the QuarantineSink
+ *     -> the decoded batch: counted, observer.onBatch
+ *     -> alerts: handed to the AlertHandoff (a TransientError retried per `handoffRetry`), then counted
+ *     -> `commit(item, outcome)`
+ *
+ * Items are processed with bounded concurrency and their results taken IN ORDER (src/pipeline/drive.ts: retries of a
+ * TransientError per `drive`, and the key verdict of KEY_VERDICT_LOOKAHEAD); the first failure that is not a
+ * quarantine stops the driver and rejects with it: nothing after that item is handed off or committed.
+ * Every outcome is counted in one PipelineStats.
+ *
+ * THE COMMIT HOOK. `commit` is called once per item, in source order, after the item's alerts were durably handed
+ * off and before the next item's outcome is looked at; the driver waits for it. It is where the driver's user records
+ * progress: the ShardReader moves the shard's checkpoint (the consumer's flush persists every CheckpointedState, the
+ * delivery handoff's suppression windows, before it writes checkpoints), the Lambda handler marks the record
+ * processed (and keeps its delivery ticket), decode writes the record's events. So "nothing is committed past a
+ * record whose effects are not durable" holds in one place: state that a record changes (stateful rules) is made
+ * durable together with the checkpoint by joining the consumer's `state` (a CheckpointedState) and being changed no
+ * later than this hook; the hook is the one place a per-record commit step is added.
+ */
+import { TransientError } from '../errors.js';
+import type { SourceItem } from '../sources/types.js';
+import type { SourceRecord } from '../types.js';
+import type { Alert } from './alert.js';
+import type { AlertHandoff } from './AlertHandoff.js';
+import { drive, withRetry, type DriveOptions } from './drive.js';
+import type { PipelineStats } from './PipelineStats.js';
+import { processRecord, type ProcessorDeps, type RecordOutcome } from './processRecord.js';
+import type { QuarantineSink } from './QuarantineSink.js';
+import type { StreamObserver } from './StreamObserver.js';
+
+/** How a failed hand-off is retried (only a TransientError is): drive's retry settings, and the retry's log line. */
+export interface HandoffRetry<I> {
+  /** Attempts, the first included (default 1: no retry). */
+  attempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** No more retries once it aborts: the last error is thrown. */
+  signal?: AbortSignal;
+  onRetry?: (err: TransientError, attempt: number, delayMs: number, item: I | undefined) => void;
+}
+
+export interface RunRecordsOptions<I> {
+  /**
+   * The item's record, or a bad input. Called when the item's turn to be processed comes: what it throws is that
+   * item's failure, in order (a Lambda record of a stream whose resource id is unknown).
+   */
+  toItem: (item: I) => SourceItem;
+  /** Keys, rules, redaction for processRecord (when `process` is not given). */
+  deps?: ProcessorDeps;
+  /** Replaces processRecord(record, deps): the ShardReader holds a record whose data key stopped decrypting. */
+  process?: (record: SourceRecord, item: I) => Promise<RecordOutcome>;
+  stats: PipelineStats;
+  /** Where alerts go; without it, an alert is an error (decode evaluates no rules). */
+  handoff?: AlertHandoff;
+  handoffRetry?: HandoffRetry<I>;
+  /** Hand off even a record without alerts (the Lambda: a delivery that failed fails every record). */
+  handOffEmpty?: boolean;
+  /** Default: nowhere (only counted). */
+  quarantine?: QuarantineSink;
+  observer?: StreamObserver;
+  /** See THE COMMIT HOOK above. `outcome` is undefined for a bad input. */
+  commit?: (item: I, outcome: RecordOutcome | undefined) => void | Promise<void>;
+  /** Concurrency and the retries of processing (drive's options). */
+  drive?: DriveOptions;
+}
+
+/** Runs every item through the pipeline; resolves at the end of `items`, rejects with the first failure. */
+export async function runRecords<I>(items: AsyncIterable<I>, o: RunRecordsOptions<I>): Promise<void> {
+  const stats = o.stats;
+  type Done = { source: SourceItem; outcome: RecordOutcome | undefined };
+  await drive<I, Done>(
+    items,
+    async (item) => {
+      const source = o.toItem(item);
+      if (source.kind === 'bad') return { source, outcome: undefined };
+      const outcome = await (o.process ? o.process(source.record, item) : processRecord(source.record, o.deps ?? {}));
+      return { source, outcome };
+    },
+    async ({ source, outcome }, item) => {
+      if (source.kind === 'bad') {
+        const q = { position: source.position, reason: source.reason, message: source.message };
+        stats.countQuarantine(q);
+        await o.quarantine?.put(q, source.raw !== undefined ? { raw: source.raw } : {});
+      } else if (outcome) {
+        stats.countDecoded(outcome);
+        for (const q of outcome.quarantined) {
+          stats.countQuarantine(q);
+          await o.quarantine?.put(q, { record: source.record });
+        }
+        if (outcome.batch && o.observer?.onBatch) {
+          const record = source.record;
+          const info: { shardId?: string; arrivalTime?: number } = {};
+          if (record.position.shardId !== undefined) info.shardId = record.position.shardId;
+          if (record.arrivalTime !== undefined) info.arrivalTime = record.arrivalTime;
+          o.observer.onBatch(outcome.batch, info);
+        }
+        if (outcome.alerts.length > 0 || o.handOffEmpty) await handOffWithRetry(o.handoff, outcome.alerts, o.handoffRetry, item);
+        for (const a of outcome.alerts) stats.countAlert(a);
+      }
+      stats.records++;
+      await o.commit?.(item, outcome);
+    },
+    o.drive,
+  );
+}
+
+/**
+ * Hands alerts off, retrying a TransientError (the outbox on a full disk: the failed hand-off changed nothing) per
+ * `retry`. Also for alerts a driver raises itself (the ShardReader's data-key alarm).
+ */
+export async function handOffWithRetry<I>(
+  handoff: AlertHandoff | undefined,
+  alerts: readonly Alert[],
+  retry: HandoffRetry<I> | undefined,
+  item?: I,
+): Promise<void> {
+  if (handoff === undefined) {
+    if (alerts.length === 0) return;
+    throw new Error(`${alerts.length} alerts but no alert handoff`);
+  }
+  const opts: DriveOptions = { attempts: retry?.attempts ?? 1 };
+  if (retry?.baseDelayMs !== undefined) opts.baseDelayMs = retry.baseDelayMs;
+  if (retry?.maxDelayMs !== undefined) opts.maxDelayMs = retry.maxDelayMs;
+  if (retry?.signal !== undefined) opts.signal = retry.signal;
+  const onRetry = retry?.onRetry;
+  if (onRetry) opts.onRetry = (err, attempt, delayMs) => onRetry(err, attempt, delayMs, item);
+  await withRetry(() => handoff.handOff(alerts), opts);
+}
+
+/** An array as the driver's input. */
+export async function* fromArray<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
+}
