@@ -128,7 +128,7 @@ test('env engine: typed values, lists split on commas, blanks unset, defaults; e
       list: { env: 'APP_LIST', type: 'array', items: { type: 'string', pattern: '^[a-z]+$', description: 'x' }, description: 'l' },
     },
   } as const;
-  assert.deepEqual(checkEnv({ APP_WAIT: ' 1.5s ', APP_N: '3', APP_LIST: 'a, b,,', APP_ON: '' }, spec), { settings: { wait: 1500, n: 3, on: false, list: ['a', 'b'] }, problems: [] });
+  assert.deepEqual(checkEnv({ APP_WAIT: ' 1.5s ', APP_N: '3', APP_LIST: 'a, b,,', APP_ON: '' }, spec), { settings: { wait: 1500, n: 3, on: false, list: ['a', 'b'] }, partial: { wait: 1500, n: 3, on: false, list: ['a', 'b'] }, problems: [] });
   const bad = checkEnv({ APP_WAIT: '10', APP_N: '0', APP_ON: 'yes', APP_LIST: 'a,B', APP_WAITT: '1s', APP_OTHER: 'x' }, spec);
   assert.equal(bad.settings, undefined);
   assert.deepEqual(bad.problems.map(formatFileProblem), [

@@ -49,6 +49,8 @@ export type EnvSettings<T extends Record<string, EnvSetting>> = {
 export interface EnvCheckResult<T> {
   /** Undefined when any problem is an error. */
   settings: T | undefined;
+  /** The settings that checked, even when others did not (so a caller can go on and report more problems). */
+  partial: Partial<T>;
   /** Errors and warnings; `variable` names the variable, `file` is `environment`. */
   problems: Problem[];
 }
@@ -78,7 +80,7 @@ export function checkEnv<T extends Record<string, EnvSetting>>(env: NodeJS.Proce
     if (hint !== '') problems.addVariable(name, `not a setting: ignored${hint}`, 'warning');
   }
   const items = problems.items;
-  return { settings: items.some(isError) ? undefined : (out as EnvSettings<T>), problems: items };
+  return { settings: items.some(isError) ? undefined : (out as EnvSettings<T>), partial: out as Partial<EnvSettings<T>>, problems: items };
 }
 
 function checkEnvText(text: string, s: EnvSetting): { value: unknown } | { problem: string } {

@@ -17,7 +17,8 @@ import { isError as isErrorProblem } from '../config/problems.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from '../sources/lambdaEvent.js';
 import { createHandler, defaultHandoff, type CommonDeps, type KinesisHandler, type LambdaContext } from './handler.js';
 import { jsonLog, logLines } from './logging.js';
-import { kmsKeyIdFromEnv, lambdaDeliveryConfig, outboxDirFromEnv, redactionFromEnv, resourceIdFromEnv, rulePathsFromEnv } from './settings.js';
+import { checkLambdaEnv, lambdaDeliveryConfig, rulePaths as rulePathsOf } from './settings.js';
+import { formatFileProblem } from '../config/problems.js';
 
 export interface EnvHandlerOptions {
   env?: NodeJS.ProcessEnv;
@@ -46,10 +47,21 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
   const init = async (): Promise<KinesisHandler> => {
     const env = opts.env ?? process.env;
     const log = jsonLog(opts.logOut ?? process.stdout);
-    const rulePaths = rulePathsFromEnv(env);
+    const failures: string[] = [];
+    // Every DASGUARD_* variable, checked at once (a misspelt one is a warning); its errors are reported with the
+    // rules' and the delivery config's, in one failure.
+    const checked = checkLambdaEnv(env);
+    const envErrors = checked.problems.filter(isErrorProblem);
+    for (const p of checked.problems.filter((q) => !isErrorProblem(q))) log({ level: 'warn', msg: 'environment warning', problem: formatFileProblem(p) });
+    if (envErrors.length > 0) {
+      const lines = envErrors.map(formatFileProblem);
+      failures.push(`dasguard: invalid Lambda environment (${lines.length} problem${lines.length === 1 ? '' : 's'}); nothing was evaluated:\n${lines.join('\n')}`);
+      log({ level: 'error', msg: 'invalid environment', problems: lines });
+    }
+    // The rules load even when another variable is wrong: their problems are reported in the same failure.
+    const rulePaths = rulePathsOf({ rulePaths: checked.partial.rulePaths });
     const { ruleSet, problems, files } = await loadRules(rulePaths);
     const errors = problems.filter(isErrorProblem);
-    const failures: string[] = [];
     if (ruleSet === undefined) {
       failures.push(
         `dasguard: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the rule files ` +
@@ -64,7 +76,8 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
     let configError: ConfigError | undefined;
     if (!opts.handoff) {
       try {
-        config = await lambdaDeliveryConfig(env, ruleSet?.rules.map((r) => r.id));
+        // With the values that checked: a wrong shortcut is already reported, the file's problems join it.
+        config = await lambdaDeliveryConfig(checked.partial, env, ruleSet?.rules.map((r) => r.id));
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         configError = err;
@@ -72,17 +85,15 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
         log({ level: 'error', msg: 'invalid delivery config', error: err.message });
       }
     }
-    if (ruleSet === undefined || failures.length > 0) {
+    if (ruleSet === undefined || checked.settings === undefined || failures.length > 0) {
       throw new ConfigError(failures.join('\n'), configError ? { cause: configError } : undefined);
     }
-    const redaction = redactionFromEnv(env);
-    const resourceId = resourceIdFromEnv(env);
-    const kmsKeyId = kmsKeyIdFromEnv(env);
+    const { redaction, resourceId, kmsKeyId } = checked.settings;
     const keys = opts.keys ?? new KmsKeyProvider(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {});
     // Opened last: nothing above can fail and leave it open. The config's delivery.outboxDir is not used here.
     if (config) {
       delivery = await DeliveryHandoff.open(config, {
-        outboxDir: outboxDirFromEnv(env),
+        outboxDir: checked.settings.outboxDir,
         stdout: opts.stdout ?? process.stdout,
         stderr: logLines(log),
       });
