@@ -37,6 +37,7 @@ import {
   startFaultProxy,
   startKinesalite,
   tempDir,
+  readToLatest,
   waitFor,
   type Kinesalite,
 } from './support/kinesis.js';
@@ -164,11 +165,10 @@ describe('KinesisConsumer', () => {
     await waitFor(() => h1.consumer.stats().records === first.length, 'first records');
     await h1.stop();
     const second = await encryptedRecords(10, 2, 22);
-    await putRecords(client, stream, second);
+    const puts = await putRecords(client, stream, second);
     const h2 = startConsumer(stream, dir);
-    await waitFor(() => h2.consumer.stats().records >= second.length, 'second records');
-    // Give a re-read of old records the chance to show up before stopping.
-    await new Promise((r) => setTimeout(r, 300));
+    // Read to the latest record of every shard: a re-read of old records would have come before.
+    await waitFor(() => readToLatest(h2.consumer.stats().shards, puts), 'shards read to the latest record');
     await h2.stop();
     assert.equal(h2.consumer.stats().records, second.length);
     assert.deepEqual(h2.handoff.ids(), await replayAlertIds(second, ['rules', everyRules]));
@@ -183,10 +183,9 @@ describe('KinesisConsumer', () => {
     await h1.stop();
     // Put while the consumer is down, after it started from `latest`: the restart must read these.
     const later = await encryptedRecords(4, 1, 32);
-    await putRecords(client, stream, later, { spread: 1 });
+    const puts = await putRecords(client, stream, later, { spread: 1 });
     const h2 = startConsumer(stream, dir, { from: { type: 'latest' } });
-    await waitFor(() => h2.consumer.stats().records >= later.length, 'records put while down');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => readToLatest(h2.consumer.stats().shards, puts), 'the shard read to the latest record');
     await h2.stop();
     assert.equal(h1.consumer.stats().records, 0);
     assert.equal(h2.consumer.stats().records, later.length);

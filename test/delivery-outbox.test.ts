@@ -15,6 +15,7 @@ import { startSnsServer, type SnsServer } from './support/snsServer.js';
 import { startWebhookServer, type WebhookServer } from './support/webhookServer.js';
 import { makeAlert, SECRET_LITERAL } from './support/alerts.js';
 import { runCli, jsonLines } from './support/cli.js';
+import { waitFor } from './support/kinesis.js';
 
 process.env.AWS_ACCESS_KEY_ID = 'AKIDTEST';
 process.env.AWS_SECRET_ACCESS_KEY = 'secret-test';
@@ -78,9 +79,12 @@ ${FAST}
   const alerts = Array.from({ length: 40 }, (_, i) => makeAlert(100 + i));
   await h.handOff(alerts.slice(0, 20));
   assert.ok((await readdir(dir)).some((f) => f.startsWith('batch-')), 'the batch is in the outbox');
+  const retriesBefore = h.stats().retries;
   await sns.down();
   await h.handOff(alerts.slice(20));
-  await new Promise((r) => setTimeout(r, 150));
+  // Wait until SNS sends failed against the refused port: the retries counted while it is down are SNS's, but
+  // for at most the 4 Slack faults injected above (2 x 503, a 429, a hang).
+  await waitFor(() => h.stats().retries > retriesBefore + 4, 'SNS sends refused while it is down');
   await sns.up();
   await h.close();
   delete process.env.AWS_ENDPOINT_URL_SNS;

@@ -26,6 +26,7 @@ import {
   replayAlertIds,
   startKinesalite,
   tempDir,
+  readToLatest,
   waitFor,
   type Kinesalite,
 } from './support/kinesis.js';
@@ -254,11 +255,12 @@ describe('dasguard run, as a process', () => {
     for (const p of puts) assert.ok(BigInt(cps.shards[p.shardId]!.sequenceNumber) >= BigInt(p.sequenceNumber));
 
     const more = await encryptedRecords(8, 2, 122);
-    await putRecords(client, stream, more);
+    const morePuts = await putRecords(client, stream, more);
     const second = new Child(runArgs(stream, dir));
     try {
-      await waitFor(() => second.alertIds().length >= more.length * 2, 'alerts of the new records', 60_000);
-      await new Promise((r) => setTimeout(r, 500)); // room for a wrongful re-read to show
+      // A status line saying every shard was read to its latest record: a wrongful re-read would have come first.
+      const shardsOf = (l: Record<string, unknown>) => (l.msg === 'status' ? (l.shards as { shardId: string; sequenceNumber: string | null }[]) : []);
+      await waitFor(() => second.logs().some((l) => readToLatest(shardsOf(l), morePuts)), 'a status line with every shard read to the latest record', 60_000);
     } finally {
       second.proc.kill('SIGTERM');
     }

@@ -19,7 +19,7 @@ test('a window signals its end exactly at start + window, and closing it then yi
   t.mock.timers.tick(10_000);
   assert.deepEqual(s.filter([makeAlert(2), makeAlert(3)]).result, [], 'later ones within the window are counted');
   t.mock.timers.tick(WINDOW - 10_000 - 1);
-  assert.deepEqual(due, [], 'no signal 1 ms before the end');
+  assert.equal(due.length, 0, 'no signal 1 ms before the end');
   assert.deepEqual(s.closeDue(['any']).result, []);
   t.mock.timers.tick(1);
   assert.equal(due.length, 1);
