@@ -3,7 +3,7 @@
  * - to json-rules-engine rule JSON (what a json-rules-engine Engine runs: the reference semantics);
  * - to a synchronous closure that calls the SAME json-rules-engine Operator objects and reproduces the
  *   Engine's all/any/not and fact lookup, without promises, almanacs or JSONPath. The differential test
- *   (test/rules-differential.test.ts) holds the two to the same answers.
+ *   (test/e2e/rules-differential.test.ts) holds the two to the same answers.
  *
  * What the closure reproduces of json-rules-engine 7 (node_modules/json-rules-engine/dist):
  * - a fact the event lacks is `undefined` (the Engine runs with `allowUndefinedFacts`);

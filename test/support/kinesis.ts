@@ -251,6 +251,17 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_
   }
 }
 
+/**
+ * The "caught up" signal of the negative checks: every shard that got one of `puts` reports (in the consumer's
+ * status: `stats().shards`, or `run`'s status line) the last of them as processed and handed off. A record read
+ * again from a wrong start position comes before that, so once it holds, nothing more can show up.
+ */
+export function readToLatest(shards: readonly { shardId: string; sequenceNumber: string | null }[], puts: readonly PutResult[]): boolean {
+  const last = new Map<string, string>();
+  for (const p of puts) last.set(p.shardId, p.sequenceNumber);
+  return [...last].every(([shardId, seq]) => shards.some((s) => s.shardId === shardId && s.sequenceNumber === seq));
+}
+
 // ---- Fixtures shared by the consumer and run tests: encrypted sample records, a rule firing on every event, replay.
 
 export const KEY_FILE = 'samples/demo-master-key.json';

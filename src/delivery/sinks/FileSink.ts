@@ -1,7 +1,8 @@
-/** Alerts appended to a JSON Lines file (mode 0600), fsync'ed per batch. */
+/** Alerts appended to a JSON Lines file (mode 0600), fsync'ed per batch; lines as inert as console JSON (jsonLine). */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { FileSinkConfig } from '../config.js';
 import type { DeliveredAlert, SendResult, Sink } from '../types.js';
+import { jsonLine } from '../../util/escape.js';
 
 export class FileSink implements Sink {
   readonly type = 'file';
@@ -17,7 +18,7 @@ export class FileSink implements Sink {
     try {
       this.handle ??= open(this.config.path, 'a', 0o600);
       const fh = await this.handle;
-      await fh.appendFile(alerts.map((a) => JSON.stringify(a) + '\n').join(''));
+      await fh.appendFile(alerts.map((a) => jsonLine(a) + '\n').join(''));
       await fh.sync();
       return alerts.map(() => ({ ok: true }));
     } catch (err) {

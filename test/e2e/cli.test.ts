@@ -1,0 +1,298 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile, mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { jsonLines, runCli } from '../support/cli.js';
+import { withEnv } from '../support/env.js';
+import { MYSQL, PG } from '../../scripts/sampleData.js';
+
+const KEY = 'samples/demo-master-key.json';
+const PG_STREAM = `samples/streams/aws-rds-das-${PG.clusterId}.jsonl`;
+const MY_STREAM = `samples/streams/aws-rds-das-${MYSQL.clusterId}.jsonl`;
+const PG_PLAIN = `samples/plaintext/aws-rds-das-${PG.clusterId}.jsonl`;
+const MY_PLAIN = `samples/plaintext/aws-rds-das-${MYSQL.clusterId}.jsonl`;
+
+function withoutSource(alerts: Record<string, unknown>[]): Record<string, unknown>[] {
+  return alerts.map(({ source: _s, ...rest }) => rest);
+}
+
+test('npm start (replay of the bundled samples) prints alerts and a summary, exit 0', async () => {
+  // exactly what `npm start` runs
+  const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { scripts: { start: string } };
+  const args = pkg.scripts.start.split(/\s+/);
+  assert.deepEqual(args.slice(0, 2), ['node', 'bin/dasguard.js']);
+  const r = await runCli(args.slice(2));
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.ok(lines.length >= 10, `expected alerts, got:\n${r.stdout}`);
+  assert.match(r.stdout, /HIGH|CRITICAL/);
+  assert.match(r.stderr, /dasguard replay: \d+ records \(\d+ encrypted\), \d+ activity events, \d+ heartbeats, \d+ alerts, 0 quarantined/);
+  assert.match(r.stderr, /alerts by rule:/);
+  // each sample alert once: the plaintext twins are not replayed on top of the encrypted streams
+  const golden = (await readFile(`samples/expected/postgresql-alerts.jsonl`, 'utf8')).trim().split('\n').length + (await readFile(`samples/expected/mysql-alerts.jsonl`, 'utf8')).trim().split('\n').length;
+  assert.equal(lines.length, golden);
+});
+
+test('encrypted and plaintext forms of each sample give identical alerts, equal to the reviewed golden files', async () => {
+  for (const [name, enc, plain] of [
+    ['postgresql', PG_STREAM, PG_PLAIN],
+    ['mysql', MY_STREAM, MY_PLAIN],
+  ] as const) {
+    const a = await runCli(['replay', enc, '--key-file', KEY, '--rules', 'rules', '--output', 'jsonl', '--quiet']);
+    const b = await runCli(['replay', plain, '--rules', 'rules', '--output', 'jsonl', '--quiet']);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const fromEncrypted = withoutSource(jsonLines(a.stdout));
+    const fromPlaintext = withoutSource(jsonLines(b.stdout));
+    assert.ok(fromEncrypted.length > 0);
+    assert.deepEqual(fromEncrypted, fromPlaintext, `${name}: encrypted vs plaintext`);
+    const golden = jsonLines(await readFile(`samples/expected/${name}-alerts.jsonl`, 'utf8'));
+    assert.deepEqual(fromEncrypted, golden, `${name}: vs samples/expected/${name}-alerts.jsonl`);
+    // ids are unique and stable across runs
+    const again = withoutSource(jsonLines((await runCli(['replay', enc, '--key-file', KEY, '--rules', 'rules', '--output', 'jsonl', '--quiet'])).stdout));
+    assert.deepEqual(again.map((x) => x.id), fromEncrypted.map((x) => x.id));
+    assert.equal(new Set(fromEncrypted.map((x) => x.id)).size, fromEncrypted.length, 'alert ids are unique');
+  }
+});
+
+test('alerts never carry the literals of the statement (card numbers, passwords)', async () => {
+  const r = await runCli(['replay', 'samples/streams', '--key-file', KEY, '--rules', 'rules', '--output', 'jsonl', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const secret of ['4111111111111111', 'Summer2026!', 'Winter2026!']) assert.ok(!r.stdout.includes(secret), `${secret} leaked into an alert`);
+  const none = await runCli(['replay', 'samples/streams', '--key-file', KEY, '--rules', 'rules', '--output', 'jsonl', '--quiet', '--redaction', 'none']);
+  assert.ok(none.stdout.includes('4111111111111111'), '--redaction none keeps literals');
+});
+
+test('decode prints every original field (unknown ones included) plus the added ones; heartbeats only on request', async () => {
+  const r = await runCli(['decode', PG_STREAM, '--key-file', KEY, '--quiet', '--redaction', 'none']);
+  assert.equal(r.code, 0, r.stderr);
+  const events = jsonLines(r.stdout);
+  const plain = jsonLines(await readFile(PG_PLAIN, 'utf8'));
+  const originals = plain.flatMap((env) => ((env.databaseActivityEvents as Record<string, unknown>).databaseActivityEventList as Record<string, unknown>[]).filter((e) => e.type === 'record'));
+  assert.equal(events.length, originals.length);
+  for (let i = 0; i < events.length; i++) {
+    for (const [k, v] of Object.entries(originals[i]!)) assert.deepEqual(events[i]![k], v, `event ${i} field ${k}`);
+    assert.equal(events[i]!.engine, 'postgresql');
+    assert.equal(events[i]!.clusterId, PG.clusterId);
+  }
+  assert.ok(events.some((e) => e.queryId === '-4526581229458611234'), 'the unknown field survives');
+  assert.ok(!r.stdout.includes('"heartbeat"'));
+  const hb = await runCli(['decode', PG_STREAM, '--key-file', KEY, '--quiet', '--heartbeats']);
+  assert.ok(hb.stdout.includes('"heartbeat"'));
+  // by default, decode follows the redaction policy like every other output
+  const masked = jsonLines((await runCli(['decode', PG_STREAM, '--key-file', KEY, '--quiet'])).stdout);
+  const card = events.find((e) => typeof e.commandText === 'string' && /'[^']+'/.test(e.commandText as string));
+  assert.ok(card !== undefined, 'the sample has a statement with a literal');
+  const same = masked.find((e) => e.sessionId === card.sessionId && e.statementId === card.statementId && e.logTime === card.logTime)!;
+  assert.notEqual(same.commandText, card.commandText);
+  assert.ok(!/'[^']+'/.test(same.commandText as string), String(same.commandText));
+  assert.deepEqual({ ...same, commandText: null, paramList: null, errorMessage: null }, { ...card, commandText: null, paramList: null, errorMessage: null });
+});
+
+test('a bad record in the middle is quarantined with file:line and reason; the rest is processed; --strict exits 1', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-cli-'));
+  const lines = (await readFile(PG_STREAM, 'utf8')).trim().split('\n');
+  const tampered = JSON.parse(lines[4]!) as { Data: string };
+  const env = JSON.parse(Buffer.from(tampered.Data, 'base64').toString()) as { databaseActivityEvents: string };
+  const payload = Buffer.from(env.databaseActivityEvents, 'base64');
+  payload.writeUInt8(payload.readUInt8(payload.length - 200) ^ 1, payload.length - 200); // a bit flipped in the body
+  env.databaseActivityEvents = payload.toString('base64');
+  tampered.Data = Buffer.from(JSON.stringify(env)).toString('base64');
+  const mixed = [lines[0], lines[1], 'garbage line', lines[3], JSON.stringify(tampered), ...lines.slice(5)].join('\n');
+  const f = join(dir, `aws-rds-das-${PG.clusterId}.jsonl`);
+  await writeFile(f, mixed);
+  const q = join(dir, 'quarantine.jsonl');
+  const full = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--output', 'jsonl', '--quiet']);
+  const r = await runCli(['replay', f, '--key-file', KEY, '--output', 'jsonl', '--quarantine-file', q]);
+  assert.equal(r.code, 0, 'quarantine is not fatal by default');
+  assert.match(r.stderr, /2 quarantined/);
+  assert.match(r.stderr, new RegExp(`${f}:3: not-json`));
+  assert.match(r.stderr, new RegExp(`${f}:5 shard shardId-000000000000 sequence \\d+: payload-decrypt-failed: .*altered`));
+  // every other record's alerts are there, in order
+  const lineOf = (a: Record<string, unknown>) => Number(/:(\d+) /.exec(String(a.source))![1]);
+  const expected = jsonLines(full.stdout).filter((a) => lineOf(a) !== 3 && lineOf(a) !== 5);
+  assert.ok(expected.length > 0);
+  assert.deepEqual(jsonLines(r.stdout).map((a) => a.id), expected.map((a) => a.id));
+  const qs = jsonLines(await readFile(q, 'utf8'));
+  assert.deepEqual(qs.map((x) => x.reason), ['not-json', 'payload-decrypt-failed']);
+  const strict = await runCli(['replay', f, '--key-file', KEY, '--quiet', '--strict']);
+  assert.equal(strict.code, 1);
+});
+
+/** The bundled PostgreSQL sample's records (JSON lines of Kinesis records), each changed by `edit`, in a temporary file. */
+async function editedStream(name: string, edit: (record: Record<string, unknown>, index: number) => Record<string, unknown>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-cli-'));
+  const lines = (await readFile(PG_STREAM, 'utf8')).trim().split('\n');
+  const f = join(dir, name);
+  await writeFile(f, lines.map((l, i) => JSON.stringify(edit(JSON.parse(l) as Record<string, unknown>, i))).join('\n') + '\n');
+  return f;
+}
+
+/** The `dasguard:` error lines of a run (the summary and progress are not). */
+function errorLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.startsWith('dasguard: '));
+}
+
+test('the wrong cluster id: exit 2 once, naming the first record, the encryption context tried and --resource-id', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-cli-'));
+  const q = join(dir, 'quarantine.jsonl');
+  const r = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--resource-id', 'cluster-SOMEOTHERCLUSTER', '--quarantine-file', q]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  const errors = errorLines(r.stderr);
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0]!, new RegExp(`${PG_STREAM}:1 .*aws:rds:dbc-id.*cluster-SOMEOTHERCLUSTER.*--resource-id`));
+  assert.doesNotMatch(r.stderr, /key-decrypt-failed/);
+  assert.equal(await readFile(q, 'utf8').catch(() => ''), '', 'nothing quarantined per record');
+});
+
+test('a key file that decrypts none of the records: replay and decode exit 2 with one message saying what to pass', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-cli-'));
+  const { LocalKeyProvider } = await import('../../src/keys/LocalKeyProvider.js');
+  const other = join(dir, 'other-key.json');
+  // Same key id, another master key: what a user gets with the key file of another environment.
+  await writeFile(other, LocalKeyProvider.fromJson({ ...JSON.parse(await readFile(KEY, 'utf8')), key: Buffer.alloc(32, 7).toString('base64') }).toFileJson());
+  const q = join(dir, 'quarantine.jsonl');
+  for (const command of ['replay', 'decode']) {
+    const r = await runCli([command, PG_STREAM, '--key-file', other, '--quarantine-file', q]);
+    assert.equal(r.code, 2, `${command}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    const errors = errorLines(r.stderr);
+    assert.equal(errors.length, 1, r.stderr);
+    assert.match(errors[0]!, new RegExp(`${PG_STREAM}:1 .*no data key has decrypted.*${PG.clusterId}.*--key-file`));
+  }
+  assert.equal(await readFile(q, 'utf8').catch(() => ''), '', 'nothing quarantined per record');
+});
+
+test('encrypted records whose resource id is unknown: exit 2, telling the user to pass --resource-id', async () => {
+  // A dump without StreamName, in a file not named after the stream.
+  const f = await editedStream('dump.jsonl', ({ StreamName: _name, ...rest }) => rest);
+  const r = await runCli(['replay', f, '--key-file', KEY]);
+  assert.equal(r.code, 2, r.stderr);
+  const errors = errorLines(r.stderr);
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0]!, new RegExp(`${f}:1 .*resource id is unknown: pass --resource-id`));
+  const fixed = await runCli(['replay', f, '--key-file', KEY, '--resource-id', PG.clusterId, '--quiet']);
+  assert.equal(fixed.code, 0, fixed.stderr);
+});
+
+test('one damaged data key among good ones (the first record): that record is quarantined, counted as encrypted, exit 0', async () => {
+  const f = await editedStream(`aws-rds-das-${PG.clusterId}.jsonl`, (rec, i) => {
+    if (i !== 0) return rec;
+    const env = JSON.parse(Buffer.from(String(rec.Data), 'base64').toString()) as { key: string };
+    const key = Buffer.from(env.key, 'base64');
+    key[key.length - 1]! ^= 1; // a bit flipped in the wrapped key's tag
+    env.key = key.toString('base64');
+    return { ...rec, Data: Buffer.from(JSON.stringify(env)).toString('base64') };
+  });
+  // The verdict reads ahead in the input, whatever --concurrency is (1: nothing else is in flight).
+  for (const concurrency of ['16', '1']) {
+    const r = await runCli(['replay', f, '--key-file', KEY, '--output', 'jsonl', '--concurrency', concurrency]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /dasguard replay: 20 records \(20 encrypted\), .* 1 quarantined/);
+    assert.match(r.stderr, new RegExp(`${f}:1 shard shardId-000000000000 sequence \\d+: key-decrypt-failed: `));
+    assert.ok(jsonLines(r.stdout).length > 0, 'the other records were evaluated');
+  }
+});
+
+test('--fail-on exits 3 when an alert at or above the severity fired, 0 otherwise', async () => {
+  const hi = await runCli(['replay', PG_PLAIN, '--quiet', '--fail-on', 'high']);
+  assert.equal(hi.code, 3);
+  const bad = await runCli(['replay', PG_PLAIN, '--fail-on', 'urgent']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--fail-on must be one of info, low, medium, high, critical/);
+});
+
+test('usage errors exit 2 with a clear message', async () => {
+  assert.equal((await runCli(['replay'])).code, 2);
+  const unknown = await runCli(['replay', PG_PLAIN, '--colour']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /Unknown option '--colour'/);
+  const missing = await runCli(['replay', 'no/such/file.jsonl']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /input not found: no\/such\/file.jsonl/);
+  assert.equal((await runCli(['frobnicate'])).code, 2);
+  const help = await runCli(['replay', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--fail-on SEVERITY/);
+});
+
+test('stdin input', async () => {
+  const r = await runCli(['replay', '-', '--output', 'jsonl', '--quiet'], { stdin: await readFile(MY_PLAIN, 'utf8') });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(jsonLines(r.stdout).length > 0);
+});
+
+test('as a new user: write a rule, validate it, replay a sample, see the alert; break it, see the error', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-newuser-'));
+  const rule = join(dir, 'my-rules.yaml');
+  const readme = await readFile('README.md', 'utf8');
+  // The README's own example rule file is what a new user copies.
+  const m = /<!-- example-rule -->\s*```yaml\n([\s\S]*?)```/.exec(readme);
+  assert.ok(m, 'README has the example rule block');
+  await writeFile(rule, m[1]!);
+  const v = await runCli(['validate', rule]);
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /OK/);
+  const r = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--rules', rule, '--output', 'jsonl', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const alerts = jsonLines(r.stdout);
+  assert.ok(alerts.length > 0, 'the README rule fires on the sample');
+  // break it: a typo in an operator and an unknown field, both reported at once with file and line
+  await writeFile(rule, m[1]!.replace(/gte?:/, 'greaterThen:').replace('dbUserName', 'dbUser'));
+  const broken = await runCli(['validate', rule]);
+  assert.equal(broken.code, 2);
+  const problems = broken.stderr.split('\n').filter((l) => l.startsWith(rule));
+  assert.ok(problems.length >= 2, `every mistake at once:\n${broken.stderr}`);
+  for (const p of problems) assert.match(p, new RegExp(`^${rule}:\\d+ \\S+: `));
+  const replayBroken = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--rules', rule]);
+  assert.equal(replayBroken.code, 2);
+  assert.equal(replayBroken.stdout, '');
+});
+
+test('the bundled rule pack validates and its embedded tests pass', async () => {
+  const v = await runCli(['validate', 'rules']);
+  assert.equal(v.code, 0, v.stderr);
+  const t = await runCli(['test', 'rules']);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /^\d+ passed, 0 failed$/m);
+});
+
+test('piping into a reader that goes away (| head -1) exits quietly', async () => {
+  const { stdout, stderr } = await promisify(execFile)('sh', ['-c', `"${process.execPath}" bin/dasguard.js replay samples/plaintext --output jsonl | head -1; echo "status=\${PIPESTATUS:-done}"`]);
+  assert.equal(jsonLines(stdout.split('\n')[0]!).length, 1);
+  assert.doesNotMatch(stderr, /EPIPE|internal error/);
+});
+
+test('the installed command (bin/dasguard.js, compiled) runs like npm start', async () => {
+  const files: string[] = await readdir('dist').catch(() => []);
+  assert.ok(files.includes('cli.js'), 'dist/ is built (npm install runs the build; npm test builds too)');
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, ['bin/dasguard.js', 'replay', 'samples/streams', '--key-file', KEY, '--output', 'jsonl']);
+  assert.ok(jsonLines(stdout).length > 0);
+  assert.match(stderr, /0 quarantined/);
+});
+
+test('without --key-file, replay decrypts through AWS KMS with the standard SDK configuration (loopback KMS)', async () => {
+  const { startKmsServer } = await import('../support/kmsServer.js');
+  const { LocalKeyProvider } = await import('../../src/keys/LocalKeyProvider.js');
+  const kms = await startKmsServer({ keys: await LocalKeyProvider.fromFile(KEY) });
+  try {
+    await withEnv(
+      { AWS_ENDPOINT_URL_KMS: kms.url, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_PROFILE: undefined },
+      async () => {
+        const r = await runCli(['replay', PG_STREAM, '--output', 'jsonl']);
+        assert.equal(r.code, 0, r.stderr);
+        const golden = jsonLines(await readFile('samples/expected/postgresql-alerts.jsonl', 'utf8'));
+        assert.deepEqual(withoutSource(jsonLines(r.stdout)), golden);
+        assert.ok(kms.requests.length > 0, 'KMS was called');
+        for (const req of kms.requests) assert.deepEqual(req.encryptionContext, { 'aws:rds:dbc-id': PG.clusterId });
+        assert.match(r.stderr, /data keys: \d+ decrypt calls/);
+      },
+    );
+  } finally {
+    await kms.close();
+  }
+});

@@ -1,0 +1,253 @@
+/**
+ * --workers N (DecryptPool): payload decryption in worker threads gives exactly what the main thread gives, in the
+ * same order; poison stays poison (same reason, same message); a dead worker fails its job as transient and is
+ * replaced; a closed pool leaves nothing behind (the process exits), from sources (tsx) and from dist/.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { DecryptPool, defaultWorkerUrl } from '../../src/codec/DecryptPool.js';
+import { decryptAndGunzip } from '../../src/codec/decode.js';
+import { encodeRecord } from '../../src/codec/encode.js';
+import { encryptionContextFor } from '../../src/keys/KeyProvider.js';
+import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
+import { PoisonRecordError, TransientError } from '../../src/errors.js';
+import { withRetry } from '../../src/pipeline/drive.js';
+import { PG, benchRecords } from '../../scripts/sampleData.js';
+import { capturedIo, jsonLines, runCli } from '../support/cli.js';
+import { runCommand } from '../../src/commands/run.js';
+import {
+  KEY_FILE,
+  createStream,
+  encryptedRecords,
+  everyEventRules,
+  kinesisClient,
+  loopbackEnv,
+  putRecords,
+  replayAlertIds,
+  startKinesalite,
+  tempDir,
+  waitFor,
+} from '../support/kinesis.js';
+
+const KEY = 'samples/demo-master-key.json';
+const STREAM = `aws-rds-das-${PG.clusterId}`;
+const run = promisify(execFile);
+
+let dir: string;
+let bigFile: string;
+/** ESDK message + its data key, from one real record; and a tampered copy of the message. */
+let message: Uint8Array;
+let dataKey: Uint8Array;
+let tampered: Uint8Array;
+
+function parts(envelope: Uint8Array): { message: Buffer; key: Buffer } {
+  const e = JSON.parse(Buffer.from(envelope).toString('utf8')) as { databaseActivityEvents: string; key: string };
+  return { message: Buffer.from(e.databaseActivityEvents, 'base64'), key: Buffer.from(e.key, 'base64') };
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'dasguard-pool-'));
+  const keys = LocalKeyProvider.fromFile(KEY);
+  // 120 records of 1 to 40 events (uneven sizes, so workers finish out of order), one tampered in the middle.
+  const lines: string[] = [];
+  for (let i = 0; i < 120; i++) {
+    const per = 1 + ((i * 7) % 40);
+    const envelope = await encodeRecord(benchRecords(1, per, 100 + i)[0]!, { resourceId: PG.clusterId, version: PG.version, wrapper: keys });
+    let data = Buffer.from(envelope);
+    if (i === 0) {
+      const p = parts(envelope);
+      message = p.message;
+      dataKey = await keys.getDataKey(p.key, encryptionContextFor(PG.clusterId));
+    }
+    if (i === 60) {
+      const env = JSON.parse(data.toString('utf8')) as Record<string, string>;
+      const payload = Buffer.from(env.databaseActivityEvents!, 'base64');
+      payload[Math.floor(payload.length / 2)]! ^= 0x40;
+      env.databaseActivityEvents = payload.toString('base64');
+      data = Buffer.from(JSON.stringify(env));
+    }
+    lines.push(JSON.stringify({ StreamName: STREAM, ShardId: 'shardId-000000000000', SequenceNumber: String(1000 + i), PartitionKey: PG.instanceId, Data: data.toString('base64') }));
+  }
+  bigFile = join(dir, `${STREAM}.jsonl`);
+  writeFileSync(bigFile, lines.join('\n') + '\n');
+  tampered = Buffer.from(message);
+  tampered[Math.floor(tampered.length / 2)]! ^= 0x40;
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('--workers gives the same results as the main thread', () => {
+  it('replay of the sample streams: same alerts (ids, in order)', async () => {
+    const base = ['replay', 'samples/streams', '--key-file', KEY, '--output', 'jsonl', '--quiet'];
+    const one = await runCli(base);
+    const pooled = await runCli([...base, '--workers', '2']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(pooled.code, 0, pooled.stderr);
+    const ids = jsonLines(one.stdout).map((a) => a.id);
+    assert.ok(ids.length > 0, 'the samples raise alerts');
+    assert.deepEqual(jsonLines(pooled.stdout).map((a) => a.id), ids);
+    assert.equal(pooled.stdout, one.stdout);
+  });
+
+  it('decode of 120 uneven records: byte-identical output, tampered record quarantined with the same reason', async () => {
+    const run1 = async (workers: string[]) => {
+      const q = join(dir, `q-${workers.length}.jsonl`);
+      const r = await runCli(['decode', bigFile, '--key-file', KEY, '--quarantine-file', q, ...workers]);
+      return { ...r, quarantined: jsonLines(readFileSync(q, 'utf8')) };
+    };
+    const one = await run1([]);
+    const pooled = await run1(['--workers', '2', '--concurrency', '32']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(pooled.code, 0, pooled.stderr);
+    assert.equal(jsonLines(one.stdout).length, 120 * 20.5 - (1 + ((60 * 7) % 40)), 'every event of every good record');
+    assert.equal(pooled.stdout, one.stdout);
+    assert.equal(one.quarantined.length, 1);
+    assert.equal(one.quarantined[0]!.reason, 'payload-decrypt-failed');
+    assert.deepEqual(pooled.quarantined, one.quarantined);
+  });
+
+  it('the pool itself: same bytes as decryptAndGunzip; arguments untouched', async () => {
+    const pool = new DecryptPool({ workers: 2 });
+    try {
+      const keyBefore = Buffer.from(dataKey);
+      const expected = await decryptAndGunzip(message, dataKey);
+      const got = await Promise.all(Array.from({ length: 10 }, () => pool.decrypt(message, dataKey)));
+      for (const g of got) assert.deepEqual(Buffer.from(g), expected);
+      assert.deepEqual(Buffer.from(dataKey), keyBefore, 'the caller keeps its data key (the worker zeroes its own copy)');
+      assert.ok(message.byteLength > 0, 'the caller keeps its message');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a tampered message: PoisonRecordError with the same reason and message as on the main thread', async () => {
+    const pool = new DecryptPool({ workers: 1 });
+    try {
+      const local = await decryptAndGunzip(tampered, dataKey).then(() => assert.fail('tampered message decrypted'), (e: unknown) => e);
+      const remote = await pool.decrypt(tampered, dataKey).then(() => assert.fail('tampered message decrypted'), (e: unknown) => e);
+      assert.ok(local instanceof PoisonRecordError);
+      assert.ok(remote instanceof PoisonRecordError, `got ${String(remote)}`);
+      assert.equal(remote.reason, local.reason);
+      assert.equal(remote.message, local.message);
+      // The pool still works after a poison record.
+      assert.deepEqual(Buffer.from(await pool.decrypt(message, dataKey)), await decryptAndGunzip(message, dataKey));
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('dasguard run --workers 2', () => {
+  it('alerts on every record of a 2-shard stream exactly like replay does', async () => {
+    const kinesalite = await startKinesalite();
+    const client = kinesisClient(kinesalite.url);
+    const saved = { ...process.env };
+    Object.assign(process.env, loopbackEnv({ kinesis: kinesalite.url }));
+    try {
+      const stream = `${STREAM}-workers`;
+      await createStream(client, stream, 2);
+      const data = await encryptedRecords(60, 5, 303);
+      await putRecords(client, stream, data);
+      const rules = everyEventRules();
+      const expected = await replayAlertIds(data, [rules]);
+      const c = capturedIo();
+      const ac = new AbortController();
+      const code = runCommand(
+        {
+          stream,
+          resourceId: PG.clusterId,
+          keyFile: KEY_FILE,
+          rules: [rules],
+          output: 'jsonl',
+          redaction: 'literals',
+          from: 'trim-horizon',
+          checkpointDir: tempDir(),
+          stateDir: tempDir(),
+          silenceMs: 0,
+          pollIntervalMs: 50,
+          statusIntervalMs: 1000,
+          discoveryIntervalMs: 1000,
+          concurrency: 8,
+          workers: 2,
+        },
+        c.io,
+        { kinesis: client, signal: ac.signal },
+      );
+      await waitFor(() => jsonLines(c.stdout()).length >= expected.length, 'all alerts', 60_000);
+      ac.abort();
+      assert.equal(await code, 0);
+      assert.deepEqual(jsonLines(c.stdout()).map((a) => a.id).sort(), expected);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+      client.destroy();
+      await kinesalite.close();
+    }
+  });
+});
+
+describe('failures of the pool itself', () => {
+  it('a worker that dies mid-job: the job fails as TransientError, the worker is replaced, a retry succeeds', async () => {
+    // A worker module that dies on the first job it receives (once across all workers: a marker file), and is the
+    // real worker otherwise.
+    const marker = join(dir, 'crashed');
+    const wrapper = join(dir, 'crashingWorker.mjs');
+    writeFileSync(
+      wrapper,
+      `import { existsSync, writeFileSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+if (!existsSync(${JSON.stringify(marker)})) {
+  parentPort.once('message', () => { writeFileSync(${JSON.stringify(marker)}, ''); process.exit(3); });
+} else {
+  const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});
+  register();
+  await import(${JSON.stringify(defaultWorkerUrl().href)});
+}
+`,
+    );
+    const pool = new DecryptPool({ workers: 1, workerUrl: pathToFileURL(wrapper) });
+    try {
+      const expected = await decryptAndGunzip(message, dataKey);
+      const err = await pool.decrypt(message, dataKey).then(() => assert.fail('the crashed job succeeded'), (e: unknown) => e);
+      assert.ok(err instanceof TransientError, `got ${String(err)}`);
+      assert.match(err.message, /worker died/);
+      assert.equal(pool.workersReplaced, 1);
+      // The retry logic the pipeline uses gets the record through on the replacement worker.
+      const again = await withRetry(() => pool.decrypt(message, dataKey), { baseDelayMs: 1 });
+      assert.deepEqual(Buffer.from(again), expected);
+    } finally {
+      await pool.close();
+    }
+    await assert.rejects(pool.decrypt(message, dataKey), TransientError, 'a closed pool refuses work');
+  });
+
+  it('closing the pool lets the process exit (no handle left), under tsx', async () => {
+    const script = `
+      import { DecryptPool } from ${JSON.stringify(pathToFileURL('src/codec/DecryptPool.ts').href)};
+      const pool = new DecryptPool({ workers: 2 });
+      const err = await pool.decrypt(new Uint8Array([1, 2, 3]), new Uint8Array(32)).catch((e) => e);
+      await pool.close();
+      console.log(err.name + ': ' + err.reason);`;
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000 });
+    assert.equal(stdout.trim(), 'PoisonRecordError: payload-decrypt-failed');
+  });
+
+  it('the compiled command (bin/dasguard.js, dist/) with --workers 2: same output, and it exits', async () => {
+    const args = ['decode', bigFile, '--key-file', KEY, '--quiet'];
+    const expected = await runCli(args);
+    const { stdout } = await run(process.execPath, ['bin/dasguard.js', ...args, '--workers', '2'], { timeout: 60_000, maxBuffer: 64 << 20 });
+    assert.equal(stdout, expected.stdout);
+  });
+
+  it('--workers must be a whole number from 0 to 64', async () => {
+    const r = await runCli(['decode', 'samples/streams', '--key-file', KEY, '--workers', 'two']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--workers must be a whole number/);
+  });
+});

@@ -1,0 +1,339 @@
+/**
+ * The Lambda handler delivering alerts (dasguard.yaml / DASGUARD_SNS_TOPIC_ARN / DASGUARD_SLACK_WEBHOOK_URL)
+ * through the real delivery module, to the loopback SNS (real SNSClient via AWS_ENDPOINT_URL_SNS) and the
+ * loopback webhook receiver: delivered before the handler returns, or the records reported for retry.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { shortcutConfig } from '../../src/delivery/config.js';
+import { DeliveryHandoff } from '../../src/delivery/DeliveryHandoff.js';
+import { ConfigError } from '../../src/errors.js';
+import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
+import { createEnvHandler, createHandler, type EnvHandler, type KinesisStreamRecord, type LambdaContext } from '../../src/lambda.js';
+import type { Alert } from '../../src/pipeline/alert.js';
+import { loadRules } from '../../src/rules/index.js';
+import { PG } from '../../scripts/sampleData.js';
+import { makeAlert } from '../support/alerts.js';
+import { jsonLines } from '../support/cli.js';
+import { startSnsServer, type SnsServer } from '../support/snsServer.js';
+import { startWebhookServer, type WebhookServer } from '../support/webhookServer.js';
+
+const keys = LocalKeyProvider.fromFile('samples/demo-master-key.json');
+const PG_STREAM = `samples/streams/aws-rds-das-${PG.clusterId}.jsonl`;
+const TOPIC = 'arn:aws:sns:us-east-1:111122223333:dasguard-alerts';
+const FIFO_TOPIC = 'arn:aws:sns:us-east-1:111122223333:dasguard-alerts.fifo';
+
+let sns: SnsServer;
+let hook: WebhookServer;
+let work: string;
+const savedEnv: Record<string, string | undefined> = {};
+const handlers: EnvHandler[] = [];
+
+interface StreamLine {
+  StreamName: string;
+  ShardId: string;
+  SequenceNumber: string;
+  PartitionKey: string;
+  Data: string;
+}
+
+function kinesisRecord(stream: string, shardId: string, seq: string, data: string, partitionKey = 'pk'): KinesisStreamRecord {
+  return {
+    kinesis: { kinesisSchemaVersion: '1.0', partitionKey, sequenceNumber: seq, data, approximateArrivalTimestamp: 1791968400.75 },
+    eventSource: 'aws:kinesis',
+    eventID: `${shardId}:${seq}`,
+    eventName: 'aws:kinesis:record',
+    awsRegion: 'us-east-1',
+    eventSourceARN: `arn:aws:kinesis:us-east-1:111122223333:stream/${stream}`,
+  };
+}
+
+async function pgRecords(): Promise<KinesisStreamRecord[]> {
+  const lines = jsonLines(await readFile(PG_STREAM, 'utf8')) as unknown as StreamLine[];
+  return lines.map((l) => kinesisRecord(l.StreamName, l.ShardId, l.SequenceNumber, l.Data, l.PartitionKey));
+}
+
+/** A record that is not a DAS envelope: quarantined, never retried. */
+function poisonRecord(like: KinesisStreamRecord): KinesisStreamRecord {
+  const stream = like.eventSourceARN.split('/')[1]!;
+  return kinesisRecord(stream, 'shardId-000000000000', '49630000000000000000000000000000000000000000000000000001', Buffer.from('{"type": not json').toString('base64'));
+}
+
+/** The alerts the records produce (the handler without delivery), and the sequence numbers that produce them. */
+async function expectedAlerts(records: KinesisStreamRecord[]): Promise<{ alerts: Alert[]; sequences: string[] }> {
+  const { ruleSet } = await loadRules(['rules']);
+  assert.ok(ruleSet);
+  const alerts: Alert[] = [];
+  const h = createHandler({ rules: ruleSet, keys, handoff: { handOff: async (a) => void alerts.push(...a), close: async () => undefined }, log: () => undefined });
+  assert.deepEqual(await h({ Records: records }), { batchItemFailures: [] });
+  const sequences = records.map((r) => r.kinesis.sequenceNumber).filter((seq) => alerts.some((a) => a.source.endsWith(` sequence ${seq}`)));
+  assert.ok(alerts.length > 0 && sequences.length > 1);
+  return { alerts, sequences };
+}
+
+function lineStream(): { stream: PassThrough; lines: () => Record<string, unknown>[]; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  const text = () => Buffer.concat(chunks).toString('utf8');
+  return { stream, lines: () => jsonLines(text()), text };
+}
+
+function context(remainingMs: number): LambdaContext {
+  return { awsRequestId: 'req-1', getRemainingTimeInMillis: () => remainingMs };
+}
+
+/** An env handler that the suite closes afterwards (its outbox and dispatcher live as long as the container). */
+function envHandler(env: NodeJS.ProcessEnv, out = lineStream(), logOut = lineStream()) {
+  env.DASGUARD_RULES ??= 'rules';
+  // The same object: a test may change the environment between invocations (a redeployment's settings).
+  const h = createEnvHandler({ env, keys, stdout: out.stream, logOut: logOut.stream });
+  handlers.push(h);
+  return { h, out, logOut };
+}
+
+/** Alert ids the loopback SNS accepted since `from`. */
+function snsIds(server: SnsServer, from = 0): string[] {
+  return server.messages.slice(from).map((m) => (JSON.parse(m.message) as { id: string }).id);
+}
+
+async function outboxBatches(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.startsWith('batch-'));
+}
+
+function setEnv(vars: Record<string, string | undefined>): void {
+  for (const [k, v] of Object.entries(vars)) {
+    if (!(k in savedEnv)) savedEnv[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+describe('Lambda handler: alert delivery', () => {
+  before(async () => {
+    sns = await startSnsServer();
+    hook = await startWebhookServer();
+    work = await mkdtemp(join(tmpdir(), 'dasguard-lambda-delivery-'));
+    setEnv({
+      AWS_ENDPOINT_URL_SNS: sns.url,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      AWS_REGION: 'us-east-1',
+    });
+  });
+  afterEach(async () => {
+    for (const h of handlers.splice(0)) await h.close(0);
+  });
+  after(async () => {
+    for (const [k, v] of Object.entries(savedEnv)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await sns.close();
+    await hook.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it("delivers a batch's alerts to SNS and Slack before the handler returns (dasguard.yaml with ${ENV})", async () => {
+    const records = await pgRecords();
+    const { alerts } = await expectedAlerts(records);
+    const config = join(work, 'dasguard.yaml');
+    await writeFile(
+      config,
+      [
+        'sinks:',
+        `  alerts: {type: sns, topicArn: ${TOPIC}}`,
+        '  team: {type: slack, url: "${SLACK_URL}"}',
+        'routes:',
+        '  - {name: everything, sinks: [alerts, team], default: true}',
+        '',
+      ].join('\n'),
+    );
+    const outbox = join(work, 'outbox-1');
+    const { h, out, logOut } = envHandler({ DASGUARD_CONFIG: config, DASGUARD_OUTBOX_DIR: outbox, SLACK_URL: `${hook.url}/services/T000/B000/SLACKSECRET` });
+    const snsBefore = sns.messages.length;
+    const hookBefore = hook.received.length;
+
+    assert.deepEqual(await h({ Records: records }, context(30_000)), { batchItemFailures: [] });
+
+    // Checked as soon as the handler returned: Lambda may freeze the process from here on.
+    assert.deepEqual(snsIds(sns, snsBefore).sort(), alerts.map((a) => a.id).sort());
+    const slack = hook.received.slice(hookBefore);
+    assert.equal(slack.length, alerts.length);
+    for (const a of alerts) assert.ok(slack.some((r) => r.raw.includes(a.id)), `alert ${a.id} missing at Slack`);
+    assert.ok(slack.every((r) => r.path === '/services/T000/B000/SLACKSECRET'));
+    assert.deepEqual(await outboxBatches(outbox), []);
+    assert.equal(out.text(), '', 'alerts go to the sinks, not to stdout');
+
+    const init = logOut.lines().find((l) => l.msg === 'init')!;
+    assert.deepEqual((init.delivery as { sinks: string[] }).sinks, ['alerts', 'team']);
+    assert.equal((init.delivery as { outboxDir: string }).outboxDir, outbox);
+    const summary = logOut.lines().find((l) => l.msg === 'batch')!;
+    assert.equal(summary.alerts, alerts.length);
+    assert.equal(summary.deliveries, 2 * alerts.length);
+    assert.equal(summary.undeliveredRecords, 0);
+    assert.equal(summary.outboxPending, 0);
+    assert.doesNotMatch(logOut.text(), /SLACKSECRET/);
+  });
+
+  it('SNS down for the whole invocation: the records with undelivered alerts are reported; the retry delivers them, same ids', async () => {
+    const records = await pgRecords();
+    const { alerts, sequences } = await expectedAlerts(records);
+    const batch = [poisonRecord(records[0]!), ...records];
+    const outbox = join(work, 'outbox-2');
+    const { h, logOut } = envHandler({ DASGUARD_SNS_TOPIC_ARN: FIFO_TOPIC, DASGUARD_OUTBOX_DIR: outbox });
+    const snsBefore = sns.messages.length;
+
+    await sns.down();
+    let first;
+    let arrivedWhileDown: number;
+    try {
+      // 1.5 s left before the timeout, 1 s kept as margin: deliveries get 0.5 s.
+      first = await h({ Records: batch }, context(1_500));
+      arrivedWhileDown = snsIds(sns, snsBefore).length;
+    } finally {
+      await sns.up();
+    }
+    assert.deepEqual(first, { batchItemFailures: sequences.map((itemIdentifier) => ({ itemIdentifier })) });
+    assert.ok(!first.batchItemFailures.some((f) => f.itemIdentifier === batch[0]!.kinesis.sequenceNumber), 'the poison record is not retried');
+    assert.equal(arrivedWhileDown, 0);
+    const logs = logOut.lines();
+    assert.equal(logs.find((l) => l.msg === 'quarantined')?.sequenceNumber, batch[0]!.kinesis.sequenceNumber);
+    const failure = logs.find((l) => l.msg === 'alerts not delivered: records reported for retry')!;
+    assert.equal(failure.level, 'error');
+    assert.equal(failure.firstSequenceNumber, sequences[0]);
+    assert.equal(failure.records, sequences.length);
+    assert.equal(failure.deadlineMs, 500);
+    const summary = logs.find((l) => l.msg === 'batch')!;
+    assert.equal(summary.failed, sequences.length);
+    assert.equal(summary.quarantinedRecords, 1);
+    assert.ok((summary.outboxPending as number) >= alerts.length, 'the alerts stay in the outbox');
+
+    // Lambda retries from the lowest reported sequence number, on the same container.
+    const retry = batch.slice(batch.findIndex((r) => r.kinesis.sequenceNumber === sequences[0]));
+    assert.deepEqual(await h({ Records: retry }, context(30_000)), { batchItemFailures: [] });
+    const ids = alerts.map((a) => a.id).sort();
+    assert.deepEqual([...new Set(snsIds(sns, snsBefore))].sort(), ids);
+
+    // The first invocation's copies, still queued, go out too: same ids, so the FIFO topic drops them.
+    await handlers.pop()!.close(30_000);
+    assert.deepEqual(snsIds(sns, snsBefore).sort(), ids, 'each alert exactly once at the FIFO topic');
+    assert.deepEqual(sns.messages.slice(snsBefore).map((m) => m.dedupId).sort(), ids);
+    assert.deepEqual(await outboxBatches(outbox), []);
+  });
+
+  it('alerts dead-lettered (sns:Publish denied) are reported for retry: /tmp does not outlive the container', async () => {
+    const denied = await startSnsServer();
+    const records = await pgRecords();
+    const { sequences } = await expectedAlerts(records);
+    denied.failNext(1000, 'AuthorizationError', 403);
+    setEnv({ AWS_ENDPOINT_URL_SNS: denied.url });
+    try {
+      const { h, logOut } = envHandler({ DASGUARD_SNS_TOPIC_ARN: TOPIC, DASGUARD_OUTBOX_DIR: join(work, 'outbox-3') });
+      const res = await h({ Records: records }, context(30_000));
+      assert.deepEqual(res, { batchItemFailures: sequences.map((itemIdentifier) => ({ itemIdentifier })) });
+      const logs = logOut.lines();
+      const failure = logs.find((l) => l.msg === 'alerts not delivered: records reported for retry')!;
+      assert.equal(failure.deadLettered, sequences.length);
+      assert.equal(failure.pendingAtDeadline, 0);
+      assert.ok(logs.some((l) => l.msg === 'delivery' && /AuthorizationError/.test(String(l.detail))), 'the sink error is logged');
+      assert.ok(logs.some((l) => l.msg === 'delivery' && /dasguard\.delivery-failed/.test(String(l.detail))), 'the fallback alert is in the log');
+      assert.equal(denied.messages.length, 0);
+    } finally {
+      setEnv({ AWS_ENDPOINT_URL_SNS: sns.url });
+      await denied.close();
+    }
+  });
+
+  it('deliveries left in the outbox (a runtime restart on the same /tmp) are delivered by the first invocation', async () => {
+    const outbox = join(work, 'outbox-4');
+    const leftover = [makeAlert(1), makeAlert(2), makeAlert(3)];
+    await sns.down();
+    try {
+      const earlier = await DeliveryHandoff.open(shortcutConfig({ snsTopicArn: TOPIC }), { outboxDir: outbox, stderr: new PassThrough() });
+      await earlier.handOff(leftover);
+      await earlier.close(0);
+    } finally {
+      await sns.up();
+    }
+    assert.equal((await outboxBatches(outbox)).length, 1);
+    const snsBefore = sns.messages.length;
+    const { h, logOut } = envHandler({ DASGUARD_SNS_TOPIC_ARN: TOPIC, DASGUARD_OUTBOX_DIR: outbox });
+    assert.deepEqual(await h({ Records: [] }, context(30_000)), { batchItemFailures: [] });
+    assert.deepEqual(snsIds(sns, snsBefore).sort(), leftover.map((a) => a.id).sort());
+    assert.deepEqual(await outboxBatches(outbox), []);
+    assert.equal((logOut.lines().find((l) => l.msg === 'init')!.delivery as { resumed: number }).resumed, 3);
+  });
+
+  it('invalid delivery settings: the first invocation throws with every problem; fixed settings load on the next one', async () => {
+    const config = join(work, 'bad.yaml');
+    await writeFile(
+      config,
+      [
+        'sinks:',
+        `  alerts: {type: sns, topicArn: ${TOPIC}}`,
+        '  hook: {type: webhook, url: "${DASGUARD_TEST_UNSET_URL}"}',
+        'routes:',
+        '  - {name: all, sinks: [alerts], severity: urgent}',
+        '',
+      ].join('\n'),
+    );
+    const outbox = join(work, 'outbox-5');
+    const env: NodeJS.ProcessEnv = {
+      DASGUARD_CONFIG: config,
+      DASGUARD_SNS_TOPIC_ARN: 'dasguard-alerts',
+      DASGUARD_SLACK_WEBHOOK_URL: 'hooks.slack.com/services/T/B/X',
+      DASGUARD_OUTBOX_DIR: outbox,
+    };
+    const { h, logOut } = envHandler(env);
+    await assert.rejects(h({ Records: [] }, context(30_000)), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match(err.message, /bad\.yaml:3: .*DASGUARD_TEST_UNSET_URL is not set/);
+      assert.match(err.message, /bad\.yaml:5: .*"urgent" is not one of/);
+      assert.match(err.message, /DASGUARD_SNS_TOPIC_ARN: expected an SNS topic ARN/);
+      assert.match(err.message, /DASGUARD_SLACK_WEBHOOK_URL: expected an http\(s\) URL/);
+      return true;
+    });
+    assert.equal(logOut.lines().find((l) => l.msg === 'invalid delivery config')?.level, 'error');
+    assert.ok(!existsSync(outbox), 'nothing is opened before the settings are valid');
+
+    await writeFile(config, `sinks:\n  alerts: {type: sns, topicArn: ${TOPIC}}\nroutes:\n  - {name: all, sinks: [alerts]}\n`);
+    env.DASGUARD_SNS_TOPIC_ARN = TOPIC;
+    delete env.DASGUARD_SLACK_WEBHOOK_URL;
+    assert.deepEqual(await h({ Records: [] }, context(30_000)), { batchItemFailures: [] });
+    const init = logOut.lines().find((l) => l.msg === 'init')!;
+    assert.deepEqual((init.delivery as { sinks: string[] }).sinks, ['alerts', 'cli-sns']);
+  });
+
+  it('a rules pattern in dasguard.yaml that matches no loaded rule: the invocation fails naming it, nothing opened', async () => {
+    const config = join(work, 'typo.yaml');
+    await writeFile(config, `sinks:\n  alerts: {type: sns, topicArn: ${TOPIC}}\nroutes:\n  - {name: ddl, rules: [ddl-by-privileged-usr], sinks: [alerts]}\n  - {name: health, rules: ['das-*'], sinks: [alerts]}\n`);
+    const outbox = join(work, 'outbox-typo');
+    const { h } = envHandler({ DASGUARD_CONFIG: config, DASGUARD_OUTBOX_DIR: outbox });
+    await assert.rejects(h({ Records: [] }, context(30_000)), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match(err.message, /typo\.yaml:4: route 'ddl': rules pattern 'ddl-by-privileged-usr' matches no loaded rule and no built-in alert \(did you mean 'ddl-by-privileged-user'\?\)/);
+      assert.doesNotMatch(err.message, /das-\*/);
+      return true;
+    });
+    assert.ok(!existsSync(outbox));
+  });
+
+  it('without delivery settings nothing changes: alerts on stdout, no outbox', async () => {
+    const records = await pgRecords();
+    const { alerts } = await expectedAlerts(records);
+    const outbox = join(work, 'outbox-6');
+    const { h, out, logOut } = envHandler({ DASGUARD_OUTBOX_DIR: outbox });
+    assert.deepEqual(await h({ Records: records }, context(30_000)), { batchItemFailures: [] });
+    assert.deepEqual(out.lines().map((a) => a.id), alerts.map((a) => a.id));
+    assert.ok(!existsSync(outbox));
+    assert.equal(logOut.lines().find((l) => l.msg === 'batch')!.deliveries, undefined);
+  });
+});
