@@ -15,7 +15,7 @@ export async function alertTestCommand(opts: AlertTestOptions, io: Io): Promise<
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const config = await deliveryConfigFor(opts, io, ruleSet.rules.map((r) => r.id));
   if (!config) throw new ConfigError('no delivery config: give --config PATH (or create ./dasguard.yaml), or --sns-topic-arn / --slack-webhook-url');
-  const results = await sendTestAlert(config, opts.route, { stdout: io.stdout as never, stderr: io.stderr });
+  const results = await sendTestAlert(config, opts.route, { stdout: io.stdout, stderr: io.stderr });
   let failed = 0;
   for (const { sink, result } of results) {
     if (result.ok) io.stderr.write(`dasguard alert-test: sink '${sink}' accepted the test alert\n`);

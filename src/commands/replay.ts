@@ -44,7 +44,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const progress = new Progress(io.stderr);
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
   const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
-  const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, color);
+  const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout, opts.output, color);
   const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
 
   const pool = openPool(opts.workers);
@@ -107,9 +107,9 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
     await runItems(opts, io, quarantine, stats, progress, decodeOne, async (outcome) => {
       const batch = outcome.batch;
       if (!batch) return;
-      for (const e of batch.events) await writeLine(io.stdout as never, jsonLine(redactEvent(e, opts.redaction)));
+      for (const e of batch.events) await writeLine(io.stdout, jsonLine(redactEvent(e, opts.redaction)));
       if (opts.heartbeats) {
-        for (const h of batch.heartbeats) await writeLine(io.stdout as never, jsonLine(redactEvent({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }, opts.redaction)));
+        for (const h of batch.heartbeats) await writeLine(io.stdout, jsonLine(redactEvent({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }, opts.redaction)));
       }
     });
   } finally {

@@ -37,7 +37,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   const patterns = await loadLossPatterns(opts.lossPatterns);
   const rds = deps.rds ?? createRdsClient();
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
-  const handoff = new ConsoleHandoff(io.stdout as never, opts.output, color);
+  const handoff = new ConsoleHandoff(io.stdout, opts.output, color);
   const watcher = new RdsEventsWatcher({
     client: rds,
     clusterId: opts.cluster,
