@@ -3,7 +3,7 @@
  * as JSON Lines). Both read every input form readInputs knows, stream it, and quarantine what they cannot use.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { ConfigError, ExitCode, ExitError, TransientError } from '../errors.js';
+import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
 import { readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import { drive, withRetry } from '../pipeline/drive.js';
@@ -11,12 +11,14 @@ import type { Redaction } from '../pipeline/alert.js';
 import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
 import { Progress, RunStats, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
-import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
+import { Severities, severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { redactEvent } from '../redaction/index.js';
 import { Base64Data } from '../codec/base64.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
+import { defineCommand } from './command.js';
+import { DELIVERY_OPTIONS, INPUT_OPTIONS, deliveryOptions, inputOptions, oneOf, severityOption } from './options.js';
 
 export interface ReplayOptions {
   inputs: string[];
@@ -199,3 +201,56 @@ async function finish(
   if (opts.strict && stats.quarantined > 0) return ExitCode.quarantined;
   return ExitCode.ok;
 }
+
+// ---- The command-line declarations of `replay` and `decode` (src/cli.ts lists them; src/commands/command.ts).
+
+export const replayCli = defineCommand({
+  name: 'replay',
+  synopsis: 'replay PATH...',
+  summary: 'Decode records from files and evaluate them against the rules; print alerts.',
+  usage: 'Usage: dasguard replay PATH... [options]',
+  description:
+    'Decodes every record and evaluates its activity events against the rules. Alerts go to stdout; a summary\n' +
+    '(records, events, heartbeats, alerts per rule, quarantined) goes to stderr.',
+  options: {
+    rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled baseline pack' },
+    output: { type: 'string', default: 'text', label: '--output text|jsonl', help: 'Alerts for people (default) or one JSON alert per line' },
+    'fail-on': { type: 'string', label: '--fail-on SEVERITY', help: `Exit 3 when an alert at or above SEVERITY (${Severities.join(', ')}) fired` },
+    ...DELIVERY_OPTIONS,
+    ...INPUT_OPTIONS,
+  },
+  run(v, positionals, io) {
+    if (positionals.length === 0) throw new UsageError("replay needs at least one input PATH ('-' for stdin)");
+    return replayCommand(
+      {
+        inputs: positionals,
+        rules: v.rules,
+        output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        failOn: severityOption(v['fail-on']),
+        ...inputOptions(v),
+        delivery: deliveryOptions(v),
+      },
+      io,
+    );
+  },
+});
+
+export const decodeCli = defineCommand({
+  name: 'decode',
+  synopsis: 'decode PATH...',
+  summary: 'Decrypt and normalise records; print the activity events as JSON Lines.',
+  usage: 'Usage: dasguard decode PATH... [options]',
+  description:
+    'Decrypts and normalises records; prints each activity event as one JSON line, every original field kept, plus\n' +
+    'engine, clusterId, instanceId, recordVersion, logTimeMs, startTimeMs, endTimeMs, rows, sqlCommand, sqlHasWhere\n' +
+    'and sqlComments. Statement text, bind values and server messages follow --redaction (default literals: masked);\n' +
+    'with --redaction none, decrypted audit data goes to stdout as written: redirect it only if you mean to keep it.',
+  options: {
+    heartbeats: { type: 'boolean', default: false, label: '--heartbeats', help: 'Also print heartbeat events' },
+    ...INPUT_OPTIONS,
+  },
+  run(v, positionals, io) {
+    if (positionals.length === 0) throw new UsageError("decode needs at least one input PATH ('-' for stdin)");
+    return decodeCommand({ inputs: positionals, heartbeats: v.heartbeats, ...inputOptions(v) }, io);
+  },
+});

@@ -10,12 +10,14 @@ import { existsSync } from 'node:fs';
 import { classifyAwsError } from '../aws/errors.js';
 import { createRdsClient, describeActivityStream, type ActivityStreamInfo } from '../aws/rds.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
-import { ConfigError, ExitCode, ExitError, TransientError, errorMessage } from '../errors.js';
+import { ConfigError, ExitCode, ExitError, TransientError, UsageError, errorMessage } from '../errors.js';
 import { formatDuration, systemClock, type Clock } from '../health/healthAlert.js';
 import { readLivenessState, type LivenessState } from '../health/HealthMonitor.js';
 import { openWindows, type LossWindow } from '../health/lossWindows.js';
 import { readRdsEventsState } from '../health/RdsEventsWatcher.js';
 import type { Io } from './common.js';
+import { defineCommand } from './command.js';
+import { oneOf } from './options.js';
 import { terminalLines } from '../util/escape.js';
 
 export const DEFAULT_CHECKPOINT_DIR = '.dasguard/checkpoints';
@@ -189,3 +191,29 @@ export function formatStatus(r: StatusReport, now: number): string {
   }
   return lines.join('\n') + '\n';
 }
+
+// ---- The command-line declaration of `status` (src/cli.ts lists it; src/commands/command.ts).
+
+export const statusCli = defineCommand({
+  name: 'status',
+  synopsis: 'status --cluster ID',
+  summary: 'Activity stream, Kinesis stream, checkpoint age, last heartbeat, open loss windows.',
+  usage: 'Usage: dasguard status --cluster ID [options]',
+  description:
+    "Shows the activity stream (status, mode, KMS key), its Kinesis stream (status, open shards, retention), the\n" +
+    "consumer's checkpoints and their age, the last heartbeat per instance and the loss windows still open.",
+  options: {
+    cluster: { type: 'string', label: '--cluster ID', help: 'Aurora DB cluster identifier (required)' },
+    output: { type: 'string', default: 'text', label: '--output text|json', help: 'For people (default) or one JSON document' },
+    'state-dir': { type: 'string', default: '.dasguard/state', label: '--state-dir DIR', help: "Health state of 'run' / 'watch' (default .dasguard/state)" },
+    'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: "Checkpoints of 'run' (default .dasguard/checkpoints)" },
+  },
+  run(v, positionals, io) {
+    if (positionals.length > 0) throw new UsageError(`status takes no positional arguments; got "${positionals[0]}"`);
+    if (v.cluster === undefined) throw new UsageError('status needs --cluster ID');
+    return statusCommand(
+      { cluster: v.cluster, output: oneOf('output', v.output, ['text', 'json'] as const), stateDir: v['state-dir'], checkpointDir: v['checkpoint-dir'] },
+      io,
+    );
+  },
+});

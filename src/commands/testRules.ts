@@ -2,6 +2,7 @@
 import { ExitCode } from '../errors.js';
 import { runRuleTests } from '../rules/index.js';
 import { loadRulesOrExit, type Io } from './common.js';
+import { defineCommand } from './command.js';
 import { terminalSafe } from '../util/escape.js';
 
 export async function testRulesCommand(opts: { paths: string[] }, io: Io): Promise<number> {
@@ -11,3 +12,17 @@ export async function testRulesCommand(opts: { paths: string[] }, io: Io): Promi
   io.stdout.write(`${result.passed} passed, ${result.failed.length} failed\n`);
   return result.failed.length > 0 ? ExitCode.ruleTestsFailed : ExitCode.ok;
 }
+
+// ---- The command-line declaration of `test` (src/cli.ts lists it; src/commands/command.ts).
+
+export const testCli = defineCommand({
+  name: 'test',
+  synopsis: 'test [PATH...]',
+  summary: 'Run the tests embedded in rule files (tests: fires / doesNotFire).',
+  usage: 'Usage: dasguard test [PATH...]',
+  description:
+    "Runs the tests embedded in the rule files: each 'fires' event must fire its rule, each 'doesNotFire' must not.\n" +
+    'Exit 0 when all pass, 1 when any fails, 2 when the rules do not load.',
+  options: {},
+  run: (_v, positionals, io) => testRulesCommand({ paths: positionals }, io),
+});

@@ -2,6 +2,7 @@
 import { ExitCode } from '../errors.js';
 import { formatProblem, loadRules } from '../rules/index.js';
 import { defaultRulePaths, type Io } from './common.js';
+import { defineCommand } from './command.js';
 
 export async function validateCommand(opts: { paths: string[] }, io: Io): Promise<number> {
   const paths = opts.paths.length > 0 ? opts.paths : defaultRulePaths();
@@ -15,3 +16,17 @@ export async function validateCommand(opts: { paths: string[] }, io: Io): Promis
   io.stdout.write(`${ruleSet.rules.length} rules (${enabled} enabled) in ${files.length} file${files.length === 1 ? '' : 's'}: OK\n`);
   return ExitCode.ok;
 }
+
+// ---- The command-line declaration of `validate` (src/cli.ts lists it; src/commands/command.ts).
+
+export const validateCli = defineCommand({
+  name: 'validate',
+  synopsis: 'validate [PATH...]',
+  summary: 'Check rule files; print every problem (file:line rule-id: message).',
+  usage: 'Usage: dasguard validate [PATH...]',
+  description:
+    'Loads rule files (default ./rules, else the bundled pack) and prints every problem as file:line rule-id: message.\n' +
+    'Exit 0 when clean, 2 otherwise.',
+  options: {},
+  run: (_v, positionals, io) => validateCommand({ paths: positionals }, io),
+});
