@@ -6,7 +6,8 @@
  */
 import { UsageError } from '../errors.js';
 import { Severities, type Severity } from '../types.js';
-import { REDACTION_MODES, type RedactionMode } from '../redaction/index.js';
+import type { RedactionMode } from '../redaction/index.js';
+import { redactionMode } from '../config/layers.js';
 import { durationProblem, parseDuration } from '../config/duration.js';
 import type { DeliveryOptions } from '../delivery/cliSupport.js';
 import type { OptionTable, Values } from './command.js';
@@ -41,7 +42,7 @@ export const INPUT_OPTIONS = {
     label: '--workers N',
     help: 'Decrypt payloads in N worker threads (default 0: on the main thread); with 2 on 2 cores,\nup to ~1.6x the records/s (small records). Output order is unchanged',
   },
-  redaction: { type: 'string', default: 'literals', label: '--redaction MODE', help: REDACTION_HELP },
+  redaction: { type: 'string', label: '--redaction MODE', help: REDACTION_HELP },
   quiet: { type: 'boolean', short: 'q', default: false, label: '-q, --quiet', help: 'No summary on stderr' },
 } as const satisfies OptionTable;
 
@@ -105,8 +106,9 @@ export function oneOf<T extends string>(name: string, v: string, allowed: readon
   return v as T;
 }
 
-export function redactionOption(v: string): RedactionMode {
-  return oneOf('redaction', v, REDACTION_MODES);
+/** --redaction over the default (src/config/layers.ts). */
+export function redactionOption(v: string | undefined): RedactionMode {
+  return redactionMode({ flag: v });
 }
 
 /**

@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { ConfigError, ExitCode, ExitError, UsageError } from '../errors.js';
 import { deliveryConfigFor, formatDeliverySummary, openConfiguredDelivery, type DeliveryOptions } from '../delivery/cliSupport.js';
-import { DEFAULT_OUTBOX_DIR, SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/DeliveryHandoff.js';
+import { SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/DeliveryHandoff.js';
+import { outboxDir } from '../config/layers.js';
 import { Outbox, type OutboxStatus } from '../delivery/Outbox.js';
 import type { Io } from './common.js';
 import { defineCommand, renderHelp } from './command.js';
@@ -27,7 +28,8 @@ export interface OutboxResendOptions {
 
 export async function outboxStatusCommand(opts: OutboxStatusOptions, io: Io): Promise<number> {
   // --outbox-dir needs no config (whose secrets may not be in this shell's environment).
-  const dir = opts.delivery.outboxDir ?? (await deliveryConfigFor(opts.delivery, io, undefined))?.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
+  const flag = opts.delivery.outboxDir;
+  const dir = outboxDir({ flag, file: flag === undefined ? (await deliveryConfigFor(opts.delivery, io, undefined))?.delivery.outboxDir : undefined });
   const status = await Outbox.inspect(dir);
   const suppressionWindows = await openWindows(join(dir, SUPPRESSION_STATE_FILE));
   if (opts.output === 'json') {

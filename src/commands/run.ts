@@ -365,7 +365,7 @@ export const runCli = defineCommand({
     'checkpoint-dir': { type: 'string', default: '.dasguard/checkpoints', label: '--checkpoint-dir DIR', help: 'Checkpoint files, one per stream (default .dasguard/checkpoints)' },
     rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled baseline pack' },
     output: { type: 'string', default: 'text', label: '--output text|jsonl', help: 'Alerts for people (default) or one JSON alert per line' },
-    redaction: { type: 'string', default: 'literals', label: '--redaction MODE', help: REDACTION_HELP },
+    redaction: { type: 'string', label: '--redaction MODE', help: REDACTION_HELP },
     'poll-interval': { type: 'string', default: '1s', label: '--poll-interval D', help: 'Wait between GetRecords calls once a shard is caught up (default 1s)' },
     'status-interval': { type: 'string', default: '10s', label: '--status-interval D', help: 'Status report on stderr every D (default 10s)' },
     'discovery-interval': { type: 'string', default: '30s', label: '--discovery-interval D', help: 'Look for new shards every D (default 30s)' },
