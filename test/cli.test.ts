@@ -376,3 +376,36 @@ test('--silence 0 (or 0s) turns the silence alert off; the duration flags parse 
   assert.equal(durationOption('silence', run.silence, { offWithZero: true }), 60_000);
   assert.equal(durationOption('interval', parseCommandArgs(watchCli, []).values.interval), 60_000, 'watch polls every 60s by default');
 });
+
+test('settings are layered in one place: flag over environment over dasguard.yaml over default, problems named by their layer', async () => {
+  const { layered, outboxDir, redactionMode, deliveryConfigFile, envLayer, DEFAULT_OUTBOX_DIR } = await import('../src/config/layers.js');
+  assert.deepEqual(layered({ flag: 'a', env: 'b', file: 'c' }, 'd'), { value: 'a', from: 'flag' });
+  assert.deepEqual(layered({ env: 'b', file: 'c' }, 'd'), { value: 'b', from: 'env' });
+  assert.deepEqual(layered({ file: 'c' }, 'd'), { value: 'c', from: 'file' });
+  assert.deepEqual(layered({}, 'd'), { value: 'd', from: 'default' });
+  assert.equal(outboxDir({ flag: 'x', file: 'y' }), 'x');
+  assert.equal(outboxDir({ file: 'y' }), 'y');
+  assert.equal(outboxDir({}), DEFAULT_OUTBOX_DIR);
+  assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: '  ' }, 'DASGUARD_OUTBOX_DIR'), undefined, 'a blank variable is not set');
+  assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: ' /tmp/o ' }, 'DASGUARD_OUTBOX_DIR'), '/tmp/o');
+  assert.equal(redactionMode({}), 'literals');
+  assert.equal(redactionMode({ flag: 'full', env: 'none' }), 'full');
+  assert.throws(() => redactionMode({ flag: 'some' }), { name: 'UsageError', message: '--redaction must be one of none, literals, full; got "some"' });
+  assert.throws(() => redactionMode({ env: 'some' }), { name: 'ConfigError', message: 'DASGUARD_REDACTION must be one of none, literals, full, not "some"' });
+  assert.equal(deliveryConfigFile({ flag: 'my.yaml', env: 'other.yaml' }, { implicit: true }), 'my.yaml');
+  assert.equal(deliveryConfigFile({ env: 'other.yaml' }, { implicit: false }), 'other.yaml');
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-layers-'));
+  const cwd = process.cwd();
+  try {
+    process.chdir(dir);
+    assert.equal(deliveryConfigFile({}, { implicit: true }), undefined, 'no ./dasguard.yaml: no delivery config');
+    await writeFile('dasguard.yaml', 'sinks: {}\n');
+    assert.equal(deliveryConfigFile({}, { implicit: true }), 'dasguard.yaml');
+    assert.equal(deliveryConfigFile({}, { implicit: false }), undefined, 'the Lambda reads no implicit file');
+  } finally {
+    process.chdir(cwd);
+  }
+  const bad = await runCli(['decode', PG_PLAIN, '--redaction', 'some']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^dasguard: --redaction must be one of none, literals, full; got "some"$/m);
+});

@@ -7,7 +7,7 @@
 import { UsageError } from '../errors.js';
 import { Severities, type Severity } from '../types.js';
 import type { RedactionMode } from '../redaction/index.js';
-import { redactionMode } from '../config/layers.js';
+import { DEFAULT_OUTBOX_DIR, redactionMode } from '../config/layers.js';
 import { durationProblem, parseDuration } from '../config/duration.js';
 import type { DeliveryOptions } from '../delivery/cliSupport.js';
 import type { OptionTable, Values } from './command.js';
@@ -69,7 +69,7 @@ export const DELIVERY_OPTIONS = {
   },
   'sns-topic-arn': { type: 'string', label: '--sns-topic-arn ARN', help: 'Also send every alert to this SNS topic' },
   'slack-webhook-url': { type: 'string', label: '--slack-webhook-url U', help: 'Also send every alert to this Slack incoming webhook' },
-  'outbox-dir': { type: 'string', label: '--outbox-dir DIR', help: 'Durable outbox for alert delivery (default .dasguard/outbox)' },
+  'outbox-dir': { type: 'string', label: '--outbox-dir DIR', help: `Durable outbox for alert delivery (default ${DEFAULT_OUTBOX_DIR})` },
 } as const satisfies OptionTable;
 
 /** The delivery group's values as DeliveryOptions (only the flags given). */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ConfigError, ExitCode, ExitError, UsageError } from '../errors.js';
 import { deliveryConfigFor, formatDeliverySummary, openConfiguredDelivery, type DeliveryOptions } from '../delivery/cliSupport.js';
 import { SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/DeliveryHandoff.js';
-import { outboxDir } from '../config/layers.js';
+import { DEFAULT_OUTBOX_DIR, outboxDir } from '../config/layers.js';
 import { Outbox, type OutboxStatus } from '../delivery/Outbox.js';
 import type { Io } from './common.js';
 import { defineCommand, renderHelp } from './command.js';
@@ -125,7 +125,7 @@ export const outboxCli = defineCommand({
     ...{ config: DELIVERY_OPTIONS.config, 'outbox-dir': DELIVERY_OPTIONS['outbox-dir'] },
     ...DELIVERY_OPTIONS,
     config: { ...DELIVERY_OPTIONS.config, help: "Delivery config (default ./dasguard.yaml); its delivery.outboxDir is the outbox" },
-    'outbox-dir': { ...DELIVERY_OPTIONS['outbox-dir'], help: 'The outbox (default .dasguard/outbox)' },
+    'outbox-dir': { ...DELIVERY_OPTIONS['outbox-dir'], help: `The outbox (default ${DEFAULT_OUTBOX_DIR})` },
     'sns-topic-arn': {
       ...DELIVERY_OPTIONS['sns-topic-arn'],
       label: '--sns-topic-arn ARN, --slack-webhook-url URL',

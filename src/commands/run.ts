@@ -26,6 +26,8 @@ import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type Consum
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 import { defineCommand } from './command.js';
+import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
+import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
 import { DELIVERY_OPTIONS, REDACTION_HELP, deliveryOptions, durationOption, oneOf, positiveInt, redactionOption, workersOption } from './options.js';
 
 export interface RunOptions {
@@ -362,7 +364,7 @@ export const runCli = defineCommand({
     cluster: { type: 'string', label: '--cluster ID', help: 'DBClusterIdentifier: the stream and resource id come from DescribeDBClusters' },
     stream: { type: 'string', label: '--stream NAME', help: 'The stream name (aws-rds-das-cluster-…) instead of --cluster' },
     from: { type: 'string', default: 'latest', label: '--from P', help: 'Where shards without a checkpoint start: latest (default), trim-horizon or an ISO 8601 time' },
-    'checkpoint-dir': { type: 'string', default: '.dasguard/checkpoints', label: '--checkpoint-dir DIR', help: 'Checkpoint files, one per stream (default .dasguard/checkpoints)' },
+    'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoint files, one per stream (default ${DEFAULT_CHECKPOINT_DIR})` },
     rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled baseline pack' },
     output: { type: 'string', default: 'text', label: '--output text|jsonl', help: 'Alerts for people (default) or one JSON alert per line' },
     redaction: { type: 'string', label: '--redaction MODE', help: REDACTION_HELP },
@@ -385,7 +387,7 @@ export const runCli = defineCommand({
       label: '--rds-events-interval D',
       help: 'With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)',
     },
-    'state-dir': { type: 'string', label: '--state-dir DIR', help: 'Health state: RDS events cursor, loss windows, liveness (default .dasguard/state)' },
+    'state-dir': { type: 'string', label: '--state-dir DIR', help: `Health state: RDS events cursor, loss windows, liveness (default ${DEFAULT_STATE_DIR})` },
     ...DELIVERY_OPTIONS,
   },
   footer: '  Durations: 500ms, 1.5s, 30s, 10m, 1h (a number and a unit).',

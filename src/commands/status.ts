@@ -17,10 +17,12 @@ import { openWindows, type LossWindow } from '../health/lossWindows.js';
 import { readRdsEventsState } from '../health/RdsEventsWatcher.js';
 import type { Io } from './common.js';
 import { defineCommand } from './command.js';
+import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
+import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
 import { oneOf } from './options.js';
 import { terminalLines } from '../util/escape.js';
 
-export const DEFAULT_CHECKPOINT_DIR = '.dasguard/checkpoints';
+export { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 
 export interface StatusOptions {
   cluster: string;
@@ -205,8 +207,8 @@ export const statusCli = defineCommand({
   options: {
     cluster: { type: 'string', label: '--cluster ID', help: 'Aurora DB cluster identifier (required)' },
     output: { type: 'string', default: 'text', label: '--output text|json', help: 'For people (default) or one JSON document' },
-    'state-dir': { type: 'string', default: '.dasguard/state', label: '--state-dir DIR', help: "Health state of 'run' / 'watch' (default .dasguard/state)" },
-    'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: "Checkpoints of 'run' (default .dasguard/checkpoints)" },
+    'state-dir': { type: 'string', default: DEFAULT_STATE_DIR, label: '--state-dir DIR', help: `Health state of 'run' / 'watch' (default ${DEFAULT_STATE_DIR})` },
+    'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoints of 'run' (default ${DEFAULT_CHECKPOINT_DIR})` },
   },
   run(v, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`status takes no positional arguments; got "${positionals[0]}"`);

@@ -13,11 +13,14 @@ import { REDACTION_MODES, type RedactionMode } from '../redaction/index.js';
 export const DEFAULT_CONFIG_FILE = 'dasguard.yaml';
 /** The delivery outbox when neither --outbox-dir nor the file's delivery.outboxDir says otherwise. */
 export const DEFAULT_OUTBOX_DIR = '.dasguard/outbox';
+/** `run`'s checkpoint files (and where `status` looks for them) without --checkpoint-dir. */
+export const DEFAULT_CHECKPOINT_DIR = '.dasguard/checkpoints';
 
 /** Each layered setting: its flag, its environment variable, its key in dasguard.yaml, its default. */
 export const SETTINGS = {
   configFile: { flag: '--config', env: 'DASGUARD_CONFIG', default: undefined },
   outboxDir: { flag: '--outbox-dir', env: 'DASGUARD_OUTBOX_DIR', file: 'delivery.outboxDir', default: DEFAULT_OUTBOX_DIR },
+  checkpointDir: { flag: '--checkpoint-dir', default: DEFAULT_CHECKPOINT_DIR },
   redaction: { flag: '--redaction', env: 'DASGUARD_REDACTION', default: 'literals' as RedactionMode },
 } as const;
 
