@@ -10,12 +10,28 @@ import type { RedactionMode } from '../redaction/index.js';
 import { DEFAULT_OUTBOX_DIR, redactionMode } from '../config/layers.js';
 import { durationProblem, parseDuration } from '../config/duration.js';
 import type { DeliveryOptions } from '../delivery/cliSupport.js';
-import type { OptionTable, Values } from './command.js';
+import type { OptionDecl, OptionTable, Values } from './command.js';
 
-export const REDACTION_HELP =
+const REDACTION_HELP =
   'What statement text, bind values and server messages look like in every output:\n' +
   'literals (default: literals, comment text, binds and quoted values masked), full (none of\n' +
   'them at all) or none (as the database wrote them)';
+
+/** --rules as `replay` and `run` take it. */
+export const RULES_OPTION = {
+  type: 'string',
+  multiple: true,
+  label: '--rules PATH',
+  help: 'Rule file or directory (repeatable); default ./rules, else the bundled baseline pack',
+} as const satisfies OptionDecl;
+
+/** --output for commands that print alerts (`replay`, `run`, `watch`). */
+export const ALERT_OUTPUT_OPTION = {
+  type: 'string',
+  default: 'text',
+  label: '--output text|jsonl',
+  help: 'Alerts for people (default) or one JSON alert per line',
+} as const satisfies OptionDecl;
 
 /** Reading records from files: `replay` and `decode`. */
 export const INPUT_OPTIONS = {

@@ -18,7 +18,7 @@ import { Base64Data } from '../codec/base64.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
 import { defineCommand } from './command.js';
-import { DELIVERY_OPTIONS, INPUT_OPTIONS, deliveryOptions, inputOptions, oneOf, severityOption } from './options.js';
+import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, inputOptions, oneOf, severityOption } from './options.js';
 
 export interface ReplayOptions {
   inputs: string[];
@@ -213,8 +213,8 @@ export const replayCli = defineCommand({
     'Decodes every record and evaluates its activity events against the rules. Alerts go to stdout; a summary\n' +
     '(records, events, heartbeats, alerts per rule, quarantined) goes to stderr.',
   options: {
-    rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled baseline pack' },
-    output: { type: 'string', default: 'text', label: '--output text|jsonl', help: 'Alerts for people (default) or one JSON alert per line' },
+    rules: RULES_OPTION,
+    output: ALERT_OUTPUT_OPTION,
     'fail-on': { type: 'string', label: '--fail-on SEVERITY', help: `Exit 3 when an alert at or above SEVERITY (${Severities.join(', ')}) fired` },
     ...DELIVERY_OPTIONS,
     ...INPUT_OPTIONS,

@@ -28,7 +28,7 @@ import { jsonLine, terminalSafe } from '../util/escape.js';
 import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { DELIVERY_OPTIONS, REDACTION_HELP, deliveryOptions, durationOption, oneOf, positiveInt, redactionOption, workersOption } from './options.js';
+import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, durationOption, oneOf, positiveInt, redactionOption, workersOption } from './options.js';
 
 export interface RunOptions {
   /** DBClusterIdentifier: the stream is looked up with DescribeDBClusters. One of cluster / stream. */
@@ -365,28 +365,21 @@ export const runCli = defineCommand({
     stream: { type: 'string', label: '--stream NAME', help: 'The stream name (aws-rds-das-cluster-…) instead of --cluster' },
     from: { type: 'string', default: 'latest', label: '--from P', help: 'Where shards without a checkpoint start: latest (default), trim-horizon or an ISO 8601 time' },
     'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoint files, one per stream (default ${DEFAULT_CHECKPOINT_DIR})` },
-    rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled baseline pack' },
-    output: { type: 'string', default: 'text', label: '--output text|jsonl', help: 'Alerts for people (default) or one JSON alert per line' },
-    redaction: { type: 'string', label: '--redaction MODE', help: REDACTION_HELP },
+    rules: RULES_OPTION,
+    output: ALERT_OUTPUT_OPTION,
+    redaction: INPUT_OPTIONS.redaction,
     'poll-interval': { type: 'string', default: '1s', label: '--poll-interval D', help: 'Wait between GetRecords calls once a shard is caught up (default 1s)' },
     'status-interval': { type: 'string', default: '10s', label: '--status-interval D', help: 'Status report on stderr every D (default 10s)' },
     'discovery-interval': { type: 'string', default: '30s', label: '--discovery-interval D', help: 'Look for new shards every D (default 30s)' },
     concurrency: { type: 'string', default: '8', label: '--concurrency N', help: 'Records of one shard decoded at once (default 8); alerts keep shard order' },
     workers: {
-      type: 'string',
-      default: '0',
-      label: '--workers N',
+      ...INPUT_OPTIONS.workers,
       help: 'Decrypt payloads in N worker threads (default 0: on the main thread); with 2 on 2 cores,\nup to ~1.6x the records/s (small records). Alert order is unchanged',
     },
     'key-file': { type: 'string', label: '--key-file PATH', help: 'Local master-key file (tests, the local stack); default: AWS KMS' },
     'resource-id': { type: 'string', label: '--resource-id ID', help: 'DAS resource id for the KMS encryption context (default: from the cluster or stream name)' },
     silence: { type: 'string', default: '60s', label: '--silence D', help: 'Alert when an instance sends no record and no heartbeat for D (default 60s; 0: off)' },
-    'rds-events-interval': {
-      type: 'string',
-      default: '60s',
-      label: '--rds-events-interval D',
-      help: 'With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)',
-    },
+    'rds-events-interval': { type: 'string', default: '60s', label: '--rds-events-interval D', help: 'With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)' },
     'state-dir': { type: 'string', label: '--state-dir DIR', help: `Health state: RDS events cursor, loss windows, liveness (default ${DEFAULT_STATE_DIR})` },
     ...DELIVERY_OPTIONS,
   },

@@ -13,7 +13,7 @@ import { loadRulesOrExit, type Io } from './common.js';
 import { sleep } from '../util/backoff.js';
 import { defineCommand } from './command.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { durationOption, oneOf, positiveInt } from './options.js';
+import { ALERT_OUTPUT_OPTION, durationOption, oneOf, positiveInt } from './options.js';
 
 export interface WatchOptions {
   cluster: string;
@@ -111,7 +111,7 @@ export const watchCli = defineCommand({
     once: { type: 'boolean', default: false, label: '--once', help: 'Poll once and exit (cron, CI); default: poll every --interval until Ctrl-C' },
     interval: { type: 'string', default: '60s', label: '--interval D', help: 'Between polls: a duration such as 30s, 10m or 1h (default 60s)' },
     rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled pack' },
-    output: { type: 'string', default: 'text', label: '--output text|jsonl', help: 'Alerts for people (default) or one JSON alert per line' },
+    output: ALERT_OUTPUT_OPTION,
     'state-dir': { type: 'string', default: DEFAULT_STATE_DIR, label: '--state-dir DIR', help: `Where the cursor and loss windows are kept (default ${DEFAULT_STATE_DIR})` },
     'loss-patterns': { type: 'string', label: '--loss-patterns FILE', help: 'YAML patterns for loss-window events (see docs/health.md)' },
     'lookback-hours': { type: 'string', default: '24', label: '--lookback-hours N', help: 'First poll without state: how far back (default 24, at most 336)' },
