@@ -1,10 +1,8 @@
 /** `dasguard alert-test --route NAME`: one synthetic alert through every sink of a route, no outbox, one attempt. */
-import { ConfigError, ExitCode, UsageError } from '../errors.js';
+import { ConfigError, ExitCode } from '../errors.js';
 import { deliveryConfigFor, type DeliveryOptions } from '../delivery/cliSupport.js';
 import { sendTestAlert } from '../delivery/DeliveryHandoff.js';
 import { loadRulesOrExit, type Io } from './common.js';
-import { defineCommand, unlisted } from './command.js';
-import { DELIVERY_OPTIONS, deliveryOptions } from './options.js';
 import { terminalSafe } from '../util/escape.js';
 
 export interface AlertTestOptions extends DeliveryOptions {
@@ -31,6 +29,10 @@ export async function alertTestCommand(opts: AlertTestOptions, io: Io): Promise<
 }
 
 // ---- The command-line declaration of `alert-test` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
+import { defineCommand, unlisted } from './command.js';
+import { DELIVERY_OPTIONS, deliveryOptions } from './options.js';
 
 export const alertTestCli = defineCommand({
   name: 'alert-test',

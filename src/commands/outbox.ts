@@ -4,14 +4,12 @@
  * alerts back into the outbox for their sink (or another) and delivered; exit codes as replay's delivery.
  */
 import { join } from 'node:path';
-import { ConfigError, ExitCode, ExitError, UsageError } from '../errors.js';
+import { ConfigError, ExitCode, ExitError } from '../errors.js';
 import { deliveryConfigFor, formatDeliverySummary, openConfiguredDelivery, type DeliveryOptions } from '../delivery/cliSupport.js';
 import { SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/DeliveryHandoff.js';
-import { DEFAULT_OUTBOX_DIR, outboxDir } from '../config/layers.js';
+import { outboxDir } from '../config/layers.js';
 import { Outbox, type OutboxStatus } from '../delivery/Outbox.js';
 import type { Io } from './common.js';
-import { defineCommand, renderHelp } from './command.js';
-import { DELIVERY_OPTIONS, deliveryOptions, oneOf } from './options.js';
 
 export interface OutboxStatusOptions {
   delivery: DeliveryOptions;
@@ -103,6 +101,11 @@ function plural(n: number, what: string): string {
 }
 
 // ---- The command-line declaration of `outbox` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
+import { DEFAULT_OUTBOX_DIR } from '../config/layers.js';
+import { defineCommand, renderHelp } from './command.js';
+import { DELIVERY_OPTIONS, deliveryOptions, oneOf } from './options.js';
 
 export const outboxCli = defineCommand({
   name: 'outbox',

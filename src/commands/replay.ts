@@ -3,7 +3,7 @@
  * as JSON Lines). Both read every input form readInputs knows, stream it, and quarantine what they cannot use.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
+import { ConfigError, ExitCode, ExitError, TransientError } from '../errors.js';
 import { readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import { drive, withRetry } from '../pipeline/drive.js';
@@ -11,14 +11,12 @@ import type { Redaction } from '../pipeline/alert.js';
 import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
 import { Progress, RunStats, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
-import { Severities, severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
+import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { redactEvent } from '../redaction/index.js';
 import { Base64Data } from '../codec/base64.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
-import { defineCommand } from './command.js';
-import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, inputOptions, oneOf, severityOption } from './options.js';
 
 export interface ReplayOptions {
   inputs: string[];
@@ -203,6 +201,11 @@ async function finish(
 }
 
 // ---- The command-line declarations of `replay` and `decode` (src/cli.ts lists them; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
+import { Severities } from '../types.js';
+import { defineCommand } from './command.js';
+import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, inputOptions, oneOf, severityOption } from './options.js';
 
 export const replayCli = defineCommand({
   name: 'replay',

@@ -25,10 +25,6 @@ import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition, type ConsumerLogEntry, type ConsumerStats } from '../consumer/KinesisConsumer.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
-import { defineCommand } from './command.js';
-import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
-import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, durationOption, oneOf, positiveInt, redactionOption, workersOption } from './options.js';
 
 export interface RunOptions {
   /** DBClusterIdentifier: the stream is looked up with DescribeDBClusters. One of cluster / stream. */
@@ -350,6 +346,11 @@ function formatLag(ms: number): string {
 }
 
 // ---- The command-line declaration of `run` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { defineCommand } from './command.js';
+import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
+import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
+import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, durationOption, oneOf, positiveInt, redactionOption, workersOption } from './options.js';
 
 export const runCli = defineCommand({
   name: 'run',

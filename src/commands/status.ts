@@ -10,16 +10,12 @@ import { existsSync } from 'node:fs';
 import { classifyAwsError } from '../aws/errors.js';
 import { createRdsClient, describeActivityStream, type ActivityStreamInfo } from '../aws/rds.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
-import { ConfigError, ExitCode, ExitError, TransientError, UsageError, errorMessage } from '../errors.js';
+import { ConfigError, ExitCode, ExitError, TransientError, errorMessage } from '../errors.js';
 import { formatDuration, systemClock, type Clock } from '../health/healthAlert.js';
 import { readLivenessState, type LivenessState } from '../health/HealthMonitor.js';
 import { openWindows, type LossWindow } from '../health/lossWindows.js';
 import { readRdsEventsState } from '../health/RdsEventsWatcher.js';
 import type { Io } from './common.js';
-import { defineCommand } from './command.js';
-import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
-import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { oneOf } from './options.js';
 import { terminalLines } from '../util/escape.js';
 
 export { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
@@ -195,6 +191,12 @@ export function formatStatus(r: StatusReport, now: number): string {
 }
 
 // ---- The command-line declaration of `status` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
+import { defineCommand } from './command.js';
+import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
+import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
+import { oneOf } from './options.js';
 
 export const statusCli = defineCommand({
   name: 'status',

@@ -12,8 +12,6 @@ import { createInterface } from 'node:readline';
 import { classifyRdsError, createRdsClient, describeActivityStream, type ActivityStreamInfo } from '../aws/rds.js';
 import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
 import type { Io } from './common.js';
-import { defineCommand, renderHelp } from './command.js';
-import { oneOf } from './options.js';
 
 export interface StreamStartOptions {
   cluster: string;
@@ -146,6 +144,9 @@ function readLine(input: NodeJS.ReadableStream): Promise<string> {
 }
 
 // ---- The command-line declaration of `stream` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { defineCommand, renderHelp } from './command.js';
+import { oneOf } from './options.js';
 
 export const streamCli = defineCommand({
   name: 'stream',

@@ -2,7 +2,6 @@
 import { ExitCode } from '../errors.js';
 import { runRuleTests } from '../rules/index.js';
 import { loadRulesOrExit, type Io } from './common.js';
-import { defineCommand } from './command.js';
 import { terminalSafe } from '../util/escape.js';
 
 export async function testRulesCommand(opts: { paths: string[] }, io: Io): Promise<number> {
@@ -14,6 +13,8 @@ export async function testRulesCommand(opts: { paths: string[] }, io: Io): Promi
 }
 
 // ---- The command-line declaration of `test` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { defineCommand } from './command.js';
 
 export const testCli = defineCommand({
   name: 'test',

@@ -2,7 +2,6 @@
 import { ExitCode } from '../errors.js';
 import { formatProblem, loadRules } from '../rules/index.js';
 import { defaultRulePaths, type Io } from './common.js';
-import { defineCommand } from './command.js';
 
 export async function validateCommand(opts: { paths: string[] }, io: Io): Promise<number> {
   const paths = opts.paths.length > 0 ? opts.paths : defaultRulePaths();
@@ -18,6 +17,8 @@ export async function validateCommand(opts: { paths: string[] }, io: Io): Promis
 }
 
 // ---- The command-line declaration of `validate` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { defineCommand } from './command.js';
 
 export const validateCli = defineCommand({
   name: 'validate',

@@ -3,7 +3,7 @@
  * consumer). Alerts on stdout like replay (text or JSON Lines); a summary on stderr. IAM: rds:DescribeEvents.
  */
 import type { RDSClient } from '@aws-sdk/client-rds';
-import { ConfigError, ExitCode, ExitError, TransientError, UsageError, errorMessage } from '../errors.js';
+import { ConfigError, ExitCode, ExitError, TransientError, errorMessage } from '../errors.js';
 import { createRdsClient } from '../aws/rds.js';
 import { loadLossPatterns, openWindows } from '../health/lossWindows.js';
 import { RdsEventsWatcher, type PollResult } from '../health/RdsEventsWatcher.js';
@@ -11,9 +11,6 @@ import { ConsoleHandoff } from '../pipeline/AlertHandoff.js';
 import type { OutputFormat } from '../pipeline/output.js';
 import { loadRulesOrExit, type Io } from './common.js';
 import { sleep } from '../util/backoff.js';
-import { defineCommand } from './command.js';
-import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, durationOption, oneOf, positiveInt } from './options.js';
 
 export interface WatchOptions {
   cluster: string;
@@ -96,6 +93,11 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
 }
 
 // ---- The command-line declaration of `watch` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
+import { defineCommand } from './command.js';
+import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
+import { ALERT_OUTPUT_OPTION, durationOption, oneOf, positiveInt } from './options.js';
 
 export const watchCli = defineCommand({
   name: 'watch',
