@@ -1,6 +1,7 @@
 /** What several commands share: where rules come from, which key source to use, the streams to write to. */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, ExitError } from '../errors.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
@@ -11,8 +12,9 @@ import { formatProblem, loadRules, type RuleSet } from '../rules/index.js';
 import { DecryptPool } from '../codec/DecryptPool.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
 
+/** The process streams a command writes to (tests pass their own). `isTTY`: text output may be coloured. */
 export interface Io {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean };
   stderr: NodeJS.WriteStream;
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;

@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { ConfigError, ExitCode, ExitError } from '../errors.js';
 import { deliveryConfigFor, formatDeliverySummary, openConfiguredDelivery, type DeliveryOptions } from '../delivery/cliSupport.js';
-import { DEFAULT_OUTBOX_DIR, SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/DeliveryHandoff.js';
+import { SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/DeliveryHandoff.js';
+import { outboxDir } from '../config/layers.js';
 import { Outbox, type OutboxStatus } from '../delivery/Outbox.js';
 import type { Io } from './common.js';
 
@@ -25,7 +26,8 @@ export interface OutboxResendOptions {
 
 export async function outboxStatusCommand(opts: OutboxStatusOptions, io: Io): Promise<number> {
   // --outbox-dir needs no config (whose secrets may not be in this shell's environment).
-  const dir = opts.delivery.outboxDir ?? (await deliveryConfigFor(opts.delivery, io, undefined))?.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
+  const flag = opts.delivery.outboxDir;
+  const dir = outboxDir({ flag, file: flag === undefined ? (await deliveryConfigFor(opts.delivery, io, undefined))?.delivery.outboxDir : undefined });
   const status = await Outbox.inspect(dir);
   const suppressionWindows = await openWindows(join(dir, SUPPRESSION_STATE_FILE));
   if (opts.output === 'json') {
@@ -97,3 +99,54 @@ async function openWindows(path: string): Promise<number | string> {
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
+
+// ---- The command-line declaration of `outbox` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
+import { DEFAULT_OUTBOX_DIR } from '../config/layers.js';
+import { defineCommand, renderHelp } from './command.js';
+import { DELIVERY_OPTIONS, deliveryOptions, oneOf } from './options.js';
+
+export const outboxCli = defineCommand({
+  name: 'outbox',
+  synopsis: 'outbox status|resend',
+  summary: 'What the delivery outbox holds; send dead-lettered and quarantined alerts again.',
+  usage:
+    'Usage: dasguard outbox status [--config PATH] [--outbox-dir DIR] [--output text|json]\n' +
+    '       dasguard outbox resend [--config PATH] [--outbox-dir DIR] [--sink NAME] [--to NAME]',
+  description:
+    'status: alert deliveries pending per sink, dead letters per sink, damaged batch files in quarantine/ (how many of\n' +
+    'their deliveries are readable and not yet re-queued), open suppression windows. Reads the directory only.\n' +
+    '\n' +
+    'resend: moves the dead-lettered alerts (dead-letter.jsonl), and the readable quarantined ones not yet re-queued,\n' +
+    'back into the outbox for their sink, redacted again with the strictest redaction of the routes using that sink,\n' +
+    'and delivers them (with what was still pending). Running it again never sends twice what it already re-queued.\n' +
+    'Exit 0 when everything was delivered, 4 when some are still pending or were dead-lettered again, 2 for a config\n' +
+    'problem. Needs the delivery config that names the sinks (an outbox is used by one process at a time).',
+  options: {
+    // the help lists --outbox-dir right after --config
+    ...{ config: DELIVERY_OPTIONS.config, 'outbox-dir': DELIVERY_OPTIONS['outbox-dir'] },
+    ...DELIVERY_OPTIONS,
+    config: { ...DELIVERY_OPTIONS.config, help: "Delivery config (default ./dasguard.yaml); its delivery.outboxDir is the outbox" },
+    'outbox-dir': { ...DELIVERY_OPTIONS['outbox-dir'], help: `The outbox (default ${DEFAULT_OUTBOX_DIR})` },
+    'sns-topic-arn': {
+      ...DELIVERY_OPTIONS['sns-topic-arn'],
+      label: '--sns-topic-arn ARN, --slack-webhook-url URL',
+      help: 'The shortcut sinks (cli-sns, cli-slack) a replay or run used',
+    },
+    'slack-webhook-url': { type: 'string' },
+    sink: { type: 'string', label: '--sink NAME', help: 'resend: only the alerts that were meant for sink NAME' },
+    to: { type: 'string', label: '--to NAME', help: 'resend: deliver them to sink NAME instead of their own' },
+    output: { type: 'string', default: 'text', label: '--output text|json', help: 'status: for people (default) or one JSON document' },
+  },
+  run(v, positionals, io) {
+    const [action, ...extra] = positionals;
+    if (action !== 'status' && action !== 'resend') throw new UsageError(`outbox needs 'status' or 'resend'; got ${action === undefined ? 'nothing' : `"${action}"`}\n\n${renderHelp(outboxCli)}`);
+    if (extra.length > 0) throw new UsageError(`outbox ${action}: unexpected argument "${extra[0]}"`);
+    if (action === 'status') {
+      if (v.sink !== undefined || v.to !== undefined) throw new UsageError('--sink and --to are for outbox resend');
+      return outboxStatusCommand({ delivery: deliveryOptions(v), output: oneOf('output', v.output, ['text', 'json'] as const) }, io);
+    }
+    return outboxResendCommand({ delivery: deliveryOptions(v), ...(v.sink !== undefined ? { sink: v.sink } : {}), ...(v.to !== undefined ? { to: v.to } : {}) }, io);
+  },
+});

@@ -46,7 +46,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const progress = new Progress(io.stderr);
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
   const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
-  const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, color);
+  const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout, opts.output, color);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
 
   const pool = openPool(opts.workers);
@@ -108,9 +108,9 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
     await runItems(opts, io, quarantine, stats, progress, { deps: { keys, ...pool?.deps } }, async (outcome) => {
       const batch = outcome?.batch;
       if (!batch) return;
-      for (const e of batch.events) await writeLine(io.stdout as never, jsonLine(redactEvent(e, opts.redaction)));
+      for (const e of batch.events) await writeLine(io.stdout, jsonLine(redactEvent(e, opts.redaction)));
       if (opts.heartbeats) {
-        for (const h of batch.heartbeats) await writeLine(io.stdout as never, jsonLine(redactEvent({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }, opts.redaction)));
+        for (const h of batch.heartbeats) await writeLine(io.stdout, jsonLine(redactEvent({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }, opts.redaction)));
       }
     });
   } finally {
@@ -176,3 +176,61 @@ async function finish(
   if (opts.strict && stats.quarantined > 0) return ExitCode.quarantined;
   return ExitCode.ok;
 }
+
+// ---- The command-line declarations of `replay` and `decode` (src/cli.ts lists them; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
+import { Severities } from '../types.js';
+import { defineCommand } from './command.js';
+import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, inputOptions, oneOf, severityOption } from './options.js';
+
+export const replayCli = defineCommand({
+  name: 'replay',
+  synopsis: 'replay PATH...',
+  summary: 'Decode records from files and evaluate them against the rules; print alerts.',
+  usage: 'Usage: dasguard replay PATH... [options]',
+  description:
+    'Decodes every record and evaluates its activity events against the rules. Alerts go to stdout; a summary\n' +
+    '(records, events, heartbeats, alerts per rule, quarantined) goes to stderr.',
+  options: {
+    rules: RULES_OPTION,
+    output: ALERT_OUTPUT_OPTION,
+    'fail-on': { type: 'string', label: '--fail-on SEVERITY', help: `Exit 3 when an alert at or above SEVERITY (${Severities.join(', ')}) fired` },
+    ...DELIVERY_OPTIONS,
+    ...INPUT_OPTIONS,
+  },
+  run(v, positionals, io) {
+    if (positionals.length === 0) throw new UsageError("replay needs at least one input PATH ('-' for stdin)");
+    return replayCommand(
+      {
+        inputs: positionals,
+        rules: v.rules,
+        output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        failOn: severityOption(v['fail-on']),
+        ...inputOptions(v),
+        delivery: deliveryOptions(v),
+      },
+      io,
+    );
+  },
+});
+
+export const decodeCli = defineCommand({
+  name: 'decode',
+  synopsis: 'decode PATH...',
+  summary: 'Decrypt and normalise records; print the activity events as JSON Lines.',
+  usage: 'Usage: dasguard decode PATH... [options]',
+  description:
+    'Decrypts and normalises records; prints each activity event as one JSON line, every original field kept, plus\n' +
+    'engine, clusterId, instanceId, recordVersion, logTimeMs, startTimeMs, endTimeMs, rows, sqlCommand, sqlHasWhere\n' +
+    'and sqlComments. Statement text, bind values and server messages follow --redaction (default literals: masked);\n' +
+    'with --redaction none, decrypted audit data goes to stdout as written: redirect it only if you mean to keep it.',
+  options: {
+    heartbeats: { type: 'boolean', default: false, label: '--heartbeats', help: 'Also print heartbeat events' },
+    ...INPUT_OPTIONS,
+  },
+  run(v, positionals, io) {
+    if (positionals.length === 0) throw new UsageError("decode needs at least one input PATH ('-' for stdin)");
+    return decodeCommand({ inputs: positionals, heartbeats: v.heartbeats, ...inputOptions(v) }, io);
+  },
+});

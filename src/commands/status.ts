@@ -18,7 +18,7 @@ import { readRdsEventsState } from '../health/RdsEventsWatcher.js';
 import type { Io } from './common.js';
 import { terminalLines } from '../util/escape.js';
 
-export const DEFAULT_CHECKPOINT_DIR = '.dasguard/checkpoints';
+export { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 
 export interface StatusOptions {
   cluster: string;
@@ -189,3 +189,35 @@ export function formatStatus(r: StatusReport, now: number): string {
   }
   return lines.join('\n') + '\n';
 }
+
+// ---- The command-line declaration of `status` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
+import { defineCommand } from './command.js';
+import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
+import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
+import { oneOf } from './options.js';
+
+export const statusCli = defineCommand({
+  name: 'status',
+  synopsis: 'status --cluster ID',
+  summary: 'Activity stream, Kinesis stream, checkpoint age, last heartbeat, open loss windows.',
+  usage: 'Usage: dasguard status --cluster ID [options]',
+  description:
+    "Shows the activity stream (status, mode, KMS key), its Kinesis stream (status, open shards, retention), the\n" +
+    "consumer's checkpoints and their age, the last heartbeat per instance and the loss windows still open.",
+  options: {
+    cluster: { type: 'string', label: '--cluster ID', help: 'Aurora DB cluster identifier (required)' },
+    output: { type: 'string', default: 'text', label: '--output text|json', help: 'For people (default) or one JSON document' },
+    'state-dir': { type: 'string', default: DEFAULT_STATE_DIR, label: '--state-dir DIR', help: `Health state of 'run' / 'watch' (default ${DEFAULT_STATE_DIR})` },
+    'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoints of 'run' (default ${DEFAULT_CHECKPOINT_DIR})` },
+  },
+  run(v, positionals, io) {
+    if (positionals.length > 0) throw new UsageError(`status takes no positional arguments; got "${positionals[0]}"`);
+    if (v.cluster === undefined) throw new UsageError('status needs --cluster ID');
+    return statusCommand(
+      { cluster: v.cluster, output: oneOf('output', v.output, ['text', 'json'] as const), stateDir: v['state-dir'], checkpointDir: v['checkpoint-dir'] },
+      io,
+    );
+  },
+});

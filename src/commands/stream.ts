@@ -142,3 +142,45 @@ function readLine(input: NodeJS.ReadableStream): Promise<string> {
     });
   });
 }
+
+// ---- The command-line declaration of `stream` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { defineCommand, renderHelp } from './command.js';
+import { oneOf } from './options.js';
+
+export const streamCli = defineCommand({
+  name: 'stream',
+  synopsis: 'stream start|stop',
+  summary: "Start or stop a cluster's activity stream (checks the documented rules first).",
+  usage:
+    'Usage: dasguard stream start --cluster ID --kms-key KEY --mode sync|async [--apply-immediately]\n' +
+    '       dasguard stream stop --cluster ID [--apply-immediately] [--yes]',
+  description:
+    'Starts or stops the activity stream of an Aurora cluster. Checked first: Aurora MySQL is async only; the KMS key\n' +
+    'is required and cannot be alias/aws/rds; start is refused when a stream is started or starting. Stop asks you to\n' +
+    'type the cluster identifier back unless --yes (without a terminal, --yes is required).\n' +
+    'Without --apply-immediately the change waits for the next maintenance window.',
+  options: {
+    cluster: { type: 'string' },
+    'kms-key': { type: 'string' },
+    mode: { type: 'string' },
+    'apply-immediately': { type: 'boolean', default: false },
+    yes: { type: 'boolean', short: 'y', default: false },
+  },
+  run(v, positionals, io) {
+    const [action, ...extra] = positionals;
+    if (action !== 'start' && action !== 'stop') throw new UsageError(`stream needs 'start' or 'stop'; got ${action === undefined ? 'nothing' : `"${action}"`}\n\n${renderHelp(streamCli)}`);
+    if (extra.length > 0) throw new UsageError(`stream ${action}: unexpected argument "${extra[0]}"`);
+    if (v.cluster === undefined) throw new UsageError(`stream ${action} needs --cluster ID`);
+    if (action === 'start') {
+      if (v.mode === undefined) throw new UsageError('stream start needs --mode sync|async (Aurora MySQL: async only)');
+      if (v.yes) throw new UsageError('--yes is for stream stop');
+      return streamStartCommand(
+        { cluster: v.cluster, kmsKey: v['kms-key'], mode: oneOf('mode', v.mode, ['sync', 'async'] as const), applyImmediately: v['apply-immediately'] },
+        io,
+      );
+    }
+    if (v['kms-key'] !== undefined || v.mode !== undefined) throw new UsageError('--kms-key and --mode are for stream start');
+    return streamStopCommand({ cluster: v.cluster, applyImmediately: v['apply-immediately'], yes: v.yes }, io);
+  },
+});

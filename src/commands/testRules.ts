@@ -11,3 +11,19 @@ export async function testRulesCommand(opts: { paths: string[] }, io: Io): Promi
   io.stdout.write(`${result.passed} passed, ${result.failed.length} failed\n`);
   return result.failed.length > 0 ? ExitCode.ruleTestsFailed : ExitCode.ok;
 }
+
+// ---- The command-line declaration of `test` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { defineCommand } from './command.js';
+
+export const testCli = defineCommand({
+  name: 'test',
+  synopsis: 'test [PATH...]',
+  summary: 'Run the tests embedded in rule files (tests: fires / doesNotFire).',
+  usage: 'Usage: dasguard test [PATH...]',
+  description:
+    "Runs the tests embedded in the rule files: each 'fires' event must fire its rule, each 'doesNotFire' must not.\n" +
+    'Exit 0 when all pass, 1 when any fails, 2 when the rules do not load.',
+  options: {},
+  run: (_v, positionals, io) => testRulesCommand({ paths: positionals }, io),
+});

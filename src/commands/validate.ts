@@ -15,3 +15,19 @@ export async function validateCommand(opts: { paths: string[] }, io: Io): Promis
   io.stdout.write(`${ruleSet.rules.length} rules (${enabled} enabled) in ${files.length} file${files.length === 1 ? '' : 's'}: OK\n`);
   return ExitCode.ok;
 }
+
+// ---- The command-line declaration of `validate` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { defineCommand } from './command.js';
+
+export const validateCli = defineCommand({
+  name: 'validate',
+  synopsis: 'validate [PATH...]',
+  summary: 'Check rule files; print every problem (file:line rule-id: message).',
+  usage: 'Usage: dasguard validate [PATH...]',
+  description:
+    'Loads rule files (default ./rules, else the bundled pack) and prints every problem as file:line rule-id: message.\n' +
+    'Exit 0 when clean, 2 otherwise.',
+  options: {},
+  run: (_v, positionals, io) => validateCommand({ paths: positionals }, io),
+});

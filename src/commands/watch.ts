@@ -18,8 +18,8 @@ export interface WatchOptions {
   output: OutputFormat;
   rules?: string[];
   stateDir: string;
-  /** Seconds between polls (without --once). */
-  intervalSeconds: number;
+  /** Milliseconds between polls (without --once). */
+  intervalMs: number;
   lossPatterns?: string;
   /** First poll without state: how far back, in hours (at most 336, the 14 days RDS keeps events). */
   lookbackHours: number;
@@ -37,7 +37,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   const patterns = await loadLossPatterns(opts.lossPatterns);
   const rds = deps.rds ?? createRdsClient();
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
-  const handoff = new ConsoleHandoff(io.stdout as never, opts.output, color);
+  const handoff = new ConsoleHandoff(io.stdout, opts.output, color);
   const watcher = new RdsEventsWatcher({
     client: rds,
     clusterId: opts.cluster,
@@ -74,9 +74,9 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
           if (stop.signal.aborted) break;
           // nothing is lost: the state did not move; the next poll asks again
           if (!(err instanceof TransientError)) throw err;
-          io.stderr.write(`dasguard: watch: ${errorMessage(err)}; retrying in ${opts.intervalSeconds} s\n`);
+          io.stderr.write(`dasguard: watch: ${errorMessage(err)}; retrying in ${opts.intervalMs / 1000} s\n`);
         }
-        await sleep(opts.intervalSeconds * 1000, stop.signal);
+        await sleep(opts.intervalMs, stop.signal);
       }
     } finally {
       process.off('SIGINT', onSignal);
@@ -91,3 +91,52 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
     if (!deps.rds) rds.destroy();
   }
 }
+
+// ---- The command-line declaration of `watch` (src/cli.ts lists it; src/commands/command.ts).
+// (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
+import { defineCommand } from './command.js';
+import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
+import { ALERT_OUTPUT_OPTION, durationOption, oneOf, positiveInt } from './options.js';
+
+export const watchCli = defineCommand({
+  name: 'watch',
+  synopsis: 'watch --cluster ID',
+  summary: "Poll the cluster's RDS events: loss windows, stream stopped... (--once for cron).",
+  usage: 'Usage: dasguard watch --cluster ID [options]',
+  description:
+    "Polls the cluster's RDS events (DescribeEvents) and alerts on windows in which activity records may have been\n" +
+    "lost (open, then closed with start, end and duration) and on the 'target: rds-event' rules (stream stopped,\n" +
+    'failover...). A cursor in --state-dir makes restarts miss nothing and repeat nothing.',
+  options: {
+    cluster: { type: 'string', label: '--cluster ID', help: 'Aurora DB cluster identifier (required)' },
+    once: { type: 'boolean', default: false, label: '--once', help: 'Poll once and exit (cron, CI); default: poll every --interval until Ctrl-C' },
+    interval: { type: 'string', default: '60s', label: '--interval D', help: 'Between polls: a duration such as 30s, 10m or 1h (default 60s)' },
+    rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled pack' },
+    output: ALERT_OUTPUT_OPTION,
+    'state-dir': { type: 'string', default: DEFAULT_STATE_DIR, label: '--state-dir DIR', help: `Where the cursor and loss windows are kept (default ${DEFAULT_STATE_DIR})` },
+    'loss-patterns': { type: 'string', label: '--loss-patterns FILE', help: 'YAML patterns for loss-window events (see docs/health.md)' },
+    'lookback-hours': { type: 'string', default: '24', label: '--lookback-hours N', help: 'First poll without state: how far back (default 24, at most 336)' },
+    quiet: { type: 'boolean', short: 'q', default: false, label: '-q, --quiet', help: 'No summary on stderr' },
+  },
+  run(v, positionals, io) {
+    if (positionals.length > 0) throw new UsageError(`watch takes no positional arguments; got "${positionals[0]}"`);
+    if (v.cluster === undefined) throw new UsageError('watch needs --cluster ID');
+    const lookback = positiveInt('lookback-hours', v['lookback-hours']);
+    if (lookback > 336) throw new UsageError(`--lookback-hours must be at most 336 (RDS keeps events 14 days); got ${lookback}`);
+    return watchCommand(
+      {
+        cluster: v.cluster,
+        once: v.once,
+        output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        rules: v.rules,
+        stateDir: v['state-dir'],
+        intervalMs: durationOption('interval', v.interval),
+        ...(v['loss-patterns'] !== undefined ? { lossPatterns: v['loss-patterns'] } : {}),
+        lookbackHours: lookback,
+        summary: !v.quiet,
+      },
+      io,
+    );
+  },
+});

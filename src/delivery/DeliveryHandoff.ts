@@ -28,6 +28,7 @@ import { Outbox, QUARANTINE_DIR, unavailable, type OutboxJob, type ResendResult 
 import { ALERT_TEST_ALERT, DELIVERY_FAILED_ALERT } from './ownAlerts.js';
 import type { FactsOf } from '../health/healthAlert.js';
 import { maskSecrets } from './secrets.js';
+import { outboxDir } from '../config/layers.js';
 import { terminalSafe } from '../util/escape.js';
 import { fsErrorText } from '../util/fsErrors.js';
 import { describeJsonError } from '../util/jsonError.js';
@@ -36,7 +37,7 @@ import { ConsoleSink, createSink } from './sinks/index.js';
 import { Suppressor, renderDigest, type SuppressionState } from './Suppressor.js';
 import type { DeliveredAlert, SendResult, Sink } from './types.js';
 
-export const DEFAULT_OUTBOX_DIR = '.dasguard/outbox';
+export { DEFAULT_OUTBOX_DIR } from '../config/layers.js';
 /** The suppression windows of a handoff opened with `persistSuppression`, in its outbox directory. */
 export const SUPPRESSION_STATE_FILE = 'suppression.json';
 
@@ -132,7 +133,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     const log = (m: string) => void stderr.write(`dasguard: delivery: ${terminalSafe(maskSecrets(m, config.secrets))}\n`);
     const sinks = opts.sinks ?? buildSinks(config, { stdout, stderr, ...(opts.snsClient ? { snsClient: opts.snsClient } : {}) });
     const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', stderr, 'text');
-    const dir = opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
+    const dir = outboxDir({ flag: opts.outboxDir, file: config.delivery.outboxDir });
     const statePath = opts.persistSuppression ? join(dir, SUPPRESSION_STATE_FILE) : undefined;
     const { outbox, recovered, quarantined } = await Outbox.open(dir, { log });
     let saved: Awaited<ReturnType<typeof readSuppressionState>> | undefined;

@@ -49,7 +49,7 @@ export async function openConfiguredDelivery(
   if (!config) return undefined;
   return DeliveryHandoff.open(config, {
     ...extra,
-    stdout: io.stdout as never,
+    stdout: io.stdout,
     stderr: io.stderr,
     ...(opts?.outboxDir !== undefined ? { outboxDir: opts.outboxDir } : {}),
   });

@@ -4,7 +4,7 @@
  * rules are known, `rules:` patterns), collecting EVERY problem as `file:line: message` in one pass: the
  * cross-checks run on whatever part of the file did check.
  */
-import { existsSync } from 'node:fs';
+import { deliveryConfigFile } from '../config/layers.js';
 import { readFile } from 'node:fs/promises';
 import { BUILTIN_RULE_IDS } from '../builtinAlerts.js';
 import { ConfigError } from '../errors.js';
@@ -93,7 +93,7 @@ export interface ConfigLoadResult {
   problems: Problem[];
 }
 
-export const DEFAULT_CONFIG_FILE = 'dasguard.yaml';
+export { DEFAULT_CONFIG_FILE } from '../config/layers.js';
 
 export interface ConfigCheckOptions {
   /**
@@ -120,7 +120,7 @@ export async function loadDeliveryConfig(file: string, env: NodeJS.ProcessEnv, o
 
 /** Loads `--config PATH`, or ./dasguard.yaml when present; undefined when neither. Throws ConfigError listing every problem. */
 export async function resolveDeliveryConfig(configPath: string | undefined, env: NodeJS.ProcessEnv, opts: ConfigCheckOptions = {}): Promise<DeliveryConfig | undefined> {
-  const file = configPath ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  const file = deliveryConfigFile({ flag: configPath }, { implicit: true });
   if (file === undefined) return undefined;
   const { config, problems } = await loadDeliveryConfig(file, env, opts);
   if (!config) throw new ConfigError(fileProblemsMessage(file, problems));

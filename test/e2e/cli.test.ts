@@ -296,3 +296,116 @@ test('without --key-file, replay decrypts through AWS KMS with the standard SDK 
     await kms.close();
   }
 });
+
+test('every registered command has help (dasguard CMD --help, -h, help CMD), listed in the top help with its summary', async () => {
+  const { COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
+  const top = await runCli(['--help']);
+  assert.equal(top.code, 0);
+  assert.ok(COMMAND_NAMES.length >= 10, COMMAND_NAMES.join(' '));
+  for (const name of COMMAND_NAMES) {
+    const command = (await loadCommand(name))!;
+    assert.equal(command.name, name);
+    assert.ok(top.stdout.includes(`  ${command.synopsis}  `) || top.stdout.includes(`  ${command.synopsis} `), `top help lists ${command.synopsis}`);
+    assert.ok(top.stdout.includes(command.summary), `top help has the summary of ${name}`);
+    const help = await runCli([name, '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`^Usage: dasguard ${name}\\b`));
+    assert.equal((await runCli([name, '-h'])).stdout, help.stdout);
+    assert.equal((await runCli(['help', name])).stdout, help.stdout);
+  }
+  assert.equal((await runCli(['help', 'frobnicate'])).stdout, top.stdout);
+});
+
+test("every option in a command's table appears in its help text (or says why not)", async () => {
+  const { COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
+  for (const name of COMMAND_NAMES) {
+    const command = (await loadCommand(name))!;
+    const help = (await runCli([name, '--help'])).stdout;
+    for (const [flag, o] of Object.entries(command.options)) {
+      if (o.undocumented !== undefined) {
+        assert.ok(o.undocumented.length > 10, `${name} --${flag}: undocumented needs a reason`);
+        continue;
+      }
+      assert.match(help, new RegExp(`--${flag}\\b`), `dasguard ${name} --help names --${flag}`);
+      if (o.short !== undefined) assert.ok(help.includes(`-${o.short}, --${flag}`) || name === 'stream', `${name}: -${o.short}`);
+    }
+    // an option listed in the help is in the table: a help line for a flag that was removed would lie
+    for (const m of help.matchAll(/^ {2}(?:-\w, )?--([a-z-]+)/gm)) assert.ok(m[1]! in command.options, `${name} --help lists --${m[1]} that it does not take`);
+  }
+});
+
+test('every duration flag takes the one grammar (500ms, 1.5s, 30s, 10m, 1h); a bare number says to add a unit', async () => {
+  const cases: [string[], string][] = [
+    [['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '5'], '--poll-interval'],
+    [['run', '--stream', 'aws-rds-das-cluster-X', '--status-interval', '10'], '--status-interval'],
+    [['run', '--stream', 'aws-rds-das-cluster-X', '--discovery-interval', '30'], '--discovery-interval'],
+    [['run', '--stream', 'aws-rds-das-cluster-X', '--silence', '60'], '--silence'],
+    [['run', '--stream', 'aws-rds-das-cluster-X', '--rds-events-interval', '60'], '--rds-events-interval'],
+    [['watch', '--cluster', 'prod', '--interval', '60'], '--interval'],
+  ];
+  for (const [args, flag] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    const n = args[args.length - 1]!;
+    assert.match(r.stderr, new RegExp(`${flag} must be a duration such as 500ms, 1.5s, 30s, 10m or 1h; got "${n}" \\(add a unit: ${n}s for seconds\\)`));
+  }
+  const zero = await runCli(['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '0s']);
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /--poll-interval must be at least 1ms; got "0s"/);
+  const soon = await runCli(['watch', '--cluster', 'prod', '--interval', 'soon']);
+  assert.equal(soon.code, 2);
+  assert.match(soon.stderr, /--interval must be a duration such as .*; got "soon"$/m);
+});
+
+test('--silence 0 (or 0s) turns the silence alert off; the duration flags parse to milliseconds', async () => {
+  const { durationOption } = await import('../../src/commands/options.js');
+  const { parseCommandArgs } = await import('../../src/commands/command.js');
+  const { runCli: runDeclaration } = await import('../../src/commands/run.js');
+  const { watchCli } = await import('../../src/commands/watch.js');
+  for (const silence of ['0', '0s', '0ms']) assert.equal(durationOption('silence', silence, { offWithZero: true }), 0, silence);
+  assert.equal(durationOption('silence', '2m', { offWithZero: true }), 120_000);
+  assert.equal(durationOption('poll-interval', '1.5s'), 1500);
+  assert.equal(durationOption('poll-interval', '250ms'), 250);
+  assert.throws(() => durationOption('status-interval', '0'), /--status-interval must be a duration/);
+  // the defaults are durations of the same grammar
+  const run = parseCommandArgs(runDeclaration, []).values;
+  assert.deepEqual(
+    [run['poll-interval'], run['status-interval'], run['discovery-interval'], run['rds-events-interval']].map((d) => durationOption('d', d)),
+    [1000, 10_000, 30_000, 60_000],
+  );
+  assert.equal(durationOption('silence', run.silence, { offWithZero: true }), 60_000);
+  assert.equal(durationOption('interval', parseCommandArgs(watchCli, []).values.interval), 60_000, 'watch polls every 60s by default');
+});
+
+test('settings are layered in one place: flag over environment over dasguard.yaml over default, problems named by their layer', async () => {
+  const { layered, outboxDir, redactionMode, deliveryConfigFile, envLayer, DEFAULT_OUTBOX_DIR } = await import('../../src/config/layers.js');
+  assert.deepEqual(layered({ flag: 'a', env: 'b', file: 'c' }, 'd'), { value: 'a', from: 'flag' });
+  assert.deepEqual(layered({ env: 'b', file: 'c' }, 'd'), { value: 'b', from: 'env' });
+  assert.deepEqual(layered({ file: 'c' }, 'd'), { value: 'c', from: 'file' });
+  assert.deepEqual(layered({}, 'd'), { value: 'd', from: 'default' });
+  assert.equal(outboxDir({ flag: 'x', file: 'y' }), 'x');
+  assert.equal(outboxDir({ file: 'y' }), 'y');
+  assert.equal(outboxDir({}), DEFAULT_OUTBOX_DIR);
+  assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: '  ' }, 'DASGUARD_OUTBOX_DIR'), undefined, 'a blank variable is not set');
+  assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: ' /tmp/o ' }, 'DASGUARD_OUTBOX_DIR'), '/tmp/o');
+  assert.equal(redactionMode({}), 'literals');
+  assert.equal(redactionMode({ flag: 'full', env: 'none' }), 'full');
+  assert.throws(() => redactionMode({ flag: 'some' }), { name: 'UsageError', message: '--redaction must be one of none, literals, full; got "some"' });
+  assert.throws(() => redactionMode({ env: 'some' }), { name: 'ConfigError', message: 'DASGUARD_REDACTION must be one of none, literals, full, not "some"' });
+  assert.equal(deliveryConfigFile({ flag: 'my.yaml', env: 'other.yaml' }, { implicit: true }), 'my.yaml');
+  assert.equal(deliveryConfigFile({ env: 'other.yaml' }, { implicit: false }), 'other.yaml');
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-layers-'));
+  const cwd = process.cwd();
+  try {
+    process.chdir(dir);
+    assert.equal(deliveryConfigFile({}, { implicit: true }), undefined, 'no ./dasguard.yaml: no delivery config');
+    await writeFile('dasguard.yaml', 'sinks: {}\n');
+    assert.equal(deliveryConfigFile({}, { implicit: true }), 'dasguard.yaml');
+    assert.equal(deliveryConfigFile({}, { implicit: false }), undefined, 'the Lambda reads no implicit file');
+  } finally {
+    process.chdir(cwd);
+  }
+  const bad = await runCli(['decode', PG_PLAIN, '--redaction', 'some']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^dasguard: --redaction must be one of none, literals, full; got "some"$/m);
+});

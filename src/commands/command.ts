@@ -1,0 +1,97 @@
+/**
+ * What a command declares to the CLI (src/cli.ts, the registry): its name, its line in the top help, its option
+ * table (each option with its help line) and the function that turns parsed values and positionals into the
+ * command's typed options and runs it. Each command's declaration sits at the end of its own module; the help
+ * text is rendered from the declaration, so a new flag is one entry in one table.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError, errorMessage } from '../errors.js';
+import type { Io } from './common.js';
+
+type ParseArgsOptionConfig = NonNullable<ParseArgsConfig['options']>[string];
+
+/** A flag as parseArgs reads it, plus how the command's help shows it. */
+export interface OptionDecl extends ParseArgsOptionConfig {
+  /** `--key-file PATH` as the help's option list shows it; without it the flag is not listed there (the usage line names it). */
+  label?: string;
+  /** The description beside the label; `\n` starts a continuation line. */
+  help?: string;
+  /** Why a flag is accepted but named nowhere in the help (the help test accepts no other silence). */
+  undocumented?: string;
+}
+
+export type OptionTable = Record<string, OptionDecl>;
+
+type ParseConfig<O extends OptionTable> = { args: string[]; options: O & typeof HELP_OPTION; allowPositionals: true; strict: true };
+
+/** The values parseArgs gives for a table: strings, booleans, string[] for `multiple`, defaults applied. */
+export type Values<O extends OptionTable> = ReturnType<typeof parseArgs<ParseConfig<O>>>['values'];
+
+export interface Command<O extends OptionTable = OptionTable> {
+  name: string;
+  /** The command's left column in the top help: `replay PATH...`. */
+  synopsis: string;
+  /** Its one line in the top help. */
+  summary: string;
+  /** `Usage: dasguard …` (more lines for more forms). */
+  usage: string;
+  /** The paragraphs between the usage and the option list. */
+  description: string;
+  options: O;
+  /** Lines after the option list. */
+  footer?: string;
+  run(values: Values<O>, positionals: string[], io: Io): Promise<number>;
+}
+
+/** Every command takes -h / --help (the registry answers it before parsing); it is not listed in the help. */
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const satisfies OptionTable;
+
+/** Declares a command (keeps the option table's literal types for `run`'s values). */
+export function defineCommand<const O extends OptionTable>(command: Command<O>): Command<O> {
+  return command;
+}
+
+/** A group's flags without their option-list lines (a command whose usage line names them). */
+export function unlisted<O extends OptionTable>(options: O): O {
+  return Object.fromEntries(Object.entries(options).map(([name, { label: _l, help: _h, ...o }]) => [name, o])) as O;
+}
+
+/** The command's `--help` text: usage, description, the listed options, the footer. */
+export function renderHelp(command: Command): string {
+  const listed = Object.values(command.options).filter((o) => o.label !== undefined && o.help !== undefined);
+  const lines = listed.flatMap((o) => {
+    const [first, ...more] = o.help!.split('\n');
+    const label = o.label!.length <= 21 ? o.label!.padEnd(22) : `${o.label}  `;
+    return [`  ${label}${first}`, ...more.map((l) => `${' '.repeat(24)}${l}`)];
+  });
+  return (
+    `${command.usage}\n\n${command.description}\n` +
+    (lines.length > 0 ? `\n${lines.join('\n')}\n` : '') +
+    (command.footer !== undefined ? `${command.footer}\n` : '')
+  );
+}
+
+/** The command's line in the top help. */
+export function summaryLine(command: Command): string {
+  return `  ${`${command.synopsis}  `.padEnd(21)}${command.summary}`;
+}
+
+/** parseArgs on the command's table (strict: an unknown flag is a usage error naming the command's help). */
+export function parseCommandArgs<O extends OptionTable>(command: Command<O>, args: string[]): { values: Values<O>; positionals: string[] } {
+  const options = {} as Record<string, ParseArgsOptionConfig>;
+  const table: OptionTable = { ...command.options, ...HELP_OPTION };
+  for (const [name, o] of Object.entries(table)) {
+    options[name] = {
+      type: o.type,
+      ...(o.short !== undefined ? { short: o.short } : {}),
+      ...(o.multiple !== undefined ? { multiple: o.multiple } : {}),
+      ...(o.default !== undefined ? { default: o.default } : {}),
+    };
+  }
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: values as Values<O>, positionals };
+  } catch (err) {
+    throw new UsageError(`${errorMessage(err)}\nRun 'dasguard ${command.name} --help' for usage.`);
+  }
+}
