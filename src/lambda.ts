@@ -32,7 +32,8 @@ import { ConfigError, DasguardError, DataKeyError, DataKeyProblem, PoisonReason,
 import { KeyGuard } from './keys/KeyGuard.js';
 import { resourceIdFromStreamName, type KeyProvider } from './keys/KeyProvider.js';
 import { KmsKeyProvider } from './keys/KmsKeyProvider.js';
-import { ConsoleHandoff, type AlertHandoff } from './pipeline/AlertHandoff.js';
+import type { AlertHandoff } from './pipeline/AlertHandoff.js';
+import { consoleHandoff } from './delivery/consoleDelivery.js';
 import type { Redaction } from './pipeline/alert.js';
 import { REDACTION_MODES } from './redaction/index.js';
 import { KEY_VERDICT_LOOKAHEAD } from './pipeline/drive.js';
@@ -150,7 +151,7 @@ export interface InvocationSummary {
 export function createHandler(deps: HandlerDeps): KinesisHandler {
   const log = deps.log ?? jsonLog(process.stdout);
   const delivery = deps.delivery;
-  const handoff: AlertHandoff = delivery?.handoff ?? deps.handoff ?? new ConsoleHandoff(process.stdout, 'jsonl');
+  const handoff: AlertHandoff = delivery?.handoff ?? deps.handoff ?? consoleHandoff(process.stdout, 'jsonl');
   const redaction = deps.redaction ?? 'literals';
   const keys = KeyGuard.wrap(deps.keys, { hint: LAMBDA_KEY_HINT });
   // Deliveries resumed from the outbox when the handoff was opened: the first invocation waits for them too.
@@ -560,7 +561,7 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
         delivery: { handoff: delivery, ...(opts.deliveryMarginMs !== undefined ? { marginMs: opts.deliveryMarginMs } : {}) },
       });
     }
-    return createHandler({ ...common, handoff: opts.handoff ?? new ConsoleHandoff(opts.stdout ?? process.stdout, 'jsonl') });
+    return createHandler({ ...common, handoff: opts.handoff ?? consoleHandoff(opts.stdout ?? process.stdout, 'jsonl') });
   };
   const run = async (event: KinesisStreamEvent, context?: LambdaContext): Promise<KinesisStreamBatchResponse> => {
     ready ??= init();

@@ -8,7 +8,8 @@ import { readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import { drive, withRetry } from '../pipeline/drive.js';
 import type { Redaction } from '../pipeline/alert.js';
-import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
+import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import { processRecord, type Quarantined, type RecordOutcome } from '../pipeline/processRecord.js';
 import { Progress, RunStats, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
 import { severityRank, formatPosition, type Severity, type SourceRecord } from '../types.js';
@@ -16,7 +17,7 @@ import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js'
 import { redactEvent } from '../redaction/index.js';
 import { Base64Data } from '../codec/base64.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
-import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
+import { openDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
 
 export interface ReplayOptions {
   inputs: string[];
@@ -44,7 +45,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const progress = new Progress(io.stderr);
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
   const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
-  const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout as never, opts.output, color);
+  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout as never, opts.output, color);
   const quarantine = opts.quarantineFile ? createWriteStream(opts.quarantineFile, { flags: 'a', mode: 0o600 }) : undefined;
 
   const pool = openPool(opts.workers);
