@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, TransientError } from '../errors.js';
-import { syncDir, writeFileAtomic } from '../util/atomicFile.js';
+import { isTemporaryFile, replaceFile, syncDir, writeFileAtomic } from '../util/atomicFile.js';
 import { DirLock } from '../util/dirLock.js';
 import { fsErrorCode, fsErrorText, fsWriteError } from '../util/fsErrors.js';
 import { isBatchFile, parseBatch, writeBatch, type BatchContent, type BatchJob } from './batchFile.js';
@@ -135,7 +135,8 @@ export class Outbox {
 
   private async recover(): Promise<{ recovered: OutboxJob[]; quarantined: QuarantinedBatch[] }> {
     const names = (await readdir(this.dir).catch((err: unknown) => Promise.reject(unreadable(this.dir, err)))).sort();
-    for (const n of names) if (n.endsWith('.tmp')) await unlink(join(this.dir, n)); // never renamed: never acknowledged to the caller
+    // Never renamed: never acknowledged to the caller (`.tmp`: left by releases before util/atomicFile.ts named them).
+    for (const n of names) if (isTemporaryFile(n) || n.endsWith('.tmp')) await unlink(join(this.dir, n));
     const ackText = await readIfPresent(join(this.dir, ACK_LOG)).catch((err: unknown) => Promise.reject(unreadable(join(this.dir, ACK_LOG), err)));
     const ackedBy = parseAcks(ackText);
     const jobs: OutboxJob[] = [];
@@ -223,19 +224,10 @@ export class Outbox {
   }
 
   private async writeJobs(name: string, items: readonly BatchJob[]): Promise<OutboxJob[]> {
-    const tmp = join(this.dir, `${name}.tmp`);
     try {
-      const fh = await open(tmp, 'wx', 0o600);
-      try {
-        await writeBatch(fh, items);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, join(this.dir, name));
+      await replaceFile(join(this.dir, name), (fh) => writeBatch(fh, items));
       await syncDir(this.dir);
     } catch (err) {
-      await unlink(tmp).catch(() => undefined); // the write's error is what matters
       throw unavailable(this.dir, err);
     }
     this.track(name, items.length, []);
@@ -297,17 +289,10 @@ export class Outbox {
     const lines: string[] = [];
     for (const [batch, indices] of this.acked) for (const i of indices) lines.push(`${batch} ${i}\n`);
     const text = lines.join('');
-    const path = join(this.dir, ACK_LOG);
-    const tmp = `${path}.${process.pid}.tmp`;
-    let fh: FileHandle | undefined;
+    let fh: FileHandle;
     try {
-      fh = await open(tmp, 'ax', 0o600);
-      if (text !== '') await fh.appendFile(text);
-      await fh.sync();
-      await rename(tmp, path);
+      fh = await replaceFile(join(this.dir, ACK_LOG), (h) => (text !== '' ? h.appendFile(text) : Promise.resolve()), { keepOpen: true });
     } catch (err) {
-      await fh?.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
       throw unavailable(this.dir, err);
     }
     // The rename happened; its durability is best effort here (a lost compaction only means a longer ack log).
