@@ -1,9 +1,10 @@
 /**
  * The delivery adapter of AlertHandoff: suppression -> routing -> per-route redaction -> durable outbox
  * (`handOff` resolves once the alerts are fsync'ed there) -> a background dispatcher per sink, with retries,
- * dead letters and a fallback sink for delivery-failure alerts. `close()` flushes suppression digests and drains
- * with a deadline; what is left stays in the outbox for the next start. `settle()` waits for given hand-offs to
- * be delivered without closing (the Lambda handler, which must not return before its alerts are out).
+ * dead letters and a fallback sink for delivery-failure alerts (those two: OutboxQueue.ts). `close()` flushes
+ * suppression digests and drains with a deadline; what is left stays in the outbox for the next start. `settle()`
+ * waits for given hand-offs to be delivered without closing (the Lambda handler, which must not return before its
+ * alerts are out).
  *
  * Without a delivery config, alerts take the same path: the built-in config (consoleDelivery.ts, one console
  * sink on stdout and one default route) opened `direct`, with no outbox: after the same suppression, routing and
@@ -20,7 +21,6 @@
  * windows are saved in `<outbox>/suppression.json` whenever the consumer is about to write checkpoints
  * (`persist`, the CheckpointedState hook) and restored at open.
  */
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SNSClient } from '@aws-sdk/client-sns';
@@ -33,15 +33,15 @@ import { writeFileAtomic } from '../util/atomicFile.js';
 import { backoffDelay } from '../util/backoff.js';
 import type { BatchJob } from './batchFile.js';
 import type { DeliveryConfig } from './config.js';
-import { Dispatcher, type DeliveryStats } from './Dispatcher.js';
-import { Outbox, QUARANTINE_DIR, unavailable, type ResendResult } from './Outbox.js';
+import type { DeliveryStats } from './Dispatcher.js';
+import { unavailable, type ResendResult } from './Outbox.js';
+import { DEFAULT_RETRY, NO_TICKET, OutboxQueue, type DeliveryTicket, type SettleResult } from './OutboxQueue.js';
 import { maskSecrets } from './secrets.js';
 import { terminalSafe } from '../util/escape.js';
 import { Router } from './routing.js';
-import { ConsoleSink, buildSinks } from './sinks/index.js';
+import { buildSinks } from './sinks/index.js';
 import { SUPPRESSION_STATE_FILE, readSuppressionState } from './suppressionState.js';
 import { Suppressor, renderDigest, type Change } from './Suppressor.js';
-import { deliveryFailureAlert } from './syntheticAlerts.js';
 import type { DeliveredAlert, Sink } from './types.js';
 
 export const DEFAULT_OUTBOX_DIR = '.dasguard/outbox';
@@ -84,37 +84,8 @@ export interface HandoffStats extends DeliveryStats {
   pending: number;
 }
 
-/**
- * What one `handOff` put in the outbox, for `settle()`. No batches: nothing to deliver (no alerts, all suppressed
- * or unrouted).
- */
-export interface DeliveryTicket {
-  /** Outbox batch files holding the ticket's (alert, sink) jobs. */
-  readonly batches: readonly string[];
-}
-
-export interface SettleResult {
-  /** Tickets with a job still in the outbox when the deadline passed (delivery goes on in the background). */
-  pending: DeliveryTicket[];
-  /** Tickets with a job dead-lettered: done, but not delivered. */
-  deadLettered: DeliveryTicket[];
-}
-
-/** How often `settle` looks for progress (it only stats batch files after a delivery or dead letter). */
-const SETTLE_POLL_MS = 10;
-/** Dead-lettered batch names kept for `settle` (a long-lived process that never settles must not grow). */
-const MAX_DEAD_BATCHES = 10_000;
-
-/** Retry defaults: with equal jitter, 20 attempts ride out at least 6.5 minutes of sink outage (about 10 on average). */
-export const DEFAULT_RETRY = { maxAttempts: 20, initialBackoffMs: 500, maxBackoffMs: 60_000 } as const;
-
-/** Where a durable handoff's jobs wait and go from; a direct one has none. */
-interface Queue {
-  outbox: Outbox;
-  dispatcher: Dispatcher;
-}
-
-const NO_TICKET: DeliveryTicket = { batches: [] };
+// Part of the handoff's API (the Lambda settles tickets; the retry defaults are documented).
+export { DEFAULT_RETRY, type DeliveryTicket, type SettleResult };
 
 export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   private readonly stats0 = { accepted: 0, unrouted: 0, recovered: 0 };
@@ -122,11 +93,9 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   private readonly sent: DeliveryStats = { delivered: 0, retries: 0, deadLettered: 0 };
   private readonly router: Router;
   private readonly suppressor: Suppressor;
-  /** Undefined for a direct handoff; set once by `open`. */
-  private queue: Queue | undefined;
+  /** The outbox and its dispatcher; undefined for a direct handoff. Set once, by `open`. */
+  private queue: OutboxQueue | undefined;
   private closed = false;
-  private readonly deadBatches = new Set<string>();
-  private resumedTicket: DeliveryTicket = NO_TICKET;
   /** Changes of state, one at a time (see the top of the file). */
   private lock: Promise<unknown> = Promise.resolve();
   /** Windows whose end came, to close (and send the digests of) under the lock. */
@@ -173,44 +142,22 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
 
   static async open(config: DeliveryConfig, opts: DeliveryHandoffOptions = {}): Promise<DeliveryHandoff> {
     const { sinks, stderr, log } = DeliveryHandoff.parts(config, opts);
-    const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', stderr, 'text');
     const dir = opts.outboxDir ?? config.delivery.outboxDir ?? DEFAULT_OUTBOX_DIR;
     const statePath = opts.persistSuppression ? join(dir, SUPPRESSION_STATE_FILE) : undefined;
-    const { outbox, recovered, quarantined } = await Outbox.open(dir, { log });
+    const queue = await OutboxQueue.open(dir, sinks, config, { stderr, log, ...(opts.now ? { now: opts.now } : {}) });
     let saved: Awaited<ReturnType<typeof readSuppressionState>> | undefined;
     try {
       // Read under the outbox's lock: a previous holder still closing rewrites it until it lets go.
       saved = statePath !== undefined ? await readSuppressionState(statePath) : undefined;
     } catch (err) {
-      await outbox.close();
+      await queue.close();
       throw err;
     }
-    const d = config.delivery;
-    const dispatcher = new Dispatcher(sinks, outbox, {
-      maxAttempts: d.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
-      initialBackoffMs: d.initialBackoffMs ?? DEFAULT_RETRY.initialBackoffMs,
-      maxBackoffMs: d.maxBackoffMs ?? DEFAULT_RETRY.maxBackoffMs,
-      concurrency: d.concurrency ?? 4,
-      log,
-      ...(opts.now ? { now: opts.now } : {}),
-      onDead: async (job, error) => {
-        self.noteDead(job.batch);
-        log(`alert ${job.alert.id} (${job.alert.ruleId}) dead-lettered for sink '${job.sink}' in ${outbox.deadLetterPath}: ${error}`);
-        if (!fallback) return;
-        const [r] = await fallback.send([deliveryFailureAlert(job, error, outbox.deadLetterPath)]);
-        if (r && !r.ok) log(`the fallback sink failed too: ${r.error}`);
-      },
-    });
-    const self: DeliveryHandoff = new DeliveryHandoff(config, sinks, log, { ...(opts.now ? { now: opts.now } : {}), trackTaken: statePath !== undefined });
-    self.queue = { outbox, dispatcher };
+    const self = new DeliveryHandoff(config, sinks, log, { ...(opts.now ? { now: opts.now } : {}), trackTaken: statePath !== undefined });
+    self.queue = queue;
     self.statePath = statePath;
-    self.stats0.recovered = recovered.length;
-    self.resumedTicket = { batches: [...new Set(recovered.map((j) => j.batch))] };
-    for (const q of quarantined) {
-      log(`outbox file ${q.file} is damaged (${q.damage}): moved to ${join(outbox.dir, QUARANTINE_DIR, q.file)}; ${q.recovered} alert deliver${q.recovered === 1 ? 'y' : 'ies'} recovered and re-queued`);
-    }
-    if (recovered.length > 0) log(`resuming ${recovered.length} undelivered alert deliver${recovered.length === 1 ? 'y' : 'ies'} from ${outbox.dir}`);
-    dispatcher.enqueue(recovered);
+    self.stats0.recovered = queue.recoveredCount;
+    queue.start();
     if (saved) self.suppressor.restore(saved); // windows that ended while we were down are due at once
     return self;
   }
@@ -222,7 +169,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   /** `handOff`, resolving (once the alerts are durably in the outbox, or written) to a ticket for `settle`. */
   async handOffTracked(alerts: readonly Alert[]): Promise<DeliveryTicket> {
     if (this.closed) throw new Error('handOff after close');
-    if (this.queue?.dispatcher.error !== undefined) throw this.queue.dispatcher.error;
+    if (this.queue?.error !== undefined) throw this.queue.error;
     return this.exclusive(async () => {
       // A failure changed nothing: the caller retries the same alerts.
       const ticket = await this.commit(this.suppressor.filter(alerts));
@@ -261,7 +208,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     try {
       await writeFileAtomic(this.statePath, JSON.stringify(state) + '\n');
     } catch (err) {
-      throw unavailable(this.durable().outbox.dir, err);
+      throw unavailable(this.durable().dir, err);
     }
     this.suppressor.committed();
   }
@@ -324,11 +271,11 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
    * routes using that sink, and queues them. Entries for a sink the config does not declare stay where they are.
    */
   async resend(opts: ResendOptions = {}): Promise<{ moved: ResendResult; ticket: DeliveryTicket; unknownSinks: Map<string, number> }> {
-    const { outbox, dispatcher } = this.durable();
+    const queue = this.durable();
     if (opts.to !== undefined && !this.sinks.has(opts.to)) throw new ConfigError(`--to ${opts.to}: ${this.config.source} declares no such sink (sinks: ${[...this.sinks.keys()].join(', ') || 'none'})`);
     const unknownSinks = new Map<string, number>();
-    const moved = await this.exclusive(() =>
-      outbox.resend((e) => {
+    const { moved, ticket } = await this.exclusive(() =>
+      queue.resend((e) => {
         if (opts.sink !== undefined && e.sink !== opts.sink) return undefined;
         const sink = opts.to ?? e.sink;
         if (!this.sinks.has(sink)) {
@@ -338,8 +285,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
         return { sink, alert: redactAlert(e.alert, this.strictestFor(sink)) };
       }),
     );
-    dispatcher.enqueue(moved.jobs);
-    return { moved, ticket: { batches: [...new Set(moved.jobs.map((j) => j.batch))] }, unknownSinks };
+    return { moved, ticket, unknownSinks };
   }
 
   private strictestFor(sink: string): RedactionMode {
@@ -349,57 +295,10 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
 
   /**
    * Waits until every job of `tickets` is done (delivered or dead-lettered) or `deadlineMs` passes, whichever
-   * comes first. Unlike `close()`, delivery goes on afterwards: what is pending stays queued and in the outbox.
-   * Returns the tickets that were not delivered. Jobs are tracked by their outbox batch files, which are removed
-   * once all their jobs are done.
+   * comes first; delivery goes on afterwards (OutboxQueue.settle). A direct handoff's tickets are done already.
    */
   async settle(tickets: readonly DeliveryTicket[], deadlineMs: number): Promise<SettleResult> {
-    const end = Date.now() + Math.max(0, deadlineMs);
-    const open = tickets.filter((t) => t.batches.length > 0);
-    // A direct handoff's tickets are empty: written already.
-    if (open.length === 0) return { pending: [], deadLettered: [] };
-    const { dispatcher } = this.durable();
-    // open[next..] may still be queued; each poll re-checks from the first one not yet seen done. The batch file
-    // is the signal, not the outbox's in-memory count: it drops before the dispatcher has counted the job (and
-    // noted a dead letter), while the file is removed only after that, in the same turn of the event loop.
-    let next = 0;
-    let seen = -1;
-    for (;;) {
-      const done = dispatcher.stats.delivered + dispatcher.stats.deadLettered;
-      if (done !== seen) {
-        seen = done;
-        while (next < open.length && (await this.stillQueued([open[next]!])).length === 0) next++;
-      }
-      const left = end - Date.now();
-      // An outbox that cannot be written stops the dispatcher: nothing more will be delivered.
-      if (next === open.length || left <= 0 || dispatcher.error !== undefined) break;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, left)));
-    }
-    const pending = await this.stillQueued(open.slice(next));
-    const isPending = new Set(pending);
-    const deadLettered = tickets.filter((t) => !isPending.has(t) && t.batches.some((b) => this.deadBatches.has(b)));
-    // Settled tickets are the caller's to keep: forget their batches.
-    for (const t of tickets) if (!isPending.has(t)) for (const b of t.batches) this.deadBatches.delete(b);
-    return { pending, deadLettered };
-  }
-
-  /** The tickets with a batch file still in the outbox. */
-  private async stillQueued(tickets: readonly DeliveryTicket[]): Promise<DeliveryTicket[]> {
-    const out: DeliveryTicket[] = [];
-    for (const t of tickets) {
-      for (const b of t.batches) {
-        if (await exists(join(this.durable().outbox.dir, b))) {
-          out.push(t);
-          break;
-        }
-      }
-    }
-    return out;
-  }
-
-  private noteDead(batch: string): void {
-    this.deadBatches.add(batch);
-    if (this.deadBatches.size > MAX_DEAD_BATCHES) this.deadBatches.delete(this.deadBatches.values().next().value!);
+    return this.queue ? this.queue.settle(tickets, deadlineMs) : { pending: [], deadLettered: [] };
   }
 
   /**
@@ -417,17 +316,15 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
       }
       for (const t of targets) items.push({ sink: t.sink, alert: redactAlert(renderDigest(a, t.redaction), t.redaction) });
     }
-    const jobs = this.queue ? await this.queue.outbox.append(items) : await this.sendNow(items);
+    const ticket = this.queue ? await this.queue.put(items) : await this.sendNow(items);
     for (const a of unrouted) {
       if (this.stats0.unrouted++ === 0) this.log(`alert ${a.id} (${a.ruleId}) matched no route and there is no default route: not delivered (add a route with default: true)`);
     }
-    if (!this.queue || jobs.length === 0) return NO_TICKET;
-    this.queue.dispatcher.enqueue(jobs);
-    return { batches: [...new Set(jobs.map((j) => j.batch))] };
+    return ticket;
   }
 
   /** A direct handoff's delivery: each run of jobs for one sink in one `send`, in order, awaited. */
-  private async sendNow(items: readonly BatchJob[]): Promise<[]> {
+  private async sendNow(items: readonly BatchJob[]): Promise<DeliveryTicket> {
     for (let i = 0; i < items.length; ) {
       const sink = this.sinks.get(items[i]!.sink)!;
       let end = i + 1;
@@ -440,27 +337,27 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
       this.sent.delivered += end - i;
       i = end;
     }
-    return [];
+    return NO_TICKET;
   }
 
   stats(): HandoffStats {
     const q = this.queue;
-    return { ...(q ? q.dispatcher.stats : this.sent), ...this.stats0, suppressed: this.suppressor.suppressed, pending: q ? q.outbox.pending : 0 };
+    return { ...(q ? q.stats : this.sent), ...this.stats0, suppressed: this.suppressor.suppressed, pending: q ? q.pending : 0 };
   }
 
-  /** The outbox and dispatcher, which only a handoff opened with `open` has. */
-  private durable(): Queue {
+  /** The outbox queue, which only a handoff opened with `open` has (not a direct one). */
+  private durable(): OutboxQueue {
     if (!this.queue) throw new Error('this delivery handoff writes to the console directly: it has no outbox');
     return this.queue;
   }
 
   /** The jobs a previous run left in the outbox, resumed at open: `settle` it to wait for them too. */
   get resumed(): DeliveryTicket {
-    return this.resumedTicket;
+    return this.queue?.resumed ?? NO_TICKET;
   }
 
   get outboxDir(): string {
-    return this.durable().outbox.dir;
+    return this.durable().dir;
   }
 
   /** Sends the suppression digests, waits up to `deadlineMs` (default: the config's drainTimeoutMs, else 30 s). */
@@ -484,24 +381,11 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
           this.log(`the suppression state could not be updated (${errorMessage(err)}): the digests just sent may be sent again at the next start, with the same ids`),
         );
       });
-      const q = this.queue;
-      const drained = q ? await q.dispatcher.drain(deadlineMs ?? this.config.delivery.drainTimeoutMs ?? 30_000) : true;
-      if (!drained) this.log(`${q!.outbox.pending} alert deliveries not done before the deadline: they stay in ${q!.outbox.dir} and resume on the next start`);
+      await this.queue?.drain(deadlineMs ?? this.config.delivery.drainTimeoutMs ?? 30_000);
     } finally {
-      this.queue?.dispatcher.abandon();
-      await this.queue?.outbox.close();
+      await this.queue?.close();
       for (const s of new Set(this.sinks.values())) await s.close();
     }
     if (failure !== undefined) throw failure;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
   }
 }
