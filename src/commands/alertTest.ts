@@ -1,7 +1,7 @@
 /** `dasguard alert-test --route NAME`: one synthetic alert through every sink of a route, no outbox, one attempt. */
 import { ConfigError, ExitCode } from '../errors.js';
-import { deliveryConfigFor, type DeliveryOptions } from '../delivery/cliSupport.js';
-import { sendTestAlert } from '../delivery/DeliveryHandoff.js';
+import { deliveryConfigFor, type DeliveryOptions } from './deliveryOptions.js';
+import { sendTestAlert } from '../delivery/syntheticAlerts.js';
 import { loadRulesOrExit, type Io } from './common.js';
 import { terminalSafe } from '../util/escape.js';
 

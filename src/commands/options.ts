@@ -9,7 +9,7 @@ import { Severities, type Severity } from '../types.js';
 import type { RedactionMode } from '../redaction/index.js';
 import { DEFAULT_OUTBOX_DIR, redactionMode } from '../config/layers.js';
 import { durationProblem, parseDuration } from '../config/duration.js';
-import type { DeliveryOptions } from '../delivery/cliSupport.js';
+import type { DeliveryOptions } from './deliveryOptions.js';
 import type { OptionDecl, OptionTable, Values } from './command.js';
 
 const REDACTION_HELP =

@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { ConfigError, ExitCode, ExitError } from '../errors.js';
-import { deliveryConfigFor, formatDeliverySummary, openConfiguredDelivery, type DeliveryOptions } from '../delivery/cliSupport.js';
-import { SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/DeliveryHandoff.js';
+import { deliveryConfigFor, formatDeliverySummary, openConfiguredDelivery, type DeliveryOptions } from './deliveryOptions.js';
+import { SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/suppressionState.js';
 import { outboxDir } from '../config/layers.js';
 import { Outbox, type OutboxStatus } from '../delivery/Outbox.js';
 import type { Io } from './common.js';

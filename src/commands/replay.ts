@@ -8,7 +8,8 @@ import { ConfigError, ExitCode, ExitError, TransientError } from '../errors.js';
 import { readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { Redaction } from '../pipeline/alert.js';
-import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
+import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import type { RecordOutcome } from '../pipeline/processRecord.js';
 import { Progress, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
 import { PipelineStats } from '../pipeline/PipelineStats.js';
@@ -18,7 +19,7 @@ import { severityRank, type Severity } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
 import { redactEvent } from '../redaction/index.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
-import { openDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
+import { openDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
 
 export interface ReplayOptions {
   inputs: string[];
@@ -46,7 +47,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const progress = new Progress(io.stderr);
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
   const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
-  const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout, opts.output, color);
+  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, color);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
 
   const pool = openPool(opts.workers);

@@ -8,8 +8,9 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describeActivityStream, createRdsClient } from '../aws/rds.js';
 import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
 import { resourceIdFromStreamName } from '../sources/streamName.js';
-import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
-import { deliveryConfigFor, openConfiguredDelivery, formatDeliverySummary, type DeliveryOptions } from '../delivery/cliSupport.js';
+import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import { consoleHandoff } from '../delivery/consoleDelivery.js';
+import { deliveryConfigFor, openConfiguredDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
 import type { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
 import { HealthMonitor } from '../health/HealthMonitor.js';
 import { streamNotStartedAlert } from '../health/startupChecks.js';
@@ -102,7 +103,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  const handoff: AlertHandoff = delivery ?? new ConsoleHandoff(io.stdout, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
+  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;

@@ -7,7 +7,7 @@ import { ConfigError, ExitCode, ExitError, TransientError, errorMessage } from '
 import { createRdsClient } from '../aws/rds.js';
 import { loadLossPatterns, openWindows } from '../health/lossWindows.js';
 import { RdsEventsWatcher, type PollResult } from '../health/RdsEventsWatcher.js';
-import { ConsoleHandoff } from '../pipeline/AlertHandoff.js';
+import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import type { OutputFormat } from '../pipeline/output.js';
 import { loadRulesOrExit, type Io } from './common.js';
 import { sleep } from '../util/backoff.js';
@@ -37,7 +37,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   const patterns = await loadLossPatterns(opts.lossPatterns);
   const rds = deps.rds ?? createRdsClient();
   const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
-  const handoff = new ConsoleHandoff(io.stdout, opts.output, color);
+  const handoff = consoleHandoff(io.stdout, opts.output, color);
   const watcher = new RdsEventsWatcher({
     client: rds,
     clusterId: opts.cluster,

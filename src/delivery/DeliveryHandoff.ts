@@ -1,9 +1,19 @@
 /**
  * The delivery adapter of AlertHandoff: suppression -> routing -> per-route redaction -> durable outbox
  * (`handOff` resolves once the alerts are fsync'ed there) -> a background dispatcher per sink, with retries,
- * dead letters and a fallback sink for delivery-failure alerts. `close()` flushes suppression digests and drains
- * with a deadline; what is left stays in the outbox for the next start. `settle()` waits for given hand-offs to
- * be delivered without closing (the Lambda handler, which must not return before its alerts are out).
+ * dead letters and a fallback sink for delivery-failure alerts (those two: OutboxQueue.ts). `close()` flushes
+ * suppression digests and drains with a deadline; what is left stays in the outbox for the next start. `settle()`
+ * waits for given hand-offs to be delivered without closing (the Lambda handler, which must not return before its
+ * alerts are out).
+ *
+ * Without a delivery config, alerts take the same path: the built-in config (consoleDelivery.ts, one console
+ * sink on stdout and one default route) opened `direct`, with no outbox: after the same suppression, routing and
+ * redaction, `handOff` writes to the sinks itself and resolves once they have the alerts. Not an in-memory
+ * outbox: the outbox is there so that alerts survive a sink outage and a crash, which a console write does not
+ * meet; what it needs is what printing gives, input order, a slow pipe slowing the input down, nothing pending at
+ * exit and nothing on disk, and a background dispatcher would give up each of them (a queue growing behind the
+ * pipe, a Lambda summary line passing its alerts) unless every hand-off waited for its own delivery: a direct
+ * write with more steps. Only console sinks can be direct; a configured console sink goes through the outbox.
  *
  * Changes of state (suppression and the outbox append of a hand-off, digests of ending windows, close, persist)
  * run one at a time, and a hand-off that cannot be written (a full disk: a TransientError naming the directory)
@@ -11,7 +21,6 @@
  * windows are saved in `<outbox>/suppression.json` whenever the consumer is about to write checkpoints
  * (`persist`, the CheckpointedState hook) and restored at open.
  */
-import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SNSClient } from '@aws-sdk/client-sns';
@@ -22,24 +31,21 @@ import type { Alert } from '../pipeline/alert.js';
 import { looser, redactAlert, stricter, type RedactionMode } from '../redaction/index.js';
 import { writeFileAtomic } from '../util/atomicFile.js';
 import { backoffDelay } from '../util/backoff.js';
+import type { BatchJob } from './batchFile.js';
 import type { DeliveryConfig } from './config.js';
-import { Dispatcher, type DeliveryStats } from './Dispatcher.js';
-import { Outbox, QUARANTINE_DIR, unavailable, type OutboxJob, type ResendResult } from './Outbox.js';
-import { ALERT_TEST_ALERT, DELIVERY_FAILED_ALERT } from './ownAlerts.js';
-import type { FactsOf } from '../health/healthAlert.js';
+import type { DeliveryStats } from './Dispatcher.js';
+import { unavailable, type ResendResult } from './Outbox.js';
+import { DEFAULT_RETRY, NO_TICKET, OutboxQueue, type DeliveryTicket, type SettleResult } from './OutboxQueue.js';
 import { maskSecrets } from './secrets.js';
 import { outboxDir } from '../config/layers.js';
 import { terminalSafe } from '../util/escape.js';
-import { fsErrorText } from '../util/fsErrors.js';
-import { describeJsonError } from '../util/jsonError.js';
 import { Router } from './routing.js';
-import { ConsoleSink, createSink } from './sinks/index.js';
-import { Suppressor, renderDigest, type SuppressionState } from './Suppressor.js';
-import type { DeliveredAlert, SendResult, Sink } from './types.js';
+import { buildSinks } from './sinks/index.js';
+import { SUPPRESSION_STATE_FILE, readSuppressionState } from './suppressionState.js';
+import { Suppressor, renderDigest, type Change } from './Suppressor.js';
+import type { DeliveredAlert, Sink } from './types.js';
 
 export { DEFAULT_OUTBOX_DIR } from '../config/layers.js';
-/** The suppression windows of a handoff opened with `persistSuppression`, in its outbox directory. */
-export const SUPPRESSION_STATE_FILE = 'suppression.json';
 
 export interface DeliveryHandoffOptions {
   /** Wins over the config's delivery.outboxDir. */
@@ -47,7 +53,7 @@ export interface DeliveryHandoffOptions {
   stdout?: Writable;
   /** Delivery log lines and, by default, delivery-failure alerts. */
   stderr?: Writable;
-  /** Ready sinks by name, instead of building them from the config (tests). */
+  /** Ready sinks by name, instead of building them from the config (tests, the built-in delivery's coloured console). */
   sinks?: ReadonlyMap<string, Sink>;
   snsClient?: SNSClient;
   now?: () => number;
@@ -79,35 +85,18 @@ export interface HandoffStats extends DeliveryStats {
   pending: number;
 }
 
-/**
- * What one `handOff` put in the outbox, for `settle()`. No batches: nothing to deliver (no alerts, all suppressed
- * or unrouted).
- */
-export interface DeliveryTicket {
-  /** Outbox batch files holding the ticket's (alert, sink) jobs. */
-  readonly batches: readonly string[];
-}
-
-export interface SettleResult {
-  /** Tickets with a job still in the outbox when the deadline passed (delivery goes on in the background). */
-  pending: DeliveryTicket[];
-  /** Tickets with a job dead-lettered: done, but not delivered. */
-  deadLettered: DeliveryTicket[];
-}
-
-/** How often `settle` looks for progress (it only stats batch files after a delivery or dead letter). */
-const SETTLE_POLL_MS = 10;
-/** Dead-lettered batch names kept for `settle` (a long-lived process that never settles must not grow). */
-const MAX_DEAD_BATCHES = 10_000;
-
-/** Retry defaults: with equal jitter, 20 attempts ride out at least 6.5 minutes of sink outage (about 10 on average). */
-export const DEFAULT_RETRY = { maxAttempts: 20, initialBackoffMs: 500, maxBackoffMs: 60_000 } as const;
+// Part of the handoff's API (the Lambda settles tickets; the retry defaults are documented).
+export { DEFAULT_RETRY, type DeliveryTicket, type SettleResult };
 
 export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   private readonly stats0 = { accepted: 0, unrouted: 0, recovered: 0 };
+  /** Deliveries done by a direct handoff (a durable one counts in its dispatcher). */
+  private readonly sent: DeliveryStats = { delivered: 0, retries: 0, deadLettered: 0 };
+  private readonly router: Router;
+  private readonly suppressor: Suppressor;
+  /** The outbox and its dispatcher; undefined for a direct handoff. Set once, by `open`. */
+  private queue: OutboxQueue | undefined;
   private closed = false;
-  private readonly deadBatches = new Set<string>();
-  private resumedTicket: DeliveryTicket = { batches: [] };
   /** Changes of state, one at a time (see the top of the file). */
   private lock: Promise<unknown> = Promise.resolve();
   /** Windows whose end came, to close (and send the digests of) under the lock. */
@@ -119,63 +108,58 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
 
   private constructor(
     readonly config: DeliveryConfig,
-    private readonly outbox: Outbox,
     private readonly sinks: ReadonlyMap<string, Sink>,
-    private readonly dispatcher: Dispatcher,
-    private readonly router: Router,
-    private readonly suppressor: Suppressor,
     private readonly log: (m: string) => void,
-  ) {}
+    opts: { now?: () => number; trackTaken: boolean },
+  ) {
+    this.router = new Router(config.routes);
+    this.suppressor = new Suppressor(config.suppression, {
+      ...(opts.now ? { now: opts.now } : {}),
+      trackTaken: opts.trackTaken,
+      onDue: (key) => this.windowDue(key),
+    });
+  }
 
-  static async open(config: DeliveryConfig, opts: DeliveryHandoffOptions = {}): Promise<DeliveryHandoff> {
+  /** The sinks and the delivery log line of a config and its options. */
+  private static parts(config: DeliveryConfig, opts: DeliveryHandoffOptions): { sinks: ReadonlyMap<string, Sink>; stderr: Writable; log: (m: string) => void } {
     const stdout = opts.stdout ?? process.stdout;
     const stderr = opts.stderr ?? process.stderr;
     const log = (m: string) => void stderr.write(`dasguard: delivery: ${terminalSafe(maskSecrets(m, config.secrets))}\n`);
     const sinks = opts.sinks ?? buildSinks(config, { stdout, stderr, ...(opts.snsClient ? { snsClient: opts.snsClient } : {}) });
-    const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', stderr, 'text');
+    return { sinks, stderr, log };
+  }
+
+  /**
+   * A handoff without outbox (see the top of the file): nothing is opened, written or left behind. Only for a
+   * config whose every sink is a console sink (the built-in delivery, consoleDelivery.ts); `settle` has nothing
+   * to wait for, and `resend` and `outboxDir` do not apply.
+   */
+  static direct(config: DeliveryConfig, opts: Pick<DeliveryHandoffOptions, 'stdout' | 'stderr' | 'sinks' | 'now'> = {}): DeliveryHandoff {
+    const { sinks, log } = DeliveryHandoff.parts(config, opts);
+    const other = [...sinks.values()].find((s) => s.type !== 'console');
+    if (other) throw new Error(`a direct delivery handoff writes to console sinks only, not to sink '${other.name}' (${other.type})`);
+    return new DeliveryHandoff(config, sinks, log, { ...(opts.now ? { now: opts.now } : {}), trackTaken: false });
+  }
+
+  static async open(config: DeliveryConfig, opts: DeliveryHandoffOptions = {}): Promise<DeliveryHandoff> {
+    const { sinks, stderr, log } = DeliveryHandoff.parts(config, opts);
     const dir = outboxDir({ flag: opts.outboxDir, file: config.delivery.outboxDir });
     const statePath = opts.persistSuppression ? join(dir, SUPPRESSION_STATE_FILE) : undefined;
-    const { outbox, recovered, quarantined } = await Outbox.open(dir, { log });
+    const queue = await OutboxQueue.open(dir, sinks, config, { stderr, log, ...(opts.now ? { now: opts.now } : {}) });
     let saved: Awaited<ReturnType<typeof readSuppressionState>> | undefined;
     try {
       // Read under the outbox's lock: a previous holder still closing rewrites it until it lets go.
       saved = statePath !== undefined ? await readSuppressionState(statePath) : undefined;
     } catch (err) {
-      await outbox.close();
+      await queue.close();
       throw err;
     }
-    const d = config.delivery;
-    const dispatcher = new Dispatcher(sinks, outbox, {
-      maxAttempts: d.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
-      initialBackoffMs: d.initialBackoffMs ?? DEFAULT_RETRY.initialBackoffMs,
-      maxBackoffMs: d.maxBackoffMs ?? DEFAULT_RETRY.maxBackoffMs,
-      concurrency: d.concurrency ?? 4,
-      log,
-      ...(opts.now ? { now: opts.now } : {}),
-      onDead: async (job, error) => {
-        self?.noteDead(job.batch);
-        log(`alert ${job.alert.id} (${job.alert.ruleId}) dead-lettered for sink '${job.sink}' in ${outbox.deadLetterPath}: ${error}`);
-        if (!fallback) return;
-        const [r] = await fallback.send([deliveryFailureAlert(job, error, outbox.deadLetterPath)]);
-        if (r && !r.ok) log(`the fallback sink failed too: ${r.error}`);
-      },
-    });
-    let self: DeliveryHandoff | undefined;
-    const suppressor = new Suppressor(config.suppression, {
-      ...(opts.now ? { now: opts.now } : {}),
-      trackTaken: statePath !== undefined,
-      onDue: (key) => self?.windowDue(key),
-    });
-    self = new DeliveryHandoff(config, outbox, sinks, dispatcher, new Router(config.routes), suppressor, log);
+    const self = new DeliveryHandoff(config, sinks, log, { ...(opts.now ? { now: opts.now } : {}), trackTaken: statePath !== undefined });
+    self.queue = queue;
     self.statePath = statePath;
-    self.stats0.recovered = recovered.length;
-    self.resumedTicket = { batches: [...new Set(recovered.map((j) => j.batch))] };
-    for (const q of quarantined) {
-      log(`outbox file ${q.file} is damaged (${q.damage}): moved to ${join(outbox.dir, QUARANTINE_DIR, q.file)}; ${q.recovered} alert deliver${q.recovered === 1 ? 'y' : 'ies'} recovered and re-queued`);
-    }
-    if (recovered.length > 0) log(`resuming ${recovered.length} undelivered alert deliver${recovered.length === 1 ? 'y' : 'ies'} from ${outbox.dir}`);
-    dispatcher.enqueue(recovered);
-    if (saved) suppressor.restore(saved); // windows that ended while we were down are due at once
+    self.stats0.recovered = queue.recoveredCount;
+    queue.start();
+    if (saved) self.suppressor.restore(saved); // windows that ended while we were down are due at once
     return self;
   }
 
@@ -183,21 +167,26 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     await this.handOffTracked(alerts);
   }
 
-  /** `handOff`, resolving (once the alerts are durably in the outbox) to a ticket for `settle`. */
+  /** `handOff`, resolving (once the alerts are durably in the outbox, or written) to a ticket for `settle`. */
   async handOffTracked(alerts: readonly Alert[]): Promise<DeliveryTicket> {
     if (this.closed) throw new Error('handOff after close');
-    if (this.dispatcher.error !== undefined) throw this.dispatcher.error;
+    if (this.queue?.error !== undefined) throw this.queue.error;
     return this.exclusive(async () => {
-      const { result, undo } = this.suppressor.filter(alerts);
-      try {
-        const ticket = await this.enqueue(result);
-        this.stats0.accepted += alerts.length;
-        return ticket;
-      } catch (err) {
-        undo(); // nothing happened: the caller retries the same alerts
-        throw err;
-      }
+      // A failure changed nothing: the caller retries the same alerts.
+      const ticket = await this.commit(this.suppressor.filter(alerts));
+      this.stats0.accepted += alerts.length;
+      return ticket;
     });
+  }
+
+  /** Enqueues what a suppression change lets out; the change is undone when that fails (then it never happened). */
+  private async commit(change: Change<DeliveredAlert[]>): Promise<DeliveryTicket> {
+    try {
+      return await this.enqueue(change.result);
+    } catch (err) {
+      change.undo();
+      throw err;
+    }
   }
 
   /**
@@ -220,7 +209,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     try {
       await writeFileAtomic(this.statePath, JSON.stringify(state) + '\n');
     } catch (err) {
-      throw unavailable(this.outbox.dir, err);
+      throw unavailable(this.durable().dir, err);
     }
     this.suppressor.committed();
   }
@@ -254,13 +243,11 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     if (this.closed) return; // close() sends every digest
     const keys = [...this.due];
     this.due.clear();
-    const { result, undo } = this.suppressor.closeDue(keys);
     try {
-      await this.enqueue(result);
+      await this.commit(this.suppressor.closeDue(keys));
       if (this.dueFailures > 0) this.log('suppression digests are written again');
       this.dueFailures = 0;
     } catch (err) {
-      undo();
       for (const k of keys) this.due.add(k);
       if (this.dueFailures++ === 0) this.log(`suppression digests cannot be written to the outbox: ${err instanceof Error ? err.message : String(err)}; retrying`);
       const d = this.config.delivery;
@@ -285,10 +272,11 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
    * routes using that sink, and queues them. Entries for a sink the config does not declare stay where they are.
    */
   async resend(opts: ResendOptions = {}): Promise<{ moved: ResendResult; ticket: DeliveryTicket; unknownSinks: Map<string, number> }> {
+    const queue = this.durable();
     if (opts.to !== undefined && !this.sinks.has(opts.to)) throw new ConfigError(`--to ${opts.to}: ${this.config.source} declares no such sink (sinks: ${[...this.sinks.keys()].join(', ') || 'none'})`);
     const unknownSinks = new Map<string, number>();
-    const moved = await this.exclusive(() =>
-      this.outbox.resend((e) => {
+    const { moved, ticket } = await this.exclusive(() =>
+      queue.resend((e) => {
         if (opts.sink !== undefined && e.sink !== opts.sink) return undefined;
         const sink = opts.to ?? e.sink;
         if (!this.sinks.has(sink)) {
@@ -298,8 +286,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
         return { sink, alert: redactAlert(e.alert, this.strictestFor(sink)) };
       }),
     );
-    this.dispatcher.enqueue(moved.jobs);
-    return { moved, ticket: { batches: [...new Set(moved.jobs.map((j) => j.batch))] }, unknownSinks };
+    return { moved, ticket, unknownSinks };
   }
 
   private strictestFor(sink: string): RedactionMode {
@@ -309,59 +296,18 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
 
   /**
    * Waits until every job of `tickets` is done (delivered or dead-lettered) or `deadlineMs` passes, whichever
-   * comes first. Unlike `close()`, delivery goes on afterwards: what is pending stays queued and in the outbox.
-   * Returns the tickets that were not delivered. Jobs are tracked by their outbox batch files, which are removed
-   * once all their jobs are done.
+   * comes first; delivery goes on afterwards (OutboxQueue.settle). A direct handoff's tickets are done already.
    */
   async settle(tickets: readonly DeliveryTicket[], deadlineMs: number): Promise<SettleResult> {
-    const end = Date.now() + Math.max(0, deadlineMs);
-    const open = tickets.filter((t) => t.batches.length > 0);
-    // open[next..] may still be queued; each poll re-checks from the first one not yet seen done. The batch file
-    // is the signal, not the outbox's in-memory count: it drops before the dispatcher has counted the job (and
-    // noted a dead letter), while the file is removed only after that, in the same turn of the event loop.
-    let next = 0;
-    let seen = -1;
-    for (;;) {
-      const done = this.dispatcher.stats.delivered + this.dispatcher.stats.deadLettered;
-      if (done !== seen) {
-        seen = done;
-        while (next < open.length && (await this.stillQueued([open[next]!])).length === 0) next++;
-      }
-      const left = end - Date.now();
-      // An outbox that cannot be written stops the dispatcher: nothing more will be delivered.
-      if (next === open.length || left <= 0 || this.dispatcher.error !== undefined) break;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, left)));
-    }
-    const pending = await this.stillQueued(open.slice(next));
-    const isPending = new Set(pending);
-    const deadLettered = tickets.filter((t) => !isPending.has(t) && t.batches.some((b) => this.deadBatches.has(b)));
-    // Settled tickets are the caller's to keep: forget their batches.
-    for (const t of tickets) if (!isPending.has(t)) for (const b of t.batches) this.deadBatches.delete(b);
-    return { pending, deadLettered };
+    return this.queue ? this.queue.settle(tickets, deadlineMs) : { pending: [], deadLettered: [] };
   }
 
-  /** The tickets with a batch file still in the outbox. */
-  private async stillQueued(tickets: readonly DeliveryTicket[]): Promise<DeliveryTicket[]> {
-    const out: DeliveryTicket[] = [];
-    for (const t of tickets) {
-      for (const b of t.batches) {
-        if (await exists(join(this.outbox.dir, b))) {
-          out.push(t);
-          break;
-        }
-      }
-    }
-    return out;
-  }
-
-  private noteDead(batch: string): void {
-    this.deadBatches.add(batch);
-    if (this.deadBatches.size > MAX_DEAD_BATCHES) this.deadBatches.delete(this.deadBatches.values().next().value!);
-  }
-
-  /** Routes, redacts and persists; counts only once the outbox has them (a failed write changes nothing). */
+  /**
+   * Routes, redacts and persists (or, direct, writes); counts only once the outbox (or sink) has them: a failed
+   * write changes nothing.
+   */
   private async enqueue(alerts: readonly DeliveredAlert[]): Promise<DeliveryTicket> {
-    const items: { sink: string; alert: DeliveredAlert }[] = [];
+    const items: BatchJob[] = [];
     const unrouted: DeliveredAlert[] = [];
     for (const a of alerts) {
       const targets = this.router.targets(a);
@@ -371,25 +317,48 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
       }
       for (const t of targets) items.push({ sink: t.sink, alert: redactAlert(renderDigest(a, t.redaction), t.redaction) });
     }
-    const jobs = await this.outbox.append(items);
+    const ticket = this.queue ? await this.queue.put(items) : await this.sendNow(items);
     for (const a of unrouted) {
       if (this.stats0.unrouted++ === 0) this.log(`alert ${a.id} (${a.ruleId}) matched no route and there is no default route: not delivered (add a route with default: true)`);
     }
-    this.dispatcher.enqueue(jobs);
-    return { batches: [...new Set(jobs.map((j) => j.batch))] };
+    return ticket;
+  }
+
+  /** A direct handoff's delivery: each run of jobs for one sink in one `send`, in order, awaited. */
+  private async sendNow(items: readonly BatchJob[]): Promise<DeliveryTicket> {
+    for (let i = 0; i < items.length; ) {
+      const sink = this.sinks.get(items[i]!.sink)!;
+      let end = i + 1;
+      while (end < items.length && items[end]!.sink === sink.name && end - i < sink.maxBatch) end++;
+      const results = await sink.send(items.slice(i, end).map((j) => j.alert));
+      for (let k = 0; k < end - i; k++) {
+        const r = results[k] ?? { ok: false, error: `sink '${sink.name}' returned no result` };
+        if (!r.ok) throw new Error(`sink '${sink.name}' failed: ${r.error}`);
+      }
+      this.sent.delivered += end - i;
+      i = end;
+    }
+    return NO_TICKET;
   }
 
   stats(): HandoffStats {
-    return { ...this.dispatcher.stats, ...this.stats0, suppressed: this.suppressor.suppressed, pending: this.outbox.pending };
+    const q = this.queue;
+    return { ...(q ? q.stats : this.sent), ...this.stats0, suppressed: this.suppressor.suppressed, pending: q ? q.pending : 0 };
+  }
+
+  /** The outbox queue, which only a handoff opened with `open` has (not a direct one). */
+  private durable(): OutboxQueue {
+    if (!this.queue) throw new Error('this delivery handoff writes to the console directly: it has no outbox');
+    return this.queue;
   }
 
   /** The jobs a previous run left in the outbox, resumed at open: `settle` it to wait for them too. */
   get resumed(): DeliveryTicket {
-    return this.resumedTicket;
+    return this.queue?.resumed ?? NO_TICKET;
   }
 
   get outboxDir(): string {
-    return this.outbox.dir;
+    return this.durable().dir;
   }
 
   /** Sends the suppression digests, waits up to `deadlineMs` (default: the config's drainTimeoutMs, else 30 s). */
@@ -399,13 +368,11 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     let failure: unknown;
     try {
       await this.exclusive(async () => {
-        const { result, undo } = this.suppressor.flush();
         try {
-          await this.enqueue(result);
+          await this.commit(this.suppressor.flush());
           // Stopped cleanly: the consumer wrote its last checkpoints before this, no record is read again.
           this.suppressor.forget();
         } catch (err) {
-          undo();
           if (this.statePath === undefined) failure = err;
           else this.log(`suppression digests could not be written to the outbox (${errorMessage(err)}): their windows stay in ${this.statePath} and are sent at the next start`);
         }
@@ -415,129 +382,11 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
           this.log(`the suppression state could not be updated (${errorMessage(err)}): the digests just sent may be sent again at the next start, with the same ids`),
         );
       });
-      const drained = await this.dispatcher.drain(deadlineMs ?? this.config.delivery.drainTimeoutMs ?? 30_000);
-      if (!drained) this.log(`${this.outbox.pending} alert deliveries not done before the deadline: they stay in ${this.outbox.dir} and resume on the next start`);
+      await this.queue?.drain(deadlineMs ?? this.config.delivery.drainTimeoutMs ?? 30_000);
     } finally {
-      this.dispatcher.abandon();
-      await this.outbox.close();
+      await this.queue?.close();
       for (const s of new Set(this.sinks.values())) await s.close();
     }
     if (failure !== undefined) throw failure;
   }
-}
-
-/** The saved suppression windows; undefined when there are none. ConfigError naming the file when it is not one. */
-export async function readSuppressionState(path: string): Promise<SuppressionState | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError(`cannot read the suppression state ${path}: ${fsErrorText(err)}`, { cause: err });
-  }
-  const bad = (why: string) =>
-    new ConfigError(`the suppression state ${path} is corrupt (${why}); it was not reset. Fix or delete it (deleting it loses the counts of open suppression windows)`);
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (err) {
-    throw bad(`not JSON: ${describeJsonError(err)}`); // V8's message would quote the file: alerts
-  }
-  const s = v as Partial<SuppressionState> | null;
-  if (!s || s.version !== 1 || !Number.isInteger(s.generation) || !Array.isArray(s.windows) || !Array.isArray(s.taken)) throw bad('not a suppression state');
-  for (const w of s.windows) {
-    const ok =
-      typeof w === 'object' && w !== null && typeof w.key === 'string' && Array.isArray(w.keys) && Number.isFinite(w.start) &&
-      Number.isFinite(w.windowMs) && Number.isInteger(w.count) && typeof w.first === 'object' && w.first !== null && typeof w.first.id === 'string';
-    if (!ok) throw bad('a window is not one');
-  }
-  if (!s.taken.every((t) => Array.isArray(t) && typeof t[0] === 'string' && Number.isInteger(t[1]))) throw bad('"taken" is not a list of [id, generation]');
-  return s as SuppressionState;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
-export function buildSinks(config: DeliveryConfig, deps: { stdout: Writable; stderr: Writable; snsClient?: SNSClient }): Map<string, Sink> {
-  const sinks = new Map<string, Sink>();
-  for (const [name, sc] of Object.entries(config.sinks)) sinks.set(name, createSink(name, sc, { ...deps, secrets: config.secrets }));
-  return sinks;
-}
-
-export function deliveryFailureAlert(job: OutboxJob, error: string, deadLetterPath: string): DeliveredAlert {
-  const a = job.alert;
-  return {
-    id: `${a.id}-undelivered-${job.sink}`.slice(0, 128),
-    kind: 'health',
-    ruleId: DELIVERY_FAILED_ALERT.ruleId,
-    severity: 'high',
-    tags: ['dasguard:delivery'],
-    description: 'An alert could not be delivered to a sink; it was kept in the dead-letter file.',
-    message: `alert ${a.id} (${a.ruleId}, ${a.severity}) could not be delivered to sink '${job.sink}' after ${job.attempts} attempt${job.attempts === 1 ? '' : 's'}: ${error}; kept in ${deadLetterPath}`,
-    clusterId: a.clusterId,
-    instanceId: a.instanceId,
-    time: new Date().toISOString(),
-    source: a.source,
-    event: { alertId: a.id, ruleId: a.ruleId, sink: job.sink, attempts: job.attempts, error } satisfies FactsOf<typeof DELIVERY_FAILED_ALERT>,
-  };
-}
-
-/** A synthetic alert for `alert-test`: its statement holds a literal, so the route's redaction shows. */
-export function testAlert(route: string): DeliveredAlert {
-  const now = new Date();
-  return {
-    id: `alert-test-${now.getTime()}`,
-    kind: 'health',
-    ruleId: ALERT_TEST_ALERT.ruleId,
-    severity: 'info',
-    tags: ['dasguard:test'],
-    description: 'A test alert sent by dasguard alert-test.',
-    message: `dasguard alert-test: route '${route}' works`,
-    clusterId: 'cluster-ALERTTEST',
-    instanceId: 'db-ALERTTEST',
-    time: now.toISOString(),
-    source: 'dasguard alert-test',
-    event: {
-      engine: 'postgresql',
-      clusterId: 'cluster-ALERTTEST',
-      instanceId: 'db-ALERTTEST',
-      dbUserName: 'alert_test',
-      remoteHost: '127.0.0.1',
-      databaseName: 'postgres',
-      commandText: "SELECT 'alert-test literal' AS check",
-      paramList: [],
-    } satisfies FactsOf<typeof ALERT_TEST_ALERT>,
-  };
-}
-
-/**
- * Sends one synthetic alert straight to every sink of `routeName` (no outbox, one attempt): what `alert-test`
- * does. One result per sink.
- */
-export async function sendTestAlert(
-  config: DeliveryConfig,
-  routeName: string,
-  deps: { stdout: Writable; stderr: Writable; snsClient?: SNSClient },
-): Promise<{ sink: string; result: SendResult }[]> {
-  const route = new Router(config.routes).route(routeName);
-  if (!route) throw new ConfigError(`no route named '${routeName}' in ${config.source} (routes: ${config.routes.map((r) => r.name).join(', ') || 'none'})`);
-  const sinks = buildSinks({ ...config, sinks: Object.fromEntries(route.sinks.map((s) => [s, config.sinks[s]!])) }, deps);
-  const alert = redactAlert(testAlert(routeName), route.redaction ?? 'literals');
-  const out: { sink: string; result: SendResult }[] = [];
-  try {
-    for (const [name, sink] of sinks) {
-      const [result] = await sink.send([alert]);
-      out.push({ sink: name, result: result ?? { ok: false, retryable: false, error: 'no result' } });
-    }
-  } finally {
-    for (const s of sinks.values()) await s.close();
-  }
-  return out;
 }

@@ -10,18 +10,33 @@
  * - `quarantine/`: batch files found damaged at open, each with `<file>.done.json` (the jobs already acked or
  *   re-queued from it); their readable unacked jobs are re-queued at once.
  * Every write failure of the file system (a full disk, a vanished directory) is a TransientError naming the
- * directory: the caller retries, nothing is lost.
+ * directory: the caller retries, nothing is lost. This file writes them (util/atomicFile.ts replaceFile for whole
+ * files); outboxFiles.ts reads them back, also for `outbox status`. A little over 400 lines: the writers of one
+ * directory's format, each with the crash and full-disk case it must survive, kept side by side.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, TransientError } from '../errors.js';
-import { syncDir, writeFileAtomic } from '../util/atomicFile.js';
+import { TransientError } from '../errors.js';
+import { isTemporaryFile, replaceFile, syncDir, writeFileAtomic } from '../util/atomicFile.js';
 import { DirLock } from '../util/dirLock.js';
-import { fsErrorCode, fsErrorText, fsWriteError } from '../util/fsErrors.js';
+import { fsErrorText, fsWriteError } from '../util/fsErrors.js';
 import { isBatchFile, parseBatch, writeBatch, type BatchContent, type BatchJob } from './batchFile.js';
+import {
+  ACK_LOG,
+  DEAD_LETTER_FILE,
+  DONE_SUFFIX,
+  QUARANTINE_DIR,
+  inspectOutbox,
+  parseAcks,
+  readDeadLetters,
+  readIfPresent,
+  readQuarantine,
+  unreadable,
+  type DeadLetter,
+  type OutboxStatus,
+} from './outboxFiles.js';
 import type { DeliveredAlert } from './types.js';
-import { describeJsonError } from '../util/jsonError.js';
 
 export interface OutboxJob {
   /** Batch file name. */
@@ -51,21 +66,6 @@ export interface QuarantinedBatch {
   damage: string;
 }
 
-export interface DeadLetter {
-  sink: string;
-  alert: DeliveredAlert;
-}
-
-export interface OutboxStatus {
-  dir: string;
-  /** Unacked jobs per sink. */
-  pending: Record<string, number>;
-  deadLettered: Record<string, number>;
-  /** Dead-letter lines that are not readable entries (kept as they are). */
-  unreadableDeadLetters: number;
-  quarantined: { file: string; expected: number | null; readable: number; resendable: number; damage: string }[];
-}
-
 export interface ResendResult {
   /** The jobs re-queued (to hand to the dispatcher). */
   jobs: OutboxJob[];
@@ -75,11 +75,10 @@ export interface ResendResult {
   kept: number;
 }
 
-const ACK_LOG = 'acks.log';
-export const DEAD_LETTER_FILE = 'dead-letter.jsonl';
-export const QUARANTINE_DIR = 'quarantine';
-const DONE_SUFFIX = '.done.json';
 const DEFAULT_ACK_LOG_LIMIT = 10_000;
+
+// What the outbox's files are named and hold is read back in outboxFiles.ts; its callers know them from here.
+export { DEAD_LETTER_FILE, QUARANTINE_DIR, type DeadLetter, type OutboxStatus };
 
 export class Outbox {
   private seq = 0;
@@ -135,7 +134,8 @@ export class Outbox {
 
   private async recover(): Promise<{ recovered: OutboxJob[]; quarantined: QuarantinedBatch[] }> {
     const names = (await readdir(this.dir).catch((err: unknown) => Promise.reject(unreadable(this.dir, err)))).sort();
-    for (const n of names) if (n.endsWith('.tmp')) await unlink(join(this.dir, n)); // never renamed: never acknowledged to the caller
+    // Never renamed: never acknowledged to the caller (`.tmp`: left by releases before util/atomicFile.ts named them).
+    for (const n of names) if (isTemporaryFile(n) || n.endsWith('.tmp')) await unlink(join(this.dir, n));
     const ackText = await readIfPresent(join(this.dir, ACK_LOG)).catch((err: unknown) => Promise.reject(unreadable(join(this.dir, ACK_LOG), err)));
     const ackedBy = parseAcks(ackText);
     const jobs: OutboxJob[] = [];
@@ -223,19 +223,10 @@ export class Outbox {
   }
 
   private async writeJobs(name: string, items: readonly BatchJob[]): Promise<OutboxJob[]> {
-    const tmp = join(this.dir, `${name}.tmp`);
     try {
-      const fh = await open(tmp, 'wx', 0o600);
-      try {
-        await writeBatch(fh, items);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, join(this.dir, name));
+      await replaceFile(join(this.dir, name), (fh) => writeBatch(fh, items));
       await syncDir(this.dir);
     } catch (err) {
-      await unlink(tmp).catch(() => undefined); // the write's error is what matters
       throw unavailable(this.dir, err);
     }
     this.track(name, items.length, []);
@@ -297,17 +288,10 @@ export class Outbox {
     const lines: string[] = [];
     for (const [batch, indices] of this.acked) for (const i of indices) lines.push(`${batch} ${i}\n`);
     const text = lines.join('');
-    const path = join(this.dir, ACK_LOG);
-    const tmp = `${path}.${process.pid}.tmp`;
-    let fh: FileHandle | undefined;
+    let fh: FileHandle;
     try {
-      fh = await open(tmp, 'ax', 0o600);
-      if (text !== '') await fh.appendFile(text);
-      await fh.sync();
-      await rename(tmp, path);
+      fh = await replaceFile(join(this.dir, ACK_LOG), (h) => (text !== '' ? h.appendFile(text) : Promise.resolve()), { keepOpen: true });
     } catch (err) {
-      await fh?.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
       throw unavailable(this.dir, err);
     }
     // The rename happened; its durability is best effort here (a lost compaction only means a longer ack log).
@@ -430,117 +414,9 @@ export class Outbox {
   }
 
   /** What an outbox directory holds, read without opening it (no lock, nothing written): `dasguard outbox status`. */
-  static async inspect(dir: string): Promise<OutboxStatus> {
-    let names: string[];
-    try {
-      names = (await readdir(dir)).sort();
-    } catch (err) {
-      if (fsErrorCode(err) === 'ENOENT') {
-        throw new ConfigError(`there is no outbox at ${dir}: nothing was ever queued there (is --outbox-dir, or the config's delivery.outboxDir, the one replay or run used?)`, { cause: err });
-      }
-      throw new ConfigError(`cannot read the outbox directory ${dir}: ${fsErrorText(err)}`, { cause: err });
-    }
-    const ackedBy = parseAcks(await readIfPresent(join(dir, ACK_LOG)));
-    const pending: Record<string, number> = {};
-    for (const name of names.filter(isBatchFile)) {
-      const content = parseBatch(name, await readIfPresent(join(dir, name)));
-      const done = ackedBy.get(name);
-      for (const { index, job } of content.jobs) if (!done?.has(index)) pending[job.sink] = (pending[job.sink] ?? 0) + 1;
-    }
-    const dead = await readDeadLetters(join(dir, DEAD_LETTER_FILE));
-    const deadLettered: Record<string, number> = {};
-    for (const { entry } of dead.entries) deadLettered[entry.sink] = (deadLettered[entry.sink] ?? 0) + 1;
-    const quarantined = (await readQuarantine(dir)).map((q) => ({
-      file: q.file,
-      expected: q.content.expected ?? null,
-      readable: q.content.jobs.length,
-      resendable: q.content.jobs.filter((j) => !q.done.has(j.index)).length,
-      damage: q.content.damage ?? 'none (repaired?)',
-    }));
-    return { dir, pending, deadLettered, unreadableDeadLetters: dead.unreadable.length, quarantined };
+  static inspect(dir: string): Promise<OutboxStatus> {
+    return inspectOutbox(dir);
   }
-}
-
-/** Acked indices per batch, from the whole lines of an ack log (a fragment after the last newline is ignored). */
-function parseAcks(text: string): Map<string, Set<number>> {
-  const out = new Map<string, Set<number>>();
-  const whole = text.slice(0, text.lastIndexOf('\n') + 1);
-  for (const line of whole.split('\n')) {
-    const m = /^(\S+) (\d+)$/.exec(line);
-    if (!m || !isBatchFile(m[1]!)) continue;
-    let set = out.get(m[1]!);
-    if (!set) out.set(m[1]!, (set = new Set()));
-    set.add(Number(m[2]));
-  }
-  return out;
-}
-
-async function readDeadLetters(path: string): Promise<{ entries: { entry: DeadLetter; text: string }[]; unreadable: string[] }> {
-  const text = await readIfPresent(path);
-  const entries: { entry: DeadLetter; text: string }[] = [];
-  const unreadable: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      unreadable.push(line);
-      continue;
-    }
-    const e = v as Partial<DeadLetter> | null;
-    if (e && typeof e.sink === 'string' && typeof e.alert === 'object' && e.alert !== null && typeof e.alert.id === 'string') entries.push({ entry: { sink: e.sink, alert: e.alert }, text: line });
-    else unreadable.push(line);
-  }
-  return { entries, unreadable };
-}
-
-interface QuarantineEntry {
-  file: string;
-  content: BatchContent;
-  /** Indices acked or re-queued already. */
-  done: Set<number>;
-  record: Record<string, unknown>;
-}
-
-async function readQuarantine(dir: string): Promise<QuarantineEntry[]> {
-  const qdir = join(dir, QUARANTINE_DIR);
-  let names: string[];
-  try {
-    names = (await readdir(qdir)).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new ConfigError(`cannot read ${qdir}: ${(err as Error).message}`, { cause: err });
-  }
-  const out: QuarantineEntry[] = [];
-  for (const file of names.filter(isBatchFile)) {
-    const content = parseBatch(file, await readFile(join(qdir, file), 'utf8'));
-    let record: Record<string, unknown> = {};
-    const doneText = await readIfPresent(join(qdir, file + DONE_SUFFIX));
-    if (doneText !== '') {
-      try {
-        record = JSON.parse(doneText) as Record<string, unknown>;
-      } catch (err) {
-        throw new ConfigError(`${join(qdir, file + DONE_SUFFIX)} is corrupt (${describeJsonError(err)}): fix or delete it (deleting it makes resend re-queue every readable job of ${file})`, { cause: err });
-      }
-    }
-    const done = new Set(Array.isArray(record.done) ? record.done.filter((n): n is number => Number.isInteger(n)) : []);
-    out.push({ file, content, done, record });
-  }
-  return out;
-}
-
-async function readIfPresent(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if (fsErrorCode(err) === 'ENOENT') return '';
-    throw unreadable(path, err); // a directory where a file should be, no permission: said, not an internal error
-  }
-}
-
-function unreadable(path: string, err: unknown): ConfigError {
-  return new ConfigError(`cannot read ${path}: ${fsErrorText(err)}`, { cause: err });
 }
 
 /** A write the file system refused: the error naming the outbox directory (src/util/fsErrors.ts decides its class). */

@@ -277,8 +277,8 @@ export class Suppressor {
  * alert's message (which may quote statement text). Other alerts pass unchanged.
  */
 export function renderDigest(alert: DeliveredAlert, mode: RedactionMode): DeliveredAlert {
+  if (!alert.suppression) return alert; // checked first: most alerts are not digests, and are not copied
   const { suppression, ...rest } = alert;
-  if (!suppression) return alert;
   return { ...rest, message: digestMessage(alert, alert.suppressedCount ?? 0, suppression, mode) };
 }
 

@@ -1,5 +1,7 @@
 /** Alert delivery: config, routing, suppression, redaction, the durable outbox and the sinks. */
-export { DeliveryHandoff, DEFAULT_OUTBOX_DIR, sendTestAlert, testAlert, type DeliveryHandoffOptions, type HandoffStats } from './DeliveryHandoff.js';
+export { DeliveryHandoff, DEFAULT_OUTBOX_DIR, type DeliveryHandoffOptions, type HandoffStats } from './DeliveryHandoff.js';
+export { builtinDeliveryConfig, consoleHandoff } from './consoleDelivery.js';
+export { sendTestAlert, testAlert } from './syntheticAlerts.js';
 export {
   DEFAULT_CONFIG_FILE,
   formatConfigProblem,

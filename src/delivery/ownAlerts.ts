@@ -1,6 +1,6 @@
 /**
  * The alerts the delivery module raises itself: a delivery that failed for good, and `alert-test`'s synthetic
- * alert (shaped like an activity alert, so that a route's redaction shows). Built in DeliveryHandoff.ts.
+ * alert (shaped like an activity alert, so that a route's redaction shows). Built in syntheticAlerts.ts.
  */
 import type { AlertKind } from '../health/healthAlert.js';
 

@@ -22,7 +22,8 @@ import type { DeliveryHandoff, DeliveryTicket } from '../delivery/DeliveryHandof
 import { ConfigError, DataKeyError, DataKeyProblem, PoisonReason, TransientError, errorMessage } from '../errors.js';
 import { KeyGuard } from '../keys/KeyGuard.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
-import { ConsoleHandoff, type AlertHandoff } from '../pipeline/AlertHandoff.js';
+import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import type { Redaction } from '../pipeline/alert.js';
 import { PipelineStats } from '../pipeline/PipelineStats.js';
 import type { Quarantined } from '../pipeline/processRecord.js';
@@ -242,7 +243,7 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
 
 /** Where alerts go without delivery or a handoff of the caller's: JSON Lines on stdout (CloudWatch Logs). */
 export function defaultHandoff(out: Writable = process.stdout): AlertHandoff {
-  return new ConsoleHandoff(out, 'jsonl');
+  return consoleHandoff(out, 'jsonl');
 }
 
 /** How long to wait for deliveries: the remaining time minus the margin, or the default without a context. */

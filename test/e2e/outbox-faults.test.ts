@@ -187,6 +187,22 @@ describe('the ack log', () => {
     assert.deepEqual(reopened.recovered.map((j) => j.alert.id).sort(), jobs.slice(950).map((j) => j.alert.id).sort());
     await reopened.outbox.close();
   });
+
+  test('temporary files a crash left (before their rename, so never acknowledged) are removed at open; the ack log still works', async () => {
+    const dir = await tmp();
+    const { outbox } = await Outbox.open(dir);
+    const jobs = await outbox.append([{ sink: 's', alert: makeAlert(1) }, { sink: 's', alert: makeAlert(2) }]);
+    await outbox.ack(jobs.slice(0, 1)); // appended to the ack log that compact() left open at open
+    await outbox.close();
+    const left = ['batch-00000000000001-1-00000000-abcdef.jsonl.tmp-4242-0badcafe', 'acks.log.tmp-4242-deadbeef', 'batch-00000000000002-1-00000000-abcdef.jsonl.tmp', 'acks.log.4242.tmp'];
+    for (const name of left) await writeFile(join(dir, name), '{"version":2,"jobs":1}\n');
+    const reopened = await Outbox.open(dir);
+    assert.deepEqual(reopened.recovered.map((j) => j.alert.id), [makeAlert(2).id]);
+    const names = await readdir(dir);
+    for (const name of left) assert.ok(!names.includes(name), name);
+    assert.ok(!names.some((n) => n.includes('.tmp')), names.join(', '));
+    await reopened.outbox.close();
+  });
 });
 
 describe('a damaged batch file', () => {

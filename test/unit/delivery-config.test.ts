@@ -188,7 +188,7 @@ test('every built-in alert is known to the config checks: its rule id, and every
   const { BUILTIN_ALERTS } = await import('../../src/builtinAlerts.js');
   const ids = BUILTIN_ALERTS.map((k) => k.ruleId).sort();
   assert.deepEqual(ids, ['das-data-key-failure', 'das-loss-window', 'das-records-trimmed', 'das-stream-not-started', 'das-stream-silence', 'dasguard.alert-test', 'dasguard.delivery-failed']);
-  const { testAlert, deliveryFailureAlert } = await import('../../src/delivery/DeliveryHandoff.js');
+  const { testAlert, deliveryFailureAlert } = await import('../../src/delivery/syntheticAlerts.js');
   const keysOf = (id: string) => new Set(BUILTIN_ALERTS.find((k) => k.ruleId === id)!.facts);
   for (const k of Object.keys(testAlert('r').event)) assert.ok(keysOf('dasguard.alert-test').has(k), k);
   const job = { batch: 'b', index: 0, sink: 's', alert: makeAlert(1), attempts: 3, notBefore: 0 };

@@ -1,4 +1,7 @@
-/** Alerts printed on stdout or stderr (text or JSON Lines), honouring backpressure. */
+/**
+ * Alerts printed on stdout or stderr (text or JSON Lines), honouring backpressure: a configured `console` sink,
+ * and the built-in delivery's only sink (consoleDelivery.ts), which alone colours text by severity.
+ */
 import type { Writable } from 'node:stream';
 import { formatAlert, writeLine, type OutputFormat } from '../../pipeline/output.js';
 import type { DeliveredAlert, SendResult, Sink } from '../types.js';
@@ -11,11 +14,13 @@ export class ConsoleSink implements Sink {
     readonly name: string,
     private readonly out: Writable,
     private readonly format: OutputFormat = 'text',
+    /** ANSI colours by severity (text only): the built-in delivery on a terminal. */
+    private readonly color = false,
   ) {}
 
   async send(alerts: readonly DeliveredAlert[]): Promise<SendResult[]> {
     for (const a of alerts) {
-      let line = formatAlert(a, this.format, false);
+      let line = formatAlert(a, this.format, this.color);
       if (this.format === 'text' && a.suppressedCount) line += ` (+${a.suppressedCount} suppressed)`;
       await writeLine(this.out, line);
     }

@@ -1,7 +1,7 @@
-/** Builds a sink from its config. */
+/** Builds sinks from their config: one (`createSink`), or every sink a delivery config declares (`buildSinks`). */
 import type { Writable } from 'node:stream';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import type { SinkConfig } from '../config.js';
+import type { DeliveryConfig, SinkConfig } from '../config.js';
 import type { Sink } from '../types.js';
 import { ConsoleSink } from './ConsoleSink.js';
 import { FileSink } from './FileSink.js';
@@ -9,12 +9,16 @@ import { SlackSink } from './SlackSink.js';
 import { SnsSink } from './SnsSink.js';
 import { WebhookSink } from './WebhookSink.js';
 
-export interface SinkDeps {
+/** What sinks are built with, beside their config. */
+export interface SinkStreams {
   stdout: Writable;
   stderr: Writable;
+  snsClient?: SNSClient;
+}
+
+export interface SinkDeps extends SinkStreams {
   /** Every secret of the config, masked in the sink's errors. */
   secrets: readonly string[];
-  snsClient?: SNSClient;
 }
 
 export function createSink(name: string, config: SinkConfig, deps: SinkDeps): Sink {
@@ -30,6 +34,13 @@ export function createSink(name: string, config: SinkConfig, deps: SinkDeps): Si
     case 'file':
       return new FileSink(name, config);
   }
+}
+
+/** Every sink of `config`, by name; their errors mask the config's secrets. */
+export function buildSinks(config: DeliveryConfig, deps: SinkStreams): Map<string, Sink> {
+  const sinks = new Map<string, Sink>();
+  for (const [name, sc] of Object.entries(config.sinks)) sinks.set(name, createSink(name, sc, { ...deps, secrets: config.secrets }));
+  return sinks;
 }
 
 export { ConsoleSink, FileSink, SlackSink, SnsSink, WebhookSink };

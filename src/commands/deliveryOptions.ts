@@ -1,7 +1,11 @@
-/** What `replay` (and `run`) need to turn their delivery options into an AlertHandoff. */
-import type { Io } from '../commands/common.js';
-import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from './config.js';
-import { DeliveryHandoff, type DeliveryHandoffOptions, type HandoffStats } from './DeliveryHandoff.js';
+/**
+ * The commands' delivery options (--config, the shortcuts, --outbox-dir) turned into a config and a
+ * DeliveryHandoff, and the delivery line of their summary. Without any option (and no ./dasguard.yaml) there is
+ * no config: the command prints its alerts through the built-in delivery (src/delivery/consoleDelivery.ts).
+ */
+import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from '../delivery/config.js';
+import { DeliveryHandoff, type DeliveryHandoffOptions, type HandoffStats } from '../delivery/DeliveryHandoff.js';
+import type { Io } from './common.js';
 
 export interface DeliveryOptions {
   /** --config PATH (default ./dasguard.yaml when present). */
