@@ -76,7 +76,7 @@ test('SIGKILL mid-stream, restart: the digests report every suppressed alert (co
   const checkpoints = join(dir, 'checkpoints');
   const args = [
     'run', '--stream', stream, '--resource-id', RESOURCE_ID, '--key-file', KEY_FILE, '--from', 'trim-horizon', '--rules', rules,
-    '--checkpoint-dir', checkpoints, '--config', config, '--outbox-dir', join(dir, 'outbox'), '--poll-interval', '100ms',
+    '--checkpoint-dir', checkpoints, '--state-dir', join(dir, 'state'), '--config', config, '--outbox-dir', join(dir, 'outbox'), '--poll-interval', '100ms',
     '--status-interval', '100ms', '--silence', '0',
   ];
   const processed = (p: DasguardProcess) => Math.max(0, ...p.logs().filter((l) => l.msg === 'status').map((l) => Number(l.records)));

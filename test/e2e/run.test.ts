@@ -83,6 +83,7 @@ describe('dasguard run, in process', () => {
       redaction: 'literals',
       from: 'trim-horizon',
       checkpointDir: dir,
+      stateDir: `${dir}-state`,
       pollIntervalMs: 50,
       statusIntervalMs: 100,
       discoveryIntervalMs: 1000,
@@ -118,6 +119,7 @@ describe('dasguard run, in process', () => {
       redaction: 'literals',
       from: 'trim-horizon',
       checkpointDir: dir,
+      stateDir: `${dir}-state`,
       pollIntervalMs: 50,
       statusIntervalMs: 1000,
       discoveryIntervalMs: 1000,
@@ -143,10 +145,10 @@ describe('dasguard run, in process', () => {
   });
 
   test('a cluster whose stream is not started, or that does not exist: exit 2 with a clear message', async () => {
-    const quiet = await runCli(['run', '--cluster', 'quiet', '--key-file', KEY_FILE, '--rules', rules, '--checkpoint-dir', tempDir()]);
+    const quiet = await runCli(['run', '--cluster', 'quiet', '--key-file', KEY_FILE, '--rules', rules, '--checkpoint-dir', tempDir(), '--state-dir', tempDir()]);
     assert.equal(quiet.code, 2);
     assert.match(quiet.stderr, /activity stream of cluster "quiet" is stopped.*not started/);
-    const missing = await runCli(['run', '--cluster', 'nope', '--key-file', KEY_FILE, '--rules', rules, '--checkpoint-dir', tempDir()]);
+    const missing = await runCli(['run', '--cluster', 'nope', '--key-file', KEY_FILE, '--rules', rules, '--checkpoint-dir', tempDir(), '--state-dir', tempDir()]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /nope/);
   });
@@ -155,7 +157,7 @@ describe('dasguard run, in process', () => {
     const dir = tempDir();
     const file = join(dir, `${STREAM}.json`);
     writeFileSync(file, '{"version": 1, "shards": ');
-    const res = await runCli(['run', '--stream', STREAM, '--key-file', KEY_FILE, '--rules', rules, '--checkpoint-dir', dir]);
+    const res = await runCli(['run', '--stream', STREAM, '--key-file', KEY_FILE, '--rules', rules, '--checkpoint-dir', dir, '--state-dir', `${dir}-state`]);
     assert.equal(res.code, 2);
     assert.ok(res.stderr.includes(file), res.stderr);
     assert.match(res.stderr, /corrupt/);
@@ -181,7 +183,7 @@ class Child extends DasguardProcess {
 
 function runArgs(stream: string, dir: string): string[] {
   // Test streams carry a suffix after the resource id: name the resource id.
-  return ['run', '--stream', stream, '--resource-id', RESOURCE_ID, '--from', 'trim-horizon', '--rules', rules, '--output', 'jsonl', '--checkpoint-dir', dir, '--poll-interval', '100ms', '--status-interval', '1s'];
+  return ['run', '--stream', stream, '--resource-id', RESOURCE_ID, '--from', 'trim-horizon', '--rules', rules, '--output', 'jsonl', '--checkpoint-dir', dir, '--state-dir', `${dir}-state`, '--poll-interval', '100ms', '--status-interval', '1s'];
 }
 
 describe('dasguard run, as a process', () => {
