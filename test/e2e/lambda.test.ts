@@ -323,6 +323,24 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
     }
   });
 
+  it('a wrong environment: the problem of every variable and of the rules in one failure; a misspelt DASGUARD_ variable is a warning', async () => {
+    const logOut = lineStream();
+    const h = createEnvHandler({
+      env: { DASGUARD_RULES: '/nonexistent-rules', DASGUARD_REDACTION: 'bogus', DASGUARD_RESOURCE_ID: 'prod-cluster', DASGUARD_REDACTON: 'full' },
+      stdout: new PassThrough(),
+      logOut: logOut.stream,
+    });
+    await assert.rejects(h({ Records: [] }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match(err.message, /DASGUARD_REDACTION: "bogus" is not one of none, literals, full/);
+      assert.match(err.message, /DASGUARD_RESOURCE_ID: expected a DAS resource id/);
+      assert.match(err.message, /nonexistent-rules/, 'the rules were tried too');
+      return true;
+    });
+    const warning = logOut.lines().find((l) => l.msg === 'environment warning');
+    assert.match(String(warning?.problem), /DASGUARD_REDACTON: .*did you mean 'DASGUARD_REDACTION'/);
+  });
+
   it('invalid rules: the invocation throws with every problem; fixed files load on the next one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dasguard-lambda-'));
     try {
