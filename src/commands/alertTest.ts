@@ -2,7 +2,8 @@
 import { ConfigError, ExitCode } from '../errors.js';
 import { deliveryConfigFor, type DeliveryOptions } from './deliveryOptions.js';
 import { sendTestAlert } from '../delivery/syntheticAlerts.js';
-import { loadRulesOrExit, type Io } from './common.js';
+import { loadRulesOrExit } from './common.js';
+import type { Io } from './io.js';
 import { terminalSafe } from '../util/escape.js';
 
 export interface AlertTestOptions extends DeliveryOptions {
@@ -36,8 +37,6 @@ import { DELIVERY_OPTIONS, deliveryOptions } from './options.js';
 
 export const alertTestCli = defineCommand({
   name: 'alert-test',
-  synopsis: 'alert-test --route NAME',
-  summary: 'Send a synthetic alert through a delivery route (dasguard.yaml) to check the wiring.',
   usage: 'Usage: dasguard alert-test --route NAME [--config PATH] [--rules PATH] [--sns-topic-arn ARN] [--slack-webhook-url URL]',
   description:
     "Sends one synthetic alert (rule dasguard.alert-test, with the route's redaction) straight to every sink of the\n" +

@@ -25,7 +25,8 @@ import type { DecodedBatch } from '../types.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer.js';
 import type { ConsumerLogEntry, ConsumerStats } from '../consumer/types.js';
-import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
+import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
+import type { Io } from './io.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 
 export interface RunOptions {
@@ -356,8 +357,6 @@ import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, del
 
 export const runCli = defineCommand({
   name: 'run',
-  synopsis: 'run --cluster ID',
-  summary: "Watch a cluster's activity stream (Kinesis) continuously; print alerts.",
   usage: 'Usage: dasguard run (--cluster ID | --stream NAME) [options]',
   description:
     'Watches a Database Activity Stream continuously: every shard in order, resharding followed, checkpoints kept, so\n' +

@@ -9,7 +9,8 @@ import { loadLossPatterns, openWindows } from '../health/lossWindows.js';
 import { RdsEventsWatcher, type PollResult } from '../health/RdsEventsWatcher.js';
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import type { OutputFormat } from '../pipeline/output.js';
-import { loadRulesOrExit, type Io } from './common.js';
+import { loadRulesOrExit } from './common.js';
+import type { Io } from './io.js';
 import { sleep } from '../util/backoff.js';
 
 export interface WatchOptions {
@@ -101,8 +102,6 @@ import { ALERT_OUTPUT_OPTION, durationOption, oneOf, positiveInt } from './optio
 
 export const watchCli = defineCommand({
   name: 'watch',
-  synopsis: 'watch --cluster ID',
-  summary: "Poll the cluster's RDS events: loss windows, stream stopped... (--once for cron).",
   usage: 'Usage: dasguard watch --cluster ID [options]',
   description:
     "Polls the cluster's RDS events (DescribeEvents) and alerts on windows in which activity records may have been\n" +

@@ -298,15 +298,17 @@ test('without --key-file, replay decrypts through AWS KMS with the standard SDK 
 });
 
 test('every registered command has help (dasguard CMD --help, -h, help CMD), listed in the top help with its summary', async () => {
-  const { COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
+  const { COMMANDS, COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
   const top = await runCli(['--help']);
   assert.equal(top.code, 0);
   assert.ok(COMMAND_NAMES.length >= 10, COMMAND_NAMES.join(' '));
   for (const name of COMMAND_NAMES) {
+    const { synopsis, summary } = COMMANDS[name]!;
     const command = (await loadCommand(name))!;
     assert.equal(command.name, name);
-    assert.ok(top.stdout.includes(`  ${command.synopsis}  `) || top.stdout.includes(`  ${command.synopsis} `), `top help lists ${command.synopsis}`);
-    assert.ok(top.stdout.includes(command.summary), `top help has the summary of ${name}`);
+    assert.ok(synopsis === name || synopsis.startsWith(`${name} `), `${name}: its synopsis starts with its name: ${synopsis}`);
+    assert.ok(top.stdout.includes(`  ${synopsis}  `) || top.stdout.includes(`  ${synopsis} `), `top help lists ${synopsis}`);
+    assert.ok(top.stdout.includes(summary), `top help has the summary of ${name}`);
     const help = await runCli([name, '--help']);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, new RegExp(`^Usage: dasguard ${name}\\b`));
@@ -314,6 +316,31 @@ test('every registered command has help (dasguard CMD --help, -h, help CMD), lis
     assert.equal((await runCli(['help', name])).stdout, help.stdout);
   }
   assert.equal((await runCli(['help', 'frobnicate'])).stdout, top.stdout);
+});
+
+test('the top help loads no command module (nor the AWS SDK); a command\'s --help loads that command only', async () => {
+  // A resolve hook logs every module the compiled CLI (bin/dasguard.js, dist/) loads.
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-loads-'));
+  await writeFile(
+    join(dir, 'hooks.mjs'),
+    "import { appendFileSync } from 'node:fs';\n" +
+      'export async function resolve(specifier, context, next) {\n' +
+      '  const r = await next(specifier, context);\n' +
+      "  appendFileSync(process.env.LOAD_LOG, r.url + '\\n');\n" +
+      '  return r;\n}\n',
+  );
+  await writeFile(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+  const loads = async (args: string[]): Promise<string[]> => {
+    const log = join(dir, `${args.join('_')}.log`);
+    await promisify(execFile)(process.execPath, ['--import', join(dir, 'register.mjs'), 'bin/dasguard.js', ...args], { env: { ...process.env, LOAD_LOG: log } });
+    return (await readFile(log, 'utf8')).trim().split('\n');
+  };
+  const commandModules = (urls: string[]): string[] => urls.flatMap((u) => /\/dist\/commands\/(\w+)\.js$/.exec(u)?.[1] ?? []).filter((m) => m !== 'io' && m !== 'command');
+  const top = await loads(['--help']);
+  assert.ok(top.some((u) => u.endsWith('/dist/cli.js')), top.join('\n'));
+  assert.deepEqual(commandModules(top), []);
+  assert.deepEqual(top.filter((u) => u.includes('@aws-sdk')), []);
+  assert.deepEqual(commandModules(await loads(['validate', '--help'])).filter((m) => m !== 'common'), ['validate']);
 });
 
 test("every option in a command's table appears in its help text (or says why not)", async () => {
