@@ -17,7 +17,7 @@ import { JsonlQuarantineFile } from '../pipeline/JsonlQuarantineFile.js';
 import { runRecords, type RunRecordsOptions } from '../pipeline/runRecords.js';
 import { severityRank, type Severity } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
-import type { Io } from './io.js';
+import { colorOutput, type Io } from './io.js';
 import { redactEvent } from '../redaction/index.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
@@ -46,7 +46,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const keys = await keyProviderFor(opts.keyFile);
   const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
-  const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+  const color = colorOutput(opts.output, io);
   const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
   const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, color);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;

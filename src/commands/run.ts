@@ -26,7 +26,7 @@ import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer.js';
 import type { ConsumerLogEntry, ConsumerStats } from '../consumer/types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
-import type { Io } from './io.js';
+import { colorOutput, type Io } from './io.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 
 export interface RunOptions {
@@ -104,7 +104,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
+  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, colorOutput(opts.output, io));
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;

@@ -10,7 +10,7 @@ import { RdsEventsWatcher, type PollResult } from '../health/RdsEventsWatcher.js
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import type { OutputFormat } from '../pipeline/output.js';
 import { loadRulesOrExit } from './common.js';
-import type { Io } from './io.js';
+import { colorOutput, type Io } from './io.js';
 import { sleep } from '../util/backoff.js';
 
 export interface WatchOptions {
@@ -37,7 +37,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const patterns = await loadLossPatterns(opts.lossPatterns);
   const rds = deps.rds ?? createRdsClient();
-  const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+  const color = colorOutput(opts.output, io);
   const handoff = consoleHandoff(io.stdout, opts.output, color);
   const watcher = new RdsEventsWatcher({
     client: rds,

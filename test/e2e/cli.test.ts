@@ -5,7 +5,7 @@ import { readFile, writeFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { jsonLines, runCli } from '../support/cli.js';
+import { capturedIo, jsonLines, runCli } from '../support/cli.js';
 import { withEnv } from '../support/env.js';
 import { MYSQL, PG } from '../../scripts/sampleData.js';
 
@@ -218,6 +218,21 @@ test('usage errors exit 2 with a clear message', async () => {
   const help = await runCli(['replay', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--fail-on SEVERITY/);
+});
+
+test('alerts are coloured only as text, to a terminal, without NO_COLOR (io.ts colorOutput decides it for replay, run and watch)', async () => {
+  const { main } = await import('../../src/cli.js');
+  const replay = async (output: string, tty: boolean, env: NodeJS.ProcessEnv): Promise<string> => {
+    const c = capturedIo(env);
+    if (tty) Object.assign(c.io.stdout, { isTTY: true });
+    assert.equal(await main(['replay', PG_PLAIN, '--output', output], c.io), 0, c.stderr());
+    return c.stdout();
+  };
+  const { NO_COLOR: _n, ...env } = process.env;
+  assert.match(await replay('text', true, env), /\x1b\[/);
+  assert.doesNotMatch(await replay('text', true, { ...env, NO_COLOR: '1' }), /\x1b\[/);
+  assert.doesNotMatch(await replay('text', false, env), /\x1b\[/);
+  assert.doesNotMatch(await replay('jsonl', true, env), /\x1b\[/);
 });
 
 test('stdin input', async () => {
