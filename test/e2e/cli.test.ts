@@ -420,7 +420,7 @@ test('--silence 0 (or 0s) turns the silence alert off; the duration flags parse 
 });
 
 test('settings are layered in one place: flag over environment over dasguard.yaml over default, problems named by their layer', async () => {
-  const { layered, outboxDir, redactionMode, deliveryConfigFile, envLayer, DEFAULT_OUTBOX_DIR } = await import('../../src/config/layers.js');
+  const { layered, outboxDir, deliveryConfigFile, envLayer, DEFAULT_OUTBOX_DIR, SETTINGS } = await import('../../src/config/layers.js');
   assert.deepEqual(layered({ flag: 'a', env: 'b', file: 'c' }, 'd'), { value: 'a', from: 'flag' });
   assert.deepEqual(layered({ env: 'b', file: 'c' }, 'd'), { value: 'b', from: 'env' });
   assert.deepEqual(layered({ file: 'c' }, 'd'), { value: 'c', from: 'file' });
@@ -430,10 +430,16 @@ test('settings are layered in one place: flag over environment over dasguard.yam
   assert.equal(outboxDir({}), DEFAULT_OUTBOX_DIR);
   assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: '  ' }, 'DASGUARD_OUTBOX_DIR'), undefined, 'a blank variable is not set');
   assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: ' /tmp/o ' }, 'DASGUARD_OUTBOX_DIR'), '/tmp/o');
-  assert.equal(redactionMode({}), 'literals');
-  assert.equal(redactionMode({ flag: 'full', env: 'none' }), 'full');
-  assert.throws(() => redactionMode({ flag: 'some' }), { name: 'UsageError', message: '--redaction must be one of none, literals, full; got "some"' });
-  assert.throws(() => redactionMode({ env: 'some' }), { name: 'ConfigError', message: 'DASGUARD_REDACTION must be one of none, literals, full, not "some"' });
+  // --redaction is checked like every one-of flag; DASGUARD_REDACTION (the Lambda's) by its spec, over the same
+  // modes and default (test/unit/config.test.ts has its message)
+  const { redactionOption } = await import('../../src/commands/options.js');
+  const { LAMBDA_ENV, lambdaSettings } = await import('../../src/config/lambdaEnv.js');
+  assert.equal(redactionOption(undefined), SETTINGS.redaction.default);
+  assert.equal(lambdaSettings({}).redaction, SETTINGS.redaction.default);
+  assert.equal(redactionOption('full'), 'full');
+  assert.throws(() => redactionOption('some'), { name: 'UsageError', message: '--redaction must be one of none, literals, full; got "some"' });
+  const { REDACTION_MODES } = await import('../../src/redaction/index.js');
+  assert.equal(LAMBDA_ENV.settings.redaction.enum, REDACTION_MODES, 'the flag and the variable take the same modes');
   assert.equal(deliveryConfigFile({ flag: 'my.yaml', env: 'other.yaml' }, { implicit: true }), 'my.yaml');
   assert.equal(deliveryConfigFile({ env: 'other.yaml' }, { implicit: false }), 'other.yaml');
   const dir = await mkdtemp(join(tmpdir(), 'dasguard-layers-'));
