@@ -44,9 +44,9 @@ export const alertTestCli = defineCommand({
     'the config has problems. The shortcuts make routes named cli-sns and cli-slack.',
   options: {
     route: { type: 'string' },
-    // The delivery flags: the usage line names them; --outbox-dir has no effect here (no outbox is used).
+    // The delivery flags: the usage line names them. --outbox-dir would have no effect (no outbox is used): refused.
     ...unlisted(DELIVERY_OPTIONS),
-    'outbox-dir': { type: 'string', undocumented: 'accepted with the other delivery flags; the test alert bypasses the outbox' },
+    'outbox-dir': { type: 'string', undocumented: 'refused with a usage error saying why: the test alert bypasses the outbox' },
     rules: {
       type: 'string',
       multiple: true,
@@ -57,6 +57,9 @@ export const alertTestCli = defineCommand({
   run(v, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`alert-test takes no PATH arguments; got "${positionals[0]}"`);
     if (v.route === undefined) throw new UsageError('alert-test needs --route NAME');
+    if (v['outbox-dir'] !== undefined) {
+      throw new UsageError('alert-test takes no --outbox-dir: it sends the test alert straight to each sink of the route, without the outbox');
+    }
     return alertTestCommand({ route: v.route, ...deliveryOptions(v), ...(v.rules ? { rules: v.rules } : {}) }, io);
   },
 });

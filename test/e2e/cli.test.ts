@@ -215,6 +215,10 @@ test('usage errors exit 2 with a clear message', async () => {
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /input not found: no\/such\/file.jsonl/);
   assert.equal((await runCli(['frobnicate'])).code, 2);
+  // a flag that would have no effect is refused, saying why (not silently ignored)
+  const outbox = await runCli(['alert-test', '--route', 'ops', '--outbox-dir', 'o']);
+  assert.equal(outbox.code, 2);
+  assert.match(outbox.stderr, /^dasguard: alert-test takes no --outbox-dir: it sends the test alert straight to each sink of the route, without the outbox$/m);
   const help = await runCli(['replay', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--fail-on SEVERITY/);
