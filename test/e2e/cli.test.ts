@@ -380,6 +380,57 @@ test("every option in a command's table appears in its help text (or says why no
   }
 });
 
+/**
+ * The `dasguard CMD ... --flag` mentions of a Markdown text (```sh blocks, continuation lines joined and comments
+ * dropped; inline code spans that start with `dasguard CMD`) whose flag CMD does not declare, or whose CMD is not
+ * registered.
+ */
+function undeclaredFlags(markdown: string, tables: Record<string, string[]>): { found: number; wrong: string[] } {
+  const commands: string[] = [];
+  for (const m of markdown.matchAll(/^```sh\n([\s\S]*?)^```/gm)) {
+    for (const line of m[1]!.replace(/\\\n/g, ' ').split('\n')) commands.push(...line.replace(/(^|\s)#.*$/, '').split(/[|;&]/));
+  }
+  for (const m of markdown.replace(/^```[\s\S]*?^```/gm, '').matchAll(/`(dasguard [^`\n]+)`/g)) commands.push(...m[1]!.split(/[|;&]/));
+  let found = 0;
+  const wrong: string[] = [];
+  for (const text of commands) {
+    for (const m of text.matchAll(/(?:^|\s)dasguard ([a-z][a-z-]*)(.*)/g)) {
+      const [, name, rest] = m as unknown as [string, string, string];
+      if (name === 'help') continue;
+      found++;
+      const flags = tables[name];
+      if (flags === undefined) {
+        wrong.push(`dasguard ${name}: not a command (${text.trim()})`);
+        continue;
+      }
+      for (const f of rest.matchAll(/(?:^|[\s[(])--([a-z][a-z-]*)/g)) {
+        if (!flags.includes(f[1]!) && f[1] !== 'help') wrong.push(`dasguard ${name} --${f[1]}: not a flag of ${name} (${text.trim()})`);
+      }
+    }
+  }
+  return { found, wrong };
+}
+
+test('every `dasguard CMD ... --flag` in README.md and docs/ names a flag CMD declares', async () => {
+  const { COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
+  const tables: Record<string, string[]> = {};
+  for (const name of COMMAND_NAMES) tables[name] = Object.keys((await loadCommand(name))!.options);
+  // the check itself finds what it is for
+  assert.deepEqual(undeclaredFlags('```sh\ndasguard replay x --colour \\\n  --key-file k  # --not-checked\ndasguard frob\n```\n`dasguard run [--clster ID]`', tables).wrong, [
+    'dasguard replay --colour: not a flag of replay (dasguard replay x --colour    --key-file k)',
+    'dasguard frob: not a command (dasguard frob)',
+    'dasguard run --clster: not a flag of run (dasguard run [--clster ID])',
+  ]);
+  const docs = ['README.md', ...(await readdir('docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  let found = 0;
+  for (const file of docs) {
+    const r = undeclaredFlags(await readFile(file, 'utf8'), tables);
+    found += r.found;
+    assert.deepEqual(r.wrong, [], file);
+  }
+  assert.ok(found >= 20, `only ${found} dasguard commands found in the docs: is the pattern still right?`);
+});
+
 test('every duration flag takes the one grammar (500ms, 1.5s, 30s, 10m, 1h); a bare number says to add a unit', async () => {
   const cases: [string[], string][] = [
     [['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '5'], '--poll-interval'],
