@@ -1,49 +1,105 @@
 /**
- * The command line, a registry (the changesets pattern): the top help, built from each command's summary; the
- * command's module imported lazily; its declaration (src/commands/command.ts: options, help, the function that
- * turns parsed values into its typed options) parsed and run; and exit codes decided in one place (`main`).
- * A command's flags are declared at the end of its own module, shared ones in src/commands/options.ts.
+ * The command line, a registry (the changesets pattern): each command's name, synopsis and one-line summary are
+ * declared here, and the top help is built from them alone (it imports no command module, so it needs none of
+ * their dependencies, the AWS SDK among them); the command's module is imported only when the command is used;
+ * its declaration (src/commands/command.ts: options, help, the function that turns parsed values into its typed
+ * options) parsed and run; and exit codes decided in one place (`main`). A command's flags are declared at the
+ * end of its own module, shared ones in src/commands/options.ts.
  */
 import { createRequire } from 'node:module';
 import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from './errors.js';
 import { terminalLines } from './util/escape.js';
-import { processIo, type Io } from './commands/common.js';
-import { parseCommandArgs, renderHelp, summaryLine, type Command } from './commands/command.js';
+import { processIo, type Io } from './commands/io.js';
+import { parseCommandArgs, renderHelp, type Command } from './commands/command.js';
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require('../package.json') as { version: string }).version;
 
-/** Every command, in the order of the top help; each module is imported only when its command is used. */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  replay: async () => (await import('./commands/replay.js')).replayCli,
-  decode: async () => (await import('./commands/replay.js')).decodeCli,
-  run: async () => (await import('./commands/run.js')).runCli,
-  validate: async () => (await import('./commands/validate.js')).validateCli,
-  test: async () => (await import('./commands/testRules.js')).testCli,
-  'alert-test': async () => (await import('./commands/alertTest.js')).alertTestCli,
-  outbox: async () => (await import('./commands/outbox.js')).outboxCli,
-  watch: async () => (await import('./commands/watch.js')).watchCli,
-  status: async () => (await import('./commands/status.js')).statusCli,
-  stream: async () => (await import('./commands/stream.js')).streamCli,
+/** A command as the registry knows it before its module is loaded. */
+export interface RegisteredCommand {
+  /** The command's left column in the top help: `replay PATH...`. */
+  synopsis: string;
+  /** Its one line in the top help. */
+  summary: string;
+  /** Imports the command's module and gives its declaration. */
+  load(): Promise<Command>;
+}
+
+/** Every command, in the order of the top help. */
+export const COMMANDS: Readonly<Record<string, RegisteredCommand>> = {
+  replay: {
+    synopsis: 'replay PATH...',
+    summary: 'Decode records from files and evaluate them against the rules; print alerts.',
+    load: async () => (await import('./commands/replay.js')).replayCli,
+  },
+  decode: {
+    synopsis: 'decode PATH...',
+    summary: 'Decrypt and normalise records; print the activity events as JSON Lines.',
+    load: async () => (await import('./commands/replay.js')).decodeCli,
+  },
+  run: {
+    synopsis: 'run --cluster ID',
+    summary: "Watch a cluster's activity stream (Kinesis) continuously; print alerts.",
+    load: async () => (await import('./commands/run.js')).runCli,
+  },
+  validate: {
+    synopsis: 'validate [PATH...]',
+    summary: 'Check rule files; print every problem (file:line rule-id: message).',
+    load: async () => (await import('./commands/validate.js')).validateCli,
+  },
+  test: {
+    synopsis: 'test [PATH...]',
+    summary: 'Run the tests embedded in rule files (tests: fires / doesNotFire).',
+    load: async () => (await import('./commands/testRules.js')).testCli,
+  },
+  'alert-test': {
+    synopsis: 'alert-test --route NAME',
+    summary: 'Send a synthetic alert through a delivery route (dasguard.yaml) to check the wiring.',
+    load: async () => (await import('./commands/alertTest.js')).alertTestCli,
+  },
+  outbox: {
+    synopsis: 'outbox status|resend',
+    summary: 'What the delivery outbox holds; send dead-lettered and quarantined alerts again.',
+    load: async () => (await import('./commands/outbox.js')).outboxCli,
+  },
+  watch: {
+    synopsis: 'watch --cluster ID',
+    summary: "Poll the cluster's RDS events: loss windows, stream stopped... (--once for cron).",
+    load: async () => (await import('./commands/watch.js')).watchCli,
+  },
+  status: {
+    synopsis: 'status --cluster ID',
+    summary: 'Activity stream, Kinesis stream, checkpoint age, last heartbeat, open loss windows.',
+    load: async () => (await import('./commands/status.js')).statusCli,
+  },
+  stream: {
+    synopsis: 'stream start|stop',
+    summary: "Start or stop a cluster's activity stream (checks the documented rules first).",
+    load: async () => (await import('./commands/stream.js')).streamCli,
+  },
 };
 
 /** The registered command names, in help order. */
 export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 
-/** A registered command's declaration (undefined for an unknown name). */
+/** A registered command's declaration (undefined for an unknown name); imports that command's module only. */
 export async function loadCommand(name: string): Promise<Command | undefined> {
-  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name]!() : undefined;
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name]!.load() : undefined;
 }
 
-/** `dasguard --help`: built from every command's synopsis and summary (the only place all modules are loaded). */
-export async function topHelp(): Promise<string> {
-  const commands = await Promise.all(COMMAND_NAMES.map((name) => COMMANDS[name]!()));
+/** A command's line in the top help. */
+function summaryLine({ synopsis, summary }: RegisteredCommand): string {
+  return `  ${`${synopsis}  `.padEnd(21)}${summary}`;
+}
+
+/** `dasguard --help`: built from the registry alone (synchronous: it loads no command module). */
+export function topHelp(): string {
   return `dasguard ${VERSION}: Aurora/RDS Database Activity Streams -> compliance alerts
 
 Usage: dasguard <command> [options]
 
 Commands:
-${commands.map(summaryLine).join('\n')}
+${Object.values(COMMANDS).map(summaryLine).join('\n')}
 
 Inputs (PATH): JSON Lines of Kinesis records, 'aws kinesis get-records' output, a Lambda Kinesis event,
 plaintext DAS JSON, any of these gzipped, a directory of such files, or '-' for stdin.
@@ -60,7 +116,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const topic = rest[0] !== undefined ? await loadCommand(rest[0]) : undefined;
-    io.stdout.write(topic ? renderHelp(topic) : await topHelp());
+    io.stdout.write(topic ? renderHelp(topic) : topHelp());
     return ExitCode.ok;
   }
   if (name === '--version' || name === 'version') {
@@ -68,7 +124,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     return ExitCode.ok;
   }
   const command = await loadCommand(name);
-  if (!command) throw new UsageError(`unknown command "${name}"\n\n${await topHelp()}`);
+  if (!command) throw new UsageError(`unknown command "${name}"\n\n${topHelp()}`);
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(renderHelp(command));
     return ExitCode.ok;

@@ -2,7 +2,8 @@
 import { ConfigError, ExitCode } from '../errors.js';
 import { deliveryConfigFor, type DeliveryOptions } from './deliveryOptions.js';
 import { sendTestAlert } from '../delivery/syntheticAlerts.js';
-import { loadRulesOrExit, type Io } from './common.js';
+import { loadRulesOrExit } from './common.js';
+import type { Io } from './io.js';
 import { terminalSafe } from '../util/escape.js';
 
 export interface AlertTestOptions extends DeliveryOptions {
@@ -36,8 +37,6 @@ import { DELIVERY_OPTIONS, deliveryOptions } from './options.js';
 
 export const alertTestCli = defineCommand({
   name: 'alert-test',
-  synopsis: 'alert-test --route NAME',
-  summary: 'Send a synthetic alert through a delivery route (dasguard.yaml) to check the wiring.',
   usage: 'Usage: dasguard alert-test --route NAME [--config PATH] [--rules PATH] [--sns-topic-arn ARN] [--slack-webhook-url URL]',
   description:
     "Sends one synthetic alert (rule dasguard.alert-test, with the route's redaction) straight to every sink of the\n" +
@@ -45,9 +44,9 @@ export const alertTestCli = defineCommand({
     'the config has problems. The shortcuts make routes named cli-sns and cli-slack.',
   options: {
     route: { type: 'string' },
-    // The delivery flags: the usage line names them; --outbox-dir has no effect here (no outbox is used).
+    // The delivery flags: the usage line names them. --outbox-dir would have no effect (no outbox is used): refused.
     ...unlisted(DELIVERY_OPTIONS),
-    'outbox-dir': { type: 'string', undocumented: 'accepted with the other delivery flags; the test alert bypasses the outbox' },
+    'outbox-dir': { type: 'string', undocumented: 'refused with a usage error saying why: the test alert bypasses the outbox' },
     rules: {
       type: 'string',
       multiple: true,
@@ -58,6 +57,9 @@ export const alertTestCli = defineCommand({
   run(v, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`alert-test takes no PATH arguments; got "${positionals[0]}"`);
     if (v.route === undefined) throw new UsageError('alert-test needs --route NAME');
+    if (v['outbox-dir'] !== undefined) {
+      throw new UsageError('alert-test takes no --outbox-dir: it sends the test alert straight to each sink of the route, without the outbox');
+    }
     return alertTestCommand({ route: v.route, ...deliveryOptions(v), ...(v.rules ? { rules: v.rules } : {}) }, io);
   },
 });

@@ -1,12 +1,12 @@
 /**
- * What a command declares to the CLI (src/cli.ts, the registry): its name, its line in the top help, its option
- * table (each option with its help line) and the function that turns parsed values and positionals into the
- * command's typed options and runs it. Each command's declaration sits at the end of its own module; the help
- * text is rendered from the declaration, so a new flag is one entry in one table.
+ * What a command declares to the CLI (src/cli.ts, the registry, which holds its synopsis and summary for the top
+ * help): its name, its option table (each option with its help line), its help text and the function that turns
+ * parsed values and positionals into the command's typed options and runs it. Each command's declaration sits at
+ * the end of its own module; the help text is rendered from the declaration, so a new flag is one entry in one table.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, errorMessage } from '../errors.js';
-import type { Io } from './common.js';
+import type { Io } from './io.js';
 
 type ParseArgsOptionConfig = NonNullable<ParseArgsConfig['options']>[string];
 
@@ -29,10 +29,6 @@ export type Values<O extends OptionTable> = ReturnType<typeof parseArgs<ParseCon
 
 export interface Command<O extends OptionTable = OptionTable> {
   name: string;
-  /** The command's left column in the top help: `replay PATH...`. */
-  synopsis: string;
-  /** Its one line in the top help. */
-  summary: string;
   /** `Usage: dasguard …` (more lines for more forms). */
   usage: string;
   /** The paragraphs between the usage and the option list. */
@@ -69,11 +65,6 @@ export function renderHelp(command: Command): string {
     (lines.length > 0 ? `\n${lines.join('\n')}\n` : '') +
     (command.footer !== undefined ? `${command.footer}\n` : '')
   );
-}
-
-/** The command's line in the top help. */
-export function summaryLine(command: Command): string {
-  return `  ${`${command.synopsis}  `.padEnd(21)}${command.summary}`;
 }
 
 /** parseArgs on the command's table (strict: an unknown flag is a usage error naming the command's help). */

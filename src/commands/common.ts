@@ -1,7 +1,6 @@
-/** What several commands share: where rules come from, which key source to use, the streams to write to. */
+/** What several commands share: where rules come from, which key source to use, a decryption pool (their Io: io.ts). */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, ExitError } from '../errors.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
@@ -11,18 +10,7 @@ import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
 import { formatProblem, loadRules, type RuleSet } from '../rules/index.js';
 import { DecryptPool } from '../codec/DecryptPool.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
-
-/** The process streams a command writes to (tests pass their own). `isTTY`: text output may be coloured. */
-export interface Io {
-  stdout: Writable & { isTTY?: boolean };
-  stderr: NodeJS.WriteStream;
-  stdin: NodeJS.ReadableStream;
-  env: NodeJS.ProcessEnv;
-}
-
-export function processIo(): Io {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
-}
+import type { Io } from './io.js';
 
 /** `./rules` when the working directory has one, else the baseline pack shipped with dasguard. */
 export function defaultRulePaths(): string[] {

@@ -5,7 +5,7 @@
  */
 import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from '../delivery/config.js';
 import { DeliveryHandoff, type DeliveryHandoffOptions, type HandoffStats } from '../delivery/DeliveryHandoff.js';
-import type { Io } from './common.js';
+import type { Io } from './io.js';
 
 export interface DeliveryOptions {
   /** --config PATH (default ./dasguard.yaml when present). */

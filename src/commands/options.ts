@@ -6,8 +6,8 @@
  */
 import { UsageError } from '../errors.js';
 import { Severities, type Severity } from '../types.js';
-import type { RedactionMode } from '../redaction/index.js';
-import { DEFAULT_OUTBOX_DIR, redactionMode } from '../config/layers.js';
+import { REDACTION_MODES, type RedactionMode } from '../redaction/index.js';
+import { DEFAULT_OUTBOX_DIR, SETTINGS } from '../config/layers.js';
 import { durationProblem, parseDuration } from '../config/duration.js';
 import type { DeliveryOptions } from './deliveryOptions.js';
 import type { OptionDecl, OptionTable, Values } from './command.js';
@@ -122,9 +122,9 @@ export function oneOf<T extends string>(name: string, v: string, allowed: readon
   return v as T;
 }
 
-/** --redaction over the default (src/config/layers.ts). */
+/** --redaction over the default (src/config/layers.ts), checked like every one-of flag. */
 export function redactionOption(v: string | undefined): RedactionMode {
-  return redactionMode({ flag: v });
+  return oneOf('redaction', v ?? SETTINGS.redaction.default, REDACTION_MODES);
 }
 
 /**

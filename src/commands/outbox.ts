@@ -9,7 +9,7 @@ import { deliveryConfigFor, formatDeliverySummary, openConfiguredDelivery, type 
 import { SUPPRESSION_STATE_FILE, readSuppressionState } from '../delivery/suppressionState.js';
 import { outboxDir } from '../config/layers.js';
 import { Outbox, type OutboxStatus } from '../delivery/Outbox.js';
-import type { Io } from './common.js';
+import type { Io } from './io.js';
 
 export interface OutboxStatusOptions {
   delivery: DeliveryOptions;
@@ -109,8 +109,6 @@ import { DELIVERY_OPTIONS, deliveryOptions, oneOf } from './options.js';
 
 export const outboxCli = defineCommand({
   name: 'outbox',
-  synopsis: 'outbox status|resend',
-  summary: 'What the delivery outbox holds; send dead-lettered and quarantined alerts again.',
   usage:
     'Usage: dasguard outbox status [--config PATH] [--outbox-dir DIR] [--output text|json]\n' +
     '       dasguard outbox resend [--config PATH] [--outbox-dir DIR] [--sink NAME] [--to NAME]',

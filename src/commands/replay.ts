@@ -16,7 +16,8 @@ import { PipelineStats } from '../pipeline/PipelineStats.js';
 import { JsonlQuarantineFile } from '../pipeline/JsonlQuarantineFile.js';
 import { runRecords, type RunRecordsOptions } from '../pipeline/runRecords.js';
 import { severityRank, type Severity } from '../types.js';
-import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
+import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
+import { colorOutput, type Io } from './io.js';
 import { redactEvent } from '../redaction/index.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
@@ -45,7 +46,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const keys = await keyProviderFor(opts.keyFile);
   const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
-  const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+  const color = colorOutput(opts.output, io);
   const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
   const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, color);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
@@ -187,8 +188,6 @@ import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, del
 
 export const replayCli = defineCommand({
   name: 'replay',
-  synopsis: 'replay PATH...',
-  summary: 'Decode records from files and evaluate them against the rules; print alerts.',
   usage: 'Usage: dasguard replay PATH... [options]',
   description:
     'Decodes every record and evaluates its activity events against the rules. Alerts go to stdout; a summary\n' +
@@ -218,8 +217,6 @@ export const replayCli = defineCommand({
 
 export const decodeCli = defineCommand({
   name: 'decode',
-  synopsis: 'decode PATH...',
-  summary: 'Decrypt and normalise records; print the activity events as JSON Lines.',
   usage: 'Usage: dasguard decode PATH... [options]',
   description:
     'Decrypts and normalises records; prints each activity event as one JSON line, every original field kept, plus\n' +

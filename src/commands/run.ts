@@ -24,9 +24,10 @@ import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js'
 import type { DecodedBatch } from '../types.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer.js';
-import type { ConsumerLogEntry, ConsumerStats } from '../consumer/types.js';
-import { keyProviderFor, loadRulesOrExit, openPool, type Io } from './common.js';
-import { jsonLine, terminalSafe } from '../util/escape.js';
+import type { ConsumerLogEntry } from '../consumer/types.js';
+import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
+import { colorOutput, type Io } from './io.js';
+import { clearingStream, runLogger } from './runLogger.js';
 
 export interface RunOptions {
   /** DBClusterIdentifier: the stream is looked up with DescribeDBClusters. One of cluster / stream. */
@@ -73,7 +74,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   const from = parseStartPosition(opts.from);
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const keys = await keyProviderFor(opts.keyFile);
-  const log = logger(io.stderr);
+  const log = runLogger(io.stderr);
   const deliveryIo = { ...io, stderr: clearingStream(io.stderr, log.clear) };
   const deliveryConfig = await deliveryConfigFor(opts.delivery, deliveryIo, ruleSet.rules.map((r) => r.id));
   // One `run` per checkpoint directory and per outbox: each is locked before anything is read or sent (a second
@@ -103,7 +104,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR);
+  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, colorOutput(opts.output, io));
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;
@@ -263,90 +264,6 @@ function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenc
   };
 }
 
-interface Logger {
-  entry(e: ConsumerLogEntry): void;
-  status(stream: string, s: ConsumerStats, since: { at: number; events: number }): void;
-  /** Erases the terminal status line, if one is shown. */
-  clear(): void;
-}
-
-/** JSON log lines when stderr is not a terminal; readable lines and a refreshed status line when it is. */
-function logger(err: NodeJS.WriteStream): Logger {
-  const tty = Boolean(err.isTTY);
-  let statusShown = false;
-  const clear = () => {
-    if (statusShown) err.write('\r\x1b[2K');
-    statusShown = false;
-  };
-  return {
-    entry(e) {
-      if (!tty) {
-        err.write(jsonLine({ time: new Date().toISOString(), ...e }) + '\n');
-        return;
-      }
-      clear();
-      const { level, msg, ...rest } = e;
-      const fields = Object.entries(rest)
-        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-        .join(' ');
-      err.write(`dasguard: ${level === 'info' ? '' : `${level}: `}${terminalSafe(`${msg}${fields ? `  ${fields}` : ''}`)}\n`);
-    },
-    status(stream, s, since) {
-      const secs = Math.max(0.001, (Date.now() - since.at) / 1000);
-      const rate = Math.round((s.events - since.events) / secs);
-      const kms = s.keys?.backendCalls ?? 0;
-      if (!tty) {
-        err.write(
-          jsonLine({
-            time: new Date().toISOString(),
-            level: 'info',
-            msg: 'status',
-            stream,
-            records: s.records,
-            events: s.events,
-            eventsPerSec: rate,
-            heartbeats: s.heartbeats,
-            alerts: s.alerts,
-            quarantined: s.quarantined,
-            kmsCalls: kms,
-            keyCacheHits: s.keys?.cacheHits ?? 0,
-            shards: s.shards.map((x) => ({ shardId: x.shardId, state: x.state, lagMs: x.lagMs, sequenceNumber: x.sequenceNumber })),
-          }) + '\n',
-        );
-        return;
-      }
-      const lag = s.shards
-        .filter((x) => x.state === 'reading')
-        .map((x) => `${x.shardId.replace(/^shardId-0*(?=\d)/, '#')}:${x.lagMs === null ? '?' : formatLag(x.lagMs)}`)
-        .join(' ');
-      clear();
-      err.write(
-        `${s.records.toLocaleString('en-US')} records, ${s.events.toLocaleString('en-US')} events (${rate.toLocaleString('en-US')}/s), ` +
-          `${s.alerts} alerts, ${s.quarantined} quarantined, ${kms} KMS calls | lag ${lag || '-'}`,
-      );
-      statusShown = true;
-    },
-    clear,
-  };
-}
-
-/** stderr for other writers (delivery warnings): erases the terminal status line first, so lines never run together. */
-function clearingStream(err: NodeJS.WriteStream, clear: () => void): NodeJS.WriteStream {
-  if (!err.isTTY) return err;
-  const wrapped = Object.create(err) as NodeJS.WriteStream;
-  wrapped.write = ((...args: Parameters<NodeJS.WriteStream['write']>) => {
-    clear();
-    return (err.write as (...a: unknown[]) => boolean)(...args);
-  }) as NodeJS.WriteStream['write'];
-  return wrapped;
-}
-
-function formatLag(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  return `${Math.round(ms / 60_000)}m`;
-}
-
 // ---- The command-line declaration of `run` (src/cli.ts lists it; src/commands/command.ts).
 // (what only the declaration needs is imported here, so this block stays apart from the command's code)
 import { defineCommand } from './command.js';
@@ -356,8 +273,6 @@ import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, del
 
 export const runCli = defineCommand({
   name: 'run',
-  synopsis: 'run --cluster ID',
-  summary: "Watch a cluster's activity stream (Kinesis) continuously; print alerts.",
   usage: 'Usage: dasguard run (--cluster ID | --stream NAME) [options]',
   description:
     'Watches a Database Activity Stream continuously: every shard in order, resharding followed, checkpoints kept, so\n' +

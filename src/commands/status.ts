@@ -15,7 +15,7 @@ import { formatDuration, systemClock, type Clock } from '../health/healthAlert.j
 import { readLivenessState, type LivenessState } from '../health/HealthMonitor.js';
 import { openWindows, type LossWindow } from '../health/lossWindows.js';
 import { readRdsEventsState } from '../health/RdsEventsWatcher.js';
-import type { Io } from './common.js';
+import type { Io } from './io.js';
 import { terminalLines } from '../util/escape.js';
 
 export { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
@@ -200,8 +200,6 @@ import { oneOf } from './options.js';
 
 export const statusCli = defineCommand({
   name: 'status',
-  synopsis: 'status --cluster ID',
-  summary: 'Activity stream, Kinesis stream, checkpoint age, last heartbeat, open loss windows.',
   usage: 'Usage: dasguard status --cluster ID [options]',
   description:
     "Shows the activity stream (status, mode, KMS key), its Kinesis stream (status, open shards, retention), the\n" +

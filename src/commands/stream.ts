@@ -11,7 +11,7 @@ import { StartActivityStreamCommand, StopActivityStreamCommand, type RDSClient }
 import { createInterface } from 'node:readline';
 import { classifyRdsError, createRdsClient, describeActivityStream, type ActivityStreamInfo } from '../aws/rds.js';
 import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
-import type { Io } from './common.js';
+import type { Io } from './io.js';
 
 export interface StreamStartOptions {
   cluster: string;
@@ -150,8 +150,6 @@ import { oneOf } from './options.js';
 
 export const streamCli = defineCommand({
   name: 'stream',
-  synopsis: 'stream start|stop',
-  summary: "Start or stop a cluster's activity stream (checks the documented rules first).",
   usage:
     'Usage: dasguard stream start --cluster ID --kms-key KEY --mode sync|async [--apply-immediately]\n' +
     '       dasguard stream stop --cluster ID [--apply-immediately] [--yes]',

@@ -1,7 +1,8 @@
 /** `dasguard test [PATH...]`: runs the `tests:` blocks of the rule files (each rule: events that fire, events that don't). */
 import { ExitCode } from '../errors.js';
 import { runRuleTests } from '../rules/index.js';
-import { loadRulesOrExit, type Io } from './common.js';
+import { loadRulesOrExit } from './common.js';
+import type { Io } from './io.js';
 import { terminalSafe } from '../util/escape.js';
 
 export async function testRulesCommand(opts: { paths: string[] }, io: Io): Promise<number> {
@@ -18,8 +19,6 @@ import { defineCommand } from './command.js';
 
 export const testCli = defineCommand({
   name: 'test',
-  synopsis: 'test [PATH...]',
-  summary: 'Run the tests embedded in rule files (tests: fires / doesNotFire).',
   usage: 'Usage: dasguard test [PATH...]',
   description:
     "Runs the tests embedded in the rule files: each 'fires' event must fire its rule, each 'doesNotFire' must not.\n" +

@@ -1,7 +1,8 @@
 /** `dasguard validate [PATH...]`: every problem in the rule files at once; exit 0 (clean) or 2. */
 import { ExitCode } from '../errors.js';
 import { formatProblem, loadRules } from '../rules/index.js';
-import { defaultRulePaths, type Io } from './common.js';
+import { defaultRulePaths } from './common.js';
+import type { Io } from './io.js';
 
 export async function validateCommand(opts: { paths: string[] }, io: Io): Promise<number> {
   const paths = opts.paths.length > 0 ? opts.paths : defaultRulePaths();
@@ -22,8 +23,6 @@ import { defineCommand } from './command.js';
 
 export const validateCli = defineCommand({
   name: 'validate',
-  synopsis: 'validate [PATH...]',
-  summary: 'Check rule files; print every problem (file:line rule-id: message).',
   usage: 'Usage: dasguard validate [PATH...]',
   description:
     'Loads rule files (default ./rules, else the bundled pack) and prints every problem as file:line rule-id: message.\n' +

@@ -9,7 +9,8 @@ import { loadLossPatterns, openWindows } from '../health/lossWindows.js';
 import { RdsEventsWatcher, type PollResult } from '../health/RdsEventsWatcher.js';
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import type { OutputFormat } from '../pipeline/output.js';
-import { loadRulesOrExit, type Io } from './common.js';
+import { loadRulesOrExit } from './common.js';
+import { colorOutput, type Io } from './io.js';
 import { sleep } from '../util/backoff.js';
 
 export interface WatchOptions {
@@ -36,7 +37,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const patterns = await loadLossPatterns(opts.lossPatterns);
   const rds = deps.rds ?? createRdsClient();
-  const color = opts.output === 'text' && Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+  const color = colorOutput(opts.output, io);
   const handoff = consoleHandoff(io.stdout, opts.output, color);
   const watcher = new RdsEventsWatcher({
     client: rds,
@@ -101,8 +102,6 @@ import { ALERT_OUTPUT_OPTION, durationOption, oneOf, positiveInt } from './optio
 
 export const watchCli = defineCommand({
   name: 'watch',
-  synopsis: 'watch --cluster ID',
-  summary: "Poll the cluster's RDS events: loss windows, stream stopped... (--once for cron).",
   usage: 'Usage: dasguard watch --cluster ID [options]',
   description:
     "Polls the cluster's RDS events (DescribeEvents) and alerts on windows in which activity records may have been\n" +

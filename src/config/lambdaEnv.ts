@@ -4,11 +4,13 @@
  * naming its variable. A new variable is one more entry in LAMBDA_ENV: its type in LambdaSettings follows from it.
  *
  * What the values are checked against is shared with the other sources of the same setting: the SNS topic ARN and
- * webhook URL specs of dasguard.yaml (src/delivery/configSchema.ts), the redaction modes of src/redaction/.
+ * webhook URL specs of dasguard.yaml (src/delivery/configSchema.ts), the redaction modes of src/redaction/ and
+ * the default of --redaction (src/config/layers.ts).
  */
 import { ConfigError } from '../errors.js';
 import { SNS_TOPIC_ARN, WEBHOOK_URL } from '../delivery/configSchema.js';
 import { REDACTION_MODES } from '../redaction/index.js';
+import { SETTINGS } from './layers.js';
 import { checkEnv, type EnvCheckResult, type EnvSettings, type EnvSpec } from './checkEnv.js';
 import { formatFileProblem, isError } from './problems.js';
 
@@ -36,7 +38,7 @@ export const LAMBDA_ENV = {
       env: 'DASGUARD_REDACTION',
       type: 'string',
       enum: REDACTION_MODES,
-      default: 'literals',
+      default: SETTINGS.redaction.default,
       description: 'The redaction of alerts and log lines.',
     },
     configPath: { env: 'DASGUARD_CONFIG', type: 'string', description: 'A dasguard.yaml packaged with the function.' },

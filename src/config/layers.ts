@@ -2,12 +2,14 @@
  * Where a setting's value comes from, decided in ONE place: a command-line flag (the CLI) or an environment
  * variable (the Lambda handler, which has no flags) over the config file (dasguard.yaml) over the default.
  * SETTINGS names each layered setting's flag, variable, file key and default; `layered` applies the precedence
- * and says which layer won, so a problem names what the user set (`--redaction`, `DASGUARD_REDACTION`).
- * The CLI reads no DASGUARD_* variable: its layers are the flag, the file and the default.
+ * and says which layer won.
+ * The CLI reads no DASGUARD_* variable: its layers are the flag, the file and the default. A value is checked by
+ * its source's one checker: a flag by commands/options.ts, a variable by the Lambda's spec (lambdaEnv.ts), a file
+ * key by the file's spec; none is checked here (`--redaction` and DASGUARD_REDACTION share REDACTION_MODES and
+ * the default below).
  */
 import { existsSync } from 'node:fs';
-import { ConfigError, UsageError } from '../errors.js';
-import { REDACTION_MODES, type RedactionMode } from '../redaction/index.js';
+import type { RedactionMode } from '../redaction/index.js';
 
 /** The file read when no --config is given and ./dasguard.yaml exists (the CLI only; the Lambda needs DASGUARD_CONFIG). */
 export const DEFAULT_CONFIG_FILE = 'dasguard.yaml';
@@ -62,12 +64,4 @@ export function deliveryConfigFile(layers: Pick<Layers<string>, 'flag' | 'env'>,
 /** The outbox directory: --outbox-dir (or the caller's own, e.g. the Lambda's), else the file's delivery.outboxDir, else the default. */
 export function outboxDir(layers: Layers<string>, fallback: string = SETTINGS.outboxDir.default): string {
   return layered(layers, fallback).value;
-}
-
-/** The redaction mode, checked; a wrong value is named as the user set it (a usage error for the flag). */
-export function redactionMode(layers: Pick<Layers<string>, 'flag' | 'env'>): RedactionMode {
-  const { value, from } = layered<string>(layers, SETTINGS.redaction.default);
-  if ((REDACTION_MODES as readonly string[]).includes(value)) return value as RedactionMode;
-  if (from === 'env') throw new ConfigError(`${SETTINGS.redaction.env} must be one of ${REDACTION_MODES.join(', ')}, not "${value}"`);
-  throw new UsageError(`${SETTINGS.redaction.flag} must be one of ${REDACTION_MODES.join(', ')}; got "${value}"`);
 }

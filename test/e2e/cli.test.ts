@@ -5,7 +5,7 @@ import { readFile, writeFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { jsonLines, runCli } from '../support/cli.js';
+import { capturedIo, jsonLines, runCli } from '../support/cli.js';
 import { withEnv } from '../support/env.js';
 import { MYSQL, PG } from '../../scripts/sampleData.js';
 
@@ -215,9 +215,28 @@ test('usage errors exit 2 with a clear message', async () => {
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /input not found: no\/such\/file.jsonl/);
   assert.equal((await runCli(['frobnicate'])).code, 2);
+  // a flag that would have no effect is refused, saying why (not silently ignored)
+  const outbox = await runCli(['alert-test', '--route', 'ops', '--outbox-dir', 'o']);
+  assert.equal(outbox.code, 2);
+  assert.match(outbox.stderr, /^dasguard: alert-test takes no --outbox-dir: it sends the test alert straight to each sink of the route, without the outbox$/m);
   const help = await runCli(['replay', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--fail-on SEVERITY/);
+});
+
+test('alerts are coloured only as text, to a terminal, without NO_COLOR (io.ts colorOutput decides it for replay, run and watch)', async () => {
+  const { main } = await import('../../src/cli.js');
+  const replay = async (output: string, tty: boolean, env: NodeJS.ProcessEnv): Promise<string> => {
+    const c = capturedIo(env);
+    if (tty) Object.assign(c.io.stdout, { isTTY: true });
+    assert.equal(await main(['replay', PG_PLAIN, '--output', output], c.io), 0, c.stderr());
+    return c.stdout();
+  };
+  const { NO_COLOR: _n, ...env } = process.env;
+  assert.match(await replay('text', true, env), /\x1b\[/);
+  assert.doesNotMatch(await replay('text', true, { ...env, NO_COLOR: '1' }), /\x1b\[/);
+  assert.doesNotMatch(await replay('text', false, env), /\x1b\[/);
+  assert.doesNotMatch(await replay('jsonl', true, env), /\x1b\[/);
 });
 
 test('stdin input', async () => {
@@ -298,15 +317,17 @@ test('without --key-file, replay decrypts through AWS KMS with the standard SDK 
 });
 
 test('every registered command has help (dasguard CMD --help, -h, help CMD), listed in the top help with its summary', async () => {
-  const { COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
+  const { COMMANDS, COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
   const top = await runCli(['--help']);
   assert.equal(top.code, 0);
   assert.ok(COMMAND_NAMES.length >= 10, COMMAND_NAMES.join(' '));
   for (const name of COMMAND_NAMES) {
+    const { synopsis, summary } = COMMANDS[name]!;
     const command = (await loadCommand(name))!;
     assert.equal(command.name, name);
-    assert.ok(top.stdout.includes(`  ${command.synopsis}  `) || top.stdout.includes(`  ${command.synopsis} `), `top help lists ${command.synopsis}`);
-    assert.ok(top.stdout.includes(command.summary), `top help has the summary of ${name}`);
+    assert.ok(synopsis === name || synopsis.startsWith(`${name} `), `${name}: its synopsis starts with its name: ${synopsis}`);
+    assert.ok(top.stdout.includes(`  ${synopsis}  `) || top.stdout.includes(`  ${synopsis} `), `top help lists ${synopsis}`);
+    assert.ok(top.stdout.includes(summary), `top help has the summary of ${name}`);
     const help = await runCli([name, '--help']);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, new RegExp(`^Usage: dasguard ${name}\\b`));
@@ -314,6 +335,31 @@ test('every registered command has help (dasguard CMD --help, -h, help CMD), lis
     assert.equal((await runCli(['help', name])).stdout, help.stdout);
   }
   assert.equal((await runCli(['help', 'frobnicate'])).stdout, top.stdout);
+});
+
+test('the top help loads no command module (nor the AWS SDK); a command\'s --help loads that command only', async () => {
+  // A resolve hook logs every module the compiled CLI (bin/dasguard.js, dist/) loads.
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-loads-'));
+  await writeFile(
+    join(dir, 'hooks.mjs'),
+    "import { appendFileSync } from 'node:fs';\n" +
+      'export async function resolve(specifier, context, next) {\n' +
+      '  const r = await next(specifier, context);\n' +
+      "  appendFileSync(process.env.LOAD_LOG, r.url + '\\n');\n" +
+      '  return r;\n}\n',
+  );
+  await writeFile(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+  const loads = async (args: string[]): Promise<string[]> => {
+    const log = join(dir, `${args.join('_')}.log`);
+    await promisify(execFile)(process.execPath, ['--import', join(dir, 'register.mjs'), 'bin/dasguard.js', ...args], { env: { ...process.env, LOAD_LOG: log } });
+    return (await readFile(log, 'utf8')).trim().split('\n');
+  };
+  const commandModules = (urls: string[]): string[] => urls.flatMap((u) => /\/dist\/commands\/(\w+)\.js$/.exec(u)?.[1] ?? []).filter((m) => m !== 'io' && m !== 'command');
+  const top = await loads(['--help']);
+  assert.ok(top.some((u) => u.endsWith('/dist/cli.js')), top.join('\n'));
+  assert.deepEqual(commandModules(top), []);
+  assert.deepEqual(top.filter((u) => u.includes('@aws-sdk')), []);
+  assert.deepEqual(commandModules(await loads(['validate', '--help'])).filter((m) => m !== 'common'), ['validate']);
 });
 
 test("every option in a command's table appears in its help text (or says why not)", async () => {
@@ -332,6 +378,57 @@ test("every option in a command's table appears in its help text (or says why no
     // an option listed in the help is in the table: a help line for a flag that was removed would lie
     for (const m of help.matchAll(/^ {2}(?:-\w, )?--([a-z-]+)/gm)) assert.ok(m[1]! in command.options, `${name} --help lists --${m[1]} that it does not take`);
   }
+});
+
+/**
+ * The `dasguard CMD ... --flag` mentions of a Markdown text (```sh blocks, continuation lines joined and comments
+ * dropped; inline code spans that start with `dasguard CMD`) whose flag CMD does not declare, or whose CMD is not
+ * registered.
+ */
+function undeclaredFlags(markdown: string, tables: Record<string, string[]>): { found: number; wrong: string[] } {
+  const commands: string[] = [];
+  for (const m of markdown.matchAll(/^```sh\n([\s\S]*?)^```/gm)) {
+    for (const line of m[1]!.replace(/\\\n/g, ' ').split('\n')) commands.push(...line.replace(/(^|\s)#.*$/, '').split(/[|;&]/));
+  }
+  for (const m of markdown.replace(/^```[\s\S]*?^```/gm, '').matchAll(/`(dasguard [^`\n]+)`/g)) commands.push(...m[1]!.split(/[|;&]/));
+  let found = 0;
+  const wrong: string[] = [];
+  for (const text of commands) {
+    for (const m of text.matchAll(/(?:^|\s)dasguard ([a-z][a-z-]*)(.*)/g)) {
+      const [, name, rest] = m as unknown as [string, string, string];
+      if (name === 'help') continue;
+      found++;
+      const flags = tables[name];
+      if (flags === undefined) {
+        wrong.push(`dasguard ${name}: not a command (${text.trim()})`);
+        continue;
+      }
+      for (const f of rest.matchAll(/(?:^|[\s[(])--([a-z][a-z-]*)/g)) {
+        if (!flags.includes(f[1]!) && f[1] !== 'help') wrong.push(`dasguard ${name} --${f[1]}: not a flag of ${name} (${text.trim()})`);
+      }
+    }
+  }
+  return { found, wrong };
+}
+
+test('every `dasguard CMD ... --flag` in README.md and docs/ names a flag CMD declares', async () => {
+  const { COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
+  const tables: Record<string, string[]> = {};
+  for (const name of COMMAND_NAMES) tables[name] = Object.keys((await loadCommand(name))!.options);
+  // the check itself finds what it is for
+  assert.deepEqual(undeclaredFlags('```sh\ndasguard replay x --colour \\\n  --key-file k  # --not-checked\ndasguard frob\n```\n`dasguard run [--clster ID]`', tables).wrong, [
+    'dasguard replay --colour: not a flag of replay (dasguard replay x --colour    --key-file k)',
+    'dasguard frob: not a command (dasguard frob)',
+    'dasguard run --clster: not a flag of run (dasguard run [--clster ID])',
+  ]);
+  const docs = ['README.md', ...(await readdir('docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  let found = 0;
+  for (const file of docs) {
+    const r = undeclaredFlags(await readFile(file, 'utf8'), tables);
+    found += r.found;
+    assert.deepEqual(r.wrong, [], file);
+  }
+  assert.ok(found >= 20, `only ${found} dasguard commands found in the docs: is the pattern still right?`);
 });
 
 test('every duration flag takes the one grammar (500ms, 1.5s, 30s, 10m, 1h); a bare number says to add a unit', async () => {
@@ -378,7 +475,7 @@ test('--silence 0 (or 0s) turns the silence alert off; the duration flags parse 
 });
 
 test('settings are layered in one place: flag over environment over dasguard.yaml over default, problems named by their layer', async () => {
-  const { layered, outboxDir, redactionMode, deliveryConfigFile, envLayer, DEFAULT_OUTBOX_DIR } = await import('../../src/config/layers.js');
+  const { layered, outboxDir, deliveryConfigFile, envLayer, DEFAULT_OUTBOX_DIR, SETTINGS } = await import('../../src/config/layers.js');
   assert.deepEqual(layered({ flag: 'a', env: 'b', file: 'c' }, 'd'), { value: 'a', from: 'flag' });
   assert.deepEqual(layered({ env: 'b', file: 'c' }, 'd'), { value: 'b', from: 'env' });
   assert.deepEqual(layered({ file: 'c' }, 'd'), { value: 'c', from: 'file' });
@@ -388,10 +485,16 @@ test('settings are layered in one place: flag over environment over dasguard.yam
   assert.equal(outboxDir({}), DEFAULT_OUTBOX_DIR);
   assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: '  ' }, 'DASGUARD_OUTBOX_DIR'), undefined, 'a blank variable is not set');
   assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: ' /tmp/o ' }, 'DASGUARD_OUTBOX_DIR'), '/tmp/o');
-  assert.equal(redactionMode({}), 'literals');
-  assert.equal(redactionMode({ flag: 'full', env: 'none' }), 'full');
-  assert.throws(() => redactionMode({ flag: 'some' }), { name: 'UsageError', message: '--redaction must be one of none, literals, full; got "some"' });
-  assert.throws(() => redactionMode({ env: 'some' }), { name: 'ConfigError', message: 'DASGUARD_REDACTION must be one of none, literals, full, not "some"' });
+  // --redaction is checked like every one-of flag; DASGUARD_REDACTION (the Lambda's) by its spec, over the same
+  // modes and default (test/unit/config.test.ts has its message)
+  const { redactionOption } = await import('../../src/commands/options.js');
+  const { LAMBDA_ENV, lambdaSettings } = await import('../../src/config/lambdaEnv.js');
+  assert.equal(redactionOption(undefined), SETTINGS.redaction.default);
+  assert.equal(lambdaSettings({}).redaction, SETTINGS.redaction.default);
+  assert.equal(redactionOption('full'), 'full');
+  assert.throws(() => redactionOption('some'), { name: 'UsageError', message: '--redaction must be one of none, literals, full; got "some"' });
+  const { REDACTION_MODES } = await import('../../src/redaction/index.js');
+  assert.equal(LAMBDA_ENV.settings.redaction.enum, REDACTION_MODES, 'the flag and the variable take the same modes');
   assert.equal(deliveryConfigFile({ flag: 'my.yaml', env: 'other.yaml' }, { implicit: true }), 'my.yaml');
   assert.equal(deliveryConfigFile({ env: 'other.yaml' }, { implicit: false }), 'other.yaml');
   const dir = await mkdtemp(join(tmpdir(), 'dasguard-layers-'));

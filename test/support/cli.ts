@@ -1,7 +1,7 @@
 /** Runs the CLI in-process with captured streams, as a user's shell would see it. */
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli.js';
-import type { Io } from '../../src/commands/common.js';
+import type { Io } from '../../src/commands/io.js';
 
 /** An Io whose stdout and stderr are captured (read them with `stdout()` / `stderr()` at any time). */
 export function capturedIo(env: NodeJS.ProcessEnv = process.env, stdin?: string): { io: Io; stdout: () => string; stderr: () => string } {
