@@ -1,6 +1,5 @@
-import type { Base64Data } from './codec/base64.js';
-
 /** Types shared by every stage: source record -> decoded batch -> activity events -> rule matches -> alerts. */
+import type { Base64Data } from './codec/base64.js';
 import type { PoisonReason } from './errors.js';
 
 export type DbEngine = 'postgresql' | 'mysql' | 'oracle' | 'sqlserver' | 'unknown';
