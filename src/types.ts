@@ -1,7 +1,7 @@
-import type { Base64Data } from './codec/base64.js';
-
 /** Types shared by every stage: source record -> decoded batch -> activity events -> rule matches -> alerts. */
+import type { Base64Data } from './codec/base64.js';
 import type { PoisonReason } from './errors.js';
+import type { KinesisRecordFields } from './sources/kinesisFields.js';
 
 export type DbEngine = 'postgresql' | 'mysql' | 'oracle' | 'sqlserver' | 'unknown';
 
@@ -31,17 +31,16 @@ export function formatPosition(p: RecordPosition): string {
 
 /**
  * One record as read from any source (file, Kinesis, Lambda). `data` is the Kinesis record's data: the
- * bytes of the envelope JSON; file inputs holding plaintext DAS JSON pass the parsed object instead.
+ * bytes of the envelope JSON; file inputs holding plaintext DAS JSON pass the parsed object instead. The Kinesis
+ * record's metadata (`partitionKey`, `arrivalTime`, ...) are the fields of src/sources/kinesisFields.ts's table,
+ * declared there and only there.
  */
-export interface SourceRecord {
+export interface SourceRecord extends KinesisRecordFields {
   /** Bytes (Kinesis), base64 text still to decode (a file's or a Lambda event's record), or parsed plaintext JSON. */
   data: Uint8Array | Base64Data | Record<string, unknown>;
   position: RecordPosition;
   /** The DAS resource id (`cluster-…` or `db-…`) that selects the KMS encryption context, when known. */
   resourceId?: string;
-  partitionKey?: string;
-  /** Epoch milliseconds. */
-  arrivalTime?: number;
 }
 
 /**

@@ -1,14 +1,3 @@
-import { gunzipSync } from 'node:zlib';
-import { ConfigError, DataKeyError, DataKeyProblem, PoisonRecordError, PoisonReason } from '../errors.js';
-import { encryptionContextFor, type KeyProvider } from '../keys/KeyProvider.js';
-import { formatBytes, MAX_PAYLOAD_BYTES, recordSizeProblem } from '../limits.js';
-import type { DecodedBatch, EncryptionContext } from '../types.js';
-import { normalizeEvents, type RecordContext } from './normalize.js';
-import { decryptPayload } from './payload.js';
-import { Base64Data, decodeBase64Field } from './base64.js';
-import { describeJsonError } from '../util/jsonError.js';
-import { quoteShort } from '../util/quote.js';
-
 /**
  * One Kinesis record of a Database Activity Stream -> its events.
  *
@@ -27,6 +16,18 @@ import { quoteShort } from '../util/quote.js';
  * untouched; an encrypted record whose resource id is unknown is a DataKeyError (the configuration's fault).
  * Events that cannot be used are rejected one by one (the rest of the record is kept).
  */
+import { gunzipSync } from 'node:zlib';
+import { ConfigError, DataKeyError, DataKeyProblem, PoisonRecordError, PoisonReason } from '../errors.js';
+import { encryptionContextFor, type KeyProvider } from '../keys/KeyProvider.js';
+import { formatBytes, MAX_PAYLOAD_BYTES, recordSizeProblem } from '../limits.js';
+import type { DecodedBatch, EncryptionContext } from '../types.js';
+import { normalizeEvents, type RecordContext } from './normalize.js';
+import { decryptPayload } from './payload.js';
+import { Base64Data, decodeBase64Field } from './base64.js';
+import { describeJsonError } from '../util/jsonError.js';
+import { quoteShort } from '../util/quote.js';
+
+/** What decodeRecord needs besides the record: the key source, the resource id, the decrypt function. */
 export interface DecodeContext {
   keys?: KeyProvider;
   /** The DAS resource id (`cluster-…` or `db-…`) that selects the KMS encryption context. */

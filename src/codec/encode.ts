@@ -1,3 +1,8 @@
+/**
+ * The inverse of decode.ts: builds Kinesis record data of the same form as Aurora's, for samples, tests and
+ * benchmarks. Payload JSON -> gzip -> Encryption SDK message (suite 0x0378, keyring BC/DataKey) under a data
+ * key -> base64; the data key is wrapped under the resource id's encryption context -> base64.
+ */
 import { randomFillSync } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { encryptionContextFor } from '../keys/KeyProvider.js';
@@ -5,11 +10,7 @@ import type { KeyWrapper } from '../keys/LocalKeyProvider.js';
 import { ENVELOPE_TYPE, RECORD_TYPE } from './decode.js';
 import { encryptPayload } from './payload.js';
 
-/**
- * The inverse of decode.ts: builds Kinesis record data of the same form as Aurora's, for samples, tests and
- * benchmarks. Payload JSON -> gzip -> Encryption SDK message (suite 0x0378, keyring BC/DataKey) under a data
- * key -> base64; the data key is wrapped under the resource id's encryption context -> base64.
- */
+/** The payload of one record: a cluster, an instance and the events. */
 export interface ActivityRecordInput {
   clusterId: string;
   instanceId: string;

@@ -22,83 +22,31 @@
  * Anything this module does not handle (format v2, other suites, encryption contexts the SDK would re-serialize
  * differently, trailing bytes after an unsigned message) returns `undefined` BEFORE any decision is made, so the
  * caller can hand the message to the stock SDK. Every integrity failure throws a PoisonRecordError.
+ *
+ * The header is read and checked in esdkHeader.ts; this file does the cryptography: the data key unwrap, HKDF,
+ * header authentication, the body's frames and the footer's signature.
  */
 import { createDecipheriv, createPublicKey, ECDH, hkdfSync, verify as verifySignature } from 'node:crypto';
 import type { CipherGCMTypes } from 'node:crypto';
-import { PoisonReason, PoisonRecordError } from '../errors.js';
+import {
+  EMPTY,
+  fail,
+  IV_LENGTH,
+  KEY_NAME,
+  MESSAGE_ID_LENGTH,
+  parseEsdkHeader,
+  TAG_LENGTH,
+  truncated,
+  type SignatureSpec,
+} from './esdkHeader.js';
 
-interface SignatureSpec {
-  readonly curve: 'prime256v1' | 'secp384r1';
-  readonly hash: 'sha256' | 'sha384';
-  /** byte length of the compressed public point */
-  readonly compressedLength: number;
-  /** DER SubjectPublicKeyInfo prefix for an uncompressed point on this curve */
-  readonly spkiPrefix: Buffer;
-}
-
-interface NativeSuite {
-  readonly id: number;
-  readonly cipher: CipherGCMTypes;
-  readonly keyLength: number;
-  readonly kdfHash: 'sha256' | 'sha384';
-  readonly signature: SignatureSpec | undefined;
-}
-
-const P256: SignatureSpec = {
-  curve: 'prime256v1',
-  hash: 'sha256',
-  compressedLength: 33,
-  spkiPrefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
-};
-const P384: SignatureSpec = {
-  curve: 'secp384r1',
-  hash: 'sha384',
-  compressedLength: 49,
-  spkiPrefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
-};
-
-const SUITES: ReadonlyMap<number, NativeSuite> = new Map(
-  (
-    [
-      [0x0114, 'aes-128-gcm', 16, 'sha256', undefined],
-      [0x0146, 'aes-192-gcm', 24, 'sha256', undefined],
-      [0x0178, 'aes-256-gcm', 32, 'sha256', undefined],
-      [0x0214, 'aes-128-gcm', 16, 'sha256', P256],
-      [0x0346, 'aes-192-gcm', 24, 'sha384', P384],
-      [0x0378, 'aes-256-gcm', 32, 'sha384', P384],
-    ] as const
-  ).map(([id, cipher, keyLength, kdfHash, signature]) => [id, { id, cipher, keyLength, kdfHash, signature }]),
-);
-
-const IV_LENGTH = 12;
-const TAG_LENGTH = 16;
-const MESSAGE_ID_LENGTH = 16;
-/** version .. ecLength */
-const FIXED_HEADER_LENGTH = 22;
 const FINAL_FRAME_MARKER = 0xffffffff;
 /** Maximum.BYTES_PER_AES_GCM_NONCE in @aws-crypto/serialize */
 const MAX_SINGLE_BLOCK_LENGTH = 68719476704;
-const PUBLIC_KEY_CONTEXT_KEY = 'aws-crypto-public-key';
 const WRAPPING_KEY_LENGTH = 32;
-const PROVIDER_ID = Buffer.from('BC', 'utf8');
-const KEY_NAME = Buffer.from('DataKey', 'utf8');
 const FRAME_STRING = Buffer.from('AWSKMSEncryptionClient Frame', 'utf8');
 const FINAL_FRAME_STRING = Buffer.from('AWSKMSEncryptionClient Final Frame', 'utf8');
 const SINGLE_BLOCK_STRING = Buffer.from('AWSKMSEncryptionClient Single Block', 'utf8');
-const EMPTY = Buffer.alloc(0);
-const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function fail(what: string, cause?: unknown): PoisonRecordError {
-  return new PoisonRecordError(
-    PoisonReason.payloadDecrypt,
-    `payload decryption failed: ${what}`,
-    cause === undefined ? undefined : { cause },
-  );
-}
-
-function truncated(where: string): PoisonRecordError {
-  return fail(`the Encryption SDK message is truncated (${where} incomplete)`);
-}
 
 /** Frame AAD: messageId + content string + seq(4) + contentLength(8), all big endian. */
 function bodyAad(messageId: Buffer, contentString: Buffer, seq: number, contentLength: number): Buffer {
@@ -139,107 +87,11 @@ export function decryptEsdkNative(message: Uint8Array, wrappingKey: Uint8Array):
   const buf = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   const end = buf.length;
 
-  /* ---- what we handle at all (decided before any cryptography) ---- */
-  if (end === 0) throw fail('the payload is empty');
-  const version = buf[0];
-  if (version !== 1 && version !== 2) {
-    const hex = (version ?? 0).toString(16).padStart(2, '0');
-    const hint = version === 0x41 ? ' (it looks base64 encoded: decode it first)' : '';
-    throw fail(`not an AWS Encryption SDK message: format version byte is 0x${hex}${hint}`);
-  }
-  if (version !== 1) return undefined;
-  if (end < FIXED_HEADER_LENGTH) throw truncated('header');
-  if (buf[1] !== 0x80) throw fail(`malformed header: message type 0x${buf[1]?.toString(16)} is not 0x80`);
-  const suite = SUITES.get(buf.readUInt16BE(2));
-  if (suite === undefined) return undefined;
-  const messageId = buf.subarray(4, 4 + MESSAGE_ID_LENGTH);
-
-  /* ---- encryption context ---- */
-  const ecLength = buf.readUInt16BE(20);
-  const ecStart = FIXED_HEADER_LENGTH;
-  const ecEnd = ecStart + ecLength;
-  if (ecEnd > end) throw truncated('header (encryption context)');
-  let publicKeyB64: string | undefined;
-  let pairCount = 0;
-  if (ecLength > 0) {
-    if (ecLength < 2) throw fail('malformed header: encryption context too short');
-    pairCount = buf.readUInt16BE(ecStart);
-    let at = ecStart + 2;
-    let previousKey: string | undefined;
-    const seen = new Set<string>();
-    for (let i = 0; i < pairCount; i++) {
-      const fields: string[] = [];
-      for (let f = 0; f < 2; f++) {
-        if (at + 2 > ecEnd) throw fail('malformed header: encryption context entries overrun its length');
-        const len = buf.readUInt16BE(at);
-        at += 2;
-        if (at + len > ecEnd) throw fail('malformed header: encryption context entries overrun its length');
-        let text: string;
-        try {
-          text = utf8Strict.decode(buf.subarray(at, at + len));
-        } catch {
-          // The SDK decodes lossily and re-serializes what it decoded: let it give its own answer.
-          return undefined;
-        }
-        fields.push(text);
-        at += len;
-      }
-      const [key, value] = fields as [string, string];
-      if (seen.has(key)) throw fail(`malformed header: duplicate encryption context key '${key}'`);
-      seen.add(key);
-      // The unwrap AAD is the context as the SDK re-serializes it (keys sorted by localeCompare). When the
-      // header's order differs, the AAD differs from the header bytes: leave that case to the SDK.
-      if (previousKey !== undefined && previousKey.localeCompare(key) > 0) return undefined;
-      previousKey = key;
-      if (key === PUBLIC_KEY_CONTEXT_KEY) publicKeyB64 = value;
-    }
-    if (at !== ecEnd) throw fail('malformed header: encryption context length does not match its entries');
-  }
-  // An empty context re-serializes to nothing at all (not to a zero pair count).
-  const unwrapAad = pairCount === 0 ? EMPTY : buf.subarray(ecStart, ecEnd);
-
-  /* ---- encrypted data keys ---- */
-  let pos = ecEnd;
-  if (pos + 2 > end) throw truncated('header (encrypted data keys)');
-  const edkCount = buf.readUInt16BE(pos);
-  pos += 2;
-  if (edkCount === 0) throw fail('malformed header: no encrypted data key');
-  const candidates: { info: Buffer; wrapped: Buffer }[] = [];
-  for (let i = 0; i < edkCount; i++) {
-    const fields: Buffer[] = [];
-    for (let f = 0; f < 3; f++) {
-      if (pos + 2 > end) throw truncated('header (encrypted data keys)');
-      const len = buf.readUInt16BE(pos);
-      pos += 2;
-      if (pos + len > end) throw truncated('header (encrypted data keys)');
-      fields.push(buf.subarray(pos, pos + len));
-      pos += len;
-    }
-    const [providerId, info, wrapped] = fields as [Buffer, Buffer, Buffer];
-    if (providerId.equals(PROVIDER_ID) && info.subarray(0, KEY_NAME.length).equals(KEY_NAME)) {
-      candidates.push({ info, wrapped });
-    }
-  }
-
-  /* ---- rest of the header, header auth ---- */
-  const headerEnd = pos + 10;
-  if (headerEnd + IV_LENGTH + TAG_LENGTH > end) throw truncated('header');
-  const contentType = buf[pos] ?? 0;
-  if (buf.readUInt32BE(pos + 1) !== 0) throw fail('malformed header: reserved bytes are not zero');
-  if (buf[pos + 5] !== IV_LENGTH) throw fail('malformed header: IV length does not match the algorithm suite');
-  const frameLength = buf.readUInt32BE(pos + 6);
-  if (contentType !== 1 && contentType !== 2) throw fail(`malformed header: unknown content type ${contentType}`);
-  const headerIv = buf.subarray(headerEnd, headerEnd + IV_LENGTH);
-  const headerTag = buf.subarray(headerEnd + IV_LENGTH, headerEnd + IV_LENGTH + TAG_LENGTH);
-  pos = headerEnd + IV_LENGTH + TAG_LENGTH;
-
+  const header = parseEsdkHeader(buf);
+  if (header === undefined) return undefined;
+  const { suite, messageId, unwrapAad, candidates, edkCount, contentType, frameLength, headerEnd, headerIv, headerTag, publicKeyB64 } = header;
   const signature = suite.signature;
-  if (signature !== undefined && publicKeyB64 === undefined) {
-    throw fail(`malformed header: signed algorithm suite but no '${PUBLIC_KEY_CONTEXT_KEY}' in the encryption context`);
-  }
-  if (signature === undefined && publicKeyB64 !== undefined) {
-    throw fail(`malformed header: unsigned algorithm suite but '${PUBLIC_KEY_CONTEXT_KEY}' in the encryption context`);
-  }
+  let pos = header.bodyStart;
 
   /* ---- unwrap the data key (raw AES keyring, AES-256-GCM), derive the message key ---- */
   if (wrappingKey.byteLength !== WRAPPING_KEY_LENGTH) {

@@ -1,3 +1,11 @@
+/**
+ * The events of a record's `databaseActivityEventList`, one by one -> ActivityEvent, Heartbeat or RejectedEvent
+ * (src/types.ts). An activity event keeps every original field verbatim and gets dasguard's added fields, the same
+ * on every engine: `engine`, `clusterId`, `instanceId` and `recordVersion` from the record; `logTimeMs`,
+ * `startTimeMs` and `endTimeMs` (DAS timestamps parsed); `rows`; and, read from the statement text with the SQL
+ * lexer (src/sql/), `sqlCommand`, `sqlHasWhere` and `sqlComments`. Never throws: an event that cannot be used is
+ * rejected with its reason and the rest of the record is kept. decode.ts calls it once the payload is JSON.
+ */
 import { mysqlVersionOf, type LexerOptions } from '../sql/lexer.js';
 import { leadingCommand, statementShape } from '../sql/statement.js';
 import { PoisonReason } from '../errors.js';

@@ -1,11 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomicFile.js';
-import { fsWriteError } from '../util/fsErrors.js';
-import { DirLock } from '../util/dirLock.js';
-import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
-
 /**
  * CheckpointStore in local files: `<dir>/<streamName>.json` holding
  * `{"version": 1, "streamName": "...", "shards": {"shardId-…": {"sequenceNumber": "...", "finished": true?, "updatedAt": "..."}}}`.
@@ -19,6 +11,15 @@ import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
  * DirLockedError naming the holder) instead of overwriting the first one's checkpoints. Reading needs no lock
  * (`status`): files are replaced atomically.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomicFile.js';
+import { fsWriteError } from '../util/fsErrors.js';
+import { DirLock } from '../util/dirLock.js';
+import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
+
+/** The checkpoints of every stream of one directory, one file per stream (see above). */
 export class FileCheckpointStore implements CheckpointStore {
   readonly dir: string;
   /** Per stream: the full content last written (or loaded), and the chain of writes in flight. */

@@ -11,8 +11,10 @@
  *   re-queued from it); their readable unacked jobs are re-queued at once.
  * Every write failure of the file system (a full disk, a vanished directory) is a TransientError naming the
  * directory: the caller retries, nothing is lost. This file writes them (util/atomicFile.ts replaceFile for whole
- * files); outboxFiles.ts reads them back, also for `outbox status`. A little over 400 lines: the writers of one
- * directory's format, each with the crash and full-disk case it must survive, kept side by side.
+ * files); outboxFiles.ts reads them back, also for `outbox status`. A little over 400 lines, on purpose: the
+ * writers of one directory's format, each with the crash and full-disk case it must survive, kept side by side;
+ * they share the class's private state (the open ack log and its size, the jobs left per batch, the write chains
+ * that order appends), which a split would have to expose to another file.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';

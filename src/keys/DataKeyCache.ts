@@ -1,6 +1,3 @@
-import { ConfigError, PoisonRecordError } from '../errors.js';
-import type { EncryptionContext } from '../types.js';
-
 /**
  * A bounded cache of decrypted DAS data keys, in front of a key backend (KMS Decrypt).
  *
@@ -17,6 +14,10 @@ import type { EncryptionContext } from '../types.js';
  *   200; any other failure (throttling, access denied: either may be over at the next call) is not cached;
  * - callers always receive a fresh copy they own (and may zero).
  */
+import { ConfigError, PoisonRecordError } from '../errors.js';
+import type { EncryptionContext } from '../types.js';
+
+/** The bounds of a DataKeyCache. */
 export interface DataKeyCacheOptions {
   /** Most keys held at once (default 1000). */
   maxEntries?: number;

@@ -1,8 +1,3 @@
-import { ConfigError, DataKeyError, DataKeyProblem, PoisonReason, PoisonRecordError } from '../errors.js';
-import type { EncryptionContext } from '../types.js';
-import { canonicalEncryptionContext } from './DataKeyCache.js';
-import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
-
 /**
  * Tells a wrong configuration from a bad record, around any KeyProvider. It remembers, per encryption context,
  * whether a data key has decrypted yet:
@@ -20,6 +15,12 @@ import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
  * One guard per key source, shared by everything that decodes with it (every shard of `run`, a Lambda
  * container's invocations). `hint` says what the user should pass or check, in the words of the command.
  */
+import { ConfigError, DataKeyError, DataKeyProblem, PoisonReason, PoisonRecordError } from '../errors.js';
+import type { EncryptionContext } from '../types.js';
+import { canonicalEncryptionContext } from './DataKeyCache.js';
+import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
+
+/** How a KeyGuard words its advice. */
 export interface KeyGuardOptions {
   /** Appended to a 'never-decrypted' message: what to pass or check (e.g. "pass the --resource-id ..."). */
   hint?: string;

@@ -1,10 +1,11 @@
-import type { EncryptionContext } from '../types.js';
-
 /**
  * Turns the `key` field of a DAS envelope (a KMS ciphertext of the 32-byte data key) into the data key.
  * Adapters: KmsKeyProvider (AWS KMS Decrypt), LocalKeyProvider (a master-key file, for samples and tests).
  * Callers import this interface only.
  */
+import type { EncryptionContext } from '../types.js';
+
+/** The data key of a record, from the `key` field's bytes and the encryption context of its resource id. */
 export interface KeyProvider {
   /**
    * Returns a FRESH copy of the plaintext data key that the caller owns (and may zero). Throws

@@ -1,10 +1,3 @@
-import { DecryptCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
-import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
-import { ConfigError, PoisonRecordError, PoisonReason } from '../errors.js';
-import type { EncryptionContext } from '../types.js';
-import { canonicalEncryptionContext, DataKeyCache, type DataKeyCacheOptions } from './DataKeyCache.js';
-import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
-
 /**
  * KeyProvider backed by AWS KMS `Decrypt`, with a DataKeyCache in front (one KMS call per distinct data
  * key instead of one per record).
@@ -17,6 +10,14 @@ import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
  * network failures are TransientError (retry, do not skip); access, key state, credential and region
  * problems are ConfigError (every record would fail: stop, do not quarantine the stream).
  */
+import { DecryptCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
+import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
+import { ConfigError, PoisonRecordError, PoisonReason } from '../errors.js';
+import type { EncryptionContext } from '../types.js';
+import { canonicalEncryptionContext, DataKeyCache, type DataKeyCacheOptions } from './DataKeyCache.js';
+import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
+
+/** A KMS client or its configuration (not both), the cache, and optionally the key id Decrypt must use. */
 export type KmsKeyProviderOptions = (
   | { client: KMSClient; clientConfig?: never }
   | { clientConfig?: KMSClientConfig; client?: never }

@@ -1,10 +1,3 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { ConfigError, DasguardError, PoisonRecordError, PoisonReason } from '../errors.js';
-import type { EncryptionContext } from '../types.js';
-import { canonicalEncryptionContext } from './DataKeyCache.js';
-import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
-
 /**
  * A master-key file standing in for KMS: for the bundled samples and for offline tests. It enforces the
  * encryption context exactly like KMS does, so a record of one cluster never decrypts as another's.
@@ -15,6 +8,12 @@ import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
  * `"DGK1" | keyId length (1 byte) | keyId (utf8) | iv (12) | ciphertext (32) | GCM tag (16)`,
  * AES-256-GCM under the master key with AAD = `"DGK1"` + canonical JSON of the encryption context.
  */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError, DasguardError, PoisonRecordError, PoisonReason } from '../errors.js';
+import type { EncryptionContext } from '../types.js';
+import { canonicalEncryptionContext } from './DataKeyCache.js';
+import type { KeyProvider, KeyProviderStats } from './KeyProvider.js';
 
 /** Anything that can wrap a data key the way the stream's key source will unwrap it. */
 export interface KeyWrapper {

@@ -14,7 +14,7 @@
  *   usual (our operators all return booleans; empty all/any are rejected at load);
  * - a value `{fact: name}` is that fact's value.
  */
-import type { Cond, FieldRef } from './condition.js';
+import type { Cond, FieldRef } from './conditionEnv.js';
 import type { EngineOperator } from './operators.js';
 
 export type Event = Record<string, unknown>;

@@ -16,7 +16,9 @@ export const RuleTargets: readonly RuleTarget[] = ['activity', 'rds-event'];
  * - `binds`: bind values (every value masked);
  * - `message`: a server message quoting the statement or its values (quoted values and numbers masked);
  * - `value`: a value set by the application or user (masked whole).
- * Under `full` none of them is shown at all.
+ * Under `full` none of them is shown at all. A new field that carries one of these is its `carries` mark below and
+ * nothing else: every output redacts through src/redaction (test/unit/redaction.test.ts checks any marked field
+ * the same way); docs/redaction.md lists the fields for readers.
  */
 export type Carries = 'sql' | 'binds' | 'message' | 'value';
 

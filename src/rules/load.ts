@@ -1,13 +1,16 @@
 /**
  * Loading rules = read -> parse (YAML, with positions: src/config/yamlTree.ts) -> validate -> compile, collecting
  * EVERY problem with its file, line and rule id. Nothing about a rule can fail later, at run time. The keys and
- * patterns of a rule file are those of its spec (schema.ts); the checks here word each problem for the rule.
+ * patterns of a rule file are those of its spec (schema.ts); the checks word each problem for the rule.
+ *
+ * This file reads the files and their top level (lists, macros, declared fields: global, so read first);
+ * compileRule.ts checks and compiles each rule.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Severities, type Severity } from '../types.js';
-import { compilePredicate, requirementsOf } from './compile.js';
-import { checkUnusedMacro, parseRuleCondition, resolveField, type ConditionEnv, type Macro, type NamedList } from './condition.js';
+import { checkUnusedMacro } from './condition.js';
+import type { ConditionEnv, Macro, NamedList } from './conditionEnv.js';
+import { compileRule, type RuleNode } from './compileRule.js';
 import {
   ACTIVITY_FIELDS,
   FieldTypes,
@@ -21,11 +24,10 @@ import {
 import { operatorTable } from './operators.js';
 import { didYouMean } from '../config/didYouMean.js';
 import { ProblemList, isError, type Pos, type Problem } from '../config/problems.js';
-import { NAME_PATTERN, RULE_ID_PATTERN, RULE_KEYS, TEST_KEYS, TOP_KEYS } from './schema.js';
+import { NAME_PATTERN, TOP_KEYS } from './schema.js';
 import { CompiledRuleSet } from './RuleSet.js';
-import type { CompiledRule, RuleInfo, RuleSet, RuleTestCase } from './types.js';
-import { compileTemplate } from './template.js';
-import { describeNode, parseYamlFile, toJs, type YMap, type YNode } from '../config/yamlTree.js';
+import type { CompiledRule, RuleSet } from './types.js';
+import { describeNode, parseYamlFile, type YNode } from '../config/yamlTree.js';
 
 export interface LoadResult {
   /** Undefined when any problem is an error. */
@@ -36,8 +38,6 @@ export interface LoadResult {
   files: string[];
 }
 
-const TEST_ENGINES = ['postgresql', 'mysql', 'oracle', 'sqlserver', 'unknown'] as const;
-const RULE_ID_RE = new RegExp(RULE_ID_PATTERN);
 const NAME_RE = new RegExp(NAME_PATTERN);
 
 /**
@@ -104,11 +104,6 @@ async function walk(dir: string): Promise<string[]> {
     else if (/\.ya?ml$/i.test(name)) out.push(full);
   }
   return out;
-}
-
-interface RuleNode {
-  node: YNode;
-  file: string;
 }
 
 function loadRuleSources(sources: readonly { file: string; text: string }[], problems: ProblemList): RuleSet | undefined {
@@ -261,189 +256,4 @@ function collectFields(node: YNode, declared: Map<string, { type: FieldType; pos
     }
     if (prev === undefined) declared.set(name, { type, pos });
   }
-}
-
-function compileRule(
-  rn: RuleNode,
-  env: ConditionEnv,
-  ids: Map<string, Pos>,
-  operators: ReturnType<typeof operatorTable>,
-  order: number,
-): CompiledRule | undefined {
-  const problems = env.problems;
-  const node = rn.node;
-  if (node.kind !== 'map') {
-    problems.add(node.pos, `a rule is a mapping (id:, severity:, when: ...), got ${describeNode(node)}`);
-    return undefined;
-  }
-  const get = (k: string): YMap['entries'][number] | undefined => node.entries.find((e) => e.key === k);
-
-  // The id first: every other problem names it.
-  const idEntry = get('id');
-  let id: string | undefined;
-  let ok = true;
-  if (idEntry === undefined) {
-    problems.add(node.pos, 'rule has no id');
-    ok = false;
-  } else if (idEntry.value.kind !== 'scalar' || typeof idEntry.value.value !== 'string' || !RULE_ID_RE.test(idEntry.value.value)) {
-    problems.add(idEntry.value.pos, `rule id must be text of letters, digits and . _ : / - (got ${describeNode(idEntry.value)})`);
-    ok = false;
-  } else {
-    id = idEntry.value.value;
-    const prev = ids.get(id);
-    if (prev !== undefined) {
-      problems.add(idEntry.value.pos, `duplicate rule id '${id}' (first defined at ${prev.file}:${prev.line})`, id);
-      ok = false;
-    } else ids.set(id, idEntry.value.pos);
-  }
-  const err = (pos: Pos, message: string): void => {
-    problems.add(pos, message, id);
-    ok = false;
-  };
-
-  for (const e of node.entries) {
-    if (!RULE_KEYS.includes(e.key)) err(e.keyPos, `unknown key '${e.key}' in a rule${didYouMean(e.key, RULE_KEYS)}`);
-  }
-
-  const text = (k: string): string | undefined => {
-    const e = get(k);
-    if (e === undefined) return undefined;
-    if (e.value.kind !== 'scalar' || typeof e.value.value !== 'string') {
-      err(e.value.pos, `'${k}' must be text, got ${describeNode(e.value)}`);
-      return undefined;
-    }
-    return e.value.value;
-  };
-
-  const description = text('description') ?? '';
-
-  let severity: Severity | undefined;
-  const sevEntry = get('severity');
-  if (sevEntry === undefined) err(node.pos, `rule has no severity (one of ${Severities.join(', ')})`);
-  else {
-    const v = sevEntry.value.kind === 'scalar' ? sevEntry.value.value : undefined;
-    if (typeof v === 'string' && (Severities as readonly string[]).includes(v)) severity = v as Severity;
-    else {
-      const hint = typeof v === 'string' ? didYouMean(v, Severities) : '';
-      err(sevEntry.value.pos, `bad severity ${describeNode(sevEntry.value)}${hint}: one of ${Severities.join(', ')}`);
-    }
-  }
-
-  let enabled = true;
-  const enEntry = get('enabled');
-  if (enEntry !== undefined) {
-    if (enEntry.value.kind === 'scalar' && typeof enEntry.value.value === 'boolean') enabled = enEntry.value.value;
-    else err(enEntry.value.pos, `'enabled' must be true or false, got ${describeNode(enEntry.value)}`);
-  }
-
-  const tags: string[] = [];
-  const tagEntry = get('tags');
-  if (tagEntry !== undefined) {
-    if (tagEntry.value.kind !== 'seq') err(tagEntry.value.pos, `'tags' must be a list of text, got ${describeNode(tagEntry.value)}`);
-    else {
-      for (const t of tagEntry.value.items) {
-        if (t.kind === 'scalar' && typeof t.value === 'string' && t.value !== '') tags.push(t.value);
-        else err(t.pos, `a tag is text (quote it: '${t.kind === 'scalar' ? String(t.value) : '...'}'), got ${describeNode(t)}`);
-      }
-    }
-  }
-
-  let target: RuleTarget = 'activity';
-  const tgtEntry = get('target');
-  if (tgtEntry !== undefined) {
-    const v = tgtEntry.value.kind === 'scalar' ? tgtEntry.value.value : undefined;
-    if (typeof v === 'string' && (RuleTargets as readonly string[]).includes(v)) target = v as RuleTarget;
-    else err(tgtEntry.value.pos, `bad target ${describeNode(tgtEntry.value)}${typeof v === 'string' ? didYouMean(v, RuleTargets) : ''}: one of ${RuleTargets.join(', ')}`);
-  }
-
-  const whenEntry = get('when');
-  let cond;
-  if (whenEntry === undefined) err(node.pos, "rule has no 'when' condition");
-  else {
-    const before = problems.items.length;
-    cond = parseRuleCondition(whenEntry.value, env, target, id);
-    if (cond === undefined) {
-      ok = false;
-      // A broken macro or an unknown list in a file that failed to parse may leave nothing reported here.
-      if (problems.items.length === before && !env.incomplete) err(whenEntry.keyPos, "the 'when' condition is invalid");
-    }
-  }
-
-  const messageEntry = get('message');
-  const messageText = text('message') ?? (description !== '' ? '{{rule.description}}' : `{{rule.id}}`);
-  const messagePos = messageEntry?.value.pos ?? node.pos;
-  const template = compileTemplate(
-    messageText,
-    (name) => resolveField(name, messagePos, { env, target, ruleId: id }),
-    (message) => err(messagePos, message),
-    (message) => problems.warn(messagePos, message, id),
-  );
-  if (template === undefined) ok = false;
-
-  let tests: CompiledRule['tests'];
-  const testsEntry = get('tests');
-  if (testsEntry !== undefined) {
-    const t = parseTests(testsEntry.value, env, target, id);
-    if (t === undefined) ok = false;
-    else tests = t;
-  }
-
-  if (!ok || id === undefined || severity === undefined || cond === undefined || template === undefined) return undefined;
-  // With a mistake anywhere, no rule set is built: compiling (macros expanded) would be work for nothing.
-  if (problems.items.some(isError)) return undefined;
-  const info: RuleInfo = { id, description, severity, tags, target, file: rn.file, line: node.pos.line, enabled };
-  return {
-    info,
-    order,
-    cond,
-    predicate: compilePredicate(cond, operators),
-    template,
-    requirements: requirementsOf(cond),
-    tests,
-  };
-}
-
-function parseTests(node: YNode, env: ConditionEnv, target: RuleTarget, id: string | undefined): CompiledRule['tests'] | undefined {
-  const problems = env.problems;
-  if (node.kind !== 'map') {
-    problems.add(node.pos, `'tests' is a mapping with fires: and doesNotFire: lists, got ${describeNode(node)}`, id);
-    return undefined;
-  }
-  let ok = true;
-  const out: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[] } = { fires: [], doesNotFire: [] };
-  const fields = env.fields[target];
-  for (const e of node.entries) {
-    if (!TEST_KEYS.includes(e.key)) {
-      problems.add(e.keyPos, `unknown key '${e.key}' in tests${didYouMean(e.key, TEST_KEYS)}`, id);
-      ok = false;
-      continue;
-    }
-    if (e.value.kind !== 'seq') {
-      problems.add(e.value.pos, `tests.${e.key} is a list of events, got ${describeNode(e.value)}`, id);
-      ok = false;
-      continue;
-    }
-    for (const ev of e.value.items) {
-      if (ev.kind !== 'map') {
-        problems.add(ev.pos, `a test event is a mapping of fields, got ${describeNode(ev)}`, id);
-        ok = false;
-        continue;
-      }
-      for (const f of ev.entries) {
-        if (!fields.has(f.key)) {
-          problems.add(f.keyPos, `test event: unknown field '${f.key}'${didYouMean(f.key, fields.keys())}`, id);
-          ok = false;
-        } else if (target === 'activity' && f.key === 'engine') {
-          const v = f.value.kind === 'scalar' ? f.value.value : undefined;
-          if (typeof v !== 'string' || !(TEST_ENGINES as readonly string[]).includes(v)) {
-            const hint = typeof v === 'string' ? didYouMean(v, TEST_ENGINES) : '';
-            problems.add(f.value.pos, `test event: engine must be one of ${TEST_ENGINES.join(', ')}, got ${describeNode(f.value)}${hint}`, id);
-            ok = false;
-          }
-        }
-      }
-      (out[e.key as 'fires' | 'doesNotFire']).push({ event: toJs(ev) as Record<string, unknown>, pos: ev.pos });
-    }
-  }
-  return ok ? out : undefined;
 }

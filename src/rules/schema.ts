@@ -1,7 +1,7 @@
 /**
  * The ONE definition of a rule file's shape, in the spec language of src/config/spec.ts: its keys, what each holds,
- * the rule id and list/macro name patterns. The loader (load.ts) takes its key lists and patterns from here and
- * checks the content with messages that name the rule (docs/rules.md shows them); `rulesJsonSchema()` turns the
+ * the rule id and list/macro name patterns. The loader (load.ts, compileRule.ts) takes its key lists and patterns
+ * from here and checks the content with messages that name the rule (docs/rules.md shows them); `rulesJsonSchema()` turns the
  * same spec into schema/rules.schema.json, so editors (e.g. VS Code's YAML extension:
  * `# yaml-language-server: $schema=…/rules.schema.json`) complete field and operator names as the user types. The
  * schema is deliberately permissive where the loader knows more (fields declared under `fields:`, lists, macros):

@@ -7,7 +7,7 @@
  */
 import { type MessagePart } from '../redaction/index.js';
 import { accessorOf, type Event } from './compile.js';
-import type { FieldRef } from './condition.js';
+import type { FieldRef } from './conditionEnv.js';
 import type { RuleInfo, Template } from './types.js';
 
 type Part = string | ((event: Event, rule: RuleInfo) => MessagePart);

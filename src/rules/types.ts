@@ -1,12 +1,12 @@
 /**
  * The shapes the rules modules share: a rule's identity (RuleInfo), a match, the RuleSet port the pipeline
- * evaluates through, a compiled rule and its message Template. Types only, imported by load.ts, RuleSet.ts,
- * template.ts and ruleTests.ts, so that none of them imports another just for a type (no import cycle).
+ * evaluates through, a compiled rule and its message Template. Types only, imported by load.ts, compileRule.ts,
+ * RuleSet.ts, template.ts and ruleTests.ts, so that none of them imports another just for a type (no import cycle).
  */
 import type { Severity } from '../types.js';
 import type { MessagePart } from '../redaction/index.js';
 import type { EngineCondition, Event, Predicate, Requirements } from './compile.js';
-import type { Cond } from './condition.js';
+import type { Cond } from './conditionEnv.js';
 import type { RuleTarget } from './fields.js';
 import type { Pos } from '../config/problems.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { carriesOf, maskBinds, maskMessage, maskSql, redactAlert, redactEvent, redactField, renderMessage, withMessageParts, MESSAGE_PARTS, REMOVED } from '../../src/redaction/index.js';
-import { ACTIVITY_FIELD_SPECS, NATIVE_AUDIT_CARRIES, NATIVE_AUDIT_FIELDS } from '../../src/rules/fields.js';
+import { ACTIVITY_FIELD_SPECS, NATIVE_AUDIT_CARRIES, NATIVE_AUDIT_FIELDS, type Carries } from '../../src/rules/fields.js';
 import { jsonLine, terminalLines, terminalSafe } from '../../src/util/escape.js';
 
 test('PostgreSQL: passwords in ALTER ROLE / CREATE USER never survive; identifiers do', () => {
@@ -141,16 +141,42 @@ test('server messages: quoted values, numbers and Key (...)=(...) values are mas
   for (const [m, want] of cases) assert.equal(maskMessage(m), want);
 });
 
-test('the redaction table comes from the field table: the marked fields, and only those, are redacted', () => {
-  const marked = Object.entries(ACTIVITY_FIELD_SPECS).filter(([, s]) => s.carries).map(([k]) => k).sort();
-  assert.deepEqual(marked, ['commandText', 'errorMessage', 'paramList']);
-  for (const k of marked) assert.notEqual(carriesOf(k), undefined);
+test('the redaction table comes from the field table: every field redacts as its mark says, and only the marked ones', () => {
+  // Derived, not listed: a field newly marked in ACTIVITY_FIELD_SPECS needs no edit here (or anywhere else).
+  for (const [k, spec] of Object.entries(ACTIVITY_FIELD_SPECS)) {
+    assert.equal(carriesOf(k), k === 'engineNativeAuditFields' ? 'nested' : spec.carries, k);
+  }
+  // The fields DAS fills with statement text, bind values and server messages keep their marks.
+  assert.equal(ACTIVITY_FIELD_SPECS.commandText?.carries, 'sql');
+  assert.equal(ACTIVITY_FIELD_SPECS.paramList?.carries, 'binds');
+  assert.equal(ACTIVITY_FIELD_SPECS.errorMessage?.carries, 'message');
   for (const k of Object.keys(NATIVE_AUDIT_CARRIES)) {
     assert.ok(NATIVE_AUDIT_FIELDS.includes(k), `${k} is a documented native audit key`);
     assert.notEqual(carriesOf(`engineNativeAuditFields.${k}`), undefined);
   }
   assert.equal(carriesOf('dbUserName'), undefined);
   assert.equal(carriesOf('engineNativeAuditFields.OS_USERNAME'), undefined);
+});
+
+test('a field marked in the field table is redacted in events by its mark alone: masked under literals, gone under full', () => {
+  const secret = '4111111111111111';
+  const sample: Record<Carries, unknown> = {
+    sql: `SELECT * FROM t WHERE pan = '${secret}'`,
+    binds: [secret],
+    message: `invalid input syntax for type integer: "${secret}"`,
+    value: secret,
+  };
+  const marked = Object.entries(ACTIVITY_FIELD_SPECS).filter(([, s]) => s.carries !== undefined);
+  assert.ok(marked.length >= 3);
+  for (const [k, spec] of marked) {
+    const event = { engine: 'postgresql', dbUserName: 'alice', [k]: sample[spec.carries as Carries] };
+    const literals = redactEvent(event, 'literals');
+    assert.ok(k in literals, `${k} kept under literals`);
+    assert.ok(!JSON.stringify(literals).includes(secret), `${k} masked under literals`);
+    assert.equal(k in redactEvent(event, 'full'), false, `${k} removed under full`);
+    assert.equal(redactField(k, event[k], 'postgresql', 'full'), REMOVED, `${k} shows ${REMOVED} in a message under full`);
+    assert.equal(redactEvent(event, 'none')[k], event[k]);
+  }
 });
 
 const SECRET = '4111111111111111';

@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Base64Data } from '../../src/codec/base64.js';
 import { ConfigError } from '../../src/errors.js';
+import type { _Record } from '@aws-sdk/client-kinesis';
 import { arrivalTimeMs } from '../../src/sources/arrivalTime.js';
+import { KINESIS_FIELDS, type KinesisRecordFields } from '../../src/sources/kinesisFields.js';
 import { fromKinesisJson } from '../../src/sources/kinesisJson.js';
 import { fromSdkRecord } from '../../src/sources/kinesisSdk.js';
 import { fromLambdaRecord, lambdaRecordItem, locateLambdaRecord, type KinesisStreamRecord } from '../../src/sources/lambdaEvent.js';
@@ -61,6 +63,47 @@ test('the same Kinesis record through every transport gives the same record data
   }
   assert.deepEqual(handler.position, { source: STREAM, shardId: 'shardId-000000000000', sequenceNumber: '4963' });
   assert.deepEqual((file as { record: SourceRecord }).record.position, { source: 'event.json', line: 1, index: 0, shardId: 'shardId-000000000000', sequenceNumber: '4963' });
+});
+
+/**
+ * A raw example of every field of KINESIS_FIELDS, as each transport carries it, and the value the SourceRecord must
+ * hold. Typed by the table: a field added there without an example here does not compile (npm test typechecks).
+ */
+const FIELD_EXAMPLES: { [K in keyof KinesisRecordFields]-?: { sdk: unknown; json: unknown; lambda: unknown; value: NonNullable<KinesisRecordFields[K]> } } = {
+  partitionKey: { sdk: 'pk-7', json: 'pk-7', lambda: 'pk-7', value: 'pk-7' },
+  arrivalTime: { sdk: new Date(T), json: T / 1000, lambda: T / 1000, value: T },
+};
+
+test('every field of the Kinesis field table flows from each transport (SDK, get-records JSON, Lambda event) to the SourceRecord', () => {
+  const names = Object.keys(KINESIS_FIELDS) as (keyof KinesisRecordFields)[];
+  assert.deepEqual(Object.keys(FIELD_EXAMPLES).sort(), [...names].sort(), 'an example for every field of KINESIS_FIELDS');
+  const sdkRaw: Record<string, unknown> = { Data: Buffer.from('{}'), SequenceNumber: '1' };
+  const jsonRaw: Record<string, unknown> = { Data: 'e30=', SequenceNumber: '1' };
+  const lambdaRaw = { kinesis: { data: 'e30=', sequenceNumber: '1' } as Record<string, unknown>, eventID: 'shardId-000000000000:1', eventSourceARN: ARN };
+  // Without the fields: none is set.
+  const bare: SourceRecord[] = [
+    fromSdkRecord(sdkRaw as unknown as _Record, { streamName: STREAM, shardId: 'shardId-000000000000' }),
+    (fromKinesisJson(jsonRaw, { source: 'f' }, {}) as { record: SourceRecord }).record,
+    fromLambdaRecord(lambdaRaw as unknown as KinesisStreamRecord, undefined),
+  ];
+  for (const r of bare) for (const name of names) assert.equal(name in r, false, `${name} absent`);
+  // With them: each one, converted.
+  for (const name of names) {
+    const spec = KINESIS_FIELDS[name];
+    const ex = FIELD_EXAMPLES[name];
+    sdkRaw[spec.pascal] = ex.sdk;
+    jsonRaw[spec.pascal] = ex.json;
+    lambdaRaw.kinesis[spec.camel] = ex.lambda;
+  }
+  const mapped: [string, SourceRecord][] = [
+    ['SDK', fromSdkRecord(sdkRaw as unknown as _Record, { streamName: STREAM, shardId: 'shardId-000000000000' })],
+    ['get-records JSON', (fromKinesisJson(jsonRaw, { source: 'f' }, {}) as { record: SourceRecord }).record],
+    ['Lambda handler', fromLambdaRecord(lambdaRaw as unknown as KinesisStreamRecord, undefined)],
+    ['Lambda event in a file', (lambdaRecordItem(lambdaRaw, { source: 'event.json' }, {}) as { record: SourceRecord }).record],
+  ];
+  for (const [transport, r] of mapped) {
+    for (const name of names) assert.deepEqual(r[name], FIELD_EXAMPLES[name].value, `${transport}: ${name}`);
+  }
 });
 
 test('resource ids: the override wins, then the stream, then the fallback; the handler refuses a stream without one', () => {
