@@ -125,11 +125,11 @@ export async function benchConsumer(log: (s: string) => void = console.log): Pro
     const ac = new AbortController();
     const r0 = performance.now();
     const running = consumer.run(ac.signal);
-    await waitUntil(() => consumer.stats().records >= BACKLOG, 'backlog drained', 600_000);
+    await waitUntil(() => consumer.stats().pipeline.records >= BACKLOG, 'backlog drained', 600_000);
     const runSecs = (performance.now() - r0) / 1000;
     ac.abort();
     await running;
-    const events = consumer.stats().events;
+    const events = consumer.stats().pipeline.events;
 
     const sink = new Writable({ write: (_c, _e, cb) => cb() });
     const io = { stdout: sink, stderr: process.stderr, stdin: Readable.from([]), env: process.env };

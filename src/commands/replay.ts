@@ -15,6 +15,7 @@ import { Progress, formatSummary, writeLine, type OutputFormat } from '../pipeli
 import { PipelineStats } from '../pipeline/PipelineStats.js';
 import { JsonlQuarantineFile } from '../pipeline/JsonlQuarantineFile.js';
 import { runRecords, type RunRecordsOptions } from '../pipeline/runRecords.js';
+import { RETRY_DEFAULTS } from '../pipeline/drive.js';
 import { severityRank, type Severity } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
 import { colorOutput, type Io } from './io.js';
@@ -59,7 +60,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
       handoff,
       // A hand-off that fails transiently (the outbox on a full disk) changed nothing: retried, then exit 4.
       handoffRetry: {
-        attempts: 6,
+        attempts: RETRY_DEFAULTS.attempts,
         onRetry: (err, attempt, delay) => io.stderr.write(`dasguard: alert handoff failed, retrying (attempt ${attempt}, ${delay} ms): ${terminalSafe(err.message)}\n`),
       },
     });

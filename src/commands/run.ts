@@ -150,7 +150,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     const report = () => {
       const s = consumer.stats();
       log.status(streamName, s, last);
-      last = { at: Date.now(), events: s.events };
+      last = { at: Date.now(), events: s.pipeline.events };
     };
     statusTimer = setInterval(report, opts.statusIntervalMs);
     health.start();
@@ -166,10 +166,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       level: 'info',
       msg: 'stopped',
       stream: streamName,
-      records: s.records,
-      events: s.events,
-      alerts: s.alerts,
-      quarantined: s.quarantined,
+      ...s.pipeline,
       kmsCalls: s.keys?.backendCalls ?? 0,
     });
     return ExitCode.ok;

@@ -36,7 +36,8 @@ export function runLogger(err: NodeJS.WriteStream): RunLogger {
     },
     status(stream, s, since) {
       const secs = Math.max(0.001, (Date.now() - since.at) / 1000);
-      const rate = Math.round((s.events - since.events) / secs);
+      const c = s.pipeline;
+      const rate = Math.round((c.events - since.events) / secs);
       const kms = s.keys?.backendCalls ?? 0;
       if (!tty) {
         err.write(
@@ -45,12 +46,9 @@ export function runLogger(err: NodeJS.WriteStream): RunLogger {
             level: 'info',
             msg: 'status',
             stream,
-            records: s.records,
-            events: s.events,
+            // Every counter of the pipeline's snapshot, under its name.
+            ...c,
             eventsPerSec: rate,
-            heartbeats: s.heartbeats,
-            alerts: s.alerts,
-            quarantined: s.quarantined,
             kmsCalls: kms,
             keyCacheHits: s.keys?.cacheHits ?? 0,
             shards: s.shards.map((x) => ({ shardId: x.shardId, state: x.state, lagMs: x.lagMs, sequenceNumber: x.sequenceNumber })),
@@ -64,8 +62,8 @@ export function runLogger(err: NodeJS.WriteStream): RunLogger {
         .join(' ');
       clear();
       err.write(
-        `${s.records.toLocaleString('en-US')} records, ${s.events.toLocaleString('en-US')} events (${rate.toLocaleString('en-US')}/s), ` +
-          `${s.alerts} alerts, ${s.quarantined} quarantined, ${kms} KMS calls | lag ${lag || '-'}`,
+        `${c.records.toLocaleString('en-US')} records, ${c.events.toLocaleString('en-US')} events (${rate.toLocaleString('en-US')}/s), ` +
+          `${c.alerts} alerts, ${c.quarantined} quarantined, ${kms} KMS calls | lag ${lag || '-'}`,
       );
       statusShown = true;
     },

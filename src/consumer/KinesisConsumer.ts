@@ -24,7 +24,7 @@
  *   checkpoint moves and the shards wait.
  */
 import { KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
-import { ConfigError } from '../errors.js';
+import { ConfigError, TransientError, errorMessage } from '../errors.js';
 import { DataKeyAlarm } from '../health/dataKeyFailure.js';
 import { KeyGuard } from '../keys/KeyGuard.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
@@ -34,9 +34,10 @@ import { withRetry } from '../pipeline/drive.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import { PipelineStats } from '../pipeline/PipelineStats.js';
 import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
-import { ShardReader, classifyKinesisError } from './ShardReader.js';
+import { classifyKinesisError } from '../aws/kinesis.js';
+import { ShardReader } from './ShardReader.js';
 import type { ConsumerLogEntry, ConsumerStats, StartPosition } from './types.js';
-import { backoffDelay, sleep } from '../util/backoff.js';
+import { sleep } from '../util/backoff.js';
 
 /** `latest`, `trim-horizon` or an ISO 8601 time. Throws ConfigError otherwise. */
 export function parseStartPosition(v: string): StartPosition {
@@ -72,7 +73,7 @@ export interface KinesisConsumerOptions {
   concurrency?: number;
   /** GetRecords `Limit` (default 10000, the maximum). */
   maxRecordsPerCall?: number;
-  /** Backoff for throttling and transient failures (defaults 200 ms, 10 s). */
+  /** Backoff for throttling and transient failures (default RETRY_DEFAULTS: 200 ms, 10 s). */
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** Longest wait between retries of a record held on a data key failure (default 60 s). */
@@ -110,13 +111,8 @@ export class KinesisConsumer {
   }
 
   stats(): ConsumerStats {
-    const p = this.#stats;
     return {
-      records: p.records,
-      events: p.events,
-      heartbeats: p.heartbeats,
-      alerts: p.alerts,
-      quarantined: p.quarantined,
+      pipeline: this.#stats.snapshot(),
       keys: this.#deps.keys?.stats(),
       shards: [...this.#readers.values()].map((r) => r.status()).sort((a, b) => (a.shardId < b.shardId ? -1 : 1)),
       startedAt: this.#startedAt,
@@ -233,28 +229,39 @@ export class KinesisConsumer {
   /** ListShards, every page; retried on throttling and 5xx; undefined when stopped meanwhile. */
   async #listShards(signal: AbortSignal): Promise<Shard[] | undefined> {
     const o = this.#o;
-    for (let attempt = 1; ; attempt++) {
+    const what = `ListShards on stream ${o.streamName}`;
+    if (signal.aborted) return undefined;
+    try {
+      return await withRetry(
+        async () => {
+          const out: Shard[] = [];
+          let token: string | undefined;
+          do {
+            const page = await o.client.send(
+              new ListShardsCommand(token === undefined ? { StreamName: o.streamName } : { NextToken: token }),
+              { abortSignal: signal },
+            );
+            out.push(...(page.Shards ?? []));
+            token = page.NextToken;
+          } while (token !== undefined);
+          return out;
+        },
+        {
+          attempts: Number.POSITIVE_INFINITY,
+          baseDelayMs: o.baseDelayMs,
+          maxDelayMs: o.maxDelayMs,
+          signal,
+          // Throttling, 5xx, a stream being updated: retried; anything else stops the consumer.
+          classify: (err) => {
+            const kind = classifyKinesisError(err, what);
+            return kind instanceof Error ? kind : new TransientError(errorMessage(err), { cause: err });
+          },
+          onRetry: (err, attempt, delayMs) => o.log?.({ level: 'warn', msg: 'retrying ListShards', attempt, delayMs, error: err.message }),
+        },
+      );
+    } catch (err) {
       if (signal.aborted) return undefined;
-      try {
-        const out: Shard[] = [];
-        let token: string | undefined;
-        do {
-          const page = await o.client.send(
-            new ListShardsCommand(token === undefined ? { StreamName: o.streamName } : { NextToken: token }),
-            { abortSignal: signal },
-          );
-          out.push(...(page.Shards ?? []));
-          token = page.NextToken;
-        } while (token !== undefined);
-        return out;
-      } catch (err) {
-        if (signal.aborted) return undefined;
-        const kind = classifyKinesisError(err, `ListShards on stream ${o.streamName}`);
-        if (kind instanceof Error) throw kind;
-        const delay = backoffDelay(attempt, o.baseDelayMs ?? 200, o.maxDelayMs ?? 10_000);
-        o.log?.({ level: 'warn', msg: 'retrying ListShards', attempt, delayMs: delay, error: (err as Error).message });
-        await sleep(delay, signal);
-      }
+      throw err;
     }
   }
 
@@ -279,8 +286,8 @@ export class KinesisConsumer {
       const durably = (what: string, write: () => Promise<void>) =>
         withRetry(write, {
           attempts: Number.POSITIVE_INFINITY,
-          baseDelayMs: this.#o.baseDelayMs ?? 200,
-          maxDelayMs: this.#o.maxDelayMs ?? 10_000,
+          baseDelayMs: this.#o.baseDelayMs,
+          maxDelayMs: this.#o.maxDelayMs,
           ...(this.#stopping ? { signal: this.#stopping } : {}),
           onRetry: (err, attempt, delayMs) => this.#o.log?.({ level: 'warn', msg: `${what} not saved: retrying`, attempt, delayMs, error: err.message }),
         });

@@ -3,8 +3,10 @@
  * shard's NextShardIterator is null). Each batch goes through the record driver (src/pipeline/runRecords.ts):
  * records are decoded with bounded concurrency but handed off and checkpointed in sequence order (the driver's
  * commit hook moves the shard's checkpoint). What is left here is the shard's transport policy: iterators,
- * throttling, trimmed data, retrying forever until stopped, the checkpoints. A record whose data key stopped decrypting (DataKeyError 'stopped-decrypting')
- * is held: retried with backoff until it decrypts or the reader stops, the shard's checkpoint never passing it.
+ * throttling, trimmed data, retrying forever until stopped (RETRY_DEFAULTS timing; what a Kinesis error means is
+ * src/aws/kinesis.ts's classifyKinesisError), the checkpoints. A record whose data key stopped decrypting (DataKeyError
+ * 'stopped-decrypting') is held: retried with backoff until it decrypts or the reader stops, the shard's checkpoint
+ * never passing it. A quarantine is the `quarantined` log line (quarantineLogFields, the Lambda's shape).
  */
 import {
   GetRecordsCommand,
@@ -18,9 +20,10 @@ import { ConfigError, DasguardError, DataKeyError, DataKeyProblem, TransientErro
 import type { DataKeyAlarm } from '../health/dataKeyFailure.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { Alert } from '../pipeline/alert.js';
+import { RETRY_DEFAULTS, retryDelay } from '../pipeline/drive.js';
 import type { PipelineStats } from '../pipeline/PipelineStats.js';
-import { describeQuarantine, processRecord, type ProcessorDeps, type RecordOutcome } from '../pipeline/processRecord.js';
-import type { QuarantineSink } from '../pipeline/QuarantineSink.js';
+import { processRecord, type ProcessorDeps, type RecordOutcome } from '../pipeline/processRecord.js';
+import { quarantineLogFields, type QuarantineSink } from '../pipeline/QuarantineSink.js';
 import { handOffWithRetry, runRecords, type HandoffRetry } from '../pipeline/runRecords.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
 import { fromSdkRecord } from '../sources/kinesisSdk.js';
@@ -28,11 +31,14 @@ import type { SourceRecord } from '../types.js';
 import type { ShardCheckpoint } from './CheckpointStore.js';
 import type { ConsumerLogEntry, ShardStatus, StartPosition } from './types.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
-import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
+import { awsErrorInfo } from '../aws/errors.js';
+import { classifyKinesisError } from '../aws/kinesis.js';
 
 /** Kinesis limits per shard: 5 GetRecords calls/s, 2 MB/s read. */
 const MIN_CALL_INTERVAL_MS = 200;
 const BYTES_PER_SECOND = 2 * 1024 * 1024;
+/** Longest wait between retries of a record's processing (a shorter cap than the Kinesis calls'). */
+const PROCESSING_MAX_DELAY_MS = 5_000;
 
 export interface ShardReaderOptions {
   client: KinesisClient;
@@ -72,6 +78,7 @@ export class ShardReader {
   #seq: string | undefined;
   #startedAt: string | undefined;
   #lagMs: number | null = null;
+  /** This shard's records committed (its status); the driver's PipelineStats counts every shard's together. */
   #records = 0;
   #finished = false;
 
@@ -134,7 +141,7 @@ export class ShardReader {
         }
         if (kind instanceof Error) throw kind;
         attempt++;
-        const delay = backoffDelay(attempt, o.baseDelayMs ?? 200, o.maxDelayMs ?? 10_000);
+        const delay = retryDelay(attempt, o);
         o.log({ level: 'warn', msg: 'GetRecords throttled or failed: backing off', shardId: this.shardId, attempt, delayMs: delay, error: awsErrorInfo(err).summary });
         await sleep(delay, signal);
         continue;
@@ -222,7 +229,7 @@ export class ShardReader {
           continue;
         }
         if (kind instanceof Error) throw kind;
-        const delay = backoffDelay(attempt, o.baseDelayMs ?? 200, o.maxDelayMs ?? 10_000);
+        const delay = retryDelay(attempt, o);
         o.log({ level: 'warn', msg: 'GetShardIterator failed: backing off', shardId: this.shardId, attempt, delayMs: delay, error: awsErrorInfo(err).summary });
         await sleep(delay, signal);
       }
@@ -238,30 +245,18 @@ export class ShardReader {
         yield r;
       }
     }
-    let handled = 0;
     /** Records of this batch held on a data key failure, with the encryption context that failed. */
     const held = new Map<_Record, string>();
     // A held record also gives up when the batch fails for another reason (drive waits for what is in flight).
     const cancel = new AbortController();
     const holdSignal = AbortSignal.any([signal, cancel.signal]);
-    const quarantine: QuarantineSink = {
-      put: (q) =>
-        o.log({
-          level: 'warn',
-          msg: 'quarantined',
-          shardId: this.shardId,
-          sequenceNumber: q.position.sequenceNumber,
-          reason: q.reason,
-          ...(q.eventIndex !== undefined ? { eventIndex: q.eventIndex } : {}),
-          detail: describeQuarantine(q),
-        }),
-    };
+    const quarantine: QuarantineSink = { put: (q) => o.log({ level: 'warn', msg: 'quarantined', ...quarantineLogFields(q) }) };
     try {
       await runRecords<_Record>(items(), {
         toItem: (r) => ({ kind: 'record', record: fromSdkRecord(r, { streamName: o.streamName, shardId: this.shardId, resourceId: o.resourceId }) }),
         process: async (record, r) => {
           // A transient failure is retried until it succeeds, unless the consumer is stopping meanwhile.
-          if (signal.aborted && handled < records.length) throw new StoppingError('stopping');
+          if (signal.aborted) throw new StoppingError('stopping');
           return this.#processHolding(r, record, held, holdSignal);
         },
         stats: o.stats,
@@ -273,7 +268,6 @@ export class ShardReader {
         ...(o.observer ? { observer: o.observer } : {}),
         commit: async (r) => {
           this.#records++;
-          handled++;
           this.#seq = r.SequenceNumber!;
           // Progress inside a large batch counts too (written at most every checkpoint interval).
           await o.commit(this.shardId, this.#checkpoint(), false);
@@ -281,8 +275,8 @@ export class ShardReader {
         drive: {
           concurrency: o.concurrency ?? 8,
           attempts: Number.POSITIVE_INFINITY,
-          baseDelayMs: o.baseDelayMs ?? 200,
-          maxDelayMs: Math.min(o.maxDelayMs ?? 10_000, 5_000),
+          baseDelayMs: o.baseDelayMs,
+          maxDelayMs: Math.min(o.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs, PROCESSING_MAX_DELAY_MS),
           cancel,
           onRetry: (err, attempt, delayMs) =>
             o.log({ level: 'warn', msg: 'processing failed transiently: retrying', shardId: this.shardId, attempt, delayMs, error: err.message }),
@@ -292,7 +286,8 @@ export class ShardReader {
       if (err instanceof StoppingError || (signal.aborted && err instanceof TransientError)) return false;
       throw err;
     }
-    return handled === records.length;
+    // Complete when the batch's last record was committed (the driver stops early only when stopping).
+    return this.#seq === records[records.length - 1]!.SequenceNumber;
   }
 
   /** Retry forever (until the consumer stops) a hand-off that failed transiently, with a log line per retry. */
@@ -300,8 +295,8 @@ export class ShardReader {
     const o = this.#o;
     return {
       attempts: Number.POSITIVE_INFINITY,
-      baseDelayMs: o.baseDelayMs ?? 200,
-      maxDelayMs: o.maxDelayMs ?? 10_000,
+      baseDelayMs: o.baseDelayMs,
+      maxDelayMs: o.maxDelayMs,
       signal,
       onRetry: (err, attempt, delayMs, r) =>
         o.log({ level: 'warn', msg: 'alert handoff failed transiently: retrying', shardId: this.shardId, sequenceNumber: r?.SequenceNumber, attempt, delayMs, error: err.message }),
@@ -343,7 +338,7 @@ export class ShardReader {
         held.set(r, context);
         const alerts = o.keyAlarm.held({ context, streamName: o.streamName, shardId: this.shardId, sequenceNumber: r.SequenceNumber!, error: err.message });
         if (alerts.length > 0) await this.#handOff(alerts, r, signal);
-        const delayMs = backoffDelay(attempt, o.baseDelayMs ?? 200, o.keyFailureMaxDelayMs ?? 60_000, 'equal');
+        const delayMs = backoffDelay(attempt, o.baseDelayMs ?? RETRY_DEFAULTS.baseDelayMs, o.keyFailureMaxDelayMs ?? 60_000, 'equal');
         o.log({
           level: 'error',
           msg: 'data key failure: holding the record (the checkpoint does not pass it) and retrying',
@@ -358,26 +353,4 @@ export class ShardReader {
       }
     }
   }
-}
-
-/**
- * What a Kinesis error means: 'expired' (renew the iterator), 'trimmed' (data past the retention), 'transient'
- * (back off, retry) or a ConfigError / the original error to stop on. Only the Kinesis-specific meanings are
- * decided here; everything else is the shared AWS classification (src/aws/errors.ts).
- */
-export function classifyKinesisError(err: unknown, what: string): 'expired' | 'trimmed' | 'transient' | Error {
-  if (err instanceof TransientError) return 'transient';
-  const { name, message } = awsErrorInfo(err);
-  if (name === 'ExpiredIteratorException') return 'expired';
-  if (name === 'TrimmedDataAccessException') return 'trimmed';
-  if (name === 'InvalidArgumentException' && /trim horizon|trimmed/i.test(message)) return 'trimmed';
-  // The stream is being updated (resharding, retention change): it will accept the call again shortly.
-  if (name === 'ResourceInUseException') return 'transient';
-  if (name === 'ResourceNotFoundException') {
-    return new ConfigError(`${what}: ${message} (does the stream exist in this region and account?)`, { cause: err });
-  }
-  const classified = classifyAwsError(err, what, {
-    configHint: 'the AWS credentials, region or permissions (kinesis:ListShards, kinesis:GetShardIterator, kinesis:GetRecords)',
-  });
-  return classified instanceof TransientError ? 'transient' : classified;
 }

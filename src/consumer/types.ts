@@ -4,6 +4,7 @@
  * the other for them (no import cycle).
  */
 import type { KeyProviderStats } from '../keys/KeyProvider.js';
+import type { PipelineSnapshot } from '../pipeline/PipelineStats.js';
 
 /** Where a shard with no checkpoint starts, on the first start of a stream. */
 export type StartPosition = { type: 'latest' } | { type: 'trim-horizon' } | { type: 'at-timestamp'; time: Date };
@@ -25,13 +26,9 @@ export interface ShardStatus {
   records: number;
 }
 
-/** The consumer's totals (from its PipelineStats, shared by every shard) and its shards. */
+/** The consumer's totals (the snapshot of its PipelineStats, shared by every shard) and its shards. */
 export interface ConsumerStats {
-  records: number;
-  events: number;
-  heartbeats: number;
-  alerts: number;
-  quarantined: number;
+  pipeline: PipelineSnapshot;
   keys: KeyProviderStats | undefined;
   shards: ShardStatus[];
   startedAt: number;

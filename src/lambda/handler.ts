@@ -3,7 +3,8 @@
  * (src/pipeline/runRecords.ts: processRecord, quarantine, alerts to the handoff, one PipelineStats), one record at a
  * time, in order. What is left here is the Lambda's transport policy:
  *
- * - A poison record is quarantined (logged with shard, sequence number and reason) and NOT reported as failed.
+ * - A poison record is quarantined (the `quarantined` log line of quarantineLogFields: stream, shard, sequence number,
+ *   reason, message; the live consumer's shape) and NOT reported as failed.
  * - A transient, configuration or unexpected failure stops the batch: that record is reported in
  *   `batchItemFailures` (with `ReportBatchItemFailures`, Lambda retries from it) and later records are left
  *   for the retry. Alerts of the records before it were handed off already. Nothing is retried here: the retry is
@@ -15,19 +16,19 @@
  *   taken from the remaining time, for them to be DELIVERED: Lambda freezes the process once the handler returns.
  *   Records whose alerts are still pending (or were dead-lettered: /tmp does not outlive the container) are reported
  *   in `batchItemFailures`, so Lambda retries from the first of them; the alerts come again with the same ids.
- * - Logs are JSON lines (one `batch` summary per invocation, from the PipelineStats); never decrypted data.
+ * - Logs are JSON lines (one `batch` summary per invocation: every counter of the PipelineStats snapshot, and the
+ *   invocation's key and delivery figures); never decrypted data.
  */
 import type { Writable } from 'node:stream';
 import type { DeliveryHandoff, DeliveryTicket } from '../delivery/DeliveryHandoff.js';
-import { ConfigError, DataKeyError, DataKeyProblem, PoisonReason, TransientError, errorMessage } from '../errors.js';
+import { ConfigError, DataKeyError, DataKeyProblem, TransientError, errorMessage } from '../errors.js';
 import { KeyGuard } from '../keys/KeyGuard.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import type { Redaction } from '../pipeline/alert.js';
-import { PipelineStats } from '../pipeline/PipelineStats.js';
-import type { Quarantined } from '../pipeline/processRecord.js';
-import type { QuarantineSink } from '../pipeline/QuarantineSink.js';
+import { PipelineStats, type PipelineSnapshot } from '../pipeline/PipelineStats.js';
+import { quarantineLogFields, type QuarantineSink } from '../pipeline/QuarantineSink.js';
 import { fromArray, runRecords } from '../pipeline/runRecords.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import type { RuleSet } from '../rules/index.js';
@@ -78,15 +79,16 @@ export type HandlerDeps = CommonDeps &
     | { delivery: LambdaDelivery; handoff?: never }
   );
 
-/** Totals of one invocation: the summary log line (`batch`). */
-export interface InvocationSummary {
+/**
+ * Totals of one invocation: the summary log line (`batch`). Every counter of the invocation's PipelineStats snapshot,
+ * under its name, except its `records` (the records the driver finished), which is `processed` here: `records` is
+ * the event's size.
+ */
+export interface InvocationSummary extends Omit<PipelineSnapshot, 'records'> {
+  /** Records in the event. */
   records: number;
+  /** Records processed (the PipelineStats `records`). */
   processed: number;
-  events: number;
-  heartbeats: number;
-  alerts: number;
-  quarantinedRecords: number;
-  quarantinedEvents: number;
   kmsCalls: number;
   keyCacheHits: number;
   /** Records reported in batchItemFailures. */
@@ -136,7 +138,7 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
         }
       : plain!;
     const quarantine: QuarantineSink = {
-      put: (q) => log({ level: 'warn', msg: 'quarantined', requestId, ...quarantineFields(q) }),
+      put: (q) => log({ level: 'warn', msg: 'quarantined', requestId, ...quarantineLogFields(q) }),
     };
     let failedIndex: number | undefined;
 
@@ -158,7 +160,7 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
       });
     } catch (err) {
       // Never skip: report this record (the first not processed); Lambda retries the batch from it.
-      failedIndex = stats.records;
+      failedIndex = stats.counters.records;
       const r = records[failedIndex];
       if (r === undefined) throw err; // not a record's failure (every record was committed): the invocation's
       const { shardId, streamName } = locateLambdaRecord(r);
@@ -172,18 +174,15 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
         stream: streamName,
         shardId,
         sequenceNumber: r.kinesis.sequenceNumber,
-        unprocessedRecords: records.length - stats.records,
+        unprocessedRecords: records.length - failedIndex,
       });
     }
 
+    const { records: processed, ...counters } = stats.snapshot();
     const sum: InvocationSummary = {
       records: records.length,
-      processed: stats.records,
-      events: stats.events,
-      heartbeats: stats.heartbeats,
-      alerts: stats.alerts,
-      quarantinedRecords: stats.quarantinedRecords,
-      quarantinedEvents: stats.quarantinedEvents,
+      processed,
+      ...counters,
       kmsCalls: 0,
       keyCacheHits: 0,
       failed: 0,
@@ -279,20 +278,4 @@ function failureMessage(err: unknown): string {
     return 'CONFIGURATION ERROR: every record will fail until it is fixed; record reported for retry';
   }
   return 'unexpected failure: record reported for retry';
-}
-
-/** What a quarantine log line says. Parser messages about the decrypted payload quote it: withheld. */
-function quarantineFields(q: Quarantined) {
-  const message =
-    q.reason === PoisonReason.payloadNotJson
-      ? 'decrypted payload is not JSON (parser details withheld: they quote decrypted data)'
-      : q.message;
-  return {
-    stream: q.position.source,
-    shardId: q.position.shardId,
-    sequenceNumber: q.position.sequenceNumber,
-    reason: q.reason,
-    message,
-    ...(q.eventIndex !== undefined ? { eventIndex: q.eventIndex } : {}),
-  };
 }

@@ -1,27 +1,43 @@
 /**
  * The one count of what the record driver (runRecords) did: records, encrypted records, events, heartbeats, alerts
  * (by rule, by severity, the highest), quarantined records and events (by reason, and a sample for the summary), and
- * the decoders' warnings. Every driver's report is derived from it: replay's summary and exit code
- * (src/pipeline/output.ts), the consumer's status lines, the Lambda's `batch` log line. A new counter is added here:
- * a field, and its count in countDecoded / countQuarantine / countAlert, which the driver calls for every outcome.
+ * the decoders' warnings. Every driver's report reads `snapshot()`: replay's summary and progress line
+ * (src/pipeline/output.ts), the consumer's stats, `run`'s `status` and `stopped` lines, the Lambda's `batch` log
+ * line. Each machine-readable report carries every field of the snapshot under its name, so a new counter is one
+ * edit here: a field in `zeroCounters` and its count in countDecoded / countQuarantine / countAlert (or the driver's
+ * `counters.records++`), which the driver calls for every outcome.
  */
-import type { KeyProviderStats } from '../keys/KeyProvider.js';
-import { Severities, severityRank, type Severity } from '../types.js';
+import { severityRank, type Severity } from '../types.js';
 import type { Alert } from './alert.js';
 import type { Quarantined, RecordOutcome } from './processRecord.js';
 
 /** Quarantined items kept for the summary (all of them are counted). */
 const QUARANTINE_SAMPLE = 20;
 
+/** The counters, each a number, in the order reports show them. */
+function zeroCounters() {
+  return {
+    /** Items the driver finished (a record, or a bad input quarantined whole): counted once their alerts were handed off. */
+    records: 0,
+    encryptedRecords: 0,
+    events: 0,
+    heartbeats: 0,
+    alerts: 0,
+    quarantinedRecords: 0,
+    quarantinedEvents: 0,
+  };
+}
+
+export type PipelineCounters = ReturnType<typeof zeroCounters>;
+
+/** The counters and what is derived from them: what every machine-readable report carries. */
+export type PipelineSnapshot = PipelineCounters & {
+  /** Records and events quarantined. */
+  quarantined: number;
+};
+
 export class PipelineStats {
-  /** Items the driver finished (a record, or a bad input quarantined whole): counted once their alerts were handed off. */
-  records = 0;
-  encryptedRecords = 0;
-  events = 0;
-  heartbeats = 0;
-  alerts = 0;
-  quarantinedRecords = 0;
-  quarantinedEvents = 0;
+  readonly counters: PipelineCounters = zeroCounters();
   readonly quarantinedByReason = new Map<string, number>();
   readonly alertsByRule = new Map<string, number>();
   readonly alertsBySeverity = new Map<Severity, number>();
@@ -33,16 +49,17 @@ export class PipelineStats {
 
   /** What a record's decoding gave (before its quarantines and alerts are counted). */
   countDecoded(outcome: RecordOutcome): void {
-    if (outcome.encrypted) this.encryptedRecords++;
+    const c = this.counters;
+    if (outcome.encrypted) c.encryptedRecords++;
     if (outcome.batch) {
-      this.events += outcome.batch.events.length;
-      this.heartbeats += outcome.batch.heartbeats.length;
+      c.events += outcome.batch.events.length;
+      c.heartbeats += outcome.batch.heartbeats.length;
     }
     for (const w of outcome.warnings) this.warnings.add(w);
   }
 
   countAlert(a: Alert): void {
-    this.alerts++;
+    this.counters.alerts++;
     this.alertsByRule.set(a.ruleId, (this.alertsByRule.get(a.ruleId) ?? 0) + 1);
     this.alertsBySeverity.set(a.severity, (this.alertsBySeverity.get(a.severity) ?? 0) + 1);
     if (this.highestSeverity === undefined || severityRank(a.severity) > severityRank(this.highestSeverity)) {
@@ -51,30 +68,19 @@ export class PipelineStats {
   }
 
   countQuarantine(q: Quarantined): void {
-    if (q.eventIndex === undefined) this.quarantinedRecords++;
-    else this.quarantinedEvents++;
+    if (q.eventIndex === undefined) this.counters.quarantinedRecords++;
+    else this.counters.quarantinedEvents++;
     this.quarantinedByReason.set(q.reason, (this.quarantinedByReason.get(q.reason) ?? 0) + 1);
     if (this.quarantineSample.length < QUARANTINE_SAMPLE) this.quarantineSample.push(q);
   }
 
   /** Records and events quarantined. */
   get quarantined(): number {
-    return this.quarantinedRecords + this.quarantinedEvents;
+    return this.counters.quarantinedRecords + this.counters.quarantinedEvents;
   }
 
-  toJSON(keys?: KeyProviderStats): Record<string, unknown> {
-    return {
-      records: this.records,
-      encryptedRecords: this.encryptedRecords,
-      events: this.events,
-      heartbeats: this.heartbeats,
-      alerts: this.alerts,
-      alertsByRule: Object.fromEntries([...this.alertsByRule].sort()),
-      alertsBySeverity: Object.fromEntries(Severities.filter((s) => this.alertsBySeverity.has(s)).map((s) => [s, this.alertsBySeverity.get(s)])),
-      quarantinedRecords: this.quarantinedRecords,
-      quarantinedEvents: this.quarantinedEvents,
-      keyProvider: keys,
-      elapsedMs: Date.now() - this.startedAt,
-    };
+  /** A copy of every counter (and `quarantined`), taken now: the one source of every report's numbers. */
+  snapshot(): PipelineSnapshot {
+    return { ...this.counters, quarantined: this.quarantined };
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Runs items through an async worker with bounded concurrency and hands the results on IN INPUT ORDER, so
  * output and checkpoints follow the source order while KMS round trips overlap. A transient failure is retried
- * with exponential backoff and jitter; when retries run out the error propagates (nothing is skipped).
+ * with exponential backoff and jitter; when retries run out the error propagates (nothing is skipped). The one retry
+ * policy of the record path and the live consumer is here too: RETRY_DEFAULTS, retryDelay and withRetry.
  *
  * A DataKeyError with `retryAfterInFlight` (no data key of that context has decrypted YET) may be a damaged
  * record rather than a wrong key: when it reaches the head, the next KEY_VERDICT_LOOKAHEAD - 1 items (those in
@@ -16,18 +17,39 @@ import { backoffDelay, sleep } from '../util/backoff.js';
 /** Records looked at (the failing one included) before a data key that never decrypted is called a configuration error. */
 export const KEY_VERDICT_LOOKAHEAD = 8;
 
-export interface DriveOptions {
-  concurrency?: number;
+/**
+ * The retry policy's defaults, for what a caller leaves unset: every retry of the record path and the live consumer
+ * (processing, alert hand-offs, Kinesis calls, checkpoint and state writes) starts from them. Alert delivery has its
+ * own policy (DEFAULT_RETRY in src/delivery/OutboxQueue.ts).
+ */
+export const RETRY_DEFAULTS = { attempts: 6, baseDelayMs: 200, maxDelayMs: 10_000 } as const;
+
+/** A retry policy; what is unset is RETRY_DEFAULTS. */
+export interface RetryOptions {
   /** Attempts for a TransientError, the first included. */
   attempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
   /** Called before each retry (for logs). */
   onRetry?: (err: TransientError, attempt: number, delayMs: number) => void;
-  /** Aborted when drive fails, before it waits for the items in flight: workers that wait (a held record) stop. */
-  cancel?: AbortController;
   /** No more retries once it aborts: the last error is thrown (a wait in progress ends at once). */
   signal?: AbortSignal;
+  /**
+   * What a failure means, for a caller whose errors are not dasguard's (an AWS SDK call): the error to retry (a
+   * TransientError) or to throw (anything else). Default: the failure as it is.
+   */
+  classify?: (err: unknown) => unknown;
+}
+
+export interface DriveOptions extends RetryOptions {
+  concurrency?: number;
+  /** Aborted when drive fails, before it waits for the items in flight: workers that wait (a held record) stop. */
+  cancel?: AbortController;
+}
+
+/** The wait before retry `attempt` (1: the first retry) under a policy's timing, with full jitter. */
+export function retryDelay(attempt: number, policy: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs'> = {}): number {
+  return backoffDelay(attempt, policy.baseDelayMs ?? RETRY_DEFAULTS.baseDelayMs, policy.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs);
 }
 
 export async function drive<I, R>(
@@ -84,16 +106,16 @@ export async function drive<I, R>(
   }
 }
 
-export async function withRetry<R>(fn: () => Promise<R>, opts: DriveOptions = {}): Promise<R> {
-  const attempts = opts.attempts ?? 6;
-  const base = opts.baseDelayMs ?? 200;
-  const max = opts.maxDelayMs ?? 10_000;
+/** `fn`, retried on a TransientError (after `classify`) per the policy; the last failure is thrown. */
+export async function withRetry<R>(fn: () => Promise<R>, opts: RetryOptions = {}): Promise<R> {
+  const attempts = opts.attempts ?? RETRY_DEFAULTS.attempts;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
-    } catch (err) {
+    } catch (failure) {
+      const err = opts.classify ? opts.classify(failure) : failure;
       if (!(err instanceof TransientError) || attempt >= attempts || opts.signal?.aborted) throw err;
-      const delay = backoffDelay(attempt, base, max);
+      const delay = retryDelay(attempt, opts);
       opts.onRetry?.(err, attempt, delay);
       await sleep(delay, opts.signal);
       if (opts.signal?.aborted) throw err;

@@ -47,13 +47,15 @@ export function formatAlert(a: Alert, format: OutputFormat, color: boolean): str
   return format === 'jsonl' ? jsonLine(a) : formatAlertText(a, color);
 }
 
+/** For people: it picks what it prints, from the stats' snapshot and their breakdowns (by rule, the sample). */
 export function formatSummary(command: string, s: PipelineStats, keys?: KeyProviderStats): string {
+  const c = s.snapshot();
   const secs = (Date.now() - s.startedAt) / 1000;
   const lines: string[] = [];
-  const rate = secs > 0 ? ` (${Math.round(s.events / secs).toLocaleString('en-US')} events/s)` : '';
+  const rate = secs > 0 ? ` (${Math.round(c.events / secs).toLocaleString('en-US')} events/s)` : '';
   lines.push(
-    `dasguard ${command}: ${s.records} records (${s.encryptedRecords} encrypted), ${s.events} activity events, ` +
-      `${s.heartbeats} heartbeats, ${s.alerts} alerts, ${s.quarantined} quarantined in ${secs.toFixed(2)} s${rate}`,
+    `dasguard ${command}: ${c.records} records (${c.encryptedRecords} encrypted), ${c.events} activity events, ` +
+      `${c.heartbeats} heartbeats, ${c.alerts} alerts, ${c.quarantined} quarantined in ${secs.toFixed(2)} s${rate}`,
   );
   if (s.alertsByRule.size > 0) {
     lines.push('  alerts by rule:');
@@ -65,10 +67,10 @@ export function formatSummary(command: string, s: PipelineStats, keys?: KeyProvi
     lines.push(`  data keys: ${keys.backendCalls} decrypt calls${cache}`);
   }
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
-  if (s.quarantined > 0) {
-    lines.push(`  quarantined: ${s.quarantinedRecords} records, ${s.quarantinedEvents} events`);
+  if (c.quarantined > 0) {
+    lines.push(`  quarantined: ${c.quarantinedRecords} records, ${c.quarantinedEvents} events`);
     for (const q of s.quarantineSample) lines.push(`    ${describeQuarantine(q)}`);
-    if (s.quarantined > s.quarantineSample.length) lines.push(`    … and ${s.quarantined - s.quarantineSample.length} more`);
+    if (c.quarantined > s.quarantineSample.length) lines.push(`    … and ${c.quarantined - s.quarantineSample.length} more`);
   }
   return lines.map(terminalSafe).join('\n');
 }
@@ -87,10 +89,11 @@ export class Progress {
     const now = Date.now();
     if (now - this.last < 250) return;
     this.last = now;
+    const c = s.snapshot();
     const secs = Math.max(0.001, (now - s.startedAt) / 1000);
     this.out.write(
-      `\r\x1b[2K${s.records.toLocaleString('en-US')} records, ${s.events.toLocaleString('en-US')} events ` +
-        `(${Math.round(s.events / secs).toLocaleString('en-US')}/s), ${s.alerts} alerts, ${s.quarantined} quarantined`,
+      `\r\x1b[2K${c.records.toLocaleString('en-US')} records, ${c.events.toLocaleString('en-US')} events ` +
+        `(${Math.round(c.events / secs).toLocaleString('en-US')}/s), ${c.alerts} alerts, ${c.quarantined} quarantined`,
     );
     this.shown = true;
   }

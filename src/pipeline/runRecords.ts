@@ -28,20 +28,16 @@ import type { SourceItem } from '../sources/types.js';
 import type { SourceRecord } from '../types.js';
 import type { Alert } from './alert.js';
 import type { AlertHandoff } from './AlertHandoff.js';
-import { drive, withRetry, type DriveOptions } from './drive.js';
+import { drive, withRetry, type DriveOptions, type RetryOptions } from './drive.js';
 import type { PipelineStats } from './PipelineStats.js';
 import { processRecord, type ProcessorDeps, type RecordOutcome } from './processRecord.js';
 import type { QuarantineSink } from './QuarantineSink.js';
 import type { StreamObserver } from './StreamObserver.js';
 
-/** How a failed hand-off is retried (only a TransientError is): drive's retry settings, and the retry's log line. */
-export interface HandoffRetry<I> {
+/** How a failed hand-off is retried (only a TransientError is): the retry policy, and the retry's log line. */
+export interface HandoffRetry<I> extends Omit<RetryOptions, 'onRetry' | 'classify'> {
   /** Attempts, the first included (default 1: no retry). */
   attempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  /** No more retries once it aborts: the last error is thrown. */
-  signal?: AbortSignal;
   onRetry?: (err: TransientError, attempt: number, delayMs: number, item: I | undefined) => void;
 }
 
@@ -103,7 +99,7 @@ export async function runRecords<I>(items: AsyncIterable<I>, o: RunRecordsOption
         if (outcome.alerts.length > 0 || o.handOffEmpty) await handOffWithRetry(o.handoff, outcome.alerts, o.handoffRetry, item);
         for (const a of outcome.alerts) stats.countAlert(a);
       }
-      stats.records++;
+      stats.counters.records++;
       await o.commit?.(item, outcome);
     },
     o.drive,
@@ -124,11 +120,8 @@ export async function handOffWithRetry<I>(
     if (alerts.length === 0) return;
     throw new Error(`${alerts.length} alerts but no alert handoff`);
   }
-  const opts: DriveOptions = { attempts: retry?.attempts ?? 1 };
-  if (retry?.baseDelayMs !== undefined) opts.baseDelayMs = retry.baseDelayMs;
-  if (retry?.maxDelayMs !== undefined) opts.maxDelayMs = retry.maxDelayMs;
-  if (retry?.signal !== undefined) opts.signal = retry.signal;
-  const onRetry = retry?.onRetry;
+  const { onRetry, ...policy } = retry ?? {};
+  const opts: RetryOptions = { ...policy, attempts: retry?.attempts ?? 1 };
   if (onRetry) opts.onRetry = (err, attempt, delayMs) => onRetry(err, attempt, delayMs, item);
   await withRetry(() => handoff.handOff(alerts), opts);
 }

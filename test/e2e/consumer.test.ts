@@ -140,13 +140,13 @@ describe('KinesisConsumer', () => {
     assert.equal(new Set(puts.map((p) => p.shardId)).size, 2, 'records land on both shards');
     const dir = tempDir();
     const h = startConsumer(stream, dir);
-    await waitFor(() => h.consumer.stats().records === data.length, 'all records');
+    await waitFor(() => h.consumer.stats().pipeline.records === data.length, 'all records');
     await h.stop();
     const expected = await replayAlertIds(data, ['rules', everyRules]);
     assert.ok(expected.length >= data.length * 3, 'the every-event rule fired for each event');
     assert.deepEqual(h.handoff.ids(), expected);
-    assert.equal(h.consumer.stats().events, data.length * 3);
-    assert.equal(h.consumer.stats().quarantined, 0);
+    assert.equal(h.consumer.stats().pipeline.events, data.length * 3);
+    assert.equal(h.consumer.stats().pipeline.quarantined, 0);
     // Alerts name shard and sequence number; within a shard they come in sequence order.
     for (const shardId of new Set(puts.map((p) => p.shardId))) {
       const seqs = h.handoff.alerts.filter((a) => a.source.includes(shardId)).map((a) => BigInt(/sequence (\d+)/.exec(a.source)![1]!));
@@ -163,7 +163,7 @@ describe('KinesisConsumer', () => {
     const first = await encryptedRecords(20, 2, 21);
     await putRecords(client, stream, first);
     const h1 = startConsumer(stream, dir);
-    await waitFor(() => h1.consumer.stats().records === first.length, 'first records');
+    await waitFor(() => h1.consumer.stats().pipeline.records === first.length, 'first records');
     await h1.stop();
     const second = await encryptedRecords(10, 2, 22);
     const puts = await putRecords(client, stream, second);
@@ -171,7 +171,7 @@ describe('KinesisConsumer', () => {
     // Read to the latest record of every shard: a re-read of old records would have come before.
     await waitFor(() => readToLatest(h2.consumer.stats().shards, puts), 'shards read to the latest record');
     await h2.stop();
-    assert.equal(h2.consumer.stats().records, second.length);
+    assert.equal(h2.consumer.stats().pipeline.records, second.length);
     assert.deepEqual(h2.handoff.ids(), await replayAlertIds(second, ['rules', everyRules]));
   });
 
@@ -188,8 +188,8 @@ describe('KinesisConsumer', () => {
     const h2 = startConsumer(stream, dir, { from: { type: 'latest' } });
     await waitFor(() => readToLatest(h2.consumer.stats().shards, puts), 'the shard read to the latest record');
     await h2.stop();
-    assert.equal(h1.consumer.stats().records, 0);
-    assert.equal(h2.consumer.stats().records, later.length);
+    assert.equal(h1.consumer.stats().pipeline.records, 0);
+    assert.equal(h2.consumer.stats().pipeline.records, later.length);
   });
 
   test('resharding: a split parent is read to its end before its children; every record processed', async () => {
@@ -198,7 +198,7 @@ describe('KinesisConsumer', () => {
     const before = await encryptedRecords(40, 2, 41);
     await putRecords(client, stream, before, { spread: 1 });
     const h = startConsumer(stream, dir);
-    await waitFor(() => h.consumer.stats().records >= 10, 'some records of the parent');
+    await waitFor(() => h.consumer.stats().pipeline.records >= 10, 'some records of the parent');
     const [parent] = await listShards(client, stream);
     await splitShard(client, stream, parent!.ShardId!);
     const afterSplit = await encryptedRecords(40, 2, 42);
@@ -206,7 +206,7 @@ describe('KinesisConsumer', () => {
     const children = new Set(puts.map((p) => p.shardId));
     assert.equal(children.size, 2);
     assert.ok(!children.has(parent!.ShardId!));
-    await waitFor(() => h.consumer.stats().records === before.length + afterSplit.length, 'every record');
+    await waitFor(() => h.consumer.stats().pipeline.records === before.length + afterSplit.length, 'every record');
     await h.stop();
     assert.deepEqual(h.handoff.ids(), (await replayAlertIds([...before, ...afterSplit], ['rules', everyRules])));
     const order = h.batches.map((b) => b.shardId);
@@ -232,7 +232,7 @@ describe('KinesisConsumer', () => {
     const proxied = kinesisClient(proxy.url);
     try {
       const h = startConsumer(stream, dir, { client: proxied });
-      await waitFor(() => h.consumer.stats().records === data.length, 'all records through the faults');
+      await waitFor(() => h.consumer.stats().pipeline.records === data.length, 'all records through the faults');
       await h.stop();
       assert.equal(proxy.faultsServed, 25);
       assert.deepEqual(h.handoff.ids(), await replayAlertIds(data, ['rules', everyRules]));
@@ -263,10 +263,10 @@ describe('KinesisConsumer', () => {
       stats: () => real.stats(),
     };
     const h = startConsumer(stream, dir, { deps: { keys: flaky, rules } });
-    await waitFor(() => h.consumer.stats().records === data.length, 'all records');
+    await waitFor(() => h.consumer.stats().pipeline.records === data.length, 'all records');
     await h.stop();
     assert.equal(failures, 0);
-    assert.equal(h.consumer.stats().quarantined, 1);
+    assert.equal(h.consumer.stats().pipeline.quarantined, 1);
     const q = h.logs.find((l) => l.msg === 'quarantined');
     assert.equal(q?.sequenceNumber, puts[5]!.sequenceNumber);
     assert.equal(q?.shardId, puts[5]!.shardId);
@@ -282,7 +282,7 @@ describe('KinesisConsumer', () => {
     const data = [...good.slice(0, 3), deep, await gzipBombRecord(128 * MiB), ...good.slice(3)];
     const puts = await putRecords(client, stream, data, { spread: 1 });
     const h = startConsumer(stream, dir);
-    await waitFor(() => h.consumer.stats().records === data.length, 'all records');
+    await waitFor(() => h.consumer.stats().pipeline.records === data.length, 'all records');
     await h.stop();
     const q = h.logs.filter((l) => l.msg === 'quarantined');
     assert.deepEqual(
@@ -315,7 +315,7 @@ describe('KinesisConsumer', () => {
       close: async () => undefined,
     };
     const h = startConsumer(stream, dir, { handoff });
-    await waitFor(() => h.consumer.stats().records === data.length, 'all records');
+    await waitFor(() => h.consumer.stats().pipeline.records === data.length, 'all records');
     await h.stop();
     assert.equal(failures, 0);
     assert.deepEqual(real.ids(), await replayAlertIds(data, ['rules', everyRules]));
@@ -330,7 +330,7 @@ describe('KinesisConsumer', () => {
     const file = join(dir, `${stream}.json`);
     const seenAtPersist: boolean[] = [];
     const ok = startConsumer(stream, dir, { state: [{ persist: async () => void seenAtPersist.push(existsSync(file)) }] });
-    await waitFor(() => ok.consumer.stats().records === data.length, 'all records');
+    await waitFor(() => ok.consumer.stats().pipeline.records === data.length, 'all records');
     await ok.stop();
     assert.equal(seenAtPersist[0], false, 'the first persist came before the first checkpoint write');
 
@@ -346,7 +346,7 @@ describe('KinesisConsumer', () => {
         },
       ],
     });
-    await waitFor(() => failing.consumer.stats().records >= 1 && persists >= 2, 'records handed off and persists tried');
+    await waitFor(() => failing.consumer.stats().pipeline.records >= 1 && persists >= 2, 'records handed off and persists tried');
     await assert.rejects(failing.stop(), TransientError);
     assert.equal(existsSync(join(dir2, `${stream}.json`)), false, 'no checkpoint was written');
   });
@@ -367,7 +367,7 @@ describe('KinesisConsumer', () => {
     };
     const h = startConsumer(stream, dir, { deps: { keys: denied, rules }, concurrency: 1 });
     await assert.rejects(h.done, (err: unknown) => err instanceof DataKeyError && err.problem === 'never-decrypted' && /AccessDenied/.test(err.message) && err.message.includes(puts[3]!.sequenceNumber));
-    assert.equal(h.consumer.stats().records, 3);
+    assert.equal(h.consumer.stats().pipeline.records, 3);
     assert.equal(readCheckpoints(dir, stream)[puts[0]!.shardId]?.sequenceNumber, puts[2]!.sequenceNumber);
     assert.ok(!h.handoff.alerts.some((a) => a.ruleId === DATA_KEY_FAILURE_RULE), 'a startup misconfiguration exits, it does not alert');
   });
@@ -413,18 +413,18 @@ describe('KinesisConsumer', () => {
       await waitFor(() => holds().length >= 4, 'the held records retried');
       assert.equal(holds()[0]!.level, 'error');
       assert.equal(keyAlerts().length, 1, 'one alert for the condition, not one per retry');
-      assert.equal(h.consumer.stats().records, 3);
+      assert.equal(h.consumer.stats().pipeline.records, 3);
       assert.equal(readCheckpoints(dir, stream)[shardId]?.sequenceNumber, first[2]!.sequenceNumber, 'the checkpoint did not pass the held record');
 
       kms.failAll(undefined);
-      await waitFor(() => h.consumer.stats().records === data.length, 'the held records, once KMS answers again');
+      await waitFor(() => h.consumer.stats().pipeline.records === data.length, 'the held records, once KMS answers again');
       await h.stop();
       const [, resolved] = keyAlerts();
       assert.equal(keyAlerts().length, 2);
       assert.equal((resolved!.event as { state: string }).state, 'resolved');
       assert.equal(resolved!.severity, 'info');
       assert.equal(failedOnce.size, 2, 'both alarm hand-offs failed once and were retried');
-      assert.equal(h.consumer.stats().quarantined, 0);
+      assert.equal(h.consumer.stats().pipeline.quarantined, 0);
       const activity = real.alerts.filter((a) => a.kind !== 'health').map((a) => a.id).sort();
       assert.deepEqual(activity, await replayAlertIds(data, ['rules', everyRules]));
       assert.equal(readCheckpoints(dir, stream)[shardId]?.sequenceNumber, held[2]!.sequenceNumber);

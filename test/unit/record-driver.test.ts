@@ -1,7 +1,8 @@
 /**
  * The one record driver (src/pipeline/runRecords.ts) on its own, with a scripted `process`: results taken in order,
  * quarantine to the sink, alerts handed off (retried per policy) before the commit hook, the hook in record order,
- * nothing handed off or committed past a failure, and every outcome counted once in PipelineStats.
+ * nothing handed off or committed past a failure, and every outcome counted once in PipelineStats; withRetry, the one
+ * retry policy (RETRY_DEFAULTS, and `classify` for errors that are not dasguard's).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { JsonlQuarantineFile } from '../../src/pipeline/JsonlQuarantineFile.js';
 import { PipelineStats } from '../../src/pipeline/PipelineStats.js';
 import type { Quarantined, RecordOutcome } from '../../src/pipeline/processRecord.js';
 import { fromArray, runRecords } from '../../src/pipeline/runRecords.js';
+import { RETRY_DEFAULTS, withRetry } from '../../src/pipeline/drive.js';
 import type { SourceItem } from '../../src/sources/types.js';
 import type { DecodedBatch, RecordPosition, SourceRecord } from '../../src/types.js';
 import { sleep } from '../../src/util/backoff.js';
@@ -74,14 +76,16 @@ test('records in order: quarantine, observer, hand-off, then the commit hook; ev
     'handoff a4',
     'commit 4 outcome',
   ]);
-  assert.equal(stats.records, 5);
-  assert.equal(stats.encryptedRecords, 4);
-  assert.equal(stats.events, 0 + 1 + 2 + 4);
-  assert.equal(stats.alerts, 4);
+  const c = stats.snapshot();
+  assert.equal(c.records, 5);
+  assert.equal(c.encryptedRecords, 4);
+  assert.equal(c.events, 0 + 1 + 2 + 4);
+  assert.equal(c.alerts, 4);
   assert.deepEqual(Object.fromEntries(stats.alertsBySeverity), { low: 2, high: 1, critical: 1 });
   assert.equal(stats.highestSeverity, 'critical');
-  assert.equal(stats.quarantinedRecords, 1);
-  assert.equal(stats.quarantinedEvents, 1);
+  assert.equal(c.quarantinedRecords, 1);
+  assert.equal(c.quarantinedEvents, 1);
+  assert.equal(c.quarantined, 2);
   assert.equal(stats.quarantined, 2);
   assert.deepEqual(Object.fromEntries(stats.quarantinedByReason), { 'not-json': 1, 'bad-event': 1 });
   assert.deepEqual([...stats.warnings], ['odd']);
@@ -109,8 +113,8 @@ test('a failure stops the driver at its record: nothing after it is handed off o
   assert.deepEqual(committed, ['0', '1']);
   assert.deepEqual(handedOff, ['a1']);
   assert.ok(processed.includes('3'), 'later records were in flight');
-  assert.equal(stats.records, 2);
-  assert.equal(stats.alerts, 1);
+  assert.equal(stats.snapshot().records, 2);
+  assert.equal(stats.snapshot().alerts, 1);
 });
 
 test('a failure of toItem is its item failure, in its turn (the records before it are committed)', async () => {
@@ -209,4 +213,34 @@ test('the JSONL quarantine file: position, the entry, and the raw input (none fo
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('withRetry: a TransientError is retried RETRY_DEFAULTS.attempts times; classify decides for foreign errors', async () => {
+  let calls = 0;
+  const transient = withRetry(
+    async () => {
+      calls++;
+      throw new TransientError('busy');
+    },
+    { baseDelayMs: 1, maxDelayMs: 1 },
+  );
+  await assert.rejects(transient, /busy/);
+  assert.equal(calls, RETRY_DEFAULTS.attempts);
+
+  // A foreign error (an AWS SDK one): retried when classify calls it transient, thrown as classified otherwise.
+  const answers = [Object.assign(new Error('slow down'), { name: 'Throttling' }), Object.assign(new Error('no such stream'), { name: 'NotFound' })];
+  const retries: string[] = [];
+  const classified = withRetry(
+    async () => {
+      throw answers.shift();
+    },
+    {
+      attempts: Number.POSITIVE_INFINITY,
+      baseDelayMs: 1,
+      classify: (err) => ((err as Error).name === 'Throttling' ? new TransientError((err as Error).message) : new ConfigError(`stop: ${(err as Error).message}`)),
+      onRetry: (err, attempt) => void retries.push(`${attempt} ${err.message}`),
+    },
+  );
+  await assert.rejects(classified, (err: unknown) => err instanceof ConfigError && err.message === 'stop: no such stream');
+  assert.deepEqual(retries, ['1 slow down']);
 });

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { clearingStream, runLogger } from '../../src/commands/runLogger.js';
 import type { ConsumerStats } from '../../src/consumer/types.js';
+import { PipelineStats } from '../../src/pipeline/PipelineStats.js';
 
 function stderr(tty: boolean): { stream: NodeJS.WriteStream; text: () => string } {
   const out = new PassThrough();
@@ -18,11 +19,7 @@ function stderr(tty: boolean): { stream: NodeJS.WriteStream; text: () => string 
 }
 
 const stats: ConsumerStats = {
-  records: 1200,
-  events: 3400,
-  heartbeats: 5,
-  alerts: 2,
-  quarantined: 1,
+  pipeline: { ...new PipelineStats().snapshot(), records: 1200, events: 3400, heartbeats: 5, alerts: 2, quarantinedRecords: 1, quarantined: 1 },
   keys: { backendCalls: 3, cacheHits: 7, cacheMisses: 3 },
   shards: [{ shardId: 'shardId-000000000001', state: 'reading', lagMs: 1500, sequenceNumber: '42', records: 1200 }],
   startedAt: 0,
