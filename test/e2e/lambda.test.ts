@@ -335,6 +335,12 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
       assert.match(err.message, /DASGUARD_REDACTION: "bogus" is not one of none, literals, full/);
       assert.match(err.message, /DASGUARD_RESOURCE_ID: expected a DAS resource id/);
       assert.match(err.message, /nonexistent-rules/, 'the rules were tried too');
+      // Each headline is built in one place (src/config/lambdaEnv.ts, src/rules/load.ts), shared with the CLI.
+      const heads = err.message.split('\n').filter((l) => l.startsWith('dasguard: '));
+      assert.deepEqual(heads, [
+        'dasguard: invalid Lambda environment (2 problems); nothing was evaluated:',
+        'dasguard: 1 problem in the rule files (/nonexistent-rules); nothing was evaluated:',
+      ]);
       return true;
     });
     const warning = logOut.lines().find((l) => l.msg === 'environment warning');
