@@ -236,6 +236,8 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
         });
       }
     }
+    // Every record has its sequence number (the mapper requires one); '' would be a bad item without one that failed
+    // (Lambda then retries the whole batch).
     const batchItemFailures = [...failedIndexes]
       .sort((a, b) => a - b)
       .map((i) => ({ itemIdentifier: positionOf(i).sequenceNumber ?? '' }));
