@@ -7,7 +7,7 @@ import type { KeyProvider } from '../keys/KeyProvider.js';
 import { KeyGuard } from '../keys/KeyGuard.js';
 import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
 import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
-import { formatProblem, loadRules, type RuleSet } from '../rules/index.js';
+import { formatProblem, loadRules, rulesFailedMessage, type RuleSet } from '../rules/index.js';
 import { DecryptPool } from '../codec/DecryptPool.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
 import type { Io } from './io.js';
@@ -25,7 +25,7 @@ export async function loadRulesOrExit(paths: string[] | undefined, io: Io): Prom
   const { ruleSet, problems, files } = await loadRules(paths && paths.length > 0 ? paths : defaultRulePaths());
   for (const p of problems) io.stderr.write(formatProblem(p) + '\n');
   if (!ruleSet) {
-    throw new ExitError(ExitCode.usage, `${problems.length} problem${problems.length === 1 ? '' : 's'} in the rule files; nothing was evaluated`);
+    throw new ExitError(ExitCode.usage, rulesFailedMessage(problems));
   }
   return { ruleSet, files };
 }

@@ -9,6 +9,7 @@ import { Severities, type Severity } from '../types.js';
 import { REDACTION_MODES, type RedactionMode } from '../redaction/index.js';
 import { DEFAULT_OUTBOX_DIR, SETTINGS } from '../config/layers.js';
 import { durationProblem, parseDuration } from '../config/duration.js';
+import { resourceIdProblem } from '../sources/streamName.js';
 import type { DeliveryOptions } from './deliveryOptions.js';
 import type { OptionDecl, OptionTable, Values } from './command.js';
 
@@ -66,7 +67,7 @@ export const INPUT_OPTIONS = {
 export function inputOptions(v: Values<typeof INPUT_OPTIONS>) {
   return {
     keyFile: v['key-file'],
-    resourceId: v['resource-id'],
+    resourceId: resourceIdOption(v['resource-id']),
     strict: v.strict,
     quarantineFile: v['quarantine-file'],
     concurrency: positiveInt('concurrency', v.concurrency),
@@ -120,6 +121,13 @@ export function workersOption(v: string): number {
 export function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got "${v}"`);
   return v as T;
+}
+
+/** --resource-id: a DAS resource id (the one definition, src/sources/streamName.ts), refused at start otherwise. */
+export function resourceIdOption(v: string | undefined): string | undefined {
+  const problem = v === undefined ? undefined : resourceIdProblem(v);
+  if (problem !== undefined) throw new UsageError(`--resource-id: ${problem}`);
+  return v;
 }
 
 /** --redaction over the default (src/config/layers.ts), checked like every one-of flag. */

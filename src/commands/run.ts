@@ -266,7 +266,7 @@ function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenc
 import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, durationOption, oneOf, positiveInt, redactionOption, workersOption } from './options.js';
+import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, durationOption, oneOf, positiveInt, redactionOption, resourceIdOption, workersOption } from './options.js';
 
 export const runCli = defineCommand({
   name: 'run',
@@ -305,7 +305,7 @@ export const runCli = defineCommand({
       {
         cluster: v.cluster,
         stream: v.stream,
-        resourceId: v['resource-id'],
+        resourceId: resourceIdOption(v['resource-id']),
         from: v.from,
         checkpointDir: v['checkpoint-dir'],
         rules: v.rules,

@@ -4,15 +4,15 @@
  * naming its variable. A new variable is one more entry in LAMBDA_ENV: its type in LambdaSettings follows from it.
  *
  * What the values are checked against is shared with the other sources of the same setting: the SNS topic ARN and
- * webhook URL specs of dasguard.yaml (src/delivery/configSchema.ts), the redaction modes of src/redaction/ and
- * the default of --redaction (src/config/layers.ts).
+ * webhook URL specs of dasguard.yaml (src/delivery/configSchema.ts), the redaction modes of src/redaction/, the
+ * default of --redaction (src/config/layers.ts) and the DAS resource id of --resource-id (src/sources/streamName.ts).
  */
-import { ConfigError } from '../errors.js';
 import { SNS_TOPIC_ARN, WEBHOOK_URL } from '../delivery/configSchema.js';
 import { REDACTION_MODES } from '../redaction/index.js';
+import { RESOURCE_ID_HINT, RESOURCE_ID_PATTERN } from '../sources/streamName.js';
 import { SETTINGS } from './layers.js';
 import { checkEnv, type EnvCheckResult, type EnvSettings, type EnvSpec } from './checkEnv.js';
-import { formatFileProblem, isError } from './problems.js';
+import { formatFileProblem, isError, type Problem } from './problems.js';
 
 /** The Lambda's outbox when DASGUARD_OUTBOX_DIR is not set: /tmp is the only writable place. */
 export const LAMBDA_OUTBOX_DIR = '/tmp/dasguard-outbox';
@@ -29,8 +29,8 @@ export const LAMBDA_ENV = {
     resourceId: {
       env: 'DASGUARD_RESOURCE_ID',
       type: 'string',
-      pattern: '^(cluster|db)-[A-Za-z0-9_-]+$',
-      patternHint: 'a DAS resource id, cluster-… or db-… (the DbClusterResourceId or DbiResourceId, not the cluster name)',
+      pattern: RESOURCE_ID_PATTERN.source,
+      patternHint: RESOURCE_ID_HINT,
       description: 'The DbClusterResourceId or DbiResourceId that selects the KMS encryption context; unset: from the stream name.',
     },
     kmsKeyId: { env: 'DASGUARD_KMS_KEY_ID', type: 'string', description: 'Only accept data keys of this KMS key (sent as KeyId).' },
@@ -55,12 +55,14 @@ export function checkLambdaEnv(env: NodeJS.ProcessEnv): EnvCheckResult<LambdaSet
   return checkEnv(env, LAMBDA_ENV);
 }
 
-/** The settings; a ConfigError listing every error (`NAME: problem`, one a line) when any is wrong. */
-export function lambdaSettings(env: NodeJS.ProcessEnv): LambdaSettings {
-  const { settings, problems } = checkLambdaEnv(env);
-  if (settings !== undefined) return settings;
+/**
+ * What the Lambda reports when its environment has errors: `invalid Lambda environment (N problems); nothing was
+ * evaluated:` and each error (`NAME: problem`), one a line. The one place this message is built.
+ */
+export function invalidLambdaEnvMessage(problems: readonly Problem[]): string {
   const errors = problems.filter(isError);
-  throw new ConfigError(
-    `invalid Lambda environment (${errors.length} problem${errors.length === 1 ? '' : 's'}); nothing was evaluated:\n` + errors.map(formatFileProblem).join('\n'),
+  return (
+    `invalid Lambda environment (${errors.length} problem${errors.length === 1 ? '' : 's'}); nothing was evaluated:\n` +
+    errors.map(formatFileProblem).join('\n')
   );
 }

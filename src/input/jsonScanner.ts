@@ -157,6 +157,14 @@ export class JsonValueScanner {
     return out;
   }
 
+  /**
+   * Where the text fed so far ends: between top-level values, between the elements of a top-level array, or inside
+   * a value (or a junk line).
+   */
+  get state(): 'top' | 'array' | 'value' {
+    return this.mode === Mode.Top ? 'top' : this.mode === Mode.ArrayTop ? 'array' : 'value';
+  }
+
   /** Call at the end of input: returns a trailing value (or an error for a truncated one). */
   end(): ScannedValue[] {
     if (this.mode === Mode.Value) {

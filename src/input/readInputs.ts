@@ -101,6 +101,8 @@ async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputIt
   let scanner: JsonValueScanner | undefined;
   const lines = new LineSplitter(MAX_INPUT_VALUE_CHARS, RAW_HEAD);
   let lineNo = 0;
+  /** The first non-empty line while the next one decides the mode (firstLineMode: 'ask-next'). */
+  let held: { text: string; lineNo: number } | undefined;
 
   for await (const chunk of text) {
     if (mode === 'document') {
@@ -111,21 +113,28 @@ async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputIt
     let line: Line | undefined;
     while ((line = lines.next()) !== undefined) {
       lineNo++;
+      if (mode === 'unknown' && (typeof line !== 'string' || line.trim() !== '')) {
+        // JSON Lines, unless the first non-empty line is not JSON and opens a multi-line document (firstLineMode).
+        const decided = typeof line !== 'string' ? 'lines' : held ? nextLineMode(line) : firstLineMode(line);
+        if (decided === 'ask-next') {
+          held = { text: line as string, lineNo };
+          continue;
+        }
+        if (decided === 'document') {
+          mode = 'document';
+          scanner = new JsonValueScanner();
+          // Feed the scanner everything from the start of the input, blank lines included (its line numbers).
+          yield* itemsFromScanned(scanner.push(documentHead(held, line as string, lineNo) + lines.rest()), ctx);
+          held = undefined;
+          break;
+        }
+        mode = 'lines';
+        if (held) yield* itemsFromText(held.text, { source: ctx.source, line: held.lineNo }, ctx);
+        held = undefined;
+      }
       if (typeof line !== 'string') {
         yield lineTooLong(lineNo, line.tooLong, ctx);
         continue;
-      }
-      if (mode === 'unknown') {
-        if (line.trim() === '') continue;
-        // JSON Lines when the first non-empty line is a complete JSON value; otherwise one multi-line document.
-        if (parsesAsJson(line)) mode = 'lines';
-        else {
-          mode = 'document';
-          scanner = new JsonValueScanner();
-          // Feed the scanner everything from the start of this line, with the blank lines it skipped.
-          yield* itemsFromScanned(scanner.push('\n'.repeat(lineNo - 1) + line + '\n' + lines.rest()), ctx);
-          break;
-        }
       }
       yield* itemsFromText(line, { source: ctx.source, line: lineNo }, ctx);
     }
@@ -142,17 +151,52 @@ async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputIt
       return;
     }
     const last = lines.end();
-    if (last === undefined) return;
-    lineNo++;
-    if (typeof last !== 'string') {
-      yield lineTooLong(lineNo, last.tooLong, ctx);
-    } else if (mode === 'unknown' && last.trim() !== '' && !parsesAsJson(last)) {
-      const sc = new JsonValueScanner();
-      yield* itemsFromScanned([...sc.push('\n'.repeat(lineNo - 1) + last), ...sc.end()], ctx);
-    } else {
-      yield* itemsFromText(last, { source: ctx.source, line: lineNo }, ctx);
+    if (last !== undefined) lineNo++;
+    if (mode === 'unknown' && typeof last === 'string' && last.trim() !== '') {
+      // The last line is the first or the second non-empty one. Without a line after it, 'ask-next' is JSON Lines.
+      if ((held ? nextLineMode(last) : firstLineMode(last)) === 'document') {
+        const sc = new JsonValueScanner();
+        yield* itemsFromScanned([...sc.push(documentHead(held, last, lineNo).slice(0, -1)), ...sc.end()], ctx);
+        return;
+      }
     }
+    // JSON Lines: the held first line (if any), then the last line.
+    if (held) yield* itemsFromText(held.text, { source: ctx.source, line: held.lineNo }, ctx);
+    if (last === undefined) return;
+    if (typeof last !== 'string') yield lineTooLong(lineNo, last.tooLong, ctx);
+    else yield* itemsFromText(last, { source: ctx.source, line: lineNo }, ctx);
   }
+}
+
+/**
+ * What the first non-empty line says about an input: JSON Lines, or one or more multi-line JSON documents (the
+ * scanner's mode). A line that is JSON by itself is JSON Lines. Otherwise, as a JsonValueScanner reads the line:
+ * - junk or a broken string in it, or one complete value that is not JSON: a bad line of JSON Lines ('lines'), which
+ *   is quarantined alone and once, and the lines after it are read as usual;
+ * - several values, or a top-level array still open after complete elements: a document ('document');
+ * - a value still open: a document when the line ends by opening an object or array (`{`, `[`, `"Records": [`, as
+ *   pretty-printed JSON starts); otherwise it is either a JSON line cut short or a document that goes on
+ *   (`{"Records": [{...},`), and the next non-empty line decides ('ask-next', nextLineMode).
+ */
+function firstLineMode(line: string): 'lines' | 'document' | 'ask-next' {
+  if (parsesAsJson(line)) return 'lines';
+  const probe = new JsonValueScanner();
+  const values = probe.push(line + '\n');
+  if (values.some((v) => v.error !== undefined)) return 'lines';
+  if (probe.state === 'top') return values.length > 1 ? 'document' : 'lines';
+  if (probe.state === 'array') return 'document';
+  return /[[{]\s*$/.test(line) ? 'document' : 'ask-next';
+}
+
+/** After a first line that left a value open mid-way: JSON Lines when this line is JSON by itself, else a document. */
+function nextLineMode(line: string): 'lines' | 'document' {
+  return parsesAsJson(line) ? 'lines' : 'document';
+}
+
+/** The start of a document for the scanner: the held first line (if any) and `line`, at their line numbers. */
+function documentHead(held: { text: string; lineNo: number } | undefined, line: string, lineNo: number): string {
+  if (held === undefined) return '\n'.repeat(lineNo - 1) + line + '\n';
+  return '\n'.repeat(held.lineNo - 1) + held.text + '\n'.repeat(lineNo - held.lineNo) + line + '\n';
 }
 
 /**
@@ -247,7 +291,7 @@ function* itemsFromValue(value: unknown, position: RecordPosition, ctx: ItemCont
     for (let i = 0; i < records.length; i++) {
       const pos: RecordPosition = { ...position, index: i };
       const r = records[i];
-      if (r !== null && typeof r === 'object' && 'kinesis' in r) yield lambdaRecordItem(r as Record<string, unknown>, pos, ctx.hints);
+      if (r !== null && typeof r === 'object' && 'kinesis' in r) yield lambdaRecordItem(r, ctx.hints, pos);
       else yield fromKinesisJson(r, pos, ctx.hints);
     }
     return;
@@ -257,7 +301,7 @@ function* itemsFromValue(value: unknown, position: RecordPosition, ctx: ItemCont
     return;
   }
   if ('kinesis' in obj) {
-    yield lambdaRecordItem(obj, position, ctx.hints);
+    yield lambdaRecordItem(obj, ctx.hints, position);
     return;
   }
   if (isPlaintextDas(obj)) {

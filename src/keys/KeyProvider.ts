@@ -3,6 +3,7 @@
  * Adapters: KmsKeyProvider (AWS KMS Decrypt), LocalKeyProvider (a master-key file, for samples and tests).
  * Callers import this interface only.
  */
+import { resourceIdProblem } from '../sources/streamName.js';
 import type { EncryptionContext } from '../types.js';
 
 /** The data key of a record, from the `key` field's bytes and the encryption context of its resource id. */
@@ -24,11 +25,12 @@ export interface KeyProviderStats {
   cacheMisses: number;
 }
 
-/** The encryption context Aurora/RDS uses for a DAS data key: cluster streams vs instance streams. */
+/**
+ * The encryption context Aurora/RDS uses for a DAS data key: cluster streams vs instance streams. Throws when
+ * `resourceId` is not a DAS resource id (the one definition: src/sources/streamName.ts).
+ */
 export function encryptionContextFor(resourceId: string): EncryptionContext {
-  if (resourceId.startsWith('cluster-')) return { 'aws:rds:dbc-id': resourceId };
-  if (resourceId.startsWith('db-')) return { 'aws:rds:db-id': resourceId };
-  throw new Error(
-    `resource id "${resourceId}" is neither a cluster resource id (cluster-…) nor an instance resource id (db-…)`,
-  );
+  const problem = resourceIdProblem(resourceId);
+  if (problem !== undefined) throw new Error(`resource id: ${problem}`);
+  return resourceId.startsWith('cluster-') ? { 'aws:rds:dbc-id': resourceId } : { 'aws:rds:db-id': resourceId };
 }

@@ -12,12 +12,12 @@ import type { KeyProvider } from '../keys/KeyProvider.js';
 import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
-import { formatProblem, loadRules } from '../rules/index.js';
+import { formatProblem, loadRules, rulesFailedMessage } from '../rules/index.js';
 import { isError as isErrorProblem } from '../config/problems.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from '../sources/lambdaEvent.js';
 import { createHandler, defaultHandoff, type CommonDeps, type KinesisHandler, type LambdaContext } from './handler.js';
 import { jsonLog, logLines } from './logging.js';
-import { checkLambdaEnv, lambdaDeliveryConfig, rulePaths as rulePathsOf } from './settings.js';
+import { checkLambdaEnv, invalidLambdaEnvMessage, lambdaDeliveryConfig, rulePaths as rulePathsOf } from './settings.js';
 import { formatFileProblem } from '../config/problems.js';
 
 export interface EnvHandlerOptions {
@@ -54,20 +54,14 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
     const envErrors = checked.problems.filter(isErrorProblem);
     for (const p of checked.problems.filter((q) => !isErrorProblem(q))) log({ level: 'warn', msg: 'environment warning', problem: formatFileProblem(p) });
     if (envErrors.length > 0) {
-      const lines = envErrors.map(formatFileProblem);
-      failures.push(`dasguard: invalid Lambda environment (${lines.length} problem${lines.length === 1 ? '' : 's'}); nothing was evaluated:\n${lines.join('\n')}`);
-      log({ level: 'error', msg: 'invalid environment', problems: lines });
+      failures.push(`dasguard: ${invalidLambdaEnvMessage(envErrors)}`);
+      log({ level: 'error', msg: 'invalid environment', problems: envErrors.map(formatFileProblem) });
     }
     // The rules load even when another variable is wrong: their problems are reported in the same failure.
     const rulePaths = rulePathsOf({ rulePaths: checked.partial.rulePaths });
     const { ruleSet, problems, files } = await loadRules(rulePaths);
-    const errors = problems.filter(isErrorProblem);
     if (ruleSet === undefined) {
-      failures.push(
-        `dasguard: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the rule files ` +
-          `(${rulePaths.join(', ')}); nothing was evaluated:\n` +
-          problems.map(formatProblem).join('\n'),
-      );
+      failures.push(`dasguard: ${rulesFailedMessage(problems, rulePaths)}:\n${problems.map(formatProblem).join('\n')}`);
       log({ level: 'error', msg: 'invalid rules', rulePaths, problems: problems.map(formatProblem) });
     } else {
       for (const p of problems) log({ level: 'warn', msg: 'rule warning', problem: formatProblem(p) });

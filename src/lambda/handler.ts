@@ -4,7 +4,8 @@
  * time, in order. What is left here is the Lambda's transport policy:
  *
  * - A poison record is quarantined (the `quarantined` log line of quarantineLogFields: stream, shard, sequence number,
- *   reason, message; the live consumer's shape) and NOT reported as failed.
+ *   reason, message; the live consumer's shape) and NOT reported as failed; so is a record that is not a Lambda
+ *   Kinesis record (no `kinesis.data`, a malformed `eventID`...: src/sources/lambdaEvent.ts).
  * - A transient, configuration or unexpected failure stops the batch: that record is reported in
  *   `batchItemFailures` (with `ReportBatchItemFailures`, Lambda retries from it) and later records are left
  *   for the retry. Alerts of the records before it were handed off already. Nothing is retried here: the retry is
@@ -32,7 +33,8 @@ import { quarantineLogFields, type QuarantineSink } from '../pipeline/Quarantine
 import { fromArray, runRecords } from '../pipeline/runRecords.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import type { RuleSet } from '../rules/index.js';
-import { fromLambdaRecord, locateLambdaRecord, type KinesisStreamBatchResponse, type KinesisStreamEvent, type KinesisStreamRecord } from '../sources/lambdaEvent.js';
+import { lambdaRecordItem, requireResourceId, type KinesisStreamBatchResponse, type KinesisStreamEvent, type KinesisStreamRecord } from '../sources/lambdaEvent.js';
+import type { SourceItem } from '../sources/types.js';
 import { jsonLog, type LogEntry } from './logging.js';
 
 /** The parts of the Lambda context dasguard reads. */
@@ -103,10 +105,11 @@ export interface InvocationSummary extends Omit<PipelineSnapshot, 'records'> {
   outboxPending?: number;
 }
 
-/** One record of the event, with its place in the batch. */
+/** One record of the event, with its place in the batch and what it maps to (a record, or a bad one). */
 interface Item {
   index: number;
   r: KinesisStreamRecord;
+  source: SourceItem;
 }
 
 /** Builds a handler from ready dependencies (tests, or a custom entry point with its own handoff). */
@@ -141,10 +144,16 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
       put: (q) => log({ level: 'warn', msg: 'quarantined', requestId, ...quarantineLogFields(q) }),
     };
     let failedIndex: number | undefined;
+    const items: Item[] = records.map((r, index) => ({ index, r, source: lambdaRecordItem(r, { override: deps.resourceId }) }));
+    const positionOf = (i: number) => {
+      const s = items[i]!.source;
+      return s.kind === 'record' ? s.record.position : s.position;
+    };
 
     try {
-      await runRecords<Item>(fromArray(records.map((r, index) => ({ index, r }))), {
-        toItem: ({ r }) => ({ kind: 'record', record: fromLambdaRecord(r, deps.resourceId) }),
+      await runRecords<Item>(fromArray(items), {
+        // A record that is not a Lambda Kinesis record is a bad item: quarantined, never reported for retry.
+        toItem: ({ source }) => requireResourceId(source),
         deps: { keys, rules: deps.rules, redaction },
         stats,
         handoff,
@@ -161,9 +170,8 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
     } catch (err) {
       // Never skip: report this record (the first not processed); Lambda retries the batch from it.
       failedIndex = stats.counters.records;
-      const r = records[failedIndex];
-      if (r === undefined) throw err; // not a record's failure (every record was committed): the invocation's
-      const { shardId, streamName } = locateLambdaRecord(r);
+      if (items[failedIndex] === undefined) throw err; // not a record's failure (every record was committed): the invocation's
+      const { source: streamName, shardId, sequenceNumber } = positionOf(failedIndex);
       log({
         level: 'error',
         msg: failureMessage(err),
@@ -173,7 +181,7 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
         error: errorMessage(err),
         stream: streamName,
         shardId,
-        sequenceNumber: r.kinesis.sequenceNumber,
+        sequenceNumber,
         unprocessedRecords: records.length - failedIndex,
       });
     }
@@ -227,9 +235,11 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
         });
       }
     }
+    // Every record has its sequence number (the mapper requires one); '' would be a bad item without one that failed
+    // (Lambda then retries the whole batch).
     const batchItemFailures = [...failedIndexes]
       .sort((a, b) => a - b)
-      .map((i) => ({ itemIdentifier: records[i]!.kinesis.sequenceNumber }));
+      .map((i) => ({ itemIdentifier: positionOf(i).sequenceNumber ?? '' }));
     sum.failed = batchItemFailures.length;
 
     const keysAfter = keys.stats();

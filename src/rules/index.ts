@@ -1,6 +1,6 @@
 /** Rules: YAML files -> checked, compiled RuleSet (json-rules-engine semantics, compiled for speed). */
 export { formatProblem, type Problem } from '../config/problems.js';
-export { loadRules, loadRuleTexts, type LoadResult } from './load.js';
+export { loadRules, loadRuleTexts, rulesFailedMessage, type LoadResult } from './load.js';
 export { CompiledRuleSet } from './RuleSet.js';
 export type { RuleInfo, RuleMatch, RuleSet, EngineRuleJson } from './types.js';
 export { runRuleTests, completeTestEvent, type RuleTestFailure, type RuleTestResult } from './ruleTests.js';

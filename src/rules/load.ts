@@ -38,6 +38,16 @@ export interface LoadResult {
   files: string[];
 }
 
+/**
+ * The headline of a load that gave no rule set: `N problems in the rule files[ (PATHS)]; nothing was evaluated`,
+ * N counting every problem reported with it (errors and warnings, as they are listed). The one place it is built,
+ * for the CLI (after the problems, on stderr) and the Lambda (before them, in its init failure).
+ */
+export function rulesFailedMessage(problems: readonly Problem[], paths?: readonly string[]): string {
+  const n = problems.length;
+  return `${n} problem${n === 1 ? '' : 's'} in the rule files${paths ? ` (${paths.join(', ')})` : ''}; nothing was evaluated`;
+}
+
 const NAME_RE = new RegExp(NAME_PATTERN);
 
 /**

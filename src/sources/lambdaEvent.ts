@@ -1,13 +1,13 @@
 /**
  * Lambda Kinesis events: their types (the parts dasguard reads, shaped like `aws-lambda`'s KinesisStreamEvent) and
- * the one mapper of their records to SourceRecord, shared by the Lambda handler (src/lambda/) and file input (an
- * event saved to a file and replayed).
+ * the one mapper of their records to a SourceItem (a SourceRecord, or a bad item that is quarantined), shared by the
+ * Lambda handler (src/lambda/) and file input (an event saved to a file and replayed).
  */
 import { Base64Data } from '../codec/base64.js';
 import { ConfigError, PoisonReason } from '../errors.js';
 import type { RecordPosition, SourceRecord } from '../types.js';
 import { setKinesisFields } from './kinesisFields.js';
-import { resourceIdFromStreamName, streamNameFromArn } from './streamName.js';
+import { isStreamArn, resourceIdFromStreamName, streamNameFromArn } from './streamName.js';
 import { badItem, type ResourceIdHints, type SourceItem } from './types.js';
 
 /** The parts of a Lambda Kinesis event record dasguard reads. */
@@ -40,55 +40,63 @@ export interface KinesisStreamBatchResponse {
   batchItemFailures: { itemIdentifier: string }[];
 }
 
-/** Shard id from `eventID` (`shardId-…:seq`), stream name from the ARN (`lambda` without one). */
-export function locateLambdaRecord(r: Pick<KinesisStreamRecord, 'eventID' | 'eventSourceARN'>): { shardId: string | undefined; streamName: string } {
-  return {
-    shardId: shardIdOfEventId(r.eventID),
-    streamName: typeof r.eventSourceARN === 'string' && r.eventSourceARN !== '' ? streamNameFromArn(r.eventSourceARN) : 'lambda',
-  };
-}
-
-function shardIdOfEventId(eventId: unknown): string | undefined {
-  if (typeof eventId !== 'string') return undefined;
-  const colon = eventId.indexOf(':');
-  return colon > 0 ? eventId.slice(0, colon) : undefined;
+/**
+ * THE mapper of a Lambda Kinesis record, for the handler and for file input: a SourceRecord, or a `bad` item
+ * (bad-envelope) when the record is not one: not an object, no `kinesis.data` or `kinesis.sequenceNumber` string, an
+ * `eventID` that is not `<shard id>:<sequence number>`, an `eventSourceARN` that is not a Kinesis stream ARN (either
+ * may be absent: a hand-made event). The record's position is `at` (a file's line and index), or else its stream (the
+ * ARN's stream name, `lambda` without one); either way with its shard id and sequence number. The resource id comes
+ * from `hints.override`, the stream name, then `hints.fallback`; it may stay unknown (see `requireResourceId`).
+ */
+export function lambdaRecordItem(r: unknown, hints: ResourceIdHints, at?: RecordPosition): SourceItem {
+  const rec = isObject(r) ? r : undefined;
+  const k = rec !== undefined && isObject(rec.kinesis) ? rec.kinesis : undefined;
+  const arn = rec?.eventSourceARN;
+  const streamName = typeof arn === 'string' && isStreamArn(arn) ? streamNameFromArn(arn) : undefined;
+  const shardId = shardIdOfEventId(rec?.eventID);
+  // Whatever could be read goes into the position, so that even a bad record's quarantine line says where it was.
+  const position: RecordPosition = at ? { ...at } : { source: streamName ?? 'lambda' };
+  if (shardId !== undefined) position.shardId = shardId;
+  if (typeof k?.sequenceNumber === 'string') position.sequenceNumber = k.sequenceNumber;
+  const bad = (problem: string) => badItem(position, PoisonReason.badEnvelope, `the Lambda Kinesis record ${problem}`);
+  if (rec === undefined) return bad(`is not a JSON object (${shown(r)})`);
+  if (k === undefined || typeof k.data !== 'string') return bad('has no "kinesis.data" string');
+  if (typeof k.sequenceNumber !== 'string') return bad('has no "kinesis.sequenceNumber" string');
+  if (rec.eventID !== undefined && shardId === undefined) return bad(`has an "eventID" that is not <shard id>:<sequence number> (${shown(rec.eventID)})`);
+  if (arn !== undefined && streamName === undefined) return bad(`has an "eventSourceARN" that is not a Kinesis stream ARN (${shown(arn)})`);
+  const resourceId = hints.override ?? (streamName !== undefined ? resourceIdFromStreamName(streamName) : undefined) ?? hints.fallback;
+  const record: SourceRecord = { data: new Base64Data(k.data, 'the Lambda Kinesis record\'s "kinesis.data"'), position };
+  if (resourceId !== undefined) record.resourceId = resourceId;
+  return { kind: 'record', record: setKinesisFields(record, k, 'camel') };
 }
 
 /**
- * The handler's mapper: the record's position is its stream, shard and sequence number. Throws ConfigError when
- * the resource id is neither given nor in the stream name (every record of the stream would fail alike).
+ * The handler's check, at the record's turn: a record whose resource id is neither given nor in its stream name is a
+ * ConfigError (every record of the stream would fail alike: DASGUARD_RESOURCE_ID must be set). A bad item passes.
  */
-export function fromLambdaRecord(r: KinesisStreamRecord, resourceIdOverride: string | undefined): SourceRecord {
-  const { shardId, streamName } = locateLambdaRecord(r);
-  const resourceId = resourceIdOverride ?? resourceIdFromStreamName(streamName);
-  if (resourceId === undefined) {
+export function requireResourceId(item: SourceItem): SourceItem {
+  if (item.kind === 'record' && item.record.resourceId === undefined) {
     throw new ConfigError(
-      `cannot tell the DAS resource id of stream "${streamName}" (not named aws-rds-das-<resource id>): set ` +
+      `cannot tell the DAS resource id of stream "${item.record.position.source}" (not named aws-rds-das-<resource id>): set ` +
         'DASGUARD_RESOURCE_ID to the DbClusterResourceId (cluster-…) or DbiResourceId (db-…)',
     );
   }
-  const position: RecordPosition = { source: streamName, ...(shardId !== undefined ? { shardId } : {}), sequenceNumber: r.kinesis.sequenceNumber };
-  return sourceRecord(r.kinesis as unknown as Record<string, unknown>, position, resourceId);
+  return item;
 }
 
-/**
- * File input's mapper: a Lambda event record found at `position` in a file (which gets its sequence number and
- * shard id); one without `kinesis.data` is a `bad` item.
- */
-export function lambdaRecordItem(r: Record<string, unknown>, position: RecordPosition, hints: ResourceIdHints): SourceItem {
-  const k = r.kinesis as Record<string, unknown> | null;
-  if (k === null || typeof k !== 'object' || typeof k.data !== 'string') {
-    return badItem(position, PoisonReason.badEnvelope, 'the Lambda Kinesis record has no "kinesis.data" string');
-  }
-  if (typeof k.sequenceNumber === 'string') position.sequenceNumber = k.sequenceNumber;
-  const shardId = shardIdOfEventId(r.eventID);
-  if (shardId !== undefined) position.shardId = shardId;
-  const rid = hints.override ?? (typeof r.eventSourceARN === 'string' ? resourceIdFromStreamName(r.eventSourceARN) : undefined) ?? hints.fallback;
-  return { kind: 'record', record: sourceRecord(k, position, rid) };
+/** The shard id of an `eventID` (`shardId-…:<sequence number>`), undefined when it is not one. */
+function shardIdOfEventId(eventId: unknown): string | undefined {
+  if (typeof eventId !== 'string') return undefined;
+  const colon = eventId.indexOf(':');
+  return colon > 0 && colon < eventId.length - 1 ? eventId.slice(0, colon) : undefined;
 }
 
-function sourceRecord(k: Record<string, unknown>, position: RecordPosition, resourceId: string | undefined): SourceRecord {
-  const record: SourceRecord = { data: new Base64Data(k.data as string, 'the Lambda Kinesis record\'s "kinesis.data"'), position };
-  if (resourceId !== undefined) record.resourceId = resourceId;
-  return setKinesisFields(record, k, 'camel');
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** A value as a bad item's message shows it: JSON, cut to 100 characters. */
+function shown(v: unknown): string {
+  const text = v === undefined ? 'undefined' : JSON.stringify(v);
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
 }

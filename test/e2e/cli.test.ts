@@ -488,9 +488,9 @@ test('settings are layered in one place: flag over environment over dasguard.yam
   // --redaction is checked like every one-of flag; DASGUARD_REDACTION (the Lambda's) by its spec, over the same
   // modes and default (test/unit/config.test.ts has its message)
   const { redactionOption } = await import('../../src/commands/options.js');
-  const { LAMBDA_ENV, lambdaSettings } = await import('../../src/config/lambdaEnv.js');
+  const { LAMBDA_ENV, checkLambdaEnv } = await import('../../src/config/lambdaEnv.js');
   assert.equal(redactionOption(undefined), SETTINGS.redaction.default);
-  assert.equal(lambdaSettings({}).redaction, SETTINGS.redaction.default);
+  assert.equal(checkLambdaEnv({}).settings?.redaction, SETTINGS.redaction.default);
   assert.equal(redactionOption('full'), 'full');
   assert.throws(() => redactionOption('some'), { name: 'UsageError', message: '--redaction must be one of none, literals, full; got "some"' });
   const { REDACTION_MODES } = await import('../../src/redaction/index.js');
@@ -511,4 +511,25 @@ test('settings are layered in one place: flag over environment over dasguard.yam
   const bad = await runCli(['decode', PG_PLAIN, '--redaction', 'some']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^dasguard: --redaction must be one of none, literals, full; got "some"$/m);
+});
+
+test('a --resource-id that is not a DAS resource id is a usage error at start (exit 2, naming the flag), as DASGUARD_RESOURCE_ID is refused at init', async () => {
+  for (const bad of ['cluster-', 'cluster-a b', 'prod-cluster']) {
+    for (const args of [
+      ['replay', PG_STREAM, '--key-file', KEY, '--resource-id', bad],
+      ['decode', PG_STREAM, '--key-file', KEY, '--resource-id', bad],
+      ['run', '--stream', `aws-rds-das-${PG.clusterId}`, '--resource-id', bad],
+    ]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}\n${r.stderr}`);
+      assert.equal(r.stdout, '', 'nothing was processed');
+      assert.match(r.stderr, new RegExp(`^dasguard: --resource-id: expected a DAS resource id, cluster-… or db-… .*, got ${JSON.stringify(JSON.stringify(bad)).slice(1, -1)}$`, 'm'));
+    }
+  }
+  // and a rule file with problems is refused in the words the Lambda uses (src/rules/load.ts rulesFailedMessage)
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-badrules-'));
+  await writeFile(join(dir, 'bad.yaml'), 'rules:\n  - id: x\n    description: d\n    severity: urgent\n    when: {dbUserName: a}\n    message: m\n');
+  const r = await runCli(['replay', PG_PLAIN, '--rules', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^dasguard: 1 problem in the rule files; nothing was evaluated$/m);
 });

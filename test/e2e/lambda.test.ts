@@ -227,6 +227,42 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
     assert.deepEqual(withoutSource(s.alerts), withoutSource(await replayAlerts(PG_STREAM)));
   });
 
+  it('a record that is not a Lambda Kinesis record (no kinesis.data, a malformed eventID or eventSourceARN) is quarantined, never reported for retry', async () => {
+    const records = await kinesisRecords(PG_STREAM);
+    const stream = records[0]!.eventSourceARN.split('/')[1]!;
+    const seq = (n: number) => `4963000000000000000000000000000000000000000000000160000${n}`;
+    const good = (n: number) => kinesisRecord(stream, 'shardId-000000000000', seq(n), records[0]!.kinesis.data);
+    const { data: _d, ...withoutData } = good(1).kinesis;
+    const noData = { ...good(1), kinesis: withoutData } as unknown as KinesisStreamRecord;
+    const badEventId = { ...good(2), eventID: 12345 } as unknown as KinesisStreamRecord;
+    const badArn = { ...good(3), eventSourceARN: 'aws-rds-das-stream' };
+    const batch = [records[0]!, noData, records[1]!, badEventId, records[2]!, badArn, ...records.slice(3)];
+
+    const out = lineStream();
+    const logOut = lineStream();
+    // The handler of dist/lambda.handler, with the sample key file instead of KMS.
+    const h = createEnvHandler({ env: { DASGUARD_RULES: 'rules' }, keys, stdout: out.stream, logOut: logOut.stream });
+    assert.deepEqual(await h({ Records: batch }), { batchItemFailures: [] }, 'one bad record must not block the shard');
+    // Every good record was processed, in order, the bad ones between them notwithstanding.
+    assert.deepEqual(withoutSource(out.lines()), withoutSource(await replayAlerts(PG_STREAM)));
+    const logs = logOut.lines();
+    assert.deepEqual(
+      logs.filter((l) => l.msg === 'quarantined').map((q) => [q.level, q.stream, q.shardId, q.sequenceNumber, q.reason, q.message]),
+      [
+        ['warn', stream, 'shardId-000000000000', seq(1), 'bad-envelope', 'the Lambda Kinesis record has no "kinesis.data" string'],
+        ['warn', stream, undefined, seq(2), 'bad-envelope', 'the Lambda Kinesis record has an "eventID" that is not <shard id>:<sequence number> (12345)'],
+        ['warn', 'lambda', 'shardId-000000000000', seq(3), 'bad-envelope', 'the Lambda Kinesis record has an "eventSourceARN" that is not a Kinesis stream ARN ("aws-rds-das-stream")'],
+      ],
+    );
+    assert.equal(logs.filter((l) => l.level === 'error').length, 0);
+    const summary = logs.find((l) => l.msg === 'batch')!;
+    assert.equal(summary.records, batch.length);
+    assert.equal(summary.processed, batch.length);
+    assert.equal(summary.quarantinedRecords, 3);
+    assert.equal(summary.failed, 0);
+    await h.close();
+  });
+
   it('a configuration error (KMS access denied) reports the record and logs it loudly', async () => {
     const records = await kinesisRecords(MY_STREAM);
     const s = sink();
@@ -335,6 +371,12 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
       assert.match(err.message, /DASGUARD_REDACTION: "bogus" is not one of none, literals, full/);
       assert.match(err.message, /DASGUARD_RESOURCE_ID: expected a DAS resource id/);
       assert.match(err.message, /nonexistent-rules/, 'the rules were tried too');
+      // Each headline is built in one place (src/config/lambdaEnv.ts, src/rules/load.ts), shared with the CLI.
+      const heads = err.message.split('\n').filter((l) => l.startsWith('dasguard: '));
+      assert.deepEqual(heads, [
+        'dasguard: invalid Lambda environment (2 problems); nothing was evaluated:',
+        'dasguard: 1 problem in the rule files (/nonexistent-rules); nothing was evaluated:',
+      ]);
       return true;
     });
     const warning = logOut.lines().find((l) => l.msg === 'environment warning');

@@ -69,6 +69,44 @@ test('a bad line is reported with its line number and the rest is read', async (
   assert.deepEqual(outcome.quarantined.map((q) => [q.position.line, q.reason]), [[5, 'bad-base64']]);
 });
 
+test('JSON Lines whose first line is not JSON: that line is quarantined once, by file:line, and the lines after it are read', async () => {
+  const dir = await tmp();
+  const good = [JSON.stringify(kin(1)), JSON.stringify(kin(2))];
+  const shape = (items: InputItem[]) => items.map((i) => (i.kind === 'bad' ? `bad:${i.position.source}:${i.position.line}:${i.reason}` : `ok:${i.record.position.line}`));
+  for (const first of [
+    'this is not json', // junk
+    '[INFO] capture started', // a log line that opens like an array (it used to open a document: quarantined twice)
+    '{"Data": "cut short', // a string cut short
+    '{"Data": 1, "SequenceNumber": ', // a value cut short (it used to swallow every line after it)
+    '{"Data": "eA==", oops}', // one complete value that is not JSON
+  ]) {
+    const f = join(dir, 'first-bad.jsonl');
+    await writeFile(f, [first, '', ...good].join('\n') + '\n');
+    const items = await collect([f]);
+    assert.deepEqual(shape(items), [`bad:${f}:1:not-json`, 'ok:3', 'ok:4'], first);
+    assert.equal((items[0] as { raw?: string }).raw, first);
+    assert.match((items[0] as { message: string }).message, /^not JSON: /);
+    // Without a newline at the end, and as the only line.
+    await writeFile(f, [first, ...good].join('\n'));
+    assert.deepEqual(shape(await collect([f])), [`bad:${f}:1:not-json`, 'ok:2', 'ok:3'], `${first} (no final newline)`);
+    await writeFile(f, first);
+    assert.deepEqual(shape(await collect([f])), [`bad:${f}:1:not-json`], `${first} (alone)`);
+  }
+  // Multi-line documents are still told apart by their first line: an opening bracket, several values on the line,
+  // an array that goes on, or a value that goes on over a next line that is not JSON by itself.
+  const docs: [string, string, string[]][] = [
+    ['pretty-printed', JSON.stringify([kin(1), kin(2)], null, 2), ['ok:2', 'ok:8']],
+    ['values on one line', `${good[0]}${good[1]}\n${JSON.stringify(kin(3))}`, ['ok:1', 'ok:1', 'ok:2']],
+    ['an array over lines', `[${good[0]},\n${good[1]}]`, ['ok:1', 'ok:2']],
+    ['an object over lines', `{"Records": [${good[0]},\n${good[1]}]}`, ['ok:1', 'ok:1']],
+  ];
+  for (const [what, text, expected] of docs) {
+    const f = join(dir, 'doc.json');
+    await writeFile(f, text + '\n');
+    assert.deepEqual(shape(await collect([f])), expected, what);
+  }
+});
+
 test('aws kinesis get-records output, pretty-printed, several documents, with ShardId/StreamName', async () => {
   const dir = await tmp();
   const f = join(dir, 'get-records.json');

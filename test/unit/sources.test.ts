@@ -5,20 +5,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Base64Data } from '../../src/codec/base64.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, PoisonReason } from '../../src/errors.js';
 import type { _Record } from '@aws-sdk/client-kinesis';
 import { arrivalTimeMs } from '../../src/sources/arrivalTime.js';
 import { KINESIS_FIELDS, type KinesisRecordFields } from '../../src/sources/kinesisFields.js';
 import { fromKinesisJson } from '../../src/sources/kinesisJson.js';
 import { fromSdkRecord } from '../../src/sources/kinesisSdk.js';
-import { fromLambdaRecord, lambdaRecordItem, locateLambdaRecord, type KinesisStreamRecord } from '../../src/sources/lambdaEvent.js';
-import { resourceIdFromStreamName, streamNameFromArn } from '../../src/sources/streamName.js';
+import { lambdaRecordItem, requireResourceId, type KinesisStreamRecord } from '../../src/sources/lambdaEvent.js';
+import { RESOURCE_ID_PATTERN, resourceIdFromStreamName, resourceIdProblem, streamNameFromArn } from '../../src/sources/streamName.js';
+import type { SourceItem } from '../../src/sources/types.js';
 import type { SourceRecord } from '../../src/types.js';
 
 const RID = 'cluster-ABCDEFGHIJKLMNOP';
 const STREAM = `aws-rds-das-${RID}`;
 const ARN = `arn:aws:kinesis:us-east-1:111122223333:stream/${STREAM}`;
 const T = Date.UTC(2026, 4, 1, 12, 0, 0, 250);
+
+function recordOf(item: SourceItem): SourceRecord {
+  assert.equal(item.kind, 'record', JSON.stringify(item));
+  return (item as { record: SourceRecord }).record;
+}
 
 test('stream names: the resource id from a name, an ARN or a path; the stream name from an ARN', () => {
   assert.equal(resourceIdFromStreamName(STREAM), RID);
@@ -28,8 +34,6 @@ test('stream names: the resource id from a name, an ARN or a path; the stream na
   assert.equal(resourceIdFromStreamName('audit-copy'), undefined);
   assert.equal(streamNameFromArn(ARN), STREAM);
   assert.equal(streamNameFromArn('audit-copy'), 'audit-copy');
-  assert.deepEqual(locateLambdaRecord({ eventID: 'shardId-000000000003:4963', eventSourceARN: ARN }), { shardId: 'shardId-000000000003', streamName: STREAM });
-  assert.deepEqual(locateLambdaRecord({ eventID: 'x', eventSourceARN: '' }), { shardId: undefined, streamName: 'lambda' });
 });
 
 test('arrival time: a Date, epoch seconds, epoch milliseconds and ISO strings are the same instant; anything else none', () => {
@@ -47,8 +51,8 @@ test('the same Kinesis record through every transport gives the same record data
     eventID: 'shardId-000000000000:4963',
     eventSourceARN: ARN,
   };
-  const handler = fromLambdaRecord(lambda, undefined);
-  const file = lambdaRecordItem(lambda as unknown as Record<string, unknown>, { source: 'event.json', line: 1, index: 0 }, {});
+  const handler = recordOf(lambdaRecordItem(lambda, {}));
+  const file = lambdaRecordItem(lambda, {}, { source: 'event.json', line: 1, index: 0 });
   assert.equal(json.kind, 'record');
   assert.equal(file.kind, 'record');
   const records: SourceRecord[] = [sdk, handler, (json as { record: SourceRecord }).record, (file as { record: SourceRecord }).record];
@@ -84,7 +88,7 @@ test('every field of the Kinesis field table flows from each transport (SDK, get
   const bare: SourceRecord[] = [
     fromSdkRecord(sdkRaw as unknown as _Record, { streamName: STREAM, shardId: 'shardId-000000000000' }),
     (fromKinesisJson(jsonRaw, { source: 'f' }, {}) as { record: SourceRecord }).record,
-    fromLambdaRecord(lambdaRaw as unknown as KinesisStreamRecord, undefined),
+    recordOf(lambdaRecordItem(lambdaRaw, {})),
   ];
   for (const r of bare) for (const name of names) assert.equal(name in r, false, `${name} absent`);
   // With them: each one, converted.
@@ -98,8 +102,8 @@ test('every field of the Kinesis field table flows from each transport (SDK, get
   const mapped: [string, SourceRecord][] = [
     ['SDK', fromSdkRecord(sdkRaw as unknown as _Record, { streamName: STREAM, shardId: 'shardId-000000000000' })],
     ['get-records JSON', (fromKinesisJson(jsonRaw, { source: 'f' }, {}) as { record: SourceRecord }).record],
-    ['Lambda handler', fromLambdaRecord(lambdaRaw as unknown as KinesisStreamRecord, undefined)],
-    ['Lambda event in a file', (lambdaRecordItem(lambdaRaw, { source: 'event.json' }, {}) as { record: SourceRecord }).record],
+    ['Lambda handler', recordOf(lambdaRecordItem(lambdaRaw, {}))],
+    ['Lambda event in a file', recordOf(lambdaRecordItem(lambdaRaw, {}, { source: 'event.json' }))],
   ];
   for (const [transport, r] of mapped) {
     for (const name of names) assert.deepEqual(r[name], FIELD_EXAMPLES[name].value, `${transport}: ${name}`);
@@ -112,12 +116,72 @@ test('resource ids: the override wins, then the stream, then the fallback; the h
     eventID: 'shardId-000000000000:1',
     eventSourceARN: 'arn:aws:kinesis:us-east-1:111122223333:stream/audit-copy',
   };
-  assert.throws(() => fromLambdaRecord(lambda, undefined), (err: unknown) => err instanceof ConfigError && /DASGUARD_RESOURCE_ID/.test(err.message));
-  assert.equal(fromLambdaRecord(lambda, 'db-OVERRIDE').resourceId, 'db-OVERRIDE');
-  const item = lambdaRecordItem(lambda as unknown as Record<string, unknown>, { source: 'f' }, { fallback: 'db-FILE' });
+  assert.throws(() => requireResourceId(lambdaRecordItem(lambda, {})), (err: unknown) => err instanceof ConfigError && /"audit-copy".*DASGUARD_RESOURCE_ID/.test(err.message));
+  assert.equal(recordOf(requireResourceId(lambdaRecordItem(lambda, { override: 'db-OVERRIDE' }))).resourceId, 'db-OVERRIDE');
+  const item = lambdaRecordItem(lambda, { fallback: 'db-FILE' }, { source: 'f' });
   assert.equal(item.kind === 'record' && item.record.resourceId, 'db-FILE');
   const json = fromKinesisJson({ Data: 'e30=', StreamName: STREAM }, { source: 'f' }, { override: 'db-OVERRIDE', fallback: 'db-FILE' });
   assert.equal(json.kind === 'record' && json.record.resourceId, 'db-OVERRIDE');
   const bad = fromKinesisJson({ SequenceNumber: '7' }, { source: 'f', line: 3 }, {});
   assert.deepEqual(bad, { kind: 'bad', position: { source: 'f', line: 3, sequenceNumber: '7' }, reason: 'bad-envelope', message: 'the Kinesis record has no "Data" string (base64 of the record data)' });
+});
+
+test('a DAS resource id has one definition: the Lambda setting, --resource-id, stream names and the encryption context agree', async () => {
+  const { encryptionContextFor } = await import('../../src/keys/KeyProvider.js');
+  const { checkLambdaEnv } = await import('../../src/config/lambdaEnv.js');
+  const { resourceIdOption } = await import('../../src/commands/options.js');
+  for (const good of [RID, 'db-ABC123', 'cluster-a_b-c']) {
+    assert.equal(resourceIdProblem(good), undefined, good);
+    assert.equal(resourceIdFromStreamName(`aws-rds-das-${good}`), good);
+    assert.ok(encryptionContextFor(good));
+    assert.equal(checkLambdaEnv({ DASGUARD_RESOURCE_ID: good }).settings?.resourceId, good);
+    assert.equal(resourceIdOption(good), good);
+  }
+  for (const bad of ['cluster-', 'cluster-a b', 'db-', 'prod-cluster', 'cluster-x/y', '']) {
+    assert.equal(RESOURCE_ID_PATTERN.test(bad), false, bad);
+    const problem = resourceIdProblem(bad)!;
+    assert.equal(problem, `expected a DAS resource id, cluster-… or db-… (the DbClusterResourceId or DbiResourceId, not the cluster name), got ${JSON.stringify(bad)}`);
+    assert.throws(() => encryptionContextFor(bad), (err: Error) => err.message === `resource id: ${problem}`, bad);
+    assert.throws(() => resourceIdOption(bad), (err: Error) => err.name === 'UsageError' && err.message === `--resource-id: ${problem}`, bad);
+    if (bad !== '') assert.deepEqual(checkLambdaEnv({ DASGUARD_RESOURCE_ID: bad }).problems.map((p) => p.message), [problem], bad);
+  }
+  assert.equal(resourceIdOption(undefined), undefined, 'not given: from the stream name');
+  // A stream name holds the longest resource id it can: the rest of the name (a file's extension) is not part of it.
+  assert.equal(resourceIdFromStreamName(`aws-rds-das-${RID}.jsonl.gz`), RID);
+  assert.equal(resourceIdFromStreamName('aws-rds-das-cluster-'), undefined);
+});
+
+test('one mapper for a Lambda Kinesis record: what is not one is a bad item (bad-envelope) with what could be read of its position', () => {
+  const good = { kinesis: { data: 'e30=', sequenceNumber: '7' }, eventID: 'shardId-000000000002:7', eventSourceARN: ARN };
+  const cases: [string, unknown, string][] = [
+    ['not an object', 'hello', 'the Lambda Kinesis record is not a JSON object ("hello")'],
+    ['no kinesis', { eventID: good.eventID, eventSourceARN: ARN }, 'the Lambda Kinesis record has no "kinesis.data" string'],
+    ['no kinesis.data', { ...good, kinesis: { sequenceNumber: '7' } }, 'the Lambda Kinesis record has no "kinesis.data" string'],
+    ['kinesis.data not a string', { ...good, kinesis: { data: 42, sequenceNumber: '7' } }, 'the Lambda Kinesis record has no "kinesis.data" string'],
+    ['no sequence number', { ...good, kinesis: { data: 'e30=' } }, 'the Lambda Kinesis record has no "kinesis.sequenceNumber" string'],
+    ['eventID without a colon', { ...good, eventID: 'shardId-000000000002' }, 'the Lambda Kinesis record has an "eventID" that is not <shard id>:<sequence number> ("shardId-000000000002")'],
+    ['eventID not a string', { ...good, eventID: 12 }, 'the Lambda Kinesis record has an "eventID" that is not <shard id>:<sequence number> (12)'],
+    ['eventSourceARN not an ARN', { ...good, eventSourceARN: 'aws-rds-das-cluster-X' }, 'the Lambda Kinesis record has an "eventSourceARN" that is not a Kinesis stream ARN ("aws-rds-das-cluster-X")'],
+    ['eventSourceARN not a string', { ...good, eventSourceARN: null }, 'the Lambda Kinesis record has an "eventSourceARN" that is not a Kinesis stream ARN (null)'],
+  ];
+  for (const [what, raw, message] of cases) {
+    for (const at of [undefined, { source: 'event.json', line: 3, index: 1 }]) {
+      const item = lambdaRecordItem(raw, {}, at);
+      assert.equal(item.kind, 'bad', what);
+      if (item.kind !== 'bad') continue;
+      assert.equal(item.reason, PoisonReason.badEnvelope, what);
+      assert.equal(item.message, message, what);
+      const arnOk = (raw as { eventSourceARN?: unknown }).eventSourceARN === ARN;
+      assert.equal(item.position.source, at ? 'event.json' : arnOk ? STREAM : 'lambda', what);
+      // requireResourceId lets a bad item through: it is quarantined, not a configuration error.
+      assert.equal(requireResourceId(item), item);
+    }
+  }
+  // What could be read is kept: the sequence number and shard of a record whose ARN is wrong.
+  const wrongArn = lambdaRecordItem({ ...good, eventSourceARN: 'nope' }, {});
+  assert.deepEqual(wrongArn.kind === 'bad' && wrongArn.position, { source: 'lambda', shardId: 'shardId-000000000002', sequenceNumber: '7' });
+  // Without eventID and eventSourceARN (a hand-made event), a record all the same.
+  const bare = recordOf(lambdaRecordItem({ kinesis: good.kinesis }, { fallback: 'db-FILE' }));
+  assert.deepEqual(bare.position, { source: 'lambda', sequenceNumber: '7' });
+  assert.equal(bare.resourceId, 'db-FILE');
 });
