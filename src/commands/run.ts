@@ -6,7 +6,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describeActivityStream, createRdsClient } from '../aws/rds.js';
-import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
+import { ConfigError, ExitCode, UsageError, stopped } from '../errors.js';
 import { resourceIdFromStreamName } from '../sources/streamName.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
@@ -179,11 +179,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       await health.pollEvents().catch(() => undefined);
       await health.stop().catch((e: unknown) => log.entry({ level: 'error', msg: `health check: ${e instanceof Error ? e.message : String(e)}` }));
     }
-    if (err instanceof ConfigError) throw new ExitError(ExitCode.usage, err.message);
-    if (err instanceof TransientError) {
-      throw new ExitError(ExitCode.unavailable, `stopped: ${err.message} (retries exhausted; nothing was skipped: re-run to continue)`);
-    }
-    throw err;
+    throw stopped(err);
   } finally {
     if (deps.signal) deps.signal.removeEventListener('abort', onOuterAbort);
     else {
