@@ -224,6 +224,28 @@ test('usage errors exit 2 with a clear message', async () => {
   assert.match(help.stdout, /--fail-on SEVERITY/);
 });
 
+test('errors become exit codes in one place (main, errors.ts exitCodeOf); a command adds its stop message with `stopped`', async () => {
+  const { ConfigError, DataKeyError, DirLockedError, ExitError, TransientError, UsageError, exitCodeOf, stopped } = await import('../../src/errors.js');
+  assert.equal(exitCodeOf(new ExitError(3, 'x')), 3);
+  assert.equal(exitCodeOf(new UsageError('x')), 2);
+  assert.equal(exitCodeOf(new ConfigError('x')), 2);
+  assert.equal(exitCodeOf(new DataKeyError('never-decrypted', 'x')), 2);
+  assert.equal(exitCodeOf(new DirLockedError('x', 'f', undefined)), 2);
+  assert.equal(exitCodeOf(new TransientError('x')), 4);
+  assert.equal(exitCodeOf(new Error('a bug')), undefined, 'anything else is an internal error (70)');
+  const cause = new TransientError('KMS Decrypt throttled');
+  const stop = stopped(cause);
+  assert.ok(stop instanceof TransientError && stop.cause === cause);
+  assert.equal(stop.message, 'stopped: KMS Decrypt throttled (retries exhausted; nothing was skipped: re-run to continue)');
+  const config = new ConfigError('bad');
+  assert.equal(stopped(config), config, 'only a transient failure gets the stop message');
+  // no command maps the classes itself (they used to, six times, in words that differed)
+  for (const file of await readdir('src/commands')) {
+    const text = await readFile(join('src/commands', file), 'utf8');
+    assert.doesNotMatch(text, /instanceof (ConfigError|TransientError|UsageError)\b[^\n]*\n?[^\n]*new ExitError/, file);
+  }
+});
+
 test('alerts are coloured only as text, to a terminal, without NO_COLOR (io.ts colorOutput decides it for replay, run and watch)', async () => {
   const { main } = await import('../../src/cli.js');
   const replay = async (output: string, tty: boolean, env: NodeJS.ProcessEnv): Promise<string> => {
@@ -449,6 +471,21 @@ test('every duration flag takes the one grammar (500ms, 1.5s, 30s, 10m, 1h); a b
   const zero = await runCli(['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '0s']);
   assert.equal(zero.code, 2);
   assert.match(zero.stderr, /--poll-interval must be at least 1ms; got "0s"/);
+  // the hint is itself accepted: a bare 0 is not told to become 0s (refused too), it is told the least value
+  const bareZero = await runCli(['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '0']);
+  assert.equal(bareZero.code, 2);
+  assert.match(bareZero.stderr, /--poll-interval must be a duration such as .*; got "0" \(add a unit; the least accepted is 1ms\)$/m);
+  assert.doesNotMatch(bareZero.stderr, /0s for seconds/);
+  const { durationProblem, parseDuration, DURATION_PATTERN } = await import('../../src/config/duration.js');
+  for (const [text, min] of [['0', 1], ['0.0001', 1], ['5', 1], ['0', 0], ['2', 5000]] as const) {
+    const hinted = /add a unit: (\S+) for seconds|the least accepted is (\S+)\)/.exec(durationProblem(text, min)!);
+    const suggestion = hinted?.[1] ?? hinted?.[2];
+    assert.ok(suggestion !== undefined && durationProblem(suggestion, min) === undefined, `${text} (min ${min}): ${suggestion}`);
+  }
+  // the schema's pattern and the parser are one grammar
+  for (const t of ['1', '1.5s', '10m', '1h', '250ms', '1.s', 's', '5 s', '1d', '0.25h']) {
+    assert.equal(new RegExp(DURATION_PATTERN).test(t), parseDuration(t) !== undefined, t);
+  }
   const soon = await runCli(['watch', '--cluster', 'prod', '--interval', 'soon']);
   assert.equal(soon.code, 2);
   assert.match(soon.stderr, /--interval must be a duration such as .*; got "soon"$/m);
