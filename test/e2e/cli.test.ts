@@ -511,17 +511,17 @@ test('--silence 0 (or 0s) turns the silence alert off; the duration flags parse 
   assert.equal(durationOption('interval', parseCommandArgs(watchCli, []).values.interval), 60_000, 'watch polls every 60s by default');
 });
 
-test('settings are layered in one place: flag over environment over dasguard.yaml over default, problems named by their layer', async () => {
-  const { layered, outboxDir, deliveryConfigFile, envLayer, DEFAULT_OUTBOX_DIR, SETTINGS } = await import('../../src/config/layers.js');
-  assert.deepEqual(layered({ flag: 'a', env: 'b', file: 'c' }, 'd'), { value: 'a', from: 'flag' });
-  assert.deepEqual(layered({ env: 'b', file: 'c' }, 'd'), { value: 'b', from: 'env' });
+test('settings are layered in one place: flag over dasguard.yaml over default; the Lambda\'s variables are LAMBDA_ENV\'s alone', async () => {
+  const { layered, outboxDir, deliveryConfigFile, DEFAULT_OUTBOX_DIR, SETTINGS } = await import('../../src/config/layers.js');
+  assert.deepEqual(layered({ flag: 'a', file: 'c' }, 'd'), { value: 'a', from: 'flag' });
   assert.deepEqual(layered({ file: 'c' }, 'd'), { value: 'c', from: 'file' });
   assert.deepEqual(layered({}, 'd'), { value: 'd', from: 'default' });
   assert.equal(outboxDir({ flag: 'x', file: 'y' }), 'x');
   assert.equal(outboxDir({ file: 'y' }), 'y');
   assert.equal(outboxDir({}), DEFAULT_OUTBOX_DIR);
-  assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: '  ' }, 'DASGUARD_OUTBOX_DIR'), undefined, 'a blank variable is not set');
-  assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: ' /tmp/o ' }, 'DASGUARD_OUTBOX_DIR'), '/tmp/o');
+  // the CLI reads no DASGUARD_* variable: every one is defined once, in the Lambda's spec
+  assert.deepEqual(Object.values(SETTINGS).filter((s) => 'env' in s), []);
+  assert.equal((await readFile('src/config/layers.ts', 'utf8')).match(/['"]DASGUARD_[A-Z_]+['"]/g), null, 'layers.ts names no variable');
   // --redaction is checked like every one-of flag; DASGUARD_REDACTION (the Lambda's) by its spec, over the same
   // modes and default (test/unit/config.test.ts has its message)
   const { redactionOption } = await import('../../src/commands/options.js');
@@ -532,8 +532,8 @@ test('settings are layered in one place: flag over environment over dasguard.yam
   assert.throws(() => redactionOption('some'), { name: 'UsageError', message: '--redaction must be one of none, literals, full; got "some"' });
   const { REDACTION_MODES } = await import('../../src/redaction/index.js');
   assert.equal(LAMBDA_ENV.settings.redaction.enum, REDACTION_MODES, 'the flag and the variable take the same modes');
-  assert.equal(deliveryConfigFile({ flag: 'my.yaml', env: 'other.yaml' }, { implicit: true }), 'my.yaml');
-  assert.equal(deliveryConfigFile({ env: 'other.yaml' }, { implicit: false }), 'other.yaml');
+  assert.equal(deliveryConfigFile({ flag: 'my.yaml' }, { implicit: true }), 'my.yaml');
+  assert.equal(deliveryConfigFile({ flag: 'other.yaml' }, { implicit: false }), 'other.yaml');
   const dir = await mkdtemp(join(tmpdir(), 'dasguard-layers-'));
   const cwd = process.cwd();
   try {
