@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { capturedIo, jsonLines, runCli } from '../support/cli.js';
+import type { OptionDecl } from '../../src/commands/command.js';
 import { withEnv } from '../support/env.js';
 import { MYSQL, PG } from '../../scripts/sampleData.js';
 
@@ -432,6 +433,20 @@ function undeclaredFlags(markdown: string, tables: Record<string, string[]>): { 
   }
   return { found, wrong };
 }
+
+test("run's decoding flags are the input group's (pickOptions): same type, label and check; only run's default and help differ", async () => {
+  const { DECODE_FLAGS, INPUT_OPTIONS, decodeOptions } = await import('../../src/commands/options.js');
+  const { parseCommandArgs } = await import('../../src/commands/command.js');
+  const { runCli: runDeclaration } = await import('../../src/commands/run.js');
+  for (const flag of DECODE_FLAGS) {
+    const { default: _d, help: _h, ...own }: OptionDecl = runDeclaration.options[flag];
+    const { default: _gd, help: _gh, ...group }: OptionDecl = INPUT_OPTIONS[flag];
+    assert.deepEqual(own, group, flag);
+  }
+  const v = parseCommandArgs(runDeclaration, ['--workers', '2']).values;
+  assert.deepEqual(decodeOptions(v), { keyFile: undefined, resourceId: undefined, concurrency: 8, workers: 2, redaction: 'literals' });
+  assert.throws(() => decodeOptions(parseCommandArgs(runDeclaration, ['--workers', '99']).values), /--workers must be a whole number from 0 to 64/);
+});
 
 test('every `dasguard CMD ... --flag` in README.md and docs/ names a flag CMD declares', async () => {
   const { COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
