@@ -93,7 +93,7 @@ function summaryLine({ synopsis, summary }: RegisteredCommand): string {
 }
 
 /** `dasguard --help`: built from the registry alone (synchronous: it loads no command module). */
-export function topHelp(): string {
+function topHelp(): string {
   return `dasguard ${VERSION}: Aurora/RDS Database Activity Streams -> compliance alerts
 
 Usage: dasguard <command> [options]

@@ -91,7 +91,7 @@ export function inputOptions(v: Values<typeof INPUT_OPTIONS>) {
 }
 
 /** What a command may change in a shared flag: its default and its help line (never its type, label or check). */
-export type OptionOverride = Partial<Pick<OptionDecl, 'default' | 'help'>>;
+type OptionOverride = Partial<Pick<OptionDecl, 'default' | 'help'>>;
 
 /**
  * Some flags of a shared group, in the given order, each with the command's own default or help line where
@@ -140,7 +140,7 @@ export function positiveInt(name: string, v: string): number {
 }
 
 /** --workers: 0 (decrypt on the main thread) up to 64 worker threads. */
-export function workersOption(v: string): number {
+function workersOption(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 64) throw new UsageError(`--workers must be a whole number from 0 to 64; got "${v}"`);
   return n;

@@ -62,7 +62,7 @@ export async function statusCommand(opts: StatusOptions, io: Io, deps: StatusDep
   }
 }
 
-export async function gatherStatus(opts: StatusOptions, rds: RDSClient, kinesis: KinesisClient, clock: Clock): Promise<StatusReport> {
+async function gatherStatus(opts: StatusOptions, rds: RDSClient, kinesis: KinesisClient, clock: Clock): Promise<StatusReport> {
   const now = clock.now();
   const info: ActivityStreamInfo = await describeActivityStream(rds, opts.cluster);
   const problems: string[] = [];
@@ -129,7 +129,7 @@ export async function gatherStatus(opts: StatusOptions, rds: RDSClient, kinesis:
   };
 }
 
-export function formatStatus(r: StatusReport, now: number): string {
+function formatStatus(r: StatusReport, now: number): string {
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`${label.padEnd(16)}${value}`);
   const ago = (iso: string | null) => (iso === null ? 'never' : `${iso} (${formatDuration(now - Date.parse(iso))} ago)`);

@@ -31,7 +31,7 @@ export interface StreamDeps {
 }
 
 /** The checks made before StartActivityStream: every problem, in words; empty when the call may go ahead. */
-export function startProblems(info: ActivityStreamInfo, opts: Pick<StreamStartOptions, 'kmsKey' | 'mode'>): string[] {
+function startProblems(info: ActivityStreamInfo, opts: Pick<StreamStartOptions, 'kmsKey' | 'mode'>): string[] {
   const problems: string[] = [];
   if (info.status === 'started' || info.status === 'starting') {
     problems.push(`the activity stream of ${info.clusterIdentifier} is already ${info.status} (${info.mode ?? '?'} mode, Kinesis stream ${info.streamName ?? '?'})`);

@@ -9,7 +9,7 @@ import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from '../d
 import { ConfigError } from '../errors.js';
 import type { LambdaSettings } from '../config/lambdaEnv.js';
 
-export { LAMBDA_OUTBOX_DIR, checkLambdaEnv, type LambdaSettings } from '../config/lambdaEnv.js';
+export { LAMBDA_OUTBOX_DIR, checkLambdaEnv } from '../config/lambdaEnv.js';
 
 /** The bundled rule pack: `<package>/rules`, from src/lambda/ or dist/lambda/. */
 export function bundledRulesPath(): string {
