@@ -191,7 +191,7 @@ test('Lambda environment: every mistake at once, each naming its variable; the w
       const [head, ...lines] = err.message.split('\n');
       assert.equal(head, 'invalid Lambda environment (4 problems); nothing was evaluated:');
       assert.equal(lines.length, 4);
-      // what the handler's users see today (test/lambda-delivery.test.ts)
+      // what the handler's users see today (test/e2e/lambda-delivery.test.ts)
       assert.match(err.message, /DASGUARD_SNS_TOPIC_ARN: expected an SNS topic ARN/);
       assert.match(err.message, /DASGUARD_SLACK_WEBHOOK_URL: expected an http\(s\) URL/);
       assert.doesNotMatch(err.message, /SECRET/);
