@@ -7,7 +7,7 @@
  * end of its own module, shared ones in src/commands/options.ts.
  */
 import { createRequire } from 'node:module';
-import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from './errors.js';
+import { ExitCode, UsageError, exitCodeOf } from './errors.js';
 import { terminalLines } from './util/escape.js';
 import { processIo, type Io } from './commands/io.js';
 import { parseCommandArgs, renderHelp, type Command } from './commands/command.js';
@@ -93,7 +93,7 @@ function summaryLine({ synopsis, summary }: RegisteredCommand): string {
 }
 
 /** `dasguard --help`: built from the registry alone (synchronous: it loads no command module). */
-export function topHelp(): string {
+function topHelp(): string {
   return `dasguard ${VERSION}: Aurora/RDS Database Activity Streams -> compliance alerts
 
 Usage: dasguard <command> [options]
@@ -138,22 +138,16 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   try {
     return await dispatch(argv, io);
   } catch (err) {
-    if (err instanceof ExitError) {
-      if (err.message) io.stderr.write(`dasguard: ${terminalLines(err.message)}\n`);
-      return err.exitCode;
-    }
     if ((err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') {
       // the reader of our output went away (`| head`): not an error of ours
       return ExitCode.ok;
     }
-    if (err instanceof UsageError || err instanceof ConfigError) {
-      io.stderr.write(`dasguard: ${terminalLines(err.message)}\n`);
-      return ExitCode.usage;
-    }
-    if (err instanceof TransientError) {
-      // Commands map the failures they retry; one that reaches here (the outbox full at start) is still not a bug.
-      io.stderr.write(`dasguard: ${terminalLines(err.message)}\n`);
-      return ExitCode.unavailable;
+    // The one mapping of errors to exit codes (src/errors.ts): commands throw, and add context with `stopped`.
+    const code = exitCodeOf(err);
+    if (code !== undefined) {
+      const message = (err as Error).message;
+      if (message) io.stderr.write(`dasguard: ${terminalLines(message)}\n`);
+      return code;
     }
     io.stderr.write(`dasguard: internal error: ${terminalLines(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     return ExitCode.internal;

@@ -4,7 +4,9 @@
  * - PoisonRecordError: this record can never be processed (bad JSON, wrong key, tampered payload...). It is
  *   quarantined, counted and skipped; retrying would give the same answer.
  * - TransientError: the outside world failed (KMS throttling, a 5xx, a timeout). Retry; never skip.
- * - UsageError / ConfigError / RuleLoadError: the user has to fix something; exit code 2.
+ * - UsageError / ConfigError (and its subclasses DataKeyError, DirLockedError): the user has to fix something;
+ *   exit code 2. Rule files with problems end a command through ExitError (src/commands/common.ts).
+ * src/cli.ts `main` turns every class into its exit code (`exitCodeOf`); a command adds context with `stopped`.
  */
 export class DasguardError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -136,6 +138,28 @@ export const ExitCode = {
   /** an unexpected internal failure */
   internal: 70,
 } as const;
+
+/**
+ * The exit code an error ends a command with: an ExitError's own; 2 for usage and configuration errors; 4 for a
+ * TransientError that reached the top (retries ran out, nothing was skipped); undefined for anything else (a bug:
+ * src/cli.ts reports it as an internal error).
+ */
+export function exitCodeOf(err: unknown): number | undefined {
+  if (err instanceof ExitError) return err.exitCode;
+  if (err instanceof UsageError || err instanceof ConfigError) return ExitCode.usage;
+  if (err instanceof TransientError) return ExitCode.unavailable;
+  return undefined;
+}
+
+/**
+ * The stop message of a command that ran out of retries: a TransientError becomes one whose message says so, that
+ * nothing was skipped and what to do next (`next`, default `re-run to continue`); any other error is returned
+ * unchanged. Exit code 4 either way (`exitCodeOf`). `replay`, `run` and `watch` throw `stopped(err)`.
+ */
+export function stopped(err: unknown, next = 're-run to continue'): unknown {
+  if (!(err instanceof TransientError)) return err;
+  return new TransientError(`stopped: ${err.message} (retries exhausted; nothing was skipped: ${next})`, { cause: err });
+}
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -2,7 +2,8 @@
  * The AWS Lambda entry point, `dist/lambda.handler` (and the package export `dasguard/lambda`): a thin module that
  * builds the env handler and re-exports the Lambda API. The parts live in src/lambda/: handler.ts (the handler's
  * transport policy over the record driver), envHandler.ts (built from the environment, once per container),
- * settings.ts (the environment variables), logging.ts (JSON log lines); the event types are in
+ * settings.ts (the rule paths and delivery config from the settings; the environment variables themselves are
+ * defined in src/config/lambdaEnv.ts), logging.ts (JSON log lines); the event types are in
  * src/sources/lambdaEvent.ts, shared with file input.
  */
 import { createEnvHandler, type EnvHandler } from './lambda/envHandler.js';

@@ -5,8 +5,8 @@
  * crash, so `run` passes it instead of crash-looping on it.
  */
 
-export const KiB = 1024;
-export const MiB = 1024 * KiB;
+const KiB = 1024;
+const MiB = 1024 * KiB;
 
 /**
  * Objects and arrays nested inside each other, counted from an activity event (the event itself is level 1) or from

@@ -8,7 +8,7 @@
 import { ConfigError, TransientError } from '../errors.js';
 
 /** Worth retrying: the service, the network or a rate limit failed. */
-export const TRANSIENT_AWS_ERRORS: ReadonlySet<string> = new Set([
+const TRANSIENT_AWS_ERRORS: ReadonlySet<string> = new Set([
   'ThrottlingException',
   'Throttling',
   'ThrottledException',
@@ -34,7 +34,7 @@ export const TRANSIENT_AWS_ERRORS: ReadonlySet<string> = new Set([
 ]);
 
 /** The user must fix something (permissions, key state, credentials, region). */
-export const CONFIG_AWS_ERRORS: ReadonlySet<string> = new Set([
+const CONFIG_AWS_ERRORS: ReadonlySet<string> = new Set([
   'AccessDenied',
   'AccessDeniedException',
   'AuthorizationError',
@@ -65,7 +65,7 @@ export const CONFIG_AWS_ERRORS: ReadonlySet<string> = new Set([
 ]);
 
 /** Node / undici error codes of a request that never got an HTTP answer. */
-export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
+const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'EPIPE',

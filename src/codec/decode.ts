@@ -41,7 +41,7 @@ export interface DecodeContext {
 
 export const ENVELOPE_TYPE = 'DatabaseActivityMonitoringRecords';
 export const RECORD_TYPE = 'DatabaseActivityMonitoringRecord';
-export const KNOWN_VERSIONS: readonly string[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
+const KNOWN_VERSIONS: readonly string[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
 
 export async function decodeRecord(
   input: Uint8Array | Base64Data | Record<string, unknown>,

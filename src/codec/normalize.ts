@@ -260,7 +260,7 @@ export function rowsOf(v: unknown): number | null {
 }
 
 /** The `sqlCommand` added field: see ActivityEvent in types.ts. */
-export function sqlCommandOf(ev: Record<string, unknown>, engine: DbEngine): string | null {
+function sqlCommandOf(ev: Record<string, unknown>, engine: DbEngine): string | null {
   const command = typeof ev.command === 'string' ? ev.command.trim().toUpperCase() : '';
   if (engine === 'mysql') {
     const cls = typeof ev.class === 'string' ? ev.class.toUpperCase() : '';
@@ -276,7 +276,7 @@ export function sqlCommandOf(ev: Record<string, unknown>, engine: DbEngine): str
 const WHERE_COMMANDS: ReadonlySet<string> = new Set(['DELETE', 'UPDATE']);
 
 /** The `sqlHasWhere` and `sqlComments` added fields: see ActivityEvent in types.ts. */
-export function sqlShapeOf(ev: Record<string, unknown>, engine: DbEngine, sqlCommand: string | null): { hasWhere: boolean | null; comments: number | null } {
+function sqlShapeOf(ev: Record<string, unknown>, engine: DbEngine, sqlCommand: string | null): { hasWhere: boolean | null; comments: number | null } {
   const text = ev.commandText;
   if (typeof text !== 'string' || (engine === 'mysql' && typeof ev.class === 'string' && ev.class.toUpperCase() === 'AUX')) {
     return { hasWhere: null, comments: null };

@@ -1,7 +1,7 @@
 /**
- * The option groups several commands share (input: replay, decode; delivery: replay, run, alert-test, outbox),
- * spread into their tables, with the functions that turn their parsed values into the commands' typed options;
- * and the value checks every flag uses (whole numbers, one-of, severities, durations). A new shared flag is one
+ * The option groups several commands share (input: replay, decode, and its decoding flags run; delivery: replay,
+ * run, alert-test, outbox), spread into their tables (or picked, `pickOptions`), with the functions that turn
+ * their parsed values into the commands' typed options; and the value checks every flag uses (whole numbers, one-of, severities, durations). A new shared flag is one
  * entry in its group here.
  */
 import { UsageError } from '../errors.js';
@@ -34,7 +34,10 @@ export const ALERT_OUTPUT_OPTION = {
   help: 'Alerts for people (default) or one JSON alert per line',
 } as const satisfies OptionDecl;
 
-/** Reading records from files: `replay` and `decode`. */
+/**
+ * Reading records from files: `replay` and `decode`. Its decoding flags (DECODE_FLAGS) are `run`'s too, taken with
+ * `pickOptions` (run's own default and help lines where they differ) and read with `decodeOptions`.
+ */
 export const INPUT_OPTIONS = {
   'key-file': {
     type: 'string',
@@ -63,18 +66,44 @@ export const INPUT_OPTIONS = {
   quiet: { type: 'boolean', short: 'q', default: false, label: '-q, --quiet', help: 'No summary on stderr' },
 } as const satisfies OptionTable;
 
-/** The input group's values as the options `replay` and `decode` share. */
-export function inputOptions(v: Values<typeof INPUT_OPTIONS>) {
+/** The input group's flags that decode records wherever they come from (`run` takes these from the group). */
+export const DECODE_FLAGS = ['key-file', 'resource-id', 'concurrency', 'workers', 'redaction'] as const;
+type DecodeFlag = (typeof DECODE_FLAGS)[number];
+
+/** The decoding flags' values as the options `replay`, `decode` and `run` share. */
+export function decodeOptions(v: Values<Pick<typeof INPUT_OPTIONS, DecodeFlag>>) {
   return {
     keyFile: v['key-file'],
     resourceId: resourceIdOption(v['resource-id']),
-    strict: v.strict,
-    quarantineFile: v['quarantine-file'],
     concurrency: positiveInt('concurrency', v.concurrency),
     workers: workersOption(v.workers),
     redaction: redactionOption(v.redaction),
+  };
+}
+
+/** The input group's values as the options `replay` and `decode` share. */
+export function inputOptions(v: Values<typeof INPUT_OPTIONS>) {
+  return {
+    ...decodeOptions(v),
+    strict: v.strict,
+    quarantineFile: v['quarantine-file'],
     summary: !v.quiet,
   };
+}
+
+/** What a command may change in a shared flag: its default and its help line (never its type, label or check). */
+type OptionOverride = Partial<Pick<OptionDecl, 'default' | 'help'>>;
+
+/**
+ * Some flags of a shared group, in the given order, each with the command's own default or help line where
+ * `overrides` gives one (`run`: `--concurrency` per shard, default 8). The flag stays the group's otherwise.
+ */
+export function pickOptions<O extends OptionTable, const K extends keyof O & string>(
+  group: O,
+  names: readonly K[],
+  overrides: { [P in K]?: OptionOverride } = {},
+): Pick<O, K> {
+  return Object.fromEntries(names.map((name) => [name, { ...group[name], ...overrides[name] }])) as Pick<O, K>;
 }
 
 /** Alert delivery (src/delivery): `replay`, `run`, `alert-test`, `outbox`. */
@@ -112,7 +141,7 @@ export function positiveInt(name: string, v: string): number {
 }
 
 /** --workers: 0 (decrypt on the main thread) up to 64 worker threads. */
-export function workersOption(v: string): number {
+function workersOption(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 64) throw new UsageError(`--workers must be a whole number from 0 to 64; got "${v}"`);
   return n;

@@ -4,7 +4,7 @@
  * (src/pipeline/runRecords.ts), and quarantine what they cannot use; what is left here is their policy: where alerts
  * and quarantined records go, the summary, and the exit codes.
  */
-import { ConfigError, ExitCode, ExitError, TransientError } from '../errors.js';
+import { ExitCode, ExitError, stopped } from '../errors.js';
 import { readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { Redaction } from '../pipeline/alert.js';
@@ -124,7 +124,7 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
 
 type Common = Pick<ReplayOptions, 'inputs' | 'resourceId' | 'concurrency'>;
 
-/** The records of the inputs through the record driver; its failures as exit codes. `emit`: decode's output. */
+/** The records of the inputs through the record driver (a failure that ran out of retries: `stopped`). `emit`: decode's output. */
 async function runItems(
   opts: Common,
   io: Io,
@@ -153,11 +153,7 @@ async function runItems(
     });
   } catch (err) {
     progress.clear();
-    if (err instanceof TransientError) {
-      throw new ExitError(ExitCode.unavailable, `stopped: ${err.message} (retries exhausted; no record was skipped: re-run to continue)`);
-    }
-    if (err instanceof ConfigError) throw new ExitError(ExitCode.usage, err.message);
-    throw err;
+    throw stopped(err);
   }
 }
 

@@ -6,7 +6,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describeActivityStream, createRdsClient } from '../aws/rds.js';
-import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
+import { ConfigError, ExitCode, UsageError, stopped } from '../errors.js';
 import { resourceIdFromStreamName } from '../sources/streamName.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
@@ -176,11 +176,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       await health.pollEvents().catch(() => undefined);
       await health.stop().catch((e: unknown) => log.entry({ level: 'error', msg: `health check: ${e instanceof Error ? e.message : String(e)}` }));
     }
-    if (err instanceof ConfigError) throw new ExitError(ExitCode.usage, err.message);
-    if (err instanceof TransientError) {
-      throw new ExitError(ExitCode.unavailable, `stopped: ${err.message} (retries exhausted; nothing was skipped: re-run to continue)`);
-    }
-    throw err;
+    throw stopped(err);
   } finally {
     if (deps.signal) deps.signal.removeEventListener('abort', onOuterAbort);
     else {
@@ -266,7 +262,7 @@ function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenc
 import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, durationOption, oneOf, positiveInt, redactionOption, resourceIdOption, workersOption } from './options.js';
+import { ALERT_OUTPUT_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, decodeOptions, deliveryOptions, durationOption, oneOf, pickOptions } from './options.js';
 
 export const runCli = defineCommand({
   name: 'run',
@@ -282,17 +278,13 @@ export const runCli = defineCommand({
     'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoint files, one per stream (default ${DEFAULT_CHECKPOINT_DIR})` },
     rules: RULES_OPTION,
     output: ALERT_OUTPUT_OPTION,
-    redaction: INPUT_OPTIONS.redaction,
     'poll-interval': { type: 'string', default: '1s', label: '--poll-interval D', help: 'Wait between GetRecords calls once a shard is caught up (default 1s)' },
     'status-interval': { type: 'string', default: '10s', label: '--status-interval D', help: 'Status report on stderr every D (default 10s)' },
     'discovery-interval': { type: 'string', default: '30s', label: '--discovery-interval D', help: 'Look for new shards every D (default 30s)' },
-    concurrency: { type: 'string', default: '8', label: '--concurrency N', help: 'Records of one shard decoded at once (default 8); alerts keep shard order' },
-    workers: {
-      ...INPUT_OPTIONS.workers,
-      help: 'Decrypt payloads in N worker threads (default 0: on the main thread); with 2 on 2 cores,\nup to ~1.6x the records/s (small records). Alert order is unchanged',
-    },
-    'key-file': { type: 'string', label: '--key-file PATH', help: 'Local master-key file (tests, the local stack); default: AWS KMS' },
-    'resource-id': { type: 'string', label: '--resource-id ID', help: 'DAS resource id for the KMS encryption context (default: from the cluster or stream name)' },
+    ...pickOptions(INPUT_OPTIONS, DECODE_FLAGS, {
+      concurrency: { default: '8', help: 'Records of one shard decoded at once (default 8); alerts keep shard order' },
+      'resource-id': { help: 'DAS resource id (cluster-… or db-…) for the KMS encryption context; by default from\nDescribeDBClusters (--cluster) or the stream name (--stream)' },
+    }),
     silence: { type: 'string', default: '60s', label: '--silence D', help: 'Alert when an instance sends no record and no heartbeat for D (default 60s; 0: off)' },
     'rds-events-interval': { type: 'string', default: '60s', label: '--rds-events-interval D', help: 'With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)' },
     'state-dir': { type: 'string', label: '--state-dir DIR', help: `Health state: RDS events cursor, loss windows, liveness (default ${DEFAULT_STATE_DIR})` },
@@ -305,18 +297,14 @@ export const runCli = defineCommand({
       {
         cluster: v.cluster,
         stream: v.stream,
-        resourceId: resourceIdOption(v['resource-id']),
         from: v.from,
         checkpointDir: v['checkpoint-dir'],
         rules: v.rules,
         output: oneOf('output', v.output, ['text', 'jsonl'] as const),
-        redaction: redactionOption(v.redaction),
-        keyFile: v['key-file'],
         pollIntervalMs: durationOption('poll-interval', v['poll-interval']),
         statusIntervalMs: durationOption('status-interval', v['status-interval']),
         discoveryIntervalMs: durationOption('discovery-interval', v['discovery-interval']),
-        concurrency: positiveInt('concurrency', v.concurrency),
-        workers: workersOption(v.workers),
+        ...decodeOptions(v),
         ...(v['state-dir'] !== undefined ? { stateDir: v['state-dir'] } : {}),
         silenceMs: durationOption('silence', v.silence, { offWithZero: true }),
         rdsEventsIntervalMs: durationOption('rds-events-interval', v['rds-events-interval']),

@@ -10,15 +10,13 @@ import { existsSync } from 'node:fs';
 import { classifyAwsError } from '../aws/errors.js';
 import { createRdsClient, describeActivityStream, type ActivityStreamInfo } from '../aws/rds.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
-import { ConfigError, ExitCode, ExitError, TransientError, errorMessage } from '../errors.js';
+import { ExitCode, errorMessage } from '../errors.js';
 import { formatDuration, systemClock, type Clock } from '../health/healthAlert.js';
 import { readLivenessState, type LivenessState } from '../health/HealthMonitor.js';
 import { openWindows, type LossWindow } from '../health/lossWindows.js';
 import { readRdsEventsState } from '../health/RdsEventsWatcher.js';
 import type { Io } from './io.js';
 import { terminalLines } from '../util/escape.js';
-
-export { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 
 export interface StatusOptions {
   cluster: string;
@@ -58,17 +56,13 @@ export async function statusCommand(opts: StatusOptions, io: Io, deps: StatusDep
     const report = await gatherStatus(opts, rds, kinesis, deps.clock ?? systemClock);
     io.stdout.write(opts.output === 'json' ? JSON.stringify(report, null, 2) + '\n' : terminalLines(formatStatus(report, (deps.clock ?? systemClock).now())));
     return ExitCode.ok;
-  } catch (err) {
-    if (err instanceof ConfigError) throw new ExitError(ExitCode.usage, err.message);
-    if (err instanceof TransientError) throw new ExitError(ExitCode.unavailable, err.message);
-    throw err;
   } finally {
     if (!deps.rds) rds.destroy();
     if (!deps.kinesis) kinesis.destroy();
   }
 }
 
-export async function gatherStatus(opts: StatusOptions, rds: RDSClient, kinesis: KinesisClient, clock: Clock): Promise<StatusReport> {
+async function gatherStatus(opts: StatusOptions, rds: RDSClient, kinesis: KinesisClient, clock: Clock): Promise<StatusReport> {
   const now = clock.now();
   const info: ActivityStreamInfo = await describeActivityStream(rds, opts.cluster);
   const problems: string[] = [];
@@ -135,7 +129,7 @@ export async function gatherStatus(opts: StatusOptions, rds: RDSClient, kinesis:
   };
 }
 
-export function formatStatus(r: StatusReport, now: number): string {
+function formatStatus(r: StatusReport, now: number): string {
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`${label.padEnd(16)}${value}`);
   const ago = (iso: string | null) => (iso === null ? 'never' : `${iso} (${formatDuration(now - Date.parse(iso))} ago)`);

@@ -10,7 +10,7 @@
 import { StartActivityStreamCommand, StopActivityStreamCommand, type RDSClient } from '@aws-sdk/client-rds';
 import { createInterface } from 'node:readline';
 import { classifyRdsError, createRdsClient, describeActivityStream, type ActivityStreamInfo } from '../aws/rds.js';
-import { ConfigError, ExitCode, ExitError, TransientError, UsageError } from '../errors.js';
+import { ExitCode, ExitError } from '../errors.js';
 import type { Io } from './io.js';
 
 export interface StreamStartOptions {
@@ -31,7 +31,7 @@ export interface StreamDeps {
 }
 
 /** The checks made before StartActivityStream: every problem, in words; empty when the call may go ahead. */
-export function startProblems(info: ActivityStreamInfo, opts: Pick<StreamStartOptions, 'kmsKey' | 'mode'>): string[] {
+function startProblems(info: ActivityStreamInfo, opts: Pick<StreamStartOptions, 'kmsKey' | 'mode'>): string[] {
   const problems: string[] = [];
   if (info.status === 'started' || info.status === 'starting') {
     problems.push(`the activity stream of ${info.clusterIdentifier} is already ${info.status} (${info.mode ?? '?'} mode, Kinesis stream ${info.streamName ?? '?'})`);
@@ -77,8 +77,6 @@ export async function streamStartCommand(opts: StreamStartOptions, io: Io, deps:
           : 'Without --apply-immediately it starts at the next maintenance window (the cluster waits in PENDING REBOOT until then).\n'),
     );
     return ExitCode.ok;
-  } catch (err) {
-    throw mapError(err);
   } finally {
     if (!deps.rds) rds.destroy();
   }
@@ -115,17 +113,9 @@ export async function streamStopCommand(opts: StreamStopOptions, io: Io, deps: S
         (opts.applyImmediately ? '; RDS reports RDS-EVENT-0180 once it is stopped.\n' : '; without --apply-immediately it stops at the next maintenance window.\n'),
     );
     return ExitCode.ok;
-  } catch (err) {
-    throw mapError(err);
   } finally {
     if (!deps.rds) rds.destroy();
   }
-}
-
-function mapError(err: unknown): unknown {
-  if (err instanceof ConfigError || err instanceof UsageError) return new ExitError(ExitCode.usage, err.message);
-  if (err instanceof TransientError) return new ExitError(ExitCode.unavailable, err.message);
-  return err;
 }
 
 function readLine(input: NodeJS.ReadableStream): Promise<string> {
@@ -145,6 +135,7 @@ function readLine(input: NodeJS.ReadableStream): Promise<string> {
 
 // ---- The command-line declaration of `stream` (src/cli.ts lists it; src/commands/command.ts).
 // (what only the declaration needs is imported here, so this block stays apart from the command's code)
+import { UsageError } from '../errors.js';
 import { defineCommand, renderHelp } from './command.js';
 import { oneOf } from './options.js';
 

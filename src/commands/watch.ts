@@ -3,7 +3,7 @@
  * consumer). Alerts on stdout like replay (text or JSON Lines); a summary on stderr. IAM: rds:DescribeEvents.
  */
 import type { RDSClient } from '@aws-sdk/client-rds';
-import { ConfigError, ExitCode, ExitError, TransientError, errorMessage } from '../errors.js';
+import { ExitCode, TransientError, errorMessage, stopped } from '../errors.js';
 import { createRdsClient } from '../aws/rds.js';
 import { loadLossPatterns, openWindows } from '../health/lossWindows.js';
 import { RdsEventsWatcher, type PollResult } from '../health/RdsEventsWatcher.js';
@@ -85,9 +85,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
     }
     return ExitCode.ok;
   } catch (err) {
-    if (err instanceof ConfigError) throw new ExitError(ExitCode.usage, err.message);
-    if (err instanceof TransientError) throw new ExitError(ExitCode.unavailable, `${err.message} (nothing was skipped: run again)`);
-    throw err;
+    throw stopped(err);
   } finally {
     if (!deps.rds) rds.destroy();
   }

@@ -4,7 +4,7 @@
  */
 
 /** The closest candidates to `name` (edit distance, case-insensitive), best first; at most `max`. */
-export function suggest(name: string, candidates: Iterable<string>, max = 1): string[] {
+function suggest(name: string, candidates: Iterable<string>, max = 1): string[] {
   const lower = name.toLowerCase();
   const scored: { c: string; d: number }[] = [];
   for (const c of candidates) {

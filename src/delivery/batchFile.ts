@@ -22,7 +22,7 @@ export interface BatchContent {
   damage?: string;
 }
 
-export const BATCH_VERSION = 2;
+const BATCH_VERSION = 2;
 
 /** `batch-<time>-<pid>-<seq>-<rand>[-…].jsonl`, or `.json` (version 1). */
 export function isBatchFile(name: string): boolean {

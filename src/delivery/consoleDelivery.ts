@@ -12,7 +12,7 @@ import type { DeliveryConfig } from './config.js';
 import { DeliveryHandoff } from './DeliveryHandoff.js';
 import { ConsoleSink } from './sinks/index.js';
 
-export const BUILTIN_SINK = 'console';
+const BUILTIN_SINK = 'console';
 
 /** The config of the built-in delivery (what a dasguard.yaml saying the same would give). */
 export function builtinDeliveryConfig(format: OutputFormat): DeliveryConfig {

@@ -51,7 +51,7 @@ export interface LivenessState {
   instances: { instanceId: string | null; lastSeen: string; lastHeartbeat: string | null; silentSince: string | null }[];
 }
 
-export function livenessStatePath(stateDir: string, clusterId: string): string {
+function livenessStatePath(stateDir: string, clusterId: string): string {
   return statePath(stateDir, 'liveness', clusterId);
 }
 

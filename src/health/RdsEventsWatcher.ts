@@ -28,7 +28,7 @@ import { eventIdentity, fromSdkEvent, type RdsEvent } from './rdsEvent.js';
 import { describeClusterEvents } from './rdsEvents.js';
 import { DEFAULT_STATE_DIR, readJsonState, statePath, writeJsonState } from './stateFile.js';
 
-export const RDS_EVENT_RETENTION_MS = 14 * 24 * 3600_000;
+const RDS_EVENT_RETENTION_MS = 14 * 24 * 3600_000;
 
 export interface RdsEventsState {
   version: 1;
@@ -69,7 +69,7 @@ export interface PollResult {
   state: RdsEventsState;
 }
 
-export function rdsEventsStatePath(stateDir: string, clusterId: string): string {
+function rdsEventsStatePath(stateDir: string, clusterId: string): string {
   return statePath(stateDir, 'rds-events', clusterId);
 }
 

@@ -43,7 +43,7 @@ export interface InstanceLiveness {
 }
 
 /** max(1 h, 10 x the threshold): long past any failover or restart, so a silent instance that is still there is not forgotten while it matters. */
-export function defaultForgetAfterMs(thresholdMs: number): number {
+function defaultForgetAfterMs(thresholdMs: number): number {
   return Math.max(3_600_000, 10 * thresholdMs);
 }
 

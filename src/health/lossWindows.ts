@@ -41,7 +41,7 @@ export const DEFAULT_LOSS_PATTERNS: LossWindowPatterns = {
   ],
 };
 
-export function matchesPattern(e: RdsEvent, p: EventPattern): boolean {
+function matchesPattern(e: RdsEvent, p: EventPattern): boolean {
   if (p.eventId !== undefined && e.eventId !== p.eventId) return false;
   if (p.message !== undefined && !p.message.test(e.message)) return false;
   return p.eventId !== undefined || p.message !== undefined;
@@ -94,7 +94,7 @@ const patternList = (which: string): Spec => ({
 });
 
 /** The loss-window pattern file (--loss-window-patterns). */
-export const LOSS_PATTERNS_SPEC: ObjectSpec = {
+const LOSS_PATTERNS_SPEC: ObjectSpec = {
   type: 'object',
   description: 'RDS events that open and close a window in which activity records may have been lost.',
   otherKeys: 'ignored',
@@ -165,7 +165,6 @@ export const LOSS_WINDOW_ALERT = {
   ruleId: 'das-loss-window',
   facts: ['state', 'windowId', 'start', 'end', 'durationMs', 'rdsEvent', 'startMessage', 'endMessage'],
 } as const satisfies AlertKind;
-export const LOSS_WINDOW_RULE = LOSS_WINDOW_ALERT.ruleId;
 const DESCRIPTION = 'RDS reported a window in which Database Activity Streams records may have been lost: the audit trail has a hole.';
 
 export function openWindows(state: LossWindowState): LossWindow[] {

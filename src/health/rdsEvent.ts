@@ -22,7 +22,7 @@ export interface RdsEvent {
 }
 
 /** Documented messages of Aurora DB cluster events (Amazon RDS event categories and messages for Aurora). */
-export const KNOWN_EVENT_IDS: readonly { eventId: string; message: RegExp }[] = [
+const KNOWN_EVENT_IDS: readonly { eventId: string; message: RegExp }[] = [
   { eventId: 'RDS-EVENT-0179', message: /activity streams? (?:is|has been|was) started/i },
   { eventId: 'RDS-EVENT-0180', message: /activity streams? (?:is|has been|was) stopped/i },
   { eventId: 'RDS-EVENT-0069', message: /cluster failover failed/i },
@@ -32,7 +32,7 @@ export const KNOWN_EVENT_IDS: readonly { eventId: string; message: RegExp }[] = 
   { eventId: 'RDS-EVENT-0073', message: /started cross AZ failover/i },
 ];
 
-export function knownEventId(message: string): string {
+function knownEventId(message: string): string {
   for (const k of KNOWN_EVENT_IDS) if (k.message.test(message)) return k.eventId;
   return '';
 }

@@ -7,7 +7,6 @@ export const STREAM_NOT_STARTED_ALERT = {
   ruleId: 'das-stream-not-started',
   facts: ['status', 'mode', 'streamName', 'resourceId'],
 } as const satisfies AlertKind;
-export const STREAM_NOT_STARTED_RULE = STREAM_NOT_STARTED_ALERT.ruleId;
 
 /**
  * A health alert when the cluster's activity stream is not `started` (stopped, starting, stopping): nothing,

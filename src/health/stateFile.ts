@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../util/atomicFile.js';
 export const DEFAULT_STATE_DIR = '.dasguard/state';
 
 /** A file name safe for any cluster identifier (they are letters, digits and hyphens; ARNs have colons). */
-export function stateFileName(prefix: string, clusterId: string): string {
+function stateFileName(prefix: string, clusterId: string): string {
   return `${prefix}-${clusterId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
 }
 

@@ -13,7 +13,6 @@ export const TRIMMED_ALERT = {
   ruleId: 'das-records-trimmed',
   facts: ['streamName', 'shardId', 'afterSequenceNumber', 'from', 'to', 'reason'],
 } as const satisfies AlertKind;
-export const TRIMMED_RULE = TRIMMED_ALERT.ruleId;
 export const DEFAULT_RETENTION_HOURS = 24;
 const DESCRIPTION = 'Activity records were removed from the Kinesis stream (retention) before dasguard read them: they are lost to the audit trail.';
 

@@ -56,10 +56,10 @@ interface Failure {
   expiresAt: number;
 }
 
-export const DEFAULT_DATA_KEY_CACHE_MAX_ENTRIES = 1000;
-export const DEFAULT_DATA_KEY_CACHE_TTL_MS = 10 * 60 * 1000;
+const DEFAULT_DATA_KEY_CACHE_MAX_ENTRIES = 1000;
+const DEFAULT_DATA_KEY_CACHE_TTL_MS = 10 * 60 * 1000;
 /** Short: long enough to spare KMS a burst of records sharing a bad key, short enough that a fix shows at once. */
-export const DEFAULT_DATA_KEY_NEGATIVE_TTL_MS = 30 * 1000;
+const DEFAULT_DATA_KEY_NEGATIVE_TTL_MS = 30 * 1000;
 
 /** JSON of the context with its keys sorted: the same context always gives the same string. */
 export function canonicalEncryptionContext(context: EncryptionContext): string {

@@ -102,7 +102,7 @@ export class KmsKeyProvider implements KeyProvider {
 }
 
 /** Maps an error of KMS Decrypt (or of the SDK around it) to the dasguard error class deciding what happens. */
-export function classifyKmsError(err: unknown, context: EncryptionContext): Error {
+function classifyKmsError(err: unknown, context: EncryptionContext): Error {
   const info = awsErrorInfo(err);
   const ctx = canonicalEncryptionContext(context);
   if (POISON_ERRORS.has(info.name)) {

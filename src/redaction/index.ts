@@ -18,9 +18,8 @@ import type { DbEngine } from '../types.js';
 import { maskMessage } from './message.js';
 import { maskBinds, maskSql } from './sql.js';
 
-export { maskSql, maskBinds, MASK } from './sql.js';
+export { maskSql, maskBinds } from './sql.js';
 export { maskMessage } from './message.js';
-export type { Carries } from '../rules/fields.js';
 
 export const REDACTION_MODES = ['none', 'literals', 'full'] as const;
 export type RedactionMode = (typeof REDACTION_MODES)[number];
@@ -148,7 +147,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export type MessagePart = string | { field: string; value: unknown };
 
 /** The longest a rendered value may be; longer values are cut with an ellipsis. */
-export const MAX_VALUE_CHARS = 1000;
+const MAX_VALUE_CHARS = 1000;
 
 /**
  * The message of `parts` under `mode`: each field value redacted (`full`: REMOVED for sensitive ones), objects and

@@ -28,7 +28,7 @@ export type EngineCondition =
   | { not: EngineCondition }
   | { fact: string; operator: string; value: unknown; path?: string };
 
-export function toEngineCondition(c: Cond): EngineCondition {
+function toEngineCondition(c: Cond): EngineCondition {
   switch (c.kind) {
     case 'all':
       return { all: c.items.map(toEngineCondition) };

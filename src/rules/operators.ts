@@ -105,7 +105,7 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
 }
 
 /** The BlockList of a CIDR list; throws for an invalid entry (load time validates this first). */
-export function cidrSetOf(list: readonly string[]): BlockList {
+function cidrSetOf(list: readonly string[]): BlockList {
   let bl = cidrCache.get(list);
   if (bl === undefined) {
     bl = new BlockList();
@@ -145,7 +145,7 @@ function isAbsent(a: unknown): boolean {
   return a === undefined || a === null || a === '';
 }
 
-export const CUSTOM_OPERATORS: readonly Operator[] = [
+const CUSTOM_OPERATORS: readonly Operator[] = [
   new Operator<unknown, RegexValue>('matches', (a, b) => regexOf(b).test(String(a)), isTextOrNumber),
   new Operator<string, string>('startsWith', (a, b) => a.startsWith(b), isText),
   new Operator<string, string>('endsWith', (a, b) => a.endsWith(b), isText),

@@ -54,14 +54,14 @@ const testEvents = (what: string): Spec => ({
 });
 
 /** `tests:` of a rule. */
-export const TESTS_SPEC: ObjectSpec = {
+const TESTS_SPEC: ObjectSpec = {
   type: 'object',
   description: 'In-file tests: `dasguard test` checks them.',
   properties: { fires: testEvents('fires on'), doesNotFire: testEvents('does not fire on') },
 };
 
 /** One rule. */
-export const RULE_SPEC: ObjectSpec = {
+const RULE_SPEC: ObjectSpec = {
   type: 'object',
   description: 'A rule.',
   required: ['id', 'severity', 'when'],
@@ -79,7 +79,7 @@ export const RULE_SPEC: ObjectSpec = {
 };
 
 /** A rule file. */
-export const RULE_FILE_SPEC: ObjectSpec = {
+const RULE_FILE_SPEC: ObjectSpec = {
   type: 'object',
   description: 'Rules evaluated against Database Activity Streams events (see docs/rules.md). Check with `dasguard validate`.',
   properties: {

@@ -42,7 +42,7 @@ export const Tok = {
 export type TokKind = (typeof Tok)[keyof typeof Tok];
 
 /** MySQL 8.0 (Aurora MySQL 3): what an executable comment is compared with when the event names no server version. */
-export const DEFAULT_MYSQL_VERSION = 80000;
+const DEFAULT_MYSQL_VERSION = 80000;
 
 export interface LexerOptions {
   /** The server version as MySQL writes it in executable comments (8.0.28 -> 80028); default DEFAULT_MYSQL_VERSION. */

@@ -30,9 +30,9 @@ import { fsWriteError } from './fsErrors.js';
 
 export const LOCK_FILE = '.lock';
 /** How often a holder touches its lock. */
-export const LOCK_REFRESH_MS = 15_000;
+const LOCK_REFRESH_MS = 15_000;
 /** A lock from another host is stale after this long without a refresh: 8 refreshes missed. */
-export const LOCK_STALE_MS = 8 * LOCK_REFRESH_MS;
+const LOCK_STALE_MS = 8 * LOCK_REFRESH_MS;
 
 export interface LockHolder {
   pid: number;

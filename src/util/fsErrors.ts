@@ -25,7 +25,7 @@ export function fsErrorText(err: unknown): string {
 }
 
 /** Errors that clear by themselves (space or quota freed, a device back): worth retrying, not a configuration. */
-export function isFsOutage(err: unknown): boolean {
+function isFsOutage(err: unknown): boolean {
   const code = fsErrorCode(err);
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO';
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { capturedIo, jsonLines, runCli } from '../support/cli.js';
+import type { OptionDecl } from '../../src/commands/command.js';
 import { withEnv } from '../support/env.js';
 import { MYSQL, PG } from '../../scripts/sampleData.js';
 
@@ -224,6 +225,28 @@ test('usage errors exit 2 with a clear message', async () => {
   assert.match(help.stdout, /--fail-on SEVERITY/);
 });
 
+test('errors become exit codes in one place (main, errors.ts exitCodeOf); a command adds its stop message with `stopped`', async () => {
+  const { ConfigError, DataKeyError, DirLockedError, ExitError, TransientError, UsageError, exitCodeOf, stopped } = await import('../../src/errors.js');
+  assert.equal(exitCodeOf(new ExitError(3, 'x')), 3);
+  assert.equal(exitCodeOf(new UsageError('x')), 2);
+  assert.equal(exitCodeOf(new ConfigError('x')), 2);
+  assert.equal(exitCodeOf(new DataKeyError('never-decrypted', 'x')), 2);
+  assert.equal(exitCodeOf(new DirLockedError('x', 'f', undefined)), 2);
+  assert.equal(exitCodeOf(new TransientError('x')), 4);
+  assert.equal(exitCodeOf(new Error('a bug')), undefined, 'anything else is an internal error (70)');
+  const cause = new TransientError('KMS Decrypt throttled');
+  const stop = stopped(cause);
+  assert.ok(stop instanceof TransientError && stop.cause === cause);
+  assert.equal(stop.message, 'stopped: KMS Decrypt throttled (retries exhausted; nothing was skipped: re-run to continue)');
+  const config = new ConfigError('bad');
+  assert.equal(stopped(config), config, 'only a transient failure gets the stop message');
+  // no command maps the classes itself (they used to, six times, in words that differed)
+  for (const file of await readdir('src/commands')) {
+    const text = await readFile(join('src/commands', file), 'utf8');
+    assert.doesNotMatch(text, /instanceof (ConfigError|TransientError|UsageError)\b[^\n]*\n?[^\n]*new ExitError/, file);
+  }
+});
+
 test('alerts are coloured only as text, to a terminal, without NO_COLOR (io.ts colorOutput decides it for replay, run and watch)', async () => {
   const { main } = await import('../../src/cli.js');
   const replay = async (output: string, tty: boolean, env: NodeJS.ProcessEnv): Promise<string> => {
@@ -411,6 +434,20 @@ function undeclaredFlags(markdown: string, tables: Record<string, string[]>): { 
   return { found, wrong };
 }
 
+test("run's decoding flags are the input group's (pickOptions): same type, label and check; only run's default and help differ", async () => {
+  const { DECODE_FLAGS, INPUT_OPTIONS, decodeOptions } = await import('../../src/commands/options.js');
+  const { parseCommandArgs } = await import('../../src/commands/command.js');
+  const { runCli: runDeclaration } = await import('../../src/commands/run.js');
+  for (const flag of DECODE_FLAGS) {
+    const { default: _d, help: _h, ...own }: OptionDecl = runDeclaration.options[flag];
+    const { default: _gd, help: _gh, ...group }: OptionDecl = INPUT_OPTIONS[flag];
+    assert.deepEqual(own, group, flag);
+  }
+  const v = parseCommandArgs(runDeclaration, ['--workers', '2']).values;
+  assert.deepEqual(decodeOptions(v), { keyFile: undefined, resourceId: undefined, concurrency: 8, workers: 2, redaction: 'literals' });
+  assert.throws(() => decodeOptions(parseCommandArgs(runDeclaration, ['--workers', '99']).values), /--workers must be a whole number from 0 to 64/);
+});
+
 test('every `dasguard CMD ... --flag` in README.md and docs/ names a flag CMD declares', async () => {
   const { COMMAND_NAMES, loadCommand } = await import('../../src/cli.js');
   const tables: Record<string, string[]> = {};
@@ -449,6 +486,21 @@ test('every duration flag takes the one grammar (500ms, 1.5s, 30s, 10m, 1h); a b
   const zero = await runCli(['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '0s']);
   assert.equal(zero.code, 2);
   assert.match(zero.stderr, /--poll-interval must be at least 1ms; got "0s"/);
+  // the hint is itself accepted: a bare 0 is not told to become 0s (refused too), it is told the least value
+  const bareZero = await runCli(['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '0']);
+  assert.equal(bareZero.code, 2);
+  assert.match(bareZero.stderr, /--poll-interval must be a duration such as .*; got "0" \(add a unit; the least accepted is 1ms\)$/m);
+  assert.doesNotMatch(bareZero.stderr, /0s for seconds/);
+  const { durationProblem, parseDuration, DURATION_PATTERN } = await import('../../src/config/duration.js');
+  for (const [text, min] of [['0', 1], ['0.0001', 1], ['5', 1], ['0', 0], ['2', 5000]] as const) {
+    const hinted = /add a unit: (\S+) for seconds|the least accepted is (\S+)\)/.exec(durationProblem(text, min)!);
+    const suggestion = hinted?.[1] ?? hinted?.[2];
+    assert.ok(suggestion !== undefined && durationProblem(suggestion, min) === undefined, `${text} (min ${min}): ${suggestion}`);
+  }
+  // the schema's pattern and the parser are one grammar
+  for (const t of ['1', '1.5s', '10m', '1h', '250ms', '1.s', 's', '5 s', '1d', '0.25h']) {
+    assert.equal(new RegExp(DURATION_PATTERN).test(t), parseDuration(t) !== undefined, t);
+  }
   const soon = await runCli(['watch', '--cluster', 'prod', '--interval', 'soon']);
   assert.equal(soon.code, 2);
   assert.match(soon.stderr, /--interval must be a duration such as .*; got "soon"$/m);
@@ -474,17 +526,17 @@ test('--silence 0 (or 0s) turns the silence alert off; the duration flags parse 
   assert.equal(durationOption('interval', parseCommandArgs(watchCli, []).values.interval), 60_000, 'watch polls every 60s by default');
 });
 
-test('settings are layered in one place: flag over environment over dasguard.yaml over default, problems named by their layer', async () => {
-  const { layered, outboxDir, deliveryConfigFile, envLayer, DEFAULT_OUTBOX_DIR, SETTINGS } = await import('../../src/config/layers.js');
-  assert.deepEqual(layered({ flag: 'a', env: 'b', file: 'c' }, 'd'), { value: 'a', from: 'flag' });
-  assert.deepEqual(layered({ env: 'b', file: 'c' }, 'd'), { value: 'b', from: 'env' });
+test('settings are layered in one place: flag over dasguard.yaml over default; the Lambda\'s variables are LAMBDA_ENV\'s alone', async () => {
+  const { layered, outboxDir, deliveryConfigFile, DEFAULT_OUTBOX_DIR, SETTINGS } = await import('../../src/config/layers.js');
+  assert.deepEqual(layered({ flag: 'a', file: 'c' }, 'd'), { value: 'a', from: 'flag' });
   assert.deepEqual(layered({ file: 'c' }, 'd'), { value: 'c', from: 'file' });
   assert.deepEqual(layered({}, 'd'), { value: 'd', from: 'default' });
   assert.equal(outboxDir({ flag: 'x', file: 'y' }), 'x');
   assert.equal(outboxDir({ file: 'y' }), 'y');
   assert.equal(outboxDir({}), DEFAULT_OUTBOX_DIR);
-  assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: '  ' }, 'DASGUARD_OUTBOX_DIR'), undefined, 'a blank variable is not set');
-  assert.equal(envLayer({ DASGUARD_OUTBOX_DIR: ' /tmp/o ' }, 'DASGUARD_OUTBOX_DIR'), '/tmp/o');
+  // the CLI reads no DASGUARD_* variable: every one is defined once, in the Lambda's spec
+  assert.deepEqual(Object.values(SETTINGS).filter((s) => 'env' in s), []);
+  assert.equal((await readFile('src/config/layers.ts', 'utf8')).match(/['"]DASGUARD_[A-Z_]+['"]/g), null, 'layers.ts names no variable');
   // --redaction is checked like every one-of flag; DASGUARD_REDACTION (the Lambda's) by its spec, over the same
   // modes and default (test/unit/config.test.ts has its message)
   const { redactionOption } = await import('../../src/commands/options.js');
@@ -495,8 +547,8 @@ test('settings are layered in one place: flag over environment over dasguard.yam
   assert.throws(() => redactionOption('some'), { name: 'UsageError', message: '--redaction must be one of none, literals, full; got "some"' });
   const { REDACTION_MODES } = await import('../../src/redaction/index.js');
   assert.equal(LAMBDA_ENV.settings.redaction.enum, REDACTION_MODES, 'the flag and the variable take the same modes');
-  assert.equal(deliveryConfigFile({ flag: 'my.yaml', env: 'other.yaml' }, { implicit: true }), 'my.yaml');
-  assert.equal(deliveryConfigFile({ env: 'other.yaml' }, { implicit: false }), 'other.yaml');
+  assert.equal(deliveryConfigFile({ flag: 'my.yaml' }, { implicit: true }), 'my.yaml');
+  assert.equal(deliveryConfigFile({ flag: 'other.yaml' }, { implicit: false }), 'other.yaml');
   const dir = await mkdtemp(join(tmpdir(), 'dasguard-layers-'));
   const cwd = process.cwd();
   try {

@@ -136,7 +136,7 @@ test('compiled evaluator fires exactly the rules a json-rules-engine Engine fire
   }
   // The generated events are varied enough that every rule of the pack and of the operator coverage file
   // both fires and does not fire somewhere (so the comparison is not vacuous).
-  // (activity rules: the RDS-event rules of the pack are compared in test/health-rules.test.ts)
+  // (activity rules: the RDS-event rules of the pack are compared in test/unit/health-monitor.test.ts)
   const all = ruleSet.rules.filter((r) => r.file !== 'extra.yaml' && r.target === 'activity').map((r) => r.id);
   assert.deepEqual(all.filter((id) => !firedAtLeastOnce.has(id)), []);
   assert.deepEqual(all.filter((id) => !missedAtLeastOnce.has(id)), []);

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../../src/commands/run.js';
+import { exitCodeOf } from '../../src/errors.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
 import { capturedIo, jsonLines, runCli } from '../support/cli.js';
 import { startKmsServer, type KmsServer } from '../support/kmsServer.js';
@@ -123,7 +124,7 @@ test('a loss window opened and closed by RDS events: an alert, then a resolved a
 
 test('a stream that is not started when run starts: a critical health alert, then exit 2', async () => {
   const run = startRun({ cluster: 'stopped-one' });
-  assert.equal(await run.code.catch((e: { exitCode?: number }) => e.exitCode), 2);
+  assert.equal(await run.code.catch(exitCodeOf), 2);
   const [alert] = run.alerts();
   assert.equal(alert?.ruleId, 'das-stream-not-started');
   assert.equal(alert?.severity, 'critical');

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../../src/commands/run.js';
-import { ExitError } from '../../src/errors.js';
+import { DataKeyError, exitCodeOf } from '../../src/errors.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
 import { DasguardProcess } from '../support/child.js';
 import { capturedIo, jsonLines, runCli } from '../support/cli.js';
@@ -132,8 +132,8 @@ describe('dasguard run, in process', () => {
     await waitFor(() => settled || c.stderr().includes('"msg":"quarantined"'), 'run to stop');
     ac.abort();
     await assert.rejects(run, (e: unknown) => {
-      assert.ok(e instanceof ExitError, String(e));
-      assert.equal(e.exitCode, 2);
+      assert.ok(e instanceof DataKeyError, String(e));
+      assert.equal(exitCodeOf(e), 2);
       assert.match(e.message, /aws:rds:dbc-id.*cluster-WRONGWRONGWRONG.*--resource-id/);
       assert.ok(e.message.includes(puts[0]!.sequenceNumber), 'names the first record');
       return true;

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { streamStopCommand } from '../../src/commands/stream.js';
+import { exitCodeOf } from '../../src/errors.js';
 import { runCli } from '../support/cli.js';
 import { clusterModel, startRdsServer, type RdsServer } from '../support/rdsServer.js';
 
@@ -101,7 +102,7 @@ test('stream stop at a terminal: the cluster identifier must be typed back', asy
       const code = await streamStopCommand({ cluster: 'live', applyImmediately: true, yes: false }, { stdin, stdout, stderr, env: {} });
       return { code, stderr: Buffer.concat(err).toString() };
     } catch (e) {
-      return { code: (e as { exitCode?: number }).exitCode, stderr: `${Buffer.concat(err).toString()}${(e as Error).message}` };
+      return { code: exitCodeOf(e), stderr: `${Buffer.concat(err).toString()}${(e as Error).message}` };
     }
   };
   const wrong = await run('prod');

@@ -1,5 +1,5 @@
 /**
- * A program using the INSTALLED package, as a user's would: test/package.test.ts copies it into a temp app whose
+ * A program using the INSTALLED package, as a user's would: test/e2e/package.test.ts copies it into a temp app whose
  * node_modules/dasguard is the extracted `npm pack` tarball, and runs it there with plain `node` (no tsx). It
  * imports `dasguard` and `dasguard/lambda` by name, exercises a few exports on the bundled rules and the sample
  * streams, and prints one JSON object of findings on stdout (the test asserts on them).

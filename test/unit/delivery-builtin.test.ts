@@ -23,7 +23,7 @@ function capture(): { stream: PassThrough; text: () => string } {
   return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
-test('built-in delivery: the lines ConsoleHandoff printed (text, coloured text, JSON Lines), in order', async () => {
+test('built-in delivery: exactly the lines of formatAlert (text, coloured text, JSON Lines), in order', async () => {
   const alerts = [makeAlert(1), makeAlert(2, { severity: 'critical' }), makeAlert(3, { severity: 'info', clusterId: null })];
   for (const [format, color] of [['text', false], ['text', true], ['jsonl', false]] as const) {
     const out = capture();

@@ -11,6 +11,8 @@
  *   raw control characters (in console and file lines, no raw bidi override either), no live Slack mentions or
  *   links, and the field itself intact where the medium is JSON;
  * - close (twice, too) once its sends are done.
+ * Every sink type dasguard.yaml accepts (the sink variants of CONFIG_SPEC) must have a fixture here: a test fails
+ * otherwise, so a new sink cannot skip the suite.
  * Per-sink details (SNS batching, Slack blocks, redirects) are in delivery-sinks.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
@@ -22,6 +24,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ConsoleSink, FileSink, SlackSink, SnsSink, WebhookSink } from '../../src/delivery/sinks/index.js';
 import type { DeliveredAlert, Sink } from '../../src/delivery/types.js';
+import type { SinkConfig } from '../../src/delivery/config.js';
+import { CONFIG_SPEC } from '../../src/delivery/configSchema.js';
 import { redactAlert } from '../../src/redaction/index.js';
 import { makeAlert, SECRET_LITERAL } from '../support/alerts.js';
 import { startSnsServer, type SnsServer } from '../support/snsServer.js';
@@ -84,6 +88,24 @@ function roundTrips(raw: string, alert: DeliveredAlert): void {
   assert.equal(got.event.dbUserName, alert.event.dbUserName);
   assert.equal(got.event.commandText, alert.event.commandText);
 }
+
+/** Each fixture's name and the sink type it tests (the receivers exist only once `before` ran: fixtures() builds them). */
+const FIXTURE_TYPES = {
+  'console (text)': 'console',
+  'console (jsonl)': 'console',
+  file: 'file',
+  sns: 'sns',
+  slack: 'slack',
+  webhook: 'webhook',
+} as const satisfies Record<string, SinkConfig['type']>;
+
+test('every sink type of dasguard.yaml has a fixture in this suite (a new sink cannot skip it)', () => {
+  const sinks = CONFIG_SPEC.properties.sinks;
+  assert.ok(sinks?.type === 'map' && sinks.values.type === 'tagged', 'dasguard.yaml sinks: a map of tagged variants');
+  const missing = Object.keys(sinks.values.variants).filter((type) => !Object.values(FIXTURE_TYPES).includes(type as SinkConfig['type']));
+  assert.deepEqual(missing, [], `sink types without a conformance fixture: add one to fixtures() and FIXTURE_TYPES`);
+  assert.deepEqual(fixtures().map((f) => f.name).sort(), Object.keys(FIXTURE_TYPES).sort(), 'FIXTURE_TYPES names every fixture');
+});
 
 let serial = 0;
 const fixtures = (): Fixture[] => [
@@ -164,7 +186,7 @@ function hostileAlert(i: number): DeliveredAlert {
 }
 
 describe('the Sink contract', () => {
-  for (const name of ['console (text)', 'console (jsonl)', 'file', 'sns', 'slack', 'webhook']) {
+  for (const [name, type] of Object.entries(FIXTURE_TYPES)) {
     describe(name, () => {
       const fixture = () => fixtures().find((f) => f.name === name)!;
 
@@ -179,7 +201,7 @@ describe('the Sink contract', () => {
         await sink.close();
         assert.deepEqual(f.delivered().map(f.idOf), idsOf(f, [...alerts, alert(200)]));
         assert.equal(typeof sink.name, 'string');
-        assert.equal(typeof sink.type, 'string');
+        assert.equal(sink.type, type, 'the fixture tests the sink type it is listed under');
       });
 
       for (const kind of ['transient', 'permanent'] as const) {

@@ -42,7 +42,7 @@ function field(label: string, v: unknown): { type: 'mrkdwn'; text: string } | un
 }
 
 /** The Block Kit payload for one alert (exported for tests). */
-export function slackMessage(a: DeliveredAlert): Record<string, unknown> {
+function slackMessage(a: DeliveredAlert): Record<string, unknown> {
   const e = a.event;
   const str = (k: string): unknown => e[k];
   const fields = [

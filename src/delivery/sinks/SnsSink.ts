@@ -12,7 +12,7 @@ import type { SnsSinkConfig } from '../config.js';
 import type { DeliveredAlert, SendResult, Sink } from '../types.js';
 
 /** SNS: a message (with its attributes) is at most 256 KiB; so is a whole PublishBatch request's messages. */
-export const SNS_MAX_BYTES = 262_144;
+const SNS_MAX_BYTES = 262_144;
 /** Room kept for the attributes and the request's own overhead. */
 const MARGIN = 2048;
 const SUBJECT_MAX = 99; // "must be less than 100 characters"
@@ -145,14 +145,14 @@ export class SnsSink implements Sink {
  * SNS Subject rules: ASCII, no line breaks or control characters, starts with a letter, number or punctuation
  * mark, fewer than 100 characters. `[HIGH] rule-id on cluster-…`.
  */
-export function snsSubject(a: DeliveredAlert): string {
+function snsSubject(a: DeliveredAlert): string {
   const raw = `[${a.severity.toUpperCase()}] ${a.ruleId}${a.clusterId ? ` on ${a.clusterId}` : ''}`;
   const ascii = raw.replace(/[^\x20-\x7e]/g, '?').replace(/\s+/g, ' ').trim();
   return ascii.length <= SUBJECT_MAX ? ascii : `${ascii.slice(0, SUBJECT_MAX - 1)}~`;
 }
 
 /** severity, ruleId, cluster (String) and tags (String.Array), for subscription filter policies. Empty ones left out. */
-export function messageAttributes(a: DeliveredAlert): Record<string, MessageAttributeValue> {
+function messageAttributes(a: DeliveredAlert): Record<string, MessageAttributeValue> {
   const attrs: Record<string, MessageAttributeValue> = {
     severity: { DataType: 'String', StringValue: a.severity },
     ruleId: { DataType: 'String', StringValue: a.ruleId },

@@ -14,7 +14,7 @@ import { maskSecrets } from '../secrets.js';
 import type { SendResult } from '../types.js';
 
 /** Same-origin 307/308 hops followed before giving up (fetch's default is 20). */
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export async function postJson(
@@ -83,7 +83,7 @@ function parseUrl(url: string, base?: string): URL | undefined {
 }
 
 /** `Retry-After`: seconds or an HTTP date; capped at 15 minutes. */
-export function retryAfterMs(header: string | null): number | undefined {
+function retryAfterMs(header: string | null): number | undefined {
   if (header === null || header.trim() === '') return undefined;
   const secs = Number(header);
   const ms = Number.isFinite(secs) ? secs * 1000 : Date.parse(header) - Date.now();

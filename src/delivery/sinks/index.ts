@@ -21,7 +21,7 @@ export interface SinkDeps extends SinkStreams {
   secrets: readonly string[];
 }
 
-export function createSink(name: string, config: SinkConfig, deps: SinkDeps): Sink {
+function createSink(name: string, config: SinkConfig, deps: SinkDeps): Sink {
   switch (config.type) {
     case 'sns':
       return new SnsSink(name, config, deps.snsClient ? { client: deps.snsClient } : {});
