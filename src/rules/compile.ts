@@ -143,14 +143,15 @@ export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineO
 /**
  * Values a field MUST hold for the condition to be true, per field (from equal / in conditions on plain
  * values): the rule index uses them to skip rules that cannot fire. `all` intersects; `any` keeps the fields
- * every branch constrains and unites their values; `not` and the rest constrain nothing.
+ * every branch constrains and unites their values; `not` and the rest constrain nothing, nor do the local-time
+ * fields (the index reads the event's own fields; those are computed).
  */
 export type Requirements = Map<string, Set<unknown>>;
 
 export function requirementsOf(c: Cond): Requirements {
   switch (c.kind) {
     case 'fact': {
-      if (c.valueRef !== undefined || c.ref.path.length > 0) return new Map();
+      if (c.valueRef !== undefined || c.ref.path.length > 0 || isLocalTime(c.ref)) return new Map();
       if (c.operator === 'equal') return new Map([[c.ref.fact, new Set([c.value])]]);
       if (c.operator === 'in' && Array.isArray(c.value)) return new Map([[c.ref.fact, new Set(c.value)]]);
       return new Map();
