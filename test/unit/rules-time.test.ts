@@ -148,3 +148,33 @@ test('rule tests give the event time as logTime; the fields do not depend on the
   assert.deepEqual(ny.slice(0, 2), tokyo.slice(0, 2));
   assert.deepEqual(ny[0], { hour: 1, minute: 0, weekday: 'sun', date: '2024-03-31', timeOfDay: '01:00' });
 });
+
+test('the per-hour offset arithmetic gives what Intl formats, minute by minute across daylight saving changes', () => {
+  const cases: [string, string[]][] = [
+    ['Europe/Paris', ['2024-03-31', '2024-10-27']],
+    ['America/New_York', ['2024-03-10', '2024-11-03']],
+    ['Australia/Lord_Howe', ['2024-04-07', '2024-10-06']], // a 30-minute change
+    ['Asia/Kathmandu', ['2024-06-01']], // +05:45
+    ['UTC', ['2024-02-29']],
+  ];
+  for (const [zone, days] of cases) {
+    const f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', weekday: 'short' });
+    const ref = (ms: number): string => {
+      const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
+      return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${String(p.weekday).toLowerCase()}`;
+    };
+    const mine = (ms: number): string => {
+      const t = localTimeOf(ms, zone);
+      assert.ok(t);
+      assert.equal(t.timeOfDay, `${String(t.hour).padStart(2, '0')}:${String(t.minute).padStart(2, '0')}`);
+      return `${t.date} ${t.timeOfDay} ${t.weekday}`;
+    };
+    const instants: number[] = [];
+    for (const day of days) {
+      const start = Date.parse(`${day}T00:00:00Z`) - 86_400_000;
+      for (let m = 0; m < 3 * 1440; m++) instants.push(start + m * 60_000 + 59_999);
+    }
+    for (let ms = Date.parse('2024-01-01T00:00:00Z'); ms < Date.parse('2025-01-01T00:00:00Z'); ms += 97 * 60_000 + 1234) instants.push(ms);
+    for (const ms of instants) assert.equal(mine(ms), ref(ms), `${zone} at ${new Date(ms).toISOString()}`);
+  }
+});
