@@ -62,9 +62,13 @@ function zoneCache(timeZone: string): ZoneCache {
   return z;
 }
 
-/** The local time of an instant in `timeZone` (checked at load); undefined when `ms` is not a finite number. */
+/** Instants with a local time: years 0002 to 9998 (a day's margin for every zone's offset; Intl refuses some beyond). */
+const MIN_MS = Date.parse('0002-01-01T00:00:00Z');
+const MAX_MS = Date.parse('9998-12-31T00:00:00Z');
+
+/** The local time of an instant in `timeZone` (checked at load); undefined when `ms` is not a number in range. */
 export function localTimeOf(ms: unknown, timeZone: string): LocalTime | undefined {
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) return undefined;
+  if (typeof ms !== 'number' || !(ms >= MIN_MS && ms <= MAX_MS)) return undefined;
   const z = zoneCache(timeZone);
   const minute = Math.floor(ms / 60_000);
   if (z.lastMinute === minute) return z.last;
@@ -108,7 +112,10 @@ function fromLocalMs(localMs: number): LocalTime {
 function offsetAt(format: Intl.DateTimeFormat, ms: number): number {
   const t = formatted(format, ms);
   const [y, mo, d] = t.date.split('-').map(Number) as [number, number, number];
-  return Date.UTC(y, mo - 1, d, t.hour, t.minute) - ms;
+  const local = new Date(0);
+  local.setUTCFullYear(y, mo - 1, d); // not Date.UTC: it reads years 0-99 as 1900-1999
+  local.setUTCHours(t.hour, t.minute, 0, 0);
+  return local.getTime() - ms;
 }
 
 /** The local time as Intl formats it (the reference the arithmetic follows). */

@@ -178,3 +178,9 @@ test('the per-hour offset arithmetic gives what Intl formats, minute by minute a
     for (const ms of instants) assert.equal(mine(ms), ref(ms), `${zone} at ${new Date(ms).toISOString()}`);
   }
 });
+
+test('an instant outside years 0002-9998 has no local time (never an exception)', () => {
+  for (const ms of [8.64e15, -8.64e15, 1e300, Number.NaN, Infinity, '1714600000000']) assert.equal(localTimeOf(ms, 'Europe/Paris'), undefined, String(ms));
+  assert.equal(localTimeOf(Date.parse('0002-01-01T00:00:00Z'), 'UTC')?.date, '0002-01-01');
+  assert.equal(localTimeOf(Date.parse('9998-12-30T23:59:00Z'), 'Pacific/Kiritimati')?.date, '9998-12-31');
+});
