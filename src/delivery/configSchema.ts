@@ -7,16 +7,18 @@
 import { toJsonSchema as specJsonSchema, type ArraySpec, type IntegerSpec, type ObjectSpec, type StringSpec } from '../config/spec.js';
 import { REDACTION_MODES } from '../redaction/index.js';
 import { BUILTIN_FACT_KEYS } from '../builtinAlerts.js';
-import { ACTIVITY_FIELDS, RDS_EVENT_FIELDS } from '../rules/fields.js';
+import { ACTIVITY_FIELD_SPECS, RDS_EVENT_FIELDS } from '../rules/fields.js';
 import { Severities } from '../types.js';
 
 const NAME_RE = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 
 /**
  * What suppression `keys` may name: a field of the event of some alert: an activity event, an RDS event
- * (`target: rds-event` rules) or the facts of dasguard's own alerts (stream health, delivery).
+ * (`target: rds-event` rules) or the facts of dasguard's own alerts (stream health, delivery). The local-time fields
+ * (hour, weekday...) are computed for rules and are not on the alert's event: not keys.
  */
-const ALERT_EVENT_FIELDS: readonly string[] = [...new Set([...Object.keys(ACTIVITY_FIELDS), ...Object.keys(RDS_EVENT_FIELDS), ...BUILTIN_FACT_KEYS])].sort();
+const ACTIVITY_EVENT_FIELDS = Object.keys(ACTIVITY_FIELD_SPECS).filter((f) => ACTIVITY_FIELD_SPECS[f]?.localTime !== true);
+const ALERT_EVENT_FIELDS: readonly string[] = [...new Set([...ACTIVITY_EVENT_FIELDS, ...Object.keys(RDS_EVENT_FIELDS), ...BUILTIN_FACT_KEYS])].sort();
 
 /** An SNS topic ARN (also the Lambda's DASGUARD_SNS_TOPIC_ARN and the CLI's --sns-topic-arn). */
 export const SNS_TOPIC_ARN: StringSpec = { type: 'string', pattern: '^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$', patternHint: 'an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)', description: 'Topic ARN; a name ending in .fifo makes a FIFO topic (MessageGroupId = cluster, MessageDeduplicationId = alert id).' };

@@ -7,6 +7,7 @@ import type { Engine } from 'json-rules-engine';
 import { toEngineRoot, type Event, type Requirements } from './compile.js';
 import type { RuleTarget } from './fields.js';
 import { newEngine } from './operators.js';
+import { DEFAULT_TIME_ZONE, LOCAL_TIME_FIELDS, localTimeOf } from './localTime.js';
 import type { CompiledRule, EngineRuleJson, RuleInfo, RuleMatch, RuleSet } from './types.js';
 import { contextOf, renderMessage } from '../redaction/index.js';
 
@@ -102,7 +103,7 @@ export class CompiledRuleSet implements RuleSet {
   engineRules(target: RuleTarget = 'activity'): EngineRuleJson[] {
     return this.#compiled
       .filter((c) => c.info.enabled && c.info.target === target)
-      .map((c) => ({ name: c.info.id, conditions: toEngineRoot(c.cond), event: { type: c.info.id } }));
+      .map((c) => ({ name: c.info.id, conditions: toEngineRoot(c.cond, c.timeZone), event: { type: c.info.id } }));
   }
 
   /**
@@ -111,6 +112,10 @@ export class CompiledRuleSet implements RuleSet {
    */
   referenceEngine(target: RuleTarget = 'activity'): Engine {
     const engine = newEngine();
+    for (const name of LOCAL_TIME_FIELDS) {
+      engine.addFact(name, async (params: Record<string, unknown>, almanac) =>
+        localTimeOf(await almanac.factValue('logTimeMs'), String(params.timeZone ?? DEFAULT_TIME_ZONE))?.[name]);
+    }
     for (const r of this.engineRules(target)) engine.addRule(r as unknown as Parameters<Engine['addRule']>[0]);
     return engine;
   }

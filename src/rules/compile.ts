@@ -12,10 +12,13 @@
  *   (JSONPath-plus), else undefined;
  * - a condition holds when `operator.evaluate(fact, value)` (validator && callback) is true; all/any/not as
  *   usual (our operators all return booleans; empty all/any are rejected at load);
- * - a value `{fact: name}` is that fact's value.
+ * - a value `{fact: name}` is that fact's value;
+ * - the local-time fields (hour, minute, weekday, date, timeOfDay: localTime.ts) are dynamic facts of the Engine
+ *   (RuleSet.ts referenceEngine) with the rule's zone as `params.timeZone`; the closure computes them the same way.
  */
 import type { Cond, FieldRef } from './conditionEnv.js';
 import type { EngineOperator } from './operators.js';
+import { DEFAULT_TIME_ZONE, isLocalTimeField, localTimeField } from './localTime.js';
 
 export type Event = Record<string, unknown>;
 export type Predicate = (event: Event) => boolean;
@@ -26,33 +29,36 @@ export type EngineCondition =
   | { all: EngineCondition[] }
   | { any: EngineCondition[] }
   | { not: EngineCondition }
-  | { fact: string; operator: string; value: unknown; path?: string };
+  | { fact: string; operator: string; value: unknown; path?: string; params?: { timeZone: string } };
 
-function toEngineCondition(c: Cond): EngineCondition {
+function toEngineCondition(c: Cond, timeZone: string): EngineCondition {
   switch (c.kind) {
     case 'all':
-      return { all: c.items.map(toEngineCondition) };
+      return { all: c.items.map((i) => toEngineCondition(i, timeZone)) };
     case 'any':
-      return { any: c.items.map(toEngineCondition) };
+      return { any: c.items.map((i) => toEngineCondition(i, timeZone)) };
     case 'not':
-      return { not: toEngineCondition(c.item) };
+      return { not: toEngineCondition(c.item, timeZone) };
     case 'fact': {
       const value =
         c.valueRef !== undefined
           ? c.valueRef.path.length > 0
             ? { fact: c.valueRef.fact, path: jsonPath(c.valueRef) }
-            : { fact: c.valueRef.fact }
+            : isLocalTime(c.valueRef)
+              ? { fact: c.valueRef.fact, params: { timeZone } }
+              : { fact: c.valueRef.fact }
           : c.value;
-      const out: { fact: string; operator: string; value: unknown; path?: string } = { fact: c.ref.fact, operator: c.operator, value };
+      const out: { fact: string; operator: string; value: unknown; path?: string; params?: { timeZone: string } } = { fact: c.ref.fact, operator: c.operator, value };
       if (c.ref.path.length > 0) out.path = jsonPath(c.ref);
+      if (isLocalTime(c.ref)) out.params = { timeZone };
       return out;
     }
   }
 }
 
 /** A rule's top-level conditions: json-rules-engine wants all/any/not at the root. */
-export function toEngineRoot(c: Cond): EngineCondition {
-  const e = toEngineCondition(c);
+export function toEngineRoot(c: Cond, timeZone: string = DEFAULT_TIME_ZONE): EngineCondition {
+  const e = toEngineCondition(c, timeZone);
   return c.kind === 'fact' ? { all: [e] } : e;
 }
 
@@ -60,9 +66,15 @@ function jsonPath(ref: FieldRef): string {
   return '$.' + ref.path.join('.');
 }
 
-export function accessorOf(ref: FieldRef): Accessor {
+function isLocalTime(ref: FieldRef): boolean {
+  return ref.path.length === 0 && isLocalTimeField(ref.fact);
+}
+
+/** How a field is read; a local-time field is computed in `timeZone` (the rule's). */
+export function accessorOf(ref: FieldRef, timeZone: string = DEFAULT_TIME_ZONE): Accessor {
   const fact = ref.fact;
   const path = ref.path;
+  if (path.length === 0 && isLocalTimeField(fact)) return (e) => localTimeField(e, fact, timeZone);
   if (path.length === 0) return (e) => e[fact];
   if (path.length === 1) {
     const k = path[0] as string;
@@ -84,10 +96,10 @@ export function accessorOf(ref: FieldRef): Accessor {
   };
 }
 
-export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineOperator>): Predicate {
+export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineOperator>, timeZone: string = DEFAULT_TIME_ZONE): Predicate {
   switch (c.kind) {
     case 'all': {
-      const items = c.items.map((i) => compilePredicate(i, operators));
+      const items = c.items.map((i) => compilePredicate(i, operators, timeZone));
       if (items.length === 1) return items[0] as Predicate;
       if (items.length === 2) {
         const [a, b] = items as [Predicate, Predicate];
@@ -99,7 +111,7 @@ export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineO
       };
     }
     case 'any': {
-      const items = c.items.map((i) => compilePredicate(i, operators));
+      const items = c.items.map((i) => compilePredicate(i, operators, timeZone));
       if (items.length === 1) return items[0] as Predicate;
       if (items.length === 2) {
         const [a, b] = items as [Predicate, Predicate];
@@ -111,15 +123,15 @@ export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineO
       };
     }
     case 'not': {
-      const inner = compilePredicate(c.item, operators);
+      const inner = compilePredicate(c.item, operators, timeZone);
       return (e) => !inner(e);
     }
     case 'fact': {
       const op = operators.get(c.operator);
       if (op === undefined) throw new Error(`no operator '${c.operator}'`); // validated at load: a bug if reached
-      const get = accessorOf(c.ref);
+      const get = accessorOf(c.ref, timeZone);
       if (c.valueRef !== undefined) {
-        const other = accessorOf(c.valueRef);
+        const other = accessorOf(c.valueRef, timeZone);
         return (e) => op.evaluate(get(e), other(e)) === true;
       }
       const value = c.value;
@@ -131,14 +143,15 @@ export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineO
 /**
  * Values a field MUST hold for the condition to be true, per field (from equal / in conditions on plain
  * values): the rule index uses them to skip rules that cannot fire. `all` intersects; `any` keeps the fields
- * every branch constrains and unites their values; `not` and the rest constrain nothing.
+ * every branch constrains and unites their values; `not` and the rest constrain nothing, nor do the local-time
+ * fields (the index reads the event's own fields; those are computed).
  */
 export type Requirements = Map<string, Set<unknown>>;
 
 export function requirementsOf(c: Cond): Requirements {
   switch (c.kind) {
     case 'fact': {
-      if (c.valueRef !== undefined || c.ref.path.length > 0) return new Map();
+      if (c.valueRef !== undefined || c.ref.path.length > 0 || isLocalTime(c.ref)) return new Map();
       if (c.operator === 'equal') return new Map([[c.ref.fact, new Set([c.value])]]);
       if (c.operator === 'in' && Array.isArray(c.value)) return new Map([[c.ref.fact, new Set(c.value)]]);
       return new Map();

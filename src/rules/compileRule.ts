@@ -14,6 +14,7 @@ import { didYouMean } from '../config/didYouMean.js';
 import { isError, type Pos } from '../config/problems.js';
 import { RULE_ID_PATTERN, RULE_KEYS, TEST_KEYS } from './schema.js';
 import type { CompiledRule, RuleInfo, RuleTestCase } from './types.js';
+import { isLocalTimeField, timeZoneProblem } from './localTime.js';
 import { compileTemplate } from './template.js';
 import { describeNode, toJs, type YMap, type YNode } from '../config/yamlTree.js';
 
@@ -132,6 +133,15 @@ export function compileRule(
     }
   }
 
+  let timeZone = env.timeZone;
+  const tzEntry = get('timeZone');
+  if (tzEntry !== undefined) {
+    const v = tzEntry.value.kind === 'scalar' ? tzEntry.value.value : undefined;
+    const bad = timeZoneProblem(v);
+    if (bad !== undefined) err(tzEntry.value.pos, bad);
+    else timeZone = v as string;
+  }
+
   const messageEntry = get('message');
   const messageText = text('message') ?? (description !== '' ? '{{rule.description}}' : `{{rule.id}}`);
   const messagePos = messageEntry?.value.pos ?? node.pos;
@@ -140,6 +150,7 @@ export function compileRule(
     (name) => resolveField(name, messagePos, { env, target, ruleId: id }),
     (message) => err(messagePos, message),
     (message) => problems.warn(messagePos, message, id),
+    timeZone,
   );
   if (template === undefined) ok = false;
 
@@ -159,9 +170,10 @@ export function compileRule(
     info,
     order,
     cond,
-    predicate: compilePredicate(cond, operators),
+    predicate: compilePredicate(cond, operators, timeZone),
     template,
     requirements: requirementsOf(cond),
+    timeZone,
     tests,
   };
 }
@@ -195,6 +207,9 @@ function parseTests(node: YNode, env: ConditionEnv, target: RuleTarget, id: stri
       for (const f of ev.entries) {
         if (!fields.has(f.key)) {
           problems.add(f.keyPos, `test event: unknown field '${f.key}'${didYouMean(f.key, fields.keys())}`, id);
+          ok = false;
+        } else if (target === 'activity' && isLocalTimeField(f.key)) {
+          problems.add(f.keyPos, `test event: ${f.key} is computed from the event's time: set logTime instead (e.g. logTime: '2024-05-01 23:30:00.000000+00')`, id);
           ok = false;
         } else if (target === 'activity' && f.key === 'engine') {
           const v = f.value.kind === 'scalar' ? f.value.value : undefined;

@@ -56,6 +56,8 @@ export interface ConditionEnv {
   macroStack: string[];
   /** Field tests of the rules parsed so far, macros expanded (bounded by MAX_RULE_SET_TESTS). */
   ruleSetTests: number;
+  /** The rule files' `timeZone:` (UTC when none sets it): the zone of a rule without its own. */
+  timeZone: string;
 }
 
 /** One check: the load's environment, the rule's target and id, the macro being expanded (if any). */

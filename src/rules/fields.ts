@@ -25,6 +25,8 @@ export type Carries = 'sql' | 'binds' | 'message' | 'value';
 export interface FieldSpec {
   type: FieldType;
   carries?: Carries;
+  /** Computed when a rule reads it, from `logTimeMs` in the rule's time zone (src/rules/localTime.ts); not on the event. */
+  localTime?: true;
 }
 
 /** The fields of a DAS activity event (PostgreSQL, MySQL, Oracle, SQL Server) and the ones dasguard adds. */
@@ -76,6 +78,12 @@ export const ACTIVITY_FIELD_SPECS: Readonly<Record<string, FieldSpec>> = {
   sqlCommand: { type: 'string' },
   sqlHasWhere: { type: 'boolean' },
   sqlComments: { type: 'number' },
+  // computed from logTimeMs in the rule's time zone when a rule reads them (localTime.ts)
+  hour: { type: 'number', localTime: true },
+  minute: { type: 'number', localTime: true },
+  weekday: { type: 'string', localTime: true },
+  date: { type: 'string', localTime: true },
+  timeOfDay: { type: 'string', localTime: true },
 };
 
 /** Field name -> JavaScript type, for condition checking. */

@@ -22,6 +22,7 @@ import {
   type RuleTarget,
 } from './fields.js';
 import { operatorTable } from './operators.js';
+import { DEFAULT_TIME_ZONE, timeZoneProblem } from './localTime.js';
 import { didYouMean } from '../config/didYouMean.js';
 import { ProblemList, isError, type Pos, type Problem } from '../config/problems.js';
 import { NAME_PATTERN, TOP_KEYS } from './schema.js';
@@ -122,6 +123,8 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
   const declared = new Map<string, { type: FieldType; pos: Pos }>();
   const ruleNodes: RuleNode[] = [];
   let incomplete = false;
+  // One zone for every file loaded, so the company's zone is set in one place (docs/rules.md "Time of day").
+  let timeZone: { name: string; pos: Pos } | undefined;
 
   // Pass 1: the top level of every file (lists, macros and fields are global, so they come first).
   for (const { file, text } of sources) {
@@ -139,6 +142,14 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
         } else if (e.key === 'lists') collectLists(e.value, lists, problems);
         else if (e.key === 'macros') collectMacros(e.value, macros, problems);
         else if (e.key === 'fields') collectFields(e.value, declared, problems);
+        else if (e.key === 'timeZone') {
+          const v = e.value.kind === 'scalar' ? e.value.value : undefined;
+          const bad = timeZoneProblem(v);
+          if (bad !== undefined) problems.add(e.value.pos, bad);
+          else if (timeZone !== undefined && timeZone.name !== v) {
+            problems.add(e.value.pos, `timeZone ${String(v)} here and ${timeZone.name} at ${timeZone.pos.file}:${timeZone.pos.line}: the rule files have one timeZone (a rule may set its own)`);
+          } else timeZone ??= { name: v as string, pos: e.value.pos };
+        }
         else problems.add(e.keyPos, `unknown top-level key '${e.key}'${didYouMean(e.key, TOP_KEYS)} (expected ${TOP_KEYS.join(', ')})`);
       }
     }
@@ -156,7 +167,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
     }
     for (const t of RuleTargets) fields[t].set(name, d.type);
   }
-  const env: ConditionEnv = { problems, fields, nestedFields, lists, macros, incomplete, macroCache: new Map(), macroStack: [], ruleSetTests: 0 };
+  const env: ConditionEnv = { problems, fields, nestedFields, lists, macros, incomplete, macroCache: new Map(), macroStack: [], ruleSetTests: 0, timeZone: timeZone?.name ?? DEFAULT_TIME_ZONE };
 
   // Pass 2: the rules.
   const operators = operatorTable();

@@ -6,6 +6,7 @@
  */
 import { parseCidr, type OperatorSpec, type RegexValue, regexOf } from './operators.js';
 import { didYouMean } from '../config/didYouMean.js';
+import { parseTimeRange, WEEKDAYS } from './localTime.js';
 import type { Pos } from '../config/problems.js';
 import { describeNode, type Scalar, type YNode } from '../config/yamlTree.js';
 import { problem, type ConditionCtx, type FieldRef } from './conditionEnv.js';
@@ -130,6 +131,18 @@ export function convertValue(spec: OperatorSpec, ref: FieldRef, fieldName: strin
       }
       return value;
     }
+    case 'timeRange': {
+      if (node.kind !== 'scalar' || typeof node.value !== 'string') {
+        problem(ctx, node.pos, `'${op}' takes a time range in quotes, "HH:MM-HH:MM" (e.g. "22:00-06:00"), got ${describeNode(node)}`);
+        return INVALID;
+      }
+      const r = parseTimeRange(node.value);
+      if (typeof r === 'string') {
+        problem(ctx, node.pos, `'${op}': ${r}`);
+        return INVALID;
+      }
+      return r;
+    }
     case 'boolean': {
       if (node.kind !== 'scalar' || typeof node.value !== 'boolean') {
         problem(ctx, node.pos, `'${op}' takes true or false, got ${describeNode(node)}`);
@@ -204,6 +217,10 @@ function checkScalarType(v: Scalar, ref: FieldRef, fieldName: string, pos: Pos, 
   }
   if (ref.type === 'boolean' && t !== 'boolean') {
     problem(ctx, pos, `${fieldName} is true/false and ${t} ${JSON.stringify(v)} never equals it`);
+    return false;
+  }
+  if (ref.fact === 'weekday' && ref.path.length === 0 && !(WEEKDAYS as readonly unknown[]).includes(v)) {
+    problem(ctx, pos, `weekday is one of ${WEEKDAYS.join(', ')}, and ${JSON.stringify(v)} never equals it${didYouMean(String(v).slice(0, 3).toLowerCase(), WEEKDAYS)}`);
     return false;
   }
   return true;

@@ -9,9 +9,10 @@
 import { BlockList, isIP } from 'node:net';
 import { Engine, Operator } from 'json-rules-engine';
 import type { FieldType } from './fields.js';
+import { inTimeRange, type TimeRange } from './localTime.js';
 
 /** What a condition's value must be, checked at load time. */
-export type ValueKind = 'scalar' | 'scalarList' | 'number' | 'string' | 'stringList' | 'regex' | 'cidrList' | 'boolean';
+export type ValueKind = 'scalar' | 'scalarList' | 'number' | 'string' | 'stringList' | 'regex' | 'cidrList' | 'boolean' | 'timeRange';
 
 export interface OperatorSpec {
   /** The name json-rules-engine knows it by. */
@@ -49,6 +50,8 @@ export const OPERATOR_SPECS: readonly OperatorSpec[] = [
   { name: 'notInIgnoreCase', aliases: ['notIin', 'inin'], value: 'stringList', fieldTypes: TEXT, custom: true },
   { name: 'inCidr', aliases: [], value: 'cidrList', fieldTypes: TEXT, custom: true },
   { name: 'notInCidr', aliases: [], value: 'cidrList', fieldTypes: TEXT, custom: true },
+  // an HH:MM text (timeOfDay) in "HH:MM-HH:MM": start included, end excluded, wrapping midnight when start > end
+  { name: 'between', aliases: ['timeBetween'], value: 'timeRange', fieldTypes: TEXT, custom: true },
   { name: 'exists', aliases: [], value: 'boolean', fieldTypes: ALL_TYPES, custom: true },
   { name: 'absent', aliases: [], value: 'boolean', fieldTypes: ALL_TYPES, custom: true },
 ];
@@ -157,6 +160,7 @@ const CUSTOM_OPERATORS: readonly Operator[] = [
   new Operator<unknown, string[]>('notInIgnoreCase', (a, b) => typeof a !== 'string' || !lowerSetOf(b).has(a.toLowerCase())),
   new Operator<string, string[]>('inCidr', (a, b) => ipInSet(a, b), isText),
   new Operator<unknown, string[]>('notInCidr', (a, b) => typeof a !== 'string' || !ipInSet(a, b)),
+  new Operator<string, TimeRange>('between', (a, b) => inTimeRange(a, b), isText),
   // null, undefined (missing) and "" are absent; anything else, [] and 0 included, exists.
   new Operator<unknown, boolean>('exists', (a, b) => !isAbsent(a) === b),
   new Operator<unknown, boolean>('absent', (a, b) => isAbsent(a) === b),

@@ -14,6 +14,10 @@ import { OPERATOR_SPECS, type ValueKind } from './operators.js';
 
 type Schema = Record<string, unknown>;
 
+/** "HH:MM-HH:MM" (the loader says what is wrong with one that does not match). */
+const TIME_RANGE_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$';
+const timeZone = (what: string): Spec => ({ type: 'string', description: `IANA time zone (e.g. Europe/Paris) of the hour, minute, weekday, date and timeOfDay fields ${what}.` });
+
 const scalar: Schema = { type: ['string', 'number', 'boolean', 'null'] };
 
 function valueSchema(kind: ValueKind): Schema {
@@ -38,6 +42,8 @@ function valueSchema(kind: ValueKind): Schema {
       };
     case 'boolean':
       return { type: 'boolean' };
+    case 'timeRange':
+      return { type: 'string', pattern: TIME_RANGE_PATTERN };
   }
 }
 
@@ -74,6 +80,7 @@ const RULE_SPEC: ObjectSpec = {
     target: { type: 'string', enum: RuleTargets, description: 'What it is evaluated on (default activity).' },
     when: condition,
     message: { type: 'string', description: 'Alert message template ({{field}}).' },
+    timeZone: timeZone("of this rule (default: the rule files' timeZone, else UTC)"),
     tests: TESTS_SPEC,
   },
 };
@@ -86,6 +93,7 @@ const RULE_FILE_SPEC: ObjectSpec = {
     rules: { type: 'array', nullIsEmpty: true, items: RULE_SPEC, description: 'The rules.' },
     lists: { type: 'map', keyPattern: NAME_PATTERN, values: { type: 'any', description: 'A list of values.', jsonSchema: { type: 'array', items: scalar } }, description: 'Named lists of values ($name in a condition).' },
     macros: { type: 'map', keyPattern: NAME_PATTERN, values: condition, description: 'Named conditions ({macro: name}).' },
+    timeZone: timeZone('of every rule of every file loaded (set in one file only; default UTC)'),
     fields: {
       type: 'any',
       description: 'Fields AWS adds later: a list of names, or name: type.',

@@ -8,6 +8,7 @@
 import { type MessagePart } from '../redaction/index.js';
 import { accessorOf, type Event } from './compile.js';
 import type { FieldRef } from './conditionEnv.js';
+import { DEFAULT_TIME_ZONE } from './localTime.js';
 import type { RuleInfo, Template } from './types.js';
 
 type Part = string | ((event: Event, rule: RuleInfo) => MessagePart);
@@ -24,6 +25,7 @@ export function compileTemplate(
   resolve: (name: string) => FieldRef | undefined,
   problem: (message: string) => void,
   warn: (message: string) => void = () => undefined,
+  timeZone: string = DEFAULT_TIME_ZONE,
 ): Template | undefined {
   const parts: Part[] = [];
   let ok = true;
@@ -75,7 +77,7 @@ export function compileTemplate(
       ok = false;
       continue;
     }
-    const get = accessorOf(ref);
+    const get = accessorOf(ref, timeZone);
     parts.push((e) => ({ field: name, value: get(e) }));
   }
   if (!ok) return undefined;

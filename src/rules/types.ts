@@ -49,6 +49,8 @@ export interface CompiledRule {
   predicate: Predicate;
   template: Template;
   requirements: Requirements;
+  /** The IANA zone of its local-time fields (hour, weekday...): its `timeZone:`, else the files', else UTC. */
+  timeZone: string;
   tests: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[] } | undefined;
 }
 

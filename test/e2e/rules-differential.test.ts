@@ -45,6 +45,13 @@ rules:
   - {id: d-path, severity: low, when: {engineNativeAuditFields.OS_USERNAME: {ieq: oracle}}}
   - {id: d-path-ne, severity: low, when: {engineNativeAuditFields.OS_USERNAME: {ne: oracle}}}
   - {id: d-path-exists, severity: low, when: {engineNativeAuditFields.succeeded: {exists: true}}}
+  - {id: d-time-between, severity: low, when: {timeOfDay: {between: '22:00-06:00'}}}
+  - {id: d-time-zone, severity: low, timeZone: Asia/Kathmandu, when: {hour: {gte: 20}, weekday: [sat, sun], date: {startsWith: '2024-'}}}
+  - {id: d-time-minute, severity: low, timeZone: America/New_York, when: {minute: {lt: 30}, timeOfDay: {timeBetween: '09:00-17:00'}}}
+  - id: d-time-fact-value
+    severity: low
+    timeZone: Europe/Paris
+    when: {fact: hour, operator: greaterThan, value: {fact: minute}}
   - id: d-raw
     severity: low
     when: {fact: engineNativeAuditFields, path: $.succeeded, operator: equal, value: false}
@@ -87,6 +94,11 @@ const POOLS: Record<string, unknown[]> = {
   rows: [0, 5, 10, 11, 10000, null, '10'],
   errorMessage: [null, '', 'ERROR: x', 'password authentication failed for user "a"', 'Deadlock found', 0],
   exitCode: [null, '', '0', 0, 1, '28P01', '42501', 28, '28'],
+  // every hour and weekday over two weeks, and what is not a usable time
+  logTimeMs: [
+    ...Array.from({ length: 200 }, (_, i) => Date.UTC(2024, 2, 25) + i * 6_433_000),
+    null, '1714600000000', Number.NaN, -1, 0, 8.64e15, -8.64e15, 1e300,
+  ],
   paramList: [[], ['secret'], ['a', 'secret'], null, 'secret', ['SECRET'], [1, 2]],
   engineNativeAuditFields: [
     { OS_USERNAME: 'oracle', SYSTEM_PRIVILEGE_USED: 'CREATE SESSION' },
