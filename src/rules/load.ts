@@ -22,6 +22,7 @@ import {
   type RuleTarget,
 } from './fields.js';
 import { operatorTable } from './operators.js';
+import { applyListMacroAppends, applyRuleOverrides, collectOverrides } from './overrides.js';
 import { didYouMean } from '../config/didYouMean.js';
 import { ProblemList, isError, type Pos, type Problem } from '../config/problems.js';
 import { NAME_PATTERN, TOP_KEYS } from './schema.js';
@@ -121,6 +122,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
   const macros = new Map<string, Macro>();
   const declared = new Map<string, { type: FieldType; pos: Pos }>();
   const ruleNodes: RuleNode[] = [];
+  const overrideNodes: YNode[] = [];
   let incomplete = false;
 
   // Pass 1: the top level of every file (lists, macros and fields are global, so they come first).
@@ -139,6 +141,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
         } else if (e.key === 'lists') collectLists(e.value, lists, problems);
         else if (e.key === 'macros') collectMacros(e.value, macros, problems);
         else if (e.key === 'fields') collectFields(e.value, declared, problems);
+        else if (e.key === 'overrides') overrideNodes.push(e.value);
         else problems.add(e.keyPos, `unknown top-level key '${e.key}'${didYouMean(e.key, TOP_KEYS)} (expected ${TOP_KEYS.join(', ')})`);
       }
     }
@@ -156,6 +159,8 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
     }
     for (const t of RuleTargets) fields[t].set(name, d.type);
   }
+  const overrides = collectOverrides(overrideNodes, problems);
+  const appended = applyListMacroAppends(overrides, lists, macros, problems, incomplete);
   const env: ConditionEnv = { problems, fields, nestedFields, lists, macros, incomplete, macroCache: new Map(), macroStack: [], ruleSetTests: 0 };
 
   // Pass 2: the rules.
@@ -166,12 +171,13 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
     const c = compileRule(rn, env, ids, operators, compiled.length);
     if (c !== undefined) compiled.push(c);
   }
+  const effective = applyRuleOverrides(overrides, ruleNodes, compiled, env, operators, appended);
   for (const m of macros.values()) {
     if (![...env.macroCache.keys()].some((k) => k.endsWith(`\0${m.name}`))) checkUnusedMacro(m, env);
   }
   problems.items.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.column ?? 0) - (b.column ?? 0)));
   if (problems.items.some(isError)) return undefined;
-  return new CompiledRuleSet(compiled);
+  return new CompiledRuleSet(effective);
 }
 
 function collectLists(node: YNode, lists: Map<string, NamedList>, problems: ProblemList): void {
