@@ -71,14 +71,10 @@ export function collectOverrides(nodes: readonly YNode[], problems: ProblemList)
         continue;
       }
       const allowed = head.key === 'rule' ? RULE_OVERRIDE_KEYS : [head.key, ...APPEND_OVERRIDE_KEYS];
-      let ok = true;
+      // An unknown key is reported and the known ones still checked (its mistakes are all listed at once).
       for (const e of it.entries) {
-        if (!allowed.includes(e.key)) {
-          problems.add(e.keyPos, `unknown key '${e.key}' in a ${head.key} override${didYouMean(e.key, allowed)} (expected ${allowed.join(', ')})`, ruleId);
-          ok = false;
-        }
+        if (!allowed.includes(e.key)) problems.add(e.keyPos, `unknown key '${e.key}' in a ${head.key} override${didYouMean(e.key, allowed)} (expected ${allowed.join(', ')})`, ruleId);
       }
-      if (!ok) continue;
       if (head.key === 'rule') {
         if (it.entries.length === 1) problems.add(it.pos, `override of rule '${name}' changes nothing (give severity:, enabled: or exceptions:)`, name);
         else out.push({ kind: 'rule', id: name, pos: head.value.pos, node: it });
