@@ -1,16 +1,30 @@
-/** `dasguard validate [PATH...]`: every problem in the rule files at once; exit 0 (clean) or 2. */
+/**
+ * `dasguard validate [PATH...]`: every problem in the rule files at once; exit 0 (clean) or 2. With `--explain
+ * RULE-ID`: the effective rule after every file's overrides and appends, and where each property was set or changed.
+ */
 import { ExitCode } from '../errors.js';
-import { formatProblem, loadRules } from '../rules/index.js';
+import { didYouMean } from '../config/didYouMean.js';
+import { explainRule, formatProblem, loadRules } from '../rules/index.js';
+import { terminalSafe } from '../util/escape.js';
 import { defaultRulePaths } from './common.js';
 import type { Io } from './io.js';
 
-export async function validateCommand(opts: { paths: string[] }, io: Io): Promise<number> {
+export async function validateCommand(opts: { paths: string[]; explain?: string | undefined }, io: Io): Promise<number> {
   const paths = opts.paths.length > 0 ? opts.paths : defaultRulePaths();
   const { ruleSet, problems, files } = await loadRules(paths);
   for (const p of problems) io.stderr.write(formatProblem(p) + '\n');
   if (!ruleSet || problems.length > 0) {
     io.stderr.write(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files.length} rule file${files.length === 1 ? '' : 's'}\n`);
     return ExitCode.usage;
+  }
+  if (opts.explain !== undefined) {
+    const text = explainRule(ruleSet, opts.explain);
+    if (text === undefined) {
+      io.stderr.write(terminalSafe(`no rule '${opts.explain}' in ${files.length} rule file${files.length === 1 ? '' : 's'}${didYouMean(opts.explain, ruleSet.rules.map((r) => r.id))}`) + '\n');
+      return ExitCode.usage;
+    }
+    io.stdout.write(text.split('\n').map(terminalSafe).join('\n') + '\n');
+    return ExitCode.ok;
   }
   const enabled = ruleSet.rules.filter((r) => r.enabled).length;
   io.stdout.write(`${ruleSet.rules.length} rules (${enabled} enabled) in ${files.length} file${files.length === 1 ? '' : 's'}: OK\n`);
@@ -23,10 +37,16 @@ import { defineCommand } from './command.js';
 
 export const validateCli = defineCommand({
   name: 'validate',
-  usage: 'Usage: dasguard validate [PATH...]',
+  usage: 'Usage: dasguard validate [PATH...] [--explain RULE-ID]',
   description:
     'Loads rule files (default ./rules, else the bundled pack) and prints every problem as file:line rule-id: message.\n' +
     'Exit 0 when clean, 2 otherwise.',
-  options: {},
-  run: (_v, positionals, io) => validateCommand({ paths: positionals }, io),
+  options: {
+    explain: {
+      type: 'string',
+      label: '--explain RULE-ID',
+      help: 'print the effective rule after every file (condition with macros expanded, severity, enabled,\nexceptions) and the file:line that set or changed each property',
+    },
+  },
+  run: (v, positionals, io) => validateCommand({ paths: positionals, explain: v.explain }, io),
 });

@@ -3,3 +3,4 @@ export { formatProblem, type Problem } from '../config/problems.js';
 export { loadRules, loadRuleTexts, rulesFailedMessage } from './load.js';
 export type { RuleMatch, RuleSet } from './types.js';
 export { runRuleTests, completeTestEvent } from './ruleTests.js';
+export { explainRule } from './explain.js';

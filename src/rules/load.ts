@@ -23,6 +23,7 @@ import {
 } from './fields.js';
 import { operatorTable } from './operators.js';
 import { DEFAULT_TIME_ZONE, timeZoneProblem } from './localTime.js';
+import { applyListMacroAppends, applyRuleOverrides, collectOverrides } from './overrides.js';
 import { didYouMean } from '../config/didYouMean.js';
 import { ProblemList, isError, type Pos, type Problem } from '../config/problems.js';
 import { NAME_PATTERN, TOP_KEYS } from './schema.js';
@@ -122,6 +123,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
   const macros = new Map<string, Macro>();
   const declared = new Map<string, { type: FieldType; pos: Pos }>();
   const ruleNodes: RuleNode[] = [];
+  const overrideNodes: YNode[] = [];
   let incomplete = false;
   // One zone for every file loaded, so the company's zone is set in one place (docs/rules.md "Time of day").
   let timeZone: { name: string; pos: Pos } | undefined;
@@ -150,6 +152,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
             problems.add(e.value.pos, `timeZone ${String(v)} here and ${timeZone.name} at ${timeZone.pos.file}:${timeZone.pos.line}: the rule files have one timeZone (a rule may set its own)`);
           } else timeZone ??= { name: v as string, pos: e.value.pos };
         }
+        else if (e.key === 'overrides') overrideNodes.push(e.value);
         else problems.add(e.keyPos, `unknown top-level key '${e.key}'${didYouMean(e.key, TOP_KEYS)} (expected ${TOP_KEYS.join(', ')})`);
       }
     }
@@ -167,6 +170,8 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
     }
     for (const t of RuleTargets) fields[t].set(name, d.type);
   }
+  const overrides = collectOverrides(overrideNodes, problems);
+  const appended = applyListMacroAppends(overrides, lists, macros, problems, incomplete);
   const env: ConditionEnv = { problems, fields, nestedFields, lists, macros, incomplete, macroCache: new Map(), macroStack: [], ruleSetTests: 0, timeZone: timeZone?.name ?? DEFAULT_TIME_ZONE };
 
   // Pass 2: the rules.
@@ -177,12 +182,13 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
     const c = compileRule(rn, env, ids, operators, compiled.length);
     if (c !== undefined) compiled.push(c);
   }
+  const effective = applyRuleOverrides(overrides, ruleNodes, compiled, env, operators, appended);
   for (const m of macros.values()) {
     if (![...env.macroCache.keys()].some((k) => k.endsWith(`\0${m.name}`))) checkUnusedMacro(m, env);
   }
   problems.items.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.column ?? 0) - (b.column ?? 0)));
   if (problems.items.some(isError)) return undefined;
-  return new CompiledRuleSet(compiled);
+  return new CompiledRuleSet(effective);
 }
 
 function collectLists(node: YNode, lists: Map<string, NamedList>, problems: ProblemList): void {

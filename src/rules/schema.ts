@@ -66,6 +66,29 @@ const TESTS_SPEC: ObjectSpec = {
   properties: { fires: testEvents('fires on'), doesNotFire: testEvents('does not fire on') },
 };
 
+/** `exceptions:` of a rule (src/rules/overrides.ts). */
+const EXCEPTIONS_SPEC: Spec = {
+  type: 'array',
+  description: 'Named tuples of fields and values that silence the rule (each tuple: every field equals its value).',
+  items: {
+    type: 'object',
+    description: 'An exception.',
+    required: ['name', 'fields', 'values'],
+    properties: {
+      name: { type: 'string', pattern: NAME_PATTERN, patternHint: 'letters, digits, _ or -', description: 'Its name (unique in the rule).' },
+      fields: { type: 'array', items: { type: 'string', description: 'A field name.' }, description: 'The fields compared.' },
+      values: { type: 'array', items: { type: 'any', description: 'One value per field.', jsonSchema: { type: 'array', items: scalar } }, description: 'The tuples that silence the rule.' },
+    },
+  },
+};
+
+/** One override (src/rules/overrides.ts): of a rule, or an append to a list or macro. */
+const OVERRIDE_SPEC: AnySpec = {
+  type: 'any',
+  description: 'An override of a rule defined in any file ({rule: ID, severity:, enabled:, exceptions: {append|replace: [...]}}), or an append to a list or macro ({list: NAME, append: [...]}, {macro: NAME, append: CONDITION}).',
+  jsonSchema: { type: 'object' },
+};
+
 /** One rule. */
 const RULE_SPEC: ObjectSpec = {
   type: 'object',
@@ -82,6 +105,7 @@ const RULE_SPEC: ObjectSpec = {
     message: { type: 'string', description: 'Alert message template ({{field}}).' },
     timeZone: timeZone("of this rule (default: the rule files' timeZone, else UTC)"),
     tests: TESTS_SPEC,
+    exceptions: EXCEPTIONS_SPEC,
   },
 };
 
@@ -94,6 +118,7 @@ const RULE_FILE_SPEC: ObjectSpec = {
     lists: { type: 'map', keyPattern: NAME_PATTERN, values: { type: 'any', description: 'A list of values.', jsonSchema: { type: 'array', items: scalar } }, description: 'Named lists of values ($name in a condition).' },
     macros: { type: 'map', keyPattern: NAME_PATTERN, values: condition, description: 'Named conditions ({macro: name}).' },
     timeZone: timeZone('of every rule of every file loaded (set in one file only; default UTC)'),
+    overrides: { type: 'array', nullIsEmpty: true, items: OVERRIDE_SPEC, description: 'Changes to rules, lists and macros of other files (docs/rules.md).' },
     fields: {
       type: 'any',
       description: 'Fields AWS adds later: a list of names, or name: type.',

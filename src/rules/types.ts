@@ -52,6 +52,15 @@ export interface CompiledRule {
   /** The IANA zone of its local-time fields (hour, weekday...): its `timeZone:`, else the files', else UTC. */
   timeZone: string;
   tests: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[] } | undefined;
+  /** What `validate --explain` shows (overrides.ts): the condition before exceptions, the exceptions, each property's origin. */
+  explain?: { when: Cond; exceptions: { name: string; fields: string[]; values: unknown[][]; pos: Pos }[]; origins: RuleOrigin[] };
+}
+
+/** Where a property of a rule was set or changed: `how` is 'set', 'default', 'override: …' or 'append to …'. */
+export interface RuleOrigin {
+  property: string;
+  pos: Pos;
+  how: string;
 }
 
 /** json-rules-engine rule JSON (what `new Rule(...)` / `engine.addRule(...)` takes). */

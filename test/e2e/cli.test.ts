@@ -585,3 +585,33 @@ test('a --resource-id that is not a DAS resource id is a usage error at start (e
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^dasguard: 1 problem in the rule files; nothing was evaluated$/m);
 });
+
+test('a local file overrides bundled rules without editing them: its alerts show the new severity, validate --explain shows who set what', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-overrides-'));
+  const local = join(dir, 'local.yaml');
+  await writeFile(local, ['overrides:', '  - rule: ddl-by-privileged-user', '    severity: critical', '  - rule: privilege-change', '    enabled: false', ''].join('\n'));
+  const base = jsonLines((await runCli(['replay', 'samples/streams', '--key-file', KEY, '--rules', 'rules', '--output', 'jsonl', '--quiet'])).stdout);
+  const r = await runCli(['replay', 'samples/streams', '--key-file', KEY, '--rules', 'rules', '--rules', local, '--output', 'jsonl', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const alerts = jsonLines(r.stdout) as { ruleId?: string; severity?: string }[];
+  const ddl = alerts.filter((a) => a.ruleId === 'ddl-by-privileged-user');
+  assert.ok(ddl.length > 0);
+  assert.equal(ddl.length, (base as { ruleId?: string }[]).filter((a) => a.ruleId === 'ddl-by-privileged-user').length);
+  assert.ok(ddl.every((a) => a.severity === 'critical'));
+  assert.equal(alerts.filter((a) => a.ruleId === 'privilege-change').length, 0);
+
+  const x = await runCli(['validate', 'rules', local, '--explain', 'ddl-by-privileged-user']);
+  assert.equal(x.code, 0, x.stderr);
+  assert.match(x.stdout, /^rule ddl-by-privileged-user \(rules\/ddl\.yaml:3, target activity\)\n {2}severity: critical\n {2}enabled: true\n/);
+  assert.match(x.stdout, /dbUserName inIgnoreCase \["postgres",/, 'the list is expanded');
+  assert.match(x.stdout, /\n {4}severity +rules\/ddl\.yaml:5 {2}set\n/);
+  assert.ok(x.stdout.includes(`severity                 ${local}:3  override: critical`), x.stdout);
+  const unknown = await runCli(['validate', 'rules', local, '--explain', 'ddl-by-privileged']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /no rule 'ddl-by-privileged' in 8 rule files \(did you mean 'ddl-by-privileged-user'\?\)/);
+
+  await writeFile(local, 'overrides:\n  - rule: ddl-by-privileged\n    severity: low\n');
+  const bad = await runCli(['validate', 'rules', local, '--explain', 'ddl-by-privileged-user']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, new RegExp(`^${local}:2 ddl-by-privileged: override of unknown rule 'ddl-by-privileged' \\(did you mean 'ddl-by-privileged-user'\\?\\)$`, 'm'));
+});

@@ -1,0 +1,43 @@
+/**
+ * `dasguard validate --explain RULE-ID`: the effective rule after every file (overrides.ts applied): its condition
+ * with macros and lists expanded (an indented all/any/not tree of `field operator value`, exceptions apart), severity, enabled, exceptions, and for
+ * each property the file:line that set or changed it, in load order.
+ */
+import type { Cond } from './conditionEnv.js';
+import { CompiledRuleSet } from './RuleSet.js';
+import type { RuleSet } from './types.js';
+
+/** The explanation's text, or undefined when no rule has that id. */
+export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
+  if (!(ruleSet instanceof CompiledRuleSet)) throw new Error('explainRule needs a rule set loaded by loadRules');
+  const c = ruleSet.compiledRules().find((r) => r.info.id === id);
+  if (c === undefined) return undefined;
+  const x = c.explain;
+  const lines = [`rule ${c.info.id} (${c.info.file}:${c.info.line}, target ${c.info.target})`];
+  lines.push(`  severity: ${c.info.severity}`, `  enabled: ${c.info.enabled}`);
+  lines.push('  when (macros and lists expanded):');
+  condLines(x?.when ?? c.cond, '    ', lines);
+  const exceptions = x?.exceptions ?? [];
+  if (exceptions.length === 0) lines.push('  exceptions: none');
+  else {
+    lines.push('  exceptions (an event equal to every value of one tuple is silenced):');
+    for (const e of exceptions) {
+      lines.push(`    ${e.name} [${e.fields.join(', ')}]${e.values.length === 0 ? ': no tuples' : ''}`);
+      for (const t of e.values) lines.push(`      ${JSON.stringify(t)}`);
+    }
+  }
+  lines.push('  set or changed at (load order):');
+  for (const o of x?.origins ?? []) lines.push(`    ${o.property.padEnd(24)} ${o.pos.file}:${o.pos.line}  ${o.how}`);
+  return lines.join('\n');
+}
+
+function condLines(c: Cond, indent: string, out: string[]): void {
+  if (c.kind === 'fact') {
+    const field = [c.ref.fact, ...c.ref.path].join('.');
+    const value = c.valueRef !== undefined ? `field ${[c.valueRef.fact, ...c.valueRef.path].join('.')}` : JSON.stringify(c.value);
+    out.push(`${indent}${field} ${c.operator} ${value}`);
+    return;
+  }
+  out.push(`${indent}${c.kind}:`);
+  for (const item of c.kind === 'not' ? [c.item] : c.items) condLines(item, indent + '  ', out);
+}
