@@ -14,7 +14,7 @@ import { buildCorrelationAlert, type Alert, type Redaction } from './alert.js';
 import type { CheckpointedState } from './CheckpointedState.js';
 import type { CorrelationStore } from './CorrelationStore.js';
 import type { PipelineStats } from './PipelineStats.js';
-import type { RecordOutcome } from './processRecord.js';
+import type { CorrelationStep, RecordOutcome } from './processRecord.js';
 
 export interface CorrelatorOptions {
   /** Where the state is kept between runs; default: nowhere (this process only). */
@@ -24,7 +24,7 @@ export interface CorrelatorOptions {
   maxGroups?: number;
 }
 
-export class Correlator implements CheckpointedState {
+export class Correlator implements CheckpointedState, CorrelationStep {
   readonly engine: CorrelationEngine;
   readonly #store: CorrelationStore | undefined;
   readonly #redaction: Redaction;

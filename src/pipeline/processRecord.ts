@@ -13,7 +13,6 @@ import type { ActivityEvent, DecodedBatch, RecordPosition, SourceRecord } from '
 import { formatPosition } from '../types.js';
 import { buildAlert, type Alert, type Redaction } from './alert.js';
 import { redactEvent } from '../redaction/index.js';
-import type { Correlator } from './Correlator.js';
 
 export interface Quarantined {
   position: RecordPosition;
@@ -54,8 +53,14 @@ export interface ProcessorDeps {
   redaction?: Redaction;
   /** Payload decryption + gunzip off the main thread (a DecryptPool's `decrypt`); absent: on this thread. */
   decrypt?: DecodeContext['decrypt'];
-  /** The correlation rules' state, applied in record order by the driver (runRecords); absent: none run. */
-  correlator?: Correlator;
+  /** The correlation rules' state (a Correlator), applied in record order by the driver (runRecords); absent: none run. */
+  correlator?: CorrelationStep;
+}
+
+/** The in-order correlation step as the driver calls it (Correlator.ts; declared here, so no import cycle). */
+export interface CorrelationStep {
+  /** The record's correlation alerts; counts late events and evicted groups in `stats`. */
+  apply(outcome: RecordOutcome, stats: { counters: { correlationLate: number; correlationEvictions: number } }): Alert[];
 }
 
 export async function processRecord(record: SourceRecord, deps: ProcessorDeps): Promise<RecordOutcome> {

@@ -29,10 +29,9 @@ import type { SourceItem } from '../sources/types.js';
 import type { SourceRecord } from '../types.js';
 import type { Alert } from './alert.js';
 import type { AlertHandoff } from './AlertHandoff.js';
-import type { Correlator } from './Correlator.js';
 import { drive, withRetry, type DriveOptions, type RetryOptions } from './drive.js';
 import type { PipelineStats } from './PipelineStats.js';
-import { processRecord, type ProcessorDeps, type RecordOutcome } from './processRecord.js';
+import { processRecord, type CorrelationStep, type ProcessorDeps, type RecordOutcome } from './processRecord.js';
 import type { QuarantineSink } from './QuarantineSink.js';
 import type { StreamObserver } from './StreamObserver.js';
 
@@ -52,7 +51,7 @@ export interface RunRecordsOptions<I> {
   /** Keys, rules, redaction for processRecord (when `process` is not given). */
   deps?: ProcessorDeps;
   /** The correlation state, applied in record order (default: `deps.correlator`). */
-  correlator?: Correlator;
+  correlator?: CorrelationStep;
   /** Replaces processRecord(record, deps): the ShardReader holds a record whose data key stopped decrypting. */
   process?: (record: SourceRecord, item: I) => Promise<RecordOutcome>;
   stats: PipelineStats;
