@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { loadRuleTexts, loadRules, completeTestEvent, type RuleSet } from '../src/rules/index.js';
 import { CompiledRuleSet } from '../src/rules/RuleSet.js';
+import { CorrelationEngine } from '../src/rules/CorrelationEngine.js';
 import { prng } from '../scripts/sampleData.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -206,10 +207,56 @@ async function benchRuleSet(rulesDir: string): Promise<CompiledRuleSet> {
   return all.ruleSet as CompiledRuleSet & RuleSet;
 }
 
+export interface BenchCorrelationResult {
+  /** The pack with its correlations: stateless rules, base matches and the correlation state step, per event. */
+  eventsPerSec: number;
+  correlations: number;
+  events: number;
+  /** Heap held by the state of one event_count rule with `groups` groups (one contributing event each). */
+  groups: number;
+  stateBytes: number;
+}
+
+/** The pack with its correlations end to end (as the record driver runs them), and the state's memory per group. */
+export async function benchCorrelations(opts: { events?: number; groups?: number; seed?: number; rulesDir?: string } = {}): Promise<BenchCorrelationResult> {
+  const n = opts.events ?? 50_000;
+  const ruleSet = await benchRuleSet(opts.rulesDir ?? join(here, '..', 'rules'));
+  // Distinct times and statements: each event is its own (not a duplicate) and windows slide.
+  const events = realisticEvents(n, opts.seed ?? 1).map((e, i) => ({ ...e, logTimeMs: 1_700_000_000_000 + i * 10, statementId: i }));
+  const engine = new CorrelationEngine();
+  const step = (e: Record<string, unknown>): number => {
+    let k = ruleSet.evaluate(e).length;
+    for (const c of ruleSet.baseMatches(e)) if (engine.observe(c, e) !== undefined) k++;
+    return k;
+  };
+  for (let i = 0; i < 2000; i++) step(events[i % n] as Record<string, unknown>);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) step(events[i] as Record<string, unknown>);
+  const ns = Number(process.hrtime.bigint() - t0);
+
+  const groups = opts.groups ?? 1_000_000;
+  const rule = ruleSet.correlations.find((c) => c.correlation?.type === 'event_count');
+  if (rule === undefined) throw new Error('the pack has no event_count correlation');
+  const big = new CorrelationEngine({ maxGroups: groups });
+  const proto = events[0] as Record<string, unknown>;
+  globalThis.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < groups; i++) big.observe(rule, { ...proto, remoteHost: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, statementId: i, logTimeMs: 1_700_000_000_000 + i });
+  globalThis.gc?.();
+  const stateBytes = process.memoryUsage().heapUsed - before;
+  if (big.groupCounts()[rule.info.id] !== groups) throw new Error('groups were evicted during the memory bench');
+  return { eventsPerSec: Math.round(n / (ns / 1e9)), correlations: ruleSet.correlations.length, events: n, groups, stateBytes };
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const r = await benchRules();
   console.log(
     `rules: ${r.rules}, events: ${r.events}; naive json-rules-engine: ${r.naiveEventsPerSec} events/s; ` +
       `compiled: ${r.compiledEventsPerSec} events/s (x${(r.compiledEventsPerSec / r.naiveEventsPerSec).toFixed(1)})`,
+  );
+  const c = await benchCorrelations();
+  console.log(
+    `with ${c.correlations} correlations (stateless + base matches + correlation state, in order): ${c.eventsPerSec} events/s; ` +
+      `state of ${c.groups.toLocaleString('en-US')} groups: ${Math.round(c.stateBytes / 1048576)} MiB (${Math.round(c.stateBytes / c.groups)} bytes/group, one event each)`,
   );
 }

@@ -20,6 +20,8 @@ import { severityRank, type Severity } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
 import { colorOutput, type Io } from './io.js';
 import { redactEvent } from '../redaction/index.js';
+import { Correlator } from '../pipeline/Correlator.js';
+import { FileCorrelationStore } from '../pipeline/CorrelationStore.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
 
@@ -40,6 +42,8 @@ export interface ReplayOptions {
   summary: boolean;
   /** Alert delivery (dasguard.yaml, or the shortcuts); without any, alerts go to stdout. */
   delivery?: DeliveryOptions;
+  /** Correlation state carried between replays: read at start, written at a successful end. */
+  stateFile?: string;
 }
 
 export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number> {
@@ -52,11 +56,15 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, color);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
 
+  const correlator = await Correlator.open(ruleSet, {
+    redaction: opts.redaction,
+    ...(opts.stateFile !== undefined ? { store: new FileCorrelationStore(opts.stateFile) } : {}),
+  });
   const pool = openPool(opts.workers);
   let failed = false;
   try {
     await runItems(opts, io, quarantine, stats, progress, {
-      deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps },
+      deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps, ...(correlator ? { correlator } : {}) },
       handoff,
       // A hand-off that fails transiently (the outbox on a full disk) changed nothing: retried, then exit 4.
       handoffRetry: {
@@ -75,6 +83,8 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
       io.stderr.write(`dasguard: ${terminalSafe(err instanceof Error ? err.message : String(err))}\n`);
     });
   }
+  // Only after a complete run: a replay that stopped is run again from the start, with the state it started with.
+  await correlator?.persist();
   const code = await finish('replay', opts, io, stats, keys, progress, quarantine);
   if (delivery) {
     const d = delivery.stats();
@@ -193,6 +203,7 @@ export const replayCli = defineCommand({
     rules: RULES_OPTION,
     output: ALERT_OUTPUT_OPTION,
     'fail-on': { type: 'string', label: '--fail-on SEVERITY', help: `Exit 3 when an alert at or above SEVERITY (${Severities.join(', ')}) fired` },
+    'state-file': { type: 'string', label: '--state-file PATH', help: 'Correlation rules\' state: read at start (when the file exists), written at the end,\nso windows carry over to the next replay (default: this replay only)' },
     ...DELIVERY_OPTIONS,
     ...INPUT_OPTIONS,
   },
@@ -204,6 +215,7 @@ export const replayCli = defineCommand({
         rules: v.rules,
         output: oneOf('output', v.output, ['text', 'jsonl'] as const),
         failOn: severityOption(v['fail-on']),
+        ...(v['state-file'] !== undefined ? { stateFile: v['state-file'] } : {}),
         ...inputOptions(v),
         delivery: deliveryOptions(v),
       },

@@ -28,6 +28,9 @@ import type { ConsumerLogEntry } from '../consumer/types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
 import { colorOutput, type Io } from './io.js';
 import { clearingStream, runLogger } from './runLogger.js';
+import { join } from 'node:path';
+import { Correlator } from '../pipeline/Correlator.js';
+import { FileCorrelationStore } from '../pipeline/CorrelationStore.js';
 
 export interface RunOptions {
   /** DBClusterIdentifier: the stream is looked up with DescribeDBClusters. One of cluster / stream. */
@@ -129,15 +132,18 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     });
     await reportStaleCheckpoints(kinesis, store, streamName, health, (e) => log.entry(e));
     const observer = fanOut(health, deps.observer, opts.silenceMs === 0);
+    // Correlation state: restored at start, persisted before every checkpoint write (a CheckpointedState).
+    const correlationFile = join(opts.stateDir ?? DEFAULT_STATE_DIR, `correlation-${streamName.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+    const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile) });
     const consumer = new KinesisConsumer({
       client: kinesis,
       streamName,
       ...(resourceId !== undefined ? { resourceId } : {}),
       clusterId,
-      deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps },
+      deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps, ...(correlator ? { correlator } : {}) },
       handoff,
       checkpoints: store,
-      state: delivery ? [delivery] : [],
+      state: [...(delivery ? [delivery] : []), ...(correlator ? [correlator] : [])],
       from,
       observer,
       log: (e) => log.entry(e),

@@ -260,6 +260,7 @@ export class ShardReader {
           return this.#processHolding(r, record, held, holdSignal);
         },
         stats: o.stats,
+        ...(o.deps.correlator ? { correlator: o.deps.correlator } : {}),
         handoff: o.handoff,
         // A hand-off that fails transiently (the outbox on a full disk) changed nothing: the shard holds and it is
         // retried until it succeeds or the consumer stops (then the record is read again on the next start).

@@ -31,6 +31,8 @@ import type { Redaction } from '../pipeline/alert.js';
 import { PipelineStats, type PipelineSnapshot } from '../pipeline/PipelineStats.js';
 import { quarantineLogFields, type QuarantineSink } from '../pipeline/QuarantineSink.js';
 import { fromArray, runRecords } from '../pipeline/runRecords.js';
+import { Correlator } from '../pipeline/Correlator.js';
+import type { CorrelationStore } from '../pipeline/CorrelationStore.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import type { RuleSet } from '../rules/index.js';
 import { lambdaRecordItem, requireResourceId, type KinesisStreamBatchResponse, type KinesisStreamEvent, type KinesisStreamRecord } from '../sources/lambdaEvent.js';
@@ -69,6 +71,11 @@ export interface CommonDeps {
   /** Overrides the resource id taken from the stream name. */
   resourceId?: string;
   redaction?: Redaction;
+  /**
+   * Where correlation rules keep their state between invocations. Default: the container's memory (a cold start,
+   * or another container for another shard, starts with empty windows; a DynamoDB store is a later issue).
+   */
+  correlationStore?: CorrelationStore;
 }
 
 export type HandlerDeps = CommonDeps &
@@ -119,6 +126,8 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
   const plain = deps.handoff ?? (delivery ? undefined : defaultHandoff());
   const redaction = deps.redaction ?? 'literals';
   const keys = KeyGuard.wrap(deps.keys, { hint: LAMBDA_KEY_HINT });
+  // The correlation state lives across invocations (opened by the first one).
+  let correlator: Promise<Correlator | undefined> | undefined;
   // Deliveries resumed from the outbox when the handoff was opened: the first invocation waits for them too.
   let resumed: DeliveryTicket | undefined = delivery?.handoff.resumed;
 
@@ -150,11 +159,13 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
       return s.kind === 'record' ? s.record.position : s.position;
     };
 
+    correlator ??= Correlator.open(deps.rules, { redaction, ...(deps.correlationStore ? { store: deps.correlationStore } : {}) });
+    const correlating = await correlator;
     try {
       await runRecords<Item>(fromArray(items), {
         // A record that is not a Lambda Kinesis record is a bad item: quarantined, never reported for retry.
         toItem: ({ source }) => requireResourceId(source),
-        deps: { keys, rules: deps.rules, redaction },
+        deps: { keys, rules: deps.rules, redaction, ...(correlating ? { correlator: correlating } : {}) },
         stats,
         handoff,
         handOffEmpty: true,
@@ -185,6 +196,8 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
         unprocessedRecords: records.length - failedIndex,
       });
     }
+    // What the records applied so far changed (a retried record is a duplicate to the correlation state: counts once).
+    await correlating?.persist();
 
     const { records: processed, ...counters } = stats.snapshot();
     const sum: InvocationSummary = {

@@ -25,6 +25,10 @@ function zeroCounters() {
     alerts: 0,
     quarantinedRecords: 0,
     quarantinedEvents: 0,
+    /** Base events of correlation rules older than their group's window: dropped (src/rules/CorrelationEngine.ts). */
+    correlationLate: 0,
+    /** Correlation groups evicted because a rule held its maximum of groups. */
+    correlationEvictions: 0,
   };
 }
 

@@ -1,6 +1,10 @@
-/** The alert: what a rule match becomes, with an id that is the same on every replay of the same input. */
+/**
+ * The alert: what a rule match becomes, with an id that is the same on every replay of the same input; and what a
+ * correlation firing (src/rules/CorrelationEngine.ts) becomes, with an id made of the rule, the group values and the
+ * first contributing event.
+ */
 import { createHash } from 'node:crypto';
-import type { RuleMatch } from '../rules/index.js';
+import type { CorrelationFiring, RuleMatch } from '../rules/index.js';
 import type { ActivityEvent, RecordPosition, Severity } from '../types.js';
 import { formatPosition } from '../types.js';
 import { MESSAGE_PARTS, contextOf, withMessageParts, redactEvent, redactParts, renderMessage, type MessagePart, type RedactionMode } from '../redaction/index.js';
@@ -71,6 +75,57 @@ export function buildAlert(match: RuleMatch, event: ActivityEvent, position: Rec
     time: event.logTimeMs === null ? null : new Date(event.logTimeMs).toISOString(),
     source: formatPosition(position),
     event: redacted,
+  }).alert;
+  return withMessageParts(alert, parts);
+}
+
+/** A correlation alert's id: the rule, the group values and the first contributing event (stable across sources). */
+export function correlationAlertId(f: CorrelationFiring): string {
+  const key = JSON.stringify(['correlation', f.rule.id, f.spec.groupBy.map((g) => f.group[g] ?? null), f.firstKey]);
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+const WHAT = { event_count: 'events', value_count: 'distinct values of', value_sum: 'sum of' } as const;
+
+/**
+ * The one alert of a correlation firing. `event` is the last contributing event (the rule's message template is
+ * rendered on it), `templateParts` its message parts; the summary (value, window, group) follows them. `event` of the
+ * alert holds the correlation's facts and the first and last contributing events (stored already redacted).
+ */
+export function buildCorrelationAlert(f: CorrelationFiring, event: ActivityEvent, templateParts: readonly MessagePart[], position: RecordPosition, redaction: Redaction): Alert {
+  const ctx = contextOf(event);
+  const group = f.spec.groupBy.map((g) => `${g}=${f.group[g] === null ? 'null (missing)' : String(f.group[g])}`).join(', ');
+  const what = f.spec.type === 'event_count' ? `${f.value} events` : `${f.value} ${WHAT[f.spec.type]} ${f.spec.field}`;
+  const summary = ` (${what} within ${f.spec.window}${group !== '' ? ` for ${group}` : ''})`;
+  const raw = [...templateParts, summary];
+  const parts = redactParts(raw, ctx, redaction);
+  const alert = fitAlert<Alert>({
+    id: correlationAlertId(f),
+    kind: 'activity',
+    ruleId: f.rule.id,
+    severity: f.rule.severity,
+    tags: [...f.rule.tags],
+    description: f.rule.description,
+    message: renderMessage(redaction === 'literals' ? raw : parts, ctx, redaction),
+    clusterId: event.clusterId,
+    instanceId: event.instanceId,
+    time: new Date(f.lastTimeMs).toISOString(),
+    source: formatPosition(position),
+    event: {
+      correlation: {
+        type: f.spec.type,
+        ...(f.spec.field !== undefined ? { field: f.spec.field } : {}),
+        value: f.value,
+        gte: f.spec.gte,
+        events: f.events,
+        window: f.spec.window,
+        group: f.group,
+        firstTime: new Date(f.firstTimeMs).toISOString(),
+        lastTime: new Date(f.lastTimeMs).toISOString(),
+      },
+      first: f.first,
+      last: f.last,
+    },
   }).alert;
   return withMessageParts(alert, parts);
 }

@@ -66,6 +66,9 @@ export function formatSummary(command: string, s: PipelineStats, keys?: KeyProvi
     const cache = keys.cacheHits + keys.cacheMisses > 0 ? `, ${keys.cacheHits} cache hits, ${keys.cacheMisses} misses` : '';
     lines.push(`  data keys: ${keys.backendCalls} decrypt calls${cache}`);
   }
+  if (c.correlationLate > 0 || c.correlationEvictions > 0) {
+    lines.push(`  correlation rules: ${c.correlationLate} events too late for their window (dropped), ${c.correlationEvictions} groups evicted (limit per rule reached)`);
+  }
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
   if (c.quarantined > 0) {
     lines.push(`  quarantined: ${c.quarantinedRecords} records, ${c.quarantinedEvents} events`);

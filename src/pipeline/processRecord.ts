@@ -8,8 +8,8 @@
 import { decodeRecord, type DecodeContext } from '../codec/decode.js';
 import { DataKeyError, PoisonReason, PoisonRecordError } from '../errors.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
-import type { RuleSet } from '../rules/index.js';
-import type { DecodedBatch, RecordPosition, SourceRecord } from '../types.js';
+import type { CompiledRule, RuleSet } from '../rules/index.js';
+import type { ActivityEvent, DecodedBatch, RecordPosition, SourceRecord } from '../types.js';
 import { formatPosition } from '../types.js';
 import { buildAlert, type Alert, type Redaction } from './alert.js';
 import { redactEvent } from '../redaction/index.js';
@@ -31,6 +31,18 @@ export interface RecordOutcome {
   /** The record (or some of its events) could not be used. */
   quarantined: Quarantined[];
   warnings: string[];
+  /**
+   * The record's base events of correlation rules (stateless matching, done here), for the driver's in-order
+   * correlation step (Correlator.ts): processRecord may run ahead of earlier records, so no state is touched here.
+   */
+  correlating?: BaseEvents[];
+}
+
+/** One event that feeds correlation rules, with its redacted copy (what the correlation state keeps). */
+export interface BaseEvents {
+  event: ActivityEvent;
+  redacted: Record<string, unknown>;
+  rules: readonly CompiledRule[];
 }
 
 export interface ProcessorDeps {
@@ -41,6 +53,14 @@ export interface ProcessorDeps {
   redaction?: Redaction;
   /** Payload decryption + gunzip off the main thread (a DecryptPool's `decrypt`); absent: on this thread. */
   decrypt?: DecodeContext['decrypt'];
+  /** The correlation rules' state (a Correlator), applied in record order by the driver (runRecords); absent: none run. */
+  correlator?: CorrelationStep;
+}
+
+/** The in-order correlation step as the driver calls it (Correlator.ts; declared here, so no import cycle). */
+export interface CorrelationStep {
+  /** The record's correlation alerts; counts late events and evicted groups in `stats`. */
+  apply(outcome: RecordOutcome, stats: { counters: { correlationLate: number; correlationEvictions: number } }): Alert[];
 }
 
 export async function processRecord(record: SourceRecord, deps: ProcessorDeps): Promise<RecordOutcome> {
@@ -72,13 +92,16 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
   const redaction = deps.redaction ?? 'literals';
   const alerts: Alert[] = [];
   const rules = deps.rules;
+  let correlating: BaseEvents[] | undefined;
   if (rules) {
     for (const event of batch.events) {
       const matches = rules.evaluate(event, 'activity');
-      if (matches.length === 0) continue;
+      const bases = rules.baseMatches?.(event);
+      if (matches.length === 0 && (bases === undefined || bases.length === 0)) continue;
       // Redacted once per event, however many rules fired on it (a statement can be megabytes long).
       const redacted = redactEvent(event, redaction);
       for (const m of matches) alerts.push(buildAlert(m, event, position, redaction, redacted));
+      if (bases !== undefined && bases.length > 0) (correlating ??= []).push({ event, redacted, rules: bases });
     }
   }
   const quarantined: Quarantined[] = batch.rejected.map((r) => ({
@@ -87,7 +110,9 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
     message: `event ${r.index}: ${r.reason}`,
     eventIndex: r.index,
   }));
-  return { position, batch, encrypted: batch.encrypted, alerts, quarantined, warnings: batch.warnings };
+  const outcome: RecordOutcome = { position, batch, encrypted: batch.encrypted, alerts, quarantined, warnings: batch.warnings };
+  if (correlating !== undefined) outcome.correlating = correlating;
+  return outcome;
 }
 
 export function describeQuarantine(q: Quarantined): string {

@@ -6,7 +6,8 @@
  *   item --toItem--> SourceRecord (or a bad input) --process (processRecord)--> RecordOutcome
  *     -> quarantined entries: counted, put to the QuarantineSink
  *     -> the decoded batch: counted, observer.onBatch
- *     -> alerts: handed to the AlertHandoff (a TransientError retried per `handoffRetry`), then counted
+ *     -> correlation rules: the record's base events applied to the correlation state (deps.correlator, in order)
+ *     -> alerts (the record's and its correlations'): handed to the AlertHandoff (a TransientError retried per `handoffRetry`), then counted
  *     -> `commit(item, outcome)`
  *
  * Items are processed with bounded concurrency and their results taken IN ORDER (src/pipeline/drive.ts: retries of a
@@ -30,7 +31,7 @@ import type { Alert } from './alert.js';
 import type { AlertHandoff } from './AlertHandoff.js';
 import { drive, withRetry, type DriveOptions, type RetryOptions } from './drive.js';
 import type { PipelineStats } from './PipelineStats.js';
-import { processRecord, type ProcessorDeps, type RecordOutcome } from './processRecord.js';
+import { processRecord, type CorrelationStep, type ProcessorDeps, type RecordOutcome } from './processRecord.js';
 import type { QuarantineSink } from './QuarantineSink.js';
 import type { StreamObserver } from './StreamObserver.js';
 
@@ -49,6 +50,8 @@ export interface RunRecordsOptions<I> {
   toItem: (item: I) => SourceItem;
   /** Keys, rules, redaction for processRecord (when `process` is not given). */
   deps?: ProcessorDeps;
+  /** The correlation state, applied in record order (default: `deps.correlator`). */
+  correlator?: CorrelationStep;
   /** Replaces processRecord(record, deps): the ShardReader holds a record whose data key stopped decrypting. */
   process?: (record: SourceRecord, item: I) => Promise<RecordOutcome>;
   stats: PipelineStats;
@@ -96,6 +99,9 @@ export async function runRecords<I>(items: AsyncIterable<I>, o: RunRecordsOption
           if (record.arrivalTime !== undefined) info.arrivalTime = record.arrivalTime;
           o.observer.onBatch(outcome.batch, info);
         }
+        // The stateful step, here because this callback runs in record order (processRecord may run ahead).
+        const correlator = o.correlator ?? o.deps?.correlator;
+        if (correlator && outcome.correlating) outcome.alerts.push(...correlator.apply(outcome, stats));
         if (outcome.alerts.length > 0 || o.handOffEmpty) await handOffWithRetry(o.handoff, outcome.alerts, o.handoffRetry, item);
         for (const a of outcome.alerts) stats.countAlert(a);
       }

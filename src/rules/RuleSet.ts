@@ -1,7 +1,9 @@
 /**
  * The loaded rules, ready for the hot path: `evaluate(event)` is synchronous and allocates nothing unless a
  * rule fires. Rules are indexed by a field they require (e.g. `class` in {DDL, MAIN}, `sqlCommand` in
- * {GRANT, REVOKE}): a rule is tried only on events whose value of that field can make it fire.
+ * {GRANT, REVOKE}): a rule is tried only on events whose value of that field can make it fire. Correlation rules
+ * (stateful) are never matched here: `baseMatches` says which correlations an event feeds, and the record driver's
+ * in-order step (src/pipeline/Correlator.ts) runs them.
  */
 import type { Engine } from 'json-rules-engine';
 import { toEngineRoot, type Event, type Requirements } from './compile.js';
@@ -33,15 +35,31 @@ export class CompiledRuleSet implements RuleSet {
   readonly #compiled: readonly CompiledRule[];
   readonly #byId: ReadonlyMap<string, CompiledRule>;
   readonly #index: Record<RuleTarget, TargetIndex>;
+  /** The enabled correlation rules, in load order. */
+  readonly correlations: readonly CompiledRule[];
 
   constructor(compiled: readonly CompiledRule[]) {
     this.#compiled = compiled;
     this.rules = compiled.map((c) => c.info);
     this.#byId = new Map(compiled.map((c) => [c.info.id, c]));
+    const stateless = compiled.filter((c) => c.correlation === undefined);
     this.#index = {
-      activity: buildIndex(compiled.filter((c) => c.info.enabled && c.info.target === 'activity')),
-      'rds-event': buildIndex(compiled.filter((c) => c.info.enabled && c.info.target === 'rds-event')),
+      activity: buildIndex(stateless.filter((c) => c.info.enabled && c.info.target === 'activity')),
+      'rds-event': buildIndex(stateless.filter((c) => c.info.enabled && c.info.target === 'rds-event')),
     };
+    this.correlations = compiled.filter((c) => c.correlation !== undefined && c.info.enabled);
+  }
+
+  /** The enabled correlation rules whose base events include `event` (an activity event), in load order. */
+  baseMatches(event: Event): CompiledRule[] {
+    const cs = this.correlations;
+    if (cs.length === 0) return NONE;
+    let out: CompiledRule[] | undefined;
+    for (let i = 0; i < cs.length; i++) {
+      const c = cs[i] as CompiledRule;
+      if (c.basePredicate !== undefined && c.basePredicate(event)) (out ??= []).push(c);
+    }
+    return out ?? NONE;
   }
 
   evaluate(event: Record<string, unknown>, target: RuleTarget = 'activity'): RuleMatch[] {
@@ -90,7 +108,7 @@ export class CompiledRuleSet implements RuleSet {
   /** One rule, bypassing the index and the `enabled` flag (rule tests); undefined for an unknown id. */
   evaluateRule(ruleId: string, event: Event): RuleMatch | null | undefined {
     const r = this.#byId.get(ruleId);
-    if (r === undefined) return undefined;
+    if (r === undefined || r.correlation !== undefined) return undefined;
     return r.predicate(event) ? match(r, event) : null;
   }
 
@@ -102,7 +120,7 @@ export class CompiledRuleSet implements RuleSet {
   /** The enabled rules of `target` as json-rules-engine rule JSON (each rule's event type is its id). */
   engineRules(target: RuleTarget = 'activity'): EngineRuleJson[] {
     return this.#compiled
-      .filter((c) => c.info.enabled && c.info.target === target)
+      .filter((c) => c.info.enabled && c.info.target === target && c.correlation === undefined)
       .map((c) => ({ name: c.info.id, conditions: toEngineRoot(c.cond, c.timeZone), event: { type: c.info.id } }));
   }
 
@@ -126,6 +144,8 @@ export class CompiledRuleSet implements RuleSet {
     return { indexed: idx.indexed, always: idx.always.length, fields: idx.groups.map((g) => g.field) };
   }
 }
+
+const NONE: CompiledRule[] = [];
 
 function match(r: CompiledRule, event: Event): RuleMatch {
   const parts = r.template(event, r.info);

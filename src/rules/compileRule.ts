@@ -1,7 +1,8 @@
 /**
  * One rule of a rule file (a mapping under `rules:`) -> a CompiledRule, or undefined after reporting every
  * problem with its position and the rule's id: its keys (schema.ts), id, severity, tags, target, its `when:`
- * condition (condition.ts, compiled by compile.ts), its message template (template.ts) and its `tests:`.
+ * condition (condition.ts, compiled by compile.ts), its `correlation:` (correlation.ts), its message template
+ * (template.ts) and its `tests:` (timed sequences of a correlation: sequenceTests.ts).
  * load.ts reads the files and calls this once per rule, after the lists, macros and fields of every file are known.
  */
 import { Severities, type Severity } from '../types.js';
@@ -13,9 +14,11 @@ import type { operatorTable } from './operators.js';
 import { didYouMean } from '../config/didYouMean.js';
 import { isError, type Pos } from '../config/problems.js';
 import { RULE_ID_PATTERN, RULE_KEYS, TEST_KEYS } from './schema.js';
-import type { CompiledRule, RuleInfo, RuleTestCase } from './types.js';
+import type { CompiledRule, RuleInfo } from './types.js';
 import { isLocalTimeField, timeZoneProblem } from './localTime.js';
 import { compileTemplate } from './template.js';
+import { parseCorrelation } from './correlation.js';
+import { parseSequences } from './sequenceTests.js';
 import { describeNode, toJs, type YMap, type YNode } from '../config/yamlTree.js';
 
 const TEST_ENGINES = ['postgresql', 'mysql', 'oracle', 'sqlserver', 'unknown'] as const;
@@ -33,6 +36,7 @@ export function compileRule(
   ids: Map<string, Pos>,
   operators: ReturnType<typeof operatorTable>,
   order: number,
+  correlations?: Map<string, NonNullable<CompiledRule['correlation']>>,
 ): CompiledRule | undefined {
   const problems = env.problems;
   const node = rn.node;
@@ -120,10 +124,23 @@ export function compileRule(
     else err(tgtEntry.value.pos, `bad target ${describeNode(tgtEntry.value)}${typeof v === 'string' ? didYouMean(v, RuleTargets) : ''}: one of ${RuleTargets.join(', ')}`);
   }
 
+  // A correlation (stateful rule, correlation.ts) is built on its own when: and/or the base rules it lists.
+  const corrEntry = get('correlation');
+  let correlation: CompiledRule['correlation'];
+  if (corrEntry !== undefined) {
+    if (target !== 'activity') err(corrEntry.keyPos, `correlation: only activity rules can correlate (this rule's target is ${target})`);
+    else {
+      correlation = parseCorrelation(corrEntry.value, env.fields[target], problems, id);
+      if (correlation === undefined) ok = false;
+      else if (id !== undefined) correlations?.set(id, correlation);
+    }
+  }
   const whenEntry = get('when');
-  let cond;
-  if (whenEntry === undefined) err(node.pos, "rule has no 'when' condition");
-  else {
+  let cond: CompiledRule['cond'] | undefined;
+  if (whenEntry === undefined) {
+    if (correlation !== undefined && correlation.rules.length > 0) cond = { kind: 'any', items: [] };
+    else if (corrEntry === undefined || correlation !== undefined) err(node.pos, corrEntry === undefined ? "rule has no 'when' condition" : "correlation: no base events: give the rule a 'when' condition or list base rules in correlation.rules");
+  } else {
     const before = problems.items.length;
     cond = parseRuleCondition(whenEntry.value, env, target, id);
     if (cond === undefined) {
@@ -157,7 +174,7 @@ export function compileRule(
   let tests: CompiledRule['tests'];
   const testsEntry = get('tests');
   if (testsEntry !== undefined) {
-    const t = parseTests(testsEntry.value, env, target, id);
+    const t = parseTests(testsEntry.value, env, target, id, corrEntry !== undefined);
     if (t === undefined) ok = false;
     else tests = t;
   }
@@ -166,7 +183,7 @@ export function compileRule(
   // With a mistake anywhere, no rule set is built: compiling (macros expanded) would be work for nothing.
   if (problems.items.some(isError)) return undefined;
   const info: RuleInfo = { id, description, severity, tags, target, file: rn.file, line: node.pos.line, enabled };
-  return {
+  const compiled: CompiledRule = {
     info,
     order,
     cond,
@@ -176,21 +193,35 @@ export function compileRule(
     timeZone,
     tests,
   };
+  if (correlation !== undefined) Object.assign(compiled, { correlation, hasWhen: whenEntry !== undefined });
+  return compiled;
 }
 
-function parseTests(node: YNode, env: ConditionEnv, target: RuleTarget, id: string | undefined): CompiledRule['tests'] | undefined {
+function parseTests(node: YNode, env: ConditionEnv, target: RuleTarget, id: string | undefined, isCorrelation: boolean): CompiledRule['tests'] | undefined {
   const problems = env.problems;
   if (node.kind !== 'map') {
     problems.add(node.pos, `'tests' is a mapping with fires: and doesNotFire: lists, got ${describeNode(node)}`, id);
     return undefined;
   }
   let ok = true;
-  const out: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[] } = { fires: [], doesNotFire: [] };
+  const out: NonNullable<CompiledRule['tests']> = { fires: [], doesNotFire: [] };
   const fields = env.fields[target];
   for (const e of node.entries) {
     if (!TEST_KEYS.includes(e.key)) {
       problems.add(e.keyPos, `unknown key '${e.key}' in tests${didYouMean(e.key, TEST_KEYS)}`, id);
       ok = false;
+      continue;
+    }
+    if (e.key === 'sequences' || isCorrelation) {
+      // A correlation is tested by timed sequences only; a stateless rule by fires/doesNotFire only.
+      if (e.key !== 'sequences' || !isCorrelation) {
+        problems.add(e.keyPos, isCorrelation ? `a correlation rule is tested by tests.sequences (timed events), not tests.${e.key}` : 'tests.sequences is for correlation rules; this rule has no correlation:', id);
+        ok = false;
+        continue;
+      }
+      const seqs = parseSequences(e.value, fields, problems, id);
+      if (seqs === undefined) ok = false;
+      else out.sequences = seqs;
       continue;
     }
     if (e.value.kind !== 'seq') {

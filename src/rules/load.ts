@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { checkUnusedMacro } from './condition.js';
 import type { ConditionEnv, Macro, NamedList } from './conditionEnv.js';
 import { compileRule, type RuleNode } from './compileRule.js';
+import { linkCorrelations } from './correlation.js';
 import {
   ACTIVITY_FIELDS,
   FieldTypes,
@@ -28,7 +29,7 @@ import { didYouMean } from '../config/didYouMean.js';
 import { ProblemList, isError, type Pos, type Problem } from '../config/problems.js';
 import { NAME_PATTERN, TOP_KEYS } from './schema.js';
 import { CompiledRuleSet } from './RuleSet.js';
-import type { CompiledRule, RuleSet } from './types.js';
+import type { CompiledRule, CorrelationSpec, RuleSet } from './types.js';
 import { describeNode, parseYamlFile, type YNode } from '../config/yamlTree.js';
 
 export interface LoadResult {
@@ -178,11 +179,14 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
   const operators = operatorTable();
   const compiled: CompiledRule[] = [];
   const ids = new Map<string, Pos>();
+  const correlations = new Map<string, CorrelationSpec>();
   for (const rn of ruleNodes) {
-    const c = compileRule(rn, env, ids, operators, compiled.length);
+    const c = compileRule(rn, env, ids, operators, compiled.length, correlations);
     if (c !== undefined) compiled.push(c);
   }
   const effective = applyRuleOverrides(overrides, ruleNodes, compiled, env, operators, appended);
+  // After the overrides: a correlation's base events are its base rules as they finally are (exceptions included).
+  linkCorrelations(effective, ids, correlations, problems);
   for (const m of macros.values()) {
     if (![...env.macroCache.keys()].some((k) => k.endsWith(`\0${m.name}`))) checkUnusedMacro(m, env);
   }

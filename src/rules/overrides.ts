@@ -242,7 +242,7 @@ export function applyRuleOverrides(
     if (tuples.length === 0) return { ...c, info, explain };
     const silence: Cond = { kind: 'not', item: { kind: 'any', items: tuples } };
     const cond: Cond = c.cond.kind === 'all' ? { kind: 'all', items: [...c.cond.items, silence] } : { kind: 'all', items: [c.cond, silence] };
-    return { ...c, info, cond, predicate: compilePredicate(cond, operators), requirements: requirementsOf(cond), explain };
+    return { ...c, info, cond, predicate: compilePredicate(cond, operators, c.timeZone), requirements: requirementsOf(cond), explain };
   });
 }
 

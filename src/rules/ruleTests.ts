@@ -1,13 +1,15 @@
 /**
  * The `tests:` blocks of rule files: each rule lists partial events that must fire it and events that must
  * not. A partial event is completed into a realistic one (completeTestEvent) so that a test states only what
- * matters to the rule.
+ * matters to the rule. A correlation rule is tested by timed sequences instead (sequenceTests.ts parses them; run
+ * here through a fresh CorrelationEngine each).
  */
 import { engineOf, normalizeEvent } from '../codec/normalize.js';
 import type { DbEngine } from '../types.js';
 import type { RuleTarget } from './fields.js';
 import { CompiledRuleSet } from './RuleSet.js';
-import type { RuleSet } from './types.js';
+import type { CompiledRule, RuleSet, SequenceTest } from './types.js';
+import { CorrelationEngine } from './CorrelationEngine.js';
 
 export interface RuleTestFailure {
   ruleId: string;
@@ -34,6 +36,13 @@ export function runRuleTests(ruleSet: RuleSet, options: { ruleIds?: readonly str
   for (const r of ruleSet.compiledRules()) {
     if (r.tests === undefined || (wanted !== undefined && !wanted.has(r.info.id))) continue;
     const id = r.info.id;
+    if (r.tests.sequences !== undefined) {
+      for (const seq of r.tests.sequences) {
+        const failure = runSequence(ruleSet, r, seq);
+        if (failure === undefined) result.passed++;
+        else result.failed.push({ ruleId: id, file: seq.pos.file, line: seq.pos.line, message: `tests.sequences '${seq.name}': ${failure}` });
+      }
+    }
     for (const [kind, cases] of [['fires', r.tests.fires], ['doesNotFire', r.tests.doesNotFire]] as const) {
       cases.forEach((tc, i) => {
         const event = completeTestEvent(tc.event, r.info.target);
@@ -55,6 +64,41 @@ export function runRuleTests(ruleSet: RuleSet, options: { ruleIds?: readonly str
     }
   }
   return result;
+}
+
+/** When a sequence's events start (the test events' default logTime). */
+const SEQUENCE_START_MS = Date.parse('2024-05-01T12:00:00.250Z');
+
+/** A DAS logTime text for `ms` ('2024-05-01 12:00:30.250000+00'). */
+function dasTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.(\d{3})Z$/, '.$1000+00');
+}
+
+/**
+ * One timed sequence through a fresh CorrelationEngine, in order; undefined when the alerts are the ones expected.
+ * Each event gets its time (logTime at its offset) and, unless it sets one, its own statementId, so that two events
+ * of a sequence are never the same event.
+ */
+function runSequence(ruleSet: CompiledRuleSet, r: CompiledRule, seq: SequenceTest): string | undefined {
+  const engine = new CorrelationEngine();
+  const fired: { after: number; group: Record<string, unknown> }[] = [];
+  for (let i = 0; i < seq.events.length; i++) {
+    const { atMs, event: partial } = seq.events[i] as SequenceTest['events'][number];
+    const event = completeTestEvent({ statementId: i + 1, ...partial, logTime: dasTime(SEQUENCE_START_MS + atMs) });
+    const base = r.info.enabled ? ruleSet.baseMatches(event).includes(r) : r.basePredicate?.(event) === true;
+    if (!base) continue;
+    const f = engine.observe(r, event);
+    if (f !== undefined) fired.push({ after: i + 1, group: f.group });
+  }
+  const show = (xs: readonly { after: number; group?: Record<string, unknown> }[]): string =>
+    xs.length === 0 ? 'none' : xs.map((x) => `after event ${x.after}${x.group ? ` ${JSON.stringify(x.group)}` : ''}`).join(', ');
+  const same =
+    fired.length === seq.expect.length &&
+    seq.expect.every((x, k) => {
+      const got = fired[k] as (typeof fired)[number];
+      return got.after === x.after && (x.group === undefined || Object.entries(x.group).every(([f, v]) => JSON.stringify(got.group[f] ?? null) === JSON.stringify(v)));
+    });
+  return same ? undefined : `expected ${seq.expect.length} alert(s) (${show(seq.expect)}); got ${fired.length} (${show(fired)})`;
 }
 
 function summarize(partial: Record<string, unknown>): string {

@@ -63,7 +63,31 @@ const testEvents = (what: string): Spec => ({
 const TESTS_SPEC: ObjectSpec = {
   type: 'object',
   description: 'In-file tests: `dasguard test` checks them.',
-  properties: { fires: testEvents('fires on'), doesNotFire: testEvents('does not fire on') },
+  properties: {
+    fires: testEvents('fires on'),
+    doesNotFire: testEvents('does not fire on'),
+    sequences: {
+      type: 'array',
+      description: 'Correlation rules: timed event sequences ({name, events: [{at: +30s, field: value}], expect: [{after: N, group: {...}}]}).',
+      items: { type: 'any', description: 'A timed sequence.', jsonSchema: { type: 'object' } },
+    },
+  },
+};
+
+/** `correlation:` of a rule (src/rules/correlation.ts; Sigma's correlation vocabulary). */
+const CORRELATION_SPEC: ObjectSpec = {
+  type: 'object',
+  description: 'A correlation (stateful) rule over its base events: its when: or the rules listed.',
+  required: ['type', 'window', 'gte'],
+  properties: {
+    type: { type: 'string', enum: ['event_count', 'value_count', 'value_sum'], description: 'What is counted: events, distinct values of field, or the sum of field.' },
+    rules: { type: 'array', items: { type: 'string', description: 'A rule id.' }, description: 'Base rules: their matching events are this rule\'s events.' },
+    groupBy: { type: 'array', items: { type: 'string', description: 'A field.' }, description: 'Fields whose values make a group (a window each).' },
+    window: { type: 'duration', description: 'The sliding window on event time (a duration).' },
+    field: { type: 'string', description: 'value_count: the field counted; value_sum: the numeric field summed.' },
+    gte: { type: 'any', description: 'It fires when the count, distinct count or sum reaches this.', jsonSchema: { type: 'number', exclusiveMinimum: 0 } },
+    realert: { type: 'duration', description: 'Quiet per group after firing (default: the window).' },
+  },
 };
 
 /** `exceptions:` of a rule (src/rules/overrides.ts). */
@@ -93,7 +117,7 @@ const OVERRIDE_SPEC: AnySpec = {
 const RULE_SPEC: ObjectSpec = {
   type: 'object',
   description: 'A rule.',
-  required: ['id', 'severity', 'when'],
+  required: ['id', 'severity'],
   properties: {
     id: { type: 'string', pattern: RULE_ID_PATTERN, patternHint: 'letters, digits and . _ : / -', description: 'Rule id (unique across the files).' },
     description: { type: 'string', description: 'What the rule detects.' },
@@ -102,6 +126,7 @@ const RULE_SPEC: ObjectSpec = {
     tags: { type: 'array', items: { type: 'string', description: 'A tag.' }, description: 'Tags, for routing.' },
     target: { type: 'string', enum: RuleTargets, description: 'What it is evaluated on (default activity).' },
     when: condition,
+    correlation: CORRELATION_SPEC,
     message: { type: 'string', description: 'Alert message template ({{field}}).' },
     timeZone: timeZone("of this rule (default: the rule files' timeZone, else UTC)"),
     tests: TESTS_SPEC,

@@ -34,6 +34,10 @@ export interface RuleSet {
   readonly rules: readonly RuleInfo[];
   /** The enabled rules of `target` (default `activity`) that fire on `event`, in load order. */
   evaluate(event: Record<string, unknown>, target?: RuleTarget): RuleMatch[];
+  /** The enabled correlation rules an activity event feeds (absent: the set has no correlations). */
+  baseMatches?(event: Record<string, unknown>): readonly CompiledRule[];
+  /** The enabled correlation rules. */
+  readonly correlations?: readonly CompiledRule[];
 }
 
 export interface RuleTestCase {
@@ -51,9 +55,15 @@ export interface CompiledRule {
   requirements: Requirements;
   /** The IANA zone of its local-time fields (hour, weekday...): its `timeZone:`, else the files', else UTC. */
   timeZone: string;
-  tests: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[] } | undefined;
+  tests: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[]; sequences?: SequenceTest[] } | undefined;
   /** What `validate --explain` shows (overrides.ts): the condition before exceptions, the exceptions, each property's origin. */
   explain?: { when: Cond; exceptions: { name: string; fields: string[]; values: unknown[][]; pos: Pos }[]; origins: RuleOrigin[] };
+  /** A correlation rule (stateful: src/rules/correlation.ts); never matched event by event. */
+  correlation?: CorrelationSpec;
+  /** The rule has its own `when:` (a correlation may have only `rules:`). */
+  hasWhen?: boolean;
+  /** A correlation's base events: its `when:` or any of its base rules (set by linkCorrelations). */
+  basePredicate?: Predicate;
 }
 
 /** Where a property of a rule was set or changed: `how` is 'set', 'default', 'override: …' or 'append to …'. */
@@ -61,6 +71,52 @@ export interface RuleOrigin {
   property: string;
   pos: Pos;
   how: string;
+}
+
+export type CorrelationType = 'event_count' | 'value_count' | 'value_sum';
+
+/** A rule's `correlation:` (docs/rules.md "Correlation rules"). */
+export interface CorrelationSpec {
+  type: CorrelationType;
+  /** Base rule ids (with the rule's own `when:`, either matching is a base event). */
+  rules: { id: string; pos: Pos }[];
+  groupBy: string[];
+  windowMs: number;
+  /** The window as written (shown in alerts). */
+  window: string;
+  /** value_count: the field whose distinct values count; value_sum: the numeric field summed. */
+  field?: string;
+  gte: number;
+  /** After firing, quiet for this long per group (default: the window). */
+  realertMs: number;
+}
+
+/** A timed sequence of `tests.sequences`: events at offsets, and the alerts expected. */
+export interface SequenceTest {
+  name: string;
+  pos: Pos;
+  events: { atMs: number; event: Record<string, unknown>; pos: Pos }[];
+  /** Each expected alert: after which event (1-based), and optionally its group values. */
+  expect: { after: number; group?: Record<string, unknown>; pos: Pos }[];
+}
+
+/** A correlation rule that fired (CorrelationEngine), before it becomes an alert. */
+export interface CorrelationFiring {
+  rule: RuleInfo;
+  spec: CorrelationSpec;
+  /** The groupBy fields' values (null: the event had no such field, the "missing" group). */
+  group: Record<string, unknown>;
+  /** The count, distinct count or sum that reached `gte`. */
+  value: number;
+  /** Contributing events in the window. */
+  events: number;
+  firstTimeMs: number;
+  lastTimeMs: number;
+  /** The identity of the first contributing event (part of the alert id). */
+  firstKey: string;
+  /** The first and last contributing events, as they were stored (redacted by the pipeline). */
+  first: Record<string, unknown>;
+  last: Record<string, unknown>;
 }
 
 /** json-rules-engine rule JSON (what `new Rule(...)` / `engine.addRule(...)` takes). */

@@ -184,3 +184,25 @@ test('an instant outside years 0002-9998 has no local time (never an exception)'
   assert.equal(localTimeOf(Date.parse('0002-01-01T00:00:00Z'), 'UTC')?.date, '0002-01-01');
   assert.equal(localTimeOf(Date.parse('9998-12-30T23:59:00Z'), 'Pacific/Kiritimati')?.date, '9998-12-31');
 });
+
+test("a rule's exceptions keep its time zone (the rule compiled again with them reads local time in its zone)", () => {
+  const { ruleSet, lines } = load(
+    [
+      'rules:',
+      '  - id: tokyo-morning',
+      '    description: d',
+      '    severity: low',
+      '    timeZone: Asia/Tokyo',
+      '    when: {hour: 9}',
+      '    exceptions: [{name: batch, fields: [dbUserName], values: [[bob]]}]',
+      '    message: x',
+      '',
+    ].join('\n'),
+  );
+  assert.deepEqual(lines, []);
+  const ids = (e: Record<string, unknown>) => ruleSet!.evaluate(e).map((m) => m.rule.id);
+  // 00:30Z is 09:30 in Tokyo (and 00:30 in UTC, where the rule would not fire).
+  assert.deepEqual(ids({ ...at('2024-05-06T00:30:00Z'), dbUserName: 'alice' }), ['tokyo-morning']);
+  assert.deepEqual(ids({ ...at('2024-05-06T00:30:00Z'), dbUserName: 'bob' }), [], 'the exception silences its tuple');
+  assert.deepEqual(ids({ ...at('2024-05-06T09:30:00Z'), dbUserName: 'alice' }), [], '09:30Z is 18:30 in Tokyo');
+});

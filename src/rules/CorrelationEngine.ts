@@ -1,0 +1,186 @@
+/**
+ * The state machine of correlation rules (src/rules/correlation.ts parses them): fed base events IN RECORD ORDER
+ * (the record driver's in-order step, src/pipeline/Correlator.ts; the rule tests), it keeps per rule and group a
+ * sliding window on EVENT time (`logTimeMs`, never the wall clock) and says when a rule fires. Deterministic: the
+ * same events in the same order give the same firings, whatever the source.
+ *
+ * Per group: the contributing events of the last `window` (entries sorted by event time; at most MAX_ENTRIES, the
+ * oldest dropped beyond), the newest event time seen (maxT), and the end of the quiet period after a firing.
+ * - Lateness: an event at or before maxT - window (older than the group's window) is LATE: dropped and counted
+ *   (`late`). Any later event, even out of order, takes its place in the window.
+ * - An event seen already (same identity: cluster, instance, session, statement, substatement, logTime, class) is
+ *   a duplicate (a record processed again after a restart, a replay with the same state file): ignored, counted.
+ * - An event without logTimeMs cannot be placed in time: dropped and counted (`untimed`).
+ * - A missing or null groupBy field groups under null, shown as null: the "missing" group, never merged with a
+ *   real value.
+ * - Firing: when the entries not used by an earlier firing reach `gte` (count, distinct values of `field`, or sum of
+ *   `field`) and maxT is past the quiet period. Those entries become used (they never count again), and the group
+ *   is quiet for `realert`.
+ * - Bounded: at most `maxGroups` groups per rule; a new group evicts the least recently updated one (`evictions`).
+ * The whole state is a JSON snapshot (`snapshot`/`restore`) that the CorrelationStore keeps.
+ */
+import { createHash } from 'node:crypto';
+import type { CompiledRule, CorrelationFiring } from './types.js';
+
+/** Contributing events kept per group (the oldest beyond are dropped). */
+export const MAX_ENTRIES = 1000;
+/** Groups kept per rule by default. */
+export const DEFAULT_MAX_GROUPS = 100_000;
+const SNAPSHOT_VERSION = 1;
+
+interface Entry {
+  t: number;
+  key: string;
+  /** value_count: the value as JSON; value_sum: the number; event_count: null. */
+  v: string | number | null;
+  used: boolean;
+  ev: Record<string, unknown>;
+}
+
+interface GroupState {
+  group: Record<string, unknown>;
+  entries: Entry[];
+  maxT: number;
+  quietUntil: number;
+}
+
+export interface CorrelationCounters {
+  /** Groups evicted because a rule reached maxGroups. */
+  evictions: number;
+  /** Events older than their group's window, dropped. */
+  late: number;
+  duplicates: number;
+  untimed: number;
+}
+
+export interface CorrelationSnapshot {
+  version: number;
+  rules: Record<string, [string, GroupState][]>;
+}
+
+/** The identity of an event (the fields an alert id is made of, without the rule). */
+export function eventKey(e: Record<string, unknown>): string {
+  const k = JSON.stringify([e.clusterId ?? null, e.instanceId ?? null, e.sessionId ?? null, e.statementId ?? null, e.substatementId ?? null, e.logTime ?? null, e.class ?? null]);
+  return createHash('sha256').update(k).digest('hex').slice(0, 24);
+}
+
+export class CorrelationEngine {
+  readonly counters: CorrelationCounters = { evictions: 0, late: 0, duplicates: 0, untimed: 0 };
+  readonly #maxGroups: number;
+  readonly #rules = new Map<string, Map<string, GroupState>>();
+
+  constructor(options: { maxGroups?: number } = {}) {
+    this.#maxGroups = options.maxGroups ?? DEFAULT_MAX_GROUPS;
+    if (!(Number.isInteger(this.#maxGroups) && this.#maxGroups > 0)) throw new RangeError(`maxGroups must be a positive integer, got ${this.#maxGroups}`);
+  }
+
+  /**
+   * One base event of correlation rule `rule` (its basePredicate matched). `stored` is what is kept of the event
+   * for the alert (the pipeline passes it redacted). Returns the firing, if this event made the rule fire.
+   */
+  observe(rule: CompiledRule, event: Record<string, unknown>, stored: Record<string, unknown> = event): CorrelationFiring | undefined {
+    const spec = rule.correlation;
+    if (spec === undefined) throw new Error(`rule ${rule.info.id} is not a correlation`);
+    const t = event.logTimeMs;
+    if (typeof t !== 'number' || !Number.isFinite(t)) {
+      this.counters.untimed++;
+      return undefined;
+    }
+    const group: Record<string, unknown> = {};
+    for (const f of spec.groupBy) group[f] = event[f] ?? null;
+    const gk = JSON.stringify(spec.groupBy.map((f) => group[f]));
+    let groups = this.#rules.get(rule.info.id);
+    if (groups === undefined) {
+      groups = new Map();
+      this.#rules.set(rule.info.id, groups);
+    }
+    let g = groups.get(gk);
+    if (g === undefined) {
+      if (groups.size >= this.#maxGroups) {
+        groups.delete(groups.keys().next().value as string);
+        this.counters.evictions++;
+      }
+      g = { group, entries: [], maxT: t, quietUntil: -Infinity };
+    } else groups.delete(gk); // re-inserted below: the map's order is least recently updated first
+    groups.set(gk, g);
+
+    if (t <= g.maxT - spec.windowMs) {
+      this.counters.late++;
+      return undefined;
+    }
+    const key = eventKey(event);
+    if (g.entries.some((e) => e.key === key)) {
+      this.counters.duplicates++;
+      return undefined;
+    }
+    let v: string | number | null = null;
+    if (spec.type === 'value_count') v = JSON.stringify(event[spec.field as string] ?? null);
+    else if (spec.type === 'value_sum') {
+      const n = event[spec.field as string];
+      v = typeof n === 'number' && Number.isFinite(n) ? n : 0;
+    }
+    let i = g.entries.length;
+    while (i > 0 && (g.entries[i - 1] as Entry).t > t) i--;
+    g.entries.splice(i, 0, { t, key, v, used: false, ev: stored });
+    if (t > g.maxT) g.maxT = t;
+    const from = g.maxT - spec.windowMs;
+    let drop = 0;
+    while (drop < g.entries.length && (g.entries[drop] as Entry).t <= from) drop++;
+    if (g.entries.length - drop > MAX_ENTRIES) drop = g.entries.length - MAX_ENTRIES;
+    if (drop > 0) g.entries.splice(0, drop);
+
+    if (g.maxT < g.quietUntil) return undefined;
+    const live = g.entries.filter((e) => !e.used);
+    let value: number;
+    if (spec.type === 'event_count') value = live.length;
+    else if (spec.type === 'value_count') value = new Set(live.map((e) => e.v)).size;
+    else value = live.reduce((s, e) => s + (e.v as number), 0);
+    if (value < spec.gte || live.length === 0) return undefined;
+    for (const e of live) e.used = true;
+    g.quietUntil = g.maxT + spec.realertMs;
+    const first = live[0] as Entry;
+    const last = live[live.length - 1] as Entry;
+    return {
+      rule: rule.info,
+      spec,
+      group: { ...g.group },
+      value,
+      events: live.length,
+      firstTimeMs: first.t,
+      lastTimeMs: last.t,
+      firstKey: first.key,
+      first: first.ev,
+      last: last.ev,
+    };
+  }
+
+  /** Groups held now, per rule id. */
+  groupCounts(): Record<string, number> {
+    return Object.fromEntries([...this.#rules].map(([id, m]) => [id, m.size]));
+  }
+
+  /** The whole state as JSON-able data (a copy). */
+  snapshot(): CorrelationSnapshot {
+    const rules: CorrelationSnapshot['rules'] = {};
+    for (const [id, m] of this.#rules) rules[id] = [...m].map(([k, g]) => [k, { ...g, entries: g.entries.map((e) => ({ ...e })) }]);
+    return JSON.parse(JSON.stringify({ version: SNAPSHOT_VERSION, rules }, (_k, v) => (v === -Infinity ? null : v))) as CorrelationSnapshot;
+  }
+
+  /** Replaces the state with a snapshot's; the groups of rules not in `ruleIds` are dropped (a removed rule). */
+  restore(s: CorrelationSnapshot, ruleIds: ReadonlySet<string>): void {
+    if (s === null || typeof s !== 'object' || s.version !== SNAPSHOT_VERSION || typeof s.rules !== 'object' || s.rules === null) {
+      throw new Error(`not a correlation state snapshot of version ${SNAPSHOT_VERSION}`);
+    }
+    this.#rules.clear();
+    for (const [id, groups] of Object.entries(s.rules)) {
+      if (!ruleIds.has(id)) continue;
+      if (!Array.isArray(groups)) throw new Error(`correlation state: rule ${id}: groups are not a list`);
+      const m = new Map<string, GroupState>();
+      for (const [k, g] of groups.slice(-this.#maxGroups)) {
+        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number') throw new Error(`correlation state: rule ${id}: a malformed group`);
+        m.set(k, { group: g.group, entries: g.entries, maxT: g.maxT, quietUntil: typeof g.quietUntil === 'number' ? g.quietUntil : -Infinity });
+      }
+      this.#rules.set(id, m);
+    }
+  }
+}
