@@ -49,7 +49,8 @@ export function durationProblem(text: string, min = 1): string | undefined {
   return undefined;
 }
 
-function formatMs(ms: number): string {
+/** `ms` in the largest unit that divides it: 60000 -> `1m`, 1500 -> `1500ms`. */
+export function formatMs(ms: number): string {
   for (const unit of ['h', 'm', 's'] as const) {
     if (ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
   }

@@ -1,8 +1,9 @@
 /**
  * `dasguard validate --explain RULE-ID`: the effective rule after every file (overrides.ts applied): its condition
- * with macros and lists expanded (an indented all/any/not tree of `field operator value`, exceptions apart), severity, enabled, exceptions, and for
- * each property the file:line that set or changed it, in load order.
+ * with macros and lists expanded (an indented all/any/not tree of `field operator value`, exceptions apart), or for a
+ * correlation its type, threshold, window, groups and base rules; severity, enabled, exceptions, and for each property the file:line that set or changed it, in load order.
  */
+import { formatMs } from '../config/duration.js';
 import type { Cond } from './conditionEnv.js';
 import { CompiledRuleSet } from './RuleSet.js';
 import type { RuleSet } from './types.js';
@@ -15,8 +16,16 @@ export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
   const x = c.explain;
   const lines = [`rule ${c.info.id} (${c.info.file}:${c.info.line}, target ${c.info.target})`];
   lines.push(`  severity: ${c.info.severity}`, `  enabled: ${c.info.enabled}`);
-  lines.push('  when (macros and lists expanded):');
-  condLines(x?.when ?? c.cond, '    ', lines);
+  const k = c.correlation;
+  if (k !== undefined) {
+    // A correlation's base events are its base rules (each explained by its own id) and its own `when:`, if any.
+    lines.push(`  correlation: ${k.type}${k.field !== undefined ? ` of ${k.field}` : ''} >= ${k.gte} within ${k.window} per [${k.groupBy.join(', ')}], quiet ${formatMs(k.realertMs)} per group after firing`);
+    if (k.rules.length > 0) lines.push(`  base rules: ${k.rules.map((r) => r.id).join(', ')}`);
+  }
+  if (k === undefined || c.hasWhen) {
+    lines.push(k === undefined ? '  when (macros and lists expanded):' : '  own when (macros and lists expanded), also a base event:');
+    condLines(x?.when ?? c.cond, '    ', lines);
+  }
   const exceptions = x?.exceptions ?? [];
   if (exceptions.length === 0) lines.push('  exceptions: none');
   else {

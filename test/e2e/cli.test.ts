@@ -606,6 +606,11 @@ test('a local file overrides bundled rules without editing them: its alerts show
   assert.match(x.stdout, /dbUserName inIgnoreCase \["postgres",/, 'the list is expanded');
   assert.match(x.stdout, /\n {4}severity +rules\/ddl\.yaml:5 {2}set\n/);
   assert.ok(x.stdout.includes(`severity                 ${local}:3  override: critical`), x.stdout);
+  // A correlation: what it counts, over what, and on which base rules (it has no condition of its own).
+  const corr = await runCli(['validate', 'rules', '--explain', 'brute-force']);
+  assert.equal(corr.code, 0, corr.stderr);
+  assert.match(corr.stdout, /\n {2}correlation: event_count >= 10 within 1m per \[remoteHost\], quiet 1m per group after firing\n {2}base rules: authentication-failure\n/);
+  assert.doesNotMatch(corr.stdout, /when \(macros/);
   const unknown = await runCli(['validate', 'rules', local, '--explain', 'ddl-by-privileged']);
   assert.equal(unknown.code, 2);
   // every bundled file and the local one
