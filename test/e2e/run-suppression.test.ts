@@ -1,7 +1,8 @@
 /**
  * Suppression counts survive a crash of `dasguard run`: a real process against kinesalite, delivering to a file
  * sink with a suppression rule, killed with SIGKILL mid-stream and restarted. The checkpoint never passes a
- * record whose suppression count is not durable, so the digests report every suppressed alert.
+ * record whose suppression count is not durable, so the digests count every alert but the first of its window,
+ * each once.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +45,7 @@ after(async () => {
 interface Delivered {
   id: string;
   ruleId: string;
+  message: string;
   suppressedCount?: number;
 }
 
@@ -58,7 +60,7 @@ function caughtUp(dir: string, stream: string, puts: PutResult[]): boolean {
   });
 }
 
-test('SIGKILL mid-stream, restart: the digests report every suppressed alert (count = total - delivered)', async () => {
+test('SIGKILL mid-stream, restart: the digests count every alert but the first of its window, once', async () => {
   const stream = `aws-rds-das-${RESOURCE_ID}-supp`;
   await createStream(client, stream, 2);
   const data = await encryptedRecords(1200, 1, 131);
@@ -104,7 +106,14 @@ test('SIGKILL mid-stream, restart: the digests report every suppressed alert (co
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Delivered);
   const delivered = new Set(got.filter((a) => a.suppressedCount === undefined).map((a) => a.id));
-  const reported = got.filter((a) => a.suppressedCount !== undefined).reduce((n, a) => n + a.suppressedCount!, 0);
+  const digests = got.filter((a) => a.suppressedCount !== undefined);
+  const reported = digests.reduce((n, a) => n + a.suppressedCount!, 0);
   assert.ok(delivered.size >= 1 && delivered.size < total);
-  assert.equal(reported, total - delivered.size, `digests report ${reported} suppressed alerts; ${total} alerts, ${delivered.size} delivered`);
+  // One window per key (1 h): each window counts every alert of its key but its first, once. Not total - delivered:
+  // an alert delivered just before the crash whose window was not saved yet is counted when, after the restart, the
+  // other shard's alert of its key comes first and opens the window (docs/delivery.md, Suppression).
+  const windows = new Set(digests.map((d) => d.message.match(/after alert (\w+)$/)?.[1] ?? assert.fail(`a digest message: ${d.message}`)));
+  assert.equal(windows.size, digests.length, 'one digest per window');
+  for (const first of windows) assert.ok(delivered.has(first), `the first alert of a window (${first}) was delivered`);
+  assert.equal(reported, total - windows.size, `digests report ${reported} suppressed alerts; ${total} alerts, ${windows.size} windows, ${delivered.size} delivered`);
 });
