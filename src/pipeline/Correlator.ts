@@ -5,9 +5,14 @@
  * correlation alerts off with the record's other alerts (same handoff, redaction, fitAlert). So `replay`, `run` and
  * the Lambda give the same alerts with the same ids for the same records.
  *
+ * `apply` only STAGES the record's changes (CorrelationEngine's begin): the driver `commit`s them once the record's
+ * alerts are handed off, right before its commit hook, and `rollback`s them when the hand-off (or `apply`) fails. So
+ * the state never holds the effects of a record that was not committed: a record read again after a failed
+ * hand-off (a restart, a Lambda retry in the same container) fires its correlation alert again, with the same id.
+ *
  * The state is a CorrelationEngine's, kept in a CorrelationStore: `open` restores it, `persist` (a CheckpointedState:
- * `run` persists it before each checkpoint; replay at its end) saves it. Records processed again after a restart
- * (the checkpoint was behind the state) are duplicates to the engine and count once.
+ * `run` persists it before each checkpoint; replay at its end) saves the committed state. Records processed again
+ * after a restart (the checkpoint was behind the state) are duplicates to the engine and count once.
  */
 import { CorrelationEngine, type RuleSet } from '../rules/index.js';
 import { buildCorrelationAlert, type Alert, type Redaction } from './alert.js';
@@ -28,6 +33,8 @@ export class Correlator implements CheckpointedState, CorrelationStep {
   readonly engine: CorrelationEngine;
   readonly #store: CorrelationStore | undefined;
   readonly #redaction: Redaction;
+  /** What the staged `apply` added to the stats (taken back by `rollback`). */
+  #staged: { stats: PipelineStats; late: number; evictions: number } | undefined;
 
   private constructor(o: CorrelatorOptions) {
     this.engine = new CorrelationEngine(o.maxGroups !== undefined ? { maxGroups: o.maxGroups } : {});
@@ -44,10 +51,14 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     return c;
   }
 
-  /** The record's correlation alerts (its base events applied, in order); counts late events and evictions. */
+  /**
+   * The record's correlation alerts (its base events applied, in order); counts late events and evictions. The
+   * changes are staged until `commit` or `rollback` (one record at a time).
+   */
   apply(outcome: RecordOutcome, stats: PipelineStats): Alert[] {
     const bases = outcome.correlating;
     if (bases === undefined) return [];
+    this.engine.begin();
     const before = { ...this.engine.counters };
     const alerts: Alert[] = [];
     for (const { event, redacted, rules } of bases) {
@@ -57,9 +68,27 @@ export class Correlator implements CheckpointedState, CorrelationStep {
       }
     }
     const after = this.engine.counters;
-    stats.counters.correlationLate += after.late - before.late;
-    stats.counters.correlationEvictions += after.evictions - before.evictions;
+    const staged = { stats, late: after.late - before.late, evictions: after.evictions - before.evictions };
+    stats.counters.correlationLate += staged.late;
+    stats.counters.correlationEvictions += staged.evictions;
+    this.#staged = staged;
     return alerts;
+  }
+
+  /** Keeps the staged record's changes (its alerts were handed off). */
+  commit(): void {
+    this.engine.commit();
+    this.#staged = undefined;
+  }
+
+  /** Undoes the staged record's changes and counts (its hand-off failed: it is not committed, it will be read again). */
+  rollback(): void {
+    this.engine.rollback();
+    if (this.#staged !== undefined) {
+      this.#staged.stats.counters.correlationLate -= this.#staged.late;
+      this.#staged.stats.counters.correlationEvictions -= this.#staged.evictions;
+      this.#staged = undefined;
+    }
   }
 
   async persist(): Promise<void> {

@@ -61,6 +61,10 @@ export interface ProcessorDeps {
 export interface CorrelationStep {
   /** The record's correlation alerts; counts late events and evicted groups in `stats`. */
   apply(outcome: RecordOutcome, stats: { counters: { correlationLate: number; correlationEvictions: number } }): Alert[];
+  /** Keeps the changes `apply` staged (the record's alerts were handed off). */
+  commit(): void;
+  /** Undoes them (the hand-off failed: the record is not committed). */
+  rollback(): void;
 }
 
 export async function processRecord(record: SourceRecord, deps: ProcessorDeps): Promise<RecordOutcome> {

@@ -6,8 +6,9 @@
  *   item --toItem--> SourceRecord (or a bad input) --process (processRecord)--> RecordOutcome
  *     -> quarantined entries: counted, put to the QuarantineSink
  *     -> the decoded batch: counted, observer.onBatch
- *     -> correlation rules: the record's base events applied to the correlation state (deps.correlator, in order)
+ *     -> correlation rules: the record's base events applied to the correlation state (deps.correlator, in order), staged
  *     -> alerts (the record's and its correlations'): handed to the AlertHandoff (a TransientError retried per `handoffRetry`), then counted
+ *     -> the correlation state's staged changes committed (rolled back when the hand-off failed)
  *     -> `commit(item, outcome)`
  *
  * Items are processed with bounded concurrency and their results taken IN ORDER (src/pipeline/drive.ts: retries of a
@@ -22,7 +23,10 @@
  * processed (and keeps its delivery ticket), decode writes the record's events. So "nothing is committed past a
  * record whose effects are not durable" holds in one place: state that a record changes (stateful rules) is made
  * durable together with the checkpoint by joining the consumer's `state` (a CheckpointedState) and being changed no
- * later than this hook; the hook is the one place a per-record commit step is added.
+ * later than this hook; the hook is the one place a per-record commit step is added. The correlation state follows
+ * that rule: `apply` only stages the record's changes, committed right before the hook (no await in between, so no
+ * persist sees the record's checkpoint without its state) and rolled back when the hand-off fails, so a state
+ * persisted at a stop or read by a Lambda retry never holds the effects of a record that was not committed.
  */
 import { TransientError } from '../errors.js';
 import type { SourceItem } from '../sources/types.js';
@@ -100,9 +104,15 @@ export async function runRecords<I>(items: AsyncIterable<I>, o: RunRecordsOption
           o.observer.onBatch(outcome.batch, info);
         }
         // The stateful step, here because this callback runs in record order (processRecord may run ahead).
-        const correlator = o.correlator ?? o.deps?.correlator;
-        if (correlator && outcome.correlating) outcome.alerts.push(...correlator.apply(outcome, stats));
-        if (outcome.alerts.length > 0 || o.handOffEmpty) await handOffWithRetry(o.handoff, outcome.alerts, o.handoffRetry, item);
+        const correlator = outcome.correlating ? (o.correlator ?? o.deps?.correlator) : undefined;
+        try {
+          if (correlator) outcome.alerts.push(...correlator.apply(outcome, stats));
+          if (outcome.alerts.length > 0 || o.handOffEmpty) await handOffWithRetry(o.handoff, outcome.alerts, o.handoffRetry, item);
+        } catch (err) {
+          correlator?.rollback();
+          throw err;
+        }
+        correlator?.commit();
         for (const a of outcome.alerts) stats.countAlert(a);
       }
       stats.counters.records++;

@@ -18,6 +18,11 @@
  *   is quiet for `realert`.
  * - Bounded: at most `maxGroups` groups per rule; a new group evicts the least recently updated one (`evictions`).
  * The whole state is a JSON snapshot (`snapshot`/`restore`) that the CorrelationStore keeps.
+ *
+ * Staged changes: between `begin()` and `commit()` every group an event touches (or evicts) is journaled as it was,
+ * with its place in the least-recently-updated order; `rollback()` puts the state back exactly as at `begin()`, and
+ * `snapshot()` meanwhile shows the committed state only. The pipeline stages each record's events so the state never
+ * holds the effects of a record whose alerts were not handed off (src/pipeline/Correlator.ts).
  */
 import { createHash } from 'node:crypto';
 import type { CompiledRule, CorrelationFiring } from './types.js';
@@ -27,6 +32,12 @@ export const MAX_ENTRIES = 1000;
 /** Groups kept per rule by default. */
 export const DEFAULT_MAX_GROUPS = 100_000;
 const SNAPSHOT_VERSION = 1;
+
+/** A rule's groups as they were at `begin()`: the touched ones (undefined: absent) with their order stamps. */
+interface RuleJournal {
+  created: boolean;
+  groups: Map<string, { g: GroupState | undefined; seq: number }>;
+}
 
 interface Entry {
   t: number;
@@ -67,7 +78,11 @@ export function eventKey(e: Record<string, unknown>): string {
 export class CorrelationEngine {
   readonly counters: CorrelationCounters = { evictions: 0, late: 0, duplicates: 0, untimed: 0 };
   readonly #maxGroups: number;
-  readonly #rules = new Map<string, Map<string, GroupState>>();
+  #rules = new Map<string, Map<string, GroupState>>();
+  /** Each group's order stamp (a map's order is ascending stamps): what lets `rollback` restore the order. */
+  readonly #seq = new WeakMap<GroupState, number>();
+  #tick = 0;
+  #pending: { counters: CorrelationCounters; rules: Map<string, RuleJournal> } | undefined;
 
   constructor(options: { maxGroups?: number } = {}) {
     this.#maxGroups = options.maxGroups ?? DEFAULT_MAX_GROUPS;
@@ -93,16 +108,21 @@ export class CorrelationEngine {
     if (groups === undefined) {
       groups = new Map();
       this.#rules.set(rule.info.id, groups);
+      this.#pending?.rules.set(rule.info.id, { created: true, groups: new Map() });
     }
+    this.#journal(rule.info.id, groups, gk);
     let g = groups.get(gk);
     if (g === undefined) {
       if (groups.size >= this.#maxGroups) {
-        groups.delete(groups.keys().next().value as string);
+        const evicted = groups.keys().next().value as string;
+        this.#journal(rule.info.id, groups, evicted);
+        groups.delete(evicted);
         this.counters.evictions++;
       }
       g = { group, entries: [], maxT: t, quietUntil: -Infinity };
     } else groups.delete(gk); // re-inserted below: the map's order is least recently updated first
     groups.set(gk, g);
+    this.#seq.set(g, ++this.#tick);
 
     if (t <= g.maxT - spec.windowMs) {
       this.counters.late++;
@@ -154,15 +174,67 @@ export class CorrelationEngine {
     };
   }
 
+  /** Stages the changes of the events observed from now on (a record's); throws when a change is staged already. */
+  begin(): void {
+    if (this.#pending !== undefined) throw new Error('correlation state: a change is staged already (commit or roll it back first)');
+    this.#pending = { counters: { ...this.counters }, rules: new Map() };
+  }
+
+  /** Keeps the staged changes. */
+  commit(): void {
+    this.#pending = undefined;
+  }
+
+  /** Undoes the staged changes (none: nothing): the state and counters are again exactly as at `begin()`. */
+  rollback(): void {
+    if (this.#pending === undefined) return;
+    this.#rules = this.#committed();
+    Object.assign(this.counters, this.#pending.counters);
+    this.#pending = undefined;
+  }
+
+  /** Records how group `gk` of `ruleId` was before its first change since `begin()`. */
+  #journal(ruleId: string, groups: Map<string, GroupState>, gk: string): void {
+    if (this.#pending === undefined) return;
+    let j = this.#pending.rules.get(ruleId);
+    if (j === undefined) {
+      j = { created: false, groups: new Map() };
+      this.#pending.rules.set(ruleId, j);
+    }
+    if (j.groups.has(gk)) return;
+    const g = groups.get(gk);
+    if (g === undefined) j.groups.set(gk, { g: undefined, seq: 0 });
+    else j.groups.set(gk, { g: { ...g, entries: g.entries.map((e) => ({ ...e })) }, seq: this.#seq.get(g) as number });
+  }
+
+  /** The state without the staged changes (the untouched rules' maps shared, the touched ones rebuilt in order). */
+  #committed(): Map<string, Map<string, GroupState>> {
+    if (this.#pending === undefined) return this.#rules;
+    const out = new Map<string, Map<string, GroupState>>();
+    for (const [id, groups] of this.#rules) {
+      const j = this.#pending.rules.get(id);
+      if (j === undefined) out.set(id, groups);
+      else if (!j.created) {
+        const all: [string, GroupState, number][] = [];
+        for (const [k, g] of groups) if (!j.groups.has(k)) all.push([k, g, this.#seq.get(g) as number]);
+        for (const [k, { g, seq }] of j.groups) if (g !== undefined) all.push([k, g, seq]);
+        all.sort((a, b) => a[2] - b[2]);
+        for (const [, g, seq] of all) this.#seq.set(g, seq);
+        out.set(id, new Map(all.map(([k, g]) => [k, g])));
+      }
+    }
+    return out;
+  }
+
   /** Groups held now, per rule id. */
   groupCounts(): Record<string, number> {
     return Object.fromEntries([...this.#rules].map(([id, m]) => [id, m.size]));
   }
 
-  /** The whole state as JSON-able data (a copy). */
+  /** The whole committed state (without staged changes) as JSON-able data (a copy). */
   snapshot(): CorrelationSnapshot {
     const rules: CorrelationSnapshot['rules'] = {};
-    for (const [id, m] of this.#rules) rules[id] = [...m].map(([k, g]) => [k, { ...g, entries: g.entries.map((e) => ({ ...e })) }]);
+    for (const [id, m] of this.#committed()) rules[id] = [...m].map(([k, g]) => [k, { ...g, entries: g.entries.map((e) => ({ ...e })) }]);
     return JSON.parse(JSON.stringify({ version: SNAPSHOT_VERSION, rules }, (_k, v) => (v === -Infinity ? null : v))) as CorrelationSnapshot;
   }
 
@@ -172,13 +244,16 @@ export class CorrelationEngine {
       throw new Error(`not a correlation state snapshot of version ${SNAPSHOT_VERSION}`);
     }
     this.#rules.clear();
+    this.#pending = undefined;
     for (const [id, groups] of Object.entries(s.rules)) {
       if (!ruleIds.has(id)) continue;
       if (!Array.isArray(groups)) throw new Error(`correlation state: rule ${id}: groups are not a list`);
       const m = new Map<string, GroupState>();
       for (const [k, g] of groups.slice(-this.#maxGroups)) {
         if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number') throw new Error(`correlation state: rule ${id}: a malformed group`);
-        m.set(k, { group: g.group, entries: g.entries, maxT: g.maxT, quietUntil: typeof g.quietUntil === 'number' ? g.quietUntil : -Infinity });
+        const restored: GroupState = { group: g.group, entries: g.entries, maxT: g.maxT, quietUntil: typeof g.quietUntil === 'number' ? g.quietUntil : -Infinity };
+        m.set(k, restored);
+        this.#seq.set(restored, ++this.#tick);
       }
       this.#rules.set(id, m);
     }

@@ -1,0 +1,149 @@
+/**
+ * The correlation state holds only the effects of committed records (issue 10): when the hand-off of the record that
+ * completes a threshold fails, runRecords rejects, the state (in memory and as persisted) is as before that record,
+ * and the same records fed again (to the same correlator, as a Lambda retry; or to one reopened from the store, as
+ * a restart) deliver the correlation alert exactly once, with the id of a run without the failure. Also the
+ * engine's own rollback: the state, order of groups (eviction) and counters exactly as at `begin()`.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TransientError } from '../../src/errors.js';
+import type { Alert } from '../../src/pipeline/alert.js';
+import type { AlertHandoff } from '../../src/pipeline/AlertHandoff.js';
+import { Correlator } from '../../src/pipeline/Correlator.js';
+import { MemoryCorrelationStore } from '../../src/pipeline/CorrelationStore.js';
+import { PipelineStats } from '../../src/pipeline/PipelineStats.js';
+import { evaluateBatch } from '../../src/pipeline/processRecord.js';
+import { fromArray, runRecords } from '../../src/pipeline/runRecords.js';
+import { CorrelationEngine, loadRules, type RuleSet } from '../../src/rules/index.js';
+import type { DecodedBatch, RecordPosition } from '../../src/types.js';
+
+const RULES = `
+rules:
+  - id: failed-login
+    severity: medium
+    when: {command: AUTH FAILURE}
+  - id: brute-force
+    severity: high
+    message: 'brute force from {{remoteHost}}'
+    correlation: {type: event_count, rules: [failed-login], groupBy: [remoteHost], window: 1m, gte: 5}
+`;
+const T0 = Date.parse('2026-10-14T09:00:00.000Z');
+
+let dir: string;
+let rules: RuleSet;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dasguard-corrcommit-'));
+  await writeFile(join(dir, 'rules.yaml'), RULES);
+  rules = (await loadRules([join(dir, 'rules.yaml')])).ruleSet as RuleSet;
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const pos = (r: number): RecordPosition => ({ source: 'test', shardId: 'shardId-000000000000', sequenceNumber: String(1000 + r) });
+function event(i: number, host = '203.0.113.9'): DecodedBatch['events'][number] {
+  const logTimeMs = T0 + i * 10_000;
+  return {
+    engine: 'postgres', clusterId: 'cluster-X', instanceId: 'db-X', type: 'record', class: 'MISC', command: 'AUTH FAILURE',
+    logTime: new Date(logTimeMs).toISOString(), logTimeMs, statementId: i + 1, substatementId: 1, sessionId: `s${i}`, remoteHost: host,
+  } as unknown as DecodedBatch['events'][number];
+}
+/** Record r: failed logins 2r and 2r+1 (10 s apart): record 2 completes the threshold of 5. */
+const batchOf = (r: number): DecodedBatch => ({
+  clusterId: 'cluster-X', instanceId: 'db-X', version: '1.1', events: [event(2 * r), event(2 * r + 1)], heartbeats: [], rejected: [], warnings: [], encrypted: true,
+});
+
+/** Records `from`..4 through runRecords; `fail` makes the hand-off of a correlation alert fail (a TransientError). */
+async function feed(correlator: Correlator, from: number, delivered: Alert[], fail = false, committed: number[] = []): Promise<void> {
+  const handoff: AlertHandoff = {
+    handOff: async (alerts) => {
+      if (fail && alerts.some((a) => a.ruleId === 'brute-force')) throw new TransientError('outbox full');
+      delivered.push(...alerts);
+    },
+  } as AlertHandoff;
+  await runRecords(fromArray([0, 1, 2, 3, 4].slice(from)), {
+    toItem: (r) => ({ kind: 'record', record: { data: {}, position: pos(r) } }),
+    process: async (_record, r) => evaluateBatch(batchOf(r), pos(r), { rules }),
+    correlator,
+    stats: new PipelineStats(),
+    handoff,
+    handoffRetry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+    commit: (r) => void committed.push(r),
+  });
+}
+const correlations = (alerts: readonly Alert[]) => alerts.filter((a) => a.ruleId === 'brute-force').map((a) => a.id);
+
+async function baseline(): Promise<string[]> {
+  const delivered: Alert[] = [];
+  await feed((await Correlator.open(rules)) as Correlator, 0, delivered);
+  return correlations(delivered);
+}
+
+test('a failed hand-off leaves no trace in the state: fed again, the correlation alert is delivered once, same id', async () => {
+  const want = await baseline();
+  assert.equal(want.length, 1);
+
+  const store = new MemoryCorrelationStore();
+  const c = (await Correlator.open(rules, { store })) as Correlator;
+  const delivered: Alert[] = [];
+  await assert.rejects(feed(c, 0, delivered, true), /outbox full/);
+  assert.deepEqual(correlations(delivered), []);
+
+  // Same correlator, the same records again (a Lambda retry in the same container: the whole batch).
+  await feed(c, 0, delivered);
+  assert.deepEqual(correlations(delivered), want);
+});
+
+test('the state persisted after the failure holds the committed records only; a restart delivers the alert once', async () => {
+  const want = await baseline();
+  const store = new MemoryCorrelationStore();
+  const c = (await Correlator.open(rules, { store })) as Correlator;
+  const committed: number[] = [];
+  await assert.rejects(feed(c, 0, [], true, committed), /outbox full/);
+  assert.deepEqual(committed, [0, 1]);
+  await c.persist(); // what `run` does at its stop
+
+  // The reference: a correlator that saw records 0 and 1 only (the committed ones).
+  const ref = (await Correlator.open(rules)) as Correlator;
+  await runRecords(fromArray([0, 1]), {
+    toItem: (r) => ({ kind: 'record', record: { data: {}, position: pos(r) } }),
+    process: async (_record, r) => evaluateBatch(batchOf(r), pos(r), { rules }),
+    correlator: ref,
+    stats: new PipelineStats(),
+    handoff: { handOff: async () => {} } as unknown as AlertHandoff,
+  });
+  assert.deepEqual(await store.load(), ref.engine.snapshot());
+  assert.deepEqual(c.engine.snapshot(), ref.engine.snapshot());
+  assert.equal(c.engine.snapshot().rules['brute-force']?.[0]?.[1].entries.length, 4);
+
+  // A restart: the state reopened from the store, reading again from the first record not committed.
+  const delivered: Alert[] = [];
+  await feed((await Correlator.open(rules, { store })) as Correlator, 2, delivered);
+  assert.deepEqual(correlations(delivered), want);
+});
+
+test('CorrelationEngine.rollback restores groups, their eviction order and counters exactly; snapshot shows the committed state', () => {
+  const rule = rules.correlations?.find((r) => r.info.id === 'brute-force');
+  assert.ok(rule);
+  const e = new CorrelationEngine({ maxGroups: 2 });
+  e.observe(rule, event(0, 'h1'));
+  e.observe(rule, event(1, 'h2'));
+  const before = e.snapshot();
+  const counters = { ...e.counters };
+  e.begin();
+  e.observe(rule, event(2, 'h1')); // h1 moves behind h2
+  e.observe(rule, event(3, 'h3')); // evicts h2
+  assert.deepEqual(e.snapshot(), before);
+  e.rollback();
+  assert.deepEqual(e.snapshot(), before);
+  assert.deepEqual(e.counters, counters);
+  // The order is restored too: a new group evicts h1 (the least recently updated), as without the rollback.
+  e.observe(rule, event(4, 'h4'));
+  assert.deepEqual(e.groupCounts(), { 'brute-force': 2 });
+  assert.deepEqual(e.snapshot().rules['brute-force']?.map(([k]) => k), [JSON.stringify(['h2']), JSON.stringify(['h4'])]);
+  e.begin();
+  assert.throws(() => e.begin(), /staged already/);
+  e.commit();
+});
