@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { CorrelationFiring, RuleMatch } from '../rules/index.js';
 import type { ActivityEvent, RecordPosition, Severity } from '../types.js';
 import { formatPosition } from '../types.js';
-import { MESSAGE_PARTS, contextOf, withMessageParts, redactEvent, redactParts, renderMessage, type MessagePart, type RedactionMode } from '../redaction/index.js';
+import { CONTRIBUTING_EVENTS, MESSAGE_PARTS, contextOf, withMessageParts, redactEvent, redactParts, renderMessage, type MessagePart, type RedactionMode } from '../redaction/index.js';
 import { fitAlert } from './alertSize.js';
 
 export interface Alert {
@@ -123,8 +123,9 @@ export function buildCorrelationAlert(f: CorrelationFiring, event: ActivityEvent
         firstTime: new Date(f.firstTimeMs).toISOString(),
         lastTime: new Date(f.lastTimeMs).toISOString(),
       },
-      first: f.first,
-      last: f.last,
+      // The names redactAlert knows (CONTRIBUTING_EVENTS): a stricter route redacts these events too.
+      [CONTRIBUTING_EVENTS[0]]: f.first,
+      [CONTRIBUTING_EVENTS[1]]: f.last,
     },
   }).alert;
   return withMessageParts(alert, parts);

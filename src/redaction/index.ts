@@ -203,8 +203,20 @@ export interface RedactableAlert {
  * redacted, its message rendered again from its parts (an alert without parts keeps its message: health and RDS
  * event alerts quote no statement text).
  */
+/**
+ * The keys under which an alert's event carries whole activity events of its own: a correlation alert's first and
+ * last contributing events (src/pipeline/alert.ts buildCorrelationAlert builds them under these names). Each is
+ * redacted as an event, so a route stricter than the pipeline (`full`) removes their statement text too.
+ */
+export const CONTRIBUTING_EVENTS = ['first', 'last'] as const;
+
 export function redactAlert<A extends RedactableAlert>(alert: A, mode: RedactionMode): A {
-  const out = { ...alert, event: redactEvent(alert.event, mode) };
+  const event = redactEvent(alert.event, mode);
+  for (const k of CONTRIBUTING_EVENTS) {
+    const nested = event[k];
+    if (isRecord(nested)) (event as Record<string, unknown>)[k] = redactEvent(nested, mode);
+  }
+  const out = { ...alert, event };
   const parts = alert[MESSAGE_PARTS];
   if (parts !== undefined && mode !== 'none') out.message = renderMessage(parts, contextOf(alert.event), mode);
   return out;

@@ -246,3 +246,30 @@ test('terminalSafe makes control, separator and bidi characters visible; jsonLin
   assert.ok(!/[\u0000-\u001f\u007f-\u009f\u2028\u202e]/.test(line), line);
   assert.deepEqual(JSON.parse(line), { m: hostile });
 });
+
+test("a correlation alert's first and last contributing events are redacted by a stricter route too", async () => {
+  const { buildCorrelationAlert } = await import('../../src/pipeline/alert.js');
+  const secret = "4111-1111-1111-1111";
+  const ev = (t: number) => ({
+    type: 'record', class: 'READ', command: 'SELECT', dbUserName: 'mallory', remoteHost: '203.0.113.9', logTimeMs: t,
+    commandText: `SELECT * FROM cards WHERE pan = '${secret}'`, errorMessage: `value "${secret}" rejected`, paramList: [secret],
+    clusterId: 'cluster-A', instanceId: 'db-A',
+  });
+  const rule = { id: 'bulk', description: 'd', severity: 'high' as const, tags: [], target: 'activity' as const, file: 'r.yaml', line: 1, enabled: true };
+  const spec = { type: 'event_count' as const, rules: [], groupBy: ['dbUserName'], windowMs: 60_000, window: '1m', gte: 2, realertMs: 60_000 };
+  const firing = { rule, spec, group: { dbUserName: 'mallory' }, value: 2, events: 2, firstTimeMs: 1, lastTimeMs: 2, firstKey: 'k', first: ev(1), last: ev(2) };
+  // As the pipeline builds it under `none` (the stored events as the database wrote them), then a `full` route.
+  const alert = buildCorrelationAlert(firing, ev(2) as never, ['reads by ', { field: 'dbUserName', value: 'mallory' }], { source: 'f', shardId: 's', sequenceNumber: '1' }, 'none');
+  assert.ok(jsonLine(alert).includes(secret), 'the alert carries the contributing events');
+  const full = redactAlert(alert, 'full');
+  assert.ok(!jsonLine(full).includes(secret), jsonLine(full));
+  const nested = full.event as { first: Record<string, unknown>; last: Record<string, unknown> };
+  for (const e of [nested.first, nested.last]) {
+    assert.equal(e.commandText, undefined);
+    assert.equal(e.errorMessage, undefined);
+    assert.equal(e.dbUserName, 'mallory', 'what is not secret stays');
+  }
+  const literals = redactAlert(alert, 'literals');
+  assert.ok(!jsonLine(literals).includes(secret), jsonLine(literals));
+  assert.match(String((literals.event as { first: Record<string, unknown> }).first.commandText), /^SELECT \* FROM cards WHERE pan = /);
+});
