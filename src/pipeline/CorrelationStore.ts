@@ -11,6 +11,8 @@ import { writeFileAtomic } from '../util/atomicFile.js';
 import { fsErrorCode, fsErrorText, fsWriteError } from '../util/fsErrors.js';
 
 export interface CorrelationStore {
+  /** What the store is, for messages: "the correlation state file PATH". */
+  readonly name: string;
   /** The saved state, or undefined when there is none yet. */
   load(): Promise<CorrelationSnapshot | undefined>;
   /** Replaces the saved state durably; a TransientError when it cannot now (retried). */
@@ -18,6 +20,7 @@ export interface CorrelationStore {
 }
 
 export class MemoryCorrelationStore implements CorrelationStore {
+  readonly name = 'the correlation state in memory';
   #saved: string | undefined;
   async load(): Promise<CorrelationSnapshot | undefined> {
     return this.#saved === undefined ? undefined : (JSON.parse(this.#saved) as CorrelationSnapshot);
@@ -30,6 +33,10 @@ export class MemoryCorrelationStore implements CorrelationStore {
 /** One JSON file, replaced atomically (mode 0600: it holds redacted events of audit activity). */
 export class FileCorrelationStore implements CorrelationStore {
   constructor(readonly path: string) {}
+
+  get name(): string {
+    return `the correlation state file ${this.path}`;
+  }
 
   async load(): Promise<CorrelationSnapshot | undefined> {
     let text: string;

@@ -14,6 +14,7 @@
  * `run` persists it before each checkpoint; replay at its end) saves the committed state. Records processed again
  * after a restart (the checkpoint was behind the state) are duplicates to the engine and count once.
  */
+import { ConfigError, errorMessage } from '../errors.js';
 import { CorrelationEngine, type RuleSet } from '../rules/index.js';
 import { buildCorrelationAlert, type Alert, type Redaction } from './alert.js';
 import type { CheckpointedState } from './CheckpointedState.js';
@@ -47,7 +48,14 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     if (rules.correlations === undefined || rules.correlations.length === 0) return undefined;
     const c = new Correlator(o);
     const saved = await o.store?.load();
-    if (saved !== undefined) c.engine.restore(saved, new Set(rules.correlations.map((r) => r.info.id)));
+    if (saved !== undefined) {
+      try {
+        c.engine.restore(saved, new Set(rules.correlations.map((r) => r.info.id)));
+      } catch (err) {
+        // A state this version cannot read (another version's, or edited by hand): the user decides, nothing is guessed.
+        throw new ConfigError(`${o.store!.name} cannot be used: ${errorMessage(err)}; move it away to start afresh`, { cause: err });
+      }
+    }
     return c;
   }
 

@@ -123,6 +123,21 @@ describe('correlation rules end to end', () => {
     assert.deepEqual(fromLambda.map(strip), fromReplay.map(strip));
   });
 
+  it('replay --state-file that is not a state this version reads: exit 2 naming the file, nothing evaluated', async () => {
+    const file = await writeStream('some.jsonl', 0, 2);
+    for (const [name, text] of [['other-version.json', '{"version": 9}'], ['broken.json', '{"version": 1, "rules": {'], ['bad-groups.json', '{"version": 1, "rules": {"brute-force": 3}}']]) {
+      const state = join(dir, name!);
+      await writeFile(state, text!);
+      const r = await runCli(['replay', file, '--key-file', KEY, '--rules', rulesFile, '--output', 'jsonl', '--quiet', '--state-file', state]);
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(`the correlation state file ${state}`), r.stderr);
+      assert.match(r.stderr, /move it away to start afresh/);
+      assert.doesNotMatch(r.stderr, /internal error/);
+      assert.equal(r.stdout, '', 'nothing evaluated');
+      assert.equal(await readFile(state, 'utf8'), text, 'the file is left as it was');
+    }
+  });
+
   it('replay --state-file: a window half full at the end of one replay fills in the next; the same file twice never fires twice', async () => {
     const state = join(dir, 'state.json');
     const first = await writeStream('first.jsonl', 0, 2); // 4 failures: nothing yet
