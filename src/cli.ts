@@ -44,12 +44,12 @@ export const COMMANDS: Readonly<Record<string, RegisteredCommand>> = {
   },
   validate: {
     synopsis: 'validate [PATH...]',
-    summary: 'Check rule files; print every problem (file:line rule-id: message).',
+    summary: 'Check rule files; print every problem (file:line rule-id: message); --explain RULE-ID.',
     load: async () => (await import('./commands/validate.js')).validateCli,
   },
   test: {
     synopsis: 'test [PATH...]',
-    summary: 'Run the tests embedded in rule files (tests: fires / doesNotFire).',
+    summary: 'Run the tests embedded in rule files (fires, doesNotFire, timed sequences).',
     load: async () => (await import('./commands/testRules.js')).testCli,
   },
   'alert-test': {
