@@ -17,7 +17,7 @@ import { RULE_ID_PATTERN, RULE_KEYS, TEST_KEYS } from './schema.js';
 import type { CompiledRule, RuleInfo } from './types.js';
 import { isLocalTimeField, timeZoneProblem } from './localTime.js';
 import { compileTemplate } from './template.js';
-import { compileSteps, parseCorrelation } from './correlation.js';
+import { compileSteps, parseCorrelation, type CorrelationRefs } from './correlation.js';
 import { parseSequences } from './sequenceTests.js';
 import { describeNode, toJs, type YMap, type YNode } from '../config/yamlTree.js';
 
@@ -36,7 +36,7 @@ export function compileRule(
   ids: Map<string, Pos>,
   operators: ReturnType<typeof operatorTable>,
   order: number,
-  correlations?: Map<string, NonNullable<CompiledRule['correlation']>>,
+  correlations?: Map<string, CorrelationRefs>,
 ): CompiledRule | undefined {
   const problems = env.problems;
   const node = rn.node;
@@ -130,9 +130,11 @@ export function compileRule(
   if (corrEntry !== undefined) {
     if (target !== 'activity') err(corrEntry.keyPos, `correlation: only activity rules can correlate (this rule's target is ${target})`);
     else {
-      correlation = parseCorrelation(corrEntry.value, env, id);
+      const parsed = parseCorrelation(corrEntry.value, env, id);
+      correlation = parsed.spec;
       if (correlation === undefined) ok = false;
-      else if (id !== undefined) correlations?.set(id, correlation);
+      // Its base ids are checked by linkCorrelations even when another part of it is wrong (every mistake at once).
+      if (id !== undefined) correlations?.set(id, parsed.refs);
     }
   }
   const whenEntry = get('when');

@@ -36,7 +36,18 @@ const KEYS_OF: Record<CorrelationType, readonly string[]> = {
  * Parses `correlation:`; undefined after reporting every problem (each names `id`). A sequence step's `when:` is
  * checked here like a rule's (macros, lists, operators); compileSteps compiles it once the rule's time zone is known.
  */
-export function parseCorrelation(node: YNode, env: ConditionEnv, id: string | undefined): CorrelationSpec | undefined {
+export function parseCorrelation(node: YNode, env: ConditionEnv, id: string | undefined): { spec?: CorrelationSpec; refs: CorrelationRefs } {
+  const refs: CorrelationRefs = { rules: [] };
+  const spec = parseSpec(node, env, id, refs);
+  return spec !== undefined ? { spec, refs: spec } : { refs };
+}
+
+/** The base rule ids a correlation names, each where it is written: linkCorrelations checks them, even when another part of the correlation is wrong. */
+export interface CorrelationRefs {
+  rules: { id: string; pos: Pos }[];
+}
+
+function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs: CorrelationRefs): CorrelationSpec | undefined {
   const fields = env.fields.activity;
   let ok = true;
   const err = (pos: Pos, message: string): void => {
@@ -104,6 +115,7 @@ export function parseCorrelation(node: YNode, env: ConditionEnv, id: string | un
 
   const rulesEntry = get('rules');
   let rules: { id: string; pos: Pos }[] = rulesEntry !== undefined ? ruleIds(rulesEntry.value, 'rules') : [];
+  refs.rules = rules;
 
   const groupBy: string[] = [];
   const gb = get('groupBy');
@@ -181,6 +193,7 @@ export function parseCorrelation(node: YNode, env: ConditionEnv, id: string | un
       if (rulesEntry.value.kind !== 'seq' || rules.length < 2) err(rulesEntry.value.pos, 'a sequence has 2 or more steps: rules: [first, then, ...] or steps:');
     } else err(node.pos, 'a sequence needs steps: (2 or more, in order: {rules: [ids], gte: N} or {when: condition}), or rules: [first, then, ...]');
     rules = steps.flatMap((s) => s.rules);
+    refs.rules = rules;
     if (!ok || window === undefined) return undefined;
     return { type, rules, groupBy, windowMs: window.ms, window: window.text, steps, realertMs: realert?.ms ?? window.ms };
   }
@@ -269,13 +282,13 @@ export function compileSteps(spec: CorrelationSpec, operators: ReadonlyMap<strin
 /**
  * After every rule is compiled: each correlation's base predicate (its own `when:`, or any of its `rules:`),
  * reporting unknown base ids and bases that are themselves correlations (a cycle is named as one). `specs` holds
- * every correlation parsed, compiled or not (a file with another mistake still gets these checks). Sets
+ * every correlation's base ids, parsed or not, compiled or not (a file with another mistake still gets these checks). Sets
  * `basePredicate` on each compiled correlation rule.
  */
 export function linkCorrelations(
   compiled: readonly CompiledRule[],
   ids: ReadonlyMap<string, Pos>,
-  specs: ReadonlyMap<string, CorrelationSpec>,
+  specs: ReadonlyMap<string, CorrelationRefs>,
   problems: ProblemList,
 ): void {
   const byId = new Map(compiled.map((c) => [c.info.id, c]));
@@ -325,7 +338,7 @@ function anyOf(preds: readonly Predicate[]): Predicate {
   return preds.length === 1 ? (preds[0] as Predicate) : (e) => preds.some((p) => p(e));
 }
 
-function findCycle(start: string, specs: ReadonlyMap<string, CorrelationSpec>): string[] | undefined {
+function findCycle(start: string, specs: ReadonlyMap<string, CorrelationRefs>): string[] | undefined {
   const path: string[] = [];
   const walk = (id: string): string[] | undefined => {
     if (path.includes(id)) return [...path.slice(path.indexOf(id)), id];
