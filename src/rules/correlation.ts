@@ -15,7 +15,7 @@ import type { Predicate } from './compile.js';
 import type { CompiledRule, CorrelationSpec, CorrelationType } from './types.js';
 
 export const CORRELATION_TYPES: readonly CorrelationType[] = ['event_count', 'value_count', 'value_sum'];
-export const CORRELATION_KEYS = ['type', 'rules', 'groupBy', 'window', 'field', 'gte', 'realert'] as const;
+export const CORRELATION_KEYS = ['type', 'rules', 'groupBy', 'window', 'field', 'gte', 'realert', 'generate'] as const;
 
 /** Parses `correlation:`; undefined after reporting every problem (each names `id`). */
 export function parseCorrelation(
@@ -116,6 +116,10 @@ export function parseCorrelation(
     }
   } else if (f !== undefined && type !== undefined) err(f.e.keyPos, `field: is for value_count and value_sum, not ${type}`);
 
+  // Sigma's `generate`: do the base rules it lists also alert on their own? (default false, as in Sigma)
+  const gen = scalar('generate');
+  if (gen !== undefined && typeof gen.v !== 'boolean') err(gen.e.value.pos, `generate must be true or false, got ${describeNode(gen.e.value)}`);
+
   const g = scalar('gte');
   let gte: number | undefined;
   if (g === undefined) err(node.pos, 'no gte (the threshold: it fires when the count, distinct count or sum reaches it)');
@@ -131,6 +135,7 @@ export function parseCorrelation(
     window: window.text,
     gte,
     realertMs: realert?.ms ?? window.ms,
+    generate: gen?.v === true,
   };
   if (fieldName !== undefined) spec.field = fieldName;
   return spec;
@@ -181,6 +186,14 @@ export function linkCorrelations(
     if (c.hasWhen) preds.unshift(c.predicate);
     c.basePredicate = preds.length === 1 ? (preds[0] as Predicate) : (e) => preds.some((p) => p(e));
   }
+}
+
+/**
+ * The ids of the base rules a correlation references (its `rules:`), in the order written, each once: the rules
+ * whose own alerts its `generate` governs (load.ts). Every kind of reference to a base rule belongs here.
+ */
+export function baseRuleIds(spec: CorrelationSpec): string[] {
+  return [...new Set(spec.rules.map((r) => r.id))];
 }
 
 function findCycle(start: string, specs: ReadonlyMap<string, CorrelationSpec>): string[] | undefined {

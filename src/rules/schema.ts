@@ -87,6 +87,7 @@ const CORRELATION_SPEC: ObjectSpec = {
     field: { type: 'string', description: 'value_count: the field counted; value_sum: the numeric field summed.' },
     gte: { type: 'any', description: 'It fires when the count, distinct count or sum reaches this.', jsonSchema: { type: 'number', exclusiveMinimum: 0 } },
     realert: { type: 'duration', description: 'Quiet per group after firing (default: the window).' },
+    generate: { type: 'boolean', description: "Sigma's generate: true, its base rules also alert on their own (default false: they only feed it)." },
   },
 };
 
