@@ -184,7 +184,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
     const c = compileRule(rn, env, ids, operators, compiled.length, correlations);
     if (c !== undefined) compiled.push(c);
   }
-  const effective = applyRuleOverrides(overrides, ruleNodes, compiled, env, operators, appended);
+  const effective = applyRuleOverrides(overrides, ruleNodes, compiled, env, appended);
   // After the overrides: a correlation's base events are its base rules as they finally are (exceptions included).
   linkCorrelations(effective, ids, correlations, problems);
   for (const m of macros.values()) {
