@@ -1,10 +1,11 @@
 /**
  * `dasguard validate [PATH...]`: every problem in the rule files at once; exit 0 (clean) or 2. With `--explain
  * RULE-ID`: the effective rule after every file's overrides and appends, and where each property was set or changed.
+ * The summary names the enabled rules that only feed correlations (`generate: false`): they give no alert of their own.
  */
 import { ExitCode } from '../errors.js';
 import { didYouMean } from '../config/didYouMean.js';
-import { explainRule, formatProblem, loadRules } from '../rules/index.js';
+import { explainRule, feedOnlyLines, formatProblem, loadRules } from '../rules/index.js';
 import { terminalSafe } from '../util/escape.js';
 import { defaultRulePaths } from './common.js';
 import type { Io } from './io.js';
@@ -28,6 +29,8 @@ export async function validateCommand(opts: { paths: string[]; explain?: string 
   }
   const enabled = ruleSet.rules.filter((r) => r.enabled).length;
   io.stdout.write(`${ruleSet.rules.length} rules (${enabled} enabled) in ${files.length} file${files.length === 1 ? '' : 's'}: OK\n`);
+  // Sigma's generate: false: say which enabled rules give no alert of their own, so none is a surprise.
+  for (const line of feedOnlyLines(ruleSet)) io.stdout.write(terminalSafe(line) + '\n');
   return ExitCode.ok;
 }
 

@@ -3,7 +3,8 @@
  * rule fires. Rules are indexed by a field they require (e.g. `class` in {DDL, MAIN}, `sqlCommand` in
  * {GRANT, REVOKE}): a rule is tried only on events whose value of that field can make it fire. Correlation rules
  * (stateful) are never matched here: `baseMatches` says which correlations an event feeds, and the record driver's
- * in-order step (src/pipeline/Correlator.ts) runs them.
+ * in-order step (src/pipeline/Correlator.ts) runs them. A base rule that only feeds correlations (`generate: false`,
+ * CompiledRule.feedsOnly) is left out of `evaluate`; its predicate still feeds them through `baseMatches`.
  */
 import type { Engine } from 'json-rules-engine';
 import { toEngineRoot, type Event, type Requirements } from './compile.js';
@@ -42,7 +43,8 @@ export class CompiledRuleSet implements RuleSet {
     this.#compiled = compiled;
     this.rules = compiled.map((c) => c.info);
     this.#byId = new Map(compiled.map((c) => [c.info.id, c]));
-    const stateless = compiled.filter((c) => c.correlation === undefined);
+    // The rules that alert on their own: stateless, and not only feeding correlations (generate: false).
+    const stateless = compiled.filter((c) => c.correlation === undefined && c.feedsOnly === undefined);
     this.#index = {
       activity: buildIndex(stateless.filter((c) => c.info.enabled && c.info.target === 'activity')),
       'rds-event': buildIndex(stateless.filter((c) => c.info.enabled && c.info.target === 'rds-event')),
@@ -105,7 +107,7 @@ export class CompiledRuleSet implements RuleSet {
     return out;
   }
 
-  /** One rule, bypassing the index and the `enabled` flag (rule tests); undefined for an unknown id. */
+  /** One rule, bypassing the index, the `enabled` flag and `feedsOnly` (rule tests); undefined for an unknown id. */
   evaluateRule(ruleId: string, event: Event): RuleMatch | null | undefined {
     const r = this.#byId.get(ruleId);
     if (r === undefined || r.correlation !== undefined) return undefined;
@@ -117,10 +119,10 @@ export class CompiledRuleSet implements RuleSet {
     return this.#compiled;
   }
 
-  /** The enabled rules of `target` as json-rules-engine rule JSON (each rule's event type is its id). */
+  /** The rules `evaluate` tries, as json-rules-engine rule JSON (each rule's event type is its id). */
   engineRules(target: RuleTarget = 'activity'): EngineRuleJson[] {
     return this.#compiled
-      .filter((c) => c.info.enabled && c.info.target === target && c.correlation === undefined)
+      .filter((c) => c.info.enabled && c.info.target === target && c.correlation === undefined && c.feedsOnly === undefined)
       .map((c) => ({ name: c.info.id, conditions: toEngineRoot(c.cond, c.timeZone), event: { type: c.info.id } }));
   }
 

@@ -19,7 +19,7 @@ import type { ConditionEnv } from './conditionEnv.js';
 import type { CompiledRule, CorrelationSpec, CorrelationType, SequenceStep, ThresholdType } from './types.js';
 
 export const CORRELATION_TYPES: readonly CorrelationType[] = ['event_count', 'value_count', 'value_sum', 'sequence', 'first_seen'];
-export const CORRELATION_KEYS = ['type', 'rules', 'steps', 'groupBy', 'window', 'field', 'gte', 'learning', 'forget', 'realert'] as const;
+export const CORRELATION_KEYS = ['type', 'rules', 'steps', 'groupBy', 'window', 'field', 'gte', 'learning', 'forget', 'realert', 'generate'] as const;
 const STEP_KEYS = ['rules', 'when', 'gte'] as const;
 /** first_seen's learning period when it says none. */
 export const DEFAULT_LEARNING = '7d';
@@ -146,6 +146,10 @@ function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs:
     }
     return { ms: parseDuration(text) as number, text };
   };
+  // Sigma's `generate`: do the base rules it lists also alert on their own? (default false, as in Sigma)
+  const gen = scalar('generate');
+  if (gen !== undefined && typeof gen.v !== 'boolean') err(gen.e.value.pos, `generate must be true or false, got ${describeNode(gen.e.value)}`);
+  const generate = gen?.v === true;
   const windowed = type !== 'first_seen';
   const window = windowed ? duration('window', type !== undefined) : undefined;
   const realert = duration('realert', false);
@@ -174,6 +178,7 @@ function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs:
       learningMs: learning?.ms ?? (parseDuration(DEFAULT_LEARNING) as number),
       learning: learning?.text ?? DEFAULT_LEARNING,
       realertMs: realert?.ms ?? 0,
+      generate,
     };
     if (forget !== undefined) Object.assign(spec, { forgetMs: forget.ms, forget: forget.text });
     return spec;
@@ -200,7 +205,7 @@ function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs:
     rules = steps.flatMap((s) => s.rules);
     refs.rules = rules;
     if (!ok || window === undefined) return undefined;
-    return { type, rules, groupBy, windowMs: window.ms, window: window.text, steps, realertMs: realert?.ms ?? window.ms };
+    return { type, rules, groupBy, windowMs: window.ms, window: window.text, steps, realertMs: realert?.ms ?? window.ms, generate };
   }
 
   let fieldName: string | undefined;
@@ -231,6 +236,7 @@ function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs:
     window: window.text,
     gte,
     realertMs: realert?.ms ?? window.ms,
+    generate,
   };
   if (fieldName !== undefined) spec.field = fieldName;
   return spec;
@@ -341,6 +347,14 @@ export function linkCorrelations(
 
 function anyOf(preds: readonly Predicate[]): Predicate {
   return preds.length === 1 ? (preds[0] as Predicate) : (e) => preds.some((p) => p(e));
+}
+
+/**
+ * The ids of the base rules a correlation references (its `rules:`), in the order written, each once: the rules
+ * whose own alerts its `generate` governs (load.ts). Every kind of reference to a base rule belongs here.
+ */
+export function baseRuleIds(spec: CorrelationSpec): string[] {
+  return [...new Set(spec.rules.map((r) => r.id))];
 }
 
 function findCycle(start: string, specs: ReadonlyMap<string, CorrelationRefs>): string[] | undefined {

@@ -1,13 +1,16 @@
 /**
  * `dasguard validate --explain RULE-ID`: the effective rule after every file (overrides.ts applied): its condition
  * with macros and lists expanded (an indented all/any/not tree of `field operator value`, exceptions apart), or for a
- * correlation its type, threshold, window, groups and base rules (a sequence's steps, each with its rules or its own
- * condition; first_seen's fields, learning and forget); severity, enabled, exceptions, and for each property the file:line that set or changed it, in load order.
+ * correlation its type, threshold, window, groups, base rules (a sequence's steps, each with its rules or its own
+ * condition; first_seen's fields, learning and forget) and `generate`; severity, enabled, whether a base rule alerts
+ * on its own or only feeds correlations, exceptions, and for each property the file:line that set or changed it, in
+ * load order. `feedOnlyLines` is what plain `validate` says of the rules that only feed correlations.
  */
 import { formatMs } from '../config/duration.js';
+import { baseRuleIds } from './correlation.js';
 import type { Cond } from './conditionEnv.js';
 import { CompiledRuleSet } from './RuleSet.js';
-import type { RuleSet } from './types.js';
+import type { CompiledRule, RuleSet } from './types.js';
 
 /** The explanation's text, or undefined when no rule has that id. */
 export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
@@ -36,6 +39,18 @@ export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
       lines.push(`  correlation: first_seen of [${k.fields.join(', ')}] ${per}; learning ${k.learning} from the rule's first base event; ${forget}`);
     } else lines.push(`  correlation: ${k.type}${k.field !== undefined ? ` of ${k.field}` : ''} >= ${k.gte} within ${k.window} ${per}`);
     if (k.rules.length > 0 && k.type !== 'sequence') lines.push(`  base rules: ${k.rules.map((r) => r.id).join(', ')}`);
+    const gen = k.generate === true;
+    const why = baseRuleIds(k).length === 0
+      ? 'no base rules'
+      : !c.info.enabled
+        ? 'disabled: it silences none of its base rules'
+        : gen
+          ? 'its base rules also alert on their own'
+          : 'its base rules only feed it, unless an enabled correlation listing them says generate: true';
+    lines.push(`  generate: ${gen} (${why})`);
+  } else {
+    const feeding = feedingLine(ruleSet.compiledRules(), c);
+    if (feeding !== undefined) lines.push(`  ${feeding}`);
   }
   if (k === undefined || c.hasWhen) {
     lines.push(k === undefined ? '  when (macros and lists expanded):' : '  own when (macros and lists expanded), also a base event:');
@@ -53,6 +68,27 @@ export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
   lines.push('  set or changed at (load order):');
   for (const o of x?.origins ?? []) lines.push(`    ${o.property.padEnd(24)} ${o.pos.file}:${o.pos.line}  ${o.how}`);
   return lines.join('\n');
+}
+
+/**
+ * What `validate` says of each enabled rule that only feeds correlations: `ID does not alert on its own: feeds …
+ * (generate: false)`, in load order.
+ */
+export function feedOnlyLines(ruleSet: RuleSet): string[] {
+  if (!(ruleSet instanceof CompiledRuleSet)) return [];
+  const all = ruleSet.compiledRules();
+  return all.filter((r) => r.info.enabled && r.feedsOnly !== undefined).map((r) => `${r.info.id} ${feedingLine(all, r) ?? ''}`);
+}
+
+/** How a stateless rule stands with the correlations that reference it; undefined when none does. */
+function feedingLine(all: readonly CompiledRule[], c: CompiledRule): string | undefined {
+  if (c.feedsOnly !== undefined) return `does not alert on its own: feeds ${c.feedsOnly.join(', ')} (generate: false)`;
+  const refs = all.filter((r) => r.correlation !== undefined && baseRuleIds(r.correlation).includes(c.info.id));
+  if (refs.length === 0) return undefined;
+  const enabled = refs.filter((r) => r.info.enabled);
+  if (enabled.length === 0) return `alerts on its own: listed only by disabled correlations (${refs.map((r) => r.info.id).join(', ')})`;
+  const gen = enabled.filter((r) => r.correlation?.generate === true).map((r) => r.info.id);
+  return `alerts on its own and feeds ${enabled.map((r) => r.info.id).join(', ')} (generate: true on ${gen.join(', ')})`;
 }
 
 function condLines(c: Cond, indent: string, out: string[]): void {

@@ -4,4 +4,4 @@ export { loadRules, loadRuleTexts, rulesFailedMessage } from './load.js';
 export type { CompiledRule, CorrelationFiring, RuleMatch, RuleSet } from './types.js';
 export { CorrelationEngine, type CorrelationSnapshot } from './CorrelationEngine.js';
 export { runRuleTests, completeTestEvent } from './ruleTests.js';
-export { explainRule } from './explain.js';
+export { explainRule, feedOnlyLines } from './explain.js';

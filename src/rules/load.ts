@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { checkUnusedMacro } from './condition.js';
 import type { ConditionEnv, Macro, NamedList } from './conditionEnv.js';
 import { compileRule, type RuleNode } from './compileRule.js';
-import { linkCorrelations, type CorrelationRefs } from './correlation.js';
+import { baseRuleIds, linkCorrelations, type CorrelationRefs } from './correlation.js';
 import {
   ACTIVITY_FIELDS,
   FieldTypes,
@@ -184,7 +184,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
     const c = compileRule(rn, env, ids, operators, compiled.length, correlations);
     if (c !== undefined) compiled.push(c);
   }
-  const effective = applyRuleOverrides(overrides, ruleNodes, compiled, env, operators, appended);
+  const effective = applyRuleOverrides(overrides, ruleNodes, compiled, env, appended);
   // After the overrides: a correlation's base events are its base rules as they finally are (exceptions included).
   linkCorrelations(effective, ids, correlations, problems);
   for (const m of macros.values()) {
@@ -192,7 +192,32 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
   }
   problems.items.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.column ?? 0) - (b.column ?? 0)));
   if (problems.items.some(isError)) return undefined;
+  markFeedOnly(effective);
   return new CompiledRuleSet(effective);
+}
+
+/**
+ * Sigma's `generate` (docs/rules.md "Correlation rules"), once overrides have set each rule's `enabled`: a rule that
+ * enabled correlations reference only feeds them (`feedsOnly`: no alert of its own) unless one of them says
+ * `generate: true`. Disabled correlations do not count: a rule they alone reference alerts as before.
+ */
+function markFeedOnly(rules: readonly CompiledRule[]): void {
+  const feeds = new Map<string, { by: string[]; generate: boolean }>();
+  for (const c of rules) {
+    if (c.correlation === undefined || !c.info.enabled) continue;
+    for (const id of baseRuleIds(c.correlation)) {
+      const f = feeds.get(id);
+      if (f === undefined) feeds.set(id, { by: [c.info.id], generate: c.correlation.generate === true });
+      else {
+        f.by.push(c.info.id);
+        f.generate ||= c.correlation.generate === true;
+      }
+    }
+  }
+  for (const r of rules) {
+    const f = feeds.get(r.info.id);
+    if (f !== undefined && !f.generate) r.feedsOnly = f.by;
+  }
 }
 
 function collectLists(node: YNode, lists: Map<string, NamedList>, problems: ProblemList): void {

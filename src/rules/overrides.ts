@@ -1,8 +1,10 @@
 /**
  * Exceptions, appends and overrides (the Falco model, docs/rules.md "Exceptions and overrides"):
  * - a rule's `exceptions:` are named tuples of fields and values that silence it (each tuple matches when EVERY
- *   field equals its value); they are folded into the rule's condition as `all: [when, not: any: [tuples]]`, so
- *   the compiled closure and the json-rules-engine reference agree, and they are tried only once `when` holds;
+ *   field equals its value); they are folded into the rule's condition as `all: [when, not: any: [tuples]]` (the
+ *   json-rules-engine reference runs that), while the compiled predicate tests them through one Set of tuple keys
+ *   per exception (exceptionTest: O(1) per event however many tuples a file appends, the same answers as `===`),
+ *   only once `when` holds;
  * - a file's top-level `overrides:` list appends to a list or macro defined in any file (a macro appended to
  *   becomes `any: [its condition, the appended one]`) and sets a rule's `severity` or `enabled`, or appends to or
  *   replaces its `exceptions`, without editing the file that defines it.
@@ -12,10 +14,9 @@
  * load.ts calls collectOverrides (pass 1), applyListMacroAppends (before the rules) and applyRuleOverrides (after).
  */
 import { Severities, type Severity } from '../types.js';
-import { compilePredicate, requirementsOf } from './compile.js';
+import { exceptionTest, unlessExcepted } from './exceptionTest.js';
 import { resolveField, type Cond, type ConditionEnv, type FieldRef, type Macro, type NamedList } from './conditionEnv.js';
 import { RuleTargets, type RuleTarget } from './fields.js';
-import type { operatorTable } from './operators.js';
 import { didYouMean } from '../config/didYouMean.js';
 import type { Pos, ProblemList } from '../config/problems.js';
 import { NAME_PATTERN } from './schema.js';
@@ -145,7 +146,6 @@ export function applyRuleOverrides(
   ruleNodes: readonly { node: YNode; file: string }[],
   compiled: readonly CompiledRule[],
   env: ConditionEnv,
-  operators: ReturnType<typeof operatorTable>,
   appended: ReadonlyMap<string, Pos[]>,
 ): CompiledRule[] {
   const problems = env.problems;
@@ -242,7 +242,9 @@ export function applyRuleOverrides(
     if (tuples.length === 0) return { ...c, info, explain };
     const silence: Cond = { kind: 'not', item: { kind: 'any', items: tuples } };
     const cond: Cond = c.cond.kind === 'all' ? { kind: 'all', items: [...c.cond.items, silence] } : { kind: 'all', items: [c.cond, silence] };
-    return { ...c, info, cond, predicate: compilePredicate(cond, operators, c.timeZone), requirements: requirementsOf(cond), explain };
+    // `cond` is what json-rules-engine runs; the predicate is the same test with the tuples looked up, not tried
+    // one by one. `not` constrains no field, so the requirements (the rule index) are those of `when`.
+    return { ...c, info, cond, predicate: unlessExcepted(c.predicate, exceptionTest(s.exceptions, c.timeZone)), explain };
   });
 }
 

@@ -25,7 +25,8 @@ export interface RuleTestResult {
 
 /**
  * Runs the `tests:` of every rule (or of `options.ruleIds`). An enabled rule is checked through
- * `ruleSet.evaluate` (so the rule index is exercised too); a disabled rule directly.
+ * `ruleSet.evaluate` (so the rule index is exercised too); a disabled rule, and one that only feeds correlations
+ * (`generate: false`: still a detector, whose condition its tests hold to), directly.
  */
 export function runRuleTests(ruleSet: RuleSet, options: { ruleIds?: readonly string[] } = {}): RuleTestResult {
   if (!(ruleSet instanceof CompiledRuleSet)) {
@@ -47,12 +48,13 @@ export function runRuleTests(ruleSet: RuleSet, options: { ruleIds?: readonly str
       cases.forEach((tc, i) => {
         const event = completeTestEvent(tc.event, r.info.target);
         const direct = ruleSet.evaluateRule(id, event);
-        const fired = r.info.enabled
+        const indexed = r.info.enabled && r.feedsOnly === undefined;
+        const fired = indexed
           ? ruleSet.evaluate(event, r.info.target).some((m) => m.rule.id === id)
           : direct !== null && direct !== undefined;
         const expected = kind === 'fires';
         const where = `tests.${kind}[${i}]`;
-        if (r.info.enabled && fired !== (direct !== null && direct !== undefined)) {
+        if (indexed && fired !== (direct !== null && direct !== undefined)) {
           result.failed.push({ ruleId: id, file: tc.pos.file, line: tc.pos.line, message: `${where}: the rule index disagrees with the rule (a dasguard bug)` });
         } else if (fired !== expected) {
           const msg = expected ? 'expected the rule to fire; it did not' : 'expected the rule not to fire; it fired';

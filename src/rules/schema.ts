@@ -110,6 +110,7 @@ const CORRELATION_SPEC: ObjectSpec = {
     learning: { type: 'duration', description: "first_seen: nothing fires for this long from the rule's first base event (default 7d)." },
     forget: { type: 'duration', description: 'first_seen: a combination not seen for this long is new again (default never).' },
     realert: { type: 'duration', description: 'Quiet per group after firing (default: the window; first_seen: 0).' },
+    generate: { type: 'boolean', description: "Sigma's generate: true, its base rules also alert on their own (default false: they only feed it)." },
   },
 };
 

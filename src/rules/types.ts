@@ -32,7 +32,10 @@ export interface RuleMatch {
 export interface RuleSet {
   /** Every rule, enabled and disabled, in load order (files sorted, then position in the file). */
   readonly rules: readonly RuleInfo[];
-  /** The enabled rules of `target` (default `activity`) that fire on `event`, in load order. */
+  /**
+   * The enabled rules of `target` (default `activity`) that fire on `event`, in load order; not those that only
+   * feed correlations (`generate: false`, CompiledRule.feedsOnly).
+   */
   evaluate(event: Record<string, unknown>, target?: RuleTarget): RuleMatch[];
   /** The enabled correlation rules an activity event feeds (absent: the set has no correlations). */
   baseMatches?(event: Record<string, unknown>): readonly CompiledRule[];
@@ -64,6 +67,11 @@ export interface CompiledRule {
   hasWhen?: boolean;
   /** A correlation's base events: its `when:` or any of its base rules (set by linkCorrelations). */
   basePredicate?: Predicate;
+  /**
+   * Set (load.ts, after overrides and linking) on a rule that does not alert on its own: the enabled correlations
+   * that reference it, all with `generate: false` (none says true). Its predicate still feeds them, and its tests run.
+   */
+  feedsOnly?: string[];
 }
 
 /** Where a property of a rule was set or changed: `how` is 'set', 'default', 'override: …' or 'append to …'. */
@@ -87,6 +95,11 @@ interface CorrelationBase {
   groupBy: string[];
   /** After firing, quiet for this long per group (default: the window; first_seen: 0). */
   realertMs: number;
+  /**
+   * Sigma's `generate` (default false): whether the base rules it references also alert on their own. A base rule
+   * listed by an enabled correlation only feeds it, unless an enabled correlation listing it says true. Absent: false.
+   */
+  generate?: boolean;
 }
 
 /** event_count, value_count, value_sum: a threshold over a sliding window. */

@@ -82,9 +82,9 @@ before(async () => {
 after(async () => rm(dir, { recursive: true, force: true }));
 
 describe('correlation rules end to end', () => {
-  it('replay: 10 failures from one host in 90 s are 10 alerts of the base rule and ONE correlation alert', async () => {
+  it('replay: 10 failures from one host in 90 s are ONE correlation alert; the base rule only feeds it (generate: false)', async () => {
     const alerts = await replay(await writeStream('all.jsonl', 0, 5));
-    assert.equal(alerts.filter((a) => a.ruleId === 'failed-login').length, 10);
+    assert.equal(alerts.filter((a) => a.ruleId === 'failed-login').length, 0);
     const c = correlations(alerts);
     assert.equal(c.length, 1);
     const a = c[0]!;
@@ -97,6 +97,16 @@ describe('correlation rules end to end', () => {
     assert.equal((a.event as { first: { statementId: number } }).first.statementId, 1);
     assert.equal((a.event as { last: { statementId: number } }).last.statementId, 5);
     assert.equal(a.time, '2026-10-14T09:00:40.000Z');
+  });
+
+  it('replay with generate: true: the base rule alerts on each of the 10 failures too, beside the one correlation alert', async () => {
+    const file = join(dir, 'generate.yaml');
+    await writeFile(file, RULES.replace('gte: 5}', 'gte: 5, generate: true}'));
+    const r = await runCli(['replay', await writeStream('gen.jsonl', 0, 5), '--key-file', KEY, '--rules', file, '--output', 'jsonl', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const alerts = jsonLines(r.stdout) as unknown as Alert[];
+    assert.equal(alerts.filter((a) => a.ruleId === 'failed-login').length, 10);
+    assert.equal(correlations(alerts).length, 1);
   });
 
   it('replay and the Lambda give the same correlation alerts with the same ids (in one invocation or several)', async () => {
