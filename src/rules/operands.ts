@@ -13,6 +13,11 @@ import { describeNode, type Scalar, type YNode } from '../config/yamlTree.js';
 import { problem, type ConditionCtx, type FieldRef } from './conditionEnv.js';
 
 export function checkFieldType(spec: OperatorSpec, ref: FieldRef, fieldName: string, pos: Pos, ctx: ConditionCtx): boolean {
+  if (ref.fact === 'objects' && ref.path.length === 0 && (spec.name === 'contains' || spec.name === 'doesNotContain')) {
+    // A list of {name, command, ...} never holds a plain value: the test could never be true (or never false).
+    problem(ctx, pos, `operator '${spec.name}' cannot test objects: its entries are {${STATEMENT_OBJECT_KEYS.join(', ')}}, not names; use hasObject: {name: …}`);
+    return false;
+  }
   if (spec.fieldTypes.includes(ref.type)) return true;
   let hint = '';
   if (ref.type === 'string' && (spec.name === 'contains' || spec.name === 'doesNotContain')) {

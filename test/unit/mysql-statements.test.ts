@@ -153,16 +153,20 @@ describe('hasObject', () => {
       '  - id: r4',
       '    severity: low',
       '    when: {objects: {hasObject: {name: $nope}}}',
+      '  - id: r5',
+      '    severity: low',
+      '    when: {objects: {contains: cards}}',
     ].join('\n');
     const { ruleSet, problems } = loadRuleTexts([{ file: 'bad.yaml', text }]);
     assert.equal(ruleSet, undefined);
     const got = problems.map(formatProblem);
-    assert.equal(got.length, 5, got.join('\n'));
+    assert.equal(got.length, 6, got.join('\n'));
     assert.match(got[0] as string, /^bad\.yaml:4 r1: 'hasObject': unknown object key 'table' \(name, command, type, database\)/);
     assert.match(got[1] as string, /^bad\.yaml:4 r1: 'hasObject': command takes text values, got number 5: write it in quotes/);
     assert.match(got[2] as string, /^bad\.yaml:7 r2: operator 'hasObject' cannot test objectName \(string\)/);
     assert.match(got[3] as string, /^bad\.yaml:10 r3: 'hasObject' takes a mapping of name, command, type, database/);
     assert.match(got[4] as string, /^bad\.yaml:13 r4: unknown list 'nope'/);
+    assert.match(got[5] as string, /^bad\.yaml:16 r5: operator 'contains' cannot test objects: its entries are \{name, command, type, database\}, not names; use hasObject/);
   });
 });
 
