@@ -7,8 +7,10 @@
  *
  *   objects: [{name: 'cards', command: 'READ', type: 'TABLE', database: 'shop'}, ...]
  *
- * - `name` is each name of the AUX event's `objectName` (a comma-separated list is split; `commandText` when
- *   objectName is empty); `command`, `type` and `database` are the AUX event's command, objectType and databaseName.
+ * - `name` is each name of the AUX event's `objectName` (a comma-separated list is split; when it is empty, the AUX
+ *   event's `commandText`, which DAS fills with the object's name); `command`, `type` and `database` are the AUX
+ *   event's command, objectType and databaseName. Object names are not statement text: `objects` carries no
+ *   redaction mark (src/rules/fields.ts), and is shown like `objectName` under every mode.
  * - Every MySQL MAIN event gets `objects` (an empty list when its record holds no AUX event of the statement).
  * - AUX events whose MAIN is not in their record: the first of them (record order) carries the `objects` of all of
  *   them, so a rule on `objects` still sees the statement once, without its SQL (commandText is the object name).
@@ -18,7 +20,8 @@
  * - Grouping follows record order: a second MAIN of the same key (connection events share statementId 0) starts a
  *   new statement, and AUX events join the latest statement of their key.
  *
- * WHERE AND WHY HERE: within one record, in the stateless part (processRecord's evaluateBatch), so the join is a pure
+ * WHERE AND WHY HERE: within one record, in the stateless part (processRecord's evaluateBatch; a rule test's event in
+ * src/rules/ruleTests.ts is joined as a record of its own), so the join is a pure
  * function of the record: replay, run and the Lambda give the same views, the same alerts and the same alert ids
  * (alert.ts alertId reads the MAIN event's own fields, unchanged), and nothing is held across records, so nothing has
  * to survive a restart and no record's commit waits for another. The cost, stated in docs/rules.md: a statement

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { joinMysqlStatements } from '../../src/codec/mysqlStatements.js';
 import { normalizeEvent, type RecordContext } from '../../src/codec/normalize.js';
+import { formatSummary } from '../../src/pipeline/output.js';
 import { PipelineStats } from '../../src/pipeline/PipelineStats.js';
 import { evaluateBatch } from '../../src/pipeline/processRecord.js';
 import { redactEvent } from '../../src/redaction/index.js';
@@ -201,6 +202,8 @@ describe('the record path with the pack', () => {
     stats.countDecoded(first);
     stats.countDecoded(second);
     assert.equal(stats.snapshot().mysqlUnjoined, 2);
+    assert.match(formatSummary('replay', stats), /\n {2}MySQL statements: 2 MAIN or AUX parts evaluated without their other part \(it was in another record\)/);
+    assert.doesNotMatch(formatSummary('replay', new PipelineStats()), /MySQL statements/);
   });
 
   it('decoding without rules adds nothing', () => {
