@@ -1,7 +1,7 @@
 /**
  * Realistic DAS activity, shared by the sample generator, the benchmarks and tests: the documented example
  * events (seeds/004) plus the variety a real cluster shows (privileged DDL, heavy reads, errors, failed logins,
- * privilege changes, unbounded DELETE/UPDATE, MySQL MAIN/AUX pairs, heartbeats, admin noise, an unknown field),
+ * privilege changes, unbounded DELETE/UPDATE, MySQL MAIN/AUX pairs (reads of a sensitive table), heartbeats, admin noise, an unknown field),
  * embedded in pgbench-like background traffic. Deterministic: a seeded PRNG, fixed clock.
  */
 
@@ -389,6 +389,16 @@ export function mysqlSample(): SampleRecord[] {
   ]);
   records.push([...tr.statement(master, 'DROP TABLE staging_2019', { objects: [{ name: 'staging_2019', command: 'DROP' }] }), tr.connection(master, 'DISCONNECT')]);
   for (let i = 0; i < 5; i++) records.push([...bg(3), tr.heartbeat()]);
+  // Reads of the sensitive table cards (sensitive-table-read, through the statement's AUX events): one table, then a
+  // join with another table; each is one alert showing the SQL.
+  records.push([
+    ...tr.statement(app, 'SELECT number, holder FROM cards WHERE customer_id = 12', { objects: [{ name: 'cards', command: 'READ' }], rowCount: 1 }),
+    ...bg(1),
+    ...tr.statement(bi, 'SELECT u.email, c.holder FROM customers u JOIN cards c ON c.customer_id = u.id', {
+      objects: [{ name: 'customers', command: 'READ' }, { name: 'cards', command: 'READ' }],
+      rowCount: 40,
+    }),
+  ]);
   return records.map((events) => ({ clusterId: MYSQL.clusterId, instanceId: MYSQL.instanceId, databaseActivityEventList: events }));
 }
 

@@ -29,6 +29,11 @@ function zeroCounters() {
     correlationLate: 0,
     /** Correlation groups evicted because a rule held its maximum of groups. */
     correlationEvictions: 0,
+    /**
+     * MySQL statement halves evaluated without their other half: AUX events whose MAIN is not in their record, or a
+     * MAIN naming objects with no AUX event in its record (src/codec/mysqlStatements.ts).
+     */
+    mysqlUnjoined: 0,
   };
 }
 
@@ -59,6 +64,7 @@ export class PipelineStats {
       c.events += outcome.batch.events.length;
       c.heartbeats += outcome.batch.heartbeats.length;
     }
+    if (outcome.mysqlUnjoined !== undefined) c.mysqlUnjoined += outcome.mysqlUnjoined;
     for (const w of outcome.warnings) this.warnings.add(w);
   }
 

@@ -13,6 +13,7 @@ import type { ActivityEvent, DecodedBatch, RecordPosition, SourceRecord } from '
 import { formatPosition } from '../types.js';
 import { buildAlert, type Alert, type Redaction } from './alert.js';
 import { redactEvent } from '../redaction/index.js';
+import { joinMysqlStatements } from '../codec/mysqlStatements.js';
 
 export interface Quarantined {
   position: RecordPosition;
@@ -36,6 +37,8 @@ export interface RecordOutcome {
    * correlation step (Correlator.ts): processRecord may run ahead of earlier records, so no state is touched here.
    */
   correlating?: BaseEvents[];
+  /** MySQL statement halves evaluated without their other half (their MAIN or AUX events in another record). */
+  mysqlUnjoined?: number;
 }
 
 /** One event that feeds correlation rules, with its redacted copy (what the correlation state keeps). */
@@ -91,13 +94,18 @@ export async function processRecord(record: SourceRecord, deps: ProcessorDeps): 
   return evaluateBatch(batch, record.position, deps);
 }
 
-/** Rules over a decoded batch: heartbeats are never evaluated; rejected events are quarantined one by one. */
+/**
+ * Rules over a decoded batch: heartbeats are never evaluated; rejected events are quarantined one by one. The MySQL
+ * events of one statement are joined first (src/codec/mysqlStatements.ts: the MAIN event gets the `objects` of its AUX events).
+ */
 export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, deps: ProcessorDeps): RecordOutcome {
   const redaction = deps.redaction ?? 'literals';
   const alerts: Alert[] = [];
   const rules = deps.rules;
   let correlating: BaseEvents[] | undefined;
+  let mysqlUnjoined = 0;
   if (rules) {
+    mysqlUnjoined = joinMysqlStatements(batch.events).unjoined;
     for (const event of batch.events) {
       const matches = rules.evaluate(event, 'activity');
       const bases = rules.baseMatches?.(event);
@@ -116,6 +124,7 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
   }));
   const outcome: RecordOutcome = { position, batch, encrypted: batch.encrypted, alerts, quarantined, warnings: batch.warnings };
   if (correlating !== undefined) outcome.correlating = correlating;
+  if (mysqlUnjoined > 0) outcome.mysqlUnjoined = mysqlUnjoined;
   return outcome;
 }
 

@@ -78,6 +78,9 @@ export const ACTIVITY_FIELD_SPECS: Readonly<Record<string, FieldSpec>> = {
   sqlCommand: { type: 'string' },
   sqlHasWhere: { type: 'boolean' },
   sqlComments: { type: 'number' },
+  // MySQL: the objects of the statement, from its AUX events (src/codec/mysqlStatements.ts); test them with
+  // hasObject. Object names are shown like objectName: no mark (docs/redaction.md).
+  objects: { type: 'array' },
   // computed from logTimeMs in the rule's time zone when a rule reads them (localTime.ts)
   hour: { type: 'number', localTime: true },
   minute: { type: 'number', localTime: true },
@@ -85,6 +88,9 @@ export const ACTIVITY_FIELD_SPECS: Readonly<Record<string, FieldSpec>> = {
   date: { type: 'string', localTime: true },
   timeOfDay: { type: 'string', localTime: true },
 };
+
+/** The keys of each entry of `objects` (a MySQL statement's objects), the keys `hasObject` may test. */
+export const STATEMENT_OBJECT_KEYS: readonly string[] = ['name', 'command', 'type', 'database'];
 
 /** Field name -> JavaScript type, for condition checking. */
 export const ACTIVITY_FIELDS: Readonly<Record<string, FieldType>> = Object.fromEntries(

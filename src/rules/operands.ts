@@ -4,7 +4,8 @@
  * json-rules-engine will receive. Every mistake is reported with its position (conditionEnv.ts `problem`), and the
  * value is then INVALID. condition.ts calls these for each `field: value` or `{fact, operator, value}` it parses.
  */
-import { parseCidr, type OperatorSpec, type RegexValue, regexOf } from './operators.js';
+import { parseCidr, type ObjectMatch, type OperatorSpec, type RegexValue, regexOf } from './operators.js';
+import { STATEMENT_OBJECT_KEYS } from './fields.js';
 import { didYouMean } from '../config/didYouMean.js';
 import { parseTimeRange, WEEKDAYS } from './localTime.js';
 import type { Pos } from '../config/problems.js';
@@ -12,6 +13,11 @@ import { describeNode, type Scalar, type YNode } from '../config/yamlTree.js';
 import { problem, type ConditionCtx, type FieldRef } from './conditionEnv.js';
 
 export function checkFieldType(spec: OperatorSpec, ref: FieldRef, fieldName: string, pos: Pos, ctx: ConditionCtx): boolean {
+  if (ref.fact === 'objects' && ref.path.length === 0 && (spec.name === 'contains' || spec.name === 'doesNotContain')) {
+    // A list of {name, command, ...} never holds a plain value: the test could never be true (or never false).
+    problem(ctx, pos, `operator '${spec.name}' cannot test objects: its entries are {${STATEMENT_OBJECT_KEYS.join(', ')}}, not names; use hasObject: {name: …}`);
+    return false;
+  }
   if (spec.fieldTypes.includes(ref.type)) return true;
   let hint = '';
   if (ref.type === 'string' && (spec.name === 'contains' || spec.name === 'doesNotContain')) {
@@ -143,6 +149,8 @@ export function convertValue(spec: OperatorSpec, ref: FieldRef, fieldName: strin
       }
       return r;
     }
+    case 'objectMatch':
+      return objectMatchOf(ref, fieldName, node, ctx, op);
     case 'boolean': {
       if (node.kind !== 'scalar' || typeof node.value !== 'boolean') {
         problem(ctx, node.pos, `'${op}' takes true or false, got ${describeNode(node)}`);
@@ -151,6 +159,48 @@ export function convertValue(spec: OperatorSpec, ref: FieldRef, fieldName: strin
       return node.value;
     }
   }
+}
+
+/**
+ * The value of `hasObject`: a mapping of object keys (name, command, type, database) to one text, a YAML list of
+ * texts, a `$list` or `{list: name}`; every mistake reported.
+ */
+function objectMatchOf(ref: FieldRef, fieldName: string, node: YNode, ctx: ConditionCtx, op: string): ObjectMatch | typeof INVALID {
+  if (ref.fact !== 'objects' || ref.path.length > 0) {
+    problem(ctx, node.pos, `'${op}' tests objects (the objects of a MySQL statement), not ${fieldName}`);
+    return INVALID;
+  }
+  const keys = STATEMENT_OBJECT_KEYS.join(', ');
+  if (node.kind !== 'map' || node.entries.length === 0) {
+    problem(ctx, node.pos, `'${op}' takes a mapping of ${keys} to the values they may have (e.g. {name: $sensitive_tables, command: READ}), got ${describeNode(node)}`);
+    return INVALID;
+  }
+  const out: Record<string, readonly string[]> = {};
+  let ok = true;
+  for (const e of node.entries) {
+    if (!STATEMENT_OBJECT_KEYS.includes(e.key)) {
+      problem(ctx, e.keyPos, `'${op}': unknown object key '${e.key}' (${keys})${didYouMean(e.key, STATEMENT_OBJECT_KEYS)}`);
+      ok = false;
+      continue;
+    }
+    let values: { v: Scalar; pos: Pos }[] | undefined;
+    if (e.value.kind === 'scalar' && !(typeof e.value.value === 'string' && isListRef(e.value.value))) {
+      values = [{ v: unescapeDollar(e.value.value), pos: e.value.pos }];
+    } else values = listValues(e.value, ctx, `${op}: ${e.key}`);
+    if (values === undefined) {
+      ok = false;
+      continue;
+    }
+    const texts: string[] = [];
+    for (const { v, pos } of values) {
+      if (typeof v !== 'string' || v === '') {
+        problem(ctx, pos, `'${op}': ${e.key} takes text values, got ${v === '' ? 'empty text' : `${typeof v} ${String(v)}`}${typeof v === 'number' || typeof v === 'boolean' ? ': write it in quotes' : ''}`);
+        ok = false;
+      } else texts.push(v);
+    }
+    out[e.key] = texts;
+  }
+  return ok ? out : INVALID;
 }
 
 /** The values of a list operand: a YAML list (items may be `$list`), a `$list`, or `{list: name}`. */

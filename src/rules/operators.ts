@@ -12,7 +12,7 @@ import type { FieldType } from './fields.js';
 import { inTimeRange, type TimeRange } from './localTime.js';
 
 /** What a condition's value must be, checked at load time. */
-export type ValueKind = 'scalar' | 'scalarList' | 'number' | 'string' | 'stringList' | 'regex' | 'cidrList' | 'boolean' | 'timeRange';
+export type ValueKind = 'scalar' | 'scalarList' | 'number' | 'string' | 'stringList' | 'regex' | 'cidrList' | 'boolean' | 'timeRange' | 'objectMatch';
 
 export interface OperatorSpec {
   /** The name json-rules-engine knows it by. */
@@ -52,6 +52,8 @@ export const OPERATOR_SPECS: readonly OperatorSpec[] = [
   { name: 'notInCidr', aliases: [], value: 'cidrList', fieldTypes: TEXT, custom: true },
   // an HH:MM text (timeOfDay) in "HH:MM-HH:MM": start included, end excluded, wrapping midnight when start > end
   { name: 'between', aliases: ['timeBetween'], value: 'timeRange', fieldTypes: TEXT, custom: true },
+  // `objects` (a MySQL statement's objects) holds one whose every given key is one of the given values, ignoring case
+  { name: 'hasObject', aliases: [], value: 'objectMatch', fieldTypes: ['array'], custom: true },
   { name: 'exists', aliases: [], value: 'boolean', fieldTypes: ALL_TYPES, custom: true },
   { name: 'absent', aliases: [], value: 'boolean', fieldTypes: ALL_TYPES, custom: true },
 ];
@@ -66,6 +68,12 @@ export interface RegexValue {
   regex: string;
   flags: string;
 }
+
+/**
+ * The compiled value of `hasObject`: object key (STATEMENT_OBJECT_KEYS in fields.ts) -> the values it may have (a
+ * plain object of lists of text: json-rules-engine passes it through as it is).
+ */
+export type ObjectMatch = Readonly<Record<string, readonly string[]>>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Prepared values, cached per value object (the same object is shared by the compiled rule and the Engine).
@@ -82,6 +90,26 @@ export function regexOf(value: RegexValue): RegExp {
     regexCache.set(value, re);
   }
   return re;
+}
+
+/** An entry of the list `a` whose every key of `b` holds text equal (ignoring case) to one of that key's values. */
+function hasObject(a: readonly unknown[], b: ObjectMatch): boolean {
+  const keys = Object.keys(b);
+  for (let i = 0; i < a.length; i++) {
+    const o = a[i];
+    if (o === null || typeof o !== 'object') continue;
+    let all = true;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k] as string;
+      const v = Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined;
+      if (typeof v !== 'string' || !lowerSetOf(b[key] as readonly string[]).has(v.toLowerCase())) {
+        all = false;
+        break;
+      }
+    }
+    if (all) return true;
+  }
+  return false;
 }
 
 function lowerSetOf(list: readonly string[]): ReadonlySet<string> {
@@ -161,6 +189,7 @@ const CUSTOM_OPERATORS: readonly Operator[] = [
   new Operator<string, string[]>('inCidr', (a, b) => ipInSet(a, b), isText),
   new Operator<unknown, string[]>('notInCidr', (a, b) => typeof a !== 'string' || !ipInSet(a, b)),
   new Operator<string, TimeRange>('between', (a, b) => inTimeRange(a, b), isText),
+  new Operator<unknown[], ObjectMatch>('hasObject', (a, b) => hasObject(a, b), (a: unknown) => Array.isArray(a)),
   // null, undefined (missing) and "" are absent; anything else, [] and 0 included, exists.
   new Operator<unknown, boolean>('exists', (a, b) => !isAbsent(a) === b),
   new Operator<unknown, boolean>('absent', (a, b) => isAbsent(a) === b),

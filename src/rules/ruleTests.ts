@@ -5,7 +5,8 @@
  * here through a fresh CorrelationEngine each).
  */
 import { engineOf, normalizeEvent } from '../codec/normalize.js';
-import type { DbEngine } from '../types.js';
+import { joinMysqlStatements } from '../codec/mysqlStatements.js';
+import type { ActivityEvent, DbEngine } from '../types.js';
 import type { RuleTarget } from './fields.js';
 import { CompiledRuleSet } from './RuleSet.js';
 import type { CompiledRule, RuleSet, SequenceTest } from './types.js';
@@ -249,5 +250,8 @@ export function completeTestEvent(partial: Record<string, unknown>, target: Rule
   if (n.kind !== 'event') throw new Error(`rule test event did not normalise: ${n.kind}`);
   const event: Record<string, unknown> = { ...n.event, engine };
   for (const k of ADDED_FIELDS) if (k in partial) event[k] = partial[k];
+  // A MySQL event as a replay of a record holding only it evaluates it: the statement view's `objects` (a MAIN
+  // without AUX events: none; an AUX event: its own objects), unless the test gives them.
+  if (!('objects' in partial)) joinMysqlStatements([event as ActivityEvent]);
   return event;
 }

@@ -9,7 +9,7 @@
  */
 import { toJsonSchema, type AnySpec, type ObjectSpec, type Spec } from '../config/spec.js';
 import { Severities } from '../types.js';
-import { ACTIVITY_FIELDS, FieldTypes, RDS_EVENT_FIELDS, RuleTargets } from './fields.js';
+import { ACTIVITY_FIELDS, FieldTypes, RDS_EVENT_FIELDS, RuleTargets, STATEMENT_OBJECT_KEYS } from './fields.js';
 import { OPERATOR_SPECS, type ValueKind } from './operators.js';
 
 type Schema = Record<string, unknown>;
@@ -44,6 +44,10 @@ function valueSchema(kind: ValueKind): Schema {
       return { type: 'boolean' };
     case 'timeRange':
       return { type: 'string', pattern: TIME_RANGE_PATTERN };
+    case 'objectMatch': {
+      const values = valueSchema('stringList');
+      return { type: 'object', properties: Object.fromEntries(STATEMENT_OBJECT_KEYS.map((k) => [k, values])), additionalProperties: false, minProperties: 1 };
+    }
   }
 }
 

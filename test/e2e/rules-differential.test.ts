@@ -46,6 +46,8 @@ rules:
   - {id: d-path-ne, severity: low, when: {engineNativeAuditFields.OS_USERNAME: {ne: oracle}}}
   - {id: d-path-exists, severity: low, when: {engineNativeAuditFields.succeeded: {exists: true}}}
   - {id: d-time-between, severity: low, when: {timeOfDay: {between: '22:00-06:00'}}}
+  - {id: d-has-object, severity: low, when: {objects: {hasObject: {name: [cards, Orders], command: READ}}}}
+  - {id: d-has-object-db, severity: low, when: {not: {objects: {hasObject: {database: $diff_users}}}}}
   - {id: d-time-zone, severity: low, timeZone: Asia/Kathmandu, when: {hour: {gte: 20}, weekday: [sat, sun], date: {startsWith: '2024-'}}}
   - {id: d-time-minute, severity: low, timeZone: America/New_York, when: {minute: {lt: 30}, timeOfDay: {timeBetween: '09:00-17:00'}}}
   - id: d-time-fact-value
@@ -98,6 +100,11 @@ const POOLS: Record<string, unknown[]> = {
   logTimeMs: [
     ...Array.from({ length: 200 }, (_, i) => Date.UTC(2024, 2, 25) + i * 6_433_000),
     null, '1714600000000', Number.NaN, -1, 0, 8.64e15, -8.64e15, 1e300,
+  ],
+  objects: [
+    [], [{ name: 'cards', command: 'READ' }], [{ name: 'CARDS', command: 'read', database: 'alice' }], [{ name: 'orders', command: 'UPDATE' }],
+    [null, 'cards', { name: 'orders', command: 'READ', database: 'bob' }], [{ name: 5, command: 'READ' }], [{}], null, 'cards',
+    { name: 'cards', command: 'READ' },
   ],
   paramList: [[], ['secret'], ['a', 'secret'], null, 'secret', ['SECRET'], [1, 2]],
   engineNativeAuditFields: [
