@@ -106,7 +106,7 @@ export async function runRecords<I>(items: AsyncIterable<I>, o: RunRecordsOption
         // The stateful step, here because this callback runs in record order (processRecord may run ahead).
         const correlator = outcome.correlating ? (o.correlator ?? o.deps?.correlator) : undefined;
         try {
-          if (correlator) outcome.alerts.push(...correlator.apply(outcome, stats));
+          if (correlator) outcome.alerts.push(...(await correlator.apply(outcome, stats)));
           if (outcome.alerts.length > 0 || o.handOffEmpty) await handOffWithRetry(o.handoff, outcome.alerts, o.handoffRetry, item);
         } catch (err) {
           correlator?.rollback();
