@@ -36,14 +36,16 @@ import {
   checkpointsOf,
   correlationAlerts,
   correlationSummary,
+  EACH_FAILURE,
   failedLoginRecords,
+  packAndEachFailure,
   replayAlerts,
   stateEntries,
   type FailedLogin,
 } from '../support/failedLogins.js';
 
-/** The bundled pack: brute-force (10 per host per minute) and password-spraying (5 users per host in 10 minutes). */
-const PACK = 'rules';
+/** The bundled pack (brute-force: 10 per host per minute; password-spraying: 5 users per host in 10 minutes) and EACH_FAILURE. */
+const RULES = packAndEachFailure();
 
 let kinesalite: Kinesalite;
 let kms: KmsServer;
@@ -96,7 +98,7 @@ async function runUntilRead(stream: string, puts: readonly PutResult[], o: { ale
   const opts: RunOptions = {
     stream,
     resourceId: RESOURCE_ID,
-    rules: [PACK],
+    rules: RULES,
     keyFile: KEY_FILE,
     output: 'jsonl',
     redaction: 'literals',
@@ -136,7 +138,7 @@ describe('correlation rules in dasguard run', () => {
       ...burst('198.51.100.40', 9, { every: 2, users: ['alice', 'bob', 'carol', 'dave'] }), // neither: 9 failures, 4 users
     ].sort((a, b) => a.at - b.at);
     const data = await failedLoginRecords(logins);
-    const fromReplay = correlationAlerts(await replayAlerts(data, [PACK]));
+    const fromReplay = correlationAlerts(await replayAlerts(data, RULES));
     assert.deepEqual(
       fromReplay.map((a) => [a.ruleId, (a.event as { correlation: { group: unknown } }).correlation.group]).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))),
       [
@@ -154,7 +156,7 @@ describe('correlation rules in dasguard run', () => {
     // Field by field on what identifies them, in the same order, then every other field but `source`.
     assert.deepEqual(fromRun.map(correlationSummary), fromReplay.map(correlationSummary));
     assert.deepEqual(fromRun.map(sourceless), fromReplay.map(sourceless));
-    assert.equal(byRule(alerts, 'authentication-failure').length, logins.length, 'the base rule still alerts on every failure');
+    assert.equal(byRule(alerts, EACH_FAILURE).length, logins.length, 'every failure evaluated once');
     assert.equal(stopped.correlationLate, 0);
   });
 
@@ -162,16 +164,16 @@ describe('correlation rules in dasguard run', () => {
     const host = '203.0.113.77';
     const logins = burst(host, 10, { every: 3 }); // 10 failures in 27 s: one brute force
     const data = await failedLoginRecords(logins);
-    const replayed = await replayAlerts(data, [PACK]);
+    const replayed = await replayAlerts(data, RULES);
     const expected = correlationAlerts(replayed);
     assert.equal(expected.length, 1, 'replay: one brute force, no spraying (one user)');
-    const baseIds = byRule(replayed, 'authentication-failure').map((a) => a.id);
+    const baseIds = byRule(replayed, EACH_FAILURE).map((a) => a.id);
     assert.equal(baseIds.length, 10);
 
     const stream = await newStream(1);
     const dir = tempDir();
     const stateDir = `${dir}-state`;
-    const args = ['run', '--stream', stream, '--resource-id', RESOURCE_ID, '--from', 'trim-horizon', '--rules', PACK, '--output', 'jsonl', '--checkpoint-dir', dir, '--state-dir', stateDir, '--poll-interval', '100ms', '--status-interval', '500ms'];
+    const args = ['run', '--stream', stream, '--resource-id', RESOURCE_ID, '--from', 'trim-horizon', ...RULES.flatMap((r) => ['--rules', r]), '--output', 'jsonl', '--checkpoint-dir', dir, '--state-dir', stateDir, '--poll-interval', '100ms', '--status-interval', '500ms'];
     const firstPuts = await putRecords(client, stream, data.slice(0, 6), { spread: 1 });
     const sixth = firstPuts[5]!;
     const first = new DasguardProcess(args, env);
@@ -184,7 +186,7 @@ describe('correlation rules in dasguard run', () => {
     await first.exited;
     assert.equal(stateEntries(stateDir, stream, 'brute-force', host), 6, 'the half-full window is in the state file');
     assert.equal(correlationAlerts(alertsIn(first.stdout)).length, 0, 'nothing fired with 6 failures');
-    assert.deepEqual(byRule(alertsIn(first.stdout), 'authentication-failure').map((a) => a.id), baseIds.slice(0, 6));
+    assert.deepEqual(byRule(alertsIn(first.stdout), EACH_FAILURE).map((a) => a.id), baseIds.slice(0, 6));
 
     // A kill between the state's write and the checkpoints' (run writes the state first): the checkpoint names the
     // 3rd record while the state holds 6 events. The restart reads records 4 to 6 again.
@@ -196,7 +198,7 @@ describe('correlation rules in dasguard run', () => {
     const second = new DasguardProcess(args, env);
     let restPuts: PutResult[] = [];
     try {
-      await waitFor(() => byRule(alertsIn(second.stdout), 'authentication-failure').length >= 3, 'records 4 to 6 read again', 60_000);
+      await waitFor(() => byRule(alertsIn(second.stdout), EACH_FAILURE).length >= 3, 'records 4 to 6 read again', 60_000);
       restPuts = await putRecords(client, stream, data.slice(6), { spread: 1 });
       // Caught up: a status line with the shard read to the last record (a second firing would have come before).
       await waitFor(() => second.logs().some((l) => readToLatest(shardsOf(l), restPuts)), 'a status line with the shard read to the last record', 60_000);
@@ -204,7 +206,7 @@ describe('correlation rules in dasguard run', () => {
       second.proc.kill('SIGINT');
     }
     assert.equal(await second.exit(), 0, second.stderr);
-    assert.deepEqual(byRule(alertsIn(second.stdout), 'authentication-failure').map((a) => a.id), baseIds.slice(3), 'records 4 to 10: 4 to 6 read again (at-least-once)');
+    assert.deepEqual(byRule(alertsIn(second.stdout), EACH_FAILURE).map((a) => a.id), baseIds.slice(3), 'records 4 to 10: 4 to 6 read again (at-least-once)');
     // Counted once: with the 3 records read again counted twice, it would have fired on the 7th failure (3 + 6 + 1).
     const fired = correlationAlerts([...alertsIn(first.stdout), ...alertsIn(second.stdout)]);
     assert.equal(fired.length, 1, JSON.stringify(fired.map(correlationSummary)));
@@ -221,7 +223,7 @@ describe('correlation rules in dasguard run', () => {
     const more = burst('192.0.2.30', 16, { every: 1 }); // more than gte within one window: one alert, which 10 depends on the order
     const groups = [exact, spray, more];
     const data = await Promise.all(groups.map((g) => failedLoginRecords(g)));
-    const replayed = correlationAlerts(await replayAlerts(data.flat(), [PACK]));
+    const replayed = correlationAlerts(await replayAlerts(data.flat(), RULES));
 
     const stream = await newStream(2);
     const puts: PutResult[] = [];
@@ -232,7 +234,7 @@ describe('correlation rules in dasguard run', () => {
 
     // Both shards' records went through the one correlation state (each hand-off waits for the outbox's fsync, so the
     // shards' hand-offs overlap), none failed or was lost.
-    assert.equal(byRule(alerts, 'authentication-failure').length, exact.length + spray.length + more.length);
+    assert.equal(byRule(alerts, EACH_FAILURE).length, exact.length + spray.length + more.length);
     // Each group's count is reached once in any interleaving of the shards: one alert per group, as replay.
     assert.deepEqual(fromRun.map((a) => `${a.ruleId} ${JSON.stringify(correlationSummary(a).group)}`).sort(), replayed.map((a) => `${a.ruleId} ${JSON.stringify(correlationSummary(a).group)}`).sort());
     // A group that fired on ALL its events: the same alert id, counts and times whatever the order.

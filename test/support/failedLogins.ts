@@ -1,7 +1,8 @@
 /**
  * Failed logins as encrypted DAS records, for the correlation tests of `run` against `replay`: one PostgreSQL
- * AUTH FAILURE event per record at a fixed event time (the pack's authentication-failure base rule fires on each;
- * brute-force and password-spraying count them), `dasguard replay` of the same records with every alert kept, and
+ * AUTH FAILURE event per record at a fixed event time (the pack's brute-force and password-spraying count them
+ * through its authentication-failure base rule; a test rule of our own alerts on each, whatever the pack's base rule
+ * does on its own), `dasguard replay` of the same records with every alert kept, and
  * what `run` left in its state directory (the correlation state, the checkpoints).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,16 @@ import type { Alert } from '../../src/pipeline/alert.js';
 import { PG, dasTime } from '../../scripts/sampleData.js';
 import { jsonLines, runCli } from './cli.js';
 import { KEY_FILE, RESOURCE_ID, demoKeys, tempDir } from './kinesis.js';
+
+/** A rule alerting on every failed login: what shows each record was evaluated (and when one was read again). */
+export const EACH_FAILURE = 'test-each-failure';
+
+/** The bundled pack and a file holding the EACH_FAILURE rule: `--rules` for every test of these records. */
+export function packAndEachFailure(): string[] {
+  const dir = tempDir('dasguard-rules-');
+  writeFileSync(join(dir, 'each-failure.yaml'), `rules:\n  - id: ${EACH_FAILURE}\n    severity: info\n    when: {command: AUTH FAILURE}\n`);
+  return ['rules', dir];
+}
 
 /** The event time of failed login `at` seconds after the tests' fixed start (2026-10-14 09:00:00 UTC). */
 export const T0 = Date.parse('2026-10-14T09:00:00.000Z');
