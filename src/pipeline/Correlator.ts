@@ -10,6 +10,11 @@
  * the state never holds the effects of a record that was not committed: a record read again after a failed
  * hand-off (a restart, a Lambda retry in the same container) fires its correlation alert again, with the same id.
  *
+ * ONE RECORD STAGED AT A TIME. `run` has one driver per shard, all sharing this correlator, and a hand-off waits
+ * (the outbox's fsync): `apply` waits its turn until the record staged before it (another shard's) is committed or
+ * rolled back, so one record's changes are staged at a time, each shard's records in their order. Every `apply` is
+ * followed by a `commit` or a `rollback`, which ends its turn.
+ *
  * The state is a CorrelationEngine's, kept in a CorrelationStore: `open` restores it, `persist` (a CheckpointedState:
  * `run` persists it before each checkpoint; replay at its end) saves the committed state. Records processed again
  * after a restart (the checkpoint was behind the state) are duplicates to the engine and count once.
@@ -36,6 +41,10 @@ export class Correlator implements CheckpointedState, CorrelationStep {
   readonly #redaction: Redaction;
   /** What the staged `apply` added to the stats (taken back by `rollback`). */
   #staged: { stats: PipelineStats; late: number; evictions: number } | undefined;
+  /** Settles when the last `apply` that asked for a turn has ended it (commit or rollback). */
+  #turns: Promise<void> = Promise.resolve();
+  /** Ends the staged record's turn; undefined when no record is staged. */
+  #endTurn: (() => void) | undefined;
 
   private constructor(o: CorrelatorOptions) {
     this.engine = new CorrelationEngine(o.maxGroups !== undefined ? { maxGroups: o.maxGroups } : {});
@@ -61,15 +70,18 @@ export class Correlator implements CheckpointedState, CorrelationStep {
 
   /**
    * The record's correlation alerts (its base events applied, in order); counts late events and evictions. The
-   * changes are staged until `commit` or `rollback` (one record at a time).
+   * changes are staged until `commit` or `rollback`; meanwhile another record's `apply` waits (one at a time).
    */
-  apply(outcome: RecordOutcome, stats: PipelineStats): Alert[] {
-    const bases = outcome.correlating;
-    if (bases === undefined) return [];
+  async apply(outcome: RecordOutcome, stats: PipelineStats): Promise<Alert[]> {
+    const previous = this.#turns;
+    let end!: () => void;
+    this.#turns = new Promise<void>((resolve) => (end = resolve));
+    await previous;
+    this.#endTurn = end;
     this.engine.begin();
     const before = { ...this.engine.counters };
     const alerts: Alert[] = [];
-    for (const { event, redacted, rules } of bases) {
+    for (const { event, redacted, rules } of outcome.correlating ?? []) {
       for (const rule of rules) {
         const f = this.engine.observe(rule, event, redacted);
         if (f !== undefined) alerts.push(buildCorrelationAlert(f, event, rule.template(event, rule.info), outcome.position, this.#redaction));
@@ -87,6 +99,7 @@ export class Correlator implements CheckpointedState, CorrelationStep {
   commit(): void {
     this.engine.commit();
     this.#staged = undefined;
+    this.#nextTurn();
   }
 
   /** Undoes the staged record's changes and counts (its hand-off failed: it is not committed, it will be read again). */
@@ -97,6 +110,14 @@ export class Correlator implements CheckpointedState, CorrelationStep {
       this.#staged.stats.counters.correlationEvictions -= this.#staged.evictions;
       this.#staged = undefined;
     }
+    this.#nextTurn();
+  }
+
+  /** Ends the staged record's turn: the next waiting `apply` (another shard's record) goes on. */
+  #nextTurn(): void {
+    const end = this.#endTurn;
+    this.#endTurn = undefined;
+    end?.();
   }
 
   async persist(): Promise<void> {

@@ -62,8 +62,11 @@ export interface ProcessorDeps {
 
 /** The in-order correlation step as the driver calls it (Correlator.ts; declared here, so no import cycle). */
 export interface CorrelationStep {
-  /** The record's correlation alerts; counts late events and evicted groups in `stats`. */
-  apply(outcome: RecordOutcome, stats: { counters: { correlationLate: number; correlationEvictions: number } }): Alert[];
+  /**
+   * The record's correlation alerts; counts late events and evicted groups in `stats`. Waits while another driver's
+   * record is staged (the live consumer's shards share one step); each `apply` is followed by `commit` or `rollback`.
+   */
+  apply(outcome: RecordOutcome, stats: { counters: { correlationLate: number; correlationEvictions: number } }): Promise<Alert[]>;
   /** Keeps the changes `apply` staged (the record's alerts were handed off). */
   commit(): void;
   /** Undoes them (the hand-off failed: the record is not committed). */

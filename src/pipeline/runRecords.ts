@@ -7,6 +7,7 @@
  *     -> quarantined entries: counted, put to the QuarantineSink
  *     -> the decoded batch: counted, observer.onBatch
  *     -> correlation rules: the record's base events applied to the correlation state (deps.correlator, in order), staged
+ *        (a driver sharing the state with others, one per shard in `run`, waits its turn while another's record is staged)
  *     -> alerts (the record's and its correlations'): handed to the AlertHandoff (a TransientError retried per `handoffRetry`), then counted
  *     -> the correlation state's staged changes committed (rolled back when the hand-off failed)
  *     -> `commit(item, outcome)`
@@ -106,7 +107,7 @@ export async function runRecords<I>(items: AsyncIterable<I>, o: RunRecordsOption
         // The stateful step, here because this callback runs in record order (processRecord may run ahead).
         const correlator = outcome.correlating ? (o.correlator ?? o.deps?.correlator) : undefined;
         try {
-          if (correlator) outcome.alerts.push(...correlator.apply(outcome, stats));
+          if (correlator) outcome.alerts.push(...(await correlator.apply(outcome, stats)));
           if (outcome.alerts.length > 0 || o.handOffEmpty) await handOffWithRetry(o.handoff, outcome.alerts, o.handoffRetry, item);
         } catch (err) {
           correlator?.rollback();

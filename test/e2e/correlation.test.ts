@@ -172,20 +172,25 @@ describe('correlation rules end to end', () => {
     const outcomes = await Promise.all(lines.map(async (l) => evaluateBatch(await decodeRecord(Buffer.from(l.Data, 'base64'), { keys, resourceId: PG.clusterId }), { source: STREAM, sequenceNumber: l.SequenceNumber }, { rules })));
     const stats = new PipelineStats();
     // As the record driver does: a record's changes are committed once its alerts are handed off.
-    const applied = (k: Correlator, o: (typeof outcomes)[number]) => {
-      const alerts = k.apply(o, stats);
+    const applied = async (k: Correlator, o: (typeof outcomes)[number]) => {
+      const alerts = await k.apply(o, stats);
       k.commit();
       return alerts;
     };
+    const appliedAll = async (k: Correlator, os: typeof outcomes) => {
+      const alerts: Alert[] = [];
+      for (const o of os) alerts.push(...(await applied(k, o)));
+      return alerts;
+    };
     const a = (await Correlator.open(rules, { store }))!;
-    assert.equal(applied(a, outcomes[0]!).length, 0);
+    assert.equal((await applied(a, outcomes[0]!)).length, 0);
     await a.persist(); // the checkpoint after record 0
-    assert.equal(applied(a, outcomes[1]!).length, 0); // applied, then the process dies before the next checkpoint
+    assert.equal((await applied(a, outcomes[1]!)).length, 0); // applied, then the process dies before the next checkpoint
     const b = (await Correlator.open(rules, { store }))!; // restart: resumes after record 0
-    const fired = outcomes.slice(1).flatMap((o) => applied(b, o));
+    const fired = await appliedAll(b, outcomes.slice(1));
     assert.equal(fired.length, 1);
     await b.persist();
     const c = (await Correlator.open(rules, { store }))!; // a second crash after the last record, before its checkpoint
-    assert.equal(outcomes.flatMap((o) => applied(c, o)).length, 0);
+    assert.equal((await appliedAll(c, outcomes)).length, 0);
   });
 });
