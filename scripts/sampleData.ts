@@ -427,7 +427,8 @@ export function mysqlSample(): SampleRecord[] {
  */
 export function benchRecords(records: number, perRecord: number, seed = 7): SampleRecord[] {
   const rnd = prng(seed);
-  const tr = new PgTraffic(Date.UTC(2026, 9, 1), rnd);
+  // 09:00 UTC on a Thursday: business hours, so the DDL of the master user in it is not privileged-off-hours too.
+  const tr = new PgTraffic(Date.UTC(2026, 9, 1, 9), rnd);
   const bench = tr.session('pgbench', 'mylab', '10.0.1.40', 'pgbench', 3);
   const master = tr.session('masteruser', 'payments', '10.0.8.14', 'psql', 4);
   const out: SampleRecord[] = [];
