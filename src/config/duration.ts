@@ -1,14 +1,14 @@
 /**
  * The one duration grammar of dasguard: every flag and config key that takes a length of time reads it here
  * (the `run` and `watch` intervals, `--silence`, dasguard.yaml's suppression `window`). A duration is a number and
- * a unit: `500ms`, `1.5s`, `30s`, `10m`, `1h` (a fraction is allowed; the result is rounded to whole
- * milliseconds). A bare number is refused: `60` could be seconds or milliseconds, and a wrong guess is silent.
+ * a unit: `500ms`, `1.5s`, `30s`, `10m`, `1h`, `7d` (a day is 24h, as event time counts it; a fraction is allowed;
+ * the result is rounded to whole milliseconds). A bare number is refused: `60` could be seconds or milliseconds, and a wrong guess is silent.
  * The keys whose name carries their unit take a whole number in it instead: dasguard.yaml's `timeoutMs`,
  * `initialBackoffMs`, `maxBackoffMs` and `drainTimeoutMs` (src/delivery/configSchema.ts) are milliseconds. No
  * Lambda environment variable takes a duration.
  */
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 type Unit = keyof typeof UNIT_MS;
 const NUMBER = '[0-9]+(\\.[0-9]+)?';
 

@@ -87,16 +87,52 @@ export function correlationAlertId(f: CorrelationFiring): string {
 
 const WHAT = { event_count: 'events', value_count: 'distinct values of', value_sum: 'sum of' } as const;
 
+/** `field=value, ...`, a missing (null) value shown as such. */
+function pairs(names: readonly string[], values: Record<string, unknown>): string {
+  return names.map((g) => `${g}=${values[g] === null || values[g] === undefined ? 'null (missing)' : String(values[g])}`).join(', ');
+}
+
+/** The message's summary: `(5 events within 1m for remoteHost=…)`, `(5 then 1 events within 10m for …)`, `(first time remoteHost=… for …)`. */
+function summaryOf(f: CorrelationFiring): string {
+  const group = pairs(f.spec.groupBy, f.group);
+  const forGroup = group !== '' ? ` for ${group}` : '';
+  const s = f.spec;
+  if (s.type === 'first_seen') return ` (first time ${pairs(s.fields, f.values ?? {})}${forGroup})`;
+  const what = s.type === 'sequence' ? `${(f.steps ?? []).join(' then ')} events` : s.type === 'event_count' ? `${f.value} events` : `${f.value} ${WHAT[s.type]} ${s.field}`;
+  return ` (${what} within ${s.window}${forGroup})`;
+}
+
+/** `event.correlation` of the alert: the facts of the firing, by type. */
+function factsOf(f: CorrelationFiring): Record<string, unknown> {
+  const s = f.spec;
+  const times = { firstTime: new Date(f.firstTimeMs).toISOString(), lastTime: new Date(f.lastTimeMs).toISOString() };
+  if (s.type === 'first_seen') {
+    return {
+      type: s.type,
+      field: s.fields.length === 1 ? s.fields[0] : [...s.fields],
+      values: { ...f.values },
+      learning: s.learning,
+      ...(s.forget !== undefined ? { forget: s.forget } : {}),
+      events: f.events,
+      group: f.group,
+      ...times,
+    };
+  }
+  if (s.type === 'sequence') {
+    return { type: s.type, steps: s.steps.map((st, i) => ({ gte: st.gte, events: f.steps?.[i] ?? 0 })), events: f.events, window: s.window, group: f.group, ...times };
+  }
+  return { type: s.type, ...(s.field !== undefined ? { field: s.field } : {}), value: f.value, gte: s.gte, events: f.events, window: s.window, group: f.group, ...times };
+}
+
 /**
  * The one alert of a correlation firing. `event` is the last contributing event (the rule's message template is
- * rendered on it), `templateParts` its message parts; the summary (value, window, group) follows them. `event` of the
- * alert holds the correlation's facts and the first and last contributing events (stored already redacted).
+ * rendered on it), `templateParts` its message parts; the summary (value, window, group; a sequence's events per
+ * step; first_seen's new values) follows them. `event` of the alert holds the correlation's facts and the first and
+ * last contributing events (stored already redacted).
  */
 export function buildCorrelationAlert(f: CorrelationFiring, event: ActivityEvent, templateParts: readonly MessagePart[], position: RecordPosition, redaction: Redaction): Alert {
   const ctx = contextOf(event);
-  const group = f.spec.groupBy.map((g) => `${g}=${f.group[g] === null ? 'null (missing)' : String(f.group[g])}`).join(', ');
-  const what = f.spec.type === 'event_count' ? `${f.value} events` : `${f.value} ${WHAT[f.spec.type]} ${f.spec.field}`;
-  const summary = ` (${what} within ${f.spec.window}${group !== '' ? ` for ${group}` : ''})`;
+  const summary = summaryOf(f);
   const raw = [...templateParts, summary];
   const parts = redactParts(raw, ctx, redaction);
   const alert = fitAlert<Alert>({
@@ -112,17 +148,7 @@ export function buildCorrelationAlert(f: CorrelationFiring, event: ActivityEvent
     time: new Date(f.lastTimeMs).toISOString(),
     source: formatPosition(position),
     event: {
-      correlation: {
-        type: f.spec.type,
-        ...(f.spec.field !== undefined ? { field: f.spec.field } : {}),
-        value: f.value,
-        gte: f.spec.gte,
-        events: f.events,
-        window: f.spec.window,
-        group: f.group,
-        firstTime: new Date(f.firstTimeMs).toISOString(),
-        lastTime: new Date(f.lastTimeMs).toISOString(),
-      },
+      correlation: factsOf(f),
       // The names redactAlert knows (CONTRIBUTING_EVENTS): a stricter route redacts these events too.
       [CONTRIBUTING_EVENTS[0]]: f.first,
       [CONTRIBUTING_EVENTS[1]]: f.last,

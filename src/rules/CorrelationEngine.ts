@@ -14,18 +14,26 @@
  * - A missing or null groupBy field groups under null, shown as null: the "missing" group, never merged with a
  *   real value.
  * - Firing: when the entries not used by an earlier firing reach `gte` (count, distinct values of `field`, or sum of
- *   `field`) and maxT is past the quiet period. Those entries become used (they never count again), and the group
- *   is quiet for `realert`.
+ *   `field`), or for a `sequence` complete its steps in order (sequenceState.ts: each entry records the steps it is
+ *   an event of), and maxT is past the quiet period. The contributing entries become used (they never count again),
+ *   and the group is quiet for `realert`.
+ * - `first_seen` keeps no window (no event is late): per group the combinations of `field` values seen
+ *   (firstSeenState.ts, bounded, `forget`), and per rule the start of its learning period (its first base event's
+ *   time); a new combination fires after the learning period.
  * - Bounded: at most `maxGroups` groups per rule; a new group evicts the least recently updated one (`evictions`).
- * The whole state is a JSON snapshot (`snapshot`/`restore`) that the CorrelationStore keeps.
+ * The whole state is a JSON snapshot (`snapshot`/`restore`) that the CorrelationStore keeps; version 1 throughout
+ * (a snapshot without the first_seen parts, as written before they existed, reads as it did).
  *
  * Staged changes: between `begin()` and `commit()` every group an event touches (or evicts) is journaled as it was,
- * with its place in the least-recently-updated order; `rollback()` puts the state back exactly as at `begin()`, and
+ * with its place in the least-recently-updated order, and a learning period begun is noted; `rollback()` puts the
+ * state back exactly as at `begin()`, and
  * `snapshot()` meanwhile shows the committed state only. The pipeline stages each record's events so the state never
  * holds the effects of a record whose alerts were not handed off (src/pipeline/Correlator.ts).
  */
 import { createHash } from 'node:crypto';
-import type { CompiledRule, CorrelationFiring } from './types.js';
+import { forgetBefore, recordCombination, type Seen } from './firstSeenState.js';
+import { matchSequence } from './sequenceState.js';
+import type { CompiledRule, CorrelationFiring, FirstSeenCorrelation } from './types.js';
 
 /** Contributing events kept per group (the oldest beyond are dropped). */
 export const MAX_ENTRIES = 1000;
@@ -46,6 +54,8 @@ interface Entry {
   v: string | number | null;
   used: boolean;
   ev: Record<string, unknown>;
+  /** sequence: the steps (0-based) this event is one of. */
+  s?: number[];
 }
 
 interface GroupState {
@@ -53,6 +63,8 @@ interface GroupState {
   entries: Entry[];
   maxT: number;
   quietUntil: number;
+  /** first_seen: the combinations known (firstSeenState.ts); its `entries` stay empty. */
+  seen?: Seen;
 }
 
 export interface CorrelationCounters {
@@ -67,6 +79,8 @@ export interface CorrelationCounters {
 export interface CorrelationSnapshot {
   version: number;
   rules: Record<string, [string, GroupState][]>;
+  /** first_seen rules: the event time of each one's first base event, when its learning period began. */
+  learning?: Record<string, number>;
 }
 
 /** The identity of an event (the fields an alert id is made of, without the rule). */
@@ -82,7 +96,9 @@ export class CorrelationEngine {
   /** Each group's order stamp (a map's order is ascending stamps): what lets `rollback` restore the order. */
   readonly #seq = new WeakMap<GroupState, number>();
   #tick = 0;
-  #pending: { counters: CorrelationCounters; rules: Map<string, RuleJournal> } | undefined;
+  /** first_seen rules: when each one's learning period began (its first base event's time). */
+  #learning = new Map<string, number>();
+  #pending: { counters: CorrelationCounters; rules: Map<string, RuleJournal>; learning: Map<string, number | undefined> } | undefined;
 
   constructor(options: { maxGroups?: number } = {}) {
     this.#maxGroups = options.maxGroups ?? DEFAULT_MAX_GROUPS;
@@ -123,6 +139,7 @@ export class CorrelationEngine {
     } else groups.delete(gk); // re-inserted below: the map's order is least recently updated first
     groups.set(gk, g);
     this.#seq.set(g, ++this.#tick);
+    if (spec.type === 'first_seen') return this.#firstSeen(rule, spec, g, t, event, stored);
 
     if (t <= g.maxT - spec.windowMs) {
       this.counters.late++;
@@ -139,9 +156,11 @@ export class CorrelationEngine {
       const n = event[spec.field as string];
       v = typeof n === 'number' && Number.isFinite(n) ? n : 0;
     }
+    const entry: Entry = { t, key, v, used: false, ev: stored };
+    if (spec.type === 'sequence') entry.s = spec.steps.flatMap((st, i) => (st.predicate?.(event) === true ? [i] : []));
     let i = g.entries.length;
     while (i > 0 && (g.entries[i - 1] as Entry).t > t) i--;
-    g.entries.splice(i, 0, { t, key, v, used: false, ev: stored });
+    g.entries.splice(i, 0, entry);
     if (t > g.maxT) g.maxT = t;
     const from = g.maxT - spec.windowMs;
     let drop = 0;
@@ -150,17 +169,27 @@ export class CorrelationEngine {
     if (drop > 0) g.entries.splice(0, drop);
 
     if (g.maxT < g.quietUntil) return undefined;
-    const live = g.entries.filter((e) => !e.used);
+    let live: Entry[];
     let value: number;
-    if (spec.type === 'event_count') value = live.length;
-    else if (spec.type === 'value_count') value = new Set(live.map((e) => e.v)).size;
-    else value = live.reduce((s, e) => s + (e.v as number), 0);
-    if (value < spec.gte || live.length === 0) return undefined;
+    let steps: number[] | undefined;
+    if (spec.type === 'sequence') {
+      const m = matchSequence(g.entries, spec.steps.map((st) => st.gte));
+      if (m === undefined) return undefined;
+      live = m.contributing.map((k) => g.entries[k] as Entry);
+      value = spec.steps.length;
+      steps = m.counts;
+    } else {
+      live = g.entries.filter((e) => !e.used);
+      if (spec.type === 'event_count') value = live.length;
+      else if (spec.type === 'value_count') value = new Set(live.map((e) => e.v)).size;
+      else value = live.reduce((s, e) => s + (e.v as number), 0);
+      if (value < spec.gte || live.length === 0) return undefined;
+    }
     for (const e of live) e.used = true;
     g.quietUntil = g.maxT + spec.realertMs;
     const first = live[0] as Entry;
     const last = live[live.length - 1] as Entry;
-    return {
+    const firing: CorrelationFiring = {
       rule: rule.info,
       spec,
       group: { ...g.group },
@@ -172,12 +201,41 @@ export class CorrelationEngine {
       first: first.ev,
       last: last.ev,
     };
+    if (steps !== undefined) firing.steps = steps;
+    return firing;
+  }
+
+  /**
+   * first_seen: the group's knowledge (firstSeenState.ts) records the event's combination; a new one fires once the
+   * rule's learning period (from its first base event, in event time) is over and the group is not quiet. No window:
+   * no event is late, an old event's combination is compared with what is known.
+   */
+  #firstSeen(rule: CompiledRule, spec: FirstSeenCorrelation, g: GroupState, t: number, event: Record<string, unknown>, stored: Record<string, unknown>): CorrelationFiring | undefined {
+    const id = rule.info.id;
+    let start = this.#learning.get(id);
+    if (start === undefined) {
+      if (this.#pending !== undefined && !this.#pending.learning.has(id)) this.#pending.learning.set(id, undefined);
+      start = t;
+      this.#learning.set(id, t);
+    }
+    const seen = (g.seen ??= {});
+    const values: Record<string, unknown> = {};
+    for (const f of spec.fields) values[f] = event[f] ?? null;
+    const combo = JSON.stringify(spec.fields.map((f) => values[f]));
+    const key = eventKey(event);
+    if (t > g.maxT) g.maxT = t;
+    if (spec.forgetMs !== undefined) forgetBefore(seen, g.maxT - spec.forgetMs);
+    const outcome = recordCombination(seen, combo, t, key, (n) => (this.counters.evictions += n));
+    if (outcome === 'duplicate') this.counters.duplicates++;
+    if (outcome !== 'new' || t < start + spec.learningMs || g.maxT < g.quietUntil) return undefined;
+    g.quietUntil = g.maxT + spec.realertMs;
+    return { rule: rule.info, spec, group: { ...g.group }, value: 1, values, events: 1, firstTimeMs: t, lastTimeMs: t, firstKey: key, first: stored, last: stored };
   }
 
   /** Stages the changes of the events observed from now on (a record's); throws when a change is staged already. */
   begin(): void {
     if (this.#pending !== undefined) throw new Error('correlation state: a change is staged already (commit or roll it back first)');
-    this.#pending = { counters: { ...this.counters }, rules: new Map() };
+    this.#pending = { counters: { ...this.counters }, rules: new Map(), learning: new Map() };
   }
 
   /** Keeps the staged changes. */
@@ -189,6 +247,7 @@ export class CorrelationEngine {
   rollback(): void {
     if (this.#pending === undefined) return;
     this.#rules = this.#committed();
+    this.#learning = this.#committedLearning();
     Object.assign(this.counters, this.#pending.counters);
     this.#pending = undefined;
   }
@@ -204,7 +263,15 @@ export class CorrelationEngine {
     if (j.groups.has(gk)) return;
     const g = groups.get(gk);
     if (g === undefined) j.groups.set(gk, { g: undefined, seq: 0 });
-    else j.groups.set(gk, { g: { ...g, entries: g.entries.map((e) => ({ ...e })) }, seq: this.#seq.get(g) as number });
+    else j.groups.set(gk, { g: copyGroup(g), seq: this.#seq.get(g) as number });
+  }
+
+  /** The learning starts without the staged changes. */
+  #committedLearning(): Map<string, number> {
+    if (this.#pending === undefined || this.#pending.learning.size === 0) return this.#learning;
+    const out = new Map(this.#learning);
+    for (const [id, was] of this.#pending.learning) if (was === undefined) out.delete(id);
+    return out;
   }
 
   /** The state without the staged changes (the untouched rules' maps shared, the touched ones rebuilt in order). */
@@ -234,8 +301,11 @@ export class CorrelationEngine {
   /** The whole committed state (without staged changes) as JSON-able data (a copy). */
   snapshot(): CorrelationSnapshot {
     const rules: CorrelationSnapshot['rules'] = {};
-    for (const [id, m] of this.#committed()) rules[id] = [...m].map(([k, g]) => [k, { ...g, entries: g.entries.map((e) => ({ ...e })) }]);
-    return JSON.parse(JSON.stringify({ version: SNAPSHOT_VERSION, rules }, (_k, v) => (v === -Infinity ? null : v))) as CorrelationSnapshot;
+    for (const [id, m] of this.#committed()) rules[id] = [...m].map(([k, g]) => [k, copyGroup(g)]);
+    const learning = this.#committedLearning();
+    // `learning` only when a first_seen rule has begun: a state without one is written as before.
+    const out: CorrelationSnapshot = learning.size > 0 ? { version: SNAPSHOT_VERSION, rules, learning: Object.fromEntries(learning) } : { version: SNAPSHOT_VERSION, rules };
+    return JSON.parse(JSON.stringify(out, (_k, v) => (v === -Infinity ? null : v))) as CorrelationSnapshot;
   }
 
   /** Replaces the state with a snapshot's; the groups of rules not in `ruleIds` are dropped (a removed rule). */
@@ -243,19 +313,37 @@ export class CorrelationEngine {
     if (s === null || typeof s !== 'object' || s.version !== SNAPSHOT_VERSION || typeof s.rules !== 'object' || s.rules === null) {
       throw new Error(`not a correlation state snapshot of version ${SNAPSHOT_VERSION}`);
     }
+    if (s.learning !== undefined && (s.learning === null || typeof s.learning !== 'object' || Object.values(s.learning).some((t) => typeof t !== 'number'))) {
+      throw new Error('correlation state: learning is not a map of rule ids to event times');
+    }
     this.#rules.clear();
+    this.#learning = new Map(Object.entries(s.learning ?? {}).filter(([id]) => ruleIds.has(id)));
     this.#pending = undefined;
     for (const [id, groups] of Object.entries(s.rules)) {
       if (!ruleIds.has(id)) continue;
       if (!Array.isArray(groups)) throw new Error(`correlation state: rule ${id}: groups are not a list`);
       const m = new Map<string, GroupState>();
       for (const [k, g] of groups.slice(-this.#maxGroups)) {
-        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number') throw new Error(`correlation state: rule ${id}: a malformed group`);
+        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number' || (g.seen !== undefined && !isSeen(g.seen))) {
+          throw new Error(`correlation state: rule ${id}: a malformed group`);
+        }
         const restored: GroupState = { group: g.group, entries: g.entries, maxT: g.maxT, quietUntil: typeof g.quietUntil === 'number' ? g.quietUntil : -Infinity };
+        if (g.seen !== undefined) restored.seen = g.seen;
         m.set(k, restored);
         this.#seq.set(restored, ++this.#tick);
       }
       this.#rules.set(id, m);
     }
   }
+}
+
+/** A group's copy that shares nothing changeable with it (entries and known combinations are changed in place). */
+function copyGroup(g: GroupState): GroupState {
+  const c: GroupState = { ...g, entries: g.entries.map((e) => ({ ...e })) };
+  if (g.seen !== undefined) c.seen = { ...g.seen };
+  return c;
+}
+
+function isSeen(x: unknown): x is Seen {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && Object.values(x).every((v) => Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string');
 }

@@ -17,7 +17,7 @@ import { RULE_ID_PATTERN, RULE_KEYS, TEST_KEYS } from './schema.js';
 import type { CompiledRule, RuleInfo } from './types.js';
 import { isLocalTimeField, timeZoneProblem } from './localTime.js';
 import { compileTemplate } from './template.js';
-import { parseCorrelation } from './correlation.js';
+import { compileSteps, parseCorrelation, type CorrelationRefs } from './correlation.js';
 import { parseSequences } from './sequenceTests.js';
 import { describeNode, toJs, type YMap, type YNode } from '../config/yamlTree.js';
 
@@ -36,7 +36,7 @@ export function compileRule(
   ids: Map<string, Pos>,
   operators: ReturnType<typeof operatorTable>,
   order: number,
-  correlations?: Map<string, NonNullable<CompiledRule['correlation']>>,
+  correlations?: Map<string, CorrelationRefs>,
 ): CompiledRule | undefined {
   const problems = env.problems;
   const node = rn.node;
@@ -130,15 +130,20 @@ export function compileRule(
   if (corrEntry !== undefined) {
     if (target !== 'activity') err(corrEntry.keyPos, `correlation: only activity rules can correlate (this rule's target is ${target})`);
     else {
-      correlation = parseCorrelation(corrEntry.value, env.fields[target], problems, id);
+      const parsed = parseCorrelation(corrEntry.value, env, id);
+      correlation = parsed.spec;
       if (correlation === undefined) ok = false;
-      else if (id !== undefined) correlations?.set(id, correlation);
+      // Its base ids are checked by linkCorrelations even when another part of it is wrong (every mistake at once).
+      if (id !== undefined) correlations?.set(id, parsed.refs);
     }
   }
   const whenEntry = get('when');
   let cond: CompiledRule['cond'] | undefined;
+  if (correlation?.type === 'sequence' && whenEntry !== undefined) {
+    err(whenEntry.keyPos, "correlation: a sequence's events are its steps': put this condition in a step ({when: ...}) of correlation.steps");
+  }
   if (whenEntry === undefined) {
-    if (correlation !== undefined && correlation.rules.length > 0) cond = { kind: 'any', items: [] };
+    if (correlation !== undefined && (correlation.rules.length > 0 || correlation.type === 'sequence')) cond = { kind: 'any', items: [] };
     else if (corrEntry === undefined || correlation !== undefined) err(node.pos, corrEntry === undefined ? "rule has no 'when' condition" : "correlation: no base events: give the rule a 'when' condition or list base rules in correlation.rules");
   } else {
     const before = problems.items.length;
@@ -193,7 +198,10 @@ export function compileRule(
     timeZone,
     tests,
   };
-  if (correlation !== undefined) Object.assign(compiled, { correlation, hasWhen: whenEntry !== undefined });
+  if (correlation !== undefined) {
+    compileSteps(correlation, operators, timeZone);
+    Object.assign(compiled, { correlation, hasWhen: whenEntry !== undefined });
+  }
   return compiled;
 }
 

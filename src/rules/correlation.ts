@@ -3,30 +3,55 @@
  * (parseCorrelation, called by compileRule.ts), and linking correlations to the base rules they are built on once
  * every rule is compiled (linkCorrelations, called by load.ts): unknown base ids and cycles of rules built on rules
  * are reported there, all at once, with file:line and the rule id. The vocabulary follows Sigma's correlation rules
- * (`event_count`, `value_count`, and Sigma v2's `value_sum`; `group-by` is `groupBy`, `timespan` is `window`,
- * `condition: {gte: N}` is `gte: N`). The state machine that runs them is CorrelationEngine.ts.
+ * (`event_count`, `value_count`, Sigma v2's `value_sum`, and `sequence` for its `temporal_ordered` with a count per
+ * step; `group-by` is `groupBy`, `timespan` is `window`, `condition: {gte: N}` is `gte: N`), and ElastAlert's
+ * `new_term` for `first_seen`. The state machine that runs them is CorrelationEngine.ts.
  */
 import { parseDuration, durationProblem } from '../config/duration.js';
 import { didYouMean } from '../config/didYouMean.js';
 import type { Pos, ProblemList } from '../config/problems.js';
 import { describeNode, type YNode } from '../config/yamlTree.js';
-import { ACTIVITY_FIELD_SPECS, type FieldType } from './fields.js';
-import type { Predicate } from './compile.js';
-import type { CompiledRule, CorrelationSpec, CorrelationType } from './types.js';
+import { ACTIVITY_FIELD_SPECS } from './fields.js';
+import { compilePredicate, type Predicate } from './compile.js';
+import type { EngineOperator } from './operators.js';
+import { parseRuleCondition } from './condition.js';
+import type { ConditionEnv } from './conditionEnv.js';
+import type { CompiledRule, CorrelationSpec, CorrelationType, SequenceStep, ThresholdType } from './types.js';
 
-export const CORRELATION_TYPES: readonly CorrelationType[] = ['event_count', 'value_count', 'value_sum'];
-export const CORRELATION_KEYS = ['type', 'rules', 'groupBy', 'window', 'field', 'gte', 'realert'] as const;
+export const CORRELATION_TYPES: readonly CorrelationType[] = ['event_count', 'value_count', 'value_sum', 'sequence', 'first_seen'];
+export const CORRELATION_KEYS = ['type', 'rules', 'steps', 'groupBy', 'window', 'field', 'gte', 'learning', 'forget', 'realert'] as const;
+const STEP_KEYS = ['rules', 'when', 'gte'] as const;
+/** first_seen's learning period when it says none. */
+export const DEFAULT_LEARNING = '7d';
+/** Which types take which keys (beyond type, rules, groupBy, realert): a key of another type is a mistake named as such. */
+const KEYS_OF: Record<CorrelationType, readonly string[]> = {
+  event_count: ['window', 'gte'],
+  value_count: ['window', 'field', 'gte'],
+  value_sum: ['window', 'field', 'gte'],
+  sequence: ['window', 'steps'],
+  first_seen: ['field', 'learning', 'forget'],
+};
 
-/** Parses `correlation:`; undefined after reporting every problem (each names `id`). */
-export function parseCorrelation(
-  node: YNode,
-  fields: ReadonlyMap<string, FieldType>,
-  problems: ProblemList,
-  id: string | undefined,
-): CorrelationSpec | undefined {
+/**
+ * Parses `correlation:`; undefined after reporting every problem (each names `id`). A sequence step's `when:` is
+ * checked here like a rule's (macros, lists, operators); compileSteps compiles it once the rule's time zone is known.
+ */
+export function parseCorrelation(node: YNode, env: ConditionEnv, id: string | undefined): { spec?: CorrelationSpec; refs: CorrelationRefs } {
+  const refs: CorrelationRefs = { rules: [] };
+  const spec = parseSpec(node, env, id, refs);
+  return spec !== undefined ? { spec, refs: spec } : { refs };
+}
+
+/** The base rule ids a correlation names, each where it is written: linkCorrelations checks them, even when another part of the correlation is wrong. */
+export interface CorrelationRefs {
+  rules: { id: string; pos: Pos }[];
+}
+
+function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs: CorrelationRefs): CorrelationSpec | undefined {
+  const fields = env.fields.activity;
   let ok = true;
   const err = (pos: Pos, message: string): void => {
-    problems.add(pos, `correlation: ${message}`, id);
+    env.problems.add(pos, `correlation: ${message}`, id);
     ok = false;
   };
   if (node.kind !== 'map') {
@@ -58,23 +83,39 @@ export function parseCorrelation(
     }
     return name;
   };
+  const ruleIds = (n: YNode, what: string): { id: string; pos: Pos }[] => {
+    const out: { id: string; pos: Pos }[] = [];
+    const items = n.kind === 'seq' ? n.items : [n];
+    for (const it of items) {
+      if (it.kind === 'scalar' && typeof it.value === 'string' && it.value !== '') out.push({ id: it.value, pos: it.pos });
+      else err(it.pos, `${what} lists rule ids, got ${describeNode(it)}`);
+    }
+    if (items.length === 0) err(n.pos, `${what} is empty: list the ids of the rules whose events it correlates`);
+    return out;
+  };
 
   const t = scalar('type');
   let type: CorrelationType | undefined;
   if (t === undefined) err(node.pos, `no type (one of ${CORRELATION_TYPES.join(', ')})`);
   else if (typeof t.v === 'string' && (CORRELATION_TYPES as readonly string[]).includes(t.v)) type = t.v as CorrelationType;
   else err(t.e.value.pos, `bad type ${describeNode(t.e.value)}${typeof t.v === 'string' ? didYouMean(t.v, CORRELATION_TYPES) : ''}: one of ${CORRELATION_TYPES.join(', ')}`);
-
-  const rules: { id: string; pos: Pos }[] = [];
-  const rulesEntry = get('rules');
-  if (rulesEntry !== undefined) {
-    const items = rulesEntry.value.kind === 'seq' ? rulesEntry.value.items : [rulesEntry.value];
-    for (const it of items) {
-      if (it.kind === 'scalar' && typeof it.value === 'string' && it.value !== '') rules.push({ id: it.value, pos: it.pos });
-      else err(it.pos, `rules lists rule ids, got ${describeNode(it)}`);
+  if (type !== undefined) {
+    for (const e of node.entries) {
+      if (!(Object.values(KEYS_OF).flat() as string[]).includes(e.key) || KEYS_OF[type].includes(e.key)) continue;
+      const owners = CORRELATION_TYPES.filter((x) => KEYS_OF[x].includes(e.key));
+      const why =
+        type === 'first_seen' && (e.key === 'window' || e.key === 'gte')
+          ? `first_seen has no ${e.key}: it fires on each new combination of field once its learning period is over (learning:, default ${DEFAULT_LEARNING}), and forget: makes a combination not seen for that long new again`
+          : type === 'sequence' && e.key === 'gte'
+            ? 'a sequence counts per step: steps: [{rules: [...], gte: 5}, {rules: [...]}]'
+            : `${e.key}: is for ${owners.join(', ')}, not ${type}`;
+      err(e.keyPos, why);
     }
-    if (items.length === 0) err(rulesEntry.value.pos, 'rules is empty: list the ids of the rules whose events it correlates');
   }
+
+  const rulesEntry = get('rules');
+  let rules: { id: string; pos: Pos }[] = rulesEntry !== undefined ? ruleIds(rulesEntry.value, 'rules') : [];
+  refs.rules = rules;
 
   const groupBy: string[] = [];
   const gb = get('groupBy');
@@ -86,22 +127,76 @@ export function parseCorrelation(
     }
   }
 
-  const duration = (k: string, required: boolean): { ms: number; text: string } | undefined => {
+  const duration = (k: string, required: boolean, min = 1): { ms: number; text: string } | undefined => {
     const s = scalar(k);
     if (s === undefined) {
       if (required) err(node.pos, `no ${k} (${'a duration such as 1m'})`);
       return undefined;
     }
     const text = typeof s.v === 'string' ? s.v : String(s.v);
-    const p = durationProblem(text);
+    const p = durationProblem(text, min);
     if (p !== undefined) {
       err(s.e.value.pos, `${k} ${p}`);
       return undefined;
     }
     return { ms: parseDuration(text) as number, text };
   };
-  const window = duration('window', true);
+  const windowed = type !== 'first_seen';
+  const window = windowed ? duration('window', type !== undefined) : undefined;
   const realert = duration('realert', false);
+
+  if (type === 'first_seen') {
+    const f = get('field');
+    const combo: string[] = [];
+    if (f === undefined) err(node.pos, 'first_seen needs field: (the field, or list of fields, whose new values or combination of values fire)');
+    else {
+      const items = f.value.kind === 'seq' ? f.value.items : [f.value];
+      if (items.length === 0) err(f.value.pos, 'field is empty: name the field (or fields) whose new values fire');
+      for (const it of items) {
+        const name = field(it.kind === 'scalar' ? it.value : undefined, it.pos, 'field');
+        if (name !== undefined && combo.includes(name)) err(it.pos, `field: '${name}' is listed twice`);
+        else if (name !== undefined) combo.push(name);
+      }
+    }
+    const learning = duration('learning', false, 0);
+    const forget = duration('forget', false);
+    if (!ok) return undefined;
+    const spec: CorrelationSpec = {
+      type,
+      rules,
+      groupBy,
+      fields: combo,
+      learningMs: learning?.ms ?? (parseDuration(DEFAULT_LEARNING) as number),
+      learning: learning?.text ?? DEFAULT_LEARNING,
+      realertMs: realert?.ms ?? 0,
+    };
+    if (forget !== undefined) Object.assign(spec, { forgetMs: forget.ms, forget: forget.text });
+    return spec;
+  }
+
+  if (type === 'sequence') {
+    const stepsEntry = get('steps');
+    let steps: SequenceStep[] = [];
+    if (stepsEntry !== undefined) {
+      if (rulesEntry !== undefined) err(rulesEntry.keyPos, 'a sequence lists its rules in steps: (each step its rules: or when:), or as rules: [a, b, c] without steps:, not both');
+      const sn = stepsEntry.value;
+      if (sn.kind !== 'seq') err(sn.pos, `steps is a list of steps ({rules: [ids], gte: N} or {when: condition}), got ${describeNode(sn)}`);
+      else {
+        const parsed = parseSteps(sn.items, env, id, err, ruleIds);
+        steps = parsed.steps;
+        if (!parsed.ok) ok = false;
+        if (sn.items.length < 2) err(sn.pos, `a sequence has 2 or more steps, got ${sn.items.length}`);
+      }
+    } else if (rulesEntry !== undefined) {
+      // Sigma's temporal_ordered: `rules: [a, b, c]` is three steps of one event each.
+      steps = rules.map((r) => ({ pos: r.pos, rules: [r], gte: 1 }));
+      if (rulesEntry.value.kind !== 'seq' || rules.length < 2) err(rulesEntry.value.pos, 'a sequence has 2 or more steps: rules: [first, then, ...] or steps:');
+    } else err(node.pos, 'a sequence needs steps: (2 or more, in order: {rules: [ids], gte: N} or {when: condition}), or rules: [first, then, ...]');
+    rules = steps.flatMap((s) => s.rules);
+    refs.rules = rules;
+    if (!ok || window === undefined) return undefined;
+    return { type, rules, groupBy, windowMs: window.ms, window: window.text, steps, realertMs: realert?.ms ?? window.ms };
+  }
 
   let fieldName: string | undefined;
   const f = scalar('field');
@@ -114,7 +209,7 @@ export function parseCorrelation(
         fieldName = undefined;
       }
     }
-  } else if (f !== undefined && type !== undefined) err(f.e.keyPos, `field: is for value_count and value_sum, not ${type}`);
+  }
 
   const g = scalar('gte');
   let gte: number | undefined;
@@ -124,7 +219,7 @@ export function parseCorrelation(
 
   if (!ok || type === undefined || window === undefined || gte === undefined) return undefined;
   const spec: CorrelationSpec = {
-    type,
+    type: type as ThresholdType,
     rules,
     groupBy,
     windowMs: window.ms,
@@ -136,16 +231,64 @@ export function parseCorrelation(
   return spec;
 }
 
+/** A sequence's steps: each {rules: [ids]} or {when: condition} (not both), gte a positive whole number (default 1). */
+function parseSteps(
+  items: readonly YNode[],
+  env: ConditionEnv,
+  id: string | undefined,
+  err: (pos: Pos, message: string) => void,
+  ruleIds: (n: YNode, what: string) => { id: string; pos: Pos }[],
+): { steps: SequenceStep[]; ok: boolean } {
+  const steps: SequenceStep[] = [];
+  let ok = true;
+  items.forEach((sn, i) => {
+    const what = `step ${i + 1}`;
+    if (sn.kind !== 'map') return err(sn.pos, `${what} is a mapping ({rules: [ids], gte: N} or {when: condition}), got ${describeNode(sn)}`);
+    for (const e of sn.entries) {
+      if (!(STEP_KEYS as readonly string[]).includes(e.key)) err(e.keyPos, `${what}: unknown key '${e.key}'${didYouMean(e.key, STEP_KEYS)} (expected ${STEP_KEYS.join(', ')})`);
+    }
+    const get = (k: string) => sn.entries.find((e) => e.key === k);
+    const r = get('rules');
+    const w = get('when');
+    if (r !== undefined && w !== undefined) err(sn.pos, `${what} has both rules: and when: (one of them: a step is a set of rules or one condition)`);
+    if (r === undefined && w === undefined) err(sn.pos, `${what} has neither rules: nor when: (which events are this step's?)`);
+    const step: SequenceStep = { pos: sn.pos, rules: r !== undefined ? ruleIds(r.value, `${what}: rules`) : [], gte: 1 };
+    if (w !== undefined && r === undefined) {
+      const before = env.problems.items.length;
+      const cond = parseRuleCondition(w.value, env, 'activity', id);
+      if (cond !== undefined) step.when = cond;
+      else {
+        ok = false; // reported by parseRuleCondition, except a broken macro of a file that failed to parse
+        if (env.problems.items.length === before && !env.incomplete) err(w.keyPos, `${what}: the 'when' condition is invalid`);
+      }
+    }
+    const g = get('gte');
+    if (g !== undefined) {
+      const v = g.value.kind === 'scalar' ? g.value.value : undefined;
+      if (typeof v === 'number' && Number.isInteger(v) && v > 0) step.gte = v;
+      else err(g.value.pos, `${what}: gte must be a positive whole number (how many of its events), got ${describeNode(g.value)}`);
+    }
+    steps.push(step);
+  });
+  return { steps, ok };
+}
+
+/** Compiles the `when:` of a sequence's steps, with the same compiler and time zone as the rule's own `when:`. */
+export function compileSteps(spec: CorrelationSpec, operators: ReadonlyMap<string, EngineOperator>, timeZone: string): void {
+  if (spec.type !== 'sequence') return;
+  for (const s of spec.steps) if (s.when !== undefined) s.predicate = compilePredicate(s.when, operators, timeZone);
+}
+
 /**
  * After every rule is compiled: each correlation's base predicate (its own `when:`, or any of its `rules:`),
  * reporting unknown base ids and bases that are themselves correlations (a cycle is named as one). `specs` holds
- * every correlation parsed, compiled or not (a file with another mistake still gets these checks). Sets
+ * every correlation's base ids, parsed or not, compiled or not (a file with another mistake still gets these checks). Sets
  * `basePredicate` on each compiled correlation rule.
  */
 export function linkCorrelations(
   compiled: readonly CompiledRule[],
   ids: ReadonlyMap<string, Pos>,
-  specs: ReadonlyMap<string, CorrelationSpec>,
+  specs: ReadonlyMap<string, CorrelationRefs>,
   problems: ProblemList,
 ): void {
   const byId = new Map(compiled.map((c) => [c.info.id, c]));
@@ -177,13 +320,25 @@ export function linkCorrelations(
   }
   for (const c of compiled) {
     const preds = linked.get(c.info.id);
-    if (c.correlation === undefined || preds === undefined) continue;
+    const spec = c.correlation;
+    if (spec === undefined || preds === undefined) continue;
+    if (spec.type === 'sequence') {
+      // Each step's events: its when:, or any of its rules; the sequence's base events: those of any step.
+      const steps = spec.steps.map((s) => s.predicate ?? anyOf(s.rules.map((r) => (byId.get(r.id) as CompiledRule).predicate)));
+      spec.steps.forEach((s, i) => (s.predicate = steps[i]));
+      c.basePredicate = anyOf(steps);
+      continue;
+    }
     if (c.hasWhen) preds.unshift(c.predicate);
-    c.basePredicate = preds.length === 1 ? (preds[0] as Predicate) : (e) => preds.some((p) => p(e));
+    c.basePredicate = anyOf(preds);
   }
 }
 
-function findCycle(start: string, specs: ReadonlyMap<string, CorrelationSpec>): string[] | undefined {
+function anyOf(preds: readonly Predicate[]): Predicate {
+  return preds.length === 1 ? (preds[0] as Predicate) : (e) => preds.some((p) => p(e));
+}
+
+function findCycle(start: string, specs: ReadonlyMap<string, CorrelationRefs>): string[] | undefined {
   const path: string[] = [];
   const walk = (id: string): string[] | undefined => {
     if (path.includes(id)) return [...path.slice(path.indexOf(id)), id];

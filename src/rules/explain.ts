@@ -1,7 +1,8 @@
 /**
  * `dasguard validate --explain RULE-ID`: the effective rule after every file (overrides.ts applied): its condition
  * with macros and lists expanded (an indented all/any/not tree of `field operator value`, exceptions apart), or for a
- * correlation its type, threshold, window, groups and base rules; severity, enabled, exceptions, and for each property the file:line that set or changed it, in load order.
+ * correlation its type, threshold, window, groups and base rules (a sequence's steps, each with its rules or its own
+ * condition; first_seen's fields, learning and forget); severity, enabled, exceptions, and for each property the file:line that set or changed it, in load order.
  */
 import { formatMs } from '../config/duration.js';
 import type { Cond } from './conditionEnv.js';
@@ -19,8 +20,22 @@ export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
   const k = c.correlation;
   if (k !== undefined) {
     // A correlation's base events are its base rules (each explained by its own id) and its own `when:`, if any.
-    lines.push(`  correlation: ${k.type}${k.field !== undefined ? ` of ${k.field}` : ''} >= ${k.gte} within ${k.window} per [${k.groupBy.join(', ')}], quiet ${formatMs(k.realertMs)} per group after firing`);
-    if (k.rules.length > 0) lines.push(`  base rules: ${k.rules.map((r) => r.id).join(', ')}`);
+    const per = `per [${k.groupBy.join(', ')}], quiet ${formatMs(k.realertMs)} per group after firing`;
+    if (k.type === 'sequence') {
+      lines.push(`  correlation: sequence of ${k.steps.length} steps in order within ${k.window} ${per}`);
+      k.steps.forEach((st, i) => {
+        // Each step's events: its base rules (each explained by its own id), or its own condition shown here.
+        if (st.when === undefined) lines.push(`  step ${i + 1}: ${st.gte} or more events of ${st.rules.map((r) => r.id).join(', ')}${i > 0 ? ', after step ' + i : ''}`);
+        else {
+          lines.push(`  step ${i + 1}: ${st.gte} or more events of its when (macros and lists expanded)${i > 0 ? ', after step ' + i : ''}:`);
+          condLines(st.when, '    ', lines);
+        }
+      });
+    } else if (k.type === 'first_seen') {
+      const forget = k.forget !== undefined ? `a combination not seen for ${k.forget} is new again` : 'never forgotten';
+      lines.push(`  correlation: first_seen of [${k.fields.join(', ')}] ${per}; learning ${k.learning} from the rule's first base event; ${forget}`);
+    } else lines.push(`  correlation: ${k.type}${k.field !== undefined ? ` of ${k.field}` : ''} >= ${k.gte} within ${k.window} ${per}`);
+    if (k.rules.length > 0 && k.type !== 'sequence') lines.push(`  base rules: ${k.rules.map((r) => r.id).join(', ')}`);
   }
   if (k === undefined || c.hasWhen) {
     lines.push(k === undefined ? '  when (macros and lists expanded):' : '  own when (macros and lists expanded), also a base event:');

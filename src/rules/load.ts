@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { checkUnusedMacro } from './condition.js';
 import type { ConditionEnv, Macro, NamedList } from './conditionEnv.js';
 import { compileRule, type RuleNode } from './compileRule.js';
-import { linkCorrelations } from './correlation.js';
+import { linkCorrelations, type CorrelationRefs } from './correlation.js';
 import {
   ACTIVITY_FIELDS,
   FieldTypes,
@@ -29,7 +29,7 @@ import { didYouMean } from '../config/didYouMean.js';
 import { ProblemList, isError, type Pos, type Problem } from '../config/problems.js';
 import { NAME_PATTERN, TOP_KEYS } from './schema.js';
 import { CompiledRuleSet } from './RuleSet.js';
-import type { CompiledRule, CorrelationSpec, RuleSet } from './types.js';
+import type { CompiledRule, RuleSet } from './types.js';
 import { describeNode, parseYamlFile, type YNode } from '../config/yamlTree.js';
 
 export interface LoadResult {
@@ -179,7 +179,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
   const operators = operatorTable();
   const compiled: CompiledRule[] = [];
   const ids = new Map<string, Pos>();
-  const correlations = new Map<string, CorrelationSpec>();
+  const correlations = new Map<string, CorrelationRefs>();
   for (const rn of ruleNodes) {
     const c = compileRule(rn, env, ids, operators, compiled.length, correlations);
     if (c !== undefined) compiled.push(c);

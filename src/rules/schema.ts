@@ -77,16 +77,39 @@ const TESTS_SPEC: ObjectSpec = {
 /** `correlation:` of a rule (src/rules/correlation.ts; Sigma's correlation vocabulary). */
 const CORRELATION_SPEC: ObjectSpec = {
   type: 'object',
-  description: 'A correlation (stateful) rule over its base events: its when: or the rules listed.',
-  required: ['type', 'window', 'gte'],
+  description: 'A correlation (stateful) rule over its base events: its when: or the rules listed (a sequence: its steps).',
+  required: ['type'],
   properties: {
-    type: { type: 'string', enum: ['event_count', 'value_count', 'value_sum'], description: 'What is counted: events, distinct values of field, or the sum of field.' },
-    rules: { type: 'array', items: { type: 'string', description: 'A rule id.' }, description: 'Base rules: their matching events are this rule\'s events.' },
+    type: {
+      type: 'string',
+      enum: ['event_count', 'value_count', 'value_sum', 'sequence', 'first_seen'],
+      description: 'What fires: a count of events, of distinct values of field, a sum of field; steps in order (sequence); a new combination of field values (first_seen).',
+    },
+    rules: { type: 'array', items: { type: 'string', description: 'A rule id.' }, description: "Base rules: their matching events are this rule's events (a sequence without steps: one step each, in order)." },
+    steps: {
+      type: 'array',
+      description: 'sequence: 2 or more steps, in order, each {rules: [ids]} or {when: condition}, gte (default 1).',
+      items: {
+        type: 'object',
+        description: 'A step of a sequence.',
+        properties: {
+          rules: { type: 'array', items: { type: 'string', description: 'A rule id.' }, description: "The rules whose events are this step's." },
+          when: condition,
+          gte: { type: 'any', description: 'How many of its events (default 1).', jsonSchema: { type: 'integer', minimum: 1 } },
+        },
+      },
+    },
     groupBy: { type: 'array', items: { type: 'string', description: 'A field.' }, description: 'Fields whose values make a group (a window each).' },
     window: { type: 'duration', description: 'The sliding window on event time (a duration).' },
-    field: { type: 'string', description: 'value_count: the field counted; value_sum: the numeric field summed.' },
+    field: {
+      type: 'any',
+      description: 'value_count: the field counted; value_sum: the numeric field summed; first_seen: the field, or list of fields, whose new values fire.',
+      jsonSchema: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
+    },
     gte: { type: 'any', description: 'It fires when the count, distinct count or sum reaches this.', jsonSchema: { type: 'number', exclusiveMinimum: 0 } },
-    realert: { type: 'duration', description: 'Quiet per group after firing (default: the window).' },
+    learning: { type: 'duration', description: "first_seen: nothing fires for this long from the rule's first base event (default 7d)." },
+    forget: { type: 'duration', description: 'first_seen: a combination not seen for this long is new again (default never).' },
+    realert: { type: 'duration', description: 'Quiet per group after firing (default: the window; first_seen: 0).' },
   },
 };
 

@@ -1,6 +1,6 @@
 /**
  * Parsing `tests.sequences` of a correlation rule (docs/rules.md "Testing a correlation"): each sequence is a name,
- * timed partial events (`at: +30s` from the sequence's start; `repeat: N` with `every: 10s` for N events) and the
+ * timed partial events (`at: +30s` or `at: +8d` from the sequence's start; `repeat: N` with `every: 10s` for N events) and the
  * alerts expected (`after: N`, the 1-based event after which one fires, and optionally its `group` values;
  * `expect: []` when nothing may fire). ruleTests.ts runs them through a CorrelationEngine.
  */
@@ -56,7 +56,7 @@ export function parseSequences(node: YNode, fields: ReadonlyMap<string, FieldTyp
           const v = f.value.kind === 'scalar' ? f.value.value : undefined;
           if (f.key === 'at') {
             at = offset(v);
-            if (at === undefined) err(f.value.pos, `'${name}': at must be an offset such as +0s, +30s or +2m, got ${describeNode(f.value)}`);
+            if (at === undefined) err(f.value.pos, `'${name}': at must be an offset such as +0s, +30s, +2m or +8d, got ${describeNode(f.value)}`);
           } else if (f.key === 'repeat') {
             if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 10_000) repeat = v;
             else err(f.value.pos, `'${name}': repeat must be a whole number from 1 to 10000, got ${describeNode(f.value)}`);

@@ -73,23 +73,67 @@ export interface RuleOrigin {
   how: string;
 }
 
-export type CorrelationType = 'event_count' | 'value_count' | 'value_sum';
+export type CorrelationType = 'event_count' | 'value_count' | 'value_sum' | 'sequence' | 'first_seen';
+/** The types that fire when a count, distinct count or sum over a window reaches `gte`. */
+export type ThresholdType = 'event_count' | 'value_count' | 'value_sum';
 
-/** A rule's `correlation:` (docs/rules.md "Correlation rules"). */
-export interface CorrelationSpec {
-  type: CorrelationType;
-  /** Base rule ids (with the rule's own `when:`, either matching is a base event). */
+/** What every correlation has (docs/rules.md "Correlation rules"). */
+interface CorrelationBase {
+  /**
+   * Base rule ids, each where it is written (with the rule's own `when:`, either matching is a base event). For a
+   * sequence: every step's ids, in step order (each step's own are in `steps`).
+   */
   rules: { id: string; pos: Pos }[];
   groupBy: string[];
+  /** After firing, quiet for this long per group (default: the window; first_seen: 0). */
+  realertMs: number;
+}
+
+/** event_count, value_count, value_sum: a threshold over a sliding window. */
+export interface ThresholdCorrelation extends CorrelationBase {
+  type: ThresholdType;
   windowMs: number;
   /** The window as written (shown in alerts). */
   window: string;
   /** value_count: the field whose distinct values count; value_sum: the numeric field summed. */
   field?: string;
   gte: number;
-  /** After firing, quiet for this long per group (default: the window). */
-  realertMs: number;
 }
+
+/** One step of a sequence: its base events are those of its rules or of its own `when:`, `gte` of them. */
+export interface SequenceStep {
+  pos: Pos;
+  rules: { id: string; pos: Pos }[];
+  /** Its inline `when:` (checked like a rule's), compiled to `predicate` by compileRule.ts in the rule's time zone. */
+  when?: Cond;
+  gte: number;
+  /** Whether an event is one of this step's (its when:, or one of its rules: set by compileRule.ts and linkCorrelations). */
+  predicate?: Predicate;
+}
+
+/** sequence: the steps in order within the window (Sigma's temporal_ordered, with a count per step). */
+export interface SequenceCorrelation extends CorrelationBase {
+  type: 'sequence';
+  windowMs: number;
+  window: string;
+  steps: SequenceStep[];
+}
+
+/** first_seen: a combination of `fields` values not seen before for its group (ElastAlert's new_term). */
+export interface FirstSeenCorrelation extends CorrelationBase {
+  type: 'first_seen';
+  /** The fields whose values make a combination (`field: remoteHost` is one). */
+  fields: string[];
+  /** From the rule's first base event (event time), nothing fires for this long. */
+  learningMs: number;
+  learning: string;
+  /** A combination not seen for this long is new again (absent: never forgotten). */
+  forgetMs?: number;
+  forget?: string;
+}
+
+/** A rule's `correlation:` (docs/rules.md "Correlation rules"). */
+export type CorrelationSpec = ThresholdCorrelation | SequenceCorrelation | FirstSeenCorrelation;
 
 /** A timed sequence of `tests.sequences`: events at offsets, and the alerts expected. */
 export interface SequenceTest {
@@ -106,8 +150,12 @@ export interface CorrelationFiring {
   spec: CorrelationSpec;
   /** The groupBy fields' values (null: the event had no such field, the "missing" group). */
   group: Record<string, unknown>;
-  /** The count, distinct count or sum that reached `gte`. */
+  /** The count, distinct count or sum that reached `gte` (sequence: the number of steps; first_seen: 1). */
   value: number;
+  /** sequence: the contributing events of each step, in step order. */
+  steps?: number[];
+  /** first_seen: the new combination, each field's value (null: missing). */
+  values?: Record<string, unknown>;
   /** Contributing events in the window. */
   events: number;
   firstTimeMs: number;
