@@ -127,11 +127,13 @@ export function compileRule(
   // A correlation (stateful rule, correlation.ts) is built on its own when: and/or the base rules it lists.
   const corrEntry = get('correlation');
   let correlation: CompiledRule['correlation'];
+  let corrType: CorrelationRefs['type'];
   if (corrEntry !== undefined) {
     if (target !== 'activity') err(corrEntry.keyPos, `correlation: only activity rules can correlate (this rule's target is ${target})`);
     else {
       const parsed = parseCorrelation(corrEntry.value, env, id);
       correlation = parsed.spec;
+      corrType = parsed.refs.type;
       if (correlation === undefined) ok = false;
       // Its base ids are checked by linkCorrelations even when another part of it is wrong (every mistake at once).
       if (id !== undefined) correlations?.set(id, parsed.refs);
@@ -139,7 +141,7 @@ export function compileRule(
   }
   const whenEntry = get('when');
   let cond: CompiledRule['cond'] | undefined;
-  if (correlation?.type === 'sequence' && whenEntry !== undefined) {
+  if (corrType === 'sequence' && whenEntry !== undefined) {
     err(whenEntry.keyPos, "correlation: a sequence's events are its steps': put this condition in a step ({when: ...}) of correlation.steps");
   }
   if (whenEntry === undefined) {

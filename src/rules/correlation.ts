@@ -42,9 +42,13 @@ export function parseCorrelation(node: YNode, env: ConditionEnv, id: string | un
   return spec !== undefined ? { spec, refs: spec } : { refs };
 }
 
-/** The base rule ids a correlation names, each where it is written: linkCorrelations checks them, even when another part of the correlation is wrong. */
+/**
+ * The base rule ids a correlation names, each where it is written: linkCorrelations checks them, even when another
+ * part of the correlation is wrong; and its type when it is a known one (compileRule's checks of the rule around it).
+ */
 export interface CorrelationRefs {
   rules: { id: string; pos: Pos }[];
+  type?: CorrelationType;
 }
 
 function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs: CorrelationRefs): CorrelationSpec | undefined {
@@ -100,6 +104,7 @@ function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs:
   else if (typeof t.v === 'string' && (CORRELATION_TYPES as readonly string[]).includes(t.v)) type = t.v as CorrelationType;
   else err(t.e.value.pos, `bad type ${describeNode(t.e.value)}${typeof t.v === 'string' ? didYouMean(t.v, CORRELATION_TYPES) : ''}: one of ${CORRELATION_TYPES.join(', ')}`);
   if (type !== undefined) {
+    refs.type = type;
     for (const e of node.entries) {
       if (!(Object.values(KEYS_OF).flat() as string[]).includes(e.key) || KEYS_OF[type].includes(e.key)) continue;
       const owners = CORRELATION_TYPES.filter((x) => KEYS_OF[x].includes(e.key));

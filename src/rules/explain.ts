@@ -20,7 +20,7 @@ export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
   const k = c.correlation;
   if (k !== undefined) {
     // A correlation's base events are its base rules (each explained by its own id) and its own `when:`, if any.
-    const per = `per [${k.groupBy.join(', ')}], quiet ${formatMs(k.realertMs)} per group after firing`;
+    const per = `per [${k.groupBy.join(', ')}], ${k.realertMs === 0 ? 'no quiet period after firing' : `quiet ${formatMs(k.realertMs)} per group after firing`}`;
     if (k.type === 'sequence') {
       lines.push(`  correlation: sequence of ${k.steps.length} steps in order within ${k.window} ${per}`);
       k.steps.forEach((st, i) => {

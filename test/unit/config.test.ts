@@ -83,7 +83,7 @@ test('spec engine: other keys can be left alone; JSON Schema from the same spec'
   assert.deepEqual(check('name: x\nsomethingElse: 1\n', open).lines, []);
   const schema = toJsonSchema(SPEC, { $id: 'x', title: 't' }) as { properties: Record<string, Record<string, unknown>>; additionalProperties: boolean };
   assert.equal(schema.additionalProperties, false);
-  assert.deepEqual(schema.properties.wait, { description: 'w', type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$' });
+  assert.deepEqual(schema.properties.wait, { description: 'w', type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$' });
   const items = schema.properties.items as { type: unknown; items: { anyOf: unknown } };
   assert.deepEqual(items.type, ['array', 'null']);
   assert.deepEqual(items.items.anyOf, [{ required: ['a'] }, { required: ['b'] }]);
@@ -207,4 +207,13 @@ test('docs/lambda.md documents every variable of the Lambda environment spec, wi
     assert.ok(row, `docs/lambda.md has no row for ${s.env}`);
     if ('default' in s) assert.ok(row.includes(`\`${s.default}\``), `the row of ${s.env} gives its default ${s.default}`);
   }
+});
+
+test('the duration grammar takes days (first_seen learning: 7d); a day is 24 hours; shown as before (24h)', async () => {
+  const { parseDuration, durationProblem, formatMs } = await import('../../src/config/duration.js');
+  assert.equal(parseDuration('7d'), 7 * 86_400_000);
+  assert.equal(parseDuration('1.5d'), 36 * 3_600_000);
+  assert.equal(durationProblem('90d'), undefined);
+  assert.match(durationProblem('7 days') ?? '', /must be a duration/);
+  assert.equal(formatMs(86_400_000), '24h');
 });

@@ -3,7 +3,8 @@
  * completes a threshold fails, runRecords rejects, the state (in memory and as persisted) is as before that record,
  * and the same records fed again (to the same correlator, as a Lambda retry; or to one reopened from the store, as
  * a restart) deliver the correlation alert exactly once, with the id of a run without the failure. Also the
- * engine's own rollback: the state, order of groups (eviction) and counters exactly as at `begin()`.
+ * engine's own rollback: the state, order of groups (eviction) and counters exactly as at `begin()`, for sequence
+ * and first_seen rules too (their steps, known combinations and the start of a learning period).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -146,4 +147,67 @@ test('CorrelationEngine.rollback restores groups, their eviction order and count
   e.begin();
   assert.throws(() => e.begin(), /staged already/);
   e.commit();
+});
+
+const STATEFUL = `
+rules:
+  - id: failed-login
+    severity: medium
+    when: {command: AUTH FAILURE}
+  - id: fail-then-login
+    severity: high
+    correlation:
+      type: sequence
+      groupBy: [remoteHost]
+      window: 10m
+      steps:
+        - {rules: [failed-login], gte: 2}
+        - {when: {command: CONNECT}}
+  - id: new-user-host
+    severity: high
+    when: {command: CONNECT}
+    correlation: {type: first_seen, groupBy: [remoteHost], field: dbUserName, learning: 1d, forget: 30d}
+`;
+
+test('rollback restores sequence and first_seen state exactly: steps, known combinations, the learning start, counters', async () => {
+  await writeFile(join(dir, 'stateful.yaml'), STATEFUL);
+  const rs = (await loadRules([join(dir, 'stateful.yaml')])).ruleSet as RuleSet;
+  const seq = rs.correlations!.find((r) => r.info.id === 'fail-then-login')!;
+  const seen = rs.correlations!.find((r) => r.info.id === 'new-user-host')!;
+  const at = (i: number, ms: number, fields: Record<string, unknown>) =>
+    ({ ...event(i), logTimeMs: T0 + ms, logTime: new Date(T0 + ms).toISOString(), ...fields }) as unknown as Record<string, unknown>;
+  const login = (i: number, ms: number, user: string, host = 'h1') => at(i, ms, { command: 'CONNECT', dbUserName: user, remoteHost: host });
+  const e = new CorrelationEngine({ maxGroups: 2 });
+
+  // A record that begins the first_seen rule's learning, rolled back: the learning has not begun.
+  e.begin();
+  e.observe(seen, login(0, 0, 'alice'));
+  e.rollback();
+  assert.deepEqual(e.snapshot(), { version: 1, rules: {} });
+
+  e.observe(seen, login(1, 0, 'alice'));
+  e.observe(seq, at(2, 1000, { command: 'AUTH FAILURE', remoteHost: 'h1' }));
+  const before = e.snapshot();
+  const counters = { ...e.counters };
+  const text = JSON.stringify(before);
+  e.begin();
+  e.observe(seq, at(3, 2000, { command: 'AUTH FAILURE', remoteHost: 'h1' }));
+  const fired = e.observe(seq, login(4, 3000, 'alice'));
+  assert.ok(fired, 'the staged record completes the sequence');
+  assert.equal(e.observe(seen, login(5, 2 * 86_400_000, 'mallory')) !== undefined, true, 'and fires first_seen');
+  e.observe(seen, login(6, 2 * 86_400_000, 'bob', 'h2'));
+  e.observe(seen, login(7, 2 * 86_400_000, 'bob', 'h3')); // a third group evicts one
+  e.observe(seen, login(6, 2 * 86_400_000, 'bob', 'h2')); // a duplicate
+  assert.deepEqual(e.snapshot(), before, 'staged changes are not in the snapshot');
+  e.rollback();
+  assert.equal(JSON.stringify(e.snapshot()), text, 'byte for byte');
+  assert.deepEqual(e.counters, counters);
+  // After the rollback the same record gives the same firings (nothing of it was kept).
+  e.begin();
+  e.observe(seq, at(3, 2000, { command: 'AUTH FAILURE', remoteHost: 'h1' }));
+  const again = e.observe(seq, login(4, 3000, 'alice'));
+  assert.deepEqual(again, fired);
+  assert.ok(e.observe(seen, login(5, 2 * 86_400_000, 'mallory')));
+  e.commit();
+  assert.notEqual(JSON.stringify(e.snapshot()), text);
 });

@@ -198,3 +198,427 @@ test('engine: event time, lateness, duplicates, the missing group, eviction, sna
   assert.equal(eng.counters.evictions, 1);
   assert.deepEqual(eng.groupCounts(), { 'brute-force': 2 });
 });
+
+// ---- sequence (steps in order within the window) and first_seen (a new combination after learning) ----
+
+const SEQUENCE = `
+lists:
+  night_users: [alice, bob]
+macros:
+  login_ok: {command: CONNECT}
+rules:
+  - id: failed-login
+    severity: medium
+    when: {command: AUTH FAILURE}
+  - id: big-read
+    severity: low
+    when: {rows: {gte: 1000}}
+  - id: brute-then-success
+    severity: high
+    correlation:
+      type: sequence
+      groupBy: [dbUserName]
+      window: 10m
+      steps:
+        - {rules: [failed-login], gte: 5}
+        - {when: {macro: login_ok}}
+    tests:
+      sequences:
+        - name: 5 failures then a success within the window fire once
+          events:
+            - {at: +0s, every: 10s, repeat: 5, command: AUTH FAILURE, dbUserName: alice}
+            - {at: +2m, command: CONNECT, dbUserName: alice}
+            - {at: +3m, command: CONNECT, dbUserName: alice}
+          expect: [{after: 6, group: {dbUserName: alice}}]
+        - name: the success before the failures does not complete it (steps out of order)
+          events:
+            - {at: +0s, command: CONNECT, dbUserName: alice}
+            - {at: +1s, every: 10s, repeat: 5, command: AUTH FAILURE, dbUserName: alice}
+          expect: []
+        - name: 4 failures then a success do not (a step short)
+          events:
+            - {at: +0s, every: 10s, repeat: 4, command: AUTH FAILURE, dbUserName: alice}
+            - {at: +2m, command: CONNECT, dbUserName: alice}
+          expect: []
+        - name: longer than the window does not
+          events:
+            - {at: +0s, every: 10s, repeat: 5, command: AUTH FAILURE, dbUserName: alice}
+            - {at: +10m, command: CONNECT, dbUserName: alice}
+          expect: []
+        - name: a success in the middle does not count; the one after the 5th does
+          events:
+            - {at: +0s, every: 10s, repeat: 3, command: AUTH FAILURE, dbUserName: alice}
+            - {at: +40s, command: CONNECT, dbUserName: alice}
+            - {at: +50s, every: 10s, repeat: 2, command: AUTH FAILURE, dbUserName: alice}
+            - {at: +90s, command: CONNECT, dbUserName: alice}
+          expect: [{after: 7}]
+        - name: another user's success does not complete alice's
+          events:
+            - {at: +0s, every: 10s, repeat: 5, command: AUTH FAILURE, dbUserName: alice}
+            - {at: +1m, command: CONNECT, dbUserName: bob}
+          expect: []
+        - name: the contributing events never count again; after the quiet a new sequence fires
+          events:
+            - {at: +0s, every: 10s, repeat: 5, command: AUTH FAILURE, dbUserName: alice}
+            - {at: +1m, command: CONNECT, dbUserName: alice}
+            - {at: +11m, command: CONNECT, dbUserName: alice}
+            - {at: +12m, every: 10s, repeat: 5, command: AUTH FAILURE, dbUserName: alice}
+            - {at: +13m, command: CONNECT, dbUserName: alice}
+          expect: [{after: 6}, {after: 13}]
+  - id: read-after-read
+    description: Sigma's temporal_ordered shorthand, the same rule twice
+    severity: low
+    correlation: {type: sequence, rules: [failed-login, big-read, big-read], groupBy: [remoteHost], window: 1m}
+    tests:
+      sequences:
+        - name: a failure, then a big read, then another
+          events:
+            - {at: +0s, command: AUTH FAILURE, remoteHost: 10.0.0.5}
+            - {at: +10s, class: READ, command: SELECT, rowCount: 5000, remoteHost: 10.0.0.5}
+            - {at: +20s, class: READ, command: SELECT, rowCount: 5000, remoteHost: 10.0.0.5}
+          expect: [{after: 3, group: {remoteHost: 10.0.0.5}}]
+        - name: one big read is not two; two at the same time are not in order
+          events:
+            - {at: +0s, command: AUTH FAILURE, remoteHost: 10.0.0.5}
+            - {at: +10s, class: READ, command: SELECT, rowCount: 5000, remoteHost: 10.0.0.5}
+          expect: []
+  - id: night-login-after-failures
+    severity: medium
+    timeZone: Europe/Paris
+    correlation:
+      type: sequence
+      groupBy: [dbUserName]
+      window: 1h
+      steps:
+        - {rules: [failed-login], gte: 2}
+        - when:
+            all:
+              - macro: login_ok
+              - dbUserName: $night_users
+              - hour: {gte: 22}
+`;
+
+test('sequence: the in-file timed sequences pass (fires once, steps out of order, too long, success before failures, realert)', () => {
+  const { ruleSet, problems: p } = load(SEQUENCE);
+  assert.deepEqual(p, []);
+  const r = runRuleTests(ruleSet!, { ruleIds: ['brute-then-success', 'read-after-read'] });
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.passed, 9);
+});
+
+test("sequence: a step's when: is compiled like a rule's (macros, lists, the rule's time zone); base events are any step's", () => {
+  const rs = load(SEQUENCE).ruleSet as CompiledRuleSet;
+  const rule = rs.correlations.find((c) => c.info.id === 'night-login-after-failures')!;
+  const spec = rule.correlation!;
+  assert.equal(spec.type, 'sequence');
+  const step2 = spec.type === 'sequence' ? spec.steps[1]!.predicate! : () => false;
+  // 21:30 UTC is 23:30 in Paris (summer): hour 23 there, 21 in UTC.
+  const night = completeTestEvent({ command: 'CONNECT', dbUserName: 'alice', logTime: '2024-05-01 21:30:00.000000+00' });
+  const evening = completeTestEvent({ command: 'CONNECT', dbUserName: 'alice', logTime: '2024-05-01 19:30:00.000000+00' });
+  const stranger = completeTestEvent({ command: 'CONNECT', dbUserName: 'carol', logTime: '2024-05-01 21:30:00.000000+00' });
+  assert.equal(step2(night), true);
+  assert.equal(step2(evening), false, 'hour is 21 in Paris');
+  assert.equal(step2(stranger), false, 'not in the list');
+  const failure = completeTestEvent({ command: 'AUTH FAILURE' });
+  assert.ok(rs.baseMatches(failure).includes(rule));
+  assert.ok(rs.baseMatches(night).includes(rule));
+  assert.ok(!rs.baseMatches(evening).includes(rule));
+  assert.deepEqual(rs.evaluate(night).map((m) => m.rule.id), [], 'a correlation never fires event by event');
+});
+
+const FIRST_SEEN = `
+rules:
+  - id: privileged-login
+    severity: low
+    when: {command: CONNECT, dbUserName: [admin, root]}
+  - id: new-admin-host
+    severity: high
+    correlation:
+      type: first_seen
+      rules: [privileged-login]
+      groupBy: [dbUserName]
+      field: remoteHost
+      learning: 7d
+      forget: 30d
+    tests:
+      sequences:
+        - name: during learning nothing fires; after it a new host does, once; a known one does not
+          events:
+            - {at: +0s, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.1}
+            - {at: +1d, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.2}
+            - {at: +8d, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.1}
+            - {at: +8d, command: CONNECT, dbUserName: admin, remoteHost: 10.1.2.3}
+            - {at: +9d, command: CONNECT, dbUserName: admin, remoteHost: 10.1.2.3}
+            - {at: +9d, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.2}
+          expect: [{after: 4, group: {dbUserName: admin}}]
+        - name: a new group after learning fires for its first combination
+          events:
+            - {at: +0s, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.1}
+            - {at: +8d, command: CONNECT, dbUserName: root, remoteHost: 10.0.0.1}
+          expect: [{after: 2, group: {dbUserName: root}}]
+        - name: forget makes a host not seen for 30 days new again
+          events:
+            - {at: +0s, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.1}
+            - {at: +1d, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.2}
+            - {at: +29d, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.2}
+            - {at: +30d, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.1}
+            - {at: +31d, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.2}
+          expect: [{after: 4}]
+        - name: the learning period begins at the rule's first base event, not at the group's
+          events:
+            - {at: +0s, command: CONNECT, dbUserName: root, remoteHost: 10.0.0.9}
+            - {at: +6d, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.1}
+            - {at: +7d, command: CONNECT, dbUserName: admin, remoteHost: 10.0.0.2}
+          expect: [{after: 3, group: {dbUserName: admin}}]
+  - id: new-app-host
+    severity: medium
+    when: {command: CONNECT}
+    correlation: {type: first_seen, groupBy: [dbUserName], field: [remoteHost, clientApplication], learning: 1d}
+    tests:
+      sequences:
+        - name: a known host with a new application is a new combination
+          events:
+            - {at: +0s, command: CONNECT, remoteHost: 10.0.0.1, clientApplication: psql}
+            - {at: +2d, command: CONNECT, remoteHost: 10.0.0.1, clientApplication: psql}
+            - {at: +2d, command: CONNECT, remoteHost: 10.0.0.1, clientApplication: pg_dump}
+          expect: [{after: 3, group: {dbUserName: app_user}}]
+`;
+
+test('first_seen: the in-file timed sequences pass (learning, after learning, known combination, forget, new group)', () => {
+  const { ruleSet, problems: p } = load(FIRST_SEEN);
+  assert.deepEqual(p, []);
+  const r = runRuleTests(ruleSet!);
+  assert.deepEqual(r.failed, []);
+  assert.equal(r.passed, 5);
+});
+
+test('load-time checks of sequence and first_seen: 4 different mistakes, all reported with their lines', () => {
+  assert.deepEqual(problems(`${FAILED}
+  - id: seq-bad
+    severity: high
+    correlation:
+      type: sequence
+      window: 10m
+      steps:
+        - {rules: [failed-logn], gte: 2.5}
+        - {rules: [failed-login], when: {command: CONNECT}}
+  - id: seen-bad
+    severity: high
+    when: {command: CONNECT}
+    correlation: {type: first_seen, field: remoteHost, window: 1h}
+`), [
+    "13 seq-bad: correlation: unknown base rule 'failed-logn' (did you mean 'failed-login'?)",
+    '13 seq-bad: correlation: step 1: gte must be a positive whole number (how many of its events), got number 2.5',
+    '14 seq-bad: correlation: step 2 has both rules: and when: (one of them: a step is a set of rules or one condition)',
+    '18 seen-bad: correlation: first_seen has no window: it fires on each new combination of field once its learning period is over (learning:, default 7d), and forget: makes a combination not seen for that long new again',
+  ]);
+});
+
+test('load-time checks of sequence and first_seen: every other mistake', () => {
+  const got = problems(`${FAILED}
+  - id: brute
+    severity: high
+    correlation: {type: event_count, rules: [failed-login], window: 1m, gte: 5}
+  - id: s-map
+    severity: high
+    correlation: {type: sequence, window: 10m, steps: {rules: [failed-login]}}
+  - id: s-one
+    severity: high
+    correlation: {type: sequence, window: 10m, steps: [{rules: [failed-login]}]}
+  - id: s-short
+    severity: high
+    correlation: {type: sequence, window: 10m, rules: [failed-login]}
+  - id: s-mixed
+    severity: high
+    when: {command: CONNECT}
+    correlation: {type: sequence, rules: [failed-login], gte: 2, steps: [{rules: [brute]}, {}, {when: {comand: x}}]}
+  - id: f-bad
+    severity: high
+    correlation: {type: first_seen, rules: [failed-login], field: [commandText, remoteHst], learning: 7 days, forget: 90, steps: []}
+  - id: f-nofield
+    severity: high
+    correlation: {type: first_seen, rules: [failed-login]}
+  - id: e-learning
+    severity: high
+    correlation: {type: event_count, rules: [failed-login], window: 1m, gte: 5, learning: 1d}
+`);
+  const has = (re: RegExp) => assert.ok(got.some((g) => re.test(g)), `no problem matching ${re}:\n${got.join('\n')}`);
+  has(/^12 s-map: correlation: steps is a list of steps/);
+  has(/^15 s-one: correlation: a sequence has 2 or more steps, got 1/);
+  has(/^18 s-short: correlation: a sequence has 2 or more steps/);
+  has(/^21 s-mixed: correlation: a sequence's events are its steps'/);
+  has(/^22 s-mixed: correlation: a sequence counts per step/);
+  has(/^22 s-mixed: correlation: a sequence lists its rules in steps:/);
+  has(/^22 s-mixed: correlation: base rule 'brute' is itself a correlation/);
+  has(/^22 s-mixed: correlation: step 2 has neither rules: nor when:/);
+  has(/^22 s-mixed: correlation: no window/);
+  has(/^22 s-mixed: unknown field 'comand' \(did you mean 'command'\?\)/);
+  has(/^25 f-bad: correlation: field: 'commandText' can carry secrets/);
+  has(/^25 f-bad: correlation: field: unknown field 'remoteHst'/);
+  has(/^25 f-bad: correlation: learning must be a duration/);
+  has(/^25 f-bad: correlation: forget must be a duration .*got "90"/);
+  has(/^25 f-bad: correlation: steps: is for sequence, not first_seen/);
+  has(/^28 f-nofield: correlation: first_seen needs field:/);
+  has(/^31 e-learning: correlation: learning: is for first_seen, not event_count/);
+});
+
+const DAY = 86_400_000;
+/** A complete event of the rule tests' defaults at `ms` (its own statement, so its own identity). */
+function timed(ms: number, statementId: number, fields: Record<string, unknown>): Record<string, unknown> {
+  const logTime = new Date(ms).toISOString().replace('T', ' ').replace(/\.(\d{3})Z$/, '.$1000+00');
+  return completeTestEvent({ statementId, ...fields, logTime });
+}
+const T0 = Date.parse('2024-05-01T12:00:00.000Z');
+
+test('sequence engine: lateness, duplicates, untimed, the missing group, eviction; the firing says the events of each step', () => {
+  const rs = load(SEQUENCE).ruleSet as CompiledRuleSet;
+  const rule = rs.correlations.find((c) => c.info.id === 'brute-then-success')!;
+  const eng = new CorrelationEngine({ maxGroups: 2 });
+  const fail = (s: number, extra: Record<string, unknown> = {}) => timed(T0 + s * 1000, s, { command: 'AUTH FAILURE', dbUserName: 'alice', ...extra });
+  const ok = (s: number, extra: Record<string, unknown> = {}) => timed(T0 + s * 1000, s, { command: 'CONNECT', dbUserName: 'alice', ...extra });
+  eng.observe(rule, fail(700));
+  assert.equal(eng.observe(rule, fail(50)), undefined); // 650 s before the newest: late (window 10m)
+  assert.equal(eng.counters.late, 1);
+  assert.equal(eng.observe(rule, fail(700)), undefined);
+  assert.equal(eng.counters.duplicates, 1);
+  const { logTimeMs: _t, ...untimed } = fail(701);
+  assert.equal(eng.observe(rule, untimed), undefined);
+  assert.equal(eng.counters.untimed, 1);
+  for (const s of [710, 720, 730, 740, 745, 746]) eng.observe(rule, fail(s)); // 8 failures
+  const f = eng.observe(rule, ok(800));
+  assert.ok(f);
+  assert.deepEqual(f.steps, [7, 1], 'every failure in the window before the success is part of it');
+  assert.equal(f.events, 8);
+  assert.equal(f.firstTimeMs, T0 + 700_000);
+  assert.equal(f.lastTimeMs, T0 + 800_000);
+  assert.deepEqual(f.group, { dbUserName: 'alice' });
+  // Out of order within the window: a success that arrives first is placed after the failures that arrive later.
+  const { dbUserName: _u, ...noUser } = fail(900) as Record<string, unknown>;
+  eng.observe(rule, { ...ok(960), dbUserName: null });
+  for (const s of [900, 910, 920, 930]) eng.observe(rule, { ...noUser, statementId: s, logTimeMs: T0 + s * 1000, logTime: `t${s}` });
+  const g = eng.observe(rule, { ...noUser, statementId: 940, logTimeMs: T0 + 940_000, logTime: 't940' });
+  assert.deepEqual(g?.group, { dbUserName: null }, 'the missing group is its own');
+  assert.equal(g?.lastTimeMs, T0 + 960_000, 'completed by the success stored before');
+  eng.observe(rule, fail(1000, { dbUserName: 'bob' }));
+  assert.equal(eng.counters.evictions, 1);
+  assert.deepEqual(eng.groupCounts(), { 'brute-then-success': 2 });
+});
+
+test('first_seen engine: the combinations kept per group are bounded, the least recently seen forgotten first', () => {
+  const rs = load(FIRST_SEEN).ruleSet as CompiledRuleSet;
+  const rule = rs.correlations.find((c) => c.info.id === 'new-admin-host')!;
+  const eng = new CorrelationEngine();
+  const host = (i: number, at: number) => timed(at, at, { command: 'CONNECT', dbUserName: 'admin', remoteHost: `10.0.${i >> 8}.${i & 255}` });
+  for (let i = 0; i < 1000; i++) eng.observe(rule, host(i, T0 + i * 1000));
+  eng.observe(rule, host(0, T0 + 2000 * 1000)); // host 0 seen again: host 1 is now the least recently seen
+  assert.equal(eng.counters.evictions, 0);
+  assert.ok(eng.observe(rule, host(5000, T0 + 8 * DAY)), 'a new host after learning');
+  assert.equal(eng.counters.evictions, 1, 'the 1001st combination forgets one');
+  assert.equal(eng.observe(rule, host(0, T0 + 8 * DAY + 1000)), undefined, 'host 0 kept');
+  assert.ok(eng.observe(rule, host(1, T0 + 8 * DAY + 2000)), 'host 1 was forgotten: new again');
+  // Duplicates, untimed events and the missing group, as for the other types.
+  const dup = host(0, T0 + 8 * DAY + 1000);
+  eng.observe(rule, dup);
+  assert.equal(eng.counters.duplicates, 1);
+  const { logTimeMs: _t, ...untimed } = host(7, T0);
+  eng.observe(rule, untimed);
+  assert.equal(eng.counters.untimed, 1);
+  const { remoteHost: _h, ...noHost } = host(9, T0 + 9 * DAY) as Record<string, unknown>;
+  const f = eng.observe(rule, noHost);
+  assert.deepEqual(f?.values, { remoteHost: null }, 'a missing field is a value of its own, null');
+  assert.equal(eng.counters.late, 0, 'first_seen has no window: nothing is late');
+});
+
+test('first_seen engine: a restart (snapshot, restore) keeps the knowledge and the start of the learning period', () => {
+  const rs = load(FIRST_SEEN).ruleSet as CompiledRuleSet;
+  const rule = rs.correlations.find((c) => c.info.id === 'new-admin-host')!;
+  const ids = new Set(rs.correlations.map((c) => c.info.id));
+  const ev = (day: number, h: string, s: number) => timed(T0 + day * DAY, s, { command: 'CONNECT', dbUserName: 'admin', remoteHost: h });
+  const a = new CorrelationEngine();
+  a.observe(rule, ev(0, '10.0.0.1', 1));
+  a.observe(rule, ev(3, '10.0.0.2', 2));
+  const saved = JSON.parse(JSON.stringify(a.snapshot()));
+  assert.deepEqual(saved.learning, { 'new-admin-host': T0 });
+  const b = new CorrelationEngine();
+  b.restore(saved, ids);
+  assert.deepEqual(b.snapshot(), a.snapshot());
+  // Day 6: still learning, counted from day 0 (not from the restart); day 8: over; the known hosts stay known.
+  assert.equal(b.observe(rule, ev(6, '10.0.0.3', 3)), undefined);
+  assert.equal(b.observe(rule, ev(8, '10.0.0.1', 4)), undefined);
+  assert.equal(b.observe(rule, ev(8, '10.0.0.2', 5)), undefined);
+  const f = b.observe(rule, ev(8, '10.9.9.9', 6));
+  assert.deepEqual(f?.values, { remoteHost: '10.9.9.9' });
+  // The same records again (a restart behind its checkpoint): nothing new fires.
+  assert.equal(b.observe(rule, ev(8, '10.9.9.9', 6)), undefined);
+  // A fresh engine would learn again from the first event it sees.
+  const c = new CorrelationEngine();
+  assert.equal(c.observe(rule, ev(8, '10.9.9.9', 6)), undefined);
+});
+
+test('a state file written before sequence and first_seen (version 1, no learning, no steps) still loads', () => {
+  const rs = load(BRUTE.replace('gte: 5', 'gte: 3')).ruleSet as CompiledRuleSet;
+  const rule = rs.correlations[0]!;
+  const old = {
+    version: 1,
+    rules: {
+      'brute-force': [[JSON.stringify(['203.0.113.9']), {
+        group: { remoteHost: '203.0.113.9' },
+        entries: [1, 2].map((i) => ({ t: T0 + i * 1000, key: `k${i}`, v: null, used: false, ev: { statementId: i } })),
+        maxT: T0 + 2000,
+        quietUntil: null,
+      }]],
+    },
+  };
+  const eng = new CorrelationEngine();
+  eng.restore(old as never, new Set(['brute-force']));
+  assert.deepEqual(eng.snapshot(), old, 'written back as it was read');
+  const f = eng.observe(rule, timed(T0 + 3000, 3, { command: 'AUTH FAILURE', remoteHost: '203.0.113.9' }));
+  assert.equal(f?.events, 3);
+  assert.throws(() => eng.restore({ ...old, learning: { x: 'soon' } } as never, new Set()), /learning is not a map/);
+});
+
+test('alerts: a sequence says the events of each step, first_seen the new combination; ids are stable', async () => {
+  const { buildCorrelationAlert, correlationAlertId } = await import('../../src/pipeline/alert.js');
+  const pos = { source: 'f', shardId: 's', sequenceNumber: '1' };
+  const seqRs = load(SEQUENCE).ruleSet as CompiledRuleSet;
+  const seqRule = seqRs.correlations.find((c) => c.info.id === 'brute-then-success')!;
+  const eng = new CorrelationEngine();
+  for (let s = 0; s < 5; s++) eng.observe(seqRule, timed(T0 + s * 1000, s, { command: 'AUTH FAILURE', dbUserName: 'alice' }));
+  const last = timed(T0 + 60_000, 9, { command: 'CONNECT', dbUserName: 'alice' });
+  const f = eng.observe(seqRule, last)!;
+  const a = buildCorrelationAlert(f, last as never, seqRule.template(last, seqRule.info), pos, 'literals');
+  assert.equal(a.message, 'brute-then-success (5 then 1 events within 10m for dbUserName=alice)');
+  assert.deepEqual((a.event as { correlation: unknown }).correlation, {
+    type: 'sequence', steps: [{ gte: 5, events: 5 }, { gte: 1, events: 1 }], events: 6, window: '10m', group: { dbUserName: 'alice' },
+    firstTime: '2024-05-01T12:00:00.000Z', lastTime: '2024-05-01T12:01:00.000Z',
+  });
+  assert.equal(a.id, correlationAlertId(f));
+  assert.equal(a.time, '2024-05-01T12:01:00.000Z');
+
+  const fsRs = load(FIRST_SEEN).ruleSet as CompiledRuleSet;
+  const fsRule = fsRs.correlations.find((c) => c.info.id === 'new-admin-host')!;
+  const ev = (day: number, h: string, s: number) => timed(T0 + day * DAY, s, { command: 'CONNECT', dbUserName: 'admin', remoteHost: h });
+  const run = () => {
+    const e = new CorrelationEngine();
+    e.observe(fsRule, ev(0, '10.0.0.1', 1));
+    return e.observe(fsRule, ev(8, '10.1.2.3', 2))!;
+  };
+  const g = run();
+  const b = buildCorrelationAlert(g, ev(8, '10.1.2.3', 2) as never, [], pos, 'literals');
+  assert.equal(b.message, ' (first time remoteHost=10.1.2.3 for dbUserName=admin)');
+  assert.deepEqual((b.event as { correlation: unknown }).correlation, {
+    type: 'first_seen', field: 'remoteHost', values: { remoteHost: '10.1.2.3' }, learning: '7d', forget: '30d', events: 1,
+    group: { dbUserName: 'admin' }, firstTime: '2024-05-09T12:00:00.000Z', lastTime: '2024-05-09T12:00:00.000Z',
+  });
+  assert.equal(correlationAlertId(run()), correlationAlertId(g), 'the same events give the same id');
+});
+
+test('validate --explain shows a sequence (its steps, an inline condition expanded) and a first_seen', async () => {
+  const { explainRule } = await import('../../src/rules/index.js');
+  const seq = explainRule(load(SEQUENCE).ruleSet!, 'night-login-after-failures')!;
+  assert.match(seq, /\n  correlation: sequence of 2 steps in order within 1h per \[dbUserName\], quiet 1h per group after firing\n/);
+  assert.match(seq, /\n  step 1: 2 or more events of failed-login\n  step 2: 1 or more events of its when \(macros and lists expanded\), after step 1:\n    all:\n      command equal "CONNECT"\n      dbUserName in \["alice","bob"\]\n      hour greaterThanInclusive 22\n/);
+  const fs = explainRule(load(FIRST_SEEN).ruleSet!, 'new-app-host')!;
+  assert.match(fs, /\n  correlation: first_seen of \[remoteHost, clientApplication\] per \[dbUserName\], no quiet period after firing; learning 1d from the rule's first base event; never forgotten\n/);
+  assert.match(fs, /own when \(macros and lists expanded\), also a base event:\n    command equal "CONNECT"/);
+});
