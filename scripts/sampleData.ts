@@ -128,6 +128,11 @@ export class PgTraffic {
     return { type: 'heartbeat', logTime, serverType: 'PostgreSQL' };
   }
 
+  /** Lets `ms` of quiet pass (a stream spanning days, for rules that learn what is usual). */
+  advance(ms: number): void {
+    this.t += ms;
+  }
+
   /** pgbench's transaction: the background noise of a busy OLTP database. */
   pgbench(s: PgSession): RawEvent[] {
     const aid = 1 + Math.floor(this.rnd() * 100000);
@@ -341,6 +346,30 @@ export function postgresSample(): SampleRecord[] {
   records.push([{ ...tr.event(app, { class: 'READ', command: 'SELECT', objectType: 'TABLE', objectName: 'public.orders', rowCount: 3, commandText: 'SELECT id FROM orders WHERE id = $1;', paramList: ['7'] }), queryId: '-4526581229458611234' }, ...bg(2)]);
   records.push([tr.event(master, { class: 'MISC', command: 'DISCONNECT' }), tr.event(app, { class: 'MISC', command: 'DISCONNECT' }), tr.heartbeat()]);
   for (let i = 0; i < 6; i++) records.push([...bg(4), ...(i % 2 === 0 ? [tr.heartbeat()] : [])]);
+  // 11. The address of 6 comes back guessing: 12 more failed logins as postgres within a second (brute-force, at
+  //     the 10th failure of the minute), then the password is found and the login succeeds
+  //     (failed-logins-then-success).
+  const guess = () => tr.event(intruder, { class: 'MISC', command: 'AUTH FAILURE', exitCode: '28P01', errorMessage: 'password authentication failed for user "postgres"' });
+  records.push(Array.from({ length: 6 }, guess));
+  records.push([...Array.from({ length: 6 }, guess), tr.event(intruder, { class: 'MISC', command: 'CONNECT' }), ...bg(2)]);
+  // 12. Password spraying: one address tries one password on five accounts (password-spraying).
+  records.push([
+    ...['alice', 'bob', 'carol', 'dave', 'erin'].map((user, i) =>
+      tr.event(tr.session(user, 'payments', '203.0.113.77', 'psql', 20 + i), { class: 'MISC', command: 'AUTH FAILURE', exitCode: '28P01', errorMessage: `password authentication failed for user "${user}"` }),
+    ),
+    ...bg(2),
+  ]);
+  // 13. Eight days later (past the 7 days new-host-privileged-login learns from), the master user logs in from a
+  //     host it never used: one alert (the application's login, not privileged, is not looked at).
+  tr.advance(8 * 24 * 3600 * 1000);
+  const masterElsewhere = tr.session('masteruser', 'payments', '10.0.9.61', 'psql', 8);
+  records.push([tr.heartbeat(), tr.event(app, { class: 'MISC', command: 'CONNECT' }), ...bg(2)]);
+  records.push([
+    tr.event(masterElsewhere, { class: 'MISC', command: 'CONNECT' }),
+    tr.event(masterElsewhere, { class: 'READ', command: 'SELECT', objectType: 'TABLE', objectName: 'public.orders', rowCount: 12, commandText: 'SELECT count(*) FROM orders;' }),
+    ...bg(2),
+  ]);
+  records.push([...bg(3), tr.heartbeat()]);
 
   return records.map((events) => ({ clusterId: PG.clusterId, instanceId: PG.instanceId, databaseActivityEventList: events }));
 }
@@ -408,7 +437,8 @@ export function mysqlSample(): SampleRecord[] {
  */
 export function benchRecords(records: number, perRecord: number, seed = 7): SampleRecord[] {
   const rnd = prng(seed);
-  const tr = new PgTraffic(Date.UTC(2026, 9, 1), rnd);
+  // 09:00 UTC on a Thursday: business hours, so the DDL of the master user in it is not privileged-off-hours too.
+  const tr = new PgTraffic(Date.UTC(2026, 9, 1, 9), rnd);
   const bench = tr.session('pgbench', 'mylab', '10.0.1.40', 'pgbench', 3);
   const master = tr.session('masteruser', 'payments', '10.0.8.14', 'psql', 4);
   const out: SampleRecord[] = [];

@@ -135,3 +135,23 @@ test('docs/rules.md: every example loads with the pack and its tests pass; the e
     assert.ok(result.passed >= 2);
   }
 });
+
+test('rules/site.yaml is the one place for the time zone: set there, privileged-off-hours reads company time; set twice, it is refused', async () => {
+  const pack = await loadRules(['rules']);
+  const texts = await Promise.all(pack.files.map(async (file) => ({ file, text: await readFile(file, 'utf8') })));
+  const site = texts.find((t) => t.file.endsWith('site.yaml'));
+  assert.ok(site !== undefined && site.text.includes('\n# timeZone: Europe/Paris\n'), 'site.yaml shows where to set it');
+  const paris = texts.map((t) => (t === site ? { file: t.file, text: t.text.replace('\n# timeZone: Europe/Paris\n', '\ntimeZone: Europe/Paris\n') } : t));
+  const { ruleSet, problems } = loadRuleTexts(paris);
+  assert.deepEqual(problems.map(formatProblem), []);
+  assert.ok(ruleSet !== undefined);
+  // The sequences are written for UTC: in Paris (UTC+2 in May) the ones that depend on the hour no longer hold, as
+  // site.yaml warns; every other rule's tests still pass.
+  const result = runRuleTests(ruleSet);
+  assert.ok(result.failed.length > 0);
+  assert.deepEqual([...new Set(result.failed.map((f) => f.ruleId))], ['privileged-off-hours']);
+  // A second file with another zone is an error naming both places.
+  const twice = loadRuleTexts([...paris, { file: 'mine.yaml', text: 'timeZone: America/New_York\n' }]);
+  assert.equal(twice.ruleSet, undefined);
+  assert.match(twice.problems.map(formatProblem).join('\n'), /mine\.yaml:1 .*timeZone America\/New_York here and Europe\/Paris at rules\/site\.yaml:\d+/);
+});
