@@ -25,7 +25,7 @@ rules:
     when: {command: AUTH FAILURE}
   - id: brute-force
     severity: high
-    correlation: {type: event_count, rules: [failed-login], groupBy: [remoteHost], window: 1m, gte: 5}
+    correlation: {type: event_count, rules: [failed-login], groupBy: [remoteHost], window: 1m, gte: 5, generate: true}
 `;
 const T0 = Date.parse('2026-10-14T09:00:00.000Z');
 
