@@ -4,6 +4,7 @@
  * matters to the rule. A correlation rule is tested by timed sequences instead (sequenceTests.ts parses them; run
  * here through a fresh CorrelationEngine each).
  */
+import { localTimeOf } from './localTime.js';
 import { engineOf, normalizeEvent } from '../codec/normalize.js';
 import { joinMysqlStatements } from '../codec/mysqlStatements.js';
 import type { ActivityEvent, DbEngine } from '../types.js';
@@ -69,8 +70,25 @@ export function runRuleTests(ruleSet: RuleSet, options: { ruleIds?: readonly str
   return result;
 }
 
-/** When a sequence's events start (the test events' default logTime). */
-const SEQUENCE_START_MS = Date.parse('2024-05-01T12:00:00.250Z');
+/**
+ * When a sequence's events start: Wednesday 2024-05-01 at 12:00:00.250 on the clock of the rule's time zone (its
+ * own, else the files', else UTC), so that `at: +630m` is 22:30 company time whatever zone the site file sets and a
+ * pack's off-hours tests hold in every zone.
+ */
+export function sequenceStartMs(timeZone: string): number {
+  const wall = Date.UTC(2024, 4, 1, 12, 0, 0, 250);
+  // The zone's offset at that instant (twice: the first guess may sit on the other side of a change of offset).
+  let ms = wall;
+  for (let i = 0; i < 2; i++) {
+    const t = localTimeOf(ms, timeZone);
+    if (t === undefined) return wall;
+    const [h, m] = t.timeOfDay.split(':').map(Number) as [number, number];
+    const [y, mo, d] = t.date.split('-').map(Number) as [number, number, number];
+    const local = Date.UTC(y, mo - 1, d, h, m, 0, 250);
+    ms -= local - wall;
+  }
+  return ms;
+}
 
 /** A DAS logTime text for `ms` ('2024-05-01 12:00:30.250000+00'). */
 function dasTime(ms: number): string {
@@ -84,10 +102,11 @@ function dasTime(ms: number): string {
  */
 function runSequence(ruleSet: CompiledRuleSet, r: CompiledRule, seq: SequenceTest): string | undefined {
   const engine = new CorrelationEngine();
+  const start = sequenceStartMs(r.timeZone);
   const fired: { after: number; group: Record<string, unknown> }[] = [];
   for (let i = 0; i < seq.events.length; i++) {
     const { atMs, event: partial } = seq.events[i] as SequenceTest['events'][number];
-    const event = completeTestEvent({ statementId: i + 1, ...partial, logTime: dasTime(SEQUENCE_START_MS + atMs) });
+    const event = completeTestEvent({ statementId: i + 1, ...partial, logTime: dasTime(start + atMs) });
     const base = r.info.enabled ? ruleSet.baseMatches(event).includes(r) : r.basePredicate?.(event) === true;
     if (!base) continue;
     const f = engine.observe(r, event);

@@ -145,11 +145,20 @@ test('rules/site.yaml is the one place for the time zone: set there, privileged-
   const { ruleSet, problems } = loadRuleTexts(paris);
   assert.deepEqual(problems.map(formatProblem), []);
   assert.ok(ruleSet !== undefined);
-  // The sequences are written for UTC: in Paris (UTC+2 in May) the ones that depend on the hour no longer hold, as
-  // site.yaml warns; every other rule's tests still pass.
-  const result = runRuleTests(ruleSet);
-  assert.ok(result.failed.length > 0);
-  assert.deepEqual([...new Set(result.failed.map((f) => f.ruleId))], ['privileged-off-hours']);
+  // A test sequence starts at noon on the rule's clock: every test of the pack holds in Paris as in UTC, and in
+  // zones a day apart or a half hour off.
+  assert.deepEqual(runRuleTests(ruleSet).failed, []);
+  for (const zone of ['Pacific/Kiritimati', 'Asia/Kolkata', 'America/Los_Angeles', 'Pacific/Pago_Pago']) {
+    const other = loadRuleTexts(texts.map((t) => (t === site ? { file: t.file, text: t.text.replace('\n# timeZone: Europe/Paris\n', `\ntimeZone: ${zone}\n`) } : t)));
+    assert.ok(other.ruleSet !== undefined, zone);
+    assert.deepEqual(runRuleTests(other.ruleSet).failed, [], zone);
+  }
+  // Company time: 05:30 UTC is off hours in UTC, 07:30 in Paris is not; 21:30 UTC is 23:30 in Paris.
+  const offHours = (set: NonNullable<typeof ruleSet>, logTime: string): boolean =>
+    set.baseMatches!(completeTestEvent({ dbUserName: 'postgres', class: 'READ', command: 'SELECT', logTime })).some((r) => r.info.id === 'privileged-off-hours');
+  assert.equal(offHours(pack.ruleSet!, '2024-05-01 05:30:00.000000+00'), true);
+  assert.equal(offHours(ruleSet, '2024-05-01 05:30:00.000000+00'), false);
+  assert.equal(offHours(ruleSet, '2024-05-01 21:30:00.000000+00'), true);
   // A second file with another zone is an error naming both places.
   const twice = loadRuleTexts([...paris, { file: 'mine.yaml', text: 'timeZone: America/New_York\n' }]);
   assert.equal(twice.ruleSet, undefined);
