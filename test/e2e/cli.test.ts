@@ -610,7 +610,7 @@ test('a local file overrides bundled rules without editing them: its alerts show
   // A correlation: what it counts, over what, and on which base rules (it has no condition of its own).
   const corr = await runCli(['validate', 'rules', '--explain', 'brute-force']);
   assert.equal(corr.code, 0, corr.stderr);
-  assert.match(corr.stdout, /\n {2}correlation: event_count >= 10 within 1m per \[remoteHost\], quiet 1m per group after firing\n {2}base rules: authentication-failure\n/);
+  assert.match(corr.stdout, /\n {2}correlation: event_count >= 10 within 1m per \[clusterId, remoteHost\], quiet 1m per group after firing\n {2}base rules: authentication-failure\n/);
   assert.doesNotMatch(corr.stdout, /when \(macros/);
   const unknown = await runCli(['validate', 'rules', local, '--explain', 'ddl-by-privileged']);
   assert.equal(unknown.code, 2);

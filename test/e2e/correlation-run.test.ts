@@ -142,10 +142,10 @@ describe('correlation rules in dasguard run', () => {
     assert.deepEqual(
       fromReplay.map((a) => [a.ruleId, (a.event as { correlation: { group: unknown } }).correlation.group]).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y))),
       [
-        ['brute-force', { remoteHost: '198.51.100.10' }],
-        ['brute-force', { remoteHost: '198.51.100.30' }],
-        ['password-spraying', { remoteHost: '198.51.100.20' }],
-        ['password-spraying', { remoteHost: '198.51.100.30' }],
+        ['brute-force', { clusterId: RESOURCE_ID, remoteHost: '198.51.100.10' }],
+        ['brute-force', { clusterId: RESOURCE_ID, remoteHost: '198.51.100.30' }],
+        ['password-spraying', { clusterId: RESOURCE_ID, remoteHost: '198.51.100.20' }],
+        ['password-spraying', { clusterId: RESOURCE_ID, remoteHost: '198.51.100.30' }],
       ],
       'the records make 4 correlation alerts',
     );
@@ -243,6 +243,6 @@ describe('correlation rules in dasguard run', () => {
     }
     // More than gte: the count that fired is gte, the group the same; which events (so the id) follow the shards' order.
     const [m] = byHost(fromRun, '192.0.2.30');
-    assert.deepEqual([correlationSummary(m!).value, correlationSummary(m!).events, correlationSummary(m!).group], [10, 10, { remoteHost: '192.0.2.30' }]);
+    assert.deepEqual([correlationSummary(m!).value, correlationSummary(m!).events, correlationSummary(m!).group], [10, 10, { clusterId: RESOURCE_ID, remoteHost: '192.0.2.30' }]);
   });
 });

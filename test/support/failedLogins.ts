@@ -101,13 +101,13 @@ export function correlationStateFile(stateDir: string, stream: string): string {
   return join(stateDir, `correlation-${stream}.json`);
 }
 
-/** The contributing events the correlation state file holds for `rule`'s group of `host` (0 when none or no file). */
+/** The contributing events the correlation state file holds for `rule`'s group of `host` (whatever else it is grouped by; 0 when none or no file). */
 export function stateEntries(stateDir: string, stream: string, rule: string, host: string): number {
   const file = correlationStateFile(stateDir, stream);
   if (!existsSync(file)) return 0;
   // Replaced atomically by run: never a torn file.
   const state = JSON.parse(readFileSync(file, 'utf8')) as { rules: Record<string, [string, { entries: unknown[] }][]> };
-  const group = (state.rules[rule] ?? []).find(([k]) => k === JSON.stringify([host]));
+  const group = (state.rules[rule] ?? []).find(([k]) => (JSON.parse(k) as unknown[]).includes(host));
   return group ? group[1].entries.length : 0;
 }
 
