@@ -37,19 +37,21 @@ export async function validateCommand(opts: { paths: string[]; explain?: string 
 // ---- The command-line declaration of `validate` (src/cli.ts lists it; src/commands/command.ts).
 // (what only the declaration needs is imported here, so this block stays apart from the command's code)
 import { defineCommand } from './command.js';
+import { RULES_OPTION } from './options.js';
 
 export const validateCli = defineCommand({
   name: 'validate',
-  usage: 'Usage: dasguard validate [PATH...] [--explain RULE-ID]',
+  usage: 'Usage: dasguard validate [PATH...] [--rules PATH]... [--explain RULE-ID]',
   description:
     'Loads rule files (default ./rules, else the bundled pack) and prints every problem as file:line rule-id: message.\n' +
     'Exit 0 when clean, 2 otherwise.',
   options: {
+    rules: { ...RULES_OPTION, help: 'Rule file or directory (repeatable, as replay and run take it; the same as a PATH)' },
     explain: {
       type: 'string',
       label: '--explain RULE-ID',
       help: 'print the effective rule after every file (condition with macros expanded, severity, enabled,\nexceptions) and the file:line that set or changed each property',
     },
   },
-  run: (v, positionals, io) => validateCommand({ paths: positionals, explain: v.explain }, io),
+  run: (v, positionals, io) => validateCommand({ paths: [...positionals, ...(v.rules ?? [])], explain: v.explain }, io),
 });
