@@ -5,6 +5,7 @@
  * the end of its own module; the help text is rendered from the declaration, so a new flag is one entry in one table.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { didYouMean } from '../config/didYouMean.js';
 import { UsageError, errorMessage } from '../errors.js';
 import type { Io } from './io.js';
 
@@ -83,6 +84,10 @@ export function parseCommandArgs<O extends OptionTable>(command: Command<O>, arg
     const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: values as Values<O>, positionals };
   } catch (err) {
-    throw new UsageError(`${errorMessage(err)}\nRun 'dasguard ${command.name} --help' for usage.`);
+    // parseArgs' own text for an unknown flag explains positionals that start with '-': say what the user meant.
+    const unknown = (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']*)'/.exec(errorMessage(err))?.[1] : undefined;
+    const flags = Object.keys(table).map((n) => `--${n}`);
+    const text = unknown !== undefined ? `unknown option ${unknown} for 'dasguard ${command.name}'${didYouMean(unknown.split('=')[0] as string, flags)}` : errorMessage(err);
+    throw new UsageError(`${text}\nRun 'dasguard ${command.name} --help' for usage.`);
   }
 }

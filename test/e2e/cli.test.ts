@@ -212,7 +212,10 @@ test('usage errors exit 2 with a clear message', async () => {
   assert.equal((await runCli(['replay'])).code, 2);
   const unknown = await runCli(['replay', PG_PLAIN, '--colour']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /Unknown option '--colour'/);
+  assert.match(unknown.stderr, /unknown option --colour for 'dasguard replay'\n/);
+  const slip = await runCli(['replay', PG_PLAIN, '--rule', 'rules']);
+  assert.equal(slip.code, 2);
+  assert.match(slip.stderr, /unknown option --rule for 'dasguard replay' \(did you mean '--rules'\?\)/);
   const missing = await runCli(['replay', 'no/such/file.jsonl']);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /input not found: no\/such\/file.jsonl/);
