@@ -15,7 +15,7 @@ const NUMBER = '[0-9]+(\\.[0-9]+)?';
 /** The JSON Schema pattern for a duration (schema/*.json, editor completion); parseDuration reads the same. */
 export const DURATION_PATTERN = `^${NUMBER}(${Object.keys(UNIT_MS).join('|')})$`;
 /** Shown next to a refused duration. */
-export const DURATION_HINT = 'a duration such as 500ms, 1.5s, 30s, 10m or 1h';
+export const DURATION_HINT = 'a duration such as 500ms, 1.5s, 30s, 10m, 1h or 7d';
 
 const DURATION_RE = new RegExp(DURATION_PATTERN);
 const BARE_NUMBER_RE = new RegExp(`^${NUMBER}$`);

@@ -485,7 +485,7 @@ test('every duration flag takes the one grammar (500ms, 1.5s, 30s, 10m, 1h); a b
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     const n = args[args.length - 1]!;
-    assert.match(r.stderr, new RegExp(`${flag} must be a duration such as 500ms, 1.5s, 30s, 10m or 1h; got "${n}" \\(add a unit: ${n}s for seconds\\)`));
+    assert.match(r.stderr, new RegExp(`${flag} must be a duration such as 500ms, 1.5s, 30s, 10m, 1h or 7d; got "${n}" \\(add a unit: ${n}s for seconds\\)`));
   }
   const zero = await runCli(['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '0s']);
   assert.equal(zero.code, 2);

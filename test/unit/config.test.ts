@@ -57,7 +57,7 @@ test('spec engine: every problem at once, each at its line and named by its path
   const r = check('nme: x\nwait: 60\nlevel: hihg\ntoken: nope\ncount: 10\nitems:\n  - {}\n  - {b: bad}\n  - 7\n');
   assert.deepEqual(r.lines, [
     "t.yaml:1: unknown key 'nme' (did you mean 'name'?) (expected name, wait, level, token, count, items)",
-    't.yaml:2: wait: must be a duration such as 500ms, 1.5s, 30s, 10m or 1h; got "60" (add a unit: 60s for seconds)',
+    't.yaml:2: wait: must be a duration such as 500ms, 1.5s, 30s, 10m, 1h or 7d; got "60" (add a unit: 60s for seconds)',
     "t.yaml:3: level: \"hihg\" is not one of low, high (did you mean 'high'?)",
     't.yaml:4: token: expected a token, got (value hidden)',
     't.yaml:5: count: 10 is out of range (1..9)',
@@ -132,7 +132,7 @@ test('env engine: typed values, lists split on commas, blanks unset, defaults; e
   const bad = checkEnv({ APP_WAIT: '10', APP_N: '0', APP_ON: 'yes', APP_LIST: 'a,B', APP_WAITT: '1s', APP_OTHER: 'x' }, spec);
   assert.equal(bad.settings, undefined);
   assert.deepEqual(bad.problems.map(formatFileProblem), [
-    'APP_WAIT: must be a duration such as 500ms, 1.5s, 30s, 10m or 1h; got "10" (add a unit: 10s for seconds)',
+    'APP_WAIT: must be a duration such as 500ms, 1.5s, 30s, 10m, 1h or 7d; got "10" (add a unit: 10s for seconds)',
     'APP_N: 0 is out of range (1..∞)',
     'APP_ON: expected true or false, got "yes"',
     'APP_LIST: item "B": expected text matching ^[a-z]+$, got "B"',

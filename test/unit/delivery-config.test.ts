@@ -47,7 +47,7 @@ test('config: every problem is reported at once, each at its file:line', () => {
     // the cross-checks run on what did parse, in the same pass
     [16, /route 'pci': no sink named 'nowhere'/],
     [17, /route name 'pci' is already used by route 1/],
-    [21, /must be a duration such as 500ms, 1.5s, 30s, 10m or 1h; got "10 minutes"/],
+    [21, /must be a duration such as 500ms, 1.5s, 30s, 10m, 1h or 7d; got "10 minutes"/],
     [23, /0 is out of range/],
   ];
   for (const [line, re] of expect) assert.ok(lines.some((l) => l.startsWith(`dasguard.yaml:${line}: `) && re.test(l)), `no problem at line ${line} matching ${re}:\n${lines.join('\n')}`);
@@ -118,7 +118,7 @@ test('config: a file with one mistake of every kind reports them all in one pass
     [17, /route 'rest': a default route takes what no other route matched/],
     [20, /missing 'name'/],
     [22, /suppression 1: rules pattern 'das-stream-silense' matches no loaded rule.*did you mean 'das-stream-silence'/],
-    [23, /must be a duration such as 500ms, 1.5s, 30s, 10m or 1h; got "10 minutes"/],
+    [23, /must be a duration such as 500ms, 1.5s, 30s, 10m, 1h or 7d; got "10 minutes"/],
     [24, /unknown suppression key 'dbUser' \(did you mean 'dbUserName'\?\)/],
     [26, /0 is out of range/],
     [27, /fallbackSink: no sink named 'nope'/],
