@@ -324,7 +324,10 @@ export function linkCorrelations(
       } else {
         const base = byId.get(ref.id);
         if (base === undefined) ok = false; // it failed to compile: reported already
-        else preds.push(base.predicate);
+        else if (base.info.target !== 'activity') {
+          problems.add(ref.pos, `correlation: base rule '${ref.id}' tests ${base.info.target} events, not activity; a correlation counts activity events`, id);
+          ok = false;
+        } else if (base.info.enabled) preds.push(base.predicate); // a disabled rule is never evaluated: it feeds nothing
       }
     }
     linked.set(id, ok ? preds : undefined);
@@ -333,19 +336,27 @@ export function linkCorrelations(
     const preds = linked.get(c.info.id);
     const spec = c.correlation;
     if (spec === undefined || preds === undefined) continue;
+    // The correlation's own exceptions silence its base events, whichever rule or step they come from.
+    const excepted = c.excepted;
+    const unless = (p: Predicate): Predicate => (excepted === undefined ? p : (e) => p(e) && !excepted(e));
     if (spec.type === 'sequence') {
-      // Each step's events: its when:, or any of its rules; the sequence's base events: those of any step.
-      const steps = spec.steps.map((s) => s.predicate ?? anyOf(s.rules.map((r) => (byId.get(r.id) as CompiledRule).predicate)));
+      // Each step's events: its when:, or any of its enabled rules; the sequence's base events: those of any step.
+      const steps = spec.steps.map((s) =>
+        unless(s.when !== undefined && s.predicate !== undefined ? s.predicate : anyOf(s.rules.map((r) => byId.get(r.id) as CompiledRule).filter((b) => b.info.enabled).map((b) => b.predicate))),
+      );
       spec.steps.forEach((s, i) => (s.predicate = steps[i]));
       c.basePredicate = anyOf(steps);
       continue;
     }
     if (c.hasWhen) preds.unshift(c.predicate);
-    c.basePredicate = anyOf(preds);
+    c.basePredicate = unless(anyOf(preds));
   }
 }
 
+const NONE: Predicate = () => false;
+
 function anyOf(preds: readonly Predicate[]): Predicate {
+  if (preds.length === 0) return NONE; // every base rule disabled: nothing feeds it
   return preds.length === 1 ? (preds[0] as Predicate) : (e) => preds.some((p) => p(e));
 }
 

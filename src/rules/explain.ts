@@ -21,6 +21,9 @@ export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
   const lines = [`rule ${c.info.id} (${c.info.file}:${c.info.line}, target ${c.info.target})`];
   lines.push(`  severity: ${c.info.severity}`, `  enabled: ${c.info.enabled}`);
   const k = c.correlation;
+  // A base rule by its id, saying when it is disabled (never evaluated: it feeds nothing).
+  const enabled = new Map(ruleSet.compiledRules().map((r) => [r.info.id, r.info.enabled]));
+  const named = (id: string): string => (enabled.get(id) === false ? `${id} (disabled: feeds nothing)` : id);
   if (k !== undefined) {
     // A correlation's base events are its base rules (each explained by its own id) and its own `when:`, if any.
     const per = `per [${k.groupBy.join(', ')}], ${k.realertMs === 0 ? 'no quiet period after firing' : `quiet ${formatMs(k.realertMs)} per group after firing`}`;
@@ -28,7 +31,7 @@ export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
       lines.push(`  correlation: sequence of ${k.steps.length} steps in order within ${k.window} ${per}`);
       k.steps.forEach((st, i) => {
         // Each step's events: its base rules (each explained by its own id), or its own condition shown here.
-        if (st.when === undefined) lines.push(`  step ${i + 1}: ${st.gte} or more events of ${st.rules.map((r) => r.id).join(', ')}${i > 0 ? ', after step ' + i : ''}`);
+        if (st.when === undefined) lines.push(`  step ${i + 1}: ${st.gte} or more events of ${st.rules.map((r) => named(r.id)).join(', ')}${i > 0 ? ', after step ' + i : ''}`);
         else {
           lines.push(`  step ${i + 1}: ${st.gte} or more events of its when (macros and lists expanded)${i > 0 ? ', after step ' + i : ''}:`);
           condLines(st.when, '    ', lines);
@@ -38,7 +41,7 @@ export function explainRule(ruleSet: RuleSet, id: string): string | undefined {
       const forget = k.forget !== undefined ? `a combination not seen for ${k.forget} is new again` : 'never forgotten';
       lines.push(`  correlation: first_seen of [${k.fields.join(', ')}] ${per}; learning ${k.learning} from the rule's first base event; ${forget}`);
     } else lines.push(`  correlation: ${k.type}${k.field !== undefined ? ` of ${k.field}` : ''} >= ${k.gte} within ${k.window} ${per}`);
-    if (k.rules.length > 0 && k.type !== 'sequence') lines.push(`  base rules: ${k.rules.map((r) => r.id).join(', ')}`);
+    if (k.rules.length > 0 && k.type !== 'sequence') lines.push(`  base rules: ${k.rules.map((r) => named(r.id)).join(', ')}`);
     const gen = k.generate === true;
     const why = baseRuleIds(k).length === 0
       ? 'no base rules'

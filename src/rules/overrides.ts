@@ -244,7 +244,8 @@ export function applyRuleOverrides(
     const cond: Cond = c.cond.kind === 'all' ? { kind: 'all', items: [...c.cond.items, silence] } : { kind: 'all', items: [c.cond, silence] };
     // `cond` is what json-rules-engine runs; the predicate is the same test with the tuples looked up, not tried
     // one by one. `not` constrains no field, so the requirements (the rule index) are those of `when`.
-    return { ...c, info, cond, predicate: unlessExcepted(c.predicate, exceptionTest(s.exceptions, c.timeZone)), explain };
+    const excepted = exceptionTest(s.exceptions, c.timeZone);
+    return { ...c, info, cond, predicate: unlessExcepted(c.predicate, excepted), excepted, explain };
   });
 }
 

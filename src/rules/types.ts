@@ -61,6 +61,11 @@ export interface CompiledRule {
   tests: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[]; sequences?: SequenceTest[] } | undefined;
   /** What `validate --explain` shows (overrides.ts): the condition before exceptions, the exceptions, each property's origin. */
   explain?: { when: Cond; exceptions: { name: string; fields: string[]; values: unknown[][]; pos: Pos }[]; origins: RuleOrigin[] };
+  /**
+   * Its exceptions as one test (true: an exception silences the event), set by overrides.ts when it has any; already
+   * part of `predicate`, and applied by linkCorrelations to a correlation's base events from its `rules:` and steps.
+   */
+  excepted?: Predicate;
   /** A correlation rule (stateful: src/rules/correlation.ts); never matched event by event. */
   correlation?: CorrelationSpec;
   /** The rule has its own `when:` (a correlation may have only `rules:`). */
