@@ -1,9 +1,10 @@
 /**
  * A MySQL statement whose MAIN and AUX events straddle two Kinesis records (encrypted, as a stream holds them), end to
  * end: `replay` of the file joins them (AUX first or MAIN first) into the alert a statement within one record gives,
- * same id, with its SQL, at any --concurrency, and counts nothing unjoined; the Lambda joins them within one
- * invocation with the same id, and a batch boundary between the halves (two invocations) evaluates them unjoined, as
- * docs/rules.md ("MySQL statements") says, counted in its `batch` line.
+ * same id, with its SQL, at any --concurrency, and counts nothing unjoined; `run`'s consumer (kinesalite) and the
+ * Lambda join them within one GetRecords batch / one invocation with the same id, and a batch boundary between the
+ * halves (two invocations) evaluates them unjoined, as docs/rules.md ("MySQL statements") says, counted in its
+ * `batch` line.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,12 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeRecord } from '../../src/codec/encode.js';
+import { FileCheckpointStore } from '../../src/consumer/FileCheckpointStore.js';
+import { KinesisConsumer } from '../../src/consumer/KinesisConsumer.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
 import { createHandler, type KinesisStreamRecord } from '../../src/lambda.js';
 import type { Alert } from '../../src/pipeline/alert.js';
 import { loadRules, type RuleSet } from '../../src/rules/index.js';
 import { MYSQL, MyTraffic, prng, type RawEvent } from '../../scripts/sampleData.js';
 import { jsonLines, runCli } from '../support/cli.js';
+import { RecordingHandoff, createStream, kinesisClient, putRecords, readToLatest, startKinesalite, tempDir, waitFor } from '../support/kinesis.js';
 
 const KEY = 'samples/demo-master-key.json';
 const keys = LocalKeyProvider.fromFile(KEY);
@@ -119,5 +123,35 @@ describe('a MySQL statement straddling two records', () => {
     const two = await run([records.slice(0, 1), records.slice(1)]);
     assert.deepEqual(reads(two.got).map((a) => [a.event.class, a.message]), [['AUX', 'shop_app read cards on shop from 10.0.1.30: cards']]);
     assert.deepEqual(two.batches.map((b) => [b.processed, b.mysqlUnjoined]), [[1, 1], [1, 1]]);
+  });
+
+  it("run's consumer reads the halves in one GetRecords batch and joins them: the ids replay gives", async () => {
+    const records: RawEvent[][] = [[...before_, read[1]!], [read[0]!, ...after_]];
+    const fromReplay = reads((await replay(await file('run.jsonl', records), '--quiet')).alerts);
+    assert.equal(fromReplay[0]!.event.class, 'MAIN');
+    const kinesalite = await startKinesalite();
+    const client = kinesisClient(kinesalite.url);
+    const checkpoints = new FileCheckpointStore(tempDir());
+    try {
+      await createStream(client, STREAM, 1);
+      // Put before the consumer starts: its first GetRecords call returns both records.
+      const puts = await putRecords(client, STREAM, (await lines(records)).map((l) => Buffer.from(l.Data, 'base64')), { spread: 1 });
+      const handoff = new RecordingHandoff();
+      const consumer = new KinesisConsumer({
+        client, streamName: STREAM, resourceId: MYSQL.clusterId, deps: { keys, rules: (await loadRules(['rules'])).ruleSet as RuleSet },
+        handoff, checkpoints, from: { type: 'trim-horizon' }, log: () => undefined, pollIntervalMs: 50, discoveryIntervalMs: 200, checkpointIntervalMs: 100,
+      });
+      const ac = new AbortController();
+      const done = consumer.run(ac.signal);
+      await waitFor(() => readToLatest(consumer.stats().shards, puts), 'the shard read to its last record');
+      ac.abort();
+      await done;
+      assert.deepEqual(reads(handoff.alerts).map((a) => [a.id, a.message]), fromReplay.map((a) => [a.id, a.message]));
+      assert.equal(consumer.stats().pipeline.mysqlUnjoined, 0);
+    } finally {
+      await checkpoints.close();
+      client.destroy();
+      await kinesalite.close();
+    }
   });
 });
