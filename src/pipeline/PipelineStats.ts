@@ -17,7 +17,7 @@ const QUARANTINE_SAMPLE = 20;
 /** The counters, each a number, in the order reports show them. */
 function zeroCounters() {
   return {
-    /** Items the driver finished (a record, or a bad input quarantined whole): counted once their alerts were handed off. */
+    /** Items the driver finished (a record, or a bad input quarantined whole): counted when committed (after their alerts were handed off). */
     records: 0,
     encryptedRecords: 0,
     events: 0,
@@ -30,8 +30,9 @@ function zeroCounters() {
     /** Correlation groups evicted because a rule held its maximum of groups. */
     correlationEvictions: 0,
     /**
-     * MySQL statement halves evaluated without their other half: AUX events whose MAIN is not in their record, or a
-     * MAIN naming objects with no AUX event in its record (src/codec/mysqlStatements.ts).
+     * MySQL statement halves evaluated without their other half: AUX events whose MAIN is neither in their record nor
+     * in the next one (or the one before), or a MAIN naming objects whose AUX events are not either
+     * (src/codec/mysqlStatements.ts, src/pipeline/StatementJoiner.ts).
      */
     mysqlUnjoined: 0,
   };

@@ -70,7 +70,7 @@ export function formatSummary(command: string, s: PipelineStats, keys?: KeyProvi
     lines.push(`  correlation rules: ${c.correlationLate} events too late for their window (dropped), ${c.correlationEvictions} groups evicted (limit per rule reached)`);
   }
   if (c.mysqlUnjoined > 0) {
-    lines.push(`  MySQL statements: ${c.mysqlUnjoined} MAIN or AUX parts evaluated without their other part (it was in another record)`);
+    lines.push(`  MySQL statements: ${c.mysqlUnjoined} MAIN or AUX parts evaluated without their other part (not in the same or the next record)`);
   }
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
   if (c.quarantined > 0) {

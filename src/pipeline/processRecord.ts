@@ -13,7 +13,7 @@ import type { ActivityEvent, DecodedBatch, RecordPosition, SourceRecord } from '
 import { formatPosition } from '../types.js';
 import { buildAlert, type Alert, type Redaction } from './alert.js';
 import { redactEvent } from '../redaction/index.js';
-import { joinMysqlStatements } from '../codec/mysqlStatements.js';
+import { groupStatements, type StatementHalf } from '../codec/mysqlStatements.js';
 
 export interface Quarantined {
   position: RecordPosition;
@@ -37,9 +37,30 @@ export interface RecordOutcome {
    * correlation step (Correlator.ts): processRecord may run ahead of earlier records, so no state is touched here.
    */
   correlating?: BaseEvents[];
-  /** MySQL statement halves evaluated without their other half (their MAIN or AUX events in another record). */
+  /**
+   * MySQL statement halves evaluated without their other half that could never join (a MAIN naming objects between
+   * two statements of its key); the halves that may join the record before or after are counted by the driver.
+   */
   mysqlUnjoined?: number;
+  /**
+   * Present when the record holds MySQL statement halves: its events are NOT evaluated here (`alerts` and
+   * `correlating` are empty) but by the driver's in-order step (src/pipeline/StatementJoiner.ts), which may join the
+   * halves with the previous or the next record's.
+   */
+  statements?: PendingStatements;
 }
+
+/** A record's events left for the in-order step, its MySQL statement halves, and how to evaluate an event. */
+export interface PendingStatements {
+  /** Every event of the record, in order (joined within the record: mysqlStatements.ts). */
+  events: readonly ActivityEvent[];
+  /** The halves among them, in record order. */
+  halves: readonly StatementHalf[];
+  evaluate: EventEvaluator;
+}
+
+/** Evaluates one event with the record's rules: its alerts (at `position`) and base events are added to `into`. */
+export type EventEvaluator = (event: ActivityEvent, position: RecordPosition, into: { alerts: Alert[]; correlating: BaseEvents[] }) => void;
 
 /** One event that feeds correlation rules, with its redacted copy (what the correlation state keeps). */
 export interface BaseEvents {
@@ -99,25 +120,20 @@ export async function processRecord(record: SourceRecord, deps: ProcessorDeps): 
 
 /**
  * Rules over a decoded batch: heartbeats are never evaluated; rejected events are quarantined one by one. The MySQL
- * events of one statement are joined first (src/codec/mysqlStatements.ts: the MAIN event gets the `objects` of its AUX events).
+ * events of one statement are joined first (src/codec/mysqlStatements.ts: the MAIN event gets the `objects` of its AUX
+ * events); a record holding statement halves is left to the driver's in-order step (`statements`).
  */
 export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, deps: ProcessorDeps): RecordOutcome {
-  const redaction = deps.redaction ?? 'literals';
-  const alerts: Alert[] = [];
+  const into: { alerts: Alert[]; correlating: BaseEvents[] } = { alerts: [], correlating: [] };
   const rules = deps.rules;
-  let correlating: BaseEvents[] | undefined;
+  let statements: PendingStatements | undefined;
   let mysqlUnjoined = 0;
   if (rules) {
-    mysqlUnjoined = joinMysqlStatements(batch.events).unjoined;
-    for (const event of batch.events) {
-      const matches = rules.evaluate(event, 'activity');
-      const bases = rules.baseMatches?.(event);
-      if (matches.length === 0 && (bases === undefined || bases.length === 0)) continue;
-      // Redacted once per event, however many rules fired on it (a statement can be megabytes long).
-      const redacted = redactEvent(event, redaction);
-      for (const m of matches) alerts.push(buildAlert(m, event, position, redaction, redacted));
-      if (bases !== undefined && bases.length > 0) (correlating ??= []).push({ event, redacted, rules: bases });
-    }
+    const joined = groupStatements(batch.events);
+    mysqlUnjoined = joined.unjoined;
+    const evaluate = eventEvaluator(rules, deps.redaction ?? 'literals');
+    if (joined.halves.length > 0) statements = { events: batch.events, halves: joined.halves, evaluate };
+    else for (const event of batch.events) evaluate(event, position, into);
   }
   const quarantined: Quarantined[] = batch.rejected.map((r) => ({
     position,
@@ -125,10 +141,24 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
     message: `event ${r.index}: ${r.reason}`,
     eventIndex: r.index,
   }));
-  const outcome: RecordOutcome = { position, batch, encrypted: batch.encrypted, alerts, quarantined, warnings: batch.warnings };
-  if (correlating !== undefined) outcome.correlating = correlating;
+  const outcome: RecordOutcome = { position, batch, encrypted: batch.encrypted, alerts: into.alerts, quarantined, warnings: batch.warnings };
+  if (into.correlating.length > 0) outcome.correlating = into.correlating;
   if (mysqlUnjoined > 0) outcome.mysqlUnjoined = mysqlUnjoined;
+  if (statements !== undefined) outcome.statements = statements;
   return outcome;
+}
+
+/** One event through the rules: its alerts, and its base matches for the correlation step. */
+function eventEvaluator(rules: RuleSet, redaction: Redaction): EventEvaluator {
+  return (event, position, into) => {
+    const matches = rules.evaluate(event, 'activity');
+    const bases = rules.baseMatches?.(event);
+    if (matches.length === 0 && (bases === undefined || bases.length === 0)) return;
+    // Redacted once per event, however many rules fired on it (a statement can be megabytes long).
+    const redacted = redactEvent(event, redaction);
+    for (const m of matches) into.alerts.push(buildAlert(m, event, position, redaction, redacted));
+    if (bases !== undefined && bases.length > 0) into.correlating.push({ event, redacted, rules: bases });
+  };
 }
 
 export function describeQuarantine(q: Quarantined): string {

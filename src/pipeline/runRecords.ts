@@ -6,6 +6,7 @@
  *   item --toItem--> SourceRecord (or a bad input) --process (processRecord)--> RecordOutcome
  *     -> quarantined entries: counted, put to the QuarantineSink
  *     -> the decoded batch: counted, observer.onBatch
+ *     -> MySQL statement halves: joined with the previous record's, or left waiting for the next (StatementJoiner)
  *     -> correlation rules: the record's base events applied to the correlation state (deps.correlator, in order), staged
  *        (a driver sharing the state with others, one per shard in `run`, waits its turn while another's record is staged)
  *     -> alerts (the record's and its correlations'): handed to the AlertHandoff (a TransientError retried per `handoffRetry`), then counted
@@ -28,6 +29,16 @@
  * that rule: `apply` only stages the record's changes, committed right before the hook (no await in between, so no
  * persist sees the record's checkpoint without its state) and rolled back when the hand-off fails, so a state
  * persisted at a stop or read by a Lambda retry never holds the effects of a record that was not committed.
+ *
+ * HELD HALVES. A record whose MySQL statement halves wait for the next record (src/pipeline/StatementJoiner.ts) is
+ * not committed at its step: the waiting halves' alerts come with the next step, so its commit follows the next
+ * step's hand-off (then the next record's own commit, unless its halves wait in turn). Every hand-off is followed by
+ * at least one commit (the Lambda keeps a hand-off's delivery ticket with the record it commits next): a record that
+ * waits with no commit pending hands off nothing at its step, its own alerts and base events go with the next step's,
+ * in one correlation turn (whose alerts carry the next record's position). So at most one record waits, with its own
+ * results only while no commit is pending; nothing is held past the end of `items` (the last record's waiting halves
+ * are evaluated unjoined, handed off, then it is committed). A failure stops the driver with the waiting record
+ * uncommitted: it is read again (a restart, a Lambda retry from it) and joined as the first time.
  */
 import { TransientError } from '../errors.js';
 import type { SourceItem } from '../sources/types.js';
@@ -36,8 +47,9 @@ import type { Alert } from './alert.js';
 import type { AlertHandoff } from './AlertHandoff.js';
 import { drive, withRetry, type DriveOptions, type RetryOptions } from './drive.js';
 import type { PipelineStats } from './PipelineStats.js';
-import { processRecord, type CorrelationStep, type ProcessorDeps, type RecordOutcome } from './processRecord.js';
+import { processRecord, type BaseEvents, type CorrelationStep, type ProcessorDeps, type RecordOutcome } from './processRecord.js';
 import type { QuarantineSink } from './QuarantineSink.js';
+import { StatementJoiner } from './StatementJoiner.js';
 import type { StreamObserver } from './StreamObserver.js';
 
 /** How a failed hand-off is retried (only a TransientError is): the retry policy, and the retry's log line. */
@@ -77,6 +89,31 @@ export interface RunRecordsOptions<I> {
 /** Runs every item through the pipeline; resolves at the end of `items`, rejects with the first failure. */
 export async function runRecords<I>(items: AsyncIterable<I>, o: RunRecordsOptions<I>): Promise<void> {
   const stats = o.stats;
+  const joiner = new StatementJoiner();
+  /**
+   * The record whose commit waits for the next record's hand-off (its statement halves wait in the joiner), with its
+   * own alerts and base events when they were not handed off yet (see HELD HALVES above).
+   */
+  let deferred: { item: I; outcome: RecordOutcome; alerts: Alert[]; correlating: BaseEvents[] } | undefined;
+  const commitItem = async (item: I, outcome: RecordOutcome | undefined): Promise<void> => {
+    stats.counters.records++;
+    await o.commit?.(item, outcome);
+  };
+  /** One correlation turn and one hand-off for what the step evaluated; the alerts are counted once handed off. */
+  const handOff = async (at: RecordOutcome | undefined, alerts: Alert[], correlating: BaseEvents[], item: I): Promise<void> => {
+    // `at`: the step's last record (a bad item alone has none, and no base events); correlation alerts carry its position.
+    const correlator = at !== undefined && correlating.length > 0 ? (o.correlator ?? o.deps?.correlator) : undefined;
+    try {
+      if (correlator) alerts.push(...(await correlator.apply({ ...at!, correlating }, stats)));
+      // `handOffEmpty`: a step with a record (not a bad item alone) is handed off even without alerts.
+      if (alerts.length > 0 || (o.handOffEmpty && at !== undefined)) await handOffWithRetry(o.handoff, alerts, o.handoffRetry, item);
+    } catch (err) {
+      correlator?.rollback();
+      throw err;
+    }
+    correlator?.commit();
+    for (const a of alerts) stats.countAlert(a);
+  };
   type Done = { source: SourceItem; outcome: RecordOutcome | undefined };
   await drive<I, Done>(
     items,
@@ -104,23 +141,40 @@ export async function runRecords<I>(items: AsyncIterable<I>, o: RunRecordsOption
           if (record.arrivalTime !== undefined) info.arrivalTime = record.arrivalTime;
           o.observer.onBatch(outcome.batch, info);
         }
-        // The stateful step, here because this callback runs in record order (processRecord may run ahead).
-        const correlator = outcome.correlating ? (o.correlator ?? o.deps?.correlator) : undefined;
-        try {
-          if (correlator) outcome.alerts.push(...(await correlator.apply(outcome, stats)));
-          if (outcome.alerts.length > 0 || o.handOffEmpty) await handOffWithRetry(o.handoff, outcome.alerts, o.handoffRetry, item);
-        } catch (err) {
-          correlator?.rollback();
-          throw err;
-        }
-        correlator?.commit();
-        for (const a of outcome.alerts) stats.countAlert(a);
       }
-      stats.counters.records++;
-      await o.commit?.(item, outcome);
+      // The stateful steps, here because this callback runs in record order (processRecord may run ahead): the MySQL
+      // statement halves, then the correlation state.
+      const position = source.kind === 'bad' ? source.position : source.record.position;
+      const step = joiner.next(outcome?.statements ? { statements: outcome.statements, position } : undefined);
+      stats.counters.mysqlUnjoined += step.unjoined;
+      const alerts = [...(deferred?.alerts ?? []), ...step.alerts, ...(outcome?.alerts ?? [])];
+      const correlating = [...(deferred?.correlating ?? []), ...step.correlating, ...(outcome?.correlating ?? [])];
+      if (joiner.waiting && deferred === undefined) {
+        // Every hand-off is followed by a commit (the Lambda keeps the hand-off's delivery ticket with the record it
+        // commits next): this record's alerts go with the next record's.
+        deferred = { item, outcome: outcome!, alerts, correlating }; // waiting halves: the record had statements
+        return;
+      }
+      await handOff(outcome ?? deferred?.outcome, alerts, correlating, item);
+      if (deferred !== undefined) {
+        const d = deferred;
+        deferred = undefined;
+        await commitItem(d.item, d.outcome);
+      }
+      if (joiner.waiting) deferred = { item, outcome: outcome!, alerts: [], correlating: [] };
+      else await commitItem(item, outcome);
     },
     o.drive,
   );
+  // The end of the sequence: the last record's waiting halves are evaluated unjoined, then it is committed.
+  if (deferred !== undefined) {
+    const d = deferred;
+    const step = joiner.end();
+    stats.counters.mysqlUnjoined += step.unjoined;
+    await handOff(d.outcome, [...d.alerts, ...step.alerts], [...d.correlating, ...step.correlating], d.item);
+    deferred = undefined;
+    await commitItem(d.item, d.outcome);
+  }
 }
 
 /**
