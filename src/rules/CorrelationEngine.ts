@@ -385,7 +385,7 @@ export class CorrelationEngine {
       if (!Array.isArray(groups)) throw new Error(`correlation state: rule ${id}: groups are not a list`);
       const m = new Map<string, GroupState>();
       for (const [k, g] of groups.slice(-this.#maxGroups)) {
-        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number' || (g.seen !== undefined && !isSeen(g.seen)) || (g.fired !== undefined && !isFired(g.fired))) {
+        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number' || (g.seen !== undefined && !isSeen(g.seen)) || (g.fired !== undefined && !isFired(g.fired)) || !g.entries.every(isEntry)) {
           throw new Error(`correlation state: rule ${id}: a malformed group`);
         }
         if (g.group === null || typeof g.group !== 'object' || Array.isArray(g.group)) throw new Error(`correlation state: rule ${id}: a malformed group`);
@@ -442,6 +442,13 @@ function again(rule: CompiledRule, gk: string, fired: Fired): CorrelationFiring 
   if (fired.steps !== undefined) f.steps = [...fired.steps];
   if (fired.values !== undefined) f.values = { ...fired.values };
   return f;
+}
+
+/** An entry as saved: a time, and the event's identity (a key, or the shown event it is in). */
+function isEntry(x: unknown): boolean {
+  if (x === null || typeof x !== 'object') return false;
+  const e = x as Record<string, unknown>;
+  return typeof e.t === 'number' && (typeof e.key === 'string' || (e.ev !== null && typeof e.ev === 'object'));
 }
 
 function isFired(x: unknown): x is Fired {

@@ -608,6 +608,10 @@ test('a state file of the previous format (whole events kept, used entries with 
   assert.equal(f.firstKey, 'old-3', 'the id is made of the saved key');
   assert.deepEqual(f.first, event(3), 'the old entry shows the event it kept');
   assert.equal(f.last.paramList, undefined, 'a new entry keeps only what is shown');
+  // A file edited by hand: an entry with neither its key nor its event, or a firing without its trigger, is refused.
+  const broken = (entry: unknown, fired?: unknown) => ({ version: 1, rules: { 'brute-force': [['["h"]', { group: { remoteHost: 'h' }, entries: [entry], maxT: T0, quietUntil: null, ...(fired ? { fired } : {}) }]] } });
+  assert.throws(() => new CorrelationEngine().restore(broken({ t: T0, v: null, used: false }) as never, new Set(['brute-force'])), /rule brute-force: a malformed group/);
+  assert.throws(() => new CorrelationEngine().restore(broken({ t: T0, key: 'k', v: null, used: true }, { value: 2 }) as never, new Set(['brute-force'])), /a malformed group/);
 });
 
 const BIG = `${FAILED}
