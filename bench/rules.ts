@@ -1,7 +1,8 @@
 /**
  * Rule evaluation speed: json-rules-engine run naively (Engine.run per event) vs the compiled RuleSet, with
  * the same rules (the baseline pack + a few more to reach ~20 rules, like a real deployment) on the same
- * realistic event mix. Run: `node --import tsx bench/rules.ts`.
+ * realistic event mix; then the pack's correlations, and the memory their state holds per group. Run:
+ * `node --expose-gc --import tsx bench/rules.ts` (`--correlation-memory`: the memory row only).
  */
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -194,7 +195,7 @@ export async function benchRules(opts: { events?: number; naiveEvents?: number; 
   };
 }
 
-async function benchRuleSet(rulesDir: string): Promise<CompiledRuleSet> {
+export async function benchRuleSet(rulesDir: string): Promise<CompiledRuleSet> {
   const pack = await loadRules([rulesDir]);
   if (pack.ruleSet === undefined) throw new Error(`the rules in ${rulesDir} do not load`);
   // The extra rules use the pack's macros: load them together, from the same texts.
@@ -234,21 +235,43 @@ export async function benchCorrelations(opts: { events?: number; groups?: number
   for (let i = 0; i < n; i++) step(events[i] as Record<string, unknown>);
   const ns = Number(process.hrtime.bigint() - t0);
 
+  const { groups, stateBytes } = await benchCorrelationMemory({ ...opts, events });
+  return { eventsPerSec: Math.round(n / (ns / 1e9)), correlations: ruleSet.correlations.length, events: n, groups, stateBytes };
+}
+
+/**
+ * The heap held by the state of the pack's event_count rule with `groups` groups (default 1M) of one event each: the
+ * memory row. Needs `node --expose-gc` to be exact (the heap is measured after a full GC before and after).
+ */
+export async function benchCorrelationMemory(opts: { groups?: number; rulesDir?: string; events?: Record<string, unknown>[] } = {}): Promise<{ groups: number; stateBytes: number }> {
+  const ruleSet = await benchRuleSet(opts.rulesDir ?? join(here, '..', 'rules'));
   const groups = opts.groups ?? 1_000_000;
   const rule = ruleSet.correlations.find((c) => c.correlation?.type === 'event_count');
   if (rule === undefined) throw new Error('the pack has no event_count correlation');
   const big = new CorrelationEngine({ maxGroups: groups });
-  const proto = events[0] as Record<string, unknown>;
+  // As benchCorrelations passes them: its events, with their own times and statements (overridden below).
+  const proto = (opts.events ?? realisticEvents(1, 1).map((e) => ({ ...e, logTimeMs: 1_700_000_000_000, statementId: 0 })))[0] as Record<string, unknown>;
   globalThis.gc?.();
   const before = process.memoryUsage().heapUsed;
   for (let i = 0; i < groups; i++) big.observe(rule, { ...proto, remoteHost: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, statementId: i, logTimeMs: 1_700_000_000_000 + i });
   globalThis.gc?.();
   const stateBytes = process.memoryUsage().heapUsed - before;
   if (big.groupCounts()[rule.info.id] !== groups) throw new Error('groups were evicted during the memory bench');
-  return { eventsPerSec: Math.round(n / (ns / 1e9)), correlations: ruleSet.correlations.length, events: n, groups, stateBytes };
+  return { groups, stateBytes };
+}
+
+function memoryRow(groups: number, stateBytes: number): string {
+  return `state of ${groups.toLocaleString('en-US')} groups: ${Math.round(stateBytes / 1048576)} MiB (${Math.round(stateBytes / groups)} bytes/group, one event each)`;
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // `--correlation-memory`: the memory row only (`node --expose-gc --import tsx bench/rules.ts --correlation-memory`).
+  if (process.argv.includes('--correlation-memory')) {
+    if (globalThis.gc === undefined) console.error('note: without node --expose-gc the figure includes garbage');
+    const m = await benchCorrelationMemory();
+    console.log(memoryRow(m.groups, m.stateBytes));
+    process.exit(0);
+  }
   const r = await benchRules();
   console.log(
     `rules: ${r.rules}, events: ${r.events}; naive json-rules-engine: ${r.naiveEventsPerSec} events/s; ` +
@@ -257,6 +280,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const c = await benchCorrelations();
   console.log(
     `with ${c.correlations} correlations (stateless + base matches + correlation state, in order): ${c.eventsPerSec} events/s; ` +
-      `state of ${c.groups.toLocaleString('en-US')} groups: ${Math.round(c.stateBytes / 1048576)} MiB (${Math.round(c.stateBytes / c.groups)} bytes/group, one event each)`,
+      memoryRow(c.groups, c.stateBytes),
   );
 }

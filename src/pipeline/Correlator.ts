@@ -17,7 +17,10 @@
  *
  * The state is a CorrelationEngine's, kept in a CorrelationStore: `open` restores it, `persist` (a CheckpointedState:
  * `run` persists it before each checkpoint; replay at its end) saves the committed state. Records processed again
- * after a restart (the checkpoint was behind the state) are duplicates to the engine and count once.
+ * after a restart (the checkpoint was behind the state), or again in a Lambda container after a delivery failure, are
+ * duplicates to the engine and count once; the record whose event completed a group's last firing gives that firing
+ * again (CorrelationEngine), so its correlation alert is built again, the same, with the same id, like its other
+ * alerts: at least once, never lost with a first copy that was.
  */
 import { ConfigError, errorMessage } from '../errors.js';
 import { CorrelationEngine, type RuleSet } from '../rules/index.js';

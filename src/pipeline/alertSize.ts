@@ -59,6 +59,11 @@ export function fitAlert<A extends SizedAlert>(alert: A, limit: number = MAX_ALE
   return { alert: out, json: JSON.stringify(out) };
 }
 
+/** `s` cut to its first `n` characters followed by `…[truncated]` when longer (what a statement cut to size shows). */
+export function cutText(s: string, n: number): string {
+  return s.length <= n ? s : cut(s, n) + MARKER;
+}
+
 /** The first `n` characters of `s`, never ending in half a surrogate pair. */
 function cut(s: string, n: number): string {
   if (s.length <= n) return s;

@@ -5,11 +5,18 @@
  * same events in the same order give the same firings, whatever the source.
  *
  * Per group: the contributing events of the last `window` (entries sorted by event time; at most MAX_ENTRIES, the
- * oldest dropped beyond), the newest event time seen (maxT), and the end of the quiet period after a firing.
+ * oldest dropped beyond), the newest event time seen (maxT), the end of the quiet period after a firing, and its
+ * last firing. Kept small (a million groups is a few hundred MiB): an entry holds its time, value, whether it was
+ * used, and what an alert shows of the event (shownEvent.ts: identity and who/where, the statement cut to 512
+ * characters), not the event; once used, only the event's identity (`key`).
  * - Lateness: an event at or before maxT - window (older than the group's window) is LATE: dropped and counted
  *   (`late`). Any later event, even out of order, takes its place in the window.
  * - An event seen already (same identity: cluster, instance, session, statement, substatement, logTime, class) is
  *   a duplicate (a record processed again after a restart, a replay with the same state file): ignored, counted.
+ *   When it is the event that completed the group's last firing (its trigger), that firing is returned again, the
+ *   same (the pipeline builds the same alert, same id): a record processed again gives its correlation alert again
+ *   (at least once, like its other alerts) instead of losing it when the first copy was lost. One per group: an
+ *   earlier firing's trigger, or one of an evicted group, is only a duplicate (or late).
  * - An event without logTimeMs cannot be placed in time: dropped and counted (`untimed`).
  * - A missing or null groupBy field groups under null, shown as null: the "missing" group, never merged with a
  *   real value.
@@ -22,7 +29,9 @@
  *   time); a new combination fires after the learning period.
  * - Bounded: at most `maxGroups` groups per rule; a new group evicts the least recently updated one (`evictions`).
  * The whole state is a JSON snapshot (`snapshot`/`restore`) that the CorrelationStore keeps; version 1 throughout
- * (a snapshot without the first_seen parts, as written before they existed, reads as it did).
+ * (a snapshot without the first_seen parts or the last firings, or with whole events in its entries, as written
+ * before, reads as it did). A little over 400 lines: one state machine whose staging (journal, rollback, snapshot)
+ * must see every field a group holds, so the fields and their staging stay in one file.
  *
  * Staged changes: between `begin()` and `commit()` every group an event touches (or evicts) is journaled as it was,
  * with its place in the least-recently-updated order, and a learning period begun is noted; `rollback()` puts the
@@ -33,6 +42,7 @@
 import { createHash } from 'node:crypto';
 import { forgetBefore, recordCombination, type Seen } from './firstSeenState.js';
 import { matchSequence } from './sequenceState.js';
+import { isShownEvent, present, shown } from './shownEvent.js';
 import type { CompiledRule, CorrelationFiring, FirstSeenCorrelation } from './types.js';
 
 /** Contributing events kept per group (the oldest beyond are dropped). */
@@ -40,7 +50,6 @@ export const MAX_ENTRIES = 1000;
 /** Groups kept per rule by default. */
 export const DEFAULT_MAX_GROUPS = 100_000;
 const SNAPSHOT_VERSION = 1;
-
 /** A rule's groups as they were at `begin()`: the touched ones (undefined: absent) with their order stamps. */
 interface RuleJournal {
   created: boolean;
@@ -49,22 +58,47 @@ interface RuleJournal {
 
 interface Entry {
   t: number;
-  key: string;
+  /** The event's identity (eventKey): set once used (or as saved by an earlier version); until then `ev` holds it. */
+  key?: string;
   /** value_count: the value as JSON; value_sum: the number; event_count: null. */
   v: string | number | null;
   used: boolean;
-  ev: Record<string, unknown>;
+  /** What is shown of the event (`shown`), until used (a used entry is never shown: its firing keeps it). */
+  ev?: Record<string, unknown> | undefined;
   /** sequence: the steps (0-based) this event is one of. */
   s?: number[];
 }
 
+/** A group's last firing, given again (same alert) when the event that completed it, `trigger`, is seen again. */
+interface Fired {
+  trigger: string;
+  value: number;
+  events: number;
+  firstTimeMs: number;
+  lastTimeMs: number;
+  firstKey: string;
+  first: Record<string, unknown>;
+  last: Record<string, unknown>;
+  steps?: number[];
+  values?: Record<string, unknown>;
+}
+
+/**
+ * A group as held (kept small: a million of them is a million of these). Its groupBy values are its key's (the map's
+ * key is their JSON); its place in the least-recently-updated order is `seq` (a map's order is ascending stamps: what
+ * lets `rollback` restore the order).
+ */
 interface GroupState {
-  group: Record<string, unknown>;
-  entries: Entry[];
+  /** The entries in event-time order (`entriesOf`); one is held alone, without an array (most groups hold one). */
+  entries: Entry | Entry[];
   maxT: number;
-  quietUntil: number;
+  /** The end of the quiet period after the last firing; undefined: never fired (a number would be boxed per group). */
+  quietUntil: number | undefined;
+  seq: number;
   /** first_seen: the combinations known (firstSeenState.ts); its `entries` stay empty. */
   seen?: Seen;
+  /** The last firing (one per group), replaced by the next; never changed in place (a journal's copy shares it). */
+  fired?: Fired;
 }
 
 export interface CorrelationCounters {
@@ -76,9 +110,19 @@ export interface CorrelationCounters {
   untimed: number;
 }
 
+/** A group as saved: `group` (its groupBy values) and `quietUntil` (null: never fired) are written as they always were. */
+interface SavedGroup {
+  group: Record<string, unknown>;
+  entries: Entry[];
+  maxT: number;
+  quietUntil: number | null;
+  seen?: Seen;
+  fired?: Fired;
+}
+
 export interface CorrelationSnapshot {
   version: number;
-  rules: Record<string, [string, GroupState][]>;
+  rules: Record<string, [string, SavedGroup][]>;
   /** first_seen rules: the event time of each one's first base event, when its learning period began. */
   learning?: Record<string, number>;
 }
@@ -86,15 +130,16 @@ export interface CorrelationSnapshot {
 /** The identity of an event (the fields an alert id is made of, without the rule). */
 export function eventKey(e: Record<string, unknown>): string {
   const k = JSON.stringify([e.clusterId ?? null, e.instanceId ?? null, e.sessionId ?? null, e.statementId ?? null, e.substatementId ?? null, e.logTime ?? null, e.class ?? null]);
-  return createHash('sha256').update(k).digest('hex').slice(0, 24);
+  // 24 hex digits made as such (a slice of the 64 would keep all 64 alive: it is kept per event).
+  return createHash('sha256').update(k).digest().toString('hex', 0, 12);
 }
 
 export class CorrelationEngine {
   readonly counters: CorrelationCounters = { evictions: 0, late: 0, duplicates: 0, untimed: 0 };
   readonly #maxGroups: number;
   #rules = new Map<string, Map<string, GroupState>>();
-  /** Each group's order stamp (a map's order is ascending stamps): what lets `rollback` restore the order. */
-  readonly #seq = new WeakMap<GroupState, number>();
+  /** Each rule's groupBy field names: a group's values are its key's, named by these (`groupOf`). */
+  readonly #groupBy = new Map<string, readonly string[]>();
   #tick = 0;
   /** first_seen rules: when each one's learning period began (its first base event's time). */
   #learning = new Map<string, number>();
@@ -106,8 +151,10 @@ export class CorrelationEngine {
   }
 
   /**
-   * One base event of correlation rule `rule` (its basePredicate matched). `stored` is what is kept of the event
-   * for the alert (the pipeline passes it redacted). Returns the firing, if this event made the rule fire.
+   * One base event of correlation rule `rule` (its basePredicate matched). `stored` is the event as an alert may
+   * show it (the pipeline passes it redacted); what is kept of it is `shown`. Returns the firing, if this event made
+   * the rule fire; or, when it is the event that completed the group's last firing seen again (a record processed
+   * again), that firing again (the same alert), the state unchanged.
    */
   observe(rule: CompiledRule, event: Record<string, unknown>, stored: Record<string, unknown> = event): CorrelationFiring | undefined {
     const spec = rule.correlation;
@@ -117,9 +164,8 @@ export class CorrelationEngine {
       this.counters.untimed++;
       return undefined;
     }
-    const group: Record<string, unknown> = {};
-    for (const f of spec.groupBy) group[f] = event[f] ?? null;
-    const gk = JSON.stringify(spec.groupBy.map((f) => group[f]));
+    const gk = JSON.stringify(spec.groupBy.map((f) => event[f] ?? null));
+    this.#groupBy.set(rule.info.id, spec.groupBy);
     let groups = this.#rules.get(rule.info.id);
     if (groups === undefined) {
       groups = new Map();
@@ -135,18 +181,23 @@ export class CorrelationEngine {
         groups.delete(evicted);
         this.counters.evictions++;
       }
-      g = { group, entries: [], maxT: t, quietUntil: -Infinity };
+      g = { entries: NO_ENTRIES, maxT: t, quietUntil: undefined, seq: 0 };
     } else groups.delete(gk); // re-inserted below: the map's order is least recently updated first
     groups.set(gk, g);
-    this.#seq.set(g, ++this.#tick);
-    if (spec.type === 'first_seen') return this.#firstSeen(rule, spec, g, t, event, stored);
+    g.seq = ++this.#tick;
+    if (spec.type === 'first_seen') return this.#firstSeen(rule, spec, gk, g, t, event, stored);
 
+    const key = eventKey(event);
+    if (g.fired?.trigger === key) {
+      this.counters.duplicates++;
+      return again(rule, gk, g.fired);
+    }
     if (t <= g.maxT - spec.windowMs) {
       this.counters.late++;
       return undefined;
     }
-    const key = eventKey(event);
-    if (g.entries.some((e) => e.key === key)) {
+    const entries = entriesOf(g);
+    if (entries.some((e) => (e.key !== undefined ? e.key === key : isShownEvent(e.ev as Record<string, unknown>, event)))) {
       this.counters.duplicates++;
       return undefined;
     }
@@ -156,53 +207,49 @@ export class CorrelationEngine {
       const n = event[spec.field as string];
       v = typeof n === 'number' && Number.isFinite(n) ? n : 0;
     }
-    const entry: Entry = { t, key, v, used: false, ev: stored };
+    const entry: Entry = { t, v, used: false, ev: shown(spec, event, stored) };
     if (spec.type === 'sequence') entry.s = spec.steps.flatMap((st, i) => (st.predicate?.(event) === true ? [i] : []));
-    let i = g.entries.length;
-    while (i > 0 && (g.entries[i - 1] as Entry).t > t) i--;
-    g.entries.splice(i, 0, entry);
+    let i = entries.length;
+    while (i > 0 && (entries[i - 1] as Entry).t > t) i--;
+    entries.splice(i, 0, entry);
     if (t > g.maxT) g.maxT = t;
     const from = g.maxT - spec.windowMs;
     let drop = 0;
-    while (drop < g.entries.length && (g.entries[drop] as Entry).t <= from) drop++;
-    if (g.entries.length - drop > MAX_ENTRIES) drop = g.entries.length - MAX_ENTRIES;
-    if (drop > 0) g.entries.splice(0, drop);
+    while (drop < entries.length && (entries[drop] as Entry).t <= from) drop++;
+    if (entries.length - drop > MAX_ENTRIES) drop = entries.length - MAX_ENTRIES;
+    if (drop > 0) entries.splice(0, drop);
+    g.entries = entries.length === 1 ? (entries[0] as Entry) : entries;
 
-    if (g.maxT < g.quietUntil) return undefined;
+    if (g.quietUntil !== undefined && g.maxT < g.quietUntil) return undefined;
     let live: Entry[];
     let value: number;
     let steps: number[] | undefined;
     if (spec.type === 'sequence') {
-      const m = matchSequence(g.entries, spec.steps.map((st) => st.gte));
+      const m = matchSequence(entries, spec.steps.map((st) => st.gte));
       if (m === undefined) return undefined;
-      live = m.contributing.map((k) => g.entries[k] as Entry);
+      live = m.contributing.map((k) => entries[k] as Entry);
       value = spec.steps.length;
       steps = m.counts;
     } else {
-      live = g.entries.filter((e) => !e.used);
+      live = entries.filter((e) => !e.used);
       if (spec.type === 'event_count') value = live.length;
       else if (spec.type === 'value_count') value = new Set(live.map((e) => e.v)).size;
       else value = live.reduce((s, e) => s + (e.v as number), 0);
       if (value < spec.gte || live.length === 0) return undefined;
     }
-    for (const e of live) e.used = true;
     g.quietUntil = g.maxT + spec.realertMs;
     const first = live[0] as Entry;
     const last = live[live.length - 1] as Entry;
-    const firing: CorrelationFiring = {
-      rule: rule.info,
-      spec,
-      group: { ...g.group },
-      value,
-      events: live.length,
-      firstTimeMs: first.t,
-      lastTimeMs: last.t,
-      firstKey: first.key,
-      first: first.ev,
-      last: last.ev,
-    };
-    if (steps !== undefined) firing.steps = steps;
-    return firing;
+    const fired: Fired = { trigger: key, value, events: live.length, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
+    if (steps !== undefined) fired.steps = steps;
+    g.fired = fired;
+    // Used entries never count again, nor are shown (the firing keeps its first and last events): their identity only.
+    for (const e of live) {
+      e.used = true;
+      e.key ??= eventKey(e.ev ?? {});
+      e.ev = undefined;
+    }
+    return again(rule, gk, fired);
   }
 
   /**
@@ -210,7 +257,7 @@ export class CorrelationEngine {
    * rule's learning period (from its first base event, in event time) is over and the group is not quiet. No window:
    * no event is late, an old event's combination is compared with what is known.
    */
-  #firstSeen(rule: CompiledRule, spec: FirstSeenCorrelation, g: GroupState, t: number, event: Record<string, unknown>, stored: Record<string, unknown>): CorrelationFiring | undefined {
+  #firstSeen(rule: CompiledRule, spec: FirstSeenCorrelation, gk: string, g: GroupState, t: number, event: Record<string, unknown>, stored: Record<string, unknown>): CorrelationFiring | undefined {
     const id = rule.info.id;
     let start = this.#learning.get(id);
     if (start === undefined) {
@@ -223,13 +270,19 @@ export class CorrelationEngine {
     for (const f of spec.fields) values[f] = event[f] ?? null;
     const combo = JSON.stringify(spec.fields.map((f) => values[f]));
     const key = eventKey(event);
+    if (g.fired?.trigger === key) {
+      this.counters.duplicates++;
+      return again(rule, gk, g.fired);
+    }
     if (t > g.maxT) g.maxT = t;
     if (spec.forgetMs !== undefined) forgetBefore(seen, g.maxT - spec.forgetMs);
     const outcome = recordCombination(seen, combo, t, key, (n) => (this.counters.evictions += n));
     if (outcome === 'duplicate') this.counters.duplicates++;
-    if (outcome !== 'new' || t < start + spec.learningMs || g.maxT < g.quietUntil) return undefined;
+    if (outcome !== 'new' || t < start + spec.learningMs || (g.quietUntil !== undefined && g.maxT < g.quietUntil)) return undefined;
     g.quietUntil = g.maxT + spec.realertMs;
-    return { rule: rule.info, spec, group: { ...g.group }, value: 1, values, events: 1, firstTimeMs: t, lastTimeMs: t, firstKey: key, first: stored, last: stored };
+    const ev = present(shown(spec, event, stored));
+    g.fired = { trigger: key, value: 1, values, events: 1, firstTimeMs: t, lastTimeMs: t, firstKey: key, first: ev, last: ev };
+    return again(rule, gk, g.fired);
   }
 
   /** Stages the changes of the events observed from now on (a record's); throws when a change is staged already. */
@@ -263,7 +316,7 @@ export class CorrelationEngine {
     if (j.groups.has(gk)) return;
     const g = groups.get(gk);
     if (g === undefined) j.groups.set(gk, { g: undefined, seq: 0 });
-    else j.groups.set(gk, { g: copyGroup(g), seq: this.#seq.get(g) as number });
+    else j.groups.set(gk, { g: copyGroup(g), seq: g.seq });
   }
 
   /** The learning starts without the staged changes. */
@@ -283,10 +336,10 @@ export class CorrelationEngine {
       if (j === undefined) out.set(id, groups);
       else if (!j.created) {
         const all: [string, GroupState, number][] = [];
-        for (const [k, g] of groups) if (!j.groups.has(k)) all.push([k, g, this.#seq.get(g) as number]);
+        for (const [k, g] of groups) if (!j.groups.has(k)) all.push([k, g, g.seq]);
         for (const [k, { g, seq }] of j.groups) if (g !== undefined) all.push([k, g, seq]);
         all.sort((a, b) => a[2] - b[2]);
-        for (const [, g, seq] of all) this.#seq.set(g, seq);
+        for (const [, g, seq] of all) g.seq = seq;
         out.set(id, new Map(all.map(([k, g]) => [k, g])));
       }
     }
@@ -301,7 +354,15 @@ export class CorrelationEngine {
   /** The whole committed state (without staged changes) as JSON-able data (a copy). */
   snapshot(): CorrelationSnapshot {
     const rules: CorrelationSnapshot['rules'] = {};
-    for (const [id, m] of this.#committed()) rules[id] = [...m].map(([k, g]) => [k, copyGroup(g)]);
+    for (const [id, m] of this.#committed()) {
+      const names = this.#groupBy.get(id) ?? [];
+      rules[id] = [...m].map(([k, g]) => {
+        const saved: SavedGroup = { group: groupOf(names, k), entries: entriesOf(g), maxT: g.maxT, quietUntil: g.quietUntil ?? null };
+        if (g.seen !== undefined) saved.seen = g.seen;
+        if (g.fired !== undefined) saved.fired = g.fired;
+        return [k, saved];
+      });
+    }
     const learning = this.#committedLearning();
     // `learning` only when a first_seen rule has begun: a state without one is written as before.
     const out: CorrelationSnapshot = learning.size > 0 ? { version: SNAPSHOT_VERSION, rules, learning: Object.fromEntries(learning) } : { version: SNAPSHOT_VERSION, rules };
@@ -324,24 +385,80 @@ export class CorrelationEngine {
       if (!Array.isArray(groups)) throw new Error(`correlation state: rule ${id}: groups are not a list`);
       const m = new Map<string, GroupState>();
       for (const [k, g] of groups.slice(-this.#maxGroups)) {
-        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number' || (g.seen !== undefined && !isSeen(g.seen))) {
+        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number' || (g.seen !== undefined && !isSeen(g.seen)) || (g.fired !== undefined && !isFired(g.fired)) || !g.entries.every(isEntry)) {
           throw new Error(`correlation state: rule ${id}: a malformed group`);
         }
-        const restored: GroupState = { group: g.group, entries: g.entries, maxT: g.maxT, quietUntil: typeof g.quietUntil === 'number' ? g.quietUntil : -Infinity };
+        if (g.group === null || typeof g.group !== 'object' || Array.isArray(g.group)) throw new Error(`correlation state: rule ${id}: a malformed group`);
+        const restored: GroupState = { entries: g.entries.length === 0 ? NO_ENTRIES : g.entries.length === 1 ? (g.entries[0] as Entry) : g.entries, maxT: g.maxT, quietUntil: typeof g.quietUntil === 'number' ? g.quietUntil : undefined, seq: ++this.#tick };
         if (g.seen !== undefined) restored.seen = g.seen;
+        if (g.fired !== undefined) restored.fired = g.fired;
         m.set(k, restored);
-        this.#seq.set(restored, ++this.#tick);
+        // The groupBy names as saved, until the rule's first event says them (the same, unless the rule changed).
+        if (!this.#groupBy.has(id)) this.#groupBy.set(id, Object.keys(g.group));
       }
       this.#rules.set(id, m);
     }
   }
 }
 
+/** A group without entries (first_seen's, or one just created): never changed (`entriesOf` copies it). */
+const NO_ENTRIES: Entry[] = [];
+
+/** A group's entries as an array (a fresh one, holding a lone entry or none; otherwise its own, changed in place). */
+function entriesOf(g: GroupState): Entry[] {
+  return Array.isArray(g.entries) ? (g.entries === NO_ENTRIES ? [] : g.entries) : [g.entries];
+}
+
 /** A group's copy that shares nothing changeable with it (entries and known combinations are changed in place). */
 function copyGroup(g: GroupState): GroupState {
-  const c: GroupState = { ...g, entries: g.entries.map((e) => ({ ...e })) };
+  const c: GroupState = { ...g, entries: Array.isArray(g.entries) ? g.entries.map((e) => ({ ...e })) : { ...g.entries } };
   if (g.seen !== undefined) c.seen = { ...g.seen };
   return c;
+}
+
+/** A group's groupBy values: those of its key `gk` (their JSON), named `names`. */
+function groupOf(names: readonly string[], gk: string): Record<string, unknown> {
+  const values = JSON.parse(gk) as unknown[];
+  const group: Record<string, unknown> = {};
+  names.forEach((f, i) => (group[f] = values[i] ?? null));
+  return group;
+}
+
+/** The firing `fired` of group `gk` as the pipeline takes it (a new one, or the same one again). */
+function again(rule: CompiledRule, gk: string, fired: Fired): CorrelationFiring {
+  const spec = rule.correlation as CorrelationFiring['spec'];
+  const f: CorrelationFiring = {
+    rule: rule.info,
+    spec,
+    group: groupOf(spec.groupBy, gk),
+    value: fired.value,
+    events: fired.events,
+    firstTimeMs: fired.firstTimeMs,
+    lastTimeMs: fired.lastTimeMs,
+    firstKey: fired.firstKey,
+    first: fired.first,
+    last: fired.last,
+  };
+  if (fired.steps !== undefined) f.steps = [...fired.steps];
+  if (fired.values !== undefined) f.values = { ...fired.values };
+  return f;
+}
+
+/** An entry as saved: a time, and the event's identity (a key, or the shown event it is in). */
+function isEntry(x: unknown): boolean {
+  if (x === null || typeof x !== 'object') return false;
+  const e = x as Record<string, unknown>;
+  return typeof e.t === 'number' && (typeof e.key === 'string' || (e.ev !== null && typeof e.ev === 'object'));
+}
+
+function isFired(x: unknown): x is Fired {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  const f = x as Record<string, unknown>;
+  const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  return (
+    typeof f.trigger === 'string' && typeof f.firstKey === 'string' && ['value', 'events', 'firstTimeMs', 'lastTimeMs'].every((k) => typeof f[k] === 'number') &&
+    isObject(f.first) && isObject(f.last) && (f.steps === undefined || (Array.isArray(f.steps) && f.steps.every((n) => typeof n === 'number'))) && (f.values === undefined || isObject(f.values))
+  );
 }
 
 function isSeen(x: unknown): x is Seen {

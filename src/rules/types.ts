@@ -180,7 +180,8 @@ export interface CorrelationFiring {
   lastTimeMs: number;
   /** The identity of the first contributing event (part of the alert id). */
   firstKey: string;
-  /** The first and last contributing events, as they were stored (redacted by the pipeline). */
+  /** The first and last contributing events as the state keeps them (shownEvent.ts: identity, who/where, the
+   *  statement cut to 512 characters; redacted by the pipeline). */
   first: Record<string, unknown>;
   last: Record<string, unknown>;
 }

@@ -2,7 +2,8 @@
  * Correlation rules in `dasguard run` on the local stack (kinesalite, the loopback KMS, the real CLI process): the
  * pack's brute-force and password-spraying rules give the alerts `dasguard replay` gives for the same records, with
  * the same ids; a SIGKILL in the middle of a half-full window, then a restart that reads records again (its
- * checkpoint behind the state), fires once; with 2 shards read concurrently, what docs/rules.md "Event time,
+ * checkpoint behind the state), fires once, and a restart that reads the record that fired again gives the same alert
+ * again (same id and content); with 2 shards read concurrently, what docs/rules.md "Event time,
  * deterministic" guarantees across shards holds (every event counted once; a burst within one window fires once).
  */
 import { after, before, describe, test } from 'node:test';
@@ -160,7 +161,7 @@ describe('correlation rules in dasguard run', () => {
     assert.equal(stopped.correlationLate, 0);
   });
 
-  test('SIGKILL with a half-full window, then a restart whose checkpoint is behind the state: the brute force fires once, with the id replay gives', async () => {
+  test('SIGKILL with a half-full window, then a restart whose checkpoint is behind the state: the brute force fires once, with the id replay gives; read again from behind it, the same alert again', async () => {
     const host = '203.0.113.77';
     const logins = burst(host, 10, { every: 3 }); // 10 failures in 27 s: one brute force
     const data = await failedLoginRecords(logins);
@@ -214,6 +215,23 @@ describe('correlation rules in dasguard run', () => {
     assert.deepEqual(fired.map(sourceless), expected.map(sourceless));
     assert.equal((fired[0]!.event as { correlation: { events: number } }).correlation.events, 10);
     assert.equal(stateEntries(stateDir, stream, 'brute-force', host), 10, 'the state holds each event once');
+
+    // Once more behind the state, now after the firing: the checkpoint names the 8th record, so the restart reads the
+    // 9th and the 10th again. The 10th completed the brute force: it gives the same alert again (same id, same
+    // content: at least once, like its own alert), not a second brute force, and counts nothing twice.
+    const cp2 = JSON.parse(readFileSync(cpFile, 'utf8')) as { shards: Record<string, { sequenceNumber: string }> };
+    cp2.shards[sixth.shardId]!.sequenceNumber = restPuts[1]!.sequenceNumber;
+    writeFileSync(cpFile, JSON.stringify(cp2));
+    const third = new DasguardProcess(args, env);
+    try {
+      await waitFor(() => byRule(alertsIn(third.stdout), EACH_FAILURE).length >= 2 && correlationAlerts(alertsIn(third.stdout)).length >= 1, 'records 9 and 10 read again', 60_000);
+    } finally {
+      third.proc.kill('SIGINT');
+    }
+    assert.equal(await third.exit(), 0, third.stderr);
+    assert.deepEqual(byRule(alertsIn(third.stdout), EACH_FAILURE).map((a) => a.id), baseIds.slice(8));
+    assert.deepEqual(correlationAlerts(alertsIn(third.stdout)), fired, 'the same brute force alert again');
+    assert.equal(stateEntries(stateDir, stream, 'brute-force', host), 10, 'still each event once');
   });
 
   test("2 shards read concurrently, a group's events split across both: each event counts once and a burst within one window fires once", async () => {

@@ -4,7 +4,9 @@
  * and the same records fed again (to the same correlator, as a Lambda retry; or to one reopened from the store, as
  * a restart) deliver the correlation alert exactly once, with the id of a run without the failure. Also the
  * engine's own rollback: the state, order of groups (eviction) and counters exactly as at `begin()`, for sequence
- * and first_seen rules too (their steps, known combinations and the start of a learning period).
+ * and first_seen rules too (their steps, known combinations and the start of a learning period). And a record
+ * processed again AFTER its hand-off (a Lambda retry whose first alerts were lost; a restart whose checkpoint was
+ * behind the state) gives the correlation alert it completed again, the same, without counting its events twice.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -210,4 +212,64 @@ test('rollback restores sequence and first_seen state exactly: steps, known comb
   assert.ok(e.observe(seen, login(5, 2 * 86_400_000, 'mallory')));
   e.commit();
   assert.notEqual(JSON.stringify(e.snapshot()), text);
+});
+
+test('a record processed again after its hand-off (its alerts lost on the way) gives its correlation alert again: same id, same content', async () => {
+  const first: Alert[] = [];
+  const c = (await Correlator.open(rules)) as Correlator;
+  await feed(c, 0, first);
+  const [alert] = first.filter((a) => a.ruleId === 'brute-force');
+  assert.ok(alert);
+  const state = JSON.stringify(c.engine.snapshot());
+
+  // A Lambda retry in the same container: records 2 to 4 again (record 2 completed the threshold).
+  const again: Alert[] = [];
+  await feed(c, 2, again);
+  assert.deepEqual(again.filter((a) => a.ruleId === 'brute-force'), [alert], 'the same alert, every field');
+  assert.equal(JSON.stringify(c.engine.snapshot()), state, 'counted once: the state is as it was');
+
+  // Records after the one that fired, again: they give no correlation alert (they completed nothing).
+  const later: Alert[] = [];
+  await feed(c, 3, later);
+  assert.deepEqual(correlations(later), []);
+});
+
+test('a restart whose checkpoint was behind the state reads the firing record again: the same correlation alert, same id', async () => {
+  const store = new MemoryCorrelationStore();
+  const c = (await Correlator.open(rules, { store })) as Correlator;
+  const first: Alert[] = [];
+  await feed(c, 0, first);
+  await c.persist(); // the state was saved after record 4, the checkpoint (say) after record 1
+  const reopened = (await Correlator.open(rules, { store })) as Correlator;
+  const again: Alert[] = [];
+  await feed(reopened, 2, again);
+  assert.deepEqual(again.filter((a) => a.ruleId === 'brute-force'), first.filter((a) => a.ruleId === 'brute-force'));
+  assert.deepEqual(await store.load(), reopened.engine.snapshot(), 'nothing counted twice');
+});
+
+test('a firing given again is staged like any change: rolled back, the state and counters are exactly as at begin()', () => {
+  const rule = rules.correlations?.find((r) => r.info.id === 'brute-force');
+  assert.ok(rule);
+  const e = new CorrelationEngine({ maxGroups: 2 });
+  for (let i = 0; i < 4; i++) e.observe(rule, event(i, 'h1'));
+  const fired = e.observe(rule, event(4, 'h1'));
+  assert.ok(fired);
+  e.observe(rule, event(5, 'h2'));
+  const text = JSON.stringify(e.snapshot());
+  const counters = { ...e.counters };
+  e.begin();
+  assert.deepEqual(e.observe(rule, event(4, 'h1')), fired, 'the trigger again: its firing');
+  e.observe(rule, event(6, 'h3')); // evicts h2 (h1 was just updated)
+  assert.equal(JSON.stringify(e.snapshot()), text, 'staged: not in the snapshot');
+  e.rollback();
+  assert.equal(JSON.stringify(e.snapshot()), text, 'byte for byte');
+  assert.deepEqual(e.counters, counters);
+  // A staged firing rolled back leaves no firing to give again.
+  const f = new CorrelationEngine();
+  for (let i = 0; i < 4; i++) f.observe(rule, event(i, 'h1'));
+  f.begin();
+  assert.ok(f.observe(rule, event(4, 'h1')));
+  f.rollback();
+  assert.equal(f.snapshot().rules['brute-force']?.[0]?.[1].fired, undefined);
+  assert.deepEqual(f.observe(rule, event(4, 'h1')), fired, 'fed again, it fires as the first time');
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadRuleTexts, runRuleTests, completeTestEvent } from '../../src/rules/index.js';
 import { CompiledRuleSet } from '../../src/rules/RuleSet.js';
-import { CorrelationEngine } from '../../src/rules/CorrelationEngine.js';
+import { CorrelationEngine, eventKey } from '../../src/rules/CorrelationEngine.js';
 
 const FAILED = `
 rules:
@@ -549,8 +549,9 @@ test('first_seen engine: a restart (snapshot, restore) keeps the knowledge and t
   assert.equal(b.observe(rule, ev(8, '10.0.0.2', 5)), undefined);
   const f = b.observe(rule, ev(8, '10.9.9.9', 6));
   assert.deepEqual(f?.values, { remoteHost: '10.9.9.9' });
-  // The same records again (a restart behind its checkpoint): nothing new fires.
-  assert.equal(b.observe(rule, ev(8, '10.9.9.9', 6)), undefined);
+  // The same records again (a restart behind its checkpoint): nothing new; the event that fired gives its firing again.
+  assert.equal(b.observe(rule, ev(8, '10.0.0.2', 5)), undefined);
+  assert.deepEqual(b.observe(rule, ev(8, '10.9.9.9', 6)), f);
   // A fresh engine would learn again from the first event it sees.
   const c = new CorrelationEngine();
   assert.equal(c.observe(rule, ev(8, '10.9.9.9', 6)), undefined);
@@ -576,6 +577,119 @@ test('a state file written before sequence and first_seen (version 1, no learnin
   const f = eng.observe(rule, timed(T0 + 3000, 3, { command: 'AUTH FAILURE', remoteHost: '203.0.113.9' }));
   assert.equal(f?.events, 3);
   assert.throws(() => eng.restore({ ...old, learning: { x: 'soon' } } as never, new Set()), /learning is not a map/);
+});
+
+test('a state file of the previous format (whole events kept, used entries with theirs) loads: duplicates by key, the old events shown', () => {
+  const rs = load(BRUTE.replace('gte: 5', 'gte: 2')).ruleSet as CompiledRuleSet;
+  const rule = rs.correlations[0]!;
+  const event = (i: number) => timed(T0 + i * 1000, i, { command: 'AUTH FAILURE', remoteHost: '203.0.113.9', paramList: ['x'], pid: 7 });
+  // As the previous version wrote it: every entry with its key and the whole redacted event, used or not.
+  const saved = JSON.parse(JSON.stringify({
+    version: 1,
+    rules: {
+      'brute-force': [[JSON.stringify(['203.0.113.9']), {
+        group: { remoteHost: '203.0.113.9' },
+        entries: [
+          { t: T0 + 1000, key: 'old-1', v: null, used: true, ev: event(1) },
+          { t: T0 + 2000, key: 'old-2', v: null, used: true, ev: event(2) },
+          { t: T0 + 3000, key: 'old-3', v: null, used: false, ev: event(3) },
+        ],
+        maxT: T0 + 3000,
+        quietUntil: T0 + 2000,
+      }]],
+    },
+  }));
+  const eng = new CorrelationEngine();
+  eng.restore(saved, new Set(['brute-force']));
+  assert.deepEqual(eng.snapshot(), saved, 'written back as it was read');
+  const f = eng.observe(rule, event(4));
+  assert.ok(f, 'the unused old entry and a new event reach 2');
+  assert.equal(f.events, 2);
+  assert.equal(f.firstKey, 'old-3', 'the id is made of the saved key');
+  assert.deepEqual(f.first, event(3), 'the old entry shows the event it kept');
+  assert.equal(f.last.paramList, undefined, 'a new entry keeps only what is shown');
+  // A file edited by hand: an entry with neither its key nor its event, or a firing without its trigger, is refused.
+  const broken = (entry: unknown, fired?: unknown) => ({ version: 1, rules: { 'brute-force': [['["h"]', { group: { remoteHost: 'h' }, entries: [entry], maxT: T0, quietUntil: null, ...(fired ? { fired } : {}) }]] } });
+  assert.throws(() => new CorrelationEngine().restore(broken({ t: T0, v: null, used: false }) as never, new Set(['brute-force'])), /rule brute-force: a malformed group/);
+  assert.throws(() => new CorrelationEngine().restore(broken({ t: T0, key: 'k', v: null, used: true }, { value: 2 }) as never, new Set(['brute-force'])), /a malformed group/);
+});
+
+const BIG = `${FAILED}
+  - id: many-apps
+    severity: high
+    correlation: {type: value_count, rules: [failed-login], field: clientApplication, groupBy: [remoteHost], window: 1m, gte: 2}
+`;
+
+test('slim state: an entry keeps what counting needs and what an alert shows; a used one its identity only', () => {
+  const rule = (load(BIG).ruleSet as CompiledRuleSet).correlations[0]!;
+  const huge = `SELECT ${'x'.repeat(100_000)}`;
+  const event = (i: number) =>
+    timed(T0 + i * 1000, i, { command: 'AUTH FAILURE', remoteHost: '10.1.1.1', clientApplication: `app${i}`, commandText: huge, paramList: ['secret'], errorMessage: 'bad password' });
+  const eng = new CorrelationEngine();
+  assert.equal(eng.observe(rule, event(1)), undefined);
+  const held = JSON.stringify(eng.snapshot());
+  assert.ok(held.length < 1500, `a group of one event of a 100 KB statement holds ${held.length} characters`);
+  const [entry] = eng.snapshot().rules['many-apps']![0]![1].entries as unknown as Record<string, unknown>[];
+  const shown = entry!.ev as Record<string, unknown>;
+  assert.deepEqual(Object.keys(shown).sort(), [
+    'class', 'clientApplication', 'clusterId', 'command', 'commandText', 'databaseName', 'dbUserName', 'engine', 'instanceId', 'logTime',
+    'objectName', 'remoteHost', 'sessionId', 'statementId', 'substatementId',
+  ], 'the shown fields, the rule field clientApplication among them; no paramList, errorMessage or other fields');
+  assert.equal(shown.commandText, `${huge.slice(0, 512)}…[truncated]`);
+  const f = eng.observe(rule, event(2))!;
+  assert.ok(f);
+  assert.equal(f.first.statementId, 1);
+  assert.equal(f.last.clientApplication, 'app2');
+  assert.equal(String(f.last.commandText).length, 512 + '…[truncated]'.length);
+  assert.equal(f.firstKey, eventKey(event(1)), 'the id is made of the first event, as before');
+  // Once used, an entry is never shown again: it keeps its identity (a duplicate is still one) and no event.
+  for (const e of eng.snapshot().rules['many-apps']![0]![1].entries as unknown as Record<string, unknown>[]) {
+    assert.equal(e.used, true);
+    assert.equal(e.ev, undefined);
+    assert.match(String(e.key), /^[0-9a-f]{24}$/);
+  }
+  const dups = eng.counters.duplicates;
+  assert.equal(eng.observe(rule, event(1)), undefined);
+  assert.equal(eng.counters.duplicates, dups + 1);
+});
+
+test('a firing is given again, the same, when the event that completed it is seen again; counts do not change', () => {
+  const brute = (load(BRUTE.replace('gte: 5', 'gte: 3')).ruleSet as CompiledRuleSet).correlations[0]!;
+  const fail = (i: number) => timed(T0 + i * 1000, i, { command: 'AUTH FAILURE', remoteHost: '203.0.113.9' });
+  const eng = new CorrelationEngine();
+  eng.observe(brute, fail(1));
+  eng.observe(brute, fail(2));
+  const f = eng.observe(brute, fail(3))!;
+  assert.ok(f);
+  const state = JSON.stringify(eng.snapshot());
+  const dups = eng.counters.duplicates;
+  assert.equal(eng.observe(brute, fail(1)), undefined, 'another contributing event again: nothing');
+  assert.deepEqual(eng.observe(brute, fail(3)), f, 'the trigger again: the same firing');
+  assert.deepEqual(eng.observe(brute, fail(3)), f, 'as often as it comes');
+  assert.equal(eng.counters.duplicates, dups + 3);
+  assert.equal(JSON.stringify(eng.snapshot()), state, 'the state is as it was');
+  // Kept in the snapshot: a restart behind its checkpoint gives it again too.
+  const restarted = new CorrelationEngine();
+  restarted.restore(JSON.parse(state), new Set(['brute-force']));
+  assert.deepEqual(restarted.observe(brute, fail(3)), f);
+  // Even once the trigger is out of the window (late to the group): it is that firing's.
+  eng.observe(brute, fail(200));
+  assert.deepEqual(eng.observe(brute, fail(3)), f);
+  // One firing per group: the next one replaces it.
+  eng.observe(brute, fail(201));
+  const g = eng.observe(brute, fail(202))!;
+  assert.ok(g);
+  assert.equal(eng.observe(brute, fail(3)), undefined, 'the earlier trigger is only late now');
+  assert.deepEqual(eng.observe(brute, fail(202)), g);
+
+  const seq = (load(SEQUENCE).ruleSet as CompiledRuleSet).correlations.find((c) => c.info.id === 'brute-then-success')!;
+  const s = new CorrelationEngine();
+  for (let i = 0; i < 5; i++) s.observe(seq, timed(T0 + i * 1000, i, { command: 'AUTH FAILURE', dbUserName: 'alice' }));
+  const ok = timed(T0 + 60_000, 9, { command: 'CONNECT', dbUserName: 'alice' });
+  const sf = s.observe(seq, ok)!;
+  assert.ok(sf);
+  assert.deepEqual(s.observe(seq, ok), sf);
+  assert.equal(s.observe(seq, timed(T0, 0, { command: 'AUTH FAILURE', dbUserName: 'alice' })), undefined);
 });
 
 test('alerts: a sequence says the events of each step, first_seen the new combination; ids are stable', async () => {

@@ -1,0 +1,69 @@
+/**
+ * What a correlation's state keeps of a contributing event to show it in an alert (its `first` and `last` events,
+ * docs/rules.md "Bounded state"), used by CorrelationEngine.ts: a small projection of the event (`shown`), not the
+ * event, so a million groups fit in a few hundred MiB. Its identity fields are kept as they are, so the projection
+ * still tells one event from another (`isShownEvent`) and gives the event's key (eventKey).
+ */
+import { cutText } from '../pipeline/alertSize.js';
+import type { CorrelationFiring } from './types.js';
+
+/** The characters a string of a shown event holds (the rest cut, ending `…[truncated]`): a statement's first 512. */
+export const MAX_SHOWN_CHARS = 512;
+/** An event's identity (eventKey's fields), as the event has them. */
+const IDENTITY = ['statementId', 'sessionId', 'logTime', 'substatementId', 'class', 'instanceId', 'clusterId'] as const;
+
+/** Per rule: the fields `shown` keeps besides its own, the rule's groupBy and field fields. */
+const ownFields = new WeakMap<object, readonly string[]>();
+const SHOWN_OWN: ReadonlySet<string> = new Set([...IDENTITY, 'engine', 'dbUserName', 'remoteHost', 'databaseName', 'objectName', 'command', 'commandText']);
+
+/**
+ * What is kept of a contributing event to show it in an alert (its `first` and `last`): its identity (cluster,
+ * instance, session, statement, substatement, logTime, class: from `event`), then from `stored` (the event as an
+ * alert may show it: redacted) the engine, user, client host, database, object, command and statement text, and
+ * the rule's groupBy and field fields; every string but the identity's cut to MAX_SHOWN_CHARS (`…[truncated]`).
+ * One object of a fixed shape (a field the event lacks is undefined: `present` drops it when shown).
+ */
+export function shown(spec: CorrelationFiring['spec'], event: Record<string, unknown>, stored: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    clusterId: event.clusterId,
+    instanceId: event.instanceId,
+    sessionId: event.sessionId,
+    statementId: event.statementId,
+    substatementId: event.substatementId,
+    logTime: event.logTime,
+    class: event.class,
+    engine: stored.engine,
+    dbUserName: cutShown(stored.dbUserName),
+    remoteHost: cutShown(stored.remoteHost),
+    databaseName: cutShown(stored.databaseName),
+    objectName: cutShown(stored.objectName),
+    command: cutShown(stored.command),
+    commandText: cutShown(stored.commandText),
+  };
+  let own = ownFields.get(spec);
+  if (own === undefined) {
+    const fields = spec.type === 'first_seen' ? spec.fields : spec.type === 'sequence' || spec.field === undefined ? [] : [spec.field];
+    own = [...new Set([...spec.groupBy, ...fields])].filter((f) => !SHOWN_OWN.has(f));
+    ownFields.set(spec, own);
+  }
+  for (const f of own) if (stored[f] !== undefined) out[f] = cutShown(stored[f]);
+  return out;
+}
+
+function cutShown(v: unknown): unknown {
+  return typeof v === 'string' ? cutText(v, MAX_SHOWN_CHARS) : v;
+}
+
+/** A shown event without its undefined fields (as an alert holds it). */
+export function present(ev: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ev ?? {})) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Whether a shown event is `event`: the same identity (eventKey's fields, as `shown` keeps them). */
+export function isShownEvent(ev: Record<string, unknown>, event: Record<string, unknown>): boolean {
+  for (const f of IDENTITY) if ((ev[f] ?? null) !== (event[f] ?? null)) return false;
+  return true;
+}
+
