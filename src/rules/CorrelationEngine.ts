@@ -43,10 +43,18 @@ import { createHash } from 'node:crypto';
 import { forgetBefore, recordCombination, type Seen } from './firstSeenState.js';
 import { matchSequence } from './sequenceState.js';
 import { isShownEvent, present, shown } from './shownEvent.js';
-import type { CompiledRule, CorrelationFiring, FirstSeenCorrelation } from './types.js';
+import type { CompiledRule, CorrelationFiring, CorrelationType, FirstSeenCorrelation } from './types.js';
 
-/** Contributing events kept per group (the oldest beyond are dropped). */
+/**
+ * Contributing events kept one by one per group. Beyond, event_count and value_sum fold the oldest unused ones into
+ * `folded` chunks (counted and summed exactly while in the window); value_count drops an unused entry whose value a
+ * newer one has (the distinct count stays exact up to MAX_ENTRIES values, its highest `gte`); a sequence drops the
+ * oldest (its steps' gte add up to at most MAX_ENTRIES).
+ */
 export const MAX_ENTRIES = 1000;
+/** Events folded into one chunk, and the chunks kept per group (beyond, the two oldest merge). */
+export const FOLD_CHUNK = 100;
+export const MAX_FOLDED = 100;
 /** Groups kept per rule by default. */
 export const DEFAULT_MAX_GROUPS = 100_000;
 const SNAPSHOT_VERSION = 1;
@@ -68,6 +76,13 @@ interface Entry {
   /** sequence: the steps (0-based) this event is one of. */
   s?: number[];
 }
+
+/**
+ * Unused events of an event_count or value_sum folded together (beyond MAX_ENTRIES): [the oldest one's time, the
+ * newest one's time, how many, the sum of their values, the oldest one's shown event (the first contributing event
+ * of a firing that counts them: the alert id's)]. The chunk leaves the window whole when its oldest event does.
+ */
+type Folded = [number, number, number, number, Record<string, unknown>];
 
 /** A group's last firing, given again (same alert) when the event that completed it, `trigger`, is seen again. */
 interface Fired {
@@ -99,6 +114,8 @@ interface GroupState {
   seen?: Seen;
   /** The last firing (one per group), replaced by the next; never changed in place (a journal's copy shares it). */
   fired?: Fired;
+  /** event_count, value_sum: the unused events folded beyond MAX_ENTRIES, oldest first; tuples never changed in place. */
+  folded?: Folded[];
 }
 
 export interface CorrelationCounters {
@@ -118,6 +135,7 @@ interface SavedGroup {
   quietUntil: number | null;
   seen?: Seen;
   fired?: Fired;
+  folded?: Folded[];
 }
 
 export interface CorrelationSnapshot {
@@ -216,8 +234,13 @@ export class CorrelationEngine {
     const from = g.maxT - spec.windowMs;
     let drop = 0;
     while (drop < entries.length && (entries[drop] as Entry).t <= from) drop++;
-    if (entries.length - drop > MAX_ENTRIES) drop = entries.length - MAX_ENTRIES;
     if (drop > 0) entries.splice(0, drop);
+    if (g.folded !== undefined) {
+      const kept = g.folded.filter((c) => c[0] > from);
+      if (kept.length > 0) g.folded = kept;
+      else delete g.folded;
+    }
+    if (entries.length > MAX_ENTRIES) bound(spec.type, g, entries);
     g.entries = entries.length === 1 ? (entries[0] as Entry) : entries;
 
     if (g.quietUntil !== undefined && g.maxT < g.quietUntil) return undefined;
@@ -232,17 +255,23 @@ export class CorrelationEngine {
       steps = m.counts;
     } else {
       live = entries.filter((e) => !e.used);
-      if (spec.type === 'event_count') value = live.length;
+      const folded = g.folded ?? [];
+      if (spec.type === 'event_count') value = live.length + folded.reduce((n, c) => n + c[2], 0);
       else if (spec.type === 'value_count') value = new Set(live.map((e) => e.v)).size;
-      else value = live.reduce((s, e) => s + (e.v as number), 0);
+      else value = live.reduce((s, e) => s + (e.v as number), 0) + folded.reduce((n, c) => n + c[3], 0);
       if (value < spec.gte || live.length === 0) return undefined;
     }
     g.quietUntil = g.maxT + spec.realertMs;
-    const first = live[0] as Entry;
     const last = live[live.length - 1] as Entry;
-    const fired: Fired = { trigger: key, value, events: live.length, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
+    // The first contributing event: the oldest unused entry, or the oldest folded one when older (a late event can be).
+    const oldest = g.folded?.[0];
+    const entry0 = live[0] as Entry;
+    const first = oldest !== undefined && oldest[0] <= entry0.t ? { t: oldest[0], ev: oldest[4] } : { t: entry0.t, ev: entry0.ev, key: entry0.key };
+    const events = live.length + (g.folded ?? []).reduce((n, c) => n + c[2], 0);
+    const fired: Fired = { trigger: key, value, events, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
     if (steps !== undefined) fired.steps = steps;
     g.fired = fired;
+    delete g.folded; // folded events are unused ones: they contributed
     // Used entries never count again, nor are shown (the firing keeps its first and last events): their identity only.
     for (const e of live) {
       e.used = true;
@@ -360,6 +389,7 @@ export class CorrelationEngine {
         const saved: SavedGroup = { group: groupOf(names, k), entries: entriesOf(g), maxT: g.maxT, quietUntil: g.quietUntil ?? null };
         if (g.seen !== undefined) saved.seen = g.seen;
         if (g.fired !== undefined) saved.fired = g.fired;
+        if (g.folded !== undefined) saved.folded = g.folded;
         return [k, saved];
       });
     }
@@ -385,13 +415,14 @@ export class CorrelationEngine {
       if (!Array.isArray(groups)) throw new Error(`correlation state: rule ${id}: groups are not a list`);
       const m = new Map<string, GroupState>();
       for (const [k, g] of groups.slice(-this.#maxGroups)) {
-        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number' || (g.seen !== undefined && !isSeen(g.seen)) || (g.fired !== undefined && !isFired(g.fired)) || !g.entries.every(isEntry)) {
+        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number' || (g.seen !== undefined && !isSeen(g.seen)) || (g.fired !== undefined && !isFired(g.fired)) || (g.folded !== undefined && !isFoldedList(g.folded)) || !g.entries.every(isEntry)) {
           throw new Error(`correlation state: rule ${id}: a malformed group`);
         }
         if (g.group === null || typeof g.group !== 'object' || Array.isArray(g.group)) throw new Error(`correlation state: rule ${id}: a malformed group`);
         const restored: GroupState = { entries: g.entries.length === 0 ? NO_ENTRIES : g.entries.length === 1 ? (g.entries[0] as Entry) : g.entries, maxT: g.maxT, quietUntil: typeof g.quietUntil === 'number' ? g.quietUntil : undefined, seq: ++this.#tick };
         if (g.seen !== undefined) restored.seen = g.seen;
         if (g.fired !== undefined) restored.fired = g.fired;
+        if (g.folded !== undefined && g.folded.length > 0) restored.folded = g.folded;
         m.set(k, restored);
         // The groupBy names as saved, until the rule's first event says them (the same, unless the rule changed).
         if (!this.#groupBy.has(id)) this.#groupBy.set(id, Object.keys(g.group));
@@ -413,7 +444,54 @@ function entriesOf(g: GroupState): Entry[] {
 function copyGroup(g: GroupState): GroupState {
   const c: GroupState = { ...g, entries: Array.isArray(g.entries) ? g.entries.map((e) => ({ ...e })) : { ...g.entries } };
   if (g.seen !== undefined) c.seen = { ...g.seen };
+  if (g.folded !== undefined) c.folded = [...g.folded];
   return c;
+}
+
+/**
+ * Keeps a group's entries (more than MAX_ENTRIES, in the window) within MAX_ENTRIES without changing what it counts:
+ * used entries (only a duplicate's check needs them) go first, oldest first; then event_count and value_sum fold
+ * their oldest unused entries into a chunk of `folded` (merging the two oldest chunks beyond MAX_FOLDED);
+ * value_count drops the oldest unused entries whose value a newer unused one has (the distinct count is the same),
+ * else the oldest; a sequence drops its oldest.
+ */
+function bound(type: CorrelationType, g: GroupState, entries: Entry[]): void {
+  const over = () => entries.length - MAX_ENTRIES;
+  for (let i = 0; i < entries.length && over() > 0; ) {
+    if ((entries[i] as Entry).used) entries.splice(i, 1);
+    else i++;
+  }
+  if (over() <= 0) return;
+  if (type === 'event_count' || type === 'value_sum') {
+    // A chunk at a time (FOLD_CHUNK, at least what is over), so folding is rare; the newest entry is never folded.
+    const n = Math.min(Math.max(over(), FOLD_CHUNK), entries.length - 1);
+    const out = entries.splice(0, n);
+    const chunk: Folded = [(out[0] as Entry).t, (out[n - 1] as Entry).t, n, out.reduce((s, e) => s + (typeof e.v === 'number' ? e.v : 0), 0), (out[0] as Entry).ev ?? {}];
+    const folded = [...(g.folded ?? []), chunk].sort((a, b) => a[0] - b[0]);
+    if (folded.length > MAX_FOLDED) {
+      const [a, b] = folded.splice(0, 2) as [Folded, Folded];
+      folded.unshift([a[0], Math.max(a[1], b[1]), a[2] + b[2], a[3] + b[3], a[4]]);
+    }
+    g.folded = folded;
+    return;
+  }
+  if (type === 'value_count') {
+    const newer = new Set<unknown>();
+    const redundant = new Set<number>();
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i] as Entry;
+      if (newer.has(e.v)) redundant.add(i);
+      else newer.add(e.v);
+    }
+    let left = over();
+    const kept = entries.filter((_e, i) => !(left > 0 && redundant.has(i) && left-- > 0));
+    entries.splice(0, entries.length, ...kept);
+  }
+  if (over() > 0) entries.splice(0, over());
+}
+
+function isFoldedList(x: unknown): x is Folded[] {
+  return Array.isArray(x) && x.every((c) => Array.isArray(c) && c.length === 5 && [0, 1, 2, 3].every((i) => typeof c[i] === 'number') && c[4] !== null && typeof c[4] === 'object');
 }
 
 /** A group's groupBy values: those of its key `gk` (their JSON), named `names`. */

@@ -1,0 +1,119 @@
+/**
+ * Correlation fixes of the i10 review (src/rules/CorrelationEngine.ts, correlation.ts): thresholds beyond the
+ * entries a group keeps one by one stay exact (folded chunks), unreachable thresholds are refused at load, and the
+ * other review points (sequence entries on a busy account, local-time fields, rules changed under a saved state,
+ * first_seen per cluster, the event a message is rendered on, replays with forget:, realert: 0s).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadRuleTexts, completeTestEvent } from '../../src/rules/index.js';
+import type { CompiledRuleSet } from '../../src/rules/RuleSet.js';
+import { CorrelationEngine, eventKey } from '../../src/rules/CorrelationEngine.js';
+import type { CompiledRule } from '../../src/rules/types.js';
+
+const T0 = Date.parse('2024-05-01T12:00:00.000Z');
+let sid = 0;
+/** A complete event at T0 + `ms`, its own statement (so its own identity). */
+function ev(ms: number, fields: Record<string, unknown>): Record<string, unknown> {
+  const logTime = new Date(T0 + ms).toISOString().replace('T', ' ').replace(/\.(\d{3})Z$/, '.$1000+00');
+  return completeTestEvent({ statementId: ++sid, ...fields, logTime });
+}
+function load(text: string): CompiledRuleSet {
+  const { ruleSet, problems } = loadRuleTexts([{ file: 'r.yaml', text }]);
+  assert.deepEqual(problems, []);
+  return ruleSet as CompiledRuleSet;
+}
+function problems(text: string): string[] {
+  return loadRuleTexts([{ file: 'r.yaml', text }]).problems.map((p) => `${p.line} ${p.ruleId ?? '-'}: ${p.message}`);
+}
+function rule(rs: CompiledRuleSet, id: string): CompiledRule {
+  return rs.compiledRules().find((c) => c.info.id === id) as CompiledRule;
+}
+/** Feeds the events the rule's base predicate takes; the firings with the index (1-based) of the event that made each. */
+function feed(r: CompiledRule, events: Record<string, unknown>[], eng = new CorrelationEngine()) {
+  const out: { after: number; value: number; events: number; firstKey: string; firstTimeMs: number; lastTimeMs: number; last: Record<string, unknown> }[] = [];
+  events.forEach((e, i) => {
+    if (r.basePredicate?.(e) !== true) return;
+    const f = eng.observe(r, e);
+    if (f !== undefined) out.push({ after: i + 1, value: f.value, events: f.events, firstKey: f.firstKey, firstTimeMs: f.firstTimeMs, lastTimeMs: f.lastTimeMs, last: f.last });
+  });
+  return out;
+}
+
+const THRESHOLDS = `
+rules:
+  - id: bulk
+    severity: high
+    when: {class: READ}
+    correlation: {type: value_sum, field: rows, groupBy: [dbUserName], window: 10m, gte: 1000000}
+  - id: many
+    severity: high
+    when: {class: READ}
+    correlation: {type: event_count, groupBy: [dbUserName], window: 10m, gte: 1500}
+  - id: dbs
+    severity: high
+    when: {class: READ}
+    correlation: {type: value_count, field: databaseName, groupBy: [dbUserName], window: 1h, gte: 6}
+`;
+const read = (ms: number, extra: Record<string, unknown> = {}) => ev(ms, { class: 'READ', command: 'SELECT', dbUserName: 'analyst', ...extra });
+
+test('value_sum beyond 1,000 events per group: 2,000 reads of 600 rows in 8m20s are 1.2M rows and fire (at the 1,667th)', () => {
+  const reads = Array.from({ length: 2000 }, (_, i) => read(i * 250, { rowCount: 600 }));
+  const out = feed(rule(load(THRESHOLDS), 'bulk'), reads);
+  assert.equal(out.length, 1);
+  assert.equal(out[0]?.after, 1667);
+  assert.equal(out[0]?.value, 1667 * 600);
+  assert.equal(out[0]?.events, 1667);
+  assert.equal(out[0]?.firstKey, eventKey(reads[0] as Record<string, unknown>), 'the first contributing event is the first read, folded or not');
+  assert.equal(out[0]?.firstTimeMs, T0);
+});
+
+test('event_count gte 1,500 fires, exactly at the 1,500th event of the window; folded events leave the window', () => {
+  const r = rule(load(THRESHOLDS), 'many');
+  const burst = Array.from({ length: 1600 }, (_, i) => read(i * 100));
+  const out = feed(r, burst);
+  assert.deepEqual(out.map((f) => [f.after, f.value, f.events]), [[1500, 1500, 1500]]);
+  // 1,200 events, then 11 minutes later 1,400: the first ones (folded) left the window, no firing.
+  const spread = [...Array.from({ length: 1200 }, (_, i) => read(i * 100)), ...Array.from({ length: 1400 }, (_, i) => read(11 * 60_000 + i * 100))];
+  assert.deepEqual(feed(r, spread), []);
+});
+
+test('the folded events are part of the saved state: a restart in the middle of a big burst still fires', () => {
+  const r = rule(load(THRESHOLDS), 'many');
+  const eng = new CorrelationEngine();
+  assert.deepEqual(feed(r, Array.from({ length: 1200 }, (_, i) => read(i * 100)), eng), []);
+  const again = new CorrelationEngine();
+  again.restore(JSON.parse(JSON.stringify(eng.snapshot())), new Set(['many']));
+  const out = feed(r, Array.from({ length: 300 }, (_, i) => read(120_000 + i * 100)), again);
+  assert.deepEqual(out.map((f) => [f.after, f.events]), [[300, 1500]]);
+});
+
+test('value_count beyond 1,000 events per group: repeated values make room, an old distinct value still counts', () => {
+  const events = [read(0, { databaseName: 'hr' }), ...Array.from({ length: 1200 }, (_, i) => read(1000 + i * 100, { databaseName: 'shop' })), ...['a', 'b', 'c', 'd'].map((d, i) => read(200_000 + i * 1000, { databaseName: d }))];
+  const out = feed(rule(load(THRESHOLDS), 'dbs'), events);
+  assert.deepEqual(out.map((f) => [f.after, f.value]), [[events.length, 6]]);
+});
+
+test('thresholds a group can never reach are refused at load, with line and rule id', () => {
+  assert.deepEqual(
+    problems(`
+rules:
+  - id: spray
+    severity: high
+    when: {class: READ}
+    correlation: {type: value_count, field: databaseName, groupBy: [dbUserName], window: 1h, gte: 1001}
+  - id: long-seq
+    severity: high
+    correlation:
+      type: sequence
+      window: 1h
+      steps:
+        - {when: {command: AUTH FAILURE}, gte: 600}
+        - {when: {command: CONNECT}, gte: 401}
+`),
+    [
+      '6 spray: correlation: gte 1001 is more distinct values than a group keeps (1000): it could never fire; at most 1000',
+      "12 long-seq: correlation: the steps' gte add up to 1001: a group keeps the last 1000 events of a sequence, so it could never complete (at most 1000 in all)",
+    ],
+  );
+});
