@@ -41,7 +41,7 @@
  */
 import { createHash } from 'node:crypto';
 import { forgetBefore, recordCombination, type Seen } from './firstSeenState.js';
-import { matchSequence } from './sequenceState.js';
+import { irrelevant, matchSequence } from './sequenceState.js';
 import { isShownEvent, present, shown } from './shownEvent.js';
 import type { CompiledRule, CorrelationFiring, CorrelationType, FirstSeenCorrelation } from './types.js';
 
@@ -239,6 +239,10 @@ export class CorrelationEngine {
       const kept = g.folded.filter((c) => c[0] > from);
       if (kept.length > 0) g.folded = kept;
       else delete g.folded;
+    }
+    if (spec.type === 'sequence') {
+      const gone = irrelevant(entries, spec.steps.map((st) => st.gte));
+      for (let k = gone.length - 1; k >= 0; k--) entries.splice(gone[k] as number, 1);
     }
     if (entries.length > MAX_ENTRIES) bound(spec.type, g, entries);
     g.entries = entries.length === 1 ? (entries[0] as Entry) : entries;

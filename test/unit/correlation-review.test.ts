@@ -117,3 +117,42 @@ rules:
     ],
   );
 });
+
+const GUESS = `
+rules:
+  - id: guess
+    severity: critical
+    correlation:
+      type: sequence
+      groupBy: [dbUserName]
+      window: 10m
+      steps:
+        - {when: {command: AUTH FAILURE}, gte: 5}
+        - {when: {command: CONNECT}}
+`;
+
+test("sequence on a busy account: a connection pool's logins between the failures do not push them out; the guess fires", () => {
+  const r = rule(load(GUESS), 'guess');
+  const fail = (ms: number) => ev(ms, { class: 'MISC', command: 'AUTH FAILURE', dbUserName: 'app_user', remoteHost: '203.0.113.66' });
+  const events: Record<string, unknown>[] = [];
+  for (let i = 0; i < 1500; i++) {
+    if (i % 300 === 0 && i < 1200) events.push(fail(i * 100)); // 4 guesses, 30 s apart
+    events.push(ev(i * 100 + 50, { class: 'MISC', command: 'CONNECT', dbUserName: 'app_user', remoteHost: `10.0.1.${i % 20}` }));
+  }
+  events.push(fail(150_000));
+  const guess = ev(155_000, { class: 'MISC', command: 'CONNECT', dbUserName: 'app_user', remoteHost: '203.0.113.66' });
+  events.push(guess);
+  const eng = new CorrelationEngine();
+  const out = feed(r, events, eng);
+  assert.deepEqual(out.map((f) => [f.after, f.events, f.last.remoteHost]), [[events.length, 6, '203.0.113.66']], 'the 5th guess, then its login');
+  const [[, group]] = eng.snapshot().rules.guess as unknown as [[string, { entries: unknown[] }]];
+  assert.ok(group.entries.length < 20, `entries kept: ${group.entries.length}`);
+});
+
+test('sequence: a success that arrives before the failures it follows (out of order, within the window) still completes it', () => {
+  const r = rule(load(GUESS), 'guess');
+  const fail = (ms: number) => ev(ms, { class: 'MISC', command: 'AUTH FAILURE', dbUserName: 'alice' });
+  const ok = (ms: number) => ev(ms, { class: 'MISC', command: 'CONNECT', dbUserName: 'alice' });
+  const out = feed(r, [ok(300_000), ok(301_000), fail(0), fail(1000), fail(2000), fail(3000), fail(4000)]);
+  assert.deepEqual(out.map((f) => [f.after, f.events, f.lastTimeMs - T0]), [[7, 6, 300_000]]);
+});
