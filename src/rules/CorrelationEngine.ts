@@ -18,6 +18,7 @@
  *   (at least once, like its other alerts) instead of losing it when the first copy was lost. One per group: an
  *   earlier firing's trigger, or one of an evicted group, is only a duplicate (or late).
  * - An event without logTimeMs cannot be placed in time: dropped and counted (`untimed`).
+ * - A groupBy or field field that is a local-time one (hour, weekday, date...) is read in the rule's time zone.
  * - A missing or null groupBy field groups under null, shown as null: the "missing" group, never merged with a
  *   real value.
  * - Firing: when the entries not used by an earlier firing reach `gte` (count, distinct values of `field`, or sum of
@@ -41,6 +42,7 @@
  */
 import { createHash } from 'node:crypto';
 import { forgetBefore, recordCombination, type Seen } from './firstSeenState.js';
+import { isLocalTimeField, localTimeField } from './localTime.js';
 import { irrelevant, matchSequence } from './sequenceState.js';
 import { isShownEvent, present, shown } from './shownEvent.js';
 import type { CompiledRule, CorrelationFiring, CorrelationType, FirstSeenCorrelation } from './types.js';
@@ -182,7 +184,7 @@ export class CorrelationEngine {
       this.counters.untimed++;
       return undefined;
     }
-    const gk = JSON.stringify(spec.groupBy.map((f) => event[f] ?? null));
+    const gk = JSON.stringify(spec.groupBy.map((f) => fieldOf(rule, event, f) ?? null));
     this.#groupBy.set(rule.info.id, spec.groupBy);
     let groups = this.#rules.get(rule.info.id);
     if (groups === undefined) {
@@ -220,9 +222,9 @@ export class CorrelationEngine {
       return undefined;
     }
     let v: string | number | null = null;
-    if (spec.type === 'value_count') v = JSON.stringify(event[spec.field as string] ?? null);
+    if (spec.type === 'value_count') v = JSON.stringify(fieldOf(rule, event, spec.field as string) ?? null);
     else if (spec.type === 'value_sum') {
-      const n = event[spec.field as string];
+      const n = fieldOf(rule, event, spec.field as string);
       v = typeof n === 'number' && Number.isFinite(n) ? n : 0;
     }
     const entry: Entry = { t, v, used: false, ev: shown(spec, event, stored) };
@@ -300,7 +302,7 @@ export class CorrelationEngine {
     }
     const seen = (g.seen ??= {});
     const values: Record<string, unknown> = {};
-    for (const f of spec.fields) values[f] = event[f] ?? null;
+    for (const f of spec.fields) values[f] = fieldOf(rule, event, f) ?? null;
     const combo = JSON.stringify(spec.fields.map((f) => values[f]));
     const key = eventKey(event);
     if (g.fired?.trigger === key) {
@@ -434,6 +436,11 @@ export class CorrelationEngine {
       this.#rules.set(id, m);
     }
   }
+}
+
+/** A field of an event as the rule reads it: a local-time one (hour, weekday...) in the rule's time zone, as its conditions do. */
+function fieldOf(rule: CompiledRule, event: Record<string, unknown>, f: string): unknown {
+  return isLocalTimeField(f) ? localTimeField(event, f, rule.timeZone) : event[f];
 }
 
 /** A group without entries (first_seen's, or one just created): never changed (`entriesOf` copies it). */

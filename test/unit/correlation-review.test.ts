@@ -156,3 +156,28 @@ test('sequence: a success that arrives before the failures it follows (out of or
   const out = feed(r, [ok(300_000), ok(301_000), fail(0), fail(1000), fail(2000), fail(3000), fail(4000)]);
   assert.deepEqual(out.map((f) => [f.after, f.events, f.lastTimeMs - T0]), [[7, 6, 300_000]]);
 });
+
+test("local-time fields as groupBy and field are read in the rule's time zone, as conditions read them", () => {
+  const rs = load(`
+rules:
+  - id: per-day
+    severity: low
+    timeZone: Europe/Paris
+    when: {class: READ}
+    correlation: {type: event_count, groupBy: [dbUserName, date], window: 1d, gte: 2}
+  - id: hours
+    severity: low
+    timeZone: Europe/Paris
+    when: {class: READ}
+    correlation: {type: value_count, field: hour, groupBy: [dbUserName], window: 1d, gte: 3}
+`);
+  const h = 3_600_000;
+  // T0 is 12:00Z, 14:00 in Paris: 21:30Z and 22:30Z are 23:30 on May 1st and 00:30 on May 2nd there.
+  const eng = new CorrelationEngine();
+  const r = rule(rs, 'per-day');
+  assert.equal(eng.observe(r, read(9.5 * h)), undefined);
+  assert.equal(eng.observe(r, read(10.5 * h)), undefined, 'another day in Paris');
+  assert.deepEqual(eng.observe(r, read(11 * h))?.group, { dbUserName: 'analyst', date: '2024-05-02' });
+  const out = feed(rule(rs, 'hours'), [read(0), read(h), read(1.5 * h), read(2 * h)]);
+  assert.deepEqual(out.map((f) => [f.after, f.value]), [[4, 3]], '14, 15, 15 and 16 hours in Paris: 3 distinct');
+});
