@@ -15,7 +15,8 @@
  * rolled back, so one record's changes are staged at a time, each shard's records in their order. Every `apply` is
  * followed by a `commit` or a `rollback`, which ends its turn.
  *
- * The state is a CorrelationEngine's, kept in a CorrelationStore: `open` restores it, `persist` (a CheckpointedState:
+ * The state is a CorrelationEngine's, kept in a CorrelationStore: `open` restores it (a rule that changed since it was
+ * saved starts afresh: `restarted`), `persist` (a CheckpointedState:
  * `run` persists it before each checkpoint; replay at its end) saves the committed state. Records processed again
  * after a restart (the checkpoint was behind the state), or again in a Lambda container after a delivery failure, are
  * duplicates to the engine and count once; the record whose event completed a group's last firing gives that firing
@@ -40,6 +41,8 @@ export interface CorrelatorOptions {
 
 export class Correlator implements CheckpointedState, CorrelationStep {
   readonly engine: CorrelationEngine;
+  /** The rules whose saved state was dropped at `open` because they changed (type, groupBy, field or steps). */
+  restarted: string[] = [];
   readonly #store: CorrelationStore | undefined;
   readonly #redaction: Redaction;
   /** What the staged `apply` added to the stats (taken back by `rollback`). */
@@ -62,7 +65,7 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     const saved = await o.store?.load();
     if (saved !== undefined) {
       try {
-        c.engine.restore(saved, new Set(rules.correlations.map((r) => r.info.id)));
+        c.restarted = c.engine.restore(saved, rules.correlations);
       } catch (err) {
         // A state this version cannot read (another version's, or edited by hand): the user decides, nothing is guessed.
         throw new ConfigError(`${o.store!.name} cannot be used: ${errorMessage(err)}; move it away to start afresh`, { cause: err });

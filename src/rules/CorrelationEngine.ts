@@ -145,6 +145,29 @@ export interface CorrelationSnapshot {
   rules: Record<string, [string, SavedGroup][]>;
   /** first_seen rules: the event time of each one's first base event, when its learning period began. */
   learning?: Record<string, number>;
+  /** Each saved rule's `fingerprint` (what its state means); absent in older snapshots (taken as unchanged). */
+  fingerprints?: Record<string, string>;
+}
+
+const fingerprints = new WeakMap<object, string>();
+/**
+ * What a correlation's state means, as a digest: its type, groupBy, field(s), steps (their rules, when: and gte) and,
+ * when it reads a time-of-day field, its time zone. Not its thresholds, window or realert: its groups stay
+ * meaningful when those change. A restored rule whose fingerprint changed starts afresh (`restore`).
+ */
+export function fingerprint(rule: CompiledRule): string {
+  const spec = rule.correlation;
+  if (spec === undefined) throw new Error(`rule ${rule.info.id} is not a correlation`);
+  let f = fingerprints.get(spec);
+  if (f === undefined) {
+    const fields = spec.type === 'first_seen' ? spec.fields : spec.type === 'sequence' ? [] : spec.field !== undefined ? [spec.field] : [];
+    const steps = spec.type === 'sequence' ? spec.steps.map((st) => [st.rules.map((r) => r.id), st.when ?? null, st.gte]) : null;
+    const zoned = [...spec.groupBy, ...fields].some(isLocalTimeField) || (spec.type === 'sequence' && spec.steps.some((st) => st.when !== undefined));
+    const text = JSON.stringify([spec.type, spec.groupBy, fields, steps, zoned ? rule.timeZone : null], (k, v) => (k === 'pos' || k === 'keyPos' || typeof v === 'function' ? undefined : v));
+    f = createHash('sha256').update(text).digest('hex').slice(0, 16);
+    fingerprints.set(spec, f);
+  }
+  return f;
 }
 
 /** The identity of an event (the fields an alert id is made of, without the rule). */
@@ -163,6 +186,8 @@ export class CorrelationEngine {
   #tick = 0;
   /** first_seen rules: when each one's learning period began (its first base event's time). */
   #learning = new Map<string, number>();
+  /** Each rule's fingerprint, as its events or `restore` said it (saved with its groups). */
+  readonly #fingerprints = new Map<string, string>();
   #pending: { counters: CorrelationCounters; rules: Map<string, RuleJournal>; learning: Map<string, number | undefined> } | undefined;
 
   constructor(options: { maxGroups?: number } = {}) {
@@ -186,6 +211,7 @@ export class CorrelationEngine {
     }
     const gk = JSON.stringify(spec.groupBy.map((f) => fieldOf(rule, event, f) ?? null));
     this.#groupBy.set(rule.info.id, spec.groupBy);
+    if (!this.#fingerprints.has(rule.info.id)) this.#fingerprints.set(rule.info.id, fingerprint(rule));
     let groups = this.#rules.get(rule.info.id);
     if (groups === undefined) {
       groups = new Map();
@@ -402,11 +428,37 @@ export class CorrelationEngine {
     const learning = this.#committedLearning();
     // `learning` only when a first_seen rule has begun: a state without one is written as before.
     const out: CorrelationSnapshot = learning.size > 0 ? { version: SNAPSHOT_VERSION, rules, learning: Object.fromEntries(learning) } : { version: SNAPSHOT_VERSION, rules };
+    const prints = [...new Set([...Object.keys(rules), ...learning.keys()])].flatMap((id) => {
+      const f = this.#fingerprints.get(id);
+      return f !== undefined ? [[id, f] as const] : [];
+    });
+    if (prints.length > 0) out.fingerprints = Object.fromEntries(prints);
     return JSON.parse(JSON.stringify(out, (_k, v) => (v === -Infinity ? null : v))) as CorrelationSnapshot;
   }
 
-  /** Replaces the state with a snapshot's; the groups of rules not in `ruleIds` are dropped (a removed rule). */
-  restore(s: CorrelationSnapshot, ruleIds: ReadonlySet<string>): void {
+  /**
+   * Replaces the state with a snapshot's; the groups of rules not in `rules` are dropped (a removed rule). Given the
+   * rules themselves (not only their ids), a rule whose fingerprint differs from the saved one (its type, groupBy,
+   * field or steps changed) starts afresh: its groups and learning period are dropped. Returns those rules' ids.
+   */
+  restore(s: CorrelationSnapshot, rules: ReadonlySet<string> | readonly CompiledRule[]): string[] {
+    const ruleIds: ReadonlySet<string> = rules instanceof Set ? rules : new Set((rules as readonly CompiledRule[]).map((r) => r.info.id));
+    const current = new Map<string, string>();
+    if (!(rules instanceof Set)) for (const r of rules as readonly CompiledRule[]) if (r.correlation !== undefined) current.set(r.info.id, fingerprint(r));
+    if (s !== null && typeof s === 'object' && s.fingerprints !== undefined && (s.fingerprints === null || typeof s.fingerprints !== 'object' || Object.values(s.fingerprints).some((f) => typeof f !== 'string'))) {
+      throw new Error('correlation state: fingerprints is not a map of rule ids to fingerprints');
+    }
+    const saved = s?.fingerprints ?? {};
+    const changed = [...ruleIds].filter((id) => saved[id] !== undefined && current.has(id) && saved[id] !== current.get(id) && (s.rules?.[id] !== undefined || s.learning?.[id] !== undefined));
+    const keep = new Set([...ruleIds].filter((id) => !changed.includes(id)));
+    this.#restore(s, keep);
+    this.#fingerprints.clear();
+    for (const [id, f] of Object.entries(saved)) if (keep.has(id)) this.#fingerprints.set(id, f);
+    for (const [id, f] of current) this.#fingerprints.set(id, f);
+    return changed;
+  }
+
+  #restore(s: CorrelationSnapshot, ruleIds: ReadonlySet<string>): void {
     if (s === null || typeof s !== 'object' || s.version !== SNAPSHOT_VERSION || typeof s.rules !== 'object' || s.rules === null) {
       throw new Error(`not a correlation state snapshot of version ${SNAPSHOT_VERSION}`);
     }

@@ -8,7 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadRuleTexts, completeTestEvent } from '../../src/rules/index.js';
 import type { CompiledRuleSet } from '../../src/rules/RuleSet.js';
-import { CorrelationEngine, eventKey } from '../../src/rules/CorrelationEngine.js';
+import { CorrelationEngine, eventKey, type CorrelationSnapshot } from '../../src/rules/CorrelationEngine.js';
+import { Correlator } from '../../src/pipeline/Correlator.js';
+import { MemoryCorrelationStore } from '../../src/pipeline/CorrelationStore.js';
 import type { CompiledRule } from '../../src/rules/types.js';
 
 const T0 = Date.parse('2024-05-01T12:00:00.000Z');
@@ -180,4 +182,42 @@ rules:
   assert.deepEqual(eng.observe(r, read(11 * h))?.group, { dbUserName: 'analyst', date: '2024-05-02' });
   const out = feed(rule(rs, 'hours'), [read(0), read(h), read(1.5 * h), read(2 * h)]);
   assert.deepEqual(out.map((f) => [f.after, f.value]), [[4, 3]], '14, 15, 15 and 16 hours in Paris: 3 distinct');
+});
+
+const v = (correlation: string) => `
+rules:
+  - id: reads
+    severity: high
+    when: {class: READ}
+    correlation: ${correlation}
+  - id: same
+    severity: high
+    when: {class: READ}
+    correlation: {type: event_count, groupBy: [dbUserName], window: 10m, gte: 5}
+`;
+
+test('a saved state is not used for a rule that changed (type, field, groupBy, steps): that rule starts afresh, said at open', async () => {
+  const v1 = load(v('{type: value_count, field: databaseName, groupBy: [dbUserName], window: 10m, gte: 5}'));
+  const store = new MemoryCorrelationStore();
+  const c1 = (await Correlator.open(v1, { store })) as Correlator;
+  for (const id of ['reads', 'same']) c1.engine.observe(rule(v1, id), read(0, { databaseName: 'shop' }));
+  await c1.persist();
+  // Only the threshold changed: the state means the same, it is kept.
+  const gte = load(v('{type: value_count, field: databaseName, groupBy: [dbUserName], window: 10m, gte: 7}'));
+  const c2 = (await Correlator.open(gte, { store })) as Correlator;
+  assert.deepEqual([c2.restarted, c2.engine.groupCounts()], [[], { reads: 1, same: 1 }]);
+  // Edited to a value_sum: its entries (distinct values as JSON) would be summed as strings.
+  const v2 = load(v('{type: value_sum, field: rows, groupBy: [dbUserName], window: 10m, gte: 1000000}'));
+  const c3 = (await Correlator.open(v2, { store })) as Correlator;
+  assert.deepEqual([c3.restarted, c3.engine.groupCounts()], [['reads'], { same: 1 }]);
+  const f = c3.engine.observe(rule(v2, 'reads'), read(1000, { rowCount: 10 }));
+  assert.equal(f, undefined);
+  const [before, after] = [c1.engine.snapshot().fingerprints ?? {}, c3.engine.snapshot().fingerprints ?? {}];
+  assert.deepEqual([after.same === before.same, after.reads === before.reads], [true, false], 'the new rule is saved with its new fingerprint');
+  // A state saved before fingerprints (none in the file) loads as it did.
+  const old = JSON.parse(JSON.stringify(c1.engine.snapshot())) as CorrelationSnapshot;
+  delete old.fingerprints;
+  const e = new CorrelationEngine();
+  assert.deepEqual(e.restore(old, v2.correlations ?? []), []);
+  assert.deepEqual(e.groupCounts(), { reads: 1, same: 1 });
 });
