@@ -26,8 +26,9 @@
  *   an event of), and maxT is past the quiet period. The contributing entries become used (they never count again),
  *   and the group is quiet for `realert`.
  * - `first_seen` keeps no window (no event is late): per group the combinations of `field` values seen
- *   (firstSeenState.ts, bounded, `forget`), and per rule the start of its learning period (its first base event's
- *   time); a new combination fires after the learning period.
+ *   (firstSeenState.ts, bounded, `forget`), and the start of its learning period (its first base event's time):
+ *   per rule, or per rule and cluster when groupBy has clusterId (a cluster's learning is its own, whatever other
+ *   clusters were replayed before it); a new combination fires after the learning period.
  * - Bounded: at most `maxGroups` groups per rule; a new group evicts the least recently updated one (`evictions`).
  * The whole state is a JSON snapshot (`snapshot`/`restore`) that the CorrelationStore keeps; version 1 throughout
  * (a snapshot without the first_seen parts or the last firings, or with whole events in its entries, as written
@@ -60,6 +61,8 @@ export const MAX_FOLDED = 100;
 /** Groups kept per rule by default. */
 export const DEFAULT_MAX_GROUPS = 100_000;
 const SNAPSHOT_VERSION = 1;
+/** Between a rule id and a cluster's JSON in the key of a learning period kept per cluster (no rule id holds it). */
+const LEARNING_SEP = '\u0000';
 /** A rule's groups as they were at `begin()`: the touched ones (undefined: absent) with their order stamps. */
 interface RuleJournal {
   created: boolean;
@@ -145,6 +148,8 @@ export interface CorrelationSnapshot {
   rules: Record<string, [string, SavedGroup][]>;
   /** first_seen rules: the event time of each one's first base event, when its learning period began. */
   learning?: Record<string, number>;
+  /** first_seen rules grouped by clusterId: per rule, per cluster (its JSON), when that cluster's learning began. */
+  clusterLearning?: Record<string, Record<string, number>>;
   /** Each saved rule's `fingerprint` (what its state means); absent in older snapshots (taken as unchanged). */
   fingerprints?: Record<string, string>;
 }
@@ -319,7 +324,8 @@ export class CorrelationEngine {
    * no event is late, an old event's combination is compared with what is known.
    */
   #firstSeen(rule: CompiledRule, spec: FirstSeenCorrelation, gk: string, g: GroupState, t: number, event: Record<string, unknown>, stored: Record<string, unknown>): CorrelationFiring | undefined {
-    const id = rule.info.id;
+    // The learning period's key: the rule's id, with the cluster when the rule groups by cluster (`LEARNING_SEP`).
+    const id = spec.groupBy.includes('clusterId') ? `${rule.info.id}${LEARNING_SEP}${JSON.stringify(event.clusterId ?? null)}` : rule.info.id;
     let start = this.#learning.get(id);
     if (start === undefined) {
       if (this.#pending !== undefined && !this.#pending.learning.has(id)) this.#pending.learning.set(id, undefined);
@@ -425,10 +431,18 @@ export class CorrelationEngine {
         return [k, saved];
       });
     }
-    const learning = this.#committedLearning();
+    const all = this.#committedLearning();
+    const learning = new Map([...all].filter(([k]) => !k.includes(LEARNING_SEP)));
+    const clusterLearning: Record<string, Record<string, number>> = {};
+    for (const [k, t] of all) {
+      if (!k.includes(LEARNING_SEP)) continue;
+      const [id, cluster] = k.split(LEARNING_SEP) as [string, string];
+      (clusterLearning[id] ??= {})[cluster] = t;
+    }
     // `learning` only when a first_seen rule has begun: a state without one is written as before.
     const out: CorrelationSnapshot = learning.size > 0 ? { version: SNAPSHOT_VERSION, rules, learning: Object.fromEntries(learning) } : { version: SNAPSHOT_VERSION, rules };
-    const prints = [...new Set([...Object.keys(rules), ...learning.keys()])].flatMap((id) => {
+    if (Object.keys(clusterLearning).length > 0) out.clusterLearning = clusterLearning;
+    const prints = [...new Set([...Object.keys(rules), ...learning.keys(), ...Object.keys(clusterLearning)])].flatMap((id) => {
       const f = this.#fingerprints.get(id);
       return f !== undefined ? [[id, f] as const] : [];
     });
@@ -449,7 +463,7 @@ export class CorrelationEngine {
       throw new Error('correlation state: fingerprints is not a map of rule ids to fingerprints');
     }
     const saved = s?.fingerprints ?? {};
-    const changed = [...ruleIds].filter((id) => saved[id] !== undefined && current.has(id) && saved[id] !== current.get(id) && (s.rules?.[id] !== undefined || s.learning?.[id] !== undefined));
+    const changed = [...ruleIds].filter((id) => saved[id] !== undefined && current.has(id) && saved[id] !== current.get(id) && (s.rules?.[id] !== undefined || s.learning?.[id] !== undefined || s.clusterLearning?.[id] !== undefined));
     const keep = new Set([...ruleIds].filter((id) => !changed.includes(id)));
     this.#restore(s, keep);
     this.#fingerprints.clear();
@@ -466,7 +480,12 @@ export class CorrelationEngine {
       throw new Error('correlation state: learning is not a map of rule ids to event times');
     }
     this.#rules.clear();
+    const cl = s.clusterLearning;
+    if (cl !== undefined && (cl === null || typeof cl !== 'object' || Object.values(cl).some((m) => m === null || typeof m !== 'object' || Object.values(m).some((t) => typeof t !== 'number')))) {
+      throw new Error('correlation state: clusterLearning is not a map of rule ids to clusters to event times');
+    }
     this.#learning = new Map(Object.entries(s.learning ?? {}).filter(([id]) => ruleIds.has(id)));
+    for (const [id, m] of Object.entries(cl ?? {})) if (ruleIds.has(id)) for (const [c, t] of Object.entries(m)) this.#learning.set(`${id}${LEARNING_SEP}${c}`, t);
     this.#pending = undefined;
     for (const [id, groups] of Object.entries(s.rules)) {
       if (!ruleIds.has(id)) continue;

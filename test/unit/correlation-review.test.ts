@@ -221,3 +221,30 @@ test('a saved state is not used for a rule that changed (type, field, groupBy, s
   assert.deepEqual(e.restore(old, v2.correlations ?? []), []);
   assert.deepEqual(e.groupCounts(), { reads: 1, same: 1 });
 });
+
+test("first_seen grouped by clusterId: each cluster's learning starts at its own first event, so A then B is B alone", () => {
+  const rs = load(`
+rules:
+  - id: new-host
+    severity: high
+    when: {command: CONNECT}
+    correlation: {type: first_seen, groupBy: [clusterId, dbUserName], field: remoteHost, learning: 7d}
+  - id: new-host-any
+    severity: high
+    when: {command: CONNECT}
+    correlation: {type: first_seen, groupBy: [dbUserName], field: remoteHost, learning: 7d}
+`);
+  const d = 86_400_000;
+  const login = (ms: number, clusterId: string, remoteHost: string) => ev(ms, { class: 'MISC', command: 'CONNECT', dbUserName: 'postgres', remoteHost, clusterId });
+  const A = [login(0, 'cluster-A', '10.0.0.1'), login(9 * d, 'cluster-A', '10.0.0.1')];
+  const B = [login(8 * d, 'cluster-B', '10.1.0.1'), login(8 * d + 3_600_000, 'cluster-B', '10.1.0.2'), login(9 * d, 'cluster-B', '10.1.0.3')];
+  const eng = new CorrelationEngine();
+  assert.deepEqual(feed(rule(rs, 'new-host'), [...A, ...B], eng), [], "B's first day is learning, as when B is replayed alone");
+  // The per-cluster starts are saved and restored.
+  const again = new CorrelationEngine();
+  again.restore(JSON.parse(JSON.stringify(eng.snapshot())), rs.correlations ?? []);
+  assert.equal(feed(rule(rs, 'new-host'), [login(10 * d, 'cluster-B', '10.1.0.9')], again).length, 0, "B still learning: it began on day 8");
+  assert.equal(feed(rule(rs, 'new-host'), [login(16 * d, 'cluster-B', '10.1.0.8')], again).length, 1);
+  // Without clusterId in groupBy the learning is the rule's: B's hosts after A's week are new.
+  assert.equal(feed(rule(rs, 'new-host-any'), [...A, ...B]).length, 3);
+});
