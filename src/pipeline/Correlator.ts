@@ -24,7 +24,7 @@
  * alerts: at least once, never lost with a first copy that was.
  */
 import { ConfigError, errorMessage } from '../errors.js';
-import { CorrelationEngine, type RuleSet } from '../rules/index.js';
+import { CorrelationEngine, eventKey, type RuleSet } from '../rules/index.js';
 import { buildCorrelationAlert, type Alert, type Redaction } from './alert.js';
 import type { CheckpointedState } from './CheckpointedState.js';
 import type { CorrelationStore } from './CorrelationStore.js';
@@ -90,7 +90,11 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     for (const { event, redacted, rules } of outcome.correlating ?? []) {
       for (const rule of rules) {
         const f = this.engine.observe(rule, event, redacted);
-        if (f !== undefined) alerts.push(buildCorrelationAlert(f, event, rule.template(event, rule.info), outcome.position, this.#redaction));
+        if (f === undefined) continue;
+        // The message is rendered on the last contributing event: this one, or (it arrived out of order, before
+        // this one in event time) what the state kept of it.
+        const last = eventKey(f.last) === eventKey(event) ? event : ({ ...f.last, logTimeMs: f.lastTimeMs } as unknown as typeof event);
+        alerts.push(buildCorrelationAlert(f, last, rule.template(last, rule.info), outcome.position, this.#redaction));
       }
     }
     const after = this.engine.counters;

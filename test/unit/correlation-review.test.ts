@@ -11,6 +11,8 @@ import type { CompiledRuleSet } from '../../src/rules/RuleSet.js';
 import { CorrelationEngine, eventKey, type CorrelationSnapshot } from '../../src/rules/CorrelationEngine.js';
 import { Correlator } from '../../src/pipeline/Correlator.js';
 import { MemoryCorrelationStore } from '../../src/pipeline/CorrelationStore.js';
+import { PipelineStats } from '../../src/pipeline/PipelineStats.js';
+import { redactEvent } from '../../src/redaction/index.js';
 import type { CompiledRule } from '../../src/rules/types.js';
 
 const T0 = Date.parse('2024-05-01T12:00:00.000Z');
@@ -247,4 +249,23 @@ rules:
   assert.equal(feed(rule(rs, 'new-host'), [login(16 * d, 'cluster-B', '10.1.0.8')], again).length, 1);
   // Without clusterId in groupBy the learning is the rule's: B's hosts after A's week are new.
   assert.equal(feed(rule(rs, 'new-host-any'), [...A, ...B]).length, 3);
+});
+
+test('the message is rendered on the last contributing event, also when it arrived before the event that completed the firing', async () => {
+  const rs = load(`${GUESS}    message: '{{dbUserName}} logged in from {{remoteHost}} ({{clientApplication}}) after failed logins'
+`);
+  const c = (await Correlator.open(rs)) as Correlator;
+  const stats = new PipelineStats();
+  const fail = (ms: number) => ev(ms, { class: 'MISC', command: 'AUTH FAILURE', dbUserName: 'alice', remoteHost: '203.0.113.66', clientApplication: 'hydra' });
+  const apply = async (events: Record<string, unknown>[], n: number) => {
+    const correlating = events.map((e) => ({ event: e as never, redacted: redactEvent(e as never, 'literals') as Record<string, unknown>, rules: [rule(rs, 'guess')] }));
+    const alerts = await c.apply({ position: { source: 'test', shardId: 's', sequenceNumber: String(n) }, encrypted: false, alerts: [], quarantined: [], warnings: [], correlating }, stats);
+    c.commit();
+    return alerts;
+  };
+  // The login (another shard's record, read first) at +60s; then the 5 failures at +0s..+40s complete the sequence.
+  assert.deepEqual(await apply([ev(60_000, { class: 'MISC', command: 'CONNECT', dbUserName: 'alice', remoteHost: '10.0.8.14', clientApplication: 'psql' })], 1), []);
+  const [alert] = await apply([0, 10_000, 20_000, 30_000, 40_000].map(fail), 2);
+  assert.match(String(alert?.message), /^alice logged in from 10\.0\.8\.14 \(psql\) after failed logins \(5 then 1 events/);
+  assert.equal(alert?.time, new Date(T0 + 60_000).toISOString());
 });
