@@ -25,7 +25,8 @@
  *   `field`), or for a `sequence` complete its steps in order (sequenceState.ts: each entry records the steps it is
  *   an event of), and maxT is past the quiet period. The contributing entries become used (they never count again),
  *   and the group is quiet for `realert`.
- * - `first_seen` keeps no window (no event is late): per group the combinations of `field` values seen
+ * - `first_seen` keeps no window (no event is late; with `forget`, one older than its group's newest by that is):
+ *   per group the combinations of `field` values seen
  *   (firstSeenState.ts, bounded, `forget`), and the start of its learning period (its first base event's time):
  *   per rule, or per rule and cluster when groupBy has clusterId (a cluster's learning is its own, whatever other
  *   clusters were replayed before it); a new combination fires after the learning period.
@@ -321,7 +322,8 @@ export class CorrelationEngine {
   /**
    * first_seen: the group's knowledge (firstSeenState.ts) records the event's combination; a new one fires once the
    * rule's learning period (from its first base event, in event time) is over and the group is not quiet. No window:
-   * no event is late, an old event's combination is compared with what is known.
+   * no event is late (with forget:, one older than the group's newest by that is), an old event's combination is
+   * compared with what is known.
    */
   #firstSeen(rule: CompiledRule, spec: FirstSeenCorrelation, gk: string, g: GroupState, t: number, event: Record<string, unknown>, stored: Record<string, unknown>): CorrelationFiring | undefined {
     // The learning period's key: the rule's id, with the cluster when the rule groups by cluster (`LEARNING_SEP`).
@@ -340,6 +342,12 @@ export class CorrelationEngine {
     if (g.fired?.trigger === key) {
       this.counters.duplicates++;
       return again(rule, gk, g.fired);
+    }
+    // With forget:, what the group knows covers the last `forget` before its newest event: an event older than that
+    // cannot be judged (its combination may have been known then, and forgotten since): late, like a window's.
+    if (spec.forgetMs !== undefined && t <= g.maxT - spec.forgetMs) {
+      this.counters.late++;
+      return undefined;
     }
     if (t > g.maxT) g.maxT = t;
     if (spec.forgetMs !== undefined) forgetBefore(seen, g.maxT - spec.forgetMs);

@@ -269,3 +269,25 @@ test('the message is rendered on the last contributing event, also when it arriv
   assert.match(String(alert?.message), /^alice logged in from 10\.0\.8\.14 \(psql\) after failed logins \(5 then 1 events/);
   assert.equal(alert?.time, new Date(T0 + 60_000).toISOString());
 });
+
+test('first_seen with forget: the same file replayed again with its state fires nothing new (older than forget: late)', () => {
+  const r = rule(load(`
+rules:
+  - id: newhost
+    severity: medium
+    when: {command: CONNECT}
+    correlation: {type: first_seen, groupBy: [dbUserName], field: remoteHost, learning: 1d, forget: 1d}
+`), 'newhost');
+  const d = 86_400_000;
+  const login = (ms: number, remoteHost: string) => ev(ms, { class: 'MISC', command: 'CONNECT', dbUserName: 'admin', remoteHost });
+  const file = [login(0, '10.0.0.1'), login(2 * d, '203.0.113.9'), login(4 * d, '10.0.0.1')];
+  const eng = new CorrelationEngine();
+  assert.deepEqual(feed(r, file, eng).map((f) => f.after), [2, 3], 'a new host, then a host forgotten for 4 days');
+  const again = new CorrelationEngine();
+  again.restore(JSON.parse(JSON.stringify(eng.snapshot())), [r]);
+  assert.deepEqual(feed(r, file, again).map((f) => f.after), [3], 'only the last firing given again (the same alert), nothing new');
+  assert.equal(again.counters.late, 2);
+  // Within forget, out of order, an event is judged as before: a host seen after it is known.
+  const e3 = new CorrelationEngine();
+  assert.deepEqual(feed(r, [login(0, 'a'), login(2 * d, 'b'), login(2 * d + 1000, 'c'), login(2 * d + 500, 'c')], e3).map((f) => f.after), [2, 3]);
+});
