@@ -153,7 +153,7 @@ function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs:
   const generate = gen?.v === true;
   const windowed = type !== 'first_seen';
   const window = windowed ? duration('window', type !== undefined) : undefined;
-  const realert = duration('realert', false);
+  const realert = duration('realert', false, 0); // 0s: no quiet period, every firing alerts
 
   if (type === 'first_seen') {
     const f = get('field');

@@ -291,3 +291,22 @@ rules:
   const e3 = new CorrelationEngine();
   assert.deepEqual(feed(r, [login(0, 'a'), login(2 * d, 'b'), login(2 * d + 1000, 'c'), login(2 * d + 500, 'c')], e3).map((f) => f.after), [2, 3]);
 });
+
+test('realert: 0s is no quiet period: each time the threshold is reached again it alerts', () => {
+  const r = rule(load(`
+rules:
+  - id: every
+    severity: low
+    when: {class: READ}
+    correlation: {type: event_count, groupBy: [dbUserName], window: 10m, gte: 2, realert: 0s}
+`), 'every');
+  assert.equal(r.correlation?.realertMs, 0);
+  assert.deepEqual(feed(r, [0, 1000, 2000, 3000, 4000].map((ms) => read(ms))).map((f) => f.after), [2, 4]);
+  assert.deepEqual(problems(`
+rules:
+  - id: neg
+    severity: low
+    when: {class: READ}
+    correlation: {type: event_count, window: 10m, gte: 2, realert: -1s}
+`).length, 1);
+});
