@@ -30,11 +30,13 @@
  *   (firstSeenState.ts, bounded, `forget`), and the start of its learning period (its first base event's time):
  *   per rule, or per rule and cluster when groupBy has clusterId (a cluster's learning is its own, whatever other
  *   clusters were replayed before it); a new combination fires after the learning period.
- * - Bounded: at most `maxGroups` groups per rule; a new group evicts the least recently updated one (`evictions`).
+ * - Bounded: at most `maxGroups` groups per rule; a new group evicts the least recently updated one (`evictions`);
+ *   at most MAX_ENTRIES entries per group, beyond which counts and sums stay exact (`bound`: folded chunks).
  * The whole state is a JSON snapshot (`snapshot`/`restore`) that the CorrelationStore keeps; version 1 throughout
- * (a snapshot without the first_seen parts or the last firings, or with whole events in its entries, as written
- * before, reads as it did). A little over 400 lines: one state machine whose staging (journal, rollback, snapshot)
- * must see every field a group holds, so the fields and their staging stay in one file.
+ * (a snapshot without the first_seen parts, the last firings, folded chunks or fingerprints, or with whole events
+ * in its entries, as written before, reads as it did). Each rule's `fingerprint` is saved: a rule changed since
+ * starts afresh at `restore`. About 630 lines (over 400): one state machine whose staging (journal, rollback,
+ * snapshot) must see every field a group holds, so the fields and their staging stay in one file.
  *
  * Staged changes: between `begin()` and `commit()` every group an event touches (or evicts) is journaled as it was,
  * with its place in the least-recently-updated order, and a learning period begun is noted; `rollback()` puts the
