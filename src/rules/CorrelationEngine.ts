@@ -35,7 +35,7 @@
  * The whole state is a JSON snapshot (`snapshot`/`restore`) that the CorrelationStore keeps; version 1 throughout
  * (a snapshot without the first_seen parts, the last firings, folded chunks or fingerprints, or with whole events
  * in its entries, as written before, reads as it did). Each rule's `fingerprint` is saved: a rule changed since
- * starts afresh at `restore`. About 630 lines (over 400): one state machine whose staging (journal, rollback,
+ * starts afresh at `restore`. About 630 lines, well over 400 lines: one state machine whose staging (journal, rollback,
  * snapshot) must see every field a group holds, so the fields and their staging stay in one file.
  *
  * Staged changes: between `begin()` and `commit()` every group an event touches (or evicts) is journaled as it was,
