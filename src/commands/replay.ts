@@ -60,6 +60,9 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
     redaction: opts.redaction,
     ...(opts.stateFile !== undefined ? { store: new FileCorrelationStore(opts.stateFile) } : {}),
   });
+  if (correlator !== undefined && correlator.restarted.length > 0) {
+    io.stderr.write(`dasguard: ${opts.stateFile}: ${correlator.restarted.length} correlation rule(s) changed since the state was saved, their state dropped: ${correlator.restarted.join(', ')}\n`);
+  }
   const pool = openPool(opts.workers);
   let failed = false;
   try {

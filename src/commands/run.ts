@@ -135,6 +135,9 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     // Correlation state: restored at start, persisted before every checkpoint write (a CheckpointedState).
     const correlationFile = join(opts.stateDir ?? DEFAULT_STATE_DIR, `correlation-${streamName.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
     const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile) });
+    if (correlator !== undefined && correlator.restarted.length > 0) {
+      log.entry({ level: 'warn', msg: `${correlationFile}: ${correlator.restarted.length} correlation rule(s) changed since the state was saved, their state dropped: ${correlator.restarted.join(', ')}` });
+    }
     const consumer = new KinesisConsumer({
       client: kinesis,
       streamName,

@@ -15,7 +15,8 @@
  * rolled back, so one record's changes are staged at a time, each shard's records in their order. Every `apply` is
  * followed by a `commit` or a `rollback`, which ends its turn.
  *
- * The state is a CorrelationEngine's, kept in a CorrelationStore: `open` restores it, `persist` (a CheckpointedState:
+ * The state is a CorrelationEngine's, kept in a CorrelationStore: `open` restores it (a rule that changed since it was
+ * saved starts afresh: `restarted`), `persist` (a CheckpointedState:
  * `run` persists it before each checkpoint; replay at its end) saves the committed state. Records processed again
  * after a restart (the checkpoint was behind the state), or again in a Lambda container after a delivery failure, are
  * duplicates to the engine and count once; the record whose event completed a group's last firing gives that firing
@@ -23,7 +24,7 @@
  * alerts: at least once, never lost with a first copy that was.
  */
 import { ConfigError, errorMessage } from '../errors.js';
-import { CorrelationEngine, type RuleSet } from '../rules/index.js';
+import { CorrelationEngine, eventKey, type RuleSet } from '../rules/index.js';
 import { buildCorrelationAlert, type Alert, type Redaction } from './alert.js';
 import type { CheckpointedState } from './CheckpointedState.js';
 import type { CorrelationStore } from './CorrelationStore.js';
@@ -40,6 +41,8 @@ export interface CorrelatorOptions {
 
 export class Correlator implements CheckpointedState, CorrelationStep {
   readonly engine: CorrelationEngine;
+  /** The rules whose saved state was dropped at `open` because they changed (type, groupBy, field or steps). */
+  restarted: string[] = [];
   readonly #store: CorrelationStore | undefined;
   readonly #redaction: Redaction;
   /** What the staged `apply` added to the stats (taken back by `rollback`). */
@@ -62,7 +65,7 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     const saved = await o.store?.load();
     if (saved !== undefined) {
       try {
-        c.engine.restore(saved, new Set(rules.correlations.map((r) => r.info.id)));
+        c.restarted = c.engine.restore(saved, rules.correlations);
       } catch (err) {
         // A state this version cannot read (another version's, or edited by hand): the user decides, nothing is guessed.
         throw new ConfigError(`${o.store!.name} cannot be used: ${errorMessage(err)}; move it away to start afresh`, { cause: err });
@@ -87,7 +90,11 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     for (const { event, redacted, rules } of outcome.correlating ?? []) {
       for (const rule of rules) {
         const f = this.engine.observe(rule, event, redacted);
-        if (f !== undefined) alerts.push(buildCorrelationAlert(f, event, rule.template(event, rule.info), outcome.position, this.#redaction));
+        if (f === undefined) continue;
+        // The message is rendered on the last contributing event: this one, or (it arrived out of order, before
+        // this one in event time) what the state kept of it.
+        const last = eventKey(f.last) === eventKey(event) ? event : ({ ...f.last, logTimeMs: f.lastTimeMs } as unknown as typeof event);
+        alerts.push(buildCorrelationAlert(f, last, rule.template(last, rule.info), outcome.position, this.#redaction));
       }
     }
     const after = this.engine.counters;

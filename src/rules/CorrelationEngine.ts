@@ -18,20 +18,25 @@
  *   (at least once, like its other alerts) instead of losing it when the first copy was lost. One per group: an
  *   earlier firing's trigger, or one of an evicted group, is only a duplicate (or late).
  * - An event without logTimeMs cannot be placed in time: dropped and counted (`untimed`).
+ * - A groupBy or field field that is a local-time one (hour, weekday, date...) is read in the rule's time zone.
  * - A missing or null groupBy field groups under null, shown as null: the "missing" group, never merged with a
  *   real value.
  * - Firing: when the entries not used by an earlier firing reach `gte` (count, distinct values of `field`, or sum of
  *   `field`), or for a `sequence` complete its steps in order (sequenceState.ts: each entry records the steps it is
  *   an event of), and maxT is past the quiet period. The contributing entries become used (they never count again),
  *   and the group is quiet for `realert`.
- * - `first_seen` keeps no window (no event is late): per group the combinations of `field` values seen
- *   (firstSeenState.ts, bounded, `forget`), and per rule the start of its learning period (its first base event's
- *   time); a new combination fires after the learning period.
- * - Bounded: at most `maxGroups` groups per rule; a new group evicts the least recently updated one (`evictions`).
+ * - `first_seen` keeps no window (no event is late; with `forget`, one older than its group's newest by that is):
+ *   per group the combinations of `field` values seen
+ *   (firstSeenState.ts, bounded, `forget`), and the start of its learning period (its first base event's time):
+ *   per rule, or per rule and cluster when groupBy has clusterId (a cluster's learning is its own, whatever other
+ *   clusters were replayed before it); a new combination fires after the learning period.
+ * - Bounded: at most `maxGroups` groups per rule; a new group evicts the least recently updated one (`evictions`);
+ *   at most MAX_ENTRIES entries per group, beyond which counts and sums stay exact (`bound`: folded chunks).
  * The whole state is a JSON snapshot (`snapshot`/`restore`) that the CorrelationStore keeps; version 1 throughout
- * (a snapshot without the first_seen parts or the last firings, or with whole events in its entries, as written
- * before, reads as it did). A little over 400 lines: one state machine whose staging (journal, rollback, snapshot)
- * must see every field a group holds, so the fields and their staging stay in one file.
+ * (a snapshot without the first_seen parts, the last firings, folded chunks or fingerprints, or with whole events
+ * in its entries, as written before, reads as it did). Each rule's `fingerprint` is saved: a rule changed since
+ * starts afresh at `restore`. About 630 lines, well over 400 lines: one state machine whose staging (journal, rollback,
+ * snapshot) must see every field a group holds, so the fields and their staging stay in one file.
  *
  * Staged changes: between `begin()` and `commit()` every group an event touches (or evicts) is journaled as it was,
  * with its place in the least-recently-updated order, and a learning period begun is noted; `rollback()` puts the
@@ -41,15 +46,26 @@
  */
 import { createHash } from 'node:crypto';
 import { forgetBefore, recordCombination, type Seen } from './firstSeenState.js';
-import { matchSequence } from './sequenceState.js';
+import { isLocalTimeField, localTimeField } from './localTime.js';
+import { irrelevant, matchSequence } from './sequenceState.js';
 import { isShownEvent, present, shown } from './shownEvent.js';
-import type { CompiledRule, CorrelationFiring, FirstSeenCorrelation } from './types.js';
+import type { CompiledRule, CorrelationFiring, CorrelationType, FirstSeenCorrelation } from './types.js';
 
-/** Contributing events kept per group (the oldest beyond are dropped). */
+/**
+ * Contributing events kept one by one per group. Beyond, event_count and value_sum fold the oldest unused ones into
+ * `folded` chunks (counted and summed exactly while in the window); value_count drops an unused entry whose value a
+ * newer one has (the distinct count stays exact up to MAX_ENTRIES values, its highest `gte`); a sequence drops the
+ * oldest (its steps' gte add up to at most MAX_ENTRIES).
+ */
 export const MAX_ENTRIES = 1000;
+/** Events folded into one chunk, and the chunks kept per group (beyond, the two oldest merge). */
+export const FOLD_CHUNK = 100;
+export const MAX_FOLDED = 100;
 /** Groups kept per rule by default. */
 export const DEFAULT_MAX_GROUPS = 100_000;
 const SNAPSHOT_VERSION = 1;
+/** Between a rule id and a cluster's JSON in the key of a learning period kept per cluster (no rule id holds it). */
+const LEARNING_SEP = '\u0000';
 /** A rule's groups as they were at `begin()`: the touched ones (undefined: absent) with their order stamps. */
 interface RuleJournal {
   created: boolean;
@@ -68,6 +84,13 @@ interface Entry {
   /** sequence: the steps (0-based) this event is one of. */
   s?: number[];
 }
+
+/**
+ * Unused events of an event_count or value_sum folded together (beyond MAX_ENTRIES): [the oldest one's time, the
+ * newest one's time, how many, the sum of their values, the oldest one's shown event (the first contributing event
+ * of a firing that counts them: the alert id's)]. The chunk leaves the window whole when its oldest event does.
+ */
+type Folded = [number, number, number, number, Record<string, unknown>];
 
 /** A group's last firing, given again (same alert) when the event that completed it, `trigger`, is seen again. */
 interface Fired {
@@ -99,6 +122,8 @@ interface GroupState {
   seen?: Seen;
   /** The last firing (one per group), replaced by the next; never changed in place (a journal's copy shares it). */
   fired?: Fired;
+  /** event_count, value_sum: the unused events folded beyond MAX_ENTRIES, oldest first; tuples never changed in place. */
+  folded?: Folded[];
 }
 
 export interface CorrelationCounters {
@@ -118,6 +143,7 @@ interface SavedGroup {
   quietUntil: number | null;
   seen?: Seen;
   fired?: Fired;
+  folded?: Folded[];
 }
 
 export interface CorrelationSnapshot {
@@ -125,6 +151,31 @@ export interface CorrelationSnapshot {
   rules: Record<string, [string, SavedGroup][]>;
   /** first_seen rules: the event time of each one's first base event, when its learning period began. */
   learning?: Record<string, number>;
+  /** first_seen rules grouped by clusterId: per rule, per cluster (its JSON), when that cluster's learning began. */
+  clusterLearning?: Record<string, Record<string, number>>;
+  /** Each saved rule's `fingerprint` (what its state means); absent in older snapshots (taken as unchanged). */
+  fingerprints?: Record<string, string>;
+}
+
+const fingerprints = new WeakMap<object, string>();
+/**
+ * What a correlation's state means, as a digest: its type, groupBy, field(s), steps (their rules, when: and gte) and,
+ * when it reads a time-of-day field, its time zone. Not its thresholds, window or realert: its groups stay
+ * meaningful when those change. A restored rule whose fingerprint changed starts afresh (`restore`).
+ */
+export function fingerprint(rule: CompiledRule): string {
+  const spec = rule.correlation;
+  if (spec === undefined) throw new Error(`rule ${rule.info.id} is not a correlation`);
+  let f = fingerprints.get(spec);
+  if (f === undefined) {
+    const fields = spec.type === 'first_seen' ? spec.fields : spec.type === 'sequence' ? [] : spec.field !== undefined ? [spec.field] : [];
+    const steps = spec.type === 'sequence' ? spec.steps.map((st) => [st.rules.map((r) => r.id), st.when ?? null, st.gte]) : null;
+    const zoned = [...spec.groupBy, ...fields].some(isLocalTimeField) || (spec.type === 'sequence' && spec.steps.some((st) => st.when !== undefined));
+    const text = JSON.stringify([spec.type, spec.groupBy, fields, steps, zoned ? rule.timeZone : null], (k, v) => (k === 'pos' || k === 'keyPos' || typeof v === 'function' ? undefined : v));
+    f = createHash('sha256').update(text).digest('hex').slice(0, 16);
+    fingerprints.set(spec, f);
+  }
+  return f;
 }
 
 /** The identity of an event (the fields an alert id is made of, without the rule). */
@@ -143,6 +194,8 @@ export class CorrelationEngine {
   #tick = 0;
   /** first_seen rules: when each one's learning period began (its first base event's time). */
   #learning = new Map<string, number>();
+  /** Each rule's fingerprint, as its events or `restore` said it (saved with its groups). */
+  readonly #fingerprints = new Map<string, string>();
   #pending: { counters: CorrelationCounters; rules: Map<string, RuleJournal>; learning: Map<string, number | undefined> } | undefined;
 
   constructor(options: { maxGroups?: number } = {}) {
@@ -164,8 +217,9 @@ export class CorrelationEngine {
       this.counters.untimed++;
       return undefined;
     }
-    const gk = JSON.stringify(spec.groupBy.map((f) => event[f] ?? null));
+    const gk = JSON.stringify(spec.groupBy.map((f) => fieldOf(rule, event, f) ?? null));
     this.#groupBy.set(rule.info.id, spec.groupBy);
+    if (!this.#fingerprints.has(rule.info.id)) this.#fingerprints.set(rule.info.id, fingerprint(rule));
     let groups = this.#rules.get(rule.info.id);
     if (groups === undefined) {
       groups = new Map();
@@ -202,9 +256,9 @@ export class CorrelationEngine {
       return undefined;
     }
     let v: string | number | null = null;
-    if (spec.type === 'value_count') v = JSON.stringify(event[spec.field as string] ?? null);
+    if (spec.type === 'value_count') v = JSON.stringify(fieldOf(rule, event, spec.field as string) ?? null);
     else if (spec.type === 'value_sum') {
-      const n = event[spec.field as string];
+      const n = fieldOf(rule, event, spec.field as string);
       v = typeof n === 'number' && Number.isFinite(n) ? n : 0;
     }
     const entry: Entry = { t, v, used: false, ev: shown(spec, event, stored) };
@@ -216,8 +270,17 @@ export class CorrelationEngine {
     const from = g.maxT - spec.windowMs;
     let drop = 0;
     while (drop < entries.length && (entries[drop] as Entry).t <= from) drop++;
-    if (entries.length - drop > MAX_ENTRIES) drop = entries.length - MAX_ENTRIES;
     if (drop > 0) entries.splice(0, drop);
+    if (g.folded !== undefined) {
+      const kept = g.folded.filter((c) => c[0] > from);
+      if (kept.length > 0) g.folded = kept;
+      else delete g.folded;
+    }
+    if (spec.type === 'sequence') {
+      const gone = irrelevant(entries, spec.steps.map((st) => st.gte));
+      for (let k = gone.length - 1; k >= 0; k--) entries.splice(gone[k] as number, 1);
+    }
+    if (entries.length > MAX_ENTRIES) bound(spec.type, g, entries);
     g.entries = entries.length === 1 ? (entries[0] as Entry) : entries;
 
     if (g.quietUntil !== undefined && g.maxT < g.quietUntil) return undefined;
@@ -232,17 +295,23 @@ export class CorrelationEngine {
       steps = m.counts;
     } else {
       live = entries.filter((e) => !e.used);
-      if (spec.type === 'event_count') value = live.length;
+      const folded = g.folded ?? [];
+      if (spec.type === 'event_count') value = live.length + folded.reduce((n, c) => n + c[2], 0);
       else if (spec.type === 'value_count') value = new Set(live.map((e) => e.v)).size;
-      else value = live.reduce((s, e) => s + (e.v as number), 0);
+      else value = live.reduce((s, e) => s + (e.v as number), 0) + folded.reduce((n, c) => n + c[3], 0);
       if (value < spec.gte || live.length === 0) return undefined;
     }
     g.quietUntil = g.maxT + spec.realertMs;
-    const first = live[0] as Entry;
     const last = live[live.length - 1] as Entry;
-    const fired: Fired = { trigger: key, value, events: live.length, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
+    // The first contributing event: the oldest unused entry, or the oldest folded one when older (a late event can be).
+    const oldest = g.folded?.[0];
+    const entry0 = live[0] as Entry;
+    const first = oldest !== undefined && oldest[0] <= entry0.t ? { t: oldest[0], ev: oldest[4] } : { t: entry0.t, ev: entry0.ev, key: entry0.key };
+    const events = live.length + (g.folded ?? []).reduce((n, c) => n + c[2], 0);
+    const fired: Fired = { trigger: key, value, events, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
     if (steps !== undefined) fired.steps = steps;
     g.fired = fired;
+    delete g.folded; // folded events are unused ones: they contributed
     // Used entries never count again, nor are shown (the firing keeps its first and last events): their identity only.
     for (const e of live) {
       e.used = true;
@@ -255,10 +324,12 @@ export class CorrelationEngine {
   /**
    * first_seen: the group's knowledge (firstSeenState.ts) records the event's combination; a new one fires once the
    * rule's learning period (from its first base event, in event time) is over and the group is not quiet. No window:
-   * no event is late, an old event's combination is compared with what is known.
+   * no event is late (with forget:, one older than the group's newest by that is), an old event's combination is
+   * compared with what is known.
    */
   #firstSeen(rule: CompiledRule, spec: FirstSeenCorrelation, gk: string, g: GroupState, t: number, event: Record<string, unknown>, stored: Record<string, unknown>): CorrelationFiring | undefined {
-    const id = rule.info.id;
+    // The learning period's key: the rule's id, with the cluster when the rule groups by cluster (`LEARNING_SEP`).
+    const id = spec.groupBy.includes('clusterId') ? `${rule.info.id}${LEARNING_SEP}${JSON.stringify(event.clusterId ?? null)}` : rule.info.id;
     let start = this.#learning.get(id);
     if (start === undefined) {
       if (this.#pending !== undefined && !this.#pending.learning.has(id)) this.#pending.learning.set(id, undefined);
@@ -267,12 +338,18 @@ export class CorrelationEngine {
     }
     const seen = (g.seen ??= {});
     const values: Record<string, unknown> = {};
-    for (const f of spec.fields) values[f] = event[f] ?? null;
+    for (const f of spec.fields) values[f] = fieldOf(rule, event, f) ?? null;
     const combo = JSON.stringify(spec.fields.map((f) => values[f]));
     const key = eventKey(event);
     if (g.fired?.trigger === key) {
       this.counters.duplicates++;
       return again(rule, gk, g.fired);
+    }
+    // With forget:, what the group knows covers the last `forget` before its newest event: an event older than that
+    // cannot be judged (its combination may have been known then, and forgotten since): late, like a window's.
+    if (spec.forgetMs !== undefined && t <= g.maxT - spec.forgetMs) {
+      this.counters.late++;
+      return undefined;
     }
     if (t > g.maxT) g.maxT = t;
     if (spec.forgetMs !== undefined) forgetBefore(seen, g.maxT - spec.forgetMs);
@@ -360,17 +437,52 @@ export class CorrelationEngine {
         const saved: SavedGroup = { group: groupOf(names, k), entries: entriesOf(g), maxT: g.maxT, quietUntil: g.quietUntil ?? null };
         if (g.seen !== undefined) saved.seen = g.seen;
         if (g.fired !== undefined) saved.fired = g.fired;
+        if (g.folded !== undefined) saved.folded = g.folded;
         return [k, saved];
       });
     }
-    const learning = this.#committedLearning();
+    const all = this.#committedLearning();
+    const learning = new Map([...all].filter(([k]) => !k.includes(LEARNING_SEP)));
+    const clusterLearning: Record<string, Record<string, number>> = {};
+    for (const [k, t] of all) {
+      if (!k.includes(LEARNING_SEP)) continue;
+      const [id, cluster] = k.split(LEARNING_SEP) as [string, string];
+      (clusterLearning[id] ??= {})[cluster] = t;
+    }
     // `learning` only when a first_seen rule has begun: a state without one is written as before.
     const out: CorrelationSnapshot = learning.size > 0 ? { version: SNAPSHOT_VERSION, rules, learning: Object.fromEntries(learning) } : { version: SNAPSHOT_VERSION, rules };
+    if (Object.keys(clusterLearning).length > 0) out.clusterLearning = clusterLearning;
+    const prints = [...new Set([...Object.keys(rules), ...learning.keys(), ...Object.keys(clusterLearning)])].flatMap((id) => {
+      const f = this.#fingerprints.get(id);
+      return f !== undefined ? [[id, f] as const] : [];
+    });
+    if (prints.length > 0) out.fingerprints = Object.fromEntries(prints);
     return JSON.parse(JSON.stringify(out, (_k, v) => (v === -Infinity ? null : v))) as CorrelationSnapshot;
   }
 
-  /** Replaces the state with a snapshot's; the groups of rules not in `ruleIds` are dropped (a removed rule). */
-  restore(s: CorrelationSnapshot, ruleIds: ReadonlySet<string>): void {
+  /**
+   * Replaces the state with a snapshot's; the groups of rules not in `rules` are dropped (a removed rule). Given the
+   * rules themselves (not only their ids), a rule whose fingerprint differs from the saved one (its type, groupBy,
+   * field or steps changed) starts afresh: its groups and learning period are dropped. Returns those rules' ids.
+   */
+  restore(s: CorrelationSnapshot, rules: ReadonlySet<string> | readonly CompiledRule[]): string[] {
+    const ruleIds: ReadonlySet<string> = rules instanceof Set ? rules : new Set((rules as readonly CompiledRule[]).map((r) => r.info.id));
+    const current = new Map<string, string>();
+    if (!(rules instanceof Set)) for (const r of rules as readonly CompiledRule[]) if (r.correlation !== undefined) current.set(r.info.id, fingerprint(r));
+    if (s !== null && typeof s === 'object' && s.fingerprints !== undefined && (s.fingerprints === null || typeof s.fingerprints !== 'object' || Object.values(s.fingerprints).some((f) => typeof f !== 'string'))) {
+      throw new Error('correlation state: fingerprints is not a map of rule ids to fingerprints');
+    }
+    const saved = s?.fingerprints ?? {};
+    const changed = [...ruleIds].filter((id) => saved[id] !== undefined && current.has(id) && saved[id] !== current.get(id) && (s.rules?.[id] !== undefined || s.learning?.[id] !== undefined || s.clusterLearning?.[id] !== undefined));
+    const keep = new Set([...ruleIds].filter((id) => !changed.includes(id)));
+    this.#restore(s, keep);
+    this.#fingerprints.clear();
+    for (const [id, f] of Object.entries(saved)) if (keep.has(id)) this.#fingerprints.set(id, f);
+    for (const [id, f] of current) this.#fingerprints.set(id, f);
+    return changed;
+  }
+
+  #restore(s: CorrelationSnapshot, ruleIds: ReadonlySet<string>): void {
     if (s === null || typeof s !== 'object' || s.version !== SNAPSHOT_VERSION || typeof s.rules !== 'object' || s.rules === null) {
       throw new Error(`not a correlation state snapshot of version ${SNAPSHOT_VERSION}`);
     }
@@ -378,20 +490,26 @@ export class CorrelationEngine {
       throw new Error('correlation state: learning is not a map of rule ids to event times');
     }
     this.#rules.clear();
+    const cl = s.clusterLearning;
+    if (cl !== undefined && (cl === null || typeof cl !== 'object' || Object.values(cl).some((m) => m === null || typeof m !== 'object' || Object.values(m).some((t) => typeof t !== 'number')))) {
+      throw new Error('correlation state: clusterLearning is not a map of rule ids to clusters to event times');
+    }
     this.#learning = new Map(Object.entries(s.learning ?? {}).filter(([id]) => ruleIds.has(id)));
+    for (const [id, m] of Object.entries(cl ?? {})) if (ruleIds.has(id)) for (const [c, t] of Object.entries(m)) this.#learning.set(`${id}${LEARNING_SEP}${c}`, t);
     this.#pending = undefined;
     for (const [id, groups] of Object.entries(s.rules)) {
       if (!ruleIds.has(id)) continue;
       if (!Array.isArray(groups)) throw new Error(`correlation state: rule ${id}: groups are not a list`);
       const m = new Map<string, GroupState>();
       for (const [k, g] of groups.slice(-this.#maxGroups)) {
-        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number' || (g.seen !== undefined && !isSeen(g.seen)) || (g.fired !== undefined && !isFired(g.fired)) || !g.entries.every(isEntry)) {
+        if (typeof k !== 'string' || !Array.isArray(g?.entries) || typeof g.maxT !== 'number' || (g.seen !== undefined && !isSeen(g.seen)) || (g.fired !== undefined && !isFired(g.fired)) || (g.folded !== undefined && !isFoldedList(g.folded)) || !g.entries.every(isEntry)) {
           throw new Error(`correlation state: rule ${id}: a malformed group`);
         }
         if (g.group === null || typeof g.group !== 'object' || Array.isArray(g.group)) throw new Error(`correlation state: rule ${id}: a malformed group`);
         const restored: GroupState = { entries: g.entries.length === 0 ? NO_ENTRIES : g.entries.length === 1 ? (g.entries[0] as Entry) : g.entries, maxT: g.maxT, quietUntil: typeof g.quietUntil === 'number' ? g.quietUntil : undefined, seq: ++this.#tick };
         if (g.seen !== undefined) restored.seen = g.seen;
         if (g.fired !== undefined) restored.fired = g.fired;
+        if (g.folded !== undefined && g.folded.length > 0) restored.folded = g.folded;
         m.set(k, restored);
         // The groupBy names as saved, until the rule's first event says them (the same, unless the rule changed).
         if (!this.#groupBy.has(id)) this.#groupBy.set(id, Object.keys(g.group));
@@ -399,6 +517,11 @@ export class CorrelationEngine {
       this.#rules.set(id, m);
     }
   }
+}
+
+/** A field of an event as the rule reads it: a local-time one (hour, weekday...) in the rule's time zone, as its conditions do. */
+function fieldOf(rule: CompiledRule, event: Record<string, unknown>, f: string): unknown {
+  return isLocalTimeField(f) ? localTimeField(event, f, rule.timeZone) : event[f];
 }
 
 /** A group without entries (first_seen's, or one just created): never changed (`entriesOf` copies it). */
@@ -413,7 +536,54 @@ function entriesOf(g: GroupState): Entry[] {
 function copyGroup(g: GroupState): GroupState {
   const c: GroupState = { ...g, entries: Array.isArray(g.entries) ? g.entries.map((e) => ({ ...e })) : { ...g.entries } };
   if (g.seen !== undefined) c.seen = { ...g.seen };
+  if (g.folded !== undefined) c.folded = [...g.folded];
   return c;
+}
+
+/**
+ * Keeps a group's entries (more than MAX_ENTRIES, in the window) within MAX_ENTRIES without changing what it counts:
+ * used entries (only a duplicate's check needs them) go first, oldest first; then event_count and value_sum fold
+ * their oldest unused entries into a chunk of `folded` (merging the two oldest chunks beyond MAX_FOLDED);
+ * value_count drops the oldest unused entries whose value a newer unused one has (the distinct count is the same),
+ * else the oldest; a sequence drops its oldest.
+ */
+function bound(type: CorrelationType, g: GroupState, entries: Entry[]): void {
+  const over = () => entries.length - MAX_ENTRIES;
+  for (let i = 0; i < entries.length && over() > 0; ) {
+    if ((entries[i] as Entry).used) entries.splice(i, 1);
+    else i++;
+  }
+  if (over() <= 0) return;
+  if (type === 'event_count' || type === 'value_sum') {
+    // A chunk at a time (FOLD_CHUNK, at least what is over), so folding is rare; the newest entry is never folded.
+    const n = Math.min(Math.max(over(), FOLD_CHUNK), entries.length - 1);
+    const out = entries.splice(0, n);
+    const chunk: Folded = [(out[0] as Entry).t, (out[n - 1] as Entry).t, n, out.reduce((s, e) => s + (typeof e.v === 'number' ? e.v : 0), 0), (out[0] as Entry).ev ?? {}];
+    const folded = [...(g.folded ?? []), chunk].sort((a, b) => a[0] - b[0]);
+    if (folded.length > MAX_FOLDED) {
+      const [a, b] = folded.splice(0, 2) as [Folded, Folded];
+      folded.unshift([a[0], Math.max(a[1], b[1]), a[2] + b[2], a[3] + b[3], a[4]]);
+    }
+    g.folded = folded;
+    return;
+  }
+  if (type === 'value_count') {
+    const newer = new Set<unknown>();
+    const redundant = new Set<number>();
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i] as Entry;
+      if (newer.has(e.v)) redundant.add(i);
+      else newer.add(e.v);
+    }
+    let left = over();
+    const kept = entries.filter((_e, i) => !(left > 0 && redundant.has(i) && left-- > 0));
+    entries.splice(0, entries.length, ...kept);
+  }
+  if (over() > 0) entries.splice(0, over());
+}
+
+function isFoldedList(x: unknown): x is Folded[] {
+  return Array.isArray(x) && x.every((c) => Array.isArray(c) && c.length === 5 && [0, 1, 2, 3].every((i) => typeof c[i] === 'number') && c[4] !== null && typeof c[4] === 'object');
 }
 
 /** A group's groupBy values: those of its key `gk` (their JSON), named `names`. */

@@ -11,6 +11,7 @@ import { parseDuration, durationProblem } from '../config/duration.js';
 import { didYouMean } from '../config/didYouMean.js';
 import type { Pos, ProblemList } from '../config/problems.js';
 import { describeNode, type YNode } from '../config/yamlTree.js';
+import { MAX_ENTRIES } from './CorrelationEngine.js';
 import { ACTIVITY_FIELD_SPECS } from './fields.js';
 import { compilePredicate, type Predicate } from './compile.js';
 import type { EngineOperator } from './operators.js';
@@ -152,7 +153,7 @@ function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs:
   const generate = gen?.v === true;
   const windowed = type !== 'first_seen';
   const window = windowed ? duration('window', type !== undefined) : undefined;
-  const realert = duration('realert', false);
+  const realert = duration('realert', false, 0); // 0s: no quiet period, every firing alerts
 
   if (type === 'first_seen') {
     const f = get('field');
@@ -204,6 +205,10 @@ function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs:
     } else err(node.pos, 'a sequence needs steps: (2 or more, in order: {rules: [ids], gte: N} or {when: condition}), or rules: [first, then, ...]');
     rules = steps.flatMap((s) => s.rules);
     refs.rules = rules;
+    const total = steps.reduce((n, s) => n + s.gte, 0);
+    if (total > MAX_ENTRIES && stepsEntry !== undefined) {
+      err(stepsEntry.keyPos, `the steps' gte add up to ${total}: a group keeps the last ${MAX_ENTRIES} events of a sequence, so it could never complete (at most ${MAX_ENTRIES} in all)`);
+    }
     if (!ok || window === undefined) return undefined;
     return { type, rules, groupBy, windowMs: window.ms, window: window.text, steps, realertMs: realert?.ms ?? window.ms, generate };
   }
@@ -226,6 +231,10 @@ function parseSpec(node: YNode, env: ConditionEnv, id: string | undefined, refs:
   if (g === undefined) err(node.pos, 'no gte (the threshold: it fires when the count, distinct count or sum reaches it)');
   else if (typeof g.v === 'number' && Number.isFinite(g.v) && g.v > 0 && (type === 'value_sum' || Number.isInteger(g.v))) gte = g.v;
   else err(g.e.value.pos, `gte must be a positive ${type === 'value_sum' ? 'number' : 'whole number'}, got ${describeNode(g.e.value)}`);
+  if (gte !== undefined && type === 'value_count' && gte > MAX_ENTRIES) {
+    err((g as NonNullable<typeof g>).e.value.pos, `gte ${gte} is more distinct values than a group keeps (${MAX_ENTRIES}): it could never fire; at most ${MAX_ENTRIES}`);
+    gte = undefined;
+  }
 
   if (!ok || type === undefined || window === undefined || gte === undefined) return undefined;
   const spec: CorrelationSpec = {

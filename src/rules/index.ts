@@ -2,6 +2,6 @@
 export { formatProblem, type Problem } from '../config/problems.js';
 export { loadRules, loadRuleTexts, rulesFailedMessage } from './load.js';
 export type { CompiledRule, CorrelationFiring, RuleMatch, RuleSet } from './types.js';
-export { CorrelationEngine, type CorrelationSnapshot } from './CorrelationEngine.js';
+export { CorrelationEngine, eventKey, type CorrelationSnapshot } from './CorrelationEngine.js';
 export { runRuleTests, completeTestEvent } from './ruleTests.js';
 export { explainRule, feedOnlyLines } from './explain.js';

@@ -53,3 +53,36 @@ export function matchSequence(entries: readonly StepEntry[], gtes: readonly numb
   }
   return undefined;
 }
+
+/**
+ * The entries that can no longer matter, by index: between two unused events of the steps before it (in time), a
+ * step k's events (k > 0) beyond its gte-th after the one that opens the gap (an event of several steps: beyond
+ * that for each of them). Step k starts after
+ * the event completing step k-1, an event of an earlier step, and takes the first gte of its events after it: later
+ * ones in the same gap complete nothing (a connection pool's logins between two failures are one login, not
+ * thousands that push the failures out). Events at the same time as the gap's opening event are kept (they are not
+ * after it). An earlier step's event arriving later, out of order, into a gap splits it: the dropped events stay
+ * dropped, and the sequence completes with the next events kept after it, if any.
+ */
+export function irrelevant(entries: readonly StepEntry[], gtes: readonly number[]): number[] {
+  const out: number[] = [];
+  /** Per step: unused events of it counted in the current gap, and the time that opened the gap. */
+  const since = gtes.map(() => 0);
+  const opened = gtes.map(() => -Infinity);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as StepEntry;
+    if (e.used || e.s === undefined || e.s.length === 0) continue;
+    const m = e.s[0] as number;
+    // Dropped when each of its steps is a later step whose gap has its gte events already.
+    if (m > 0 && e.s.every((j) => e.t > (opened[j] as number) && (since[j] as number) >= (gtes[j] as number))) {
+      out.push(i);
+      continue;
+    }
+    for (const j of e.s) if (j > 0 && e.t > (opened[j] as number)) since[j] = (since[j] as number) + 1;
+    for (let k = m + 1; k < gtes.length; k++) {
+      since[k] = 0;
+      opened[k] = e.t;
+    }
+  }
+  return out;
+}

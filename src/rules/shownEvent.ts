@@ -14,12 +14,13 @@ const IDENTITY = ['statementId', 'sessionId', 'logTime', 'substatementId', 'clas
 
 /** Per rule: the fields `shown` keeps besides its own, the rule's groupBy and field fields. */
 const ownFields = new WeakMap<object, readonly string[]>();
-const SHOWN_OWN: ReadonlySet<string> = new Set([...IDENTITY, 'engine', 'dbUserName', 'remoteHost', 'databaseName', 'objectName', 'command', 'commandText']);
+const SHOWN_OWN: ReadonlySet<string> = new Set([...IDENTITY, 'engine', 'dbUserName', 'remoteHost', 'clientApplication', 'databaseName', 'objectName', 'command', 'sqlCommand', 'commandText']);
 
 /**
  * What is kept of a contributing event to show it in an alert (its `first` and `last`): its identity (cluster,
  * instance, session, statement, substatement, logTime, class: from `event`), then from `stored` (the event as an
- * alert may show it: redacted) the engine, user, client host, database, object, command and statement text, and
+ * alert may show it: redacted) the engine, user, client host and application, database, object, command, SQL
+ * command and statement text (what the pack's messages name: a message may be rendered on it, Correlator.ts), and
  * the rule's groupBy and field fields; every string but the identity's cut to MAX_SHOWN_CHARS (`…[truncated]`).
  * One object of a fixed shape (a field the event lacks is undefined: `present` drops it when shown).
  */
@@ -35,9 +36,11 @@ export function shown(spec: CorrelationFiring['spec'], event: Record<string, unk
     engine: stored.engine,
     dbUserName: cutShown(stored.dbUserName),
     remoteHost: cutShown(stored.remoteHost),
+    clientApplication: cutShown(stored.clientApplication),
     databaseName: cutShown(stored.databaseName),
     objectName: cutShown(stored.objectName),
     command: cutShown(stored.command),
+    sqlCommand: cutShown(stored.sqlCommand),
     commandText: cutShown(stored.commandText),
   };
   let own = ownFields.get(spec);

@@ -633,8 +633,8 @@ test('slim state: an entry keeps what counting needs and what an alert shows; a 
   const shown = entry!.ev as Record<string, unknown>;
   assert.deepEqual(Object.keys(shown).sort(), [
     'class', 'clientApplication', 'clusterId', 'command', 'commandText', 'databaseName', 'dbUserName', 'engine', 'instanceId', 'logTime',
-    'objectName', 'remoteHost', 'sessionId', 'statementId', 'substatementId',
-  ], 'the shown fields, the rule field clientApplication among them; no paramList, errorMessage or other fields');
+    'objectName', 'remoteHost', 'sessionId', 'sqlCommand', 'statementId', 'substatementId',
+  ], 'the shown fields (clientApplication and sqlCommand: the pack messages name them); no paramList, errorMessage or other fields');
   assert.equal(shown.commandText, `${huge.slice(0, 512)}…[truncated]`);
   const f = eng.observe(rule, event(2))!;
   assert.ok(f);
