@@ -94,7 +94,8 @@ function pairs(names: readonly string[], values: Record<string, unknown>): strin
 
 /** The message's summary: `(5 events within 1m for remoteHost=…)`, `(5 then 1 events within 10m for …)`, `(first time remoteHost=… for …)`. */
 function summaryOf(f: CorrelationFiring): string {
-  const group = pairs(f.spec.groupBy, f.group);
+  // clusterId is left out of the text: the alert names its cluster already (event.correlation.group keeps it).
+  const group = pairs(f.spec.groupBy.filter((g) => g !== 'clusterId'), f.group);
   const forGroup = group !== '' ? ` for ${group}` : '';
   const s = f.spec;
   if (s.type === 'first_seen') return ` (first time ${pairs(s.fields, f.values ?? {})}${forGroup})`;
