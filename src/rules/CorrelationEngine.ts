@@ -93,18 +93,7 @@ interface Entry {
 type Folded = [number, number, number, number, Record<string, unknown>];
 
 /** A group's last firing, given again (same alert) when the event that completed it, `trigger`, is seen again. */
-interface Fired {
-  trigger: string;
-  value: number;
-  events: number;
-  firstTimeMs: number;
-  lastTimeMs: number;
-  firstKey: string;
-  first: Record<string, unknown>;
-  last: Record<string, unknown>;
-  steps?: number[];
-  values?: Record<string, unknown>;
-}
+type Fired = Omit<CorrelationFiring, 'rule' | 'spec' | 'group'> & { trigger: string };
 
 /**
  * A group as held (kept small: a million of them is a million of these). Its groupBy values are its key's (the map's
