@@ -1,6 +1,6 @@
 /**
  * The knowledge of a `first_seen` correlation for one group (docs/rules.md "Correlation rules"), used by
- * CorrelationEngine.ts: the combinations of the rule's `field` values seen, each with the event time it was last
+ * firstSeenEvent.ts: the combinations of the rule's `field` values seen, each with the event time it was last
  * seen and the identity of that event (a record processed again is a duplicate). Bounded: at most MAX_COMBINATIONS
  * per group, the least recently seen (in event time) forgotten first; `forget` drops the combinations not seen for
  * that long before the group's newest event. Plain JSON, so it is part of the engine's snapshot as it is.

@@ -1,7 +1,7 @@
 /**
  * Whether a group's events complete a `sequence` correlation (docs/rules.md "Correlation rules"): a pure function
  * of the group's entries (sorted by event time, ties in arrival order) and the steps' thresholds, used by
- * CorrelationEngine.ts. Each entry carries the steps whose events it is (`s`, ascending); entries used by an earlier
+ * windowState.ts. Each entry carries the steps whose events it is (`s`, ascending); entries used by an earlier
  * firing are skipped.
  *
  * Greedy, in time order: an event counts for the step being collected when it is one of that step's events and

@@ -1,8 +1,8 @@
 /**
  * What a correlation's state keeps of a contributing event to show it in an alert (its `first` and `last` events,
- * docs/rules.md "Bounded state"), used by CorrelationEngine.ts: a small projection of the event (`shown`), not the
- * event, so a million groups fit in a few hundred MiB. Its identity fields are kept as they are, so the projection
- * still tells one event from another (`isShownEvent`) and gives the event's key (eventKey).
+ * docs/rules.md "Bounded state"), used by windowState.ts and firstSeenEvent.ts: a small projection of the event
+ * (`shown`), not the event, so a million groups fit in a few hundred MiB. Its identity fields are kept as they are,
+ * so the projection still tells one event from another (`isShownEvent`) and gives the event's key (eventKey).
  */
 import { cutText } from '../pipeline/alertSize.js';
 import type { CorrelationFiring } from './types.js';

@@ -1,0 +1,152 @@
+/**
+ * What the correlation engine (CorrelationEngine.ts) holds, in one place for the files that read and change it
+ * (thresholdState.ts, correlationJournal.ts, correlationSnapshot.ts): a group and its entries, folded chunks and last
+ * firing, the engine's maps (`CorrelationState`) and the journal's shape, with the small helpers they share (an
+ * event's identity, a group's entries and groupBy values, a firing as the pipeline takes it).
+ *
+ * Kept small (a million groups is a few hundred MiB): an entry holds its time, value, whether it was used, and what
+ * an alert shows of the event (shownEvent.ts: identity and who/where, the statement cut to 512 characters), not the
+ * event; once used, only the event's identity (`key`).
+ */
+import { createHash } from 'node:crypto';
+import type { Seen } from './firstSeenState.js';
+import { isLocalTimeField, localTimeField } from './localTime.js';
+import type { CompiledRule, CorrelationFiring } from './types.js';
+
+/**
+ * Contributing events kept one by one per group. Beyond, event_count and value_sum fold the oldest unused ones into
+ * `folded` chunks (counted and summed exactly while in the window); value_count drops an unused entry whose value a
+ * newer one has (the distinct count stays exact up to MAX_ENTRIES values, its highest `gte`); a sequence drops the
+ * oldest (its steps' gte add up to at most MAX_ENTRIES).
+ */
+export const MAX_ENTRIES = 1000;
+/** Events folded into one chunk, and the chunks kept per group (beyond, the two oldest merge). */
+export const FOLD_CHUNK = 100;
+export const MAX_FOLDED = 100;
+/** Between a rule id and a cluster's JSON in the key of a learning period kept per cluster (no rule id holds it). */
+export const LEARNING_SEP = '\u0000';
+/** A rule's groups as they were at `begin()`: the touched ones (undefined: absent) with their order stamps. */
+export interface RuleJournal {
+  created: boolean;
+  groups: Map<string, { g: GroupState | undefined; seq: number }>;
+}
+
+/** What `begin()` staged (correlationJournal.ts): the counters, the touched rules' groups and the learning periods begun. */
+export interface Journal {
+  counters: CorrelationCounters;
+  rules: Map<string, RuleJournal>;
+  learning: Map<string, number | undefined>;
+}
+
+export interface Entry {
+  t: number;
+  /** The event's identity (eventKey): set once used (or as saved by an earlier version); until then `ev` holds it. */
+  key?: string;
+  /** value_count: the value as JSON; value_sum: the number; event_count: null. */
+  v: string | number | null;
+  used: boolean;
+  /** What is shown of the event (`shown`), until used (a used entry is never shown: its firing keeps it). */
+  ev?: Record<string, unknown> | undefined;
+  /** sequence: the steps (0-based) this event is one of. */
+  s?: number[];
+}
+
+/**
+ * Unused events of an event_count or value_sum folded together (beyond MAX_ENTRIES): [the oldest one's time, the
+ * newest one's time, how many, the sum of their values, the oldest one's shown event (the first contributing event
+ * of a firing that counts them: the alert id's)]. The chunk leaves the window whole when its oldest event does.
+ */
+export type Folded = [number, number, number, number, Record<string, unknown>];
+
+/** A group's last firing, given again (same alert) when the event that completed it, `trigger`, is seen again. */
+export type Fired = Omit<CorrelationFiring, 'rule' | 'spec' | 'group'> & { trigger: string };
+
+/**
+ * A group as held (kept small: a million of them is a million of these). Its groupBy values are its key's (the map's
+ * key is their JSON); its place in the least-recently-updated order is `seq` (a map's order is ascending stamps: what
+ * lets `rollback` restore the order).
+ */
+export interface GroupState {
+  /** The entries in event-time order (`entriesOf`); one is held alone, without an array (most groups hold one). */
+  entries: Entry | Entry[];
+  maxT: number;
+  /** The end of the quiet period after the last firing; undefined: never fired (a number would be boxed per group). */
+  quietUntil: number | undefined;
+  seq: number;
+  /** first_seen: the combinations known (firstSeenState.ts); its `entries` stay empty. */
+  seen?: Seen;
+  /** The last firing (one per group), replaced by the next; never changed in place (a journal's copy shares it). */
+  fired?: Fired;
+  /** event_count, value_sum: the unused events folded beyond MAX_ENTRIES, oldest first; tuples never changed in place. */
+  folded?: Folded[];
+}
+
+export interface CorrelationCounters {
+  /** Groups evicted because a rule reached maxGroups. */
+  evictions: number;
+  /** Events older than their group's window, dropped. */
+  late: number;
+  duplicates: number;
+  untimed: number;
+}
+
+/** The engine's state, changed in place by the files that share it. */
+export interface CorrelationState {
+  rules: Map<string, Map<string, GroupState>>;
+  /** Each rule's groupBy field names: a group's values are its key's, named by these (`groupOf`). */
+  readonly groupBy: Map<string, readonly string[]>;
+  tick: number;
+  /** first_seen rules: when each one's learning period began (its first base event's time). */
+  learning: Map<string, number>;
+  /** Each rule's fingerprint, as its events or `restore` said it (saved with its groups). */
+  readonly fingerprints: Map<string, string>;
+  pending: Journal | undefined;
+}
+
+/** The identity of an event (the fields an alert id is made of, without the rule). */
+export function eventKey(e: Record<string, unknown>): string {
+  const k = JSON.stringify([e.clusterId ?? null, e.instanceId ?? null, e.sessionId ?? null, e.statementId ?? null, e.substatementId ?? null, e.logTime ?? null, e.class ?? null]);
+  // 24 hex digits made as such (a slice of the 64 would keep all 64 alive: it is kept per event).
+  return createHash('sha256').update(k).digest().toString('hex', 0, 12);
+}
+
+/** A field of an event as the rule reads it: a local-time one (hour, weekday...) in the rule's time zone, as its conditions do. */
+export function fieldOf(rule: CompiledRule, event: Record<string, unknown>, f: string): unknown {
+  return isLocalTimeField(f) ? localTimeField(event, f, rule.timeZone) : event[f];
+}
+
+/** A group without entries (first_seen's, or one just created): never changed (`entriesOf` copies it). */
+export const NO_ENTRIES: Entry[] = [];
+
+/** A group's entries as an array (a fresh one, holding a lone entry or none; otherwise its own, changed in place). */
+export function entriesOf(g: GroupState): Entry[] {
+  return Array.isArray(g.entries) ? (g.entries === NO_ENTRIES ? [] : g.entries) : [g.entries];
+}
+
+/** A group's groupBy values: those of its key `gk` (their JSON), named `names`. */
+export function groupOf(names: readonly string[], gk: string): Record<string, unknown> {
+  const values = JSON.parse(gk) as unknown[];
+  const group: Record<string, unknown> = {};
+  names.forEach((f, i) => (group[f] = values[i] ?? null));
+  return group;
+}
+
+/** The firing `fired` of group `gk` as the pipeline takes it (a new one, or the same one again). */
+export function again(rule: CompiledRule, gk: string, fired: Fired): CorrelationFiring {
+  const spec = rule.correlation as CorrelationFiring['spec'];
+  const f: CorrelationFiring = {
+    rule: rule.info,
+    spec,
+    group: groupOf(spec.groupBy, gk),
+    value: fired.value,
+    events: fired.events,
+    firstTimeMs: fired.firstTimeMs,
+    lastTimeMs: fired.lastTimeMs,
+    firstKey: fired.firstKey,
+    first: fired.first,
+    last: fired.last,
+  };
+  if (fired.steps !== undefined) f.steps = [...fired.steps];
+  if (fired.values !== undefined) f.values = { ...fired.values };
+  return f;
+}

@@ -1,0 +1,150 @@
+/**
+ * One base event of a windowed correlation (event_count, value_count, value_sum, sequence) in its group, as the
+ * engine (CorrelationEngine.ts) hands it over once the group is found: the group's sliding window on EVENT time, the
+ * folding of entries past MAX_ENTRIES (`bound`), and the firing. first_seen keeps no window (CorrelationEngine.ts).
+ * - Lateness: an event at or before maxT - window (older than the group's window) is LATE: dropped and counted
+ *   (`late`). Any later event, even out of order, takes its place in the window.
+ * - An event seen already (same identity: cluster, instance, session, statement, substatement, logTime, class) is
+ *   a duplicate (a record processed again after a restart, a replay with the same state file): ignored, counted.
+ *   When it is the event that completed the group's last firing (its trigger), that firing is returned again, the
+ *   same (the pipeline builds the same alert, same id): a record processed again gives its correlation alert again
+ *   (at least once, like its other alerts) instead of losing it when the first copy was lost. One per group: an
+ *   earlier firing's trigger, or one of an evicted group, is only a duplicate (or late).
+ * - Firing: when the entries not used by an earlier firing reach `gte` (count, distinct values of `field`, or sum of
+ *   `field`), or for a `sequence` complete its steps in order (sequenceState.ts: each entry records the steps it is
+ *   an event of), and maxT is past the quiet period. The contributing entries become used (they never count again),
+ *   and the group is quiet for `realert`.
+ * - Bounded: at most MAX_ENTRIES entries per group, beyond which counts and sums stay exact (`bound`: folded chunks).
+ */
+import { again, entriesOf, eventKey, fieldOf, FOLD_CHUNK, MAX_ENTRIES, MAX_FOLDED, type CorrelationCounters, type Entry, type Fired, type Folded, type GroupState } from './correlationState.js';
+import { irrelevant, matchSequence } from './sequenceState.js';
+import { isShownEvent, present, shown } from './shownEvent.js';
+import type { CompiledRule, CorrelationFiring, CorrelationType, SequenceCorrelation, ThresholdCorrelation } from './types.js';
+
+/**
+ * The event `event` (at `t`; `stored` as an alert may show it) in group `gk` of `rule`, `g` (just moved to the
+ * newest place): returns the firing, if it made the rule fire, or the group's last firing again (its trigger seen
+ * again); counts late events and duplicates in `counters`.
+ */
+export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | SequenceCorrelation, gk: string, g: GroupState, t: number, event: Record<string, unknown>, stored: Record<string, unknown>, counters: CorrelationCounters): CorrelationFiring | undefined {
+  const key = eventKey(event);
+  if (g.fired?.trigger === key) {
+    counters.duplicates++;
+    return again(rule, gk, g.fired);
+  }
+  if (t <= g.maxT - spec.windowMs) {
+    counters.late++;
+    return undefined;
+  }
+  const entries = entriesOf(g);
+  if (entries.some((e) => (e.key !== undefined ? e.key === key : isShownEvent(e.ev as Record<string, unknown>, event)))) {
+    counters.duplicates++;
+    return undefined;
+  }
+  let v: string | number | null = null;
+  if (spec.type === 'value_count') v = JSON.stringify(fieldOf(rule, event, spec.field as string) ?? null);
+  else if (spec.type === 'value_sum') {
+    const n = fieldOf(rule, event, spec.field as string);
+    v = typeof n === 'number' && Number.isFinite(n) ? n : 0;
+  }
+  const entry: Entry = { t, v, used: false, ev: shown(spec, event, stored) };
+  if (spec.type === 'sequence') entry.s = spec.steps.flatMap((st, i) => (st.predicate?.(event) === true ? [i] : []));
+  let i = entries.length;
+  while (i > 0 && (entries[i - 1] as Entry).t > t) i--;
+  entries.splice(i, 0, entry);
+  if (t > g.maxT) g.maxT = t;
+  const from = g.maxT - spec.windowMs;
+  let drop = 0;
+  while (drop < entries.length && (entries[drop] as Entry).t <= from) drop++;
+  if (drop > 0) entries.splice(0, drop);
+  if (g.folded !== undefined) {
+    const kept = g.folded.filter((c) => c[0] > from);
+    if (kept.length > 0) g.folded = kept;
+    else delete g.folded;
+  }
+  if (spec.type === 'sequence') {
+    const gone = irrelevant(entries, spec.steps.map((st) => st.gte));
+    for (let k = gone.length - 1; k >= 0; k--) entries.splice(gone[k] as number, 1);
+  }
+  if (entries.length > MAX_ENTRIES) bound(spec.type, g, entries);
+  g.entries = entries.length === 1 ? (entries[0] as Entry) : entries;
+
+  if (g.quietUntil !== undefined && g.maxT < g.quietUntil) return undefined;
+  let live: Entry[];
+  let value: number;
+  let steps: number[] | undefined;
+  if (spec.type === 'sequence') {
+    const m = matchSequence(entries, spec.steps.map((st) => st.gte));
+    if (m === undefined) return undefined;
+    live = m.contributing.map((k) => entries[k] as Entry);
+    value = spec.steps.length;
+    steps = m.counts;
+  } else {
+    live = entries.filter((e) => !e.used);
+    const folded = g.folded ?? [];
+    if (spec.type === 'event_count') value = live.length + folded.reduce((n, c) => n + c[2], 0);
+    else if (spec.type === 'value_count') value = new Set(live.map((e) => e.v)).size;
+    else value = live.reduce((s, e) => s + (e.v as number), 0) + folded.reduce((n, c) => n + c[3], 0);
+    if (value < spec.gte || live.length === 0) return undefined;
+  }
+  g.quietUntil = g.maxT + spec.realertMs;
+  const last = live[live.length - 1] as Entry;
+  // The first contributing event: the oldest unused entry, or the oldest folded one when older (a late event can be).
+  const oldest = g.folded?.[0];
+  const entry0 = live[0] as Entry;
+  const first = oldest !== undefined && oldest[0] <= entry0.t ? { t: oldest[0], ev: oldest[4] } : { t: entry0.t, ev: entry0.ev, key: entry0.key };
+  const events = live.length + (g.folded ?? []).reduce((n, c) => n + c[2], 0);
+  const fired: Fired = { trigger: key, value, events, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
+  if (steps !== undefined) fired.steps = steps;
+  g.fired = fired;
+  delete g.folded; // folded events are unused ones: they contributed
+  // Used entries never count again, nor are shown (the firing keeps its first and last events): their identity only.
+  for (const e of live) {
+    e.used = true;
+    e.key ??= eventKey(e.ev ?? {});
+    e.ev = undefined;
+  }
+  return again(rule, gk, fired);
+}
+
+/**
+ * Keeps a group's entries (more than MAX_ENTRIES, in the window) within MAX_ENTRIES without changing what it counts:
+ * used entries (only a duplicate's check needs them) go first, oldest first; then event_count and value_sum fold
+ * their oldest unused entries into a chunk of `folded` (merging the two oldest chunks beyond MAX_FOLDED);
+ * value_count drops the oldest unused entries whose value a newer unused one has (the distinct count is the same),
+ * else the oldest; a sequence drops its oldest.
+ */
+function bound(type: CorrelationType, g: GroupState, entries: Entry[]): void {
+  const over = () => entries.length - MAX_ENTRIES;
+  for (let i = 0; i < entries.length && over() > 0; ) {
+    if ((entries[i] as Entry).used) entries.splice(i, 1);
+    else i++;
+  }
+  if (over() <= 0) return;
+  if (type === 'event_count' || type === 'value_sum') {
+    // A chunk at a time (FOLD_CHUNK, at least what is over), so folding is rare; the newest entry is never folded.
+    const n = Math.min(Math.max(over(), FOLD_CHUNK), entries.length - 1);
+    const out = entries.splice(0, n);
+    const chunk: Folded = [(out[0] as Entry).t, (out[n - 1] as Entry).t, n, out.reduce((s, e) => s + (typeof e.v === 'number' ? e.v : 0), 0), (out[0] as Entry).ev ?? {}];
+    const folded = [...(g.folded ?? []), chunk].sort((a, b) => a[0] - b[0]);
+    if (folded.length > MAX_FOLDED) {
+      const [a, b] = folded.splice(0, 2) as [Folded, Folded];
+      folded.unshift([a[0], Math.max(a[1], b[1]), a[2] + b[2], a[3] + b[3], a[4]]);
+    }
+    g.folded = folded;
+    return;
+  }
+  if (type === 'value_count') {
+    const newer = new Set<unknown>();
+    const redundant = new Set<number>();
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i] as Entry;
+      if (newer.has(e.v)) redundant.add(i);
+      else newer.add(e.v);
+    }
+    let left = over();
+    const kept = entries.filter((_e, i) => !(left > 0 && redundant.has(i) && left-- > 0));
+    entries.splice(0, entries.length, ...kept);
+  }
+  if (over() > 0) entries.splice(0, over());
+}
