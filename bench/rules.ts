@@ -260,7 +260,8 @@ export async function benchCorrelationMemory(opts: { groups?: number; rulesDir?:
   return { groups, stateBytes };
 }
 
-function memoryRow(groups: number, stateBytes: number): string {
+/** The memory row as printed: MiB and bytes per group. */
+export function memoryRow(groups: number, stateBytes: number): string {
   return `state of ${groups.toLocaleString('en-US')} groups: ${Math.round(stateBytes / 1048576)} MiB (${Math.round(stateBytes / groups)} bytes/group, one event each)`;
 }
 

@@ -4,7 +4,8 @@
  *     node:crypto fast path), on the same ESDK messages (suite 0x0378, signed), for records of 10 and 100 events.
  *  2. The whole decode path (envelope, data key, decrypt, gunzip, parse, normalise): records/s and events/s, on the
  *     main thread and with a DecryptPool of 2 workers (`--workers 2`); then `dasguard replay` of a large file, both ways.
- *  3. Rule evaluation with the baseline pack: naive json-rules-engine Engine.run per event vs the compiled RuleSet.
+ *  3. Rule evaluation with the baseline pack: naive json-rules-engine Engine.run per event vs the compiled RuleSet;
+ *     then the pack with its correlations in record order (vs the decode rate) and the state's memory per 1M groups.
  *  4. The live consumer (bench/consumer.ts): put -> alert latency (p50/p99) and backlog drain, run vs replay.
  * One process, one core for the work (Node's main thread). Figures vary with the machine: compare within a run.
  */
@@ -21,7 +22,7 @@ import { decryptPayload, stockDecryptPayload } from '../src/codec/payload.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { encryptionContextFor } from '../src/keys/KeyProvider.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
-import { benchRules } from './rules.js';
+import { benchCorrelations, benchRules, memoryRow } from './rules.js';
 import { benchDelivery } from './delivery.js';
 import { benchConsumer } from './consumer.js';
 
@@ -67,6 +68,8 @@ function fmt(n: number): string {
 async function main(): Promise<void> {
   console.log(`dasguard bench: node ${process.version}, ${RECORDS} records per case\n`);
   const keys = LocalKeyProvider.generate('bench-key');
+  /** The main thread's decode rate (events/s) per record size: what rule evaluation must stay >= 10x of. */
+  const decodeEventsPerSec: number[] = [];
   const rows: string[][] = [['case', 'stock SDK msg/s', 'native msg/s', 'speed-up', 'decode records/s', 'decode events/s', 'avg record bytes']];
   const poolRows: string[][] = [['decode path', 'main thread records/s', '--workers 2 records/s', '--workers 2 events/s', 'speed-up']];
   const pool = new DecryptPool({ workers: 2 });
@@ -111,6 +114,7 @@ async function main(): Promise<void> {
     if (pooledEvents !== p.events) throw new Error(`decoded ${pooledEvents} events with --workers 2, expected ${p.events}`);
     poolRows.push([`${per} events/record`, fmt(p.envelopes.length / decode), fmt(p.envelopes.length / pooled), fmt(pooledEvents / pooled), `${(decode / pooled).toFixed(2)}x`]);
     const bytes = p.envelopes.reduce((s, e) => s + e.length, 0) / p.envelopes.length;
+    decodeEventsPerSec.push(events / decode);
     rows.push([
       `${per} events/record`,
       fmt(p.messages.length / stock),
@@ -136,6 +140,16 @@ async function main(): Promise<void> {
     ['rule evaluation', 'rules', 'events', 'naive json-rules-engine events/s', 'compiled events/s', 'speed-up'],
     ['baseline pack', String(r.rules), fmt(r.events), fmt(r.naiveEventsPerSec), fmt(r.compiledEventsPerSec), `${(r.compiledEventsPerSec / r.naiveEventsPerSec).toFixed(1)}x`],
   ]);
+  // The pack with its correlations as the record driver runs them, next to the decode rate it must stay 10x above,
+  // and the memory of the correlation state per million groups (heap after a GC: run with node --expose-gc).
+  const k = await benchCorrelations();
+  console.log('');
+  printTable([
+    ['rules with correlations', 'correlations', 'events', 'events/s', 'x decode events/s (10 / 100 events/record)'],
+    ['baseline pack, in order', String(k.correlations), fmt(k.events), fmt(k.eventsPerSec), decodeEventsPerSec.map((d) => `${(k.eventsPerSec / d).toFixed(1)}x`).join(' / ')],
+    ['stateless rules only', '0', fmt(r.events), fmt(r.compiledEventsPerSec), decodeEventsPerSec.map((d) => `${(r.compiledEventsPerSec / d).toFixed(1)}x`).join(' / ')],
+  ]);
+  console.log(`${memoryRow(k.groups, k.stateBytes)}${globalThis.gc === undefined ? ' (without --expose-gc: garbage included)' : ''}\n`);
 
   // Alert delivery: outbox + dispatcher + real SNSClient -> loopback SNS, PublishBatch vs one Publish per alert.
   const d = await benchDelivery();

@@ -27,8 +27,10 @@ import type { CompiledRule, CorrelationFiring, CorrelationType, SequenceCorrelat
  * again); counts late events and duplicates in `counters`.
  */
 export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | SequenceCorrelation, gk: string, g: GroupState, t: number, event: Record<string, unknown>, stored: Record<string, unknown>, counters: CorrelationCounters): CorrelationFiring | undefined {
-  const key = eventKey(event);
-  if (g.fired?.trigger === key) {
+  // The event's identity (a hash) only when something compares it: most events meet no firing and no entry at their time.
+  let keyMemo: string | undefined;
+  const key = (): string => (keyMemo ??= eventKey(event));
+  if (g.fired !== undefined && g.fired.trigger === key()) {
     counters.duplicates++;
     return again(rule, gk, g.fired);
   }
@@ -37,7 +39,7 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     return undefined;
   }
   const entries = entriesOf(g);
-  if (entries.some((e) => (e.key !== undefined ? e.key === key : isShownEvent(e.ev as Record<string, unknown>, event)))) {
+  if (isDuplicate(entries, t, key, event)) {
     counters.duplicates++;
     return undefined;
   }
@@ -80,12 +82,25 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     value = spec.steps.length;
     steps = m.counts;
   } else {
-    live = entries.filter((e) => !e.used);
+    // Counted without building lists (this runs for every base event): the list only when it fires.
+    let unused = 0;
+    let sum = 0;
+    for (const e of entries) {
+      if (e.used) continue;
+      unused++;
+      if (spec.type === 'value_sum') sum += e.v as number;
+    }
+    if (unused === 0) return undefined;
     const folded = g.folded ?? [];
-    if (spec.type === 'event_count') value = live.length + folded.reduce((n, c) => n + c[2], 0);
-    else if (spec.type === 'value_count') value = new Set(live.map((e) => e.v)).size;
-    else value = live.reduce((s, e) => s + (e.v as number), 0) + folded.reduce((n, c) => n + c[3], 0);
-    if (value < spec.gte || live.length === 0) return undefined;
+    if (spec.type === 'event_count') value = unused + folded.reduce((n, c) => n + c[2], 0);
+    else if (spec.type === 'value_count') {
+      if (unused < spec.gte) return undefined; // never more distinct values than events
+      const distinct = new Set<unknown>();
+      for (const e of entries) if (!e.used) distinct.add(e.v);
+      value = distinct.size;
+    } else value = sum + folded.reduce((n, c) => n + c[3], 0);
+    if (value < spec.gte) return undefined;
+    live = entries.filter((e) => !e.used);
   }
   g.quietUntil = g.maxT + spec.realertMs;
   const last = live[live.length - 1] as Entry;
@@ -94,7 +109,7 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
   const entry0 = live[0] as Entry;
   const first = oldest !== undefined && oldest[0] <= entry0.t ? { t: oldest[0], ev: oldest[4] } : { t: entry0.t, ev: entry0.ev, key: entry0.key };
   const events = live.length + (g.folded ?? []).reduce((n, c) => n + c[2], 0);
-  const fired: Fired = { trigger: key, value, events, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
+  const fired: Fired = { trigger: key(), value, events, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
   if (steps !== undefined) fired.steps = steps;
   g.fired = fired;
   delete g.folded; // folded events are unused ones: they contributed
@@ -105,6 +120,26 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     e.ev = undefined;
   }
   return again(rule, gk, fired);
+}
+
+/**
+ * Whether the group holds this event already. The same event has the same time (logTime is part of its identity)
+ * and entries are sorted by time: only the entries at `t` are compared (a binary search, not a scan of up to
+ * MAX_ENTRIES entries per event).
+ */
+function isDuplicate(entries: readonly Entry[], t: number, key: () => string, event: Record<string, unknown>): boolean {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((entries[mid] as Entry).t < t) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < entries.length && (entries[i] as Entry).t === t; i++) {
+    const e = entries[i] as Entry;
+    if (e.key !== undefined ? e.key === key() : isShownEvent(e.ev as Record<string, unknown>, event)) return true;
+  }
+  return false;
 }
 
 /**
