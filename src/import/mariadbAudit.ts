@@ -26,8 +26,9 @@
  * open at the end of a line continues on the next line (a raw newline, as some builds write), up to
  * MAX_CONTINUATION lines; a line that opens a new entry ends it.
  */
-/** One DAS event in the MySQL record-version 1.2 shape (src/import/records.ts writes them). */
-export type DasEvent = Record<string, unknown>;
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { DasEvent, Importer } from './records.js';
 
 /** One parsed server_audit entry. */
 export interface AuditEntry {
@@ -57,6 +58,8 @@ const TABLE_OPERATIONS = new Set(['READ', 'WRITE', 'CREATE', 'ALTER', 'DROP', 'R
 export const MAX_PENDING = 10_000;
 /** Lines a quoted statement may span (raw newlines) before the entry is given up as unreadable. */
 export const MAX_CONTINUATION = 1_000;
+/** A longer line is unreadable (server_audit cuts statements at server_audit_query_log_limit, 1024 by default). */
+export const MAX_LINE_CHARS = 16 * 1024 * 1024;
 
 /** The fields before the object: timestamp, serverhost, username, host, connectionid, queryid, operation, database. */
 const HEAD = /^(\d{8} \d\d:\d\d:\d\d),([^,]*),([^,]*),([^,]*),(\d+),(\d+),([A-Z_]+),([^,]*),/;
@@ -185,7 +188,7 @@ interface Pending {
 
 /**
  * The converter's state: feed it lines in order (`push`), then `end()`; each returns the DAS events to write now.
- * Pure (no I/O): the streaming driver is convertMariadbAuditLines.
+ * Pure (no I/O): mariadbAuditImporter streams files through it.
  */
 export class MariadbAuditConverter {
   readonly counts: ConvertCounts = { lines: 0, unreadable: 0, mainEvents: 0, auxEvents: 0, orphanTables: 0, unknownOperations: 0 };
@@ -225,11 +228,21 @@ export class MariadbAuditConverter {
       }
     }
     if (line === '' || line === '\r') return out;
+    if (line.length > MAX_LINE_CHARS) {
+      this.problem(lineNo, `line over ${MAX_LINE_CHARS} characters`);
+      return out;
+    }
     const r = parseAuditLine(line.endsWith('\r') ? line.slice(0, -1) : line);
     if ('entry' in r) this.take(r.entry, out, lineNo);
     else if (r.open) this.open = { text: line, line: lineNo, lines: 1 };
     else this.problem(lineNo, r.error);
     return out;
+  }
+
+  /** The end of one file (rotated logs are read in order, one converter): an open statement is unreadable. */
+  endFile(): void {
+    if (this.open !== undefined) this.problem(this.open.line, 'the file ends inside a quoted statement');
+    this.open = undefined;
   }
 
   /** The end of the log: an open statement is unreadable, waiting TABLE entries are emitted as orphans. */
@@ -352,21 +365,28 @@ export class MariadbAuditConverter {
 }
 
 /**
- * Streams one log: its lines in, DAS events out (in log order, each MAIN followed by its AUX events). Unreadable
- * lines go to `onProblem` with their line number; `counts` (the converter's) are final once the iteration ends.
+ * `dasguard import mariadb-audit FILE...`: the files in the order given (rotated logs: oldest first, e.g.
+ * server_audit.log.1 server_audit.log), through one converter, so a statement's TABLE entries may end one file
+ * and its QUERY open the next.
  */
-export async function* convertMariadbAuditLines(
-  lines: AsyncIterable<string> | Iterable<string>,
-  onProblem: (p: LineProblem) => void,
-  opts: ConvertOptions = {},
-  counts?: (c: ConvertCounts) => void,
-): AsyncGenerator<DasEvent> {
-  const conv = new MariadbAuditConverter(onProblem, opts);
-  let n = 0;
-  for await (const line of lines) {
-    n++;
-    for (const ev of conv.push(line, n)) yield ev;
-  }
-  for (const ev of conv.end()) yield ev;
-  counts?.(conv.counts);
+export function mariadbAuditImporter(opts: ConvertOptions = {}): Importer {
+  return {
+    version: '1.2',
+    idSeed: 'dasguard-import-mariadb-audit',
+    async readFiles(paths, sink) {
+      let file = paths[0] ?? '';
+      const conv = new MariadbAuditConverter((p) => sink.problem(file, p.line, p.message), opts);
+      for (const path of paths) {
+        file = path;
+        const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+        let n = 0;
+        for await (const line of lines) {
+          n++;
+          for (const ev of conv.push(line, n)) await sink.event(ev);
+        }
+        conv.endFile();
+      }
+      for (const ev of conv.end()) await sink.event(ev);
+    },
+  };
 }
