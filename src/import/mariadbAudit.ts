@@ -143,11 +143,14 @@ const ERROR_NAMES: Record<number, string> = {
   1227: 'ER_SPECIFIC_ACCESS_DENIED_ERROR',
 };
 
-/** errorMessage for a retcode: "" for 0 (DAS MySQL's "no error"), else the code and its name, the message unknown. */
+/**
+ * errorMessage for a retcode: "" for 0 (DAS MySQL's "no error"); else the error's name when known, and that the
+ * message is unknown. The code itself is in exitCode (digits here would be masked by redaction as a literal).
+ */
 export function errorMessageFor(retcode: number | null): string {
   if (retcode === null || retcode === 0) return '';
   const name = ERROR_NAMES[retcode];
-  return `MariaDB error ${retcode}${name ? ` (${name})` : ''}; server_audit logs the code only, not the message`;
+  return `MariaDB error ${name ?? '(see exitCode)'}: server_audit logs the error code only, not its message`;
 }
 
 export interface ConvertOptions {
