@@ -20,7 +20,9 @@
  * - sessionId = connectionid (text), statementId = queryid (number), as Aurora's DAS gives them.
  * What the log does not hold is null (pid, rowCount, serverVersion, transactionId, remotePort before MariaDB 12,
  * netProtocol, clientApplication), and an error's message is unknown: errorMessage names the code only.
- * The log's timestamp has no zone and whole seconds: it is read as `utcOffsetMinutes` (default 0, UTC).
+ * The log's timestamp has no zone and whole seconds: it is read as `utcOffsetMinutes` (default 0, UTC), and the
+ * entries of one second are given 0, 1, 2... milliseconds in log order (after the 999th, microseconds), so that rules
+ * about order (a correlation's sequence: failed logins THEN a login) see the log's order rather than a tie.
  *
  * A line that cannot be read is counted and reported (`file:line: reason`), never thrown. A quoted statement left
  * open at the end of a line continues on the next line (a raw newline, as some builds write), up to
@@ -47,6 +49,8 @@ export interface AuditEntry {
   object: string;
   /** Null when empty (TABLE entries). */
   retcode: number | null;
+  /** The microseconds of its DAS time, from its place within its second (0, 1 ms, 2 ms... in log order). */
+  micros?: number;
 }
 
 /** The operations that become a MAIN event. */
@@ -158,12 +162,12 @@ export interface ConvertOptions {
   utcOffsetMinutes?: number;
 }
 
-/** `YYYYMMDD HH:MM:SS` in the given zone -> DAS's `YYYY-MM-DD HH:MM:SS.000000+00` (UTC). */
-export function dasTime(timestamp: string, utcOffsetMinutes = 0): string {
+/** `YYYYMMDD HH:MM:SS` in the given zone, plus `micros` -> DAS's `YYYY-MM-DD HH:MM:SS.ffffff+00` (UTC). */
+export function dasTime(timestamp: string, utcOffsetMinutes = 0, micros = 0): string {
   const ms =
     Date.UTC(+timestamp.slice(0, 4), +timestamp.slice(4, 6) - 1, +timestamp.slice(6, 8), +timestamp.slice(9, 11), +timestamp.slice(12, 14), +timestamp.slice(15, 17)) -
     utcOffsetMinutes * 60_000;
-  return `${new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')}.000000+00`;
+  return `${new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')}.${String(micros).padStart(6, '0')}+00`;
 }
 
 /** The counts of one conversion. */
@@ -199,6 +203,9 @@ export class MariadbAuditConverter {
   private readonly offset: number;
   /** A quoted statement left open: its text so far, its first line, how many lines. */
   private open: { text: string; line: number; lines: number } | undefined;
+  /** The last entry's second and its place in it (entries of one second are 1 ms apart, in log order). */
+  private second = '';
+  private inSecond = 0;
 
   constructor(
     private readonly onProblem: (p: LineProblem) => void,
@@ -264,6 +271,13 @@ export class MariadbAuditConverter {
   }
 
   private take(e: AuditEntry, out: DasEvent[], lineNo: number): void {
+    if (e.timestamp === this.second) this.inSecond++;
+    else {
+      this.second = e.timestamp;
+      this.inSecond = 0;
+    }
+    // 1 ms apart (dasguard's clock is logTimeMs), then 1 µs apart after the 999th entry of a second, then a tie
+    e.micros = this.inSecond < 1000 ? this.inSecond * 1000 : Math.min(999_000 + this.inSecond - 999, 999_999);
     const waiting = this.pending.get(e.connectionId);
     if (TABLE_OPERATIONS.has(e.operation)) {
       if (waiting !== undefined && (waiting.queryId !== e.queryId || waiting.entries.length >= MAX_PENDING)) {
@@ -302,7 +316,7 @@ export class MariadbAuditConverter {
 
   private common(e: AuditEntry): DasEvent {
     return {
-      logTime: dasTime(e.timestamp, this.offset),
+      logTime: dasTime(e.timestamp, this.offset, e.micros),
       type: 'record',
       clientApplication: null,
       pid: null,
@@ -320,8 +334,8 @@ export class MariadbAuditConverter {
       serverType: 'MySQL',
       serviceName: 'MariaDB server_audit',
       serverVersion: null,
-      startTime: dasTime(start.timestamp, this.offset),
-      endTime: dasTime(e.timestamp, this.offset),
+      startTime: dasTime(start.timestamp, this.offset, start.micros),
+      endTime: dasTime(e.timestamp, this.offset, e.micros),
       transactionId: null,
       dbProtocol: 'MySQL',
       netProtocol: null,

@@ -55,6 +55,12 @@ describe('mariadb-audit: parsing one line', () => {
     const v6 = parseAuditLine('20261202 05:13:30,vm,app,::1,4,0,CONNECT,shop,,0');
     assert.ok('entry' in v6 && v6.entry.host === '::1' && v6.entry.port === null);
   });
+  it('entries of one busy second stay ordered: 1 ms apart, then 1 µs apart after the 999th, never past the second', () => {
+    const { events } = convert(Array.from({ length: 2_100 }, (_, i) => `20261202 05:13:30,vm,app,h,${i + 1},0,CONNECT,,,0`));
+    assert.equal(events[999]!.logTime, '2026-12-02 05:13:30.999000+00');
+    assert.equal(events[1000]!.logTime, '2026-12-02 05:13:30.999001+00');
+    assert.equal(events[2099]!.logTime, '2026-12-02 05:13:30.999999+00');
+  });
   it('the log time (no zone, whole seconds) becomes DAS time in UTC, shifted by a given offset', () => {
     assert.equal(dasTime('20261202 05:13:30'), '2026-12-02 05:13:30.000000+00');
     assert.equal(dasTime('20261202 01:00:00', 120), '2026-12-01 23:00:00.000000+00');
@@ -94,6 +100,9 @@ describe('mariadb-audit: events', () => {
       ],
     );
     assert.equal(events[0]!.commandText, "SELECT c.pan FROM cards c JOIN cards d ON c.id=d.id WHERE c.pan = 'it''s'");
+    // one second, three entries: 0, 1, 2 ms in log order (the MAIN is its QUERY line, after its TABLE lines)
+    assert.deepEqual(events.map((e) => e.logTime), ['2026-12-02 05:13:30.002000+00', '2026-12-02 05:13:30.000000+00', '2026-12-02 05:13:30.001000+00']);
+    assert.equal(events[0]!.startTime, '2026-12-02 05:13:30.000000+00');
     assert.equal(events[1]!.commandText, 'cards');
     assert.equal(events[1]!.exitCode, '');
     assert.deepEqual({ ...conv.counts }, { lines: 3, unreadable: 0, mainEvents: 1, auxEvents: 2, orphanTables: 0, unknownOperations: 0 });
