@@ -193,6 +193,7 @@ export function entryFromJson(o: unknown): LogEntry | string {
 
 const AUDIT_PREFIX = 'AUDIT: ';
 const NOT_LOGGED = '<not logged>';
+const NO_PARAMETERS = '<none>';
 
 /** The fields every event of an entry shares (record version 1.1). */
 function baseEvent(e: LogEntry, logTime: string): DasEvent {
@@ -229,17 +230,18 @@ function baseEvent(e: LogEntry, logTime: string): DasEvent {
 
 /**
  * A pgaudit AUDIT message -> the event's own fields, or why not. The message is a CSV line: AUDIT_TYPE,
- * STATEMENT_ID, SUBSTATEMENT_ID, CLASS, COMMAND, OBJECT_TYPE, OBJECT_NAME, STATEMENT, [ROWS (log_rows),] PARAMETER.
+ * STATEMENT_ID, SUBSTATEMENT_ID, CLASS, COMMAND, OBJECT_TYPE, OBJECT_NAME, STATEMENT, PARAMETER (`<not logged>` without pgaudit.log_parameter, `<none>` for no
+ * parameters), and ROWS last with pgaudit.log_rows.
  */
 export function auditFields(message: string): DasEvent | string {
   const f = splitCsvLine(message.slice(AUDIT_PREFIX.length));
   if (f === undefined || f.length < 9) return `pgaudit AUDIT line with ${f === undefined ? 'an open quote' : `${f.length} fields, expected 9 or 10`}`;
   const [, statementId, substatementId, cls, command, objectType, objectName, statement] = f as [string, string, string, string, string, string, string, string];
-  const rows = f.length >= 10 ? f[8]! : undefined;
-  const parameter = f[f.length - 1]!;
+  const parameter = f[8]!;
+  const rows = f[9];
   if (!/^\d+$/.test(statementId) || !/^\d+$/.test(substatementId)) return `pgaudit AUDIT line with statement id ${JSON.stringify(statementId)}, substatement id ${JSON.stringify(substatementId)}`;
   let paramList: string[] = [];
-  if (parameter !== NOT_LOGGED && parameter !== '') paramList = splitCsvLine(parameter) ?? [parameter];
+  if (parameter !== NOT_LOGGED && parameter !== NO_PARAMETERS && parameter !== '') paramList = splitCsvLine(parameter) ?? [parameter];
   return {
     statementId: Number(statementId),
     substatementId: Number(substatementId),
@@ -301,7 +303,9 @@ export class PgauditMapper {
     }
     await this.release(session);
     if (e.severity === 'LOG' && e.message.startsWith('connection authorized:')) {
-      await this.emit({ ...baseEvent(e, logTime), command: 'CONNECT' });
+      // csvlog's application_name column is still empty on this line: the message names it
+      const app = /application_name=(\S+)/.exec(e.message)?.[1];
+      await this.emit({ ...baseEvent(e, logTime), command: 'CONNECT', ...(app !== undefined && e.application === null ? { clientApplication: app } : {}) });
     } else if (e.severity === 'LOG' && e.message.startsWith('disconnection:')) {
       await this.emit({ ...baseEvent(e, logTime), command: 'DISCONNECT' });
     } else if (isAuthFailure(e)) {
