@@ -27,6 +27,9 @@
  * A line that cannot be read is counted and reported (`file:line: reason`), never thrown. A quoted statement left
  * open at the end of a line continues on the next line (a raw newline, as some builds write), up to
  * MAX_CONTINUATION lines; a line that opens a new entry ends it.
+ *
+ * A little over 400 lines: the line parser, the statement grouping and the mapping share AuditEntry and read as one
+ * format's converter (as pgaudit.ts does); split, each part would be a fragment of the other.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
