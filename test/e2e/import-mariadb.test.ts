@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -40,8 +40,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('a real MariaDB server_audit log, imported and replayed with the bundled rules, gives the expected alerts', { skip, timeout: 150_000 }, async () => {
+test('a real MariaDB server_audit log, imported and replayed with the bundled rules, gives the expected alerts', { skip, timeout: 150_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dasguard-mariadb-e2e-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true })); // the server's data dir is ~110 MB
   const datadir = join(dir, 'data');
   const sock = join(dir, 'mysqld.sock');
   const audit = join(dir, 'server_audit.log');
