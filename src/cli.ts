@@ -72,6 +72,11 @@ export const COMMANDS: Readonly<Record<string, RegisteredCommand>> = {
     summary: 'Activity stream, Kinesis stream, checkpoint age, last heartbeat, open loss windows.',
     load: async () => (await import('./commands/status.js')).statusCli,
   },
+  import: {
+    synopsis: 'import pgaudit FILE...',
+    summary: "Turn a database's audit log (PostgreSQL pgaudit csvlog/jsonlog) into DAS records to replay.",
+    load: async () => (await import('./commands/import.js')).importCli,
+  },
   stream: {
     synopsis: 'stream start|stop',
     summary: "Start or stop a cluster's activity stream (checks the documented rules first).",

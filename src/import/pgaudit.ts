@@ -1,0 +1,385 @@
+/**
+ * `dasguard import pgaudit`: a PostgreSQL csvlog or jsonlog (log_destination = csvlog / jsonlog) -> DAS PostgreSQL
+ * record version 1.1 events, streamed line by line. What becomes an event:
+ * - a pgaudit `AUDIT: SESSION|OBJECT,...` LOG line: its class, command, object, statement, parameters (and rows
+ *   with pgaudit.log_rows);
+ * - `connection authorized` -> MISC/CONNECT; `disconnection` -> MISC/DISCONNECT;
+ * - a FATAL failed login (SQLSTATE class 28: 28P01 bad password, 28000 no pg_hba entry) -> MISC/AUTH FAILURE with
+ *   exitCode and errorMessage, as public consumers match it on Aurora (/work/shared/das-notes.md);
+ * - an ERROR line: its message and SQLSTATE go on the statement's event when pgaudit logged that statement just
+ *   before in the same session (held back until the session's next line for that reason), else an event of its own.
+ * Other log lines (checkpoints, startup...) are not activity and are skipped silently. A line that cannot be read
+ * (a broken CSV record, bad JSON, a time it cannot convert) is sent to the sink as a problem with its file:line.
+ *
+ * CSV: a small state machine, not an npm parser: csvlog is one fixed dialect (comma, `"` quotes doubled, a record
+ * ends at a newline outside quotes), we need the first line number of each record for problems, and it keeps the
+ * shared node_modules without a new dependency. A record left in quotes past MAX_RECORD_CHARS is dropped as a problem
+ * so one broken quote cannot swallow the rest of a multi-GB file into memory.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { DasEvent, ImportSink, Importer } from './records.js';
+
+/** A csvlog record (or a jsonlog line) longer than this is dropped as a problem. */
+export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
+
+/** The csvlog columns (PostgreSQL 13+: 23 at least; 14+ adds leader_pid, query_id). */
+const CSV = {
+  logTime: 0,
+  user: 1,
+  database: 2,
+  pid: 3,
+  connectionFrom: 4,
+  sessionId: 5,
+  severity: 11,
+  sqlState: 12,
+  message: 13,
+  detail: 14,
+  query: 19,
+  application: 22,
+} as const;
+const MIN_CSV_COLUMNS = 23;
+
+/** One log entry, whichever destination wrote it. */
+export interface LogEntry {
+  logTime: string;
+  user: string | null;
+  database: string | null;
+  pid: number | null;
+  remoteHost: string | null;
+  remotePort: string | null;
+  sessionId: string | null;
+  severity: string;
+  sqlState: string | null;
+  message: string;
+  query: string | null;
+  application: string | null;
+}
+
+/**
+ * Splits CSV text into records of fields, fed line by line: `push(line)` returns the record when the line ends it,
+ * undefined while a quoted field goes on into the next line. Quoted fields keep their newlines.
+ */
+export class CsvRecordReader {
+  private fields: string[] = [];
+  private field = '';
+  private inQuotes = false;
+  private chars = 0;
+
+  /** Whether a record is open (a quoted field runs past the last line pushed). */
+  get pending(): boolean {
+    return this.inQuotes;
+  }
+
+  push(line: string): string[] | undefined {
+    this.chars += line.length + 1;
+    for (let i = 0; i < line.length; i++) {
+      const c = line.charCodeAt(i);
+      if (this.inQuotes) {
+        if (c === 34 /* " */) {
+          if (line.charCodeAt(i + 1) === 34) {
+            this.field += '"';
+            i++;
+          } else this.inQuotes = false;
+        } else {
+          // the run up to the next quote at once
+          const q = line.indexOf('"', i);
+          const end = q < 0 ? line.length : q;
+          this.field += line.slice(i, end);
+          i = end - 1;
+        }
+      } else if (c === 44 /* , */) {
+        this.fields.push(this.field);
+        this.field = '';
+      } else if (c === 34 && this.field === '') this.inQuotes = true;
+      else this.field += line[i];
+    }
+    if (this.inQuotes) {
+      this.field += '\n';
+      return undefined;
+    }
+    this.fields.push(this.field);
+    const record = this.fields;
+    this.reset();
+    return record;
+  }
+
+  /** Characters held by the open record. */
+  get size(): number {
+    return this.chars;
+  }
+
+  reset(): void {
+    this.fields = [];
+    this.field = '';
+    this.inQuotes = false;
+    this.chars = 0;
+  }
+}
+
+/** Splits one CSV line (a pgaudit AUDIT message, a parameter list) into fields; undefined if a quote is left open. */
+export function splitCsvLine(text: string): string[] | undefined {
+  const r = new CsvRecordReader();
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const rec = r.push(lines[i]!);
+    if (rec !== undefined) return i === lines.length - 1 ? rec : undefined;
+  }
+  return undefined;
+}
+
+/** "2026-12-02 05:20:11.123 UTC" -> "2026-12-02 05:20:11.123000+00" (the DAS form); undefined if not understood. */
+export function dasLogTime(text: string): string | undefined {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))? ?(UTC|GMT|Z|[+-]\d\d(?::?\d\d)?)$/.exec(text.trim());
+  if (m === null) return undefined;
+  const frac = (m[3] ?? '').padEnd(6, '0');
+  const zone = m[4]!;
+  if (zone === 'UTC' || zone === 'GMT' || zone === 'Z') return `${m[1]} ${m[2]}.${frac}+00`;
+  // an offset: convert to UTC so every time reads alike
+  const ms = Date.parse(`${m[1]}T${m[2]}.${frac.slice(0, 3)}${zone.length === 3 ? `${zone}:00` : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`}`);
+  if (Number.isNaN(ms)) return undefined;
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${frac}+00`;
+}
+
+function orNull(s: string | undefined): string | null {
+  return s === undefined || s === '' ? null : s;
+}
+
+/** A csvlog record -> LogEntry, or why not. */
+export function entryFromCsv(f: string[]): LogEntry | string {
+  if (f.length < MIN_CSV_COLUMNS) return `expected at least ${MIN_CSV_COLUMNS} csvlog columns, got ${f.length}`;
+  const from = f[CSV.connectionFrom] ?? '';
+  const colon = from.lastIndexOf(':');
+  const [host, port] = from === '' ? [null, null] : colon > 0 && /^\d+$/.test(from.slice(colon + 1)) ? [from.slice(0, colon), from.slice(colon + 1)] : [from, null];
+  const pid = Number(f[CSV.pid]);
+  return {
+    logTime: f[CSV.logTime]!,
+    user: orNull(f[CSV.user]),
+    database: orNull(f[CSV.database]),
+    pid: Number.isInteger(pid) && f[CSV.pid] !== '' ? pid : null,
+    remoteHost: host,
+    remotePort: port,
+    sessionId: orNull(f[CSV.sessionId]),
+    severity: f[CSV.severity]!,
+    sqlState: orNull(f[CSV.sqlState]),
+    message: f[CSV.message]!,
+    query: orNull(f[CSV.query]),
+    application: orNull(f[CSV.application]),
+  };
+}
+
+/** A jsonlog line's object -> LogEntry, or why not. */
+export function entryFromJson(o: unknown): LogEntry | string {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'a jsonlog line is a JSON object';
+  const j = o as Record<string, unknown>;
+  const str = (k: string): string | null => (typeof j[k] === 'string' && j[k] !== '' ? (j[k] as string) : typeof j[k] === 'number' ? String(j[k]) : null);
+  if (str('timestamp') === null || str('error_severity') === null || typeof j.message !== 'string') return 'jsonlog line without timestamp, error_severity or message';
+  return {
+    logTime: str('timestamp')!,
+    user: str('user'),
+    database: str('dbname'),
+    pid: typeof j.pid === 'number' ? j.pid : null,
+    remoteHost: str('remote_host'),
+    remotePort: str('remote_port'),
+    sessionId: str('session_id'),
+    severity: str('error_severity')!,
+    sqlState: str('state_code'),
+    message: j.message,
+    query: str('statement'),
+    application: str('application_name'),
+  };
+}
+
+const AUDIT_PREFIX = 'AUDIT: ';
+const NOT_LOGGED = '<not logged>';
+const NO_PARAMETERS = '<none>';
+
+/** The fields every event of an entry shares (record version 1.1). */
+function baseEvent(e: LogEntry, logTime: string): DasEvent {
+  return {
+    type: 'record',
+    startTime: logTime,
+    logTime,
+    statementId: 0,
+    substatementId: 1,
+    class: 'MISC',
+    command: null,
+    objectType: null,
+    objectName: null,
+    databaseName: e.database,
+    dbUserName: e.user,
+    remoteHost: e.remoteHost,
+    remotePort: e.remotePort,
+    sessionId: e.sessionId,
+    rowCount: null,
+    commandText: null,
+    paramList: [],
+    pid: e.pid,
+    clientApplication: e.application,
+    exitCode: null,
+    errorMessage: null,
+    serverType: 'PostgreSQL',
+    serviceName: 'PostgreSQL',
+    serverVersion: null,
+    serverHost: null,
+    netProtocol: e.remoteHost === '[local]' ? 'UNIX' : 'TCP',
+    dbProtocol: 'Postgres 3.0',
+  };
+}
+
+/**
+ * A pgaudit AUDIT message -> the event's own fields, or why not. The message is a CSV line: AUDIT_TYPE,
+ * STATEMENT_ID, SUBSTATEMENT_ID, CLASS, COMMAND, OBJECT_TYPE, OBJECT_NAME, STATEMENT, PARAMETER (`<not logged>` without pgaudit.log_parameter, `<none>` for no
+ * parameters), and ROWS last with pgaudit.log_rows.
+ */
+export function auditFields(message: string): DasEvent | string {
+  const f = splitCsvLine(message.slice(AUDIT_PREFIX.length));
+  if (f === undefined || f.length < 9) return `pgaudit AUDIT line with ${f === undefined ? 'an open quote' : `${f.length} fields, expected 9 or 10`}`;
+  const [, statementId, substatementId, cls, command, objectType, objectName, statement] = f as [string, string, string, string, string, string, string, string];
+  const parameter = f[8]!;
+  const rows = f[9];
+  if (!/^\d+$/.test(statementId) || !/^\d+$/.test(substatementId)) return `pgaudit AUDIT line with statement id ${JSON.stringify(statementId)}, substatement id ${JSON.stringify(substatementId)}`;
+  let paramList: string[] = [];
+  if (parameter !== NOT_LOGGED && parameter !== NO_PARAMETERS && parameter !== '') paramList = splitCsvLine(parameter) ?? [parameter];
+  return {
+    statementId: Number(statementId),
+    substatementId: Number(substatementId),
+    class: cls,
+    command,
+    objectType: orNull(objectType),
+    objectName: orNull(objectName),
+    commandText: statement === NOT_LOGGED ? null : statement,
+    rowCount: rows !== undefined && /^\d+$/.test(rows) ? Number(rows) : null,
+    paramList,
+  };
+}
+
+/** SQLSTATE class 28: invalid authorization (28P01 bad password, 28000 no pg_hba.conf entry / role does not exist). */
+function isAuthFailure(e: LogEntry): boolean {
+  return e.severity === 'FATAL' && e.sqlState !== null && e.sqlState.startsWith('28');
+}
+
+/** Maps log entries to events, holding each session's last audited statement until its next line (for its ERROR). */
+export class PgauditMapper {
+  /** Per session: the events of its last audited statement, not yet sent. */
+  private readonly held = new Map<string, DasEvent[]>();
+
+  constructor(private readonly emit: (e: DasEvent) => Promise<void>) {}
+
+  /** Maps one entry; a string is why it cannot be read. */
+  async entry(e: LogEntry): Promise<string | undefined> {
+    const logTime = dasLogTime(e.logTime);
+    if (logTime === undefined) return `log time ${JSON.stringify(e.logTime)} not understood (set log_timezone = 'UTC')`;
+    const session = e.sessionId ?? `pid:${e.pid}`;
+    if (e.severity === 'LOG' && e.message.startsWith(AUDIT_PREFIX)) {
+      const fields = auditFields(e.message);
+      if (typeof fields === 'string') return fields;
+      const event = { ...baseEvent(e, logTime), ...fields };
+      const held = this.held.get(session);
+      // substatements of the held statement stay with it; a new statement sends the held one first
+      if (held !== undefined && held[0]!.statementId === event.statementId) held.push(event);
+      else {
+        await this.release(session);
+        this.held.set(session, [event]);
+      }
+      return undefined;
+    }
+    if (e.severity === 'ERROR') {
+      const held = this.held.get(session);
+      // the statement pgaudit logged just before fails: its error goes on its event (the one whose text failed)
+      if (held !== undefined) {
+        const target = held.find((h) => e.query !== null && h.commandText === e.query) ?? (e.query === null ? held[0] : undefined);
+        if (target !== undefined) {
+          target.exitCode = e.sqlState;
+          target.errorMessage = e.message;
+          await this.release(session);
+          return undefined;
+        }
+      }
+      await this.release(session);
+      await this.emit({ ...baseEvent(e, logTime), command: 'ERROR', commandText: e.query, exitCode: e.sqlState, errorMessage: e.message });
+      return undefined;
+    }
+    await this.release(session);
+    if (e.severity === 'LOG' && e.message.startsWith('connection authorized:')) {
+      // csvlog's application_name column is still empty on this line: the message names it
+      const app = /application_name=(\S+)/.exec(e.message)?.[1];
+      await this.emit({ ...baseEvent(e, logTime), command: 'CONNECT', ...(app !== undefined && e.application === null ? { clientApplication: app } : {}) });
+    } else if (e.severity === 'LOG' && e.message.startsWith('disconnection:')) {
+      await this.emit({ ...baseEvent(e, logTime), command: 'DISCONNECT' });
+    } else if (isAuthFailure(e)) {
+      await this.emit({ ...baseEvent(e, logTime), command: 'AUTH FAILURE', exitCode: e.sqlState, errorMessage: e.message });
+    } else if (e.severity === 'FATAL' && e.sessionId !== null && e.user !== null) {
+      // a session ended by an error (database does not exist, terminated by an administrator...)
+      await this.emit({ ...baseEvent(e, logTime), command: 'ERROR', commandText: e.query, exitCode: e.sqlState, errorMessage: e.message });
+    }
+    return undefined;
+  }
+
+  private async release(session: string): Promise<void> {
+    const held = this.held.get(session);
+    if (held === undefined) return;
+    this.held.delete(session);
+    for (const ev of held) await this.emit(ev);
+  }
+
+  /** Sends what is still held (end of input). */
+  async end(): Promise<void> {
+    for (const session of [...this.held.keys()]) await this.release(session);
+  }
+}
+
+/** Reads one file (csvlog or jsonlog, told by its first character) into the mapper; problems go to the sink. */
+async function readFile(path: string, mapper: PgauditMapper, sink: ImportSink): Promise<void> {
+  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const csv = new CsvRecordReader();
+  let format: 'csv' | 'json' | undefined;
+  let lineNo = 0;
+  let recordLine = 0;
+  for await (const line of lines) {
+    lineNo++;
+    if (!csv.pending) {
+      recordLine = lineNo;
+      if (line.trim() === '') continue;
+      format ??= line.trimStart().startsWith('{') ? 'json' : 'csv';
+    }
+    let entry: LogEntry | string;
+    if (format === 'json') {
+      if (line.length > MAX_RECORD_CHARS) {
+        sink.problem(path, lineNo, `jsonlog line over ${MAX_RECORD_CHARS} characters`);
+        continue;
+      }
+      try {
+        entry = entryFromJson(JSON.parse(line));
+      } catch (err) {
+        entry = `not JSON: ${(err as Error).message}`;
+      }
+    } else {
+      const rec = csv.push(line);
+      if (rec === undefined) {
+        if (csv.size > MAX_RECORD_CHARS) {
+          sink.problem(path, recordLine, `csvlog record over ${MAX_RECORD_CHARS} characters (an unclosed quote?): skipped`);
+          csv.reset();
+        }
+        continue;
+      }
+      entry = entryFromCsv(rec);
+    }
+    const problem = typeof entry === 'string' ? entry : await mapper.entry(entry);
+    if (problem !== undefined) sink.problem(path, recordLine, problem);
+  }
+  if (csv.pending) sink.problem(path, recordLine, 'csvlog record cut off: a quoted field is not closed at the end of the file');
+}
+
+export function pgauditImporter(): Importer {
+  return {
+    version: '1.1',
+    idSeed: 'dasguard-import-pgaudit',
+    async readFiles(paths, sink) {
+      const mapper = new PgauditMapper((e) => sink.event(e));
+      for (const p of paths) await readFile(p, mapper, sink);
+      await mapper.end();
+    },
+  };
+}
