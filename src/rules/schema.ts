@@ -149,6 +149,7 @@ const RULE_SPEC: ObjectSpec = {
   properties: {
     id: { type: 'string', pattern: RULE_ID_PATTERN, patternHint: 'letters, digits and . _ : / -', description: 'Rule id (unique across the files).' },
     description: { type: 'string', description: 'What the rule detects.' },
+    runbook: { type: 'string', description: 'One line: what to check first when it fires (shown in its alerts).' },
     severity: { type: 'string', enum: Severities, description: 'Severity of its alerts.' },
     enabled: { type: 'boolean', description: 'false: loaded and checked, never evaluated (default true).' },
     tags: { type: 'array', items: { type: 'string', description: 'A tag.' }, description: 'Tags, for routing.' },

@@ -13,6 +13,8 @@ import type { Pos } from '../config/problems.js';
 export interface RuleInfo {
   id: string;
   description: string;
+  /** One line: what to check first when it fires (the rule's `runbook:`), or undefined. */
+  runbook?: string;
   severity: Severity;
   tags: string[];
   target: RuleTarget;
