@@ -172,6 +172,7 @@ const RULE_FILE_SPEC: ObjectSpec = {
     lists: { type: 'map', keyPattern: NAME_PATTERN, values: { type: 'any', description: 'A list of values.', jsonSchema: { type: 'array', items: scalar } }, description: 'Named lists of values ($name in a condition).' },
     macros: { type: 'map', keyPattern: NAME_PATTERN, values: condition, description: 'Named conditions ({macro: name}).' },
     timeZone: timeZone('of every rule of every file loaded (set in one file only; default UTC)'),
+    packVersion: { type: 'string', description: 'The version of the rule pack these files belong to (set in one file only; `dasguard validate` shows it).' },
     overrides: { type: 'array', nullIsEmpty: true, items: OVERRIDE_SPEC, description: 'Changes to rules, lists and macros of other files (docs/rules.md).' },
     fields: {
       type: 'any',

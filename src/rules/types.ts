@@ -34,6 +34,8 @@ export interface RuleMatch {
 export interface RuleSet {
   /** Every rule, enabled and disabled, in load order (files sorted, then position in the file). */
   readonly rules: readonly RuleInfo[];
+  /** The files' top-level `packVersion:` (one value across the files), when one sets it. */
+  readonly packVersion?: string | undefined;
   /**
    * The enabled rules of `target` (default `activity`) that fire on `event`, in load order; not those that only
    * feed correlations (`generate: false`, CompiledRule.feedsOnly).
