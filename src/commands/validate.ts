@@ -28,7 +28,8 @@ export async function validateCommand(opts: { paths: string[]; explain?: string 
     return ExitCode.ok;
   }
   const enabled = ruleSet.rules.filter((r) => r.enabled).length;
-  io.stdout.write(`${ruleSet.rules.length} rules (${enabled} enabled) in ${files.length} file${files.length === 1 ? '' : 's'}: OK\n`);
+  const version = ruleSet.packVersion === undefined ? '' : terminalSafe(`, pack version ${ruleSet.packVersion}`);
+  io.stdout.write(`${ruleSet.rules.length} rules (${enabled} enabled) in ${files.length} file${files.length === 1 ? '' : 's'}${version}: OK\n`);
   // Sigma's generate: false: say which enabled rules give no alert of their own, so none is a surprise.
   for (const line of feedOnlyLines(ruleSet)) io.stdout.write(terminalSafe(line) + '\n');
   return ExitCode.ok;

@@ -19,6 +19,8 @@ export interface Alert {
   severity: Severity;
   tags: string[];
   description: string;
+  /** The rule's `runbook:` (what to check first), when it has one. */
+  runbook?: string;
   /** The rule's message template, rendered under the redaction mode (src/redaction). */
   message: string;
   clusterId: string | null;
@@ -69,6 +71,7 @@ export function buildAlert(match: RuleMatch, event: ActivityEvent, position: Rec
     severity: match.rule.severity,
     tags: [...match.rule.tags],
     description: match.rule.description,
+    ...(match.rule.runbook !== undefined ? { runbook: match.rule.runbook } : {}),
     message: redaction === 'literals' ? match.message : renderMessage(parts, ctx, redaction),
     clusterId: event.clusterId,
     instanceId: event.instanceId,
@@ -143,6 +146,7 @@ export function buildCorrelationAlert(f: CorrelationFiring, event: ActivityEvent
     severity: f.rule.severity,
     tags: [...f.rule.tags],
     description: f.rule.description,
+    ...(f.rule.runbook !== undefined ? { runbook: f.rule.runbook } : {}),
     message: renderMessage(redaction === 'literals' ? raw : parts, ctx, redaction),
     clusterId: event.clusterId,
     instanceId: event.instanceId,

@@ -12,6 +12,7 @@ import { MAX_ALERT_BYTES } from '../limits.js';
  *  alert.ts and this module do not import each other. */
 export interface SizedAlert {
   description: string;
+  runbook?: string;
   message: string;
   event: Record<string, unknown>;
   truncated?: boolean;
@@ -56,6 +57,7 @@ export function fitAlert<A extends SizedAlert>(alert: A, limit: number = MAX_ALE
   if (Buffer.byteLength(json) <= limit) return { alert: out, json };
   out.message = cut(out.message, 4096);
   out.description = cut(out.description, 1024);
+  if (out.runbook !== undefined) out.runbook = cut(out.runbook, 1024);
   return { alert: out, json: JSON.stringify(out) };
 }
 

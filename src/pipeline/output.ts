@@ -40,7 +40,9 @@ export function formatAlertText(a: Alert, color: boolean): string {
   const sev = a.severity.toUpperCase().padEnd(8);
   const where = [a.clusterId, a.instanceId].filter((x) => x !== null).join('/');
   const head = color ? `${COLORS[a.severity]}${sev}\x1b[0m` : sev;
-  return `${head} ${terminalSafe(`${a.time ?? '-'} ${a.ruleId}  ${a.message}  [${where || 'unknown'}] (${a.source})`)}`;
+  const line = `${head} ${terminalSafe(`${a.time ?? '-'} ${a.ruleId}  ${a.message}  [${where || 'unknown'}] (${a.source})`)}`;
+  // The runbook on a second line, indented under the message: what to check first.
+  return a.runbook === undefined ? line : `${line}\n         ${terminalSafe(`runbook: ${a.runbook}`)}`;
 }
 
 export function formatAlert(a: Alert, format: OutputFormat, color: boolean): string {

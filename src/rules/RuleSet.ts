@@ -38,8 +38,10 @@ export class CompiledRuleSet implements RuleSet {
   readonly #index: Record<RuleTarget, TargetIndex>;
   /** The enabled correlation rules, in load order. */
   readonly correlations: readonly CompiledRule[];
+  readonly packVersion: string | undefined;
 
-  constructor(compiled: readonly CompiledRule[]) {
+  constructor(compiled: readonly CompiledRule[], packVersion?: string) {
+    this.packVersion = packVersion;
     this.#compiled = compiled;
     this.rules = compiled.map((c) => c.info);
     this.#byId = new Map(compiled.map((c) => [c.info.id, c]));

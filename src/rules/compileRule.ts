@@ -84,6 +84,7 @@ export function compileRule(
   };
 
   const description = text('description') ?? '';
+  const runbook = text('runbook');
 
   let severity: Severity | undefined;
   const sevEntry = get('severity');
@@ -190,6 +191,7 @@ export function compileRule(
   // With a mistake anywhere, no rule set is built: compiling (macros expanded) would be work for nothing.
   if (problems.items.some(isError)) return undefined;
   const info: RuleInfo = { id, description, severity, tags, target, file: rn.file, line: node.pos.line, enabled };
+  if (runbook !== undefined && runbook !== '') info.runbook = runbook;
   const compiled: CompiledRule = {
     info,
     order,

@@ -128,6 +128,8 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
   let incomplete = false;
   // One zone for every file loaded, so the company's zone is set in one place (docs/rules.md "Time of day").
   let timeZone: { name: string; pos: Pos } | undefined;
+  // The pack's version (`dasguard validate` shows it): one value, like timeZone.
+  let packVersion: { name: string; pos: Pos } | undefined;
 
   // Pass 1: the top level of every file (lists, macros and fields are global, so they come first).
   for (const { file, text } of sources) {
@@ -152,6 +154,13 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
           else if (timeZone !== undefined && timeZone.name !== v) {
             problems.add(e.value.pos, `timeZone ${String(v)} here and ${timeZone.name} at ${timeZone.pos.file}:${timeZone.pos.line}: the rule files have one timeZone (a rule may set its own)`);
           } else timeZone ??= { name: v as string, pos: e.value.pos };
+        }
+        else if (e.key === 'packVersion') {
+          const v = e.value.kind === 'scalar' ? e.value.value : undefined;
+          if (typeof v !== 'string' || v.trim() === '') problems.add(e.value.pos, `packVersion is a text, e.g. '2026.12.0', got ${describeNode(e.value)}`);
+          else if (packVersion !== undefined && packVersion.name !== v) {
+            problems.add(e.value.pos, `packVersion ${v} here and ${packVersion.name} at ${packVersion.pos.file}:${packVersion.pos.line}: the rule files have one packVersion`);
+          } else packVersion ??= { name: v, pos: e.value.pos };
         }
         else if (e.key === 'overrides') overrideNodes.push(e.value);
         else problems.add(e.keyPos, `unknown top-level key '${e.key}'${didYouMean(e.key, TOP_KEYS)} (expected ${TOP_KEYS.join(', ')})`);
@@ -193,7 +202,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
   problems.items.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.column ?? 0) - (b.column ?? 0)));
   if (problems.items.some(isError)) return undefined;
   markFeedOnly(effective);
-  return new CompiledRuleSet(effective);
+  return new CompiledRuleSet(effective, packVersion?.name);
 }
 
 /**

@@ -149,6 +149,7 @@ const RULE_SPEC: ObjectSpec = {
   properties: {
     id: { type: 'string', pattern: RULE_ID_PATTERN, patternHint: 'letters, digits and . _ : / -', description: 'Rule id (unique across the files).' },
     description: { type: 'string', description: 'What the rule detects.' },
+    runbook: { type: 'string', description: 'One line: what to check first when it fires (shown in its alerts).' },
     severity: { type: 'string', enum: Severities, description: 'Severity of its alerts.' },
     enabled: { type: 'boolean', description: 'false: loaded and checked, never evaluated (default true).' },
     tags: { type: 'array', items: { type: 'string', description: 'A tag.' }, description: 'Tags, for routing.' },
@@ -171,6 +172,7 @@ const RULE_FILE_SPEC: ObjectSpec = {
     lists: { type: 'map', keyPattern: NAME_PATTERN, values: { type: 'any', description: 'A list of values.', jsonSchema: { type: 'array', items: scalar } }, description: 'Named lists of values ($name in a condition).' },
     macros: { type: 'map', keyPattern: NAME_PATTERN, values: condition, description: 'Named conditions ({macro: name}).' },
     timeZone: timeZone('of every rule of every file loaded (set in one file only; default UTC)'),
+    packVersion: { type: 'string', description: 'The version of the rule pack these files belong to (set in one file only; `dasguard validate` shows it).' },
     overrides: { type: 'array', nullIsEmpty: true, items: OVERRIDE_SPEC, description: 'Changes to rules, lists and macros of other files (docs/rules.md).' },
     fields: {
       type: 'any',

@@ -13,6 +13,8 @@ import type { Pos } from '../config/problems.js';
 export interface RuleInfo {
   id: string;
   description: string;
+  /** One line: what to check first when it fires (the rule's `runbook:`), or undefined. */
+  runbook?: string;
   severity: Severity;
   tags: string[];
   target: RuleTarget;
@@ -32,6 +34,8 @@ export interface RuleMatch {
 export interface RuleSet {
   /** Every rule, enabled and disabled, in load order (files sorted, then position in the file). */
   readonly rules: readonly RuleInfo[];
+  /** The files' top-level `packVersion:` (one value across the files), when one sets it. */
+  readonly packVersion?: string | undefined;
   /**
    * The enabled rules of `target` (default `activity`) that fire on `event`, in load order; not those that only
    * feed correlations (`generate: false`, CompiledRule.feedsOnly).

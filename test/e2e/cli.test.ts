@@ -27,7 +27,10 @@ test('npm start (replay of the bundled samples) prints alerts and a summary, exi
   assert.deepEqual(args.slice(0, 2), ['node', 'bin/dasguard.js']);
   const r = await runCli(args.slice(2));
   assert.equal(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n');
+  // one line per alert, each pack rule's runbook on an indented second line
+  const all = r.stdout.trim().split('\n');
+  const lines = all.filter((l) => !l.startsWith(' '));
+  assert.equal(all.filter((l) => /^\s+runbook: /.test(l)).length, lines.length, 'every pack alert shows its runbook');
   assert.ok(lines.length >= 10, `expected alerts, got:\n${r.stdout}`);
   assert.match(r.stdout, /HIGH|CRITICAL/);
   assert.match(r.stderr, /dasguard replay: \d+ records \(\d+ encrypted\), \d+ activity events, \d+ heartbeats, \d+ alerts, 0 quarantined/);

@@ -97,6 +97,9 @@ test('bad ids, a missing file and an unknown format are usage errors (exit 2)', 
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /cannot read no\/such\.csv/);
   assert.equal((await runCli(['import', 'nosuch', CSV])).code, 2);
+  const max = await runCli(['import', 'pgaudit', CSV, '--max-events', '0']);
+  assert.equal(max.code, 2);
+  assert.match(max.stderr, /--max-events: expected a whole number of at least 1/);
 });
 
 test('a quoted field left open to the end of the file is one problem at the line it starts on', async () => {
