@@ -2,7 +2,7 @@
  * A real MariaDB with the server_audit plugin (Debian `mariadb-server`), started in a temp dir on 127.0.0.1: ten
  * failed logins, a DDL by a privileged account, a SELECT on `cards`; then `dasguard import mariadb-audit` on its
  * audit log and `dasguard replay` of the result with the bundled rules give the alerts a user expects (brute-force,
- * failed-logins-then-success, ddl-by-privileged-user and privilege-change with the SQL, sensitive-table-read with the SQL, the failed SELECT as sql-error).
+ * failed-logins-then-success, ddl-by-privileged-user, privilege-change and privilege-escalation with the SQL, sensitive-table-read with the SQL, the failed SELECT as sql-error).
  * SKIPPED, saying so, when mariadbd is not installed.
  */
 import { test } from 'node:test';
@@ -98,10 +98,14 @@ test('a real MariaDB server_audit log, imported and replayed with the bundled ru
   assert.match(rep.stderr, /0 quarantined/);
   const alerts = jsonLines(rep.stdout) as { ruleId: string; message: string }[];
   const byRule = (id: string) => alerts.filter((a) => a.ruleId === id);
-  // every alert is one of these (privileged-off-hours also fires when the test runs at night: the wall clock's)
-  assert.deepEqual([...new Set(alerts.map((a) => a.ruleId).filter((r) => r !== 'privileged-off-hours'))].sort(), [
-    'brute-force', 'ddl-by-privileged-user', 'failed-logins-then-success', 'privilege-change', 'sensitive-table-read', 'sql-error',
+  // every alert is one of these. Not compared: privileged-off-hours (it fires when the test runs at night: the wall
+  // clock's), and pack 2.0.0's credential-catalog-read, which also fires on CREATE USER and GRANT: their AUX events
+  // WRITE mysql.global_priv, and the rule's hasObject names no command (a pack question, not the import's)
+  const ignored = new Set(['privileged-off-hours', 'credential-catalog-read']);
+  assert.deepEqual([...new Set(alerts.map((a) => a.ruleId).filter((r) => !ignored.has(r)))].sort(), [
+    'brute-force', 'ddl-by-privileged-user', 'failed-logins-then-success', 'privilege-change', 'privilege-escalation', 'sensitive-table-read', 'sql-error',
   ]);
+  assert.deepEqual(byRule('privilege-escalation').map((a) => a.message), ["root escalated privileges on mysql from localhost: GRANT ALL ON *.* TO 'admin'@'%'"]);
   // ten failed logins within the minute: one brute-force alert (a single failure alerts only through correlations)
   assert.equal(byRule('brute-force').length, 1, rep.stdout);
   assert.match(byRule('brute-force')[0]!.message, /^brute force from 127\.0\.0\.1: failed logins, the last as admin \(10 events within 1m for remoteHost=127\.0\.0\.1\)$/);
