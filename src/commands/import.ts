@@ -22,6 +22,10 @@ export const IMPORTERS: Readonly<Record<string, { summary: string; load(): Promi
     summary: 'PostgreSQL csvlog or jsonlog with pgaudit AUDIT lines, connections, failed logins, errors -> PostgreSQL 1.1 events',
     load: async () => (await import('../import/pgaudit.js')).pgauditImporter(),
   },
+  'mariadb-audit': {
+    summary: 'MariaDB server_audit log (file output): CONNECT, FAILED_CONNECT, QUERY and TABLE entries -> MySQL 1.2 MAIN and AUX events',
+    load: async () => (await import('../import/mariadbAudit.js')).mariadbAuditImporter(),
+  },
 };
 
 export interface ImportOptions {
@@ -104,10 +108,11 @@ import { defineCommand, renderHelp } from './command.js';
 
 export const importCli = defineCommand({
   name: 'import',
-  usage: 'Usage: dasguard import pgaudit FILE... [--output FILE|DIR] [--key-file PATH] [--cluster-id ID] [--instance-id ID] [--max-events N]',
+  usage: 'Usage: dasguard import pgaudit|mariadb-audit FILE... [--output FILE|DIR] [--key-file PATH] [--cluster-id ID] [--instance-id ID] [--max-events N]',
   description:
     "Turns a database's own audit log into DAS records, as Kinesis JSON Lines that replay and decode read (docs/import.md):\n" +
     '  pgaudit  PostgreSQL csvlog or jsonlog: pgaudit AUDIT lines, connections, failed logins, ERROR lines\n' +
+    '  mariadb-audit  MariaDB server_audit log: connections, failed logins, statements and the tables they touch\n' +
     'Streamed (any size of log). Plaintext envelopes (as samples/plaintext) by default; encrypted like a real stream with\n' +
     '--key-file. An unreadable line is reported as file:line and skipped. Exit 0; 1 when some lines could not be read; 2\n' +
     'for bad usage.',

@@ -1,0 +1,131 @@
+/**
+ * A real MariaDB with the server_audit plugin (Debian `mariadb-server`), started in a temp dir on 127.0.0.1: ten
+ * failed logins, a DDL by a privileged account, a SELECT on `cards`; then `dasguard import mariadb-audit` on its
+ * audit log and `dasguard replay` of the result with the bundled rules give the alerts a user expects (brute-force,
+ * failed-logins-then-success, ddl-by-privileged-user, privilege-change and privilege-escalation with the SQL, sensitive-table-read with the SQL, the failed SELECT as sql-error).
+ * SKIPPED, saying so, when mariadbd is not installed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { jsonLines, runCli } from '../support/cli.js';
+
+const run = promisify(execFile);
+
+function which(name: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin']) {
+    const p = join(dir, name);
+    if (dir !== '' && existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+const MARIADBD = which('mariadbd');
+const INSTALL_DB = which('mariadb-install-db');
+const CLIENT = which('mariadb');
+const skip = MARIADBD === undefined || INSTALL_DB === undefined || CLIENT === undefined
+  ? 'mariadbd, mariadb-install-db or mariadb not installed (apt-get install mariadb-server): the MariaDB import e2e is skipped'
+  : false;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+test('a real MariaDB server_audit log, imported and replayed with the bundled rules, gives the expected alerts', { skip, timeout: 150_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dasguard-mariadb-e2e-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true })); // the server's data dir is ~110 MB
+  const datadir = join(dir, 'data');
+  const sock = join(dir, 'mysqld.sock');
+  const audit = join(dir, 'server_audit.log');
+  const asRoot = userInfo().uid === 0 ? ['--user=root'] : [];
+  const inst = spawnSync(INSTALL_DB!, ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', ...asRoot], { encoding: 'utf8' });
+  assert.equal(inst.status, 0, inst.stderr);
+  const port = await freePort();
+  const server = spawn(
+    MARIADBD!,
+    [
+      '--no-defaults', `--datadir=${datadir}`, `--socket=${sock}`, `--port=${port}`, '--bind-address=127.0.0.1', '--skip-name-resolve',
+      `--pid-file=${join(dir, 'mysqld.pid')}`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', ...asRoot,
+      '--plugin-load-add=server_audit', '--server_audit_logging=ON', '--server_audit_events=CONNECT,QUERY,TABLE', `--server_audit_file_path=${audit}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let serverLog = '';
+  const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+  try {
+    // the server says when it accepts connections
+    await new Promise<void>((resolve, reject) => {
+      server.stderr!.on('data', (c: Buffer) => {
+        serverLog += c.toString();
+        if (serverLog.includes('ready for connections')) resolve();
+      });
+      void exited.then((code) => reject(new Error(`mariadbd exited (${code}) before it was ready:\n${serverLog}`)));
+    });
+    const sql = (user: string, password: string | undefined, statements: string) =>
+      run(CLIENT!, ['--no-defaults', '-h127.0.0.1', `-P${port}`, `-u${user}`, ...(password !== undefined ? [`-p${password}`] : []), '-e', statements]);
+    await run(CLIENT!, ['--no-defaults', `-S${sock}`, '-uroot', '-e',
+      "CREATE DATABASE shop; CREATE USER 'admin'@'%' IDENTIFIED BY 'adminpw'; GRANT ALL ON *.* TO 'admin'@'%'; " +
+      "CREATE USER 'app'@'%' IDENTIFIED BY 'apppw'; GRANT SELECT, INSERT ON shop.* TO 'app'@'%'"]);
+    for (let i = 0; i < 10; i++) await assert.rejects(sql('admin', 'guess' + i, 'SELECT 1'), /Access denied/);
+    await sql('admin', 'adminpw', "CREATE TABLE shop.cards (id INT PRIMARY KEY, pan VARCHAR(19)); INSERT INTO shop.cards VALUES (7, '4111111111111111')");
+    await sql('app', 'apppw', "USE shop; SELECT pan FROM cards WHERE id = 7");
+    await assert.rejects(sql('app', 'apppw', 'SELECT * FROM shop.nosuch'), /doesn't exist/);
+  } finally {
+    server.kill('SIGTERM');
+    await exited; // the plugin's file is complete once the server has stopped
+  }
+
+  const log = readFileSync(audit, 'utf8');
+  assert.match(log, /,FAILED_CONNECT,,,1045\n/);
+  assert.match(log, /,READ,shop,cards,\n.*,QUERY,shop,'SELECT pan FROM cards WHERE id = 7',0\n/);
+
+  const imp = await runCli(['import', 'mariadb-audit', audit, '--output', dir]);
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.match(imp.stderr, /import mariadb-audit: \d+ events in \d+ records? \(cluster-[A-Z2-7]{26}, db-[A-Z2-7]{26}, version 1\.2\) -> .*aws-rds-das-cluster-[A-Z2-7]{26}\.jsonl; 0 unreadable lines/);
+  const stream = /-> (\S+\.jsonl)/.exec(imp.stderr)![1]!;
+
+  const rep = await runCli(['replay', stream, '--rules', 'rules', '--output', 'jsonl']);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(rep.stderr, /0 quarantined/);
+  const alerts = jsonLines(rep.stdout) as { ruleId: string; message: string }[];
+  const byRule = (id: string) => alerts.filter((a) => a.ruleId === id);
+  // every alert is one of these. Not compared: privileged-off-hours (it fires when the test runs at night: the wall
+  // clock's), and pack 2.0.0's credential-catalog-read, which also fires on CREATE USER and GRANT: their AUX events
+  // WRITE mysql.global_priv, and the rule's hasObject names no command (a pack question, not the import's)
+  const ignored = new Set(['privileged-off-hours', 'credential-catalog-read']);
+  assert.deepEqual([...new Set(alerts.map((a) => a.ruleId).filter((r) => !ignored.has(r)))].sort(), [
+    'brute-force', 'ddl-by-privileged-user', 'failed-logins-then-success', 'privilege-change', 'privilege-escalation', 'sensitive-table-read', 'sql-error',
+  ]);
+  assert.deepEqual(byRule('privilege-escalation').map((a) => a.message), ["root escalated privileges on mysql from localhost: GRANT ALL ON *.* TO 'admin'@'%'"]);
+  // ten failed logins within the minute: one brute-force alert (a single failure alerts only through correlations)
+  assert.equal(byRule('brute-force').length, 1, rep.stdout);
+  assert.match(byRule('brute-force')[0]!.message, /^brute force from 127\.0\.0\.1: failed logins, the last as admin \(10 events within 1m for remoteHost=127\.0\.0\.1\)$/);
+  // admin's login after its failures, in the same second: the entries' order within a second is kept
+  assert.deepEqual(byRule('failed-logins-then-success').map((a) => a.message), [
+    'admin logged in from 127.0.0.1 just after failed logins for that user: was the password guessed? (10 then 1 events within 10m for dbUserName=admin)',
+  ]);
+  assert.equal(byRule('privilege-change').length, 4);
+  // the DDL of root (over the socket: localhost) and admin, both in privileged_users, with their SQL; CREATE USER's
+  // database is `mysql`, the database of the tables it wrote (server_audit's QUERY line says so)
+  assert.deepEqual(byRule('ddl-by-privileged-user').map((a) => a.message), [
+    'root ran CREATE DATABASE on  from localhost: CREATE DATABASE shop',
+    "root ran CREATE USER on mysql from localhost: CREATE USER 'admin'@'%' IDENTIFIED BY *****",
+    "root ran CREATE USER on mysql from localhost: CREATE USER 'app'@'%' IDENTIFIED BY *****",
+    'admin ran CREATE TABLE on shop from 127.0.0.1: CREATE TABLE shop.cards (id INT PRIMARY KEY, pan VARCHAR(?))',
+  ]);
+  // the SELECT on cards, once, showing the statement (literals masked by the default redaction)
+  assert.deepEqual(byRule('sensitive-table-read').map((a) => a.message), ['app read cards on shop from 127.0.0.1: SELECT pan FROM cards WHERE id = ?']);
+  // the failed SELECT: the error's name, and that its message is not in the log
+  assert.deepEqual(byRule('sql-error').map((a) => a.message), [
+    'app on : MariaDB error ER_NO_SUCH_TABLE: server_audit logs the error code only, not its message (1146) in: SELECT * FROM shop.nosuch',
+  ]);
+});
