@@ -5,7 +5,7 @@
  * resource ids, drives the importer into the shared RecordWriter and reports every unreadable line as file:line.
  * Exit 0; 1 when some lines could not be read (the rest is imported); 2 for bad usage or an unreadable file.
  */
-import { createWriteStream, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -62,8 +62,10 @@ export async function importCommand(opts: ImportOptions, io: Io): Promise<number
   if (idProblems.length > 0) throw new UsageError(idProblems.join('\n'));
   const wrapper = opts.keyFile !== undefined ? LocalKeyProvider.fromFile(opts.keyFile) : undefined;
 
-  // --output DIR writes DIR/aws-rds-das-<cluster id>.jsonl: the file name replay takes the resource id from.
+  // --output DIR writes DIR/aws-rds-das-<cluster id>.jsonl: the file name replay takes the resource id from. A path
+  // ending in '/' is a directory, made when missing (`--output streams/` on a fresh checkout).
   let outPath = opts.output;
+  if (outPath !== undefined && /[\\/]$/.test(outPath) && !isDirectory(outPath)) mkdirSync(outPath, { recursive: true });
   if (outPath !== undefined && isDirectory(outPath)) outPath = join(outPath, `${streamNameFor(clusterId)}.jsonl`);
   const out: Writable = outPath !== undefined ? createWriteStream(outPath) : io.stdout;
   const opened = outPath !== undefined ? new Promise<void>((resolve, reject) => out.once('open', () => resolve()).once('error', reject)) : Promise.resolve();
