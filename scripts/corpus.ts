@@ -1,6 +1,6 @@
 /**
  * `npm run corpus`: builds the labelled PostgreSQL detection corpus in test/corpus/postgresql/ from a REAL
- * PostgreSQL 15 + pgaudit (initdb + pg_ctl in a temp dir on 127.0.0.1, as the postgres OS user when run as root).
+ * PostgreSQL 15 + pgaudit (test/support/postgres.ts: a temp server on 127.0.0.1, as the postgres OS user when run as root).
  * It runs benign load first (pgbench -i, a short pgbench run, an application-like workload with an occasional
  * constraint error and a VACUUM/ANALYZE), then scripted incidents one after the other, several varied instances per
  * category, then imports the csvlog with `dasguard import pgaudit` and writes events.jsonl.gz, labels.json, counts.json.
@@ -11,31 +11,15 @@
  * while the incident's psql commands ran belongs to it. Nothing else runs during an incident, so this is exact.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { runCli } from '../test/support/cli.js';
+import { PG_BIN as BIN, startPostgres, whyNoPostgres } from '../test/support/postgres.js';
 
 const run = promisify(execFile);
-const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
-const asRoot = process.getuid?.() === 0;
 const OUT = join('test', 'corpus', 'postgresql');
-
-function server(bin: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return asRoot ? run('runuser', ['-u', 'postgres', '--', join(BIN, bin), ...args]) : run(join(BIN, bin), args);
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 interface Incident {
   id: string;
@@ -45,38 +29,11 @@ interface Incident {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(join(BIN, 'initdb'))) throw new Error(`no PostgreSQL 15 in ${BIN} (apt-get install postgresql-15 postgresql-15-pgaudit, or set PG_BIN)`);
-  const dir = await mkdtemp(join(tmpdir(), 'dg-corpus-'));
-  await chmod(dir, 0o777);
-  const data = join(dir, 'data');
-  const logDir = join(dir, 'log');
-  const port = await freePort();
-  const pw = join(dir, 'pw');
-  await writeFile(pw, 'superpw\n', { mode: 0o644 });
-  let started = false;
+  const why = whyNoPostgres();
+  if (why !== false) throw new Error(why);
+  const pg = await startPostgres();
+  const { port, logDir } = pg;
   try {
-    await server('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pw}`, '-E', 'UTF8', '--no-sync']);
-    const conf = [
-      `listen_addresses = '127.0.0.1'`,
-      `port = ${port}`,
-      `unix_socket_directories = '${dir}'`,
-      `shared_preload_libraries = 'pgaudit'`,
-      `pgaudit.log = 'ddl,role,read,write,misc'`,
-      `pgaudit.log_parameter = on`,
-      `pgaudit.log_relation = on`,
-      `logging_collector = on`,
-      `log_destination = 'csvlog'`,
-      `log_directory = '${logDir}'`,
-      `log_filename = 'pg'`,
-      `log_connections = on`,
-      `log_disconnections = on`,
-      `log_timezone = 'UTC'`,
-      `fsync = off`,
-    ];
-    await writeFile(join(data, 'postgresql.conf'), conf.join('\n') + '\n', { flag: 'a' });
-    await server('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', 'start']);
-    started = true;
-
     const env = (password: string) => ({ ...process.env, PGPASSWORD: password, PGHOST: '127.0.0.1', PGPORT: String(port) });
     /** One connection: each -c is its own query; errors do not stop the rest. Rejections are expected for incidents. */
     const psql = (user: string, password: string, db: string, ...sql: string[]) =>
@@ -165,11 +122,10 @@ async function main(): Promise<void> {
     await incident('sql-injection-probe', () => times(6, (i) => psql('app', 'apppw', 'appdb', probes[i]!)));
     await incident('sql-injection-probe', () => psql('app', 'apppw', 'appdb', "select id from orders where id = '1''", 'select id from orders where id = 1 order by 9 9', 'select 1 union all selec 2', 'select from where', 'sleect pg_sleep(5)'));
 
-    await server('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
-    started = false;
+    await pg.stop(); // the collector has written everything
 
     // --- import and label ---
-    const imported = join(dir, 'imported');
+    const imported = join(pg.dir, 'imported');
     await mkdir(imported);
     const imp = await runCli(['import', 'pgaudit', join(logDir, 'pg.csv'), '--output', imported]);
     if (imp.code !== 0) throw new Error(`import failed: ${imp.stderr}`);
@@ -212,8 +168,7 @@ async function main(): Promise<void> {
     await writeFile(join(OUT, 'counts.json'), JSON.stringify({ events, benignEvents, incidentEvents: Object.values(perCategory).reduce((n, c) => n + c.events, 0), incidentSessions: incidentSessions.size, perCategory }, null, 2) + '\n');
     process.stdout.write(`corpus: ${events} events (${benignEvents} benign), ${labelled.length} incidents -> ${OUT}\n`);
   } finally {
-    if (started) await server('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+    await pg.remove();
   }
 }
 
