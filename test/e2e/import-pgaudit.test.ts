@@ -1,7 +1,6 @@
 /**
- * `dasguard import pgaudit` against a REAL PostgreSQL 15 with pgaudit: initdb + pg_ctl in a temp dir on 127.0.0.1
- * and a free port (as the postgres OS user when the test runs as root: initdb refuses root), csvlog and jsonlog,
- * connections logged; a superuser's DDL, a statement that fails while it runs, five syntax errors (an injection probe), ten failed logins.
+ * `dasguard import pgaudit` against a REAL PostgreSQL 15 with pgaudit (test/support/postgres.ts: a temp server on
+ * 127.0.0.1 and a free port, as the postgres OS user when the test runs as root), csvlog and jsonlog, connections logged; a superuser's DDL, a statement that fails while it runs, five syntax errors (an injection probe), ten failed logins.
  * Both logs are imported and replayed with the bundled rules: the alerts a user expects (ddl-by-privileged-user,
  * sql-error with the SQLSTATE, sql-injection-probe, brute-force) are there. Skips, saying why, when the server or pgaudit is absent
  * (.ci/run installs them: postgresql-15, postgresql-15-pgaudit). PG_BIN overrides /usr/lib/postgresql/15/bin.
@@ -9,73 +8,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jsonLines, runCli } from '../support/cli.js';
+import { PG_BIN as BIN, startPostgres, whyNoPostgres } from '../support/postgres.js';
 
 const run = promisify(execFile);
-const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
-const PGAUDIT = join(BIN, '..', 'lib', 'pgaudit.so');
-const asRoot = process.getuid?.() === 0;
-
-function whySkip(): string | false {
-  if (!existsSync(join(BIN, 'initdb')) || !existsSync(join(BIN, 'psql'))) return `no PostgreSQL 15 in ${BIN} (apt-get install postgresql-15 postgresql-15-pgaudit, or set PG_BIN)`;
-  if (!existsSync(PGAUDIT)) return `no pgaudit in ${PGAUDIT} (apt-get install postgresql-15-pgaudit)`;
-  if (asRoot && !existsSync('/usr/sbin/runuser') && !existsSync('/sbin/runuser')) return 'running as root and no runuser to start PostgreSQL as the postgres user';
-  return false;
-}
-
-/** A server binary, as the postgres OS user when we are root (initdb and postgres refuse root). */
-function server(bin: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return asRoot ? run('runuser', ['-u', 'postgres', '--', join(BIN, bin), ...args]) : run(join(BIN, bin), args);
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** The reason the test is skipped (shown in the test report as `# SKIP <reason>`), or false. */
-const skip = whySkip();
+const skip = whyNoPostgres();
 
 test('a real PostgreSQL 15 + pgaudit log, imported and replayed, gives the alerts a user expects', { skip }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'dg-pg-'));
-  await chmod(dir, 0o777); // the postgres user writes here when we are root
-  const data = join(dir, 'data');
-  const logDir = join(dir, 'log');
-  const port = await freePort();
-  const pw = join(dir, 'pw');
-  await writeFile(pw, 'superpw\n', { mode: 0o644 });
-  let started = false;
+  const pg = await startPostgres();
+  const { dir, logDir, port } = pg;
   try {
-    await server('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pw}`, '-E', 'UTF8', '--no-sync']);
-    const conf = [
-      `listen_addresses = '127.0.0.1'`,
-      `port = ${port}`,
-      `unix_socket_directories = '${dir}'`,
-      `shared_preload_libraries = 'pgaudit'`,
-      `pgaudit.log = 'ddl,role,read,write,misc'`,
-      `pgaudit.log_parameter = on`,
-      `pgaudit.log_relation = on`,
-      `logging_collector = on`,
-      `log_destination = 'csvlog,jsonlog'`,
-      `log_directory = '${logDir}'`,
-      `log_filename = 'pg'`,
-      `log_connections = on`,
-      `log_disconnections = on`,
-      `log_timezone = 'UTC'`,
-      `fsync = off`,
-    ];
-    await writeFile(join(data, 'postgresql.conf'), conf.join('\n') + '\n', { flag: 'a' });
-    await server('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', 'start']);
-    started = true;
     const psql = (user: string, password: string, sql: string) =>
       run(join(BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', 'postgres', '-X', '-v', 'ON_ERROR_STOP=0', '-c', sql], { env: { ...process.env, PGPASSWORD: password } });
     await psql('postgres', 'superpw', "create table accounts (id int, owner text); insert into accounts values (1, 'a'); create role alice login password 'alicepw'");
@@ -86,12 +33,11 @@ test('a real PostgreSQL 15 + pgaudit log, imported and replayed, gives the alert
       await assert.rejects(psql('postgres', 'superpw', probe), /syntax error|unterminated/);
     }
     for (let i = 0; i < 10; i++) await assert.rejects(psql('alice', 'wrong', 'select 1'), /password authentication failed/);
-    await server('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']); // the collector has written everything
-    started = false;
+    await pg.stop(); // the collector has written everything
 
     const alertsOf = async (logFile: string) => {
       const out = join(dir, `out-${logFile}`);
-      await (await import('node:fs/promises')).mkdir(out);
+      await mkdir(out);
       const imp = await runCli(['import', 'pgaudit', join(logDir, logFile), '--output', out]);
       assert.equal(imp.code, 0, imp.stderr);
       assert.match(imp.stderr, /import pgaudit: \d+ events in \d+ records? .*; 0 unreadable lines/);
@@ -123,7 +69,6 @@ test('a real PostgreSQL 15 + pgaudit log, imported and replayed, gives the alert
       assert.equal((brute.event.correlation as { events: number }).events, 10);
     }
   } finally {
-    if (started) await server('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+    await pg.remove();
   }
 });

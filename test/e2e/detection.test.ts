@@ -1,0 +1,51 @@
+/**
+ * Detection figures of the bundled pack on the committed labelled PostgreSQL corpus (test/corpus/postgresql/, built
+ * from a real PostgreSQL 15 + pgaudit by `npm run corpus`; no server needed here): per category the incidents
+ * detected, the alerts per detected incident, and false alerts on benign load, as `npm run detection` prints them.
+ * The figures asserted are TODAY's, so a rule change that loses (or gains) a detection or adds a false alert is seen.
+ * The targets (issue 11): recall 100% per category; <= 1 false alert per 100,000 benign events; <= 2 alerts per
+ * incident for brute force, spraying and SQL-injection bursts. Where today's figure misses a target the comment says why.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { formatDetection, measure } from '../../scripts/detection.js';
+
+test('the pack on the PostgreSQL corpus: recall per category and false alerts as measured', async () => {
+  const d = await measure(join('test', 'corpus', 'postgresql'));
+  const got = Object.fromEntries(d.categories.map((c) => [c.category, [c.detected, c.incidents]]));
+  assert.deepEqual(got, {
+    // below target: brute-force groups by remoteHost with realert, and every incident here comes from 127.0.0.1 back to
+    // back, so carol's 15 failures fall in the quiet period after bob's alert (one alert for both).
+    'brute-force': [2, 3],
+    // below target: the same; the one password-spraying alert counts 39 failures, spraying-1's and spraying-2's.
+    'password-spraying': [1, 2],
+    'failed-logins-then-success': [2, 2],
+    'privilege-escalation': [4, 4],
+    'ddl-by-privileged-user': [3, 3],
+    destructive: [4, 4],
+    // below target: pgaudit logs nothing for `SET pgaudit.log = 'none'` / `TO 'ddl'` (the setting is already off for
+    // misc when it would log), so no rule can see it in an import; ALTER SYSTEM is seen.
+    'audit-tampering': [1, 3],
+    'code-execution-file-access': [4, 4],
+    'untrusted-extension': [3, 3],
+    'security-definer': [2, 2],
+    'credential-catalog-read': [3, 3],
+    // below target: the import has no row counts (rowCount null), so heavy-read/bulk-read cannot see a big SELECT;
+    // `COPY table TO STDOUT` is logged by pgaudit as READ/SELECT, and copy-to-stdout matches command COPY only.
+    'bulk-read': [1, 3],
+    // below target: the importer gives a failed statement pgaudit did not log statementId 0, so the syntax errors of
+    // one session in the same millisecond share one event identity and the correlation counts them once (probe-2 has
+    // 4 distinct ones); probe-1's 2 and probe-3's (one per connection) make the one alert, and probe-4 (same user and
+    // host) falls in its 10m realert.
+    'sql-injection-probe': [2, 4],
+  }, formatDetection('postgresql', d));
+  const perIncident = Object.fromEntries(d.categories.map((c) => [c.category, c.alertsPerDetected]));
+  for (const c of ['brute-force', 'sql-injection-probe', 'failed-logins-then-success']) assert.ok(perIncident[c]! <= 2, `${c}: ${perIncident[c]} alerts per incident`);
+  // above target (3): spraying-1 holds the first events of password-spraying and of two failed-logins-then-success
+  // sequences (dave's and judy's successes later count spraying-1's failures of their user).
+  assert.equal(perIncident['password-spraying'], 3);
+  // above target (<= 1 per 100k): sql-error on the app's 4 unique violations, drop-or-truncate on pgbench -i (app's own tables).
+  assert.deepEqual(d.falseAlerts, [{ ruleId: 'sql-error', count: 4 }, { ruleId: 'drop-or-truncate', count: 3 }]);
+  assert.equal(d.benignEvents, 2445);
+});
