@@ -31,6 +31,7 @@ const CSV = {
   pid: 3,
   connectionFrom: 4,
   sessionId: 5,
+  sessionLine: 6,
   severity: 11,
   sqlState: 12,
   message: 13,
@@ -49,6 +50,8 @@ export interface LogEntry {
   remoteHost: string | null;
   remotePort: string | null;
   sessionId: string | null;
+  /** The line's number within its session (session_line_num): what tells apart errors pgaudit did not number. */
+  sessionLine: number | null;
   severity: string;
   sqlState: string | null;
   message: string;
@@ -161,6 +164,7 @@ export function entryFromCsv(f: string[]): LogEntry | string {
     remoteHost: host,
     remotePort: port,
     sessionId: orNull(f[CSV.sessionId]),
+    sessionLine: /^\d+$/.test(f[CSV.sessionLine] ?? '') ? Number(f[CSV.sessionLine]) : null,
     severity: f[CSV.severity]!,
     sqlState: orNull(f[CSV.sqlState]),
     message: f[CSV.message]!,
@@ -183,6 +187,7 @@ export function entryFromJson(o: unknown): LogEntry | string {
     remoteHost: str('remote_host'),
     remotePort: str('remote_port'),
     sessionId: str('session_id'),
+    sessionLine: typeof j.session_line_num === 'number' ? j.session_line_num : null,
     severity: str('error_severity')!,
     sqlState: str('state_code'),
     message: j.message,
@@ -255,6 +260,15 @@ export function auditFields(message: string): DasEvent | string {
   };
 }
 
+/**
+ * A statement pgaudit did not log (it failed before pgaudit saw it: a syntax error) has no statement id: statementId 0,
+ * and its line's number in the session as substatementId, so that two such errors of a session within one millisecond
+ * (an injection scan) stay two events, not one event seen twice.
+ */
+function unnumbered(e: LogEntry): { substatementId: number } | Record<string, never> {
+  return e.sessionLine !== null ? { substatementId: e.sessionLine } : {};
+}
+
 /** SQLSTATE class 28: invalid authorization (28P01 bad password, 28000 no pg_hba.conf entry / role does not exist). */
 function isAuthFailure(e: LogEntry): boolean {
   return e.severity === 'FATAL' && e.sqlState !== null && e.sqlState.startsWith('28');
@@ -298,7 +312,7 @@ export class PgauditMapper {
         }
       }
       await this.release(session);
-      await this.emit({ ...baseEvent(e, logTime), command: 'ERROR', commandText: e.query, exitCode: e.sqlState, errorMessage: e.message });
+      await this.emit({ ...baseEvent(e, logTime), ...unnumbered(e), command: 'ERROR', commandText: e.query, exitCode: e.sqlState, errorMessage: e.message });
       return undefined;
     }
     await this.release(session);
@@ -312,7 +326,7 @@ export class PgauditMapper {
       await this.emit({ ...baseEvent(e, logTime), command: 'AUTH FAILURE', exitCode: e.sqlState, errorMessage: e.message });
     } else if (e.severity === 'FATAL' && e.sessionId !== null && e.user !== null) {
       // a session ended by an error (database does not exist, terminated by an administrator...)
-      await this.emit({ ...baseEvent(e, logTime), command: 'ERROR', commandText: e.query, exitCode: e.sqlState, errorMessage: e.message });
+      await this.emit({ ...baseEvent(e, logTime), ...unnumbered(e), command: 'ERROR', commandText: e.query, exitCode: e.sqlState, errorMessage: e.message });
     }
     return undefined;
   }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { jsonLines, runCli } from '../support/cli.js';
-import { CsvRecordReader, dasLogTime } from '../../src/import/pgaudit.js';
+import { CsvRecordReader, PgauditMapper, dasLogTime, entryFromCsv } from '../../src/import/pgaudit.js';
 import { RecordWriter, fakeResourceId } from '../../src/import/records.js';
 import { RESOURCE_ID_PATTERN } from '../../src/sources/streamName.js';
 
@@ -140,4 +140,21 @@ test('the writer closes a record at max events and at each new second; fake ids 
   assert.match(id, RESOURCE_ID_PATTERN);
   assert.equal(id, fakeResourceId('cluster', 'h'));
   assert.notEqual(id, fakeResourceId('cluster', 'other'));
+});
+
+test('two syntax errors of one session within one millisecond are two events (pgaudit numbers neither): an injection scan counts them all', async () => {
+  const line = (n: number, q: string): string[] =>
+    ['2026-12-02 05:40:28.638 UTC', 'app', 'shop', '30752', '10.0.0.5:45380', '6b0faf4c.7820', String(n), 'idle', '2026-12-02 05:40:28 UTC', '3/2', '0', 'ERROR', '42601', `syntax error at or near "${q}"`, '', '', '', '', '', q, '', '', 'psql', 'client backend', '', '0'];
+  const events: Record<string, unknown>[] = [];
+  const mapper = new PgauditMapper(async (e) => void events.push(e as unknown as Record<string, unknown>));
+  for (const [n, q] of [[3, 'selec 1'], [4, "select 1'"]] as const) {
+    const entry = entryFromCsv(line(n, q));
+    assert.equal(typeof entry, 'object');
+    assert.equal(await mapper.entry(entry as Exclude<typeof entry, string>), undefined);
+  }
+  await mapper.end();
+  assert.deepEqual(events.map((e) => [e.statementId, e.substatementId, e.exitCode, e.commandText]), [
+    [0, 3, '42601', 'selec 1'],
+    [0, 4, '42601', "select 1'"],
+  ]);
 });
