@@ -20,6 +20,10 @@ import { PG_BIN as BIN, startPostgres, whyNoPostgres } from '../test/support/pos
 
 const run = promisify(execFile);
 const OUT = join('test', 'corpus', 'postgresql');
+/** Where the corpus's log time starts (a Wednesday's working hours). */
+const CORPUS_START_MS = Date.parse('2026-10-14T09:00:00.000Z');
+/** Log time between two incidents' starts: longer than the pack's longest quiet period (realert 10m). */
+const INCIDENT_GAP_MS = 11 * 60_000;
 
 interface Incident {
   id: string;
@@ -124,10 +128,27 @@ async function main(): Promise<void> {
 
     await pg.stop(); // the collector has written everything
 
+    // --- the log's clock: the same figures whenever the corpus is rebuilt, and incidents apart ---
+    // The script runs in a few seconds at whatever time of day. Its log is moved to a fixed working day (Wednesday
+    // 2026-10-14, from 09:00 UTC, so time-of-day rules see working hours), and each incident starts INCIDENT_GAP
+    // after the one before in log time, so one incident never falls in the quiet period (realert, at most 10 min in
+    // the pack) of the one before from the same user and host, as separate incidents of a real database would not.
+    const starts = incidents.map((i) => i.startMs); // the wall-clock starts (the incidents are relabelled below)
+    const shiftAt = (t: number): number => CORPUS_START_MS - setupStart + INCIDENT_GAP_MS * starts.filter((start) => start <= t).length;
+    const csv = join(logDir, 'pg.csv');
+    const shifted = join(pg.dir, 'pg-shifted.csv');
+    await writeFile(shifted, shiftLogTimes(await readFile(csv, 'utf8'), shiftAt));
+    const setupBy = shiftAt(setupStart);
+    for (const inc of incidents) {
+      const by = shiftAt(inc.startMs); // the same for the whole incident: the next one starts after its end
+      inc.startMs += by;
+      inc.endMs += by;
+    }
+
     // --- import and label ---
     const imported = join(pg.dir, 'imported');
     await mkdir(imported);
-    const imp = await runCli(['import', 'pgaudit', join(logDir, 'pg.csv'), '--output', imported]);
+    const imp = await runCli(['import', 'pgaudit', shifted, '--output', imported]);
     if (imp.code !== 0) throw new Error(`import failed: ${imp.stderr}`);
     process.stderr.write(imp.stderr);
     const [file] = await readdir(imported);
@@ -150,7 +171,7 @@ async function main(): Promise<void> {
     if (empty.length > 0) throw new Error(`incidents with no session in the log: ${empty.map((l) => l.id).join(', ')}`);
     const incidentSessions = new Set(labelled.flatMap((l) => l.sessions));
     // The DBA's provisioning (CREATE ROLE, CREATE DATABASE): neither an incident nor routine load; left out of both.
-    const provisioning = [...firstSeen].filter(([, t]) => t >= setupStart && t <= setupEnd).map(([s]) => s).sort();
+    const provisioning = [...firstSeen].filter(([, t]) => t >= setupStart + setupBy && t <= setupEnd + setupBy).map(([s]) => s).sort();
     const setup = new Set(provisioning);
     let benignEvents = 0;
     const perCategory: Record<string, { incidents: number; events: number }> = {};
@@ -170,6 +191,18 @@ async function main(): Promise<void> {
   } finally {
     await pg.remove();
   }
+}
+
+/**
+ * A csvlog with each entry's log_time (its first field: `2026-12-02 05:40:28.638 UTC`) moved by `shiftAt(t)`. A
+ * line that starts with such a time followed by a comma starts an entry (a quoted statement's continuation line does
+ * not start with a timestamp and a comma).
+ */
+export function shiftLogTimes(csv: string, shiftAt: (t: number) => number): string {
+  return csv.replace(/^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC,/gm, (_m, time: string) => {
+    const t = Date.parse(`${time.replace(' ', 'T')}Z`);
+    return `${new Date(t + shiftAt(t)).toISOString().replace('T', ' ').replace('Z', '')} UTC,`;
+  });
 }
 
 /** The events of Kinesis JSON Lines with plaintext records (as `dasguard import` writes without --key-file). */
