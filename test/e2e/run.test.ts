@@ -92,6 +92,8 @@ describe('dasguard run, in process', () => {
     const kmsBefore = kms.calls;
     const code = runCommand(opts, c.io, { signal: ac.signal });
     await waitFor(() => jsonLines(c.stdout()).length >= expected.length, 'all alerts');
+    // a status line comes every statusIntervalMs: wait for one (the alerts can all be out before the first)
+    await waitFor(() => jsonLines(c.stderr()).some((l) => l.msg === 'status'), 'a status line');
     ac.abort();
     assert.equal(await code, 0);
     assert.deepEqual(jsonLines(c.stdout()).map((a) => a.id).sort(), expected);
