@@ -5,6 +5,7 @@
  * the same alerts again (the correlation's too, same id and content), while a retry in another environment counts
  * them afresh (a correlation can fire there again, with another id).
  */
+import { kinesisRecord } from '../support/lambdaEvent.js';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createHandler, type KinesisStreamRecord } from '../../src/lambda.js';
@@ -25,16 +26,7 @@ before(async () => {
   data = await failedLoginRecords(burst('203.0.113.50', 12, { every: 2 }));
   records = data.map((d, i) => {
     const seq = (49650000000000000000000000000000000000000000000000000000n + BigInt(i)).toString();
-    return {
-      kinesis: { kinesisSchemaVersion: '1.0', partitionKey: 'pk', sequenceNumber: seq, data: Buffer.from(d).toString('base64'), approximateArrivalTimestamp: 1791968400.75 },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `shardId-000000000000:${seq}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::111122223333:role/dasguard',
-      awsRegion: 'us-east-1',
-      eventSourceARN: `arn:aws:kinesis:us-east-1:111122223333:stream/${STREAM}`,
-    };
+    return kinesisRecord(STREAM, 'shardId-000000000000', seq, Buffer.from(d).toString('base64'));
   });
 });
 

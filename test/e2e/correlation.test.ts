@@ -4,6 +4,7 @@
  * fires twice on records it saw (the record that fired, seen again, gives the same alert again, same id); the state a
  * Correlator persists (run's CheckpointedState) survives a restart.
  */
+import { kinesisRecord } from '../support/lambdaEvent.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -115,16 +116,7 @@ describe('correlation rules end to end', () => {
     const rules = (await loadRules([rulesFile])).ruleSet as RuleSet;
     const got: Alert[] = [];
     const h = createHandler({ rules, keys, handoff: { handOff: async (a) => void got.push(...a), close: async () => undefined }, log: () => undefined });
-    const records: KinesisStreamRecord[] = lines.map((l) => ({
-      kinesis: { kinesisSchemaVersion: '1.0', partitionKey: l.PartitionKey, sequenceNumber: l.SequenceNumber, data: l.Data, approximateArrivalTimestamp: 1791968400.75 },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `shardId-000000000000:${l.SequenceNumber}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::111122223333:role/dasguard',
-      awsRegion: 'us-east-1',
-      eventSourceARN: `arn:aws:kinesis:us-east-1:111122223333:stream/${STREAM}`,
-    }));
+    const records: KinesisStreamRecord[] = lines.map((l) => kinesisRecord(STREAM, 'shardId-000000000000', l.SequenceNumber, l.Data, { partitionKey: l.PartitionKey }));
     // Two invocations: the window is half full between them (the container keeps the state).
     await h({ Records: records.slice(0, 2) });
     await h({ Records: records.slice(2) });

@@ -3,6 +3,7 @@
  * through the real delivery module, to the loopback SNS (real SNSClient via AWS_ENDPOINT_URL_SNS) and the
  * loopback webhook receiver: delivered before the handler returns, or the records reported for retry.
  */
+import { kinesisRecord } from '../support/lambdaEvent.js';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -42,20 +43,9 @@ interface StreamLine {
   Data: string;
 }
 
-function kinesisRecord(stream: string, shardId: string, seq: string, data: string, partitionKey = 'pk'): KinesisStreamRecord {
-  return {
-    kinesis: { kinesisSchemaVersion: '1.0', partitionKey, sequenceNumber: seq, data, approximateArrivalTimestamp: 1791968400.75 },
-    eventSource: 'aws:kinesis',
-    eventID: `${shardId}:${seq}`,
-    eventName: 'aws:kinesis:record',
-    awsRegion: 'us-east-1',
-    eventSourceARN: `arn:aws:kinesis:us-east-1:111122223333:stream/${stream}`,
-  };
-}
-
 async function pgRecords(): Promise<KinesisStreamRecord[]> {
   const lines = jsonLines(await readFile(PG_STREAM, 'utf8')) as unknown as StreamLine[];
-  return lines.map((l) => kinesisRecord(l.StreamName, l.ShardId, l.SequenceNumber, l.Data, l.PartitionKey));
+  return lines.map((l) => kinesisRecord(l.StreamName, l.ShardId, l.SequenceNumber, l.Data, { partitionKey: l.PartitionKey }));
 }
 
 /** A record that is not a DAS envelope: quarantined, never retried. */

@@ -2,6 +2,7 @@
  * The Lambda handler, fed Kinesis events built from the encrypted sample streams, decrypting through the
  * loopback KMS with the real KMS client (AWS_ENDPOINT_URL_KMS).
  */
+import { kinesisRecord } from '../support/lambdaEvent.js';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,20 +49,7 @@ interface StreamLine {
 /** Lambda's Kinesis records for the lines of a sample stream file (get-records JSON Lines). */
 async function kinesisRecords(file: string): Promise<KinesisStreamRecord[]> {
   const lines = jsonLines(await readFile(file, 'utf8')) as unknown as StreamLine[];
-  return lines.map((l) => kinesisRecord(l.StreamName, l.ShardId, l.SequenceNumber, l.Data, l.PartitionKey));
-}
-
-function kinesisRecord(stream: string, shardId: string, seq: string, data: string, partitionKey = 'pk'): KinesisStreamRecord {
-  return {
-    kinesis: { kinesisSchemaVersion: '1.0', partitionKey, sequenceNumber: seq, data, approximateArrivalTimestamp: 1791968400.75 },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `${shardId}:${seq}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::111122223333:role/dasguard',
-    awsRegion: 'us-east-1',
-    eventSourceARN: `arn:aws:kinesis:us-east-1:111122223333:stream/${stream}`,
-  };
+  return lines.map((l) => kinesisRecord(l.StreamName, l.ShardId, l.SequenceNumber, l.Data, { partitionKey: l.PartitionKey }));
 }
 
 /** Alerts and log lines a handler wrote. */

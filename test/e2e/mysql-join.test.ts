@@ -6,6 +6,7 @@
  * halves (two invocations) evaluates them unjoined, as docs/rules.md ("MySQL statements") says, counted in its
  * `batch` line.
  */
+import { kinesisRecord } from '../support/lambdaEvent.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -57,16 +58,8 @@ async function replay(f: string, ...extra: string[]): Promise<{ alerts: Alert[];
 }
 const reads = (alerts: readonly Alert[]) => alerts.filter((a) => a.ruleId === 'sensitive-table-read');
 
-const lambdaRecord = (l: Line): KinesisStreamRecord => ({
-  kinesis: { kinesisSchemaVersion: '1.0', partitionKey: l.PartitionKey, sequenceNumber: l.SequenceNumber, data: l.Data, approximateArrivalTimestamp: l.ApproximateArrivalTimestamp },
-  eventSource: 'aws:kinesis',
-  eventVersion: '1.0',
-  eventID: `shardId-000000000000:${l.SequenceNumber}`,
-  eventName: 'aws:kinesis:record',
-  invokeIdentityArn: 'arn:aws:iam::111122223333:role/dasguard',
-  awsRegion: 'us-east-1',
-  eventSourceARN: `arn:aws:kinesis:us-east-1:111122223333:stream/${STREAM}`,
-});
+const lambdaRecord = (l: Line): KinesisStreamRecord =>
+  kinesisRecord(STREAM, 'shardId-000000000000', l.SequenceNumber, l.Data, { partitionKey: l.PartitionKey, arrival: l.ApproximateArrivalTimestamp });
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dasguard-myjoin-'));
