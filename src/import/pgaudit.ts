@@ -8,6 +8,9 @@
  *   exitCode and errorMessage, as public consumers match it on Aurora (/work/shared/das-notes.md);
  * - an ERROR line: its message and SQLSTATE go on the statement's event when pgaudit logged that statement just
  *   before in the same session (held back until the session's next line for that reason), else an event of its own.
+ * - with the server's own `log_statement` on, a `statement: ...` line that no pgaudit line of its session covers (a
+ *   statement of a class pgaudit.log leaves out, and every statement after `SET pgaudit.log = 'none'`, which pgaudit
+ *   itself cannot log) -> an event of its own: class MISC (MISC_SET for SET/RESET), the statement's leading command.
  * Other log lines (checkpoints, startup...) are not activity and are skipped silently. A line that cannot be read
  * (a broken CSV record, bad JSON, a time it cannot convert) is sent to the sink as a problem with its file:line.
  *
@@ -18,6 +21,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { leadingCommand } from '../sql/statement.js';
 import type { DasEvent, ImportSink, Importer } from './records.js';
 
 /** A csvlog record (or a jsonlog line) longer than this is dropped as a problem. */
@@ -269,6 +273,29 @@ function unnumbered(e: LogEntry): { substatementId: number } | Record<string, ne
   return e.sessionLine !== null ? { substatementId: e.sessionLine } : {};
 }
 
+/** The `log_statement` line of a statement (simple protocol `statement: `, extended `execute <name>: `), or undefined. */
+const STATEMENT_LINE = /^(?:statement|execute [^:]*): /;
+
+/** pgaudit's class of a leading command, for the statements it did not log itself (its own classes: docs/import.md). */
+function pgauditClass(command: string | null): string {
+  if (command === null) return 'MISC';
+  if (/^(CREATE|ALTER|DROP) (ROLE|USER|GROUP)\b|^(GRANT|REVOKE)\b/.test(command)) return 'ROLE';
+  if (/^(SET|RESET)\b/.test(command) && command !== 'SET TRANSACTION') return 'MISC_SET';
+  if (/^(SELECT|WITH|TABLE|VALUES)\b/.test(command)) return 'READ';
+  if (/^(INSERT|UPDATE|DELETE|MERGE|TRUNCATE)\b/.test(command)) return 'WRITE';
+  if (/^(CREATE|ALTER|DROP|COMMENT|SECURITY LABEL)\b/.test(command) && command !== 'ALTER SYSTEM') return 'DDL';
+  return 'MISC';
+}
+
+/**
+ * The event of a statement the server logged (log_statement) and pgaudit did not: its class and command as pgaudit
+ * would give them, taken from the text.
+ */
+function statementEvent(e: LogEntry, logTime: string, text: string): DasEvent {
+  const command = leadingCommand(text, 'postgresql');
+  return { ...baseEvent(e, logTime), ...unnumbered(e), class: pgauditClass(command), command, commandText: text };
+}
+
 /** SQLSTATE class 28: invalid authorization (28P01 bad password, 28000 no pg_hba.conf entry / role does not exist). */
 function isAuthFailure(e: LogEntry): boolean {
   return e.severity === 'FATAL' && e.sqlState !== null && e.sqlState.startsWith('28');
@@ -278,6 +305,8 @@ function isAuthFailure(e: LogEntry): boolean {
 export class PgauditMapper {
   /** Per session: the events of its last audited statement, not yet sent. */
   private readonly held = new Map<string, DasEvent[]>();
+  /** Per session: the statement its last `log_statement` line named, until a pgaudit line covers it or another line comes. */
+  private readonly unaudited = new Map<string, DasEvent>();
 
   constructor(private readonly emit: (e: DasEvent) => Promise<void>) {}
 
@@ -289,6 +318,7 @@ export class PgauditMapper {
     if (e.severity === 'LOG' && e.message.startsWith(AUDIT_PREFIX)) {
       const fields = auditFields(e.message);
       if (typeof fields === 'string') return fields;
+      this.unaudited.delete(session); // pgaudit logged the statement the server logged before it
       const event = { ...baseEvent(e, logTime), ...fields };
       const held = this.held.get(session);
       // substatements of the held statement stay with it; a new statement sends the held one first
@@ -299,7 +329,25 @@ export class PgauditMapper {
       }
       return undefined;
     }
+    const statement = e.severity === 'LOG' ? STATEMENT_LINE.exec(e.message) : null;
+    if (statement !== null) {
+      await this.releaseUnaudited(session);
+      await this.release(session);
+      this.unaudited.set(session, statementEvent(e, logTime, e.message.slice(statement[0].length)));
+      return undefined;
+    }
     if (e.severity === 'ERROR') {
+      const pending = this.unaudited.get(session);
+      // the statement the server logged (and pgaudit did not) fails: its error goes on its event
+      if (pending !== undefined && (e.query === null || e.query === pending.commandText)) {
+        this.unaudited.delete(session);
+        pending.exitCode = e.sqlState;
+        pending.errorMessage = e.message;
+        await this.release(session);
+        await this.emit(pending);
+        return undefined;
+      }
+      await this.releaseUnaudited(session);
       const held = this.held.get(session);
       // the statement pgaudit logged just before fails: its error goes on its event (the one whose text failed)
       if (held !== undefined) {
@@ -315,6 +363,7 @@ export class PgauditMapper {
       await this.emit({ ...baseEvent(e, logTime), ...unnumbered(e), command: 'ERROR', commandText: e.query, exitCode: e.sqlState, errorMessage: e.message });
       return undefined;
     }
+    await this.releaseUnaudited(session);
     await this.release(session);
     if (e.severity === 'LOG' && e.message.startsWith('connection authorized:')) {
       // csvlog's application_name column is still empty on this line: the message names it
@@ -338,8 +387,17 @@ export class PgauditMapper {
     for (const ev of held) await this.emit(ev);
   }
 
+  /** Sends the session's logged statement that no pgaudit line covered. */
+  private async releaseUnaudited(session: string): Promise<void> {
+    const pending = this.unaudited.get(session);
+    if (pending === undefined) return;
+    this.unaudited.delete(session);
+    await this.emit(pending);
+  }
+
   /** Sends what is still held (end of input). */
   async end(): Promise<void> {
+    for (const session of [...this.unaudited.keys()]) await this.releaseUnaudited(session);
     for (const session of [...this.held.keys()]) await this.release(session);
   }
 }

@@ -158,3 +158,28 @@ test('two syntax errors of one session within one millisecond are two events (pg
     [0, 4, '42601', "select 1'"],
   ]);
 });
+
+// A real PostgreSQL 15 + pgaudit 1.7 csvlog with log_statement = 'all' (pgaudit.log without misc_set): pgaudit logs the
+// first SELECT itself; it cannot log `SET pgaudit.log = 'none'` (nor anything after it in that session), the server's
+// own statement lines can.
+test("csvlog with log_statement: the statements pgaudit did not log (SET pgaudit.log = 'none' and what follows) are events, the audited ones once", async () => {
+  const file = 'test/fixtures/import/pgaudit-log-statement.csv';
+  const r = await runCli(['import', 'pgaudit', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(
+    eventsOf(r.stdout).map((e) => [e.class, e.command, e.commandText, e.exitCode]),
+    [
+      ['MISC', 'CONNECT', null, null],
+      ['READ', 'SELECT', 'select count(*) from payroll', null],
+      ['MISC_SET', 'SET', "SET pgaudit.log = 'none'", null],
+      ['READ', 'SELECT', 'select sum(salary) from payroll', null],
+      ['MISC', 'ERROR', 'selec 1', '42601'],
+      ['DDL', 'DROP TABLE', 'drop table payroll', null],
+      ['MISC', 'DISCONNECT', null, null],
+    ],
+  );
+  const dir = await mkdtemp(join(tmpdir(), 'dg-imp-logstmt-'));
+  await writeFile(join(dir, 'aws-rds-das-cluster-CTSTWMT6QFVCFHT4VPL4WDSQ5S.jsonl'), r.stdout);
+  const replay = await runCli(['replay', dir, '--rules', 'rules', '--output', 'jsonl', '--quiet']);
+  assert.deepEqual(jsonLines(replay.stdout).map((a) => a.ruleId).sort(), ['audit-logging-tampered', 'ddl-by-privileged-user', 'drop-or-truncate']);
+});
