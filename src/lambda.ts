@@ -1,7 +1,7 @@
 /**
- * The AWS Lambda entry point, `dist/lambda.handler` (and the package export `dasguard/lambda`): a thin module that
- * builds the env handler and re-exports the Lambda API. The parts live in src/lambda/: handler.ts (the handler's
- * transport policy over the record driver), envHandler.ts (built from the environment, once per container),
+ * The AWS Lambda entry point (`index.handler` of the zip scripts/package-lambda.ts bundles from it) and the package
+ * export `dasguard/lambda`: a thin module that builds the env handler and re-exports the Lambda API. The parts live
+ * in src/lambda/: handler.ts (the handler's transport policy over the record driver), envHandler.ts (built from the environment, once per container),
  * settings.ts (the rule paths and delivery config from the settings; the environment variables themselves are
  * defined in src/config/lambdaEnv.ts), logging.ts (JSON log lines); the event types are in
  * src/sources/lambdaEvent.ts, shared with file input.
@@ -23,5 +23,5 @@ export { createEnvHandler, type EnvHandler, type EnvHandlerOptions } from './lam
 export { LAMBDA_OUTBOX_DIR, bundledRulesPath, lambdaDeliveryConfig } from './lambda/settings.js';
 export type { LogEntry } from './lambda/logging.js';
 
-/** The Lambda entry point: `dist/lambda.handler`. */
+/** The Lambda entry point: `index.handler` in the zip (npm run package:lambda). */
 export const handler: EnvHandler = createEnvHandler();

@@ -34,6 +34,11 @@ export const LAMBDA_ENV = {
       description: 'The DbClusterResourceId or DbiResourceId that selects the KMS encryption context; unset: from the stream name.',
     },
     kmsKeyId: { env: 'DASGUARD_KMS_KEY_ID', type: 'string', description: 'Only accept data keys of this KMS key (sent as KeyId).' },
+    keyFile: {
+      env: 'DASGUARD_KEY_FILE',
+      type: 'string',
+      description: 'A master-key file that unwraps the data keys instead of AWS KMS (local invoke on the demo key; not for real streams).',
+    },
     redaction: {
       env: 'DASGUARD_REDACTION',
       type: 'string',

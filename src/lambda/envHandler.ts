@@ -10,6 +10,7 @@ import { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
 import { ConfigError } from '../errors.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
+import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import { formatProblem, loadRules, rulesFailedMessage } from '../rules/index.js';
@@ -82,8 +83,11 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
     if (ruleSet === undefined || checked.settings === undefined || failures.length > 0) {
       throw new ConfigError(failures.join('\n'), configError ? { cause: configError } : undefined);
     }
-    const { redaction, resourceId, kmsKeyId } = checked.settings;
-    const keys = opts.keys ?? new KmsKeyProvider(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {});
+    const { redaction, resourceId, kmsKeyId, keyFile } = checked.settings;
+    // DASGUARD_KEY_FILE: a local master key (the demo key of the samples) instead of KMS, for a local invoke.
+    const keys =
+      opts.keys ??
+      (keyFile !== undefined ? LocalKeyProvider.fromFile(keyFile) : new KmsKeyProvider(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {}));
     // Opened last: nothing above can fail and leave it open. The config's delivery.outboxDir is not used here.
     if (config) {
       delivery = await DeliveryHandoff.open(config, {

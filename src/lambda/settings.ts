@@ -11,9 +11,17 @@ import type { LambdaSettings } from '../config/lambdaEnv.js';
 
 export { LAMBDA_OUTBOX_DIR, checkLambdaEnv, invalidLambdaEnvMessage, type LambdaSettings } from '../config/lambdaEnv.js';
 
-/** The bundled rule pack: `<package>/rules`, from src/lambda/ or dist/lambda/. */
+/**
+ * Where the rule pack is from this module's directory: `../../rules` from src/lambda/ or dist/lambda/. The Lambda
+ * bundle (scripts/package-lambda.ts) defines `__DASGUARD_RULES_FROM_MODULE__` as `rules`: its index.mjs sits beside
+ * rules/ at the root of the zip.
+ */
+declare const __DASGUARD_RULES_FROM_MODULE__: string | undefined;
+const RULES_FROM_MODULE = typeof __DASGUARD_RULES_FROM_MODULE__ === 'string' ? __DASGUARD_RULES_FROM_MODULE__ : join('..', '..', 'rules');
+
+/** The bundled rule pack: `<package>/rules` (or `rules/` beside the Lambda bundle). */
 export function bundledRulesPath(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'rules');
+  return join(dirname(fileURLToPath(import.meta.url)), RULES_FROM_MODULE);
 }
 
 /** DASGUARD_RULES: the rule paths, else the bundled pack. */

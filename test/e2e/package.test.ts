@@ -11,7 +11,8 @@
  * Checks: what the tarball holds (dist, bin, rules, schema, docs, README, LICENSE; no src/, test/, samples/ or
  * secrets; no build output of files no longer in src/; its size), then test/support/packageConsumer.mjs run with
  * plain node in the app (`import('dasguard')`, `import('dasguard/lambda')`, the bundled rules, processRecord and
- * the Lambda handler against the golden alerts), `bin/dasguard.js validate` from the package, and a TypeScript
+ * the Lambda handler against the golden alerts), `dasguard --help` by name in an empty directory through the bin link
+ * npm makes, `bin/dasguard.js validate` from the package, and a TypeScript
  * consumer type-checked against the shipped declarations.
  */
 import assert from 'node:assert/strict';
@@ -19,7 +20,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { delimiter, dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -62,7 +63,7 @@ describe('the packed package (npm pack, installed in a temp app, imported by nam
   let installed: string;
   let pack: PackResult;
   let paths: Set<string>;
-  let manifest: { main: string; types: string; bin: Record<string, string>; exports: Record<string, unknown>; dependencies: Record<string, string> };
+  let manifest: { version: string; main: string; types: string; bin: Record<string, string>; exports: Record<string, unknown>; dependencies: Record<string, string> };
 
   before(async () => {
     for (const built of ['dist/index.js', 'dist/index.d.ts', 'dist/lambda.js', 'dist/cli.js']) {
@@ -172,6 +173,20 @@ describe('the packed package (npm pack, installed in a temp app, imported by nam
     assert.ok(r.lambda.expected.length > 0);
     assert.deepEqual(r.lambda.alerts, r.lambda.expected);
     assert.ok(!r.lambda.logLevels.includes('error'), `log levels: ${r.lambda.logLevels.join(', ')}`);
+  });
+
+  it('`dasguard --help` runs by name in an empty directory, through the bin link npm makes', async () => {
+    // What `npm install` makes of package.json's bin: node_modules/.bin/dasguard -> ../dasguard/bin/dasguard.js.
+    const bin = join(app, 'node_modules', '.bin');
+    await mkdir(bin, { recursive: true });
+    for (const [name, target] of Object.entries(manifest.bin)) await symlink(join('..', 'dasguard', target), join(bin, name));
+    const empty = await mkdtemp(join(work, 'empty-'));
+    const env = { ...plainEnv(), PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` };
+    const { stdout } = await run('dasguard', ['--help'], { cwd: empty, env });
+    assert.match(stdout, new RegExp(`^dasguard ${manifest.version.replace(/\./g, '\\.')}: `));
+    assert.match(stdout, /^Usage: dasguard <command> \[options\]$/m);
+    assert.match(stdout, /^ {2}replay PATH\.\.\. /m);
+    assert.deepEqual(await readdir(empty), [], 'it writes nothing where it runs');
   });
 
   it('the installed bin runs (validate on the bundled rules)', async () => {
