@@ -4,9 +4,10 @@
  * argument, every engine. It needs the Debian servers .ci/run installs (postgresql-15, postgresql-15-pgaudit,
  * mariadb-server).
  */
+import { buildMysqlCorpus } from './corpus/mysql.js';
 import { buildPostgresCorpus } from './corpus/postgresql.js';
 
-const BUILDERS: Record<string, () => Promise<void>> = { postgresql: buildPostgresCorpus };
+const BUILDERS: Record<string, () => Promise<void>> = { postgresql: buildPostgresCorpus, mysql: buildMysqlCorpus };
 
 async function main(args: string[]): Promise<void> {
   const unknown = args.filter((a) => !(a in BUILDERS));

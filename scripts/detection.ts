@@ -1,5 +1,6 @@
 /**
- * `npm run detection`: replays the committed labelled corpus (test/corpus/<engine>/, built by `npm run corpus`)
+ * `npm run detection`: replays the committed labelled corpora (test/corpus/<engine>/, built by `npm run corpus`; an
+ * engine whose directory is absent is skipped, saying so)
  * through the bundled pack (rules/) with `dasguard replay`, in-process, and prints per incident category:
  * incidents, detected (at least one alert whose events belong to the incident), recall, alerts per detected
  * incident, and false alerts per 100,000 benign events (alerts whose events are all benign), with the rules they came from. Alerts on the
@@ -8,6 +9,7 @@
  * correlation; they belong to an incident by their sessionId (labels.json lists each incident's sessions).
  * `measure` is also used by test/e2e/detection.test.ts, which holds the figures.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -104,7 +106,14 @@ export function formatDetection(engine: string, d: Detection): string {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   (async () => {
-    for (const engine of ['postgresql']) process.stdout.write(formatDetection(engine, await measure(join('test', 'corpus', engine))));
+    for (const engine of ['postgresql', 'mysql']) {
+      const dir = join('test', 'corpus', engine);
+      if (!existsSync(dir)) {
+        process.stderr.write(`detection: no ${dir} (npm run corpus -- ${engine}): ${engine} skipped\n`);
+        continue;
+      }
+      process.stdout.write(formatDetection(engine, await measure(dir)));
+    }
   })().catch((e: unknown) => {
     process.stderr.write(`detection: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;

@@ -7,69 +7,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { jsonLines, runCli } from '../support/cli.js';
+import { MARIADB as CLIENT, startMariadb, whyNoMariadb } from '../support/mariadb.js';
 
 const run = promisify(execFile);
 
-function which(name: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin']) {
-    const p = join(dir, name);
-    if (dir !== '' && existsSync(p)) return p;
-  }
-  return undefined;
-}
-
-const MARIADBD = which('mariadbd');
-const INSTALL_DB = which('mariadb-install-db');
-const CLIENT = which('mariadb');
-const skip = MARIADBD === undefined || INSTALL_DB === undefined || CLIENT === undefined
-  ? 'mariadbd, mariadb-install-db or mariadb not installed (apt-get install mariadb-server): the MariaDB import e2e is skipped'
-  : false;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+const why = whyNoMariadb();
+const skip = why !== false ? `${why}: the MariaDB import e2e is skipped` : false;
 
 test('a real MariaDB server_audit log, imported and replayed with the bundled rules, gives the expected alerts', { skip, timeout: 150_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'dasguard-mariadb-e2e-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true })); // the server's data dir is ~110 MB
-  const datadir = join(dir, 'data');
-  const sock = join(dir, 'mysqld.sock');
-  const audit = join(dir, 'server_audit.log');
-  const asRoot = userInfo().uid === 0 ? ['--user=root'] : [];
-  const inst = spawnSync(INSTALL_DB!, ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', ...asRoot], { encoding: 'utf8' });
-  assert.equal(inst.status, 0, inst.stderr);
-  const port = await freePort();
-  const server = spawn(
-    MARIADBD!,
-    [
-      '--no-defaults', `--datadir=${datadir}`, `--socket=${sock}`, `--port=${port}`, '--bind-address=127.0.0.1', '--skip-name-resolve',
-      `--pid-file=${join(dir, 'mysqld.pid')}`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', ...asRoot,
-      '--plugin-load-add=server_audit', '--server_audit_logging=ON', '--server_audit_events=CONNECT,QUERY,TABLE', `--server_audit_file_path=${audit}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let serverLog = '';
-  const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+  const db = await startMariadb();
+  t.after(() => db.remove());
+  const { dir, port, sock, auditLog: audit } = db;
   try {
-    // the server says when it accepts connections
-    await new Promise<void>((resolve, reject) => {
-      server.stderr!.on('data', (c: Buffer) => {
-        serverLog += c.toString();
-        if (serverLog.includes('ready for connections')) resolve();
-      });
-      void exited.then((code) => reject(new Error(`mariadbd exited (${code}) before it was ready:\n${serverLog}`)));
-    });
     const sql = (user: string, password: string | undefined, statements: string) =>
       run(CLIENT!, ['--no-defaults', '-h127.0.0.1', `-P${port}`, `-u${user}`, ...(password !== undefined ? [`-p${password}`] : []), '-e', statements]);
     await run(CLIENT!, ['--no-defaults', `-S${sock}`, '-uroot', '-e',
@@ -80,8 +33,7 @@ test('a real MariaDB server_audit log, imported and replayed with the bundled ru
     await sql('app', 'apppw', "USE shop; SELECT pan FROM cards WHERE id = 7");
     await assert.rejects(sql('app', 'apppw', 'SELECT * FROM shop.nosuch'), /doesn't exist/);
   } finally {
-    server.kill('SIGTERM');
-    await exited; // the plugin's file is complete once the server has stopped
+    await db.stop(); // the plugin's file is complete once the server has stopped
   }
 
   const log = readFileSync(audit, 'utf8');
