@@ -23,16 +23,16 @@ test('the pack on the PostgreSQL corpus: recall per category and false alerts as
     'privilege-escalation': [4, 4],
     'ddl-by-privileged-user': [3, 3],
     destructive: [4, 4],
-    // below target: pgaudit logs nothing for `SET pgaudit.log = 'none'` / `TO 'ddl'` (the setting is already off for
-    // misc when it would log), so no rule can see it in an import; ALTER SYSTEM is seen.
+    // below target: pgaudit logs a SET when it has run, under the new setting, so `SET pgaudit.log = 'none'` / `TO
+    // 'ddl'` (which leave misc_set out) are never logged and no rule can see them in an import (DAS does not depend
+    // on pgaudit.log); ALTER SYSTEM is seen.
     'audit-tampering': [1, 3],
     'code-execution-file-access': [4, 4],
     'untrusted-extension': [3, 3],
     'security-definer': [2, 2],
     'credential-catalog-read': [3, 3],
-    // below target: the import has no row counts (rowCount null), so heavy-read/bulk-read cannot see a big SELECT;
-    // `COPY table TO STDOUT` is logged by pgaudit as READ/SELECT, and copy-to-stdout matches command COPY only.
-    'bulk-read': [1, 3],
+    // (pgaudit.log_rows gives the import row counts, so bulk-read sees a big SELECT or COPY TO STDOUT)
+    'bulk-read': [3, 3],
     'sql-injection-probe': [4, 4],
   }, formatDetection('postgresql', d));
   const perIncident = Object.fromEntries(d.categories.map((c) => [c.category, c.alertsPerDetected]));
