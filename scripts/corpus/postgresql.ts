@@ -1,7 +1,7 @@
 /**
  * `npm run corpus`: builds the labelled PostgreSQL detection corpus in test/corpus/postgresql/ from a REAL
  * PostgreSQL 15 + pgaudit (test/support/postgres.ts: a temp server on 127.0.0.1, as the postgres OS user when run as root).
- * It runs benign load first (pgbench -i, a short pgbench run, an application-like workload with an occasional
+ * It provisions (roles, the database, the application's schema: pgbench -i), runs benign load (a short pgbench run, an application-like workload with an occasional
  * constraint error and a VACUUM/ANALYZE), then scripted incidents one after the other, several varied instances per
  * category, then imports the csvlog with `dasguard import pgaudit` and writes events.jsonl.gz, labels.json, counts.json.
  *
@@ -44,9 +44,10 @@ export async function buildPostgresCorpus(): Promise<void> {
     const setupStart = Date.now();
     const users = ['app', 'reporter', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory'];
     await psql('postgres', 'superpw', 'postgres', ...users.map((u) => `create role ${u} login password '${u}pw'`), 'create database appdb owner app', 'grant pg_read_all_data to reporter');
+    // the application owner's schema set-up (pgbench -i drops and creates its tables): provisioning too
+    await run(join(BIN, 'pgbench'), ['-i', '-s', '1', '-U', 'app', 'appdb'], { env: env('apppw') });
     const setupEnd = Date.now();
     // --- benign load ---
-    await run(join(BIN, 'pgbench'), ['-i', '-s', '1', '-U', 'app', 'appdb'], { env: env('apppw') });
     await run(join(BIN, 'pgbench'), ['-c', '2', '-t', '150', '-U', 'app', 'appdb'], { env: env('apppw') });
     await psql('app', 'apppw', 'appdb', 'create table orders (id serial primary key, customer text not null, total numeric, created timestamptz default now())', 'create unique index orders_customer_day on orders (customer, total)');
     for (let i = 0; i < 40; i++) {
@@ -134,7 +135,8 @@ export async function buildPostgresCorpus(): Promise<void> {
     process.stderr.write(imp.stderr);
     const [file] = await readdir(imported);
     const jsonl = await readFile(join(imported, file!), 'utf8');
-    // The DBA's provisioning (CREATE ROLE, CREATE DATABASE): neither an incident nor routine load; left out of both.
+    // The provisioning (the DBA's CREATE ROLE, CREATE DATABASE; the app owner's pgbench -i): neither an incident nor
+    // routine load; left out of both.
     const provisioning = [{ startMs: clock.toLog(setupStart), endMs: clock.toLog(setupEnd) }];
     process.stdout.write(await writeCorpus(OUT, jsonl, log.inLogTime(), provisioning));
   } finally {
