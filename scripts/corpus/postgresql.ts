@@ -53,9 +53,10 @@ export async function buildPostgresCorpus(): Promise<void> {
     await run(join(BIN, 'pgbench'), ['-i', '-s', '1', '-U', 'app', 'appdb'], { env: env('apppw') });
     const setupEnd = Date.now();
     // --- benign load ---
-    await run(join(BIN, 'pgbench'), ['-c', '2', '-t', '150', '-U', 'app', 'appdb'], { env: env('apppw') });
+    // (a pgbench run first vacuums its tables and truncates pgbench_history, as the app owner)
+    await run(join(BIN, 'pgbench'), ['-c', '2', '-t', '5000', '-U', 'app', 'appdb'], { env: env('apppw') });
     await psql('app', 'apppw', 'appdb', 'create table orders (id serial primary key, customer text not null, total numeric, created timestamptz default now())', 'create unique index orders_customer_day on orders (customer, total)');
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 200; i++) {
       const sql = [
         `insert into orders (customer, total) values ('cust${i % 17}', ${(i * 7) % 100})`,
         `select id, customer, total from orders where customer = 'cust${i % 17}' order by created desc limit 10`,
@@ -68,6 +69,11 @@ export async function buildPostgresCorpus(): Promise<void> {
       await psql('app', 'apppw', 'appdb', ...sql);
     }
     await psql('reporter', 'reporterpw', 'appdb', 'select customer, sum(total) from orders group by customer', 'select bid, sum(abalance) from pgbench_accounts group by bid');
+    // the DBA's maintenance, as the superuser in working hours: a look at the sessions, table statistics, VACUUM/ANALYZE
+    for (let i = 0; i < 5; i++) {
+      await psql('postgres', 'superpw', 'appdb', 'select pid, usename, application_name, state, query from pg_stat_activity', 'select relname, n_live_tup, n_dead_tup, last_autovacuum from pg_stat_user_tables order by n_dead_tup desc',
+        'select pg_size_pretty(pg_database_size(current_database()))', 'select rolname, rolcanlogin from pg_roles order by 1', i % 2 === 0 ? 'vacuum (analyze) pgbench_accounts' : 'analyze orders');
+    }
     await psql('app', 'wrongpw', 'appdb', 'select 1'); // one mistyped password: benign
     await psql('app', 'apppw', 'appdb', 'select 1');
     await psql('app', 'apppw', 'appdb', 'delete from orders where id = 3', 'analyze pgbench_accounts');

@@ -41,9 +41,11 @@ test('the pack on the PostgreSQL corpus: recall per category and false alerts as
   for (const c of ['brute-force', 'password-spraying', 'sql-injection-probe', 'failed-logins-then-success']) assert.ok(perIncident[c]! <= 2, `${c}: ${perIncident[c]} alerts per incident`);
   // 1.5: spraying-1 also holds the first failures of a failed-logins-then-success sequence (a user's later success).
   assert.equal(perIncident['password-spraying'], 1.5);
-  // above target (<= 1 per 100k): drop-or-truncate on the TRUNCATE pgbench_history that a pgbench run does before it
-  // starts. (pgbench -i, the app owner's schema set-up, is provisioning; sql-error no longer alerts on the app's
-  // unique violations: constraint violations are left out of it, pack 2.0.0.)
+  // above target (<= 1 per 100k: 1 on 71,555 benign events is 1.4): drop-or-truncate on the TRUNCATE pgbench_history
+  // that a pgbench run does before it starts, as the app owner (a site whose worker does that lists the table in
+  // temporary_tables). (pgbench -i, the app owner's schema set-up, is provisioning; the DBA's reads of
+  // pg_stat_activity and pg_roles no longer count as credential reads; sql-error leaves out the app's unique
+  // violations, pack 2.0.0.)
   assert.deepEqual(d.falseAlerts, [{ ruleId: 'drop-or-truncate', count: 1 }]);
-  assert.equal(d.benignEvents, 2416);
+  assert.equal(d.benignEvents, 71555);
 });
