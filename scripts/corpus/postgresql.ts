@@ -1,9 +1,9 @@
 /**
  * `npm run corpus`: builds the labelled PostgreSQL detection corpus in test/corpus/postgresql/ from a REAL
  * PostgreSQL 15 + pgaudit (test/support/postgres.ts: a temp server on 127.0.0.1, as the postgres OS user when run as root).
- * It provisions (roles, the database, the application's schema: pgbench -i), runs benign load (a short pgbench run, an application-like workload with an occasional
- * constraint error and a VACUUM/ANALYZE), then scripted incidents one after the other, several varied instances per
- * category, then imports the csvlog with `dasguard import pgaudit` and writes events.jsonl.gz, labels.json, counts.json.
+ * It provisions (roles, the database, Aurora's stand-ins, the application's schema: pgbench -i), runs benign load
+ * (pgbench -c 2 -t 5000, an application-like workload with an occasional constraint error and a VACUUM/ANALYZE, the
+ * DBA's maintenance), then scripted incidents one after the other, several varied instances per category, then imports the csvlog with `dasguard import pgaudit` and writes events.jsonl.gz, labels.json, counts.json.
  *
  * Labels: keyed by the events' sessionId (the csvlog session_id, as the importer maps it). Comments cannot be
  * the key (alerts redact literals; a failed login has no statement), and an incident like brute force is many
