@@ -21,29 +21,34 @@ test('the pack on the PostgreSQL corpus: recall per category and false alerts as
     'brute-force': [3, 3],
     'password-spraying': [2, 2],
     'failed-logins-then-success': [2, 2],
-    'privilege-escalation': [4, 4],
+    'privilege-escalation': [7, 7],
     'ddl-by-privileged-user': [3, 3],
     destructive: [4, 4],
-    // below target: pgaudit logs nothing for `SET pgaudit.log = 'none'` / `TO 'ddl'` (the setting is already off for
-    // misc when it would log), so no rule can see it in an import; ALTER SYSTEM is seen.
-    'audit-tampering': [1, 3],
-    'code-execution-file-access': [4, 4],
-    'untrusted-extension': [3, 3],
+    // below target: pgaudit logs a SET when it has run, under the new setting, so `SET pgaudit.log = 'none'` / `TO
+    // 'ddl'` (which leave misc_set out) are never logged and no rule can see them in an import (DAS does not depend
+    // on pgaudit.log); ALTER SYSTEM and ALTER ROLE/DATABASE ... SET pgaudit.log are seen.
+    'audit-tampering': [3, 5],
+    'code-execution-file-access': [6, 6],
+    'untrusted-extension': [7, 7],
     'security-definer': [2, 2],
     'credential-catalog-read': [3, 3],
-    // below target: the import has no row counts (rowCount null), so heavy-read/bulk-read cannot see a big SELECT;
-    // `COPY table TO STDOUT` is logged by pgaudit as READ/SELECT, and copy-to-stdout matches command COPY only.
-    'bulk-read': [1, 3],
+    // (pgaudit.log_rows gives the import row counts, so bulk-read sees a big SELECT or COPY TO STDOUT)
+    'bulk-read': [5, 5],
+    'export-to-s3': [2, 2],
     'sql-injection-probe': [4, 4],
+    'privileged-off-hours': [1, 1],
   }, formatDetection('postgresql', d));
   const perIncident = Object.fromEntries(d.categories.map((c) => [c.category, c.alertsPerDetected]));
   for (const c of ['brute-force', 'password-spraying', 'sql-injection-probe', 'failed-logins-then-success']) assert.ok(perIncident[c]! <= 2, `${c}: ${perIncident[c]} alerts per incident`);
   // 1.5: spraying-1 also holds the first failures of a failed-logins-then-success sequence (a user's later success).
   assert.equal(perIncident['password-spraying'], 1.5);
-  // above target (<= 1 per 100k): drop-or-truncate on pgbench -i (the app's own tables). (sql-error no longer alerts
-  // on the app's unique violations: constraint violations are left out of it, pack 2.0.0.)
-  assert.deepEqual(d.falseAlerts, [{ ruleId: 'drop-or-truncate', count: 3 }]);
-  assert.equal(d.benignEvents, 2445);
+  // above target (<= 1 per 100k: 1 on 71,555 benign events is 1.4): drop-or-truncate on the TRUNCATE pgbench_history
+  // that a pgbench run does before it starts, as the app owner (a site whose worker does that lists the table in
+  // temporary_tables). (pgbench -i, the app owner's schema set-up, is provisioning; the DBA's reads of
+  // pg_stat_activity and pg_roles no longer count as credential reads; sql-error leaves out the app's unique
+  // violations, pack 2.0.0.)
+  assert.deepEqual(d.falseAlerts, [{ ruleId: 'drop-or-truncate', count: 1 }]);
+  assert.equal(d.benignEvents, 71555);
 });
 
 test('the pack on the MySQL corpus: recall per category and false alerts as measured', async () => {
