@@ -2,7 +2,7 @@
  * `npm run corpus`: builds the labelled PostgreSQL detection corpus in test/corpus/postgresql/ from a REAL
  * PostgreSQL 15 + pgaudit (test/support/postgres.ts: a temp server on 127.0.0.1, as the postgres OS user when run as root).
  * It provisions (roles, the database, Aurora's stand-ins, the application's schema: pgbench -i), runs benign load
- * (pgbench -c 2 -t 5000, an application-like workload with an occasional constraint error and a VACUUM/ANALYZE, the
+ * (pgbench -c 2 -t 8000, an application-like workload with an occasional constraint error and a VACUUM/ANALYZE, the
  * DBA's maintenance), then scripted incidents one after the other, several varied instances per category, then imports the csvlog with `dasguard import pgaudit` and writes events.jsonl.gz, labels.json, counts.json.
  *
  * Labels: keyed by the events' sessionId (the csvlog session_id, as the importer maps it). Comments cannot be
@@ -54,7 +54,7 @@ export async function buildPostgresCorpus(): Promise<void> {
     const setupEnd = Date.now();
     // --- benign load ---
     // (a pgbench run first vacuums its tables and truncates pgbench_history, as the app owner)
-    await run(join(BIN, 'pgbench'), ['-c', '2', '-t', '5000', '-U', 'app', 'appdb'], { env: env('apppw') });
+    await run(join(BIN, 'pgbench'), ['-c', '2', '-t', '8000', '-U', 'app', 'appdb'], { env: env('apppw') });
     await psql('app', 'apppw', 'appdb', 'create table orders (id serial primary key, customer text not null, total numeric, created timestamptz default now())', 'create unique index orders_customer_day on orders (customer, total)');
     for (let i = 0; i < 200; i++) {
       const sql = [

@@ -24,10 +24,9 @@ test('the pack on the PostgreSQL corpus: recall per category and false alerts as
     'privilege-escalation': [7, 7],
     'ddl-by-privileged-user': [3, 3],
     destructive: [4, 4],
-    // below target: pgaudit logs a SET when it has run, under the new setting, so `SET pgaudit.log = 'none'` / `TO
-    // 'ddl'` (which leave misc_set out) are never logged and no rule can see them in an import (DAS does not depend
-    // on pgaudit.log); ALTER SYSTEM and ALTER ROLE/DATABASE ... SET pgaudit.log are seen.
-    'audit-tampering': [3, 5],
+    // pgaudit logs a SET when it has run, under the new setting, so it never logs `SET pgaudit.log = 'none'`; the
+    // server's own log_statement line does, and the importer makes it an event (docs/import.md)
+    'audit-tampering': [5, 5],
     'code-execution-file-access': [6, 6],
     'untrusted-extension': [7, 7],
     'security-definer': [2, 2],
@@ -42,13 +41,13 @@ test('the pack on the PostgreSQL corpus: recall per category and false alerts as
   for (const c of ['brute-force', 'password-spraying', 'sql-injection-probe', 'failed-logins-then-success']) assert.ok(perIncident[c]! <= 2, `${c}: ${perIncident[c]} alerts per incident`);
   // 1.5: spraying-1 also holds the first failures of a failed-logins-then-success sequence (a user's later success).
   assert.equal(perIncident['password-spraying'], 1.5);
-  // above target (<= 1 per 100k: 1 on 71,555 benign events is 1.4): drop-or-truncate on the TRUNCATE pgbench_history
+  // 1 on 113,555 benign events is 0.9 per 100k (target <= 1): drop-or-truncate on the TRUNCATE pgbench_history
   // that a pgbench run does before it starts, as the app owner (a site whose worker does that lists the table in
   // temporary_tables). (pgbench -i, the app owner's schema set-up, is provisioning; the DBA's reads of
   // pg_stat_activity and pg_roles no longer count as credential reads; sql-error leaves out the app's unique
   // violations, pack 2.0.0.)
   assert.deepEqual(d.falseAlerts, [{ ruleId: 'drop-or-truncate', count: 1 }]);
-  assert.equal(d.benignEvents, 71555);
+  assert.equal(d.benignEvents, 113555);
 });
 
 test('the pack on the MySQL corpus: recall per category and false alerts as measured', async () => {

@@ -2,7 +2,7 @@
  * A real PostgreSQL 15 + pgaudit for tests and scripts/corpus.ts: initdb + pg_ctl in a temp dir on 127.0.0.1 and
  * a free port (as the postgres OS user when run as root: initdb refuses root), scram-sha-256 with the superuser
  * `postgres` / `superpw`, pgaudit `ddl,role,read,write,misc,misc_set` (pgaudit 1.7 logs SET in its own class MISC_SET) with parameters,
- * relations and row counts (`log_rows`), connections and
+ * relations and row counts (`log_rows`), the server's log_statement = 'all' (docs/import.md), connections and
  * disconnections logged, csvlog and jsonlog in `logDir` (pg.csv, pg.json). `whyNoPostgres` says why it cannot run.
  * PG_BIN overrides /usr/lib/postgresql/15/bin.
  */
@@ -76,6 +76,7 @@ export async function startPostgres(): Promise<Postgres> {
       `pgaudit.log_parameter = on`,
       `pgaudit.log_rows = on`,
       `pgaudit.log_relation = on`,
+      `log_statement = 'all'`, // what pgaudit cannot log about itself (SET pgaudit.log = 'none' and what follows): docs/import.md
       `logging_collector = on`,
       `log_destination = 'csvlog,jsonlog'`,
       `log_directory = '${logDir}'`,
