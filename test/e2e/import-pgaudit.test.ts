@@ -27,7 +27,8 @@ test('a real PostgreSQL 15 + pgaudit log, imported and replayed, gives the alert
       run(join(BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', 'postgres', '-X', '-v', 'ON_ERROR_STOP=0', '-c', sql], { env: { ...process.env, PGPASSWORD: password } });
     await psql('postgres', 'superpw', "create table accounts (id int, owner text); insert into accounts values (1, 'a'); create role alice login password 'alicepw'");
     // fails while it runs: with pgaudit.log_rows pgaudit logs a SELECT when it ends (to count its rows), so a
-    // failed one has no AUDIT line and its ERROR line is an event of its own (MISC, with the statement)
+    // failed one has no AUDIT line; the server's log_statement line is its event (READ, pgaudit's class for a SELECT),
+    // and the ERROR goes on it
     await assert.rejects(psql('postgres', 'superpw', 'select id,\n owner from accounts\n where 1/(id-1) = 0'), /division by zero/);
     // An injection probe: a burst of syntax errors from one user and host (one alert, not one per error).
     for (const probe of ['selec 1', "select * from accounts where id = 1'", 'select * from accounts where id = 1 union selec null--', 'SELECT owner FROM accounts WHERE id = 1) OR (1=1', 'select 1 frm accounts']) {
@@ -56,7 +57,7 @@ test('a real PostgreSQL 15 + pgaudit log, imported and replayed, gives the alert
       const errors = alerts.filter((a) => a.ruleId === 'sql-error').map((a) => [a.event.class, a.event.exitCode, a.event.commandText]);
       assert.deepEqual(errors, [
         // (alerts show statements with their literals redacted: docs/redaction.md)
-        ['MISC', '22012', 'select id,\n owner from accounts\n where ?/(id-?) = ?'],
+        ['READ', '22012', 'select id,\n owner from accounts\n where ?/(id-?) = ?'],
       ], logFile);
       // The five syntax errors are one sql-injection-probe alert; none of them is an sql-error of its own.
       const probes = alerts.filter((a) => a.ruleId === 'sql-injection-probe');

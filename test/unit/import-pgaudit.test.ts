@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { jsonLines, runCli } from '../support/cli.js';
-import { CsvRecordReader, PgauditMapper, dasLogTime, entryFromCsv } from '../../src/import/pgaudit.js';
+import { PgauditMapper } from '../../src/import/pgaudit.js';
+import { CsvRecordReader, dasLogTime, entryFromCsv } from '../../src/import/pgLog.js';
 import { RecordWriter, fakeResourceId } from '../../src/import/records.js';
 import { RESOURCE_ID_PATTERN } from '../../src/sources/streamName.js';
 
