@@ -149,6 +149,16 @@ export async function buildPostgresCorpus(): Promise<void> {
     // at night (02:30 UTC the next day; site.yaml's zone is UTC): the superuser reads the sessions and kills one
     await log.run('privileged-off-hours', () => su('select pid, usename, query from pg_stat_activity', 'select pg_terminate_backend(0)'), Date.parse('2026-10-15T02:30:00.000Z'));
 
+    // a week later (new-host-privileged-login learns the superuser's hosts for 7 days from its first login, the
+    // provisioning): the DBA's routine from its usual host (benign), then the superuser from hosts it never used: IPv6
+    // loopback, and the server's own Unix socket (remoteHost [local]: someone on the database host itself)
+    const asHost = (host: string, ...sql: string[]) =>
+      run(join(BIN, 'psql'), ['-h', host, '-U', 'postgres', '-d', 'appdb', '-X', '-q', ...sql.flatMap((q) => ['-c', q])], { env: env('superpw') }).then(() => true, () => false);
+    clock.mark(Date.parse('2026-10-22T09:30:00.000Z'));
+    await su('vacuum analyze orders', 'select count(*) from pg_stat_activity');
+    await log.run('new-host-privileged-login', () => asHost('::1', 'select current_user'), Date.parse('2026-10-22T10:00:00.000Z'));
+    await log.run('new-host-privileged-login', () => asHost(pg.dir, 'SELECT datname FROM pg_database'));
+
     await pg.stop(); // the collector has written everything
 
     // --- the log's clock: the same figures whenever the corpus is rebuilt, and incidents apart ---

@@ -36,18 +36,20 @@ test('the pack on the PostgreSQL corpus: recall per category and false alerts as
     'export-to-s3': [2, 2],
     'sql-injection-probe': [4, 4],
     'privileged-off-hours': [1, 1],
+    // a week after the superuser's first login (its learning period), from ::1 and from the server's Unix socket
+    'new-host-privileged-login': [2, 2],
   }, formatDetection('postgresql', d));
   const perIncident = Object.fromEntries(d.categories.map((c) => [c.category, c.alertsPerDetected]));
   for (const c of ['brute-force', 'password-spraying', 'sql-injection-probe', 'failed-logins-then-success']) assert.ok(perIncident[c]! <= 2, `${c}: ${perIncident[c]} alerts per incident`);
   // 1.5: spraying-1 also holds the first failures of a failed-logins-then-success sequence (a user's later success).
   assert.equal(perIncident['password-spraying'], 1.5);
-  // 1 on 113,555 benign events is 0.9 per 100k (target <= 1): drop-or-truncate on the TRUNCATE pgbench_history
+  // 1 on 113,562 benign events is 0.9 per 100k (target <= 1): drop-or-truncate on the TRUNCATE pgbench_history
   // that a pgbench run does before it starts, as the app owner (a site whose worker does that lists the table in
   // temporary_tables). (pgbench -i, the app owner's schema set-up, is provisioning; the DBA's reads of
   // pg_stat_activity and pg_roles no longer count as credential reads; sql-error leaves out the app's unique
   // violations, pack 2.0.0.)
   assert.deepEqual(d.falseAlerts, [{ ruleId: 'drop-or-truncate', count: 1 }]);
-  assert.equal(d.benignEvents, 113555);
+  assert.equal(d.benignEvents, 113562);
 });
 
 test('the pack on the MySQL corpus: recall per category and false alerts as measured', async () => {

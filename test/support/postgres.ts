@@ -68,7 +68,7 @@ export async function startPostgres(): Promise<Postgres> {
   try {
     await server('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pw}`, '-E', 'UTF8', '--no-sync']);
     const conf = [
-      `listen_addresses = '127.0.0.1'`,
+      `listen_addresses = '127.0.0.1,::1'`, // ::1: a second client host (scripts/corpus/postgresql.ts)
       `port = ${port}`,
       `unix_socket_directories = '${dir}'`,
       `shared_preload_libraries = 'pgaudit'`,
