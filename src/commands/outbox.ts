@@ -3,6 +3,7 @@
  * open suppression windows), read without opening it. `dasguard outbox resend`: dead-lettered and quarantined
  * alerts back into the outbox for their sink (or another) and delivered; exit codes as replay's delivery.
  */
+import { count } from '../util/plural.js';
 import { join } from 'node:path';
 import { ConfigError, ExitCode, ExitError } from '../errors.js';
 import { deliveryConfigFor, formatDeliverySummary, openConfiguredDelivery, type DeliveryOptions } from './deliveryOptions.js';
@@ -47,12 +48,12 @@ export async function outboxResendCommand(opts: OutboxResendOptions, io: Io): Pr
   const say = (m: string) => io.stderr.write(`dasguard outbox resend: ${m}\n`);
   try {
     const { moved, unknownSinks } = await delivery.resend({ ...(opts.sink !== undefined ? { sink: opts.sink } : {}), ...(opts.to !== undefined ? { to: opts.to } : {}) });
-    if (moved.fromDeadLetters > 0) say(`${plural(moved.fromDeadLetters, 'dead-lettered alert')} re-queued`);
-    if (moved.fromQuarantine > 0) say(`${plural(moved.fromQuarantine, 'quarantined alert')} re-queued`);
+    if (moved.fromDeadLetters > 0) say(`${count(moved.fromDeadLetters, 'dead-lettered alert')} re-queued`);
+    if (moved.fromQuarantine > 0) say(`${count(moved.fromQuarantine, 'quarantined alert')} re-queued`);
     for (const [sink, n] of unknownSinks) {
-      say(`${plural(n, 'alert')} for sink '${sink}', which ${config.source} does not declare, left where they are (--to SINK sends them to another sink)`);
+      say(`${count(n, 'alert')} for sink '${sink}', which ${config.source} does not declare, left where they are (--to SINK sends them to another sink)`);
     }
-    if (opts.sink !== undefined && moved.kept > 0) say(`${plural(moved.kept, 'alert')} for other sinks left where they are`);
+    if (opts.sink !== undefined && moved.kept > 0) say(`${count(moved.kept, 'alert')} for other sinks left where they are`);
     if (moved.fromDeadLetters + moved.fromQuarantine === 0) say(`nothing to resend in ${delivery.outboxDir}${opts.sink !== undefined ? ` for sink '${opts.sink}'` : ''}`);
   } finally {
     await delivery.close();
@@ -94,10 +95,6 @@ async function openWindows(path: string): Promise<number | string> {
     if (err instanceof ConfigError) return err.message;
     throw err;
   }
-}
-
-function plural(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
 // ---- The command-line declaration of `outbox` (src/cli.ts lists it; src/commands/command.ts).

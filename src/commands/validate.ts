@@ -3,6 +3,7 @@
  * RULE-ID`: the effective rule after every file's overrides and appends, and where each property was set or changed.
  * The summary names the enabled rules that only feed correlations (`generate: false`): they give no alert of their own.
  */
+import { count } from '../util/plural.js';
 import { ExitCode } from '../errors.js';
 import { didYouMean } from '../config/didYouMean.js';
 import { explainRule, feedOnlyLines, formatProblem, loadRules } from '../rules/index.js';
@@ -29,7 +30,7 @@ export async function validateCommand(opts: { paths: string[]; explain?: string 
   }
   const enabled = ruleSet.rules.filter((r) => r.enabled).length;
   const version = ruleSet.packVersion === undefined ? '' : terminalSafe(`, pack version ${ruleSet.packVersion}`);
-  io.stdout.write(`${ruleSet.rules.length} rules (${enabled} enabled) in ${files.length} file${files.length === 1 ? '' : 's'}${version}: OK\n`);
+  io.stdout.write(`${count(ruleSet.rules.length, 'rule')} (${enabled} enabled) in ${count(files.length, 'file')}${version}: OK\n`);
   // Sigma's generate: false: say which enabled rules give no alert of their own, so none is a surprise.
   for (const line of feedOnlyLines(ruleSet)) io.stdout.write(terminalSafe(line) + '\n');
   return ExitCode.ok;

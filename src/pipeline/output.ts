@@ -1,4 +1,5 @@
 /** Alert reporters (text for people, JSON Lines for machines), the run summary and the progress line (from PipelineStats). */
+import { count } from '../util/plural.js';
 import type { Writable } from 'node:stream';
 import type { KeyProviderStats } from '../keys/KeyProvider.js';
 import type { Severity } from '../types.js';
@@ -56,8 +57,8 @@ export function formatSummary(command: string, s: PipelineStats, keys?: KeyProvi
   const lines: string[] = [];
   const rate = secs > 0 ? ` (${Math.round(c.events / secs).toLocaleString('en-US')} events/s)` : '';
   lines.push(
-    `dasguard ${command}: ${c.records} records (${c.encryptedRecords} encrypted), ${c.events} activity events, ` +
-      `${c.heartbeats} heartbeats, ${c.alerts} alerts, ${c.quarantined} quarantined in ${secs.toFixed(2)} s${rate}`,
+    `dasguard ${command}: ${count(c.records, 'record')} (${c.encryptedRecords} encrypted), ${count(c.events, 'activity event')}, ` +
+      `${count(c.heartbeats, 'heartbeat')}, ${count(c.alerts, 'alert')}, ${c.quarantined} quarantined in ${secs.toFixed(2)} s${rate}`,
   );
   if (s.alertsByRule.size > 0) {
     lines.push('  alerts by rule:');
@@ -101,7 +102,7 @@ export class Progress {
     const secs = Math.max(0.001, (now - s.startedAt) / 1000);
     this.out.write(
       `\r\x1b[2K${c.records.toLocaleString('en-US')} records, ${c.events.toLocaleString('en-US')} events ` +
-        `(${Math.round(c.events / secs).toLocaleString('en-US')}/s), ${c.alerts} alerts, ${c.quarantined} quarantined`,
+        `(${Math.round(c.events / secs).toLocaleString('en-US')}/s), ${count(c.alerts, 'alert')}, ${c.quarantined} quarantined`,
     );
     this.shown = true;
   }
