@@ -119,7 +119,13 @@ not be written (nothing skipped).
 
 async function dispatch(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  if (name === undefined) {
+    // no command is a usage error (as git, kubectl): the help goes to stderr, so a script's `dasguard $CMD` with an
+    // empty CMD fails instead of passing
+    io.stderr.write(topHelp());
+    return ExitCode.usage;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
     const topic = rest[0] !== undefined ? await loadCommand(rest[0]) : undefined;
     io.stdout.write(topic ? renderHelp(topic) : topHelp());
     return ExitCode.ok;

@@ -629,3 +629,13 @@ test('a local file overrides bundled rules without editing them: its alerts show
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, new RegExp(`^${local}:2 ddl-by-privileged: override of unknown rule 'ddl-by-privileged' \\(did you mean 'ddl-by-privileged-user'\\?\\)$`, 'm'));
 });
+
+test('bare `dasguard` prints the help on stderr and exits 2 (a usage error); `dasguard --help` prints it on stdout, exit 0', async () => {
+  const bare = await runCli([]);
+  assert.equal(bare.code, 2);
+  assert.equal(bare.stdout, '');
+  assert.match(bare.stderr, /^Usage: dasguard <command> \[options\]$/m);
+  const help = await runCli(['--help']);
+  assert.equal(help.code, 0);
+  assert.equal(help.stdout, bare.stderr);
+});
