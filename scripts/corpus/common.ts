@@ -6,9 +6,10 @@
  * Labels are keyed by the events' sessionId: a session whose FIRST event was logged while an incident's commands ran
  * belongs to that incident (nothing else runs during an incident, so this is exact).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { runCli } from '../../test/support/cli.js';
 
 /** A scripted incident: its wall-clock span while recorded, its log-time span once `IncidentLog.inLogTime` ran. */
 export interface Incident {
@@ -125,4 +126,15 @@ export async function writeCorpus(outDir: string, jsonl: string, incidents: Inci
   const incidentEvents = Object.values(perCategory).reduce((n, c) => n + c.events, 0);
   await writeFile(join(outDir, 'counts.json'), JSON.stringify({ events, benignEvents, incidentEvents, incidentSessions: categoryOf.size, perCategory }, null, 2) + '\n');
   return `corpus: ${events} events (${benignEvents} benign), ${labelled.length} incidents -> ${outDir}\n`;
+}
+
+/** `dasguard import <format> <log>` into `workDir`/imported/ (its summary on stderr): the Kinesis JSON Lines it wrote. */
+export async function importLog(format: string, log: string, workDir: string): Promise<string> {
+  const imported = join(workDir, 'imported');
+  await mkdir(imported);
+  const imp = await runCli(['import', format, log, '--output', imported]);
+  if (imp.code !== 0) throw new Error(`import failed: ${imp.stderr}`);
+  process.stderr.write(imp.stderr);
+  const [file] = await readdir(imported);
+  return readFile(join(imported, file!), 'utf8');
 }

@@ -9,11 +9,10 @@
  * Labels: keyed by the events' sessionId (server_audit's connection id), as for PostgreSQL (postgresql.ts says why).
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runCli } from '../../test/support/cli.js';
 import { MARIADB, startMariadb, whyNoMariadb } from '../../test/support/mariadb.js';
-import { IncidentLog, LogClock, writeCorpus } from './common.js';
+import { importLog, IncidentLog, LogClock, writeCorpus } from './common.js';
 
 const OUT = join('test', 'corpus', 'mysql');
 /** Where the corpus's log time starts (a Wednesday's working hours). */
@@ -166,13 +165,7 @@ export async function buildMysqlCorpus(): Promise<void> {
     await writeFile(shifted, shiftAuditTimes(await readFile(db.auditLog, 'utf8'), logSecond));
 
     // --- import and label ---
-    const imported = join(db.dir, 'imported');
-    await mkdir(imported);
-    const imp = await runCli(['import', 'mariadb-audit', shifted, '--output', imported]);
-    if (imp.code !== 0) throw new Error(`import failed: ${imp.stderr}`);
-    process.stderr.write(imp.stderr);
-    const [file] = await readdir(imported);
-    const jsonl = await readFile(join(imported, file!), 'utf8');
+    const jsonl = await importLog('mariadb-audit', shifted, db.dir);
     // The DBA's provisioning (CREATE USER, GRANT, CREATE DATABASE/TABLE): neither an incident nor routine load.
     const span = (startMs: number, endMs: number) => ({ startMs: logSecond(startMs), endMs: logSecond(endMs) + 999 });
     const provisioning = [span(setupStart, setupEnd)];

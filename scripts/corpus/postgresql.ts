@@ -11,12 +11,11 @@
  * while the incident's psql commands ran belongs to it. Nothing else runs during an incident, so this is exact.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { runCli } from '../../test/support/cli.js';
 import { PG_BIN as BIN, startPostgres, whyNoPostgres } from '../../test/support/postgres.js';
-import { IncidentLog, LogClock, writeCorpus } from './common.js';
+import { importLog, IncidentLog, LogClock, writeCorpus } from './common.js';
 
 const run = promisify(execFile);
 const OUT = join('test', 'corpus', 'postgresql');
@@ -171,13 +170,7 @@ export async function buildPostgresCorpus(): Promise<void> {
     await writeFile(shifted, shiftLogTimes(await readFile(csv, 'utf8'), (t) => clock.toLog(t) - t));
 
     // --- import and label ---
-    const imported = join(pg.dir, 'imported');
-    await mkdir(imported);
-    const imp = await runCli(['import', 'pgaudit', shifted, '--output', imported]);
-    if (imp.code !== 0) throw new Error(`import failed: ${imp.stderr}`);
-    process.stderr.write(imp.stderr);
-    const [file] = await readdir(imported);
-    const jsonl = await readFile(join(imported, file!), 'utf8');
+    const jsonl = await importLog('pgaudit', shifted, pg.dir);
     // The provisioning (the DBA's CREATE ROLE, CREATE DATABASE; the app owner's pgbench -i): neither an incident nor
     // routine load; left out of both.
     const provisioning = [{ startMs: clock.toLog(setupStart), endMs: clock.toLog(setupEnd) }];

@@ -8,10 +8,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './freePort.js';
 
 const run = promisify(execFile);
 
@@ -32,14 +32,6 @@ export const MARIADB = which('mariadb');
 export function whyNoMariadb(): string | false {
   if (MARIADBD === undefined || INSTALL_DB === undefined || MARIADB === undefined) return 'mariadbd, mariadb-install-db or mariadb not installed (apt-get install mariadb-server)';
   return false;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 export interface Mariadb {
