@@ -7,8 +7,10 @@
  *  - the loopback SNS (test/support/snsServer.ts) and a Slack incoming-webhook receiver
  *    (test/support/webhookServer.ts): one line per message they accept (sink, alert id, rule, severity).
  * Prints the environment to export and a dasguard.yaml for the local sinks, then (with --put N) puts N encrypted
- * sample records, again every --put-every seconds if given. Each pass over the sample gets fresh timestamps, so
- * every record is new activity (new alert ids), as on a real database.
+ * sample records, again every --put-every seconds if given. Every record put carries the time it is put (its events
+ * keep their offsets within the record; the gaps between the sample's records, among them its 8-day jump, are
+ * not replayed), so `run` sees current activity with new alert ids, as from a real database.
+ * `--show-bodies` prints each message the receivers accept in full (the SNS message, the Slack payload).
  *
  * Trying failures without signals or keypresses: `--slack-down-after S --slack-down-for S` (same for `--sns-`)
  * refuses connections for a while; `--rds-event 'S:message'` (repeatable) adds an RDS event for the cluster S
@@ -20,8 +22,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encodeRecord } from '../src/codec/encode.js';
+import { terminalLines, terminalSafe } from '../src/util/escape.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { startKmsServer } from '../test/support/kmsServer.js';
 import { clusterModel, startRdsServer } from '../test/support/rdsServer.js';
@@ -30,7 +34,7 @@ import { startWebhookServer } from '../test/support/webhookServer.js';
 import { FAKE_CREDENTIALS, REGION, createStream, kinesisClient, putRecords, startKinesalite } from '../test/support/kinesis.js';
 import { PG, dasTime, postgresSample, type SampleRecord } from './sampleData.js';
 
-const USAGE = `usage: npm run local-stack -- [--put N] [--put-every SECONDS]
+const USAGE = `usage: npm run local-stack -- [--put N] [--put-every SECONDS] [--show-bodies]
     [--slack-down-after SECONDS --slack-down-for SECONDS] [--sns-down-after SECONDS --sns-down-for SECONDS]
     [--rds-event 'SECONDS:message' ...]`;
 
@@ -43,6 +47,7 @@ const { values } = parseArgs({
     'sns-down-after': { type: 'string' },
     'sns-down-for': { type: 'string' },
     'rds-event': { type: 'string', multiple: true, default: [] },
+    'show-bodies': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -81,7 +86,8 @@ const scheduledEvents = values['rds-event'].map((spec) => {
 const CLUSTER = 'dasguard-demo';
 const STREAM = `aws-rds-das-${PG.clusterId}`;
 const TOPIC_ARN = `arn:aws:sns:${REGION}:111122223333:dasguard-alerts`;
-const keys = LocalKeyProvider.fromFile('samples/demo-master-key.json');
+// by the script's own path: the stack also starts from another directory (its .dasguard/ then goes there)
+const keys = LocalKeyProvider.fromFile(fileURLToPath(new URL('../samples/demo-master-key.json', import.meta.url)));
 
 const kinesalite = await startKinesalite();
 const kms = await startKmsServer({ keys });
@@ -113,32 +119,37 @@ const receivers = {
   sns: { received: 0, ids: new Set<string>(), duplicates: 0, down: false },
   slack: { received: 0, ids: new Set<string>(), duplicates: 0, down: false },
 };
-function report(sink: 'sns' | 'slack', id: string, rule: string, severity: string): void {
+function report(sink: 'sns' | 'slack', id: string, rule: string, severity: string, body: unknown): void {
   const r = receivers[sink];
   r.received++;
   const dup = r.ids.has(id);
   if (dup) r.duplicates++;
   r.ids.add(id);
-  console.log(`${stamp()} ${sink.padEnd(5)} ${id} ${rule} ${severity}${dup ? '  (DUPLICATE)' : ''}`);
+  // what dasguard sent holds database users' text: made terminal-safe before it is printed
+  console.log(terminalSafe(`${stamp()} ${sink.padEnd(5)} ${id} ${rule} ${severity}${dup ? '  (DUPLICATE)' : ''}`));
+  if (values['show-bodies']) console.log(terminalLines(indent(JSON.stringify(body, null, 2))));
 }
+const indent = (text: string): string => text.replace(/^/gm, '    ');
 let snsSeen = 0;
 let slackSeen = 0;
 function drainReceivers(): void {
   for (; snsSeen < sns.messages.length; snsSeen++) {
     const m = sns.messages[snsSeen]!;
     let id = '?';
+    let body: unknown = m.message;
     try {
-      id = String((JSON.parse(m.message) as { id?: unknown }).id ?? '?');
+      body = JSON.parse(m.message) as unknown;
+      id = String((body as { id?: unknown }).id ?? '?');
     } catch {
-      // not an alert: shown as '?'
+      // not an alert: shown as '?', its body as the text it is
     }
-    report('sns', id, m.attributes.ruleId?.value ?? '?', m.attributes.severity?.value ?? '?');
+    report('sns', id, m.attributes.ruleId?.value ?? '?', m.attributes.severity?.value ?? '?', body);
   }
   for (; slackSeen < slack.received.length; slackSeen++) {
     const body = slack.received[slackSeen]!.body as { text?: string; blocks?: { type: string; elements?: { text?: string }[] }[] };
     const head = /^\[([A-Z]+)\] ([^:]+):/.exec(body.text ?? '');
     const context = body.blocks?.find((b) => b.type === 'context')?.elements?.[0]?.text ?? '';
-    report('slack', /alert (\S+)/.exec(context)?.[1] ?? '?', head?.[2] ?? '?', head?.[1]?.toLowerCase() ?? '?');
+    report('slack', /alert (\S+)/.exec(context)?.[1] ?? '?', head?.[2] ?? '?', head?.[1]?.toLowerCase() ?? '?', body);
   }
 }
 const receiverTimer = setInterval(drainReceivers, 200);
@@ -249,20 +260,28 @@ export DASGUARD_LOCAL_ADMIN=${adminUrl}
 # Each message the SNS / Slack receivers accept is printed here: time, sink, alert id, rule, severity.
 # Ctrl-C here stops the stack and prints the counts (kinesalite keeps the stream in memory only).`);
 
-// --- sample records, with fresh timestamps on every pass -------------------------------------------------------
+// --- sample records, each stamped with the time it is put ----------------------------------------------------
 const sample = postgresSample();
 const DAS_TIME = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3})(\d{3})\+00$/;
 const dasMs = (s: string): number | undefined => {
   const m = DAS_TIME.exec(s);
   return m === null ? undefined : Date.parse(`${m[1]}T${m[2]}Z`);
 };
-const times = sample.flatMap((r) => r.databaseActivityEventList.flatMap((e) => [e.startTime, e.logTime]));
-const msList = times.map((t) => (typeof t === 'string' ? dasMs(t) : undefined)).filter((t): t is number => t !== undefined);
-const sampleStart = Math.min(...msList);
-const sampleSpan = Math.max(...msList) - sampleStart;
-let shiftMs = 0;
-/** The sample record, its times moved so that this pass starts now (and after the previous pass ended). */
-function shifted(r: SampleRecord): SampleRecord {
+/** The DAS times of a record's events, in ms. */
+const timesOf = (r: SampleRecord): number[] =>
+  r.databaseActivityEventList
+    .flatMap((e) => [e.startTime, e.logTime])
+    .map((t) => (typeof t === 'string' ? dasMs(t) : undefined))
+    .filter((t): t is number => t !== undefined);
+/** The end of the last record put, so times never go back (two puts in one millisecond stay in order). */
+let lastPutMs = 0;
+/** The sample record, its times moved so that its first event happens now (offsets within the record kept). */
+function stampedNow(r: SampleRecord): SampleRecord {
+  const times = timesOf(r);
+  if (times.length === 0) return r; // a heartbeat-only record carries no time
+  const first = Math.min(...times);
+  const shiftMs = Math.max(Date.now(), lastPutMs + 1) - first;
+  lastPutMs = Math.max(...times) + shiftMs;
   const move = (v: unknown): unknown => {
     if (typeof v !== 'string') return v;
     const m = DAS_TIME.exec(v);
@@ -278,8 +297,7 @@ let next = 0;
 async function put(n: number): Promise<void> {
   const data: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
-    if (next % sample.length === 0) shiftMs = Math.max(Date.now() - sampleStart, shiftMs + sampleSpan + 1000);
-    const r = shifted(sample[next++ % sample.length]!);
+    const r = stampedNow(sample[next++ % sample.length]!);
     data.push(await encodeRecord(r, { resourceId: PG.clusterId, version: PG.version, wrapper: keys }));
   }
   await putRecords(client, STREAM, data);

@@ -1,5 +1,5 @@
 /**
- * Builds the Lambda artifact: src/lambda.ts bundled by esbuild (node20, ESM, minified, no source maps) into
+ * Builds the Lambda artifact: src/lambda.ts bundled by esbuild (node22, the Lambda runtime nodejs22.x, ESM, minified, no source maps) into
  * dist-lambda/index.mjs, the bundled rule pack beside it in dist-lambda/rules/, both zipped into
  * dist-lambda/dasguard-lambda.zip (the `zip` command). Handler: `index.handler`. Prints the zip's size and file count.
  *
@@ -48,7 +48,7 @@ export async function packageLambda(opts: { out?: string; externalSdk?: boolean 
     outfile: bundle,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node22',
     format: 'esm',
     minify: true,
     sourcemap: false,
