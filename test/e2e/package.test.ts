@@ -2,11 +2,10 @@
  * SLOW tier (packs and installs the package; ~10-20 s): the package as npm would publish it. `npm pack` on the
  * built repo, then the tarball is installed in a temp app OUTSIDE the repo and imported by name.
  *
- * Installing: `npm install --offline` of the tarball cannot work here (the npm cache holds the dependencies'
- * tarballs but not their registry metadata), and installing with the repo's node_modules would not test the
- * tarball. So the tarball is extracted into `<app>/node_modules/dasguard`, exactly as npm lays it out, and each
- * dependency it DECLARES is linked from the repo's node_modules: an import of anything undeclared fails, as it
- * would for a user.
+ * Installing: one test runs the real `npm install <tarball>` in an empty directory (`--prefer-offline`: the npm
+ * cache, else the registry) and `npx dasguard --help`. The others share an app where the tarball is extracted
+ * into `<app>/node_modules/dasguard`, exactly as npm lays it out, and each dependency it DECLARES is linked from
+ * the repo's node_modules: an import of anything undeclared fails, as it would for a user.
  *
  * Checks: what the tarball holds (dist, bin, rules, schema, docs, README, LICENSE; no src/, test/, samples/ or
  * secrets; no build output of files no longer in src/; its size), then test/support/packageConsumer.mjs run with
@@ -116,6 +115,8 @@ describe('the packed package (npm pack, installed in a temp app, imported by nam
     const forbidden = /^(src|test|bench|scripts|samples|node_modules|coverage|\.dasguard|\.git)\/|(^|\/)(\.env[^/]*|\.npmrc|[^/]*\.(pem|key|tgz|log)|[^/]*key[^/]*\.json)$/i;
     assert.deepEqual([...paths].filter((p) => forbidden.test(p)), []);
     assert.deepEqual([...paths].filter((p) => p.startsWith('schema/') && !p.endsWith('.json')), [], 'schema/generate.ts is a dev script');
+    // source maps point at src/, which is not shipped: a map without its source only misleads a stack trace
+    assert.deepEqual([...paths].filter((p) => p.endsWith('.map')), [], 'no source maps');
     // Contents too: no AWS access key, no private key, not the demo master key (it encrypts the samples only).
     const demoKey = (JSON.parse(await readFile(join(ROOT, 'samples/demo-master-key.json'), 'utf8')) as { key: string }).key;
     const leaks: string[] = [];
@@ -187,6 +188,20 @@ describe('the packed package (npm pack, installed in a temp app, imported by nam
     assert.match(stdout, /^Usage: dasguard <command> \[options\]$/m);
     assert.match(stdout, /^ {2}replay PATH\.\.\. /m);
     assert.deepEqual(await readdir(empty), [], 'it writes nothing where it runs');
+  });
+
+  it('`npm install` of the tarball in an empty directory, as a user does, then `npx dasguard --help`', async (t) => {
+    // The real install: npm resolves and fetches the declared dependencies (from its cache when it holds them,
+    // else from the registry), links the bin, and runs no build (the tarball holds dist/).
+    const user = await mkdtemp(join(work, 'user-'));
+    await writeFile(join(user, 'package.json'), JSON.stringify({ name: 'user-app', private: true }));
+    const started = Date.now();
+    await run(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(work, pack.filename)], { cwd: user, env: plainEnv(), maxBuffer: 16 * 1024 * 1024 });
+    t.diagnostic(`npm install took ${Date.now() - started} ms`);
+    const { stdout } = await run(NPM, ['exec', '--offline', '--', 'dasguard', '--help'], { cwd: user, env: plainEnv() });
+    assert.match(stdout, new RegExp(`^dasguard ${manifest.version.replace(/\./g, '\\.')}: `));
+    const { stdout: version } = await run(join(user, 'node_modules', '.bin', 'dasguard'), ['--version'], { cwd: user, env: plainEnv() });
+    assert.equal(version.trim(), manifest.version);
   });
 
   it('the installed bin runs (validate on the bundled rules)', async () => {
