@@ -17,6 +17,8 @@ export interface WatchOptions {
   cluster: string;
   once: boolean;
   output: OutputFormat;
+  /** Text alerts with the record's position and the runbook (--verbose). */
+  verbose?: boolean;
   rules?: string[];
   stateDir: string;
   /** Milliseconds between polls (without --once). */
@@ -38,7 +40,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   const patterns = await loadLossPatterns(opts.lossPatterns);
   const rds = deps.rds ?? createRdsClient();
   const color = colorOutput(opts.output, io);
-  const handoff = consoleHandoff(io.stdout, opts.output, color);
+  const handoff = consoleHandoff(io.stdout, opts.output, color, opts.verbose);
   const watcher = new RdsEventsWatcher({
     client: rds,
     clusterId: opts.cluster,
@@ -96,7 +98,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
 import { UsageError } from '../errors.js';
 import { defineCommand } from './command.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, durationOption, oneOf, positiveInt } from './options.js';
+import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, durationOption, oneOf, positiveInt } from './options.js';
 
 export const watchCli = defineCommand({
   name: 'watch',
@@ -111,6 +113,7 @@ export const watchCli = defineCommand({
     interval: { type: 'string', default: '60s', label: '--interval D', help: 'Between polls: a duration such as 30s, 10m or 1h (default 60s)' },
     rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled pack' },
     output: ALERT_OUTPUT_OPTION,
+    verbose: VERBOSE_OPTION,
     'state-dir': { type: 'string', default: DEFAULT_STATE_DIR, label: '--state-dir DIR', help: `Where the cursor and loss windows are kept (default ${DEFAULT_STATE_DIR})` },
     'loss-patterns': { type: 'string', label: '--loss-patterns FILE', help: 'YAML patterns for loss-window events (see docs/health.md)' },
     'lookback-hours': { type: 'string', default: '24', label: '--lookback-hours N', help: 'First poll without state: how far back (default 24, at most 336)' },
@@ -126,6 +129,7 @@ export const watchCli = defineCommand({
         cluster: v.cluster,
         once: v.once,
         output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        verbose: v.verbose,
         rules: v.rules,
         stateDir: v['state-dir'],
         intervalMs: durationOption('interval', v.interval),

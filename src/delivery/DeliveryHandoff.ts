@@ -40,6 +40,7 @@ import { maskSecrets } from './secrets.js';
 import { outboxDir } from '../config/layers.js';
 import { terminalSafe } from '../util/escape.js';
 import { Router } from './routing.js';
+import { ClusterNames } from '../pipeline/clusterNames.js';
 import { buildSinks } from './sinks/index.js';
 import { SUPPRESSION_STATE_FILE, readSuppressionState } from './suppressionState.js';
 import { Suppressor, renderDigest, type Change } from './Suppressor.js';
@@ -94,6 +95,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   private readonly sent: DeliveryStats = { delivered: 0, retries: 0, deadLettered: 0 };
   private readonly router: Router;
   private readonly suppressor: Suppressor;
+  private readonly clusters: ClusterNames; // the config's `clusters:` and what `nameCluster` adds
   /** The outbox and its dispatcher; undefined for a direct handoff. Set once, by `open`. */
   private queue: OutboxQueue | undefined;
   private closed = false;
@@ -113,6 +115,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     opts: { now?: () => number; trackTaken: boolean },
   ) {
     this.router = new Router(config.routes);
+    this.clusters = new ClusterNames(config.clusters);
     this.suppressor = new Suppressor(config.suppression, {
       ...(opts.now ? { now: opts.now } : {}),
       trackTaken: opts.trackTaken,
@@ -163,6 +166,11 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     return self;
   }
 
+  /** The cluster of resource id `resourceId` is called `name` (run --cluster, from DescribeDBClusters): alerts say so. */
+  nameCluster(resourceId: string, name: string): void {
+    this.clusters.add(resourceId, name);
+  }
+
   async handOff(alerts: readonly Alert[]): Promise<void> {
     await this.handOffTracked(alerts);
   }
@@ -173,7 +181,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     if (this.queue?.error !== undefined) throw this.queue.error;
     return this.exclusive(async () => {
       // A failure changed nothing: the caller retries the same alerts.
-      const ticket = await this.commit(this.suppressor.filter(alerts));
+      const ticket = await this.commit(this.suppressor.filter(this.clusters.stamp(alerts)));
       this.stats0.accepted += alerts.length;
       return ticket;
     });

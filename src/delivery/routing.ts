@@ -11,9 +11,17 @@ export interface Target {
   redaction: RedactionMode;
 }
 
+/** Alerts whose targets are kept for the alert that may resolve them: enough for every open condition of a run. */
+const REMEMBERED = 10_000;
 
 export class Router {
   private readonly routes: { route: RouteConfig; tags?: RegExp[]; rules?: RegExp[] }[];
+  /**
+   * Where each alert that opened a condition (`event.state: 'open'`) went, by id, so that the alert resolving it
+   * (`resolves`) goes there too. In this process only, the latest REMEMBERED: after a restart, a resolving alert
+   * goes where its own routes send it.
+   */
+  private readonly opened = new Map<string, Target[]>();
 
   constructor(routes: readonly RouteConfig[]) {
     this.routes = routes.map((route) => {
@@ -29,9 +37,27 @@ export class Router {
   }
 
   /**
-   * The sinks for `alert`, each once. When two routes send to the same sink, the stricter redaction wins.
+   * The sinks for `alert`, each once. When two routes send to the same sink, the stricter redaction wins. An alert
+   * that resolves another (`resolves`) also goes to every sink that one went to, whatever its own severity: whoever
+   * was told a loss window opened is told it closed.
    */
   targets(alert: DeliveredAlert): Target[] {
+    const own = this.ownTargets(alert);
+    const bySink = new Map(own.map((t) => [t.sink, t]));
+    for (const t of alert.resolves !== undefined ? (this.opened.get(alert.resolves) ?? []) : []) {
+      const prev = bySink.get(t.sink);
+      if (!prev || stricter(t.redaction, prev.redaction) !== prev.redaction) bySink.set(t.sink, t);
+    }
+    const targets = [...bySink.values()];
+    if (alert.kind === 'health' && alert.event.state === 'open') {
+      this.opened.delete(alert.id);
+      this.opened.set(alert.id, targets);
+      if (this.opened.size > REMEMBERED) this.opened.delete(this.opened.keys().next().value!);
+    }
+    return targets;
+  }
+
+  private ownTargets(alert: DeliveredAlert): Target[] {
     const matched = this.routes.filter((r) => !r.route.default && this.matches(r, alert));
     // Command-line shortcut routes deliver in addition: they do not keep the default routes from applying.
     const counted = matched.some((r) => !r.route.extra);
