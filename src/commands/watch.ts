@@ -12,6 +12,7 @@ import type { OutputFormat } from '../pipeline/output.js';
 import { loadRulesOrExit } from './common.js';
 import { colorOutput, type Io } from './io.js';
 import { sleep } from '../util/backoff.js';
+import { agree, count } from '../util/plural.js';
 
 export interface WatchOptions {
   cluster: string;
@@ -53,9 +54,8 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
     if (!opts.summary) return;
     const open = openWindows(r.state.lossWindows);
     io.stderr.write(
-      `watch ${opts.cluster}: ${r.fetched} event${r.fetched === 1 ? '' : 's'} fetched, ${r.newEvents.length} new, ` +
-        `${r.alerts.length} alert${r.alerts.length === 1 ? '' : 's'}; ` +
-        (open.length === 0 ? 'no open loss window' : `OPEN loss window${open.length === 1 ? '' : 's'} since ${open.map((w) => w.start).join(', ')}`) +
+      `watch ${opts.cluster}: ${count(r.fetched, 'event')} fetched, ${r.newEvents.length} new, ${count(r.alerts.length, 'alert')}; ` +
+        (open.length === 0 ? 'no open loss window' : `OPEN ${agree(open.length, 'loss window', 'loss windows')} since ${open.map((w) => w.start).join(', ')}`) +
         '\n',
     );
   };
