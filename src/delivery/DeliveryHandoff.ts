@@ -19,7 +19,8 @@
  * run one at a time, and a hand-off that cannot be written (a full disk: a TransientError naming the directory)
  * changes nothing, so the drivers simply retry it. With `persistSuppression` (the live consumer), the suppression
  * windows are saved in `<outbox>/suppression.json` whenever the consumer is about to write checkpoints
- * (`persist`, the CheckpointedState hook) and restored at open.
+ * (`persist`, the CheckpointedState hook) and restored at open, with where alerts that opened a condition went
+ * (routing.ts: their resolution goes there too). A little over 400 lines: the parts above share its one lock.
  */
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -163,6 +164,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     self.stats0.recovered = queue.recoveredCount;
     queue.start();
     if (saved) self.suppressor.restore(saved); // windows that ended while we were down are due at once
+    if (saved?.opened) self.router.remember(saved.opened);
     return self;
   }
 
@@ -208,8 +210,8 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   }
 
   private async persistLocked(): Promise<void> {
-    if (this.statePath === undefined || !this.suppressor.dirty) return;
-    const state = this.suppressor.snapshot();
+    if (this.statePath === undefined || (!this.suppressor.dirty && !this.router.dirty)) return;
+    const state = { ...this.suppressor.snapshot(), opened: this.router.remembered() };
     // On disk, the first alert of a window is redacted as the least strict of its routes would have it: no more
     // than the outbox holds for it; each route's own redaction applies again when the digest goes out.
     // Redacted once per window (its first alert never changes), not at every checkpoint.
@@ -220,6 +222,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
       throw unavailable(this.durable().dir, err);
     }
     this.suppressor.committed();
+    this.router.saved();
   }
 
   private readonly savedFirsts = new WeakMap<DeliveredAlert, DeliveredAlert>();

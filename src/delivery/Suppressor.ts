@@ -38,6 +38,8 @@ export interface SuppressionState {
   windows: SavedWindow[];
   /** Alert ids taken (opened or counted into a window) recently, with the generation that took them. */
   taken: [string, number][];
+  /** Where alerts that opened a condition went, for the alerts resolving them (Router.remembered; the handoff's). */
+  opened?: [string, { sink: string; route: string; redaction: RedactionMode }[]][];
 }
 
 export interface SuppressorOptions {

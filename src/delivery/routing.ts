@@ -18,10 +18,13 @@ export class Router {
   private readonly routes: { route: RouteConfig; tags?: RegExp[]; rules?: RegExp[] }[];
   /**
    * Where each alert that opened a condition (`event.state: 'open'`) went, by id, so that the alert resolving it
-   * (`resolves`) goes there too. In this process only, the latest REMEMBERED: after a restart, a resolving alert
-   * goes where its own routes send it.
+   * (`resolves`) goes there too; the latest REMEMBERED. Kept across restarts where the suppression windows are
+   * (`run`: DeliveryHandoff saves `remembered()` in <outbox>/suppression.json and gives it back to `remember`);
+   * elsewhere in this process only.
    */
   private readonly opened = new Map<string, Target[]>();
+  /** An alert's targets were remembered since the last `saved()`. */
+  dirty = false;
 
   constructor(routes: readonly RouteConfig[]) {
     this.routes = routes.map((route) => {
@@ -49,12 +52,26 @@ export class Router {
       if (!prev || stricter(t.redaction, prev.redaction) !== prev.redaction) bySink.set(t.sink, t);
     }
     const targets = [...bySink.values()];
-    if (alert.kind === 'health' && alert.event.state === 'open') {
-      this.opened.delete(alert.id);
+    if (alert.kind === 'health' && alert.event.state === 'open' && !this.opened.has(alert.id)) {
       this.opened.set(alert.id, targets);
       if (this.opened.size > REMEMBERED) this.opened.delete(this.opened.keys().next().value!);
+      this.dirty = true;
     }
     return targets;
+  }
+
+  /** The targets of alerts that opened a condition, oldest first: for the state file. */
+  remembered(): [string, Target[]][] {
+    return [...this.opened];
+  }
+
+  /** Takes back `remembered()` entries (at start). */
+  remember(entries: readonly [string, Target[]][]): void {
+    for (const [id, targets] of entries) this.opened.set(id, targets);
+  }
+
+  saved(): void {
+    this.dirty = false;
   }
 
   private ownTargets(alert: DeliveredAlert): Target[] {

@@ -24,15 +24,8 @@ after(async () => {
   await hook.close();
 });
 
-function rdsEvent(date: string, message: string): RdsEvent {
-  return { eventId: 'RDS-EVENT-0000', message, categories: ['notification'], sourceIdentifier: 'payments-prod', sourceType: 'db-cluster', date, sourceArn: 'arn:aws:rds:eu-west-1:111122223333:cluster:payments-prod' };
-}
-
-test('high to Slack, the rest (info) to a file: the loss window opened and its resolution both reach Slack; the resolution also the file', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'dasguard-resolve-'));
-  const file = join(dir, 'info.jsonl');
-  const yaml = `sinks:
-  slack: {type: slack, url: "${hook.url}/services/T/B/X"}
+const YAML = (hookUrl: string, file: string) => `sinks:
+  slack: {type: slack, url: "${hookUrl}/services/T/B/X"}
   file: {type: file, path: ${JSON.stringify(file)}}
 routes:
   - {name: urgent, sinks: [slack], severity: high}
@@ -41,7 +34,15 @@ clusters:
   cluster-ABCDEFGHIJKLMNOP: payments-prod
 delivery: {initialBackoffMs: 5, maxBackoffMs: 20}
 `;
-  const { config, problems } = parseDeliveryConfig('d.yaml', yaml, {});
+
+function rdsEvent(date: string, message: string): RdsEvent {
+  return { eventId: 'RDS-EVENT-0000', message, categories: ['notification'], sourceIdentifier: 'payments-prod', sourceType: 'db-cluster', date, sourceArn: 'arn:aws:rds:eu-west-1:111122223333:cluster:payments-prod' };
+}
+
+test('high to Slack, the rest (info) to a file: the loss window opened and its resolution both reach Slack; the resolution also the file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-resolve-'));
+  const file = join(dir, 'info.jsonl');
+  const { config, problems } = parseDeliveryConfig('d.yaml', YAML(hook.url, file), {});
   assert.deepEqual(problems, []);
   const h = await DeliveryHandoff.open(config!, { outboxDir: join(dir, 'outbox'), stderr: new PassThrough() });
   const state = emptyLossWindowState();
@@ -65,4 +66,24 @@ delivery: {initialBackoffMs: 5, maxBackoffMs: 20}
   assert.deepEqual(inFile.map((a) => a.id), [other.id, closed!.id]);
   assert.equal(inFile[1]!.resolves, opened!.id);
   assert.deepEqual(inFile[1]!.cluster, { name: 'payments-prod', resourceId: 'cluster-ABCDEFGHIJKLMNOP' });
+});
+
+test('run (suppression state kept): a restart between the opening alert and its resolution still sends the resolution to Slack', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-resolve-'));
+  const { config } = parseDeliveryConfig('d.yaml', YAML(hook.url, join(dir, 'info.jsonl')), {});
+  const opts = { outboxDir: join(dir, 'outbox'), stderr: new PassThrough(), persistSuppression: true };
+  const state = emptyLossWindowState();
+  const [opened] = applyLossEvent(state, rdsEvent('2026-11-20T10:00:00.000Z', 'activity stream lost records'), 'open', 'payments-prod', 'rds payments-prod');
+  const [closed] = applyLossEvent(state, rdsEvent('2026-11-20T10:05:00.000Z', 'activity stream recovered'), 'close', 'payments-prod', 'rds payments-prod');
+  const before = hook.received.length;
+  const first = await DeliveryHandoff.open(config!, opts);
+  await first.handOff([opened!]);
+  await first.persist(); // what run does before each checkpoint
+  await first.close();
+  const second = await DeliveryHandoff.open(config!, opts);
+  await second.handOff([closed!]);
+  await second.close();
+  const slack = hook.received.slice(before).map((r) => JSON.stringify(r.body));
+  assert.equal(slack.length, 2, slack.join('\n'));
+  assert.ok(slack[1]!.includes(`resolves ${opened!.id}`));
 });
