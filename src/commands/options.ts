@@ -34,6 +34,14 @@ export const ALERT_OUTPUT_OPTION = {
   help: 'Alerts for people (default) or one JSON alert per line',
 } as const satisfies OptionDecl;
 
+/** --verbose for commands that print alerts: text lines with the record's position and the rule's runbook. */
+export const VERBOSE_OPTION = {
+  type: 'boolean',
+  default: false,
+  label: '--verbose',
+  help: 'Text alerts: add the record\'s position (file:line, shard, sequence number) and the runbook',
+} as const satisfies OptionDecl;
+
 /**
  * Reading records from files: `replay` and `decode`. Its decoding flags (DECODE_FLAGS) are `run`'s too, taken with
  * `pickOptions` (run's own default and help lines where they differ) and read with `decodeOptions`.

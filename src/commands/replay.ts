@@ -31,6 +31,8 @@ export interface ReplayOptions {
   keyFile?: string;
   resourceId?: string;
   output: OutputFormat;
+  /** Text alerts with the record's position and the runbook (--verbose). */
+  verbose?: boolean;
   strict: boolean;
   failOn?: Severity;
   redaction: Redaction;
@@ -53,7 +55,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const progress = new Progress(io.stderr);
   const color = colorOutput(opts.output, io);
   const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
-  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, color);
+  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, color, opts.verbose);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
 
   const correlator = await Correlator.open(ruleSet, {
@@ -194,7 +196,7 @@ async function finish(
 import { UsageError } from '../errors.js';
 import { Severities } from '../types.js';
 import { defineCommand } from './command.js';
-import { ALERT_OUTPUT_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, inputOptions, oneOf, severityOption } from './options.js';
+import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, inputOptions, oneOf, severityOption } from './options.js';
 
 export const replayCli = defineCommand({
   name: 'replay',
@@ -205,6 +207,7 @@ export const replayCli = defineCommand({
   options: {
     rules: RULES_OPTION,
     output: ALERT_OUTPUT_OPTION,
+    verbose: VERBOSE_OPTION,
     'fail-on': { type: 'string', label: '--fail-on SEVERITY', help: `Exit 3 when an alert at or above SEVERITY (${Severities.join(', ')}) fired` },
     'state-file': { type: 'string', label: '--state-file PATH', help: 'Correlation rules\' state: read at start (when the file exists), written at the end,\nso windows carry over to the next replay (default: this replay only)' },
     ...DELIVERY_OPTIONS,
@@ -217,6 +220,7 @@ export const replayCli = defineCommand({
         inputs: positionals,
         rules: v.rules,
         output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        verbose: v.verbose,
         failOn: severityOption(v['fail-on']),
         ...(v['state-file'] !== undefined ? { stateFile: v['state-file'] } : {}),
         ...inputOptions(v),

@@ -8,7 +8,6 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describeActivityStream, createRdsClient } from '../aws/rds.js';
 import { ConfigError, ExitCode, UsageError, stopped } from '../errors.js';
 import { resourceIdFromStreamName } from '../sources/streamName.js';
-import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import { deliveryConfigFor, openConfiguredDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
 import type { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
@@ -41,6 +40,8 @@ export interface RunOptions {
   resourceId?: string;
   rules?: string[];
   output: OutputFormat;
+  /** Text alerts with the record's position and the runbook (--verbose). */
+  verbose?: boolean;
   redaction: Redaction;
   /** `latest`, `trim-horizon` or an ISO 8601 time: where shards without a checkpoint start. */
   from: string;
@@ -107,13 +108,15 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, colorOutput(opts.output, io));
+  const handoff: DeliveryHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, colorOutput(opts.output, io), opts.verbose);
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;
   try {
     const { streamName, resourceId, info } = await resolveStream(opts, rds);
     if (info) {
+      // Alerts name the cluster (activity events only carry its resource id).
+      handoff.nameCluster(info.resourceId, info.clusterIdentifier);
       // A stream that is not started is itself a finding: alert, then refuse (below, as a ConfigError).
       const notStarted = streamNotStartedAlert(info, Date.now());
       if (notStarted) await handoff.handOff([notStarted]);
@@ -271,7 +274,7 @@ function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenc
 import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, decodeOptions, deliveryOptions, durationOption, oneOf, pickOptions } from './options.js';
+import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, decodeOptions, deliveryOptions, durationOption, oneOf, pickOptions } from './options.js';
 
 export const runCli = defineCommand({
   name: 'run',
@@ -287,6 +290,7 @@ export const runCli = defineCommand({
     'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoint files, one per stream (default ${DEFAULT_CHECKPOINT_DIR})` },
     rules: RULES_OPTION,
     output: ALERT_OUTPUT_OPTION,
+    verbose: VERBOSE_OPTION,
     'poll-interval': { type: 'string', default: '1s', label: '--poll-interval D', help: 'Wait between GetRecords calls once a shard is caught up (default 1s)' },
     'status-interval': { type: 'string', default: '10s', label: '--status-interval D', help: 'Status report on stderr every D (default 10s)' },
     'discovery-interval': { type: 'string', default: '30s', label: '--discovery-interval D', help: 'Look for new shards every D (default 30s)' },
@@ -310,6 +314,7 @@ export const runCli = defineCommand({
         checkpointDir: v['checkpoint-dir'],
         rules: v.rules,
         output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        verbose: v.verbose,
         pollIntervalMs: durationOption('poll-interval', v['poll-interval']),
         statusIntervalMs: durationOption('status-interval', v['status-interval']),
         discoveryIntervalMs: durationOption('discovery-interval', v['discovery-interval']),

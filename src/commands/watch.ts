@@ -12,11 +12,14 @@ import type { OutputFormat } from '../pipeline/output.js';
 import { loadRulesOrExit } from './common.js';
 import { colorOutput, type Io } from './io.js';
 import { sleep } from '../util/backoff.js';
+import { agree, count } from '../util/plural.js';
 
 export interface WatchOptions {
   cluster: string;
   once: boolean;
   output: OutputFormat;
+  /** Text alerts with the record's position and the runbook (--verbose). */
+  verbose?: boolean;
   rules?: string[];
   stateDir: string;
   /** Milliseconds between polls (without --once). */
@@ -38,7 +41,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   const patterns = await loadLossPatterns(opts.lossPatterns);
   const rds = deps.rds ?? createRdsClient();
   const color = colorOutput(opts.output, io);
-  const handoff = consoleHandoff(io.stdout, opts.output, color);
+  const handoff = consoleHandoff(io.stdout, opts.output, color, opts.verbose);
   const watcher = new RdsEventsWatcher({
     client: rds,
     clusterId: opts.cluster,
@@ -51,9 +54,8 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
     if (!opts.summary) return;
     const open = openWindows(r.state.lossWindows);
     io.stderr.write(
-      `watch ${opts.cluster}: ${r.fetched} event${r.fetched === 1 ? '' : 's'} fetched, ${r.newEvents.length} new, ` +
-        `${r.alerts.length} alert${r.alerts.length === 1 ? '' : 's'}; ` +
-        (open.length === 0 ? 'no open loss window' : `OPEN loss window${open.length === 1 ? '' : 's'} since ${open.map((w) => w.start).join(', ')}`) +
+      `watch ${opts.cluster}: ${count(r.fetched, 'event')} fetched, ${r.newEvents.length} new, ${count(r.alerts.length, 'alert')}; ` +
+        (open.length === 0 ? 'no open loss window' : `OPEN ${agree(open.length, 'loss window', 'loss windows')} since ${open.map((w) => w.start).join(', ')}`) +
         '\n',
     );
   };
@@ -96,7 +98,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
 import { UsageError } from '../errors.js';
 import { defineCommand } from './command.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, durationOption, oneOf, positiveInt } from './options.js';
+import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, durationOption, oneOf, positiveInt } from './options.js';
 
 export const watchCli = defineCommand({
   name: 'watch',
@@ -111,6 +113,7 @@ export const watchCli = defineCommand({
     interval: { type: 'string', default: '60s', label: '--interval D', help: 'Between polls: a duration such as 30s, 10m or 1h (default 60s)' },
     rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled pack' },
     output: ALERT_OUTPUT_OPTION,
+    verbose: VERBOSE_OPTION,
     'state-dir': { type: 'string', default: DEFAULT_STATE_DIR, label: '--state-dir DIR', help: `Where the cursor and loss windows are kept (default ${DEFAULT_STATE_DIR})` },
     'loss-patterns': { type: 'string', label: '--loss-patterns FILE', help: 'YAML patterns for loss-window events (see docs/health.md)' },
     'lookback-hours': { type: 'string', default: '24', label: '--lookback-hours N', help: 'First poll without state: how far back (default 24, at most 336)' },
@@ -126,6 +129,7 @@ export const watchCli = defineCommand({
         cluster: v.cluster,
         once: v.once,
         output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        verbose: v.verbose,
         rules: v.rules,
         stateDir: v['state-dir'],
         intervalMs: durationOption('interval', v.interval),

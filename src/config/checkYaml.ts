@@ -91,7 +91,7 @@ class YamlChecker {
         const out: Record<string, unknown> = {};
         for (const e of node.entries) {
           if (!new RegExp(spec.keyPattern).test(e.key)) {
-            this.#add(e.keyPos, `bad name '${e.key}' (expected text matching ${spec.keyPattern})`);
+            this.#add(e.keyPos, `bad name '${e.key}' (expected ${spec.keyHint ?? `text matching ${spec.keyPattern}`})`);
             continue;
           }
           const v = this.check(e.value, spec.values, [...path, e.key], e.key);

@@ -60,6 +60,8 @@ export interface ObjectSpec extends Base {
 export interface MapSpec extends Base {
   type: 'map';
   keyPattern: string;
+  /** What the key pattern means, for the problem message. */
+  keyHint?: string;
   values: Spec;
 }
 /** Objects told apart by their `type` property. */

@@ -19,7 +19,8 @@
  * run one at a time, and a hand-off that cannot be written (a full disk: a TransientError naming the directory)
  * changes nothing, so the drivers simply retry it. With `persistSuppression` (the live consumer), the suppression
  * windows are saved in `<outbox>/suppression.json` whenever the consumer is about to write checkpoints
- * (`persist`, the CheckpointedState hook) and restored at open.
+ * (`persist`, the CheckpointedState hook) and restored at open, with where alerts that opened a condition went
+ * (routing.ts: their resolution goes there too). A little over 400 lines: the parts above share its one lock.
  */
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -40,6 +41,7 @@ import { maskSecrets } from './secrets.js';
 import { outboxDir } from '../config/layers.js';
 import { terminalSafe } from '../util/escape.js';
 import { Router } from './routing.js';
+import { ClusterNames } from '../pipeline/clusterNames.js';
 import { buildSinks } from './sinks/index.js';
 import { SUPPRESSION_STATE_FILE, readSuppressionState } from './suppressionState.js';
 import { Suppressor, renderDigest, type Change } from './Suppressor.js';
@@ -94,6 +96,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   private readonly sent: DeliveryStats = { delivered: 0, retries: 0, deadLettered: 0 };
   private readonly router: Router;
   private readonly suppressor: Suppressor;
+  private readonly clusters: ClusterNames; // the config's `clusters:` and what `nameCluster` adds
   /** The outbox and its dispatcher; undefined for a direct handoff. Set once, by `open`. */
   private queue: OutboxQueue | undefined;
   private closed = false;
@@ -113,6 +116,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     opts: { now?: () => number; trackTaken: boolean },
   ) {
     this.router = new Router(config.routes);
+    this.clusters = new ClusterNames(config.clusters);
     this.suppressor = new Suppressor(config.suppression, {
       ...(opts.now ? { now: opts.now } : {}),
       trackTaken: opts.trackTaken,
@@ -160,7 +164,13 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     self.stats0.recovered = queue.recoveredCount;
     queue.start();
     if (saved) self.suppressor.restore(saved); // windows that ended while we were down are due at once
+    if (saved?.opened) self.router.remember(saved.opened);
     return self;
+  }
+
+  /** The cluster of resource id `resourceId` is called `name` (run --cluster, from DescribeDBClusters): alerts say so. */
+  nameCluster(resourceId: string, name: string): void {
+    this.clusters.add(resourceId, name);
   }
 
   async handOff(alerts: readonly Alert[]): Promise<void> {
@@ -173,7 +183,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     if (this.queue?.error !== undefined) throw this.queue.error;
     return this.exclusive(async () => {
       // A failure changed nothing: the caller retries the same alerts.
-      const ticket = await this.commit(this.suppressor.filter(alerts));
+      const ticket = await this.commit(this.suppressor.filter(this.clusters.stamp(alerts)));
       this.stats0.accepted += alerts.length;
       return ticket;
     });
@@ -200,8 +210,8 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   }
 
   private async persistLocked(): Promise<void> {
-    if (this.statePath === undefined || !this.suppressor.dirty) return;
-    const state = this.suppressor.snapshot();
+    if (this.statePath === undefined || (!this.suppressor.dirty && !this.router.dirty)) return;
+    const state = { ...this.suppressor.snapshot(), opened: this.router.remembered() };
     // On disk, the first alert of a window is redacted as the least strict of its routes would have it: no more
     // than the outbox holds for it; each route's own redaction applies again when the digest goes out.
     // Redacted once per window (its first alert never changes), not at every checkpoint.
@@ -212,6 +222,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
       throw unavailable(this.durable().dir, err);
     }
     this.suppressor.committed();
+    this.router.saved();
   }
 
   private readonly savedFirsts = new WeakMap<DeliveredAlert, DeliveredAlert>();

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { contextOf, redactField, type RedactionMode } from '../redaction/index.js';
 import type { SuppressionConfig } from './config.js';
 import { globToRegExp } from '../util/glob.js';
+import { agree, count } from '../util/plural.js';
 import type { DeliveredAlert } from './types.js';
 
 /** A window as saved in the suppression state file. */
@@ -37,6 +38,8 @@ export interface SuppressionState {
   windows: SavedWindow[];
   /** Alert ids taken (opened or counted into a window) recently, with the generation that took them. */
   taken: [string, number][];
+  /** Where alerts that opened a condition went, for the alerts resolving them (Router.remembered; the handoff's). */
+  opened?: [string, { sink: string; route: string; redaction: RedactionMode }[]][];
 }
 
 export interface SuppressorOptions {
@@ -286,7 +289,7 @@ function digestMessage(first: DeliveredAlert, n: number, s: NonNullable<Delivere
   const ctx = contextOf(first.event);
   const keys = s.keys.map((k) => `${k}=${fieldText(redactField(k, first.event[k], ctx, mode))}`);
   return (
-    `${n} more alert${n === 1 ? '' : 's'} of rule ${first.ruleId} ${n === 1 ? 'was' : 'were'} suppressed within ${formatWindow(s.windowMs)}` +
+    `${count(n, 'more alert')} of rule ${first.ruleId} ${agree(n, 'was', 'were')} suppressed within ${formatWindow(s.windowMs)}` +
     `${keys.length > 0 ? ` (${keys.join(', ')})` : ''} after alert ${s.firstId}`
   );
 }

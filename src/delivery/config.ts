@@ -84,6 +84,8 @@ export interface DeliveryConfig {
   routes: RouteConfig[];
   suppression: SuppressionConfig[];
   delivery: DeliverySettings;
+  /** `clusters:`: cluster names (DBClusterIdentifier) by DAS resource id, for alerts (src/pipeline/clusterNames.ts). */
+  clusters?: Record<string, string>;
   /** Every secret value (webhook URLs, header values), to mask in logs and errors. */
   secrets: string[];
 }
@@ -177,6 +179,7 @@ interface Parsed {
   routes?: (Partial<RouteConfig> & { sinks?: (string | undefined)[]; rules?: (string | undefined)[] } | undefined)[];
   suppression?: ({ rules?: (string | undefined)[]; window?: number; keys?: (string | undefined)[] } | undefined)[];
   delivery?: DeliverySettings;
+  clusters?: Record<string, string>;
 }
 
 function build(source: string, v: Parsed, secrets: string[]): DeliveryConfig {
@@ -187,6 +190,7 @@ function build(source: string, v: Parsed, secrets: string[]): DeliveryConfig {
     routes: v.routes as RouteConfig[],
     suppression: supp.map((s) => ({ rules: s.rules, windowMs: s.window, keys: s.keys ?? [] })),
     delivery: v.delivery ?? {},
+    ...(v.clusters !== undefined ? { clusters: v.clusters } : {}),
     secrets,
   };
 }

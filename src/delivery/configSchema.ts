@@ -9,6 +9,7 @@ import { REDACTION_MODES } from '../redaction/index.js';
 import { BUILTIN_FACT_KEYS } from '../builtinAlerts.js';
 import { ACTIVITY_FIELD_SPECS, RDS_EVENT_FIELDS } from '../rules/fields.js';
 import { Severities } from '../types.js';
+import { RESOURCE_ID_HINT, RESOURCE_ID_PATTERN } from '../sources/streamName.js';
 
 const NAME_RE = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 
@@ -132,6 +133,13 @@ export const CONFIG_SPEC: ObjectSpec = {
         },
         required: ['rules', 'window'],
       },
+    },
+    clusters: {
+      type: 'map',
+      keyPattern: RESOURCE_ID_PATTERN.source,
+      keyHint: RESOURCE_ID_HINT,
+      values: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9-]{0,62}$', patternHint: 'a DB cluster identifier (a letter, then up to 62 letters, digits and hyphens)', description: 'The cluster\'s name (DBClusterIdentifier).' },
+      description: 'Cluster names by DAS resource id (cluster-…: DbClusterResourceId), shown in alerts next to the id: e.g. cluster-4HNY5V4RRNPKKYB7ICFKE5JBQQ: payments-prod. run --cluster learns its own from RDS.',
     },
     delivery: {
       type: 'object',

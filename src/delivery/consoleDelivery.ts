@@ -26,9 +26,12 @@ export function builtinDeliveryConfig(format: OutputFormat): DeliveryConfig {
   };
 }
 
-/** Alerts printed on `out` (text or JSON Lines, `color` for text on a terminal) through the built-in delivery. */
-export function consoleHandoff(out: Writable, format: OutputFormat, color = false): DeliveryHandoff {
+/**
+ * Alerts printed on `out` (text or JSON Lines, `color` for text on a terminal, `verbose` for text with the record's
+ * position and the runbook) through the built-in delivery.
+ */
+export function consoleHandoff(out: Writable, format: OutputFormat, color = false, verbose = false): DeliveryHandoff {
   // Built here rather than from the config: only this console sink colours (a configured one never does).
-  const sinks = new Map([[BUILTIN_SINK, new ConsoleSink(BUILTIN_SINK, out, format, color)]]);
+  const sinks = new Map([[BUILTIN_SINK, new ConsoleSink(BUILTIN_SINK, out, format, color, verbose)]]);
   return DeliveryHandoff.direct(builtinDeliveryConfig(format), { stdout: out, sinks });
 }

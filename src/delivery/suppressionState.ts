@@ -38,5 +38,6 @@ export async function readSuppressionState(path: string): Promise<SuppressionSta
     if (!ok) throw bad('a window is not one');
   }
   if (!s.taken.every((t) => Array.isArray(t) && typeof t[0] === 'string' && Number.isInteger(t[1]))) throw bad('"taken" is not a list of [id, generation]');
+  if (s.opened !== undefined && !(Array.isArray(s.opened) && s.opened.every((o) => Array.isArray(o) && typeof o[0] === 'string' && Array.isArray(o[1])))) throw bad('"opened" is not a list of [id, targets]');
   return s as SuppressionState;
 }

@@ -165,6 +165,7 @@ export class SilenceDetector {
       source: this.#source,
       facts: { state: 'resolved', instanceId: s.instanceId, start: new Date(since).toISOString(), end: new Date(now).toISOString(), durationMs: now - since },
       key: [s.instanceId, since, 'resolved'],
+      resolvesKey: [s.instanceId, since, 'open'],
       tags: ['stream-health', 'resolved'],
     });
   }

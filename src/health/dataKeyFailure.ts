@@ -82,6 +82,7 @@ export class DataKeyAlarm {
         source: `${open.streamName} shard ${open.shardId}`,
         facts: { state: 'resolved', encryptionContext: context, start: new Date(open.since).toISOString(), end: new Date(now).toISOString(), durationMs: now - open.since },
         key: [context, open.since, 'resolved'],
+        resolvesKey: [context, open.since, 'open'],
         tags: ['stream-health', 'resolved'],
       }),
     ];

@@ -34,12 +34,14 @@ export interface HealthAlertInput<F extends Record<string, unknown> = Record<str
   facts: F;
   /** What makes this occurrence unique (with the rule id): e.g. the instance and the start of a silence. */
   key: readonly unknown[];
+  /** On an alert that ends a condition: the `key` of the alert that opened it (its id becomes `resolves`). */
+  resolvesKey?: readonly unknown[];
   tags?: string[];
 }
 
 export function healthAlert<K extends AlertKind>(kind: K, a: HealthAlertInput<FactsOf<K>>): Alert {
   return {
-    id: stableId(['health', kind.ruleId, a.clusterId, ...a.key]),
+    id: healthAlertId(kind, a.clusterId, a.key),
     kind: 'health',
     ruleId: kind.ruleId,
     severity: a.severity,
@@ -51,7 +53,13 @@ export function healthAlert<K extends AlertKind>(kind: K, a: HealthAlertInput<Fa
     time: a.time === null ? null : a.time.toISOString(),
     source: a.source,
     event: a.facts,
+    ...(a.resolvesKey !== undefined ? { resolves: healthAlertId(kind, a.clusterId, a.resolvesKey) } : {}),
   };
+}
+
+/** The id healthAlert gives the occurrence `key` of `kind` on `clusterId`. */
+function healthAlertId(kind: AlertKind, clusterId: string | null, key: readonly unknown[]): string {
+  return stableId(['health', kind.ruleId, clusterId, ...key]);
 }
 
 /** `1h 2m 3s` style, for messages. */

@@ -259,6 +259,7 @@ function closeWindow(w: LossWindow, end: string, endMessage: string, clusterId: 
       source,
       facts: { state: 'resolved', windowId: w.id, start: w.start, end, durationMs, startMessage: w.startMessage, endMessage },
       key: [w.id, 'resolved'],
+      resolvesKey: [w.id, 'open'],
       tags: ['stream-health', 'resolved'],
     }),
   ];

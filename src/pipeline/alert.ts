@@ -23,8 +23,15 @@ export interface Alert {
   runbook?: string;
   /** The rule's message template, rendered under the redaction mode (src/redaction). */
   message: string;
+  /** The cluster as the event names it: the DAS resource id (`cluster-…`) for activity alerts; for dasguard's own
+   *  alerts the cluster identifier it was given (`--cluster`), else the resource id. */
   clusterId: string | null;
   instanceId: string | null;
+  /** The cluster's name (DBClusterIdentifier) and resource id, when the name is known (src/pipeline/clusterNames.ts). */
+  cluster?: ClusterRef;
+  /** On an alert that ends a condition (a loss window closed, traffic resumed): the id of the alert it resolves.
+   *  Delivery sends it wherever that alert went (src/delivery/routing.ts). */
+  resolves?: string;
   /** The event's logTime as ISO 8601, or null. */
   time: string | null;
   /** Where the record came from (file:line, shard and sequence number). */
@@ -40,6 +47,21 @@ export interface Alert {
    * copy (which may change the message: a suppression digest).
    */
   [MESSAGE_PARTS]?: readonly MessagePart[];
+}
+
+/** A cluster by name (DBClusterIdentifier) and DAS resource id (DbClusterResourceId), each null when unknown. */
+export interface ClusterRef {
+  name: string | null;
+  resourceId: string | null;
+}
+
+/**
+ * The activity event an alert is about, for a reader's columns (user, host, database): its event, or a correlation
+ * alert's last contributing event; for dasguard's own alerts their facts (which have none of those fields).
+ */
+export function eventOf(a: Pick<Alert, 'event'>): Record<string, unknown> {
+  const last = a.event[CONTRIBUTING_EVENTS[1]];
+  return a.event.correlation !== undefined && typeof last === 'object' && last !== null ? (last as Record<string, unknown>) : a.event;
 }
 
 /** The redaction mode of the pipeline (--redaction): every alert, log and output it produces follows it. */

@@ -3,7 +3,7 @@ import { count } from '../util/plural.js';
 import type { Writable } from 'node:stream';
 import type { KeyProviderStats } from '../keys/KeyProvider.js';
 import type { Severity } from '../types.js';
-import type { Alert } from './alert.js';
+import { eventOf, type Alert } from './alert.js';
 import type { PipelineStats } from './PipelineStats.js';
 import { describeQuarantine } from './processRecord.js';
 import { jsonLine, terminalSafe } from '../util/escape.js';
@@ -36,18 +36,48 @@ const COLORS: Record<Severity, string> = {
   critical: '\x1b[1;41;97m',
 };
 
-/** One alert as one line of text: every field is escaped (terminalSafe), so none can forge lines or sequences. */
-export function formatAlertText(a: Alert, color: boolean): string {
-  const sev = a.severity.toUpperCase().padEnd(8);
-  const where = [a.clusterId, a.instanceId].filter((x) => x !== null).join('/');
-  const head = color ? `${COLORS[a.severity]}${sev}\x1b[0m` : sev;
-  const line = `${head} ${terminalSafe(`${a.time ?? '-'} ${a.ruleId}  ${a.message}  [${where || 'unknown'}] (${a.source})`)}`;
-  // The runbook on a second line, indented under the message: what to check first.
-  return a.runbook === undefined ? line : `${line}\n         ${terminalSafe(`runbook: ${a.runbook}`)}`;
+/** Column widths of the text line: most rule ids, cluster names and user@host fit; a longer value pushes the rest on. */
+const RULE_WIDTH = 30;
+const CLUSTER_WIDTH = 20;
+const WHO_WIDTH = 24;
+
+/** What the text line calls the alert's cluster: its name when known, else its id (a resource id), else `-`. */
+export function clusterLabel(a: Alert): string {
+  return a.cluster?.name ?? a.clusterId ?? a.cluster?.resourceId ?? '-';
 }
 
-export function formatAlert(a: Alert, format: OutputFormat, color: boolean): string {
-  return format === 'jsonl' ? jsonLine(a) : formatAlertText(a, color);
+/** `user@host` of an activity alert (of a correlation's last event; `user`, `@host` when one is missing); `-` for alerts without them. */
+export function whoLabel(a: Alert): string {
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const e = eventOf(a);
+  const user = text(e.dbUserName);
+  const host = text(e.remoteHost);
+  if (user === undefined && host === undefined) return '-';
+  return `${user ?? ''}${host !== undefined ? `@${host}` : ''}`;
+}
+
+/** A column: the value made terminal-safe, then padded (padded after escaping, so the escapes count). */
+function col(v: string, width: number): string {
+  return terminalSafe(v).padEnd(width);
+}
+
+/**
+ * One alert as one aligned line of text: time, severity, rule, cluster, user@host, the message and the alert id
+ * (and the id it resolves). Every field is escaped (terminalSafe), so none can forge lines or sequences. With
+ * `verbose`, the record's position (file:line, shard and sequence number) follows, and the runbook on a second line.
+ */
+export function formatAlertText(a: Alert, color: boolean, verbose = false): string {
+  const sev = a.severity.toUpperCase().padEnd(8);
+  const head = color ? `${COLORS[a.severity]}${sev}\x1b[0m` : sev;
+  const ids = a.resolves !== undefined ? `[${a.id}, resolves ${a.resolves}]` : `[${a.id}]`;
+  const tail = terminalSafe(`${a.message}  ${ids}${verbose ? ` (${a.source})` : ''}`);
+  const line = `${col(a.time ?? '-', 24)} ${head} ${col(a.ruleId, RULE_WIDTH)} ${col(clusterLabel(a), CLUSTER_WIDTH)} ${col(whoLabel(a), WHO_WIDTH)} ${tail}`;
+  // The runbook on a second line, under the message: what to check first.
+  return !verbose || a.runbook === undefined ? line : `${line}\n${' '.repeat(24 + 1 + 8 + 1)}${terminalSafe(`runbook: ${a.runbook}`)}`;
+}
+
+export function formatAlert(a: Alert, format: OutputFormat, color: boolean, verbose = false): string {
+  return format === 'jsonl' ? jsonLine(a) : formatAlertText(a, color, verbose);
 }
 
 /** For people: it picks what it prints, from the stats' snapshot and their breakdowns (by rule, the sample). */

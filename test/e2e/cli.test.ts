@@ -27,10 +27,10 @@ test('npm start (replay of the bundled samples) prints alerts and a summary, exi
   assert.deepEqual(args.slice(0, 2), ['node', 'bin/dasguard.js']);
   const r = await runCli(args.slice(2));
   assert.equal(r.code, 0, r.stderr);
-  // one line per alert, each pack rule's runbook on an indented second line
-  const all = r.stdout.trim().split('\n');
-  const lines = all.filter((l) => !l.startsWith(' '));
-  assert.equal(all.filter((l) => /^\s+runbook: /.test(l)).length, lines.length, 'every pack alert shows its runbook');
+  // one aligned line per alert: time, severity, rule, cluster, user@host, message, id; no position
+  const lines = r.stdout.trim().split('\n');
+  assert.ok(lines.every((l) => /^\d{4}-\d\d-\d\dT\S+Z (INFO|LOW|MEDIUM|HIGH|CRITICAL) +\S+ +cluster-\S+ +\S+@\S+ +.+ {2}\[[0-9a-f]{32}\]$/.test(l)), r.stdout);
+  assert.equal(r.stdout.includes('shard shardId'), false);
   assert.ok(lines.length >= 10, `expected alerts, got:\n${r.stdout}`);
   assert.match(r.stdout, /HIGH|CRITICAL/);
   assert.match(r.stderr, /dasguard replay: \d+ records \(\d+ encrypted\), \d+ activity events, \d+ heartbeats, \d+ alerts, 0 quarantined/);
@@ -38,6 +38,13 @@ test('npm start (replay of the bundled samples) prints alerts and a summary, exi
   // each sample alert once: the plaintext twins are not replayed on top of the encrypted streams
   const golden = (await readFile(`samples/expected/postgresql-alerts.jsonl`, 'utf8')).trim().split('\n').length + (await readFile(`samples/expected/mysql-alerts.jsonl`, 'utf8')).trim().split('\n').length;
   assert.equal(lines.length, golden);
+  // --verbose: each line ends with the record's position, each pack rule's runbook on an indented second line
+  const v = await runCli([...args.slice(2), '--verbose']);
+  const all = v.stdout.trim().split('\n');
+  const heads = all.filter((l) => !l.startsWith(' '));
+  assert.equal(heads.length, golden);
+  assert.ok(heads.every((l) => / \(samples\/streams\/\S+\.jsonl:\d+ shard shardId-000000000000 sequence \d+\)$/.test(l)), v.stdout);
+  assert.equal(all.filter((l) => /^\s+runbook: /.test(l)).length, golden, 'every pack alert shows its runbook');
 });
 
 test('encrypted and plaintext forms of each sample give identical alerts, equal to the reviewed golden files', async () => {

@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -100,8 +100,10 @@ describe('the packed package (npm pack, installed in a temp app, imported by nam
   it('ships dist, bin, rules, schema, docs, README and LICENSE, and every path package.json names', async () => {
     const expected = ['package.json', 'README.md', 'LICENSE', 'bin/dasguard.js', 'dist/index.js', 'dist/index.d.ts', 'dist/lambda.js', 'dist/lambda.d.ts', 'dist/cli.js'];
     for (const dir of ['rules', 'schema', 'docs']) {
-      for (const f of await readdir(join(ROOT, dir))) {
+      // every file, those in subdirectories too (docs/img)
+      for (const f of await readdir(join(ROOT, dir), { recursive: true })) {
         if (dir === 'schema' && !f.endsWith('.json')) continue;
+        if ((await stat(join(ROOT, dir, f))).isDirectory()) continue;
         expected.push(`${dir}/${f}`);
       }
     }
@@ -230,7 +232,7 @@ describe('the packed package (npm pack, installed in a temp app, imported by nam
     );
     // Every TypeScript example of the shipped README and docs that imports the package, as written there.
     const examples: string[] = [];
-    for (const doc of ['README.md', ...(await readdir(join(installed, 'docs'))).map((f) => `docs/${f}`)]) {
+    for (const doc of ['README.md', ...(await readdir(join(installed, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]) {
       const text = await readFile(join(installed, doc), 'utf8');
       for (const [, code] of text.matchAll(/^```ts\n([\s\S]*?)^```/gm)) {
         if (!/from 'dasguard[/']/.test(code!)) continue;

@@ -97,6 +97,8 @@ describe('dasguard run, in process', () => {
     ac.abort();
     assert.equal(await code, 0);
     assert.deepEqual(jsonLines(c.stdout()).map((a) => a.id).sort(), expected);
+    // the activity events name the cluster by resource id only: the alerts carry the name DescribeDBClusters gave
+    assert.ok(jsonLines(c.stdout()).every((a) => JSON.stringify(a.cluster) === JSON.stringify({ name: 'demo', resourceId: RESOURCE_ID })), c.stdout());
     assert.ok(kms.calls - kmsBefore >= 1, 'data keys came from the loopback KMS');
     const logs = jsonLines(c.stderr());
     const status = logs.find((l) => l.msg === 'status');

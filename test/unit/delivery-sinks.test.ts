@@ -98,7 +98,7 @@ test('Slack: Block Kit with severity, rule, user, host, database, object, statem
   assert.deepEqual(ok, { ok: true });
   const body = hook.received.at(-1)!.body as { text: string; blocks: { type: string; text?: { text: string }; fields?: { text: string }[] }[] };
   const all = JSON.stringify(body.blocks);
-  for (const want of ['HIGH', 'pg.role-password-change', 'app_admin', '10.0.0.7', 'payments', '*Object*', '2026-11-20T10:00:00.000Z', 'ALTER ROLE app PASSWORD']) {
+  for (const want of ['HIGH', 'pg.role-password-change', 'app_admin', '10.0.0.7', 'payments', '*Object*', '2026-11-20 10:00:00.000 UTC', 'ALTER ROLE app PASSWORD']) {
     assert.ok(all.includes(want), `${want} missing from ${all}`);
   }
   hook.failNext(1, 429, { 'retry-after': '2' }, 'rate_limited');
@@ -127,7 +127,7 @@ test('Slack: alert text can neither ping, mention nor link: the notification tex
   const got = hook.received.at(-1)!;
   const body = got.body as { text: string; unfurl_links: unknown; unfurl_media: unknown };
   for (const token of live) assert.ok(!got.raw.includes(token), `${token} is live in ${got.raw}`);
-  assert.equal(body.text, '[HIGH] pg.role-password-change: dropped by &lt;!channel&gt; at &lt;https://evil.example|click&gt;');
+  assert.equal(body.text, '[HIGH] pg.role-password-change on cluster-ABCDEFGHIJKLMNOP: dropped by &lt;!channel&gt; at &lt;https://evil.example|click&gt;');
   assert.equal(body.unfurl_links, false);
   assert.equal(body.unfurl_media, false);
   for (const shown of ['&lt;!here&gt;', '&lt;@U123&gt;', '&lt;https://evil.example|click&gt;']) assert.ok(got.raw.includes(shown), `${shown} missing from ${got.raw}`);

@@ -17,7 +17,7 @@ rules:
     when: {class: DDL}
 `;
 
-test('runbook: in the alert object and on a second line of the text format, absent when the rule has none', () => {
+test('runbook: in the alert object and, with --verbose, on a second line of the text format; absent when the rule has none', () => {
   const { ruleSet, problems } = loadRuleTexts([{ file: 'r.yaml', text: TEXT }]);
   assert.deepEqual(problems, []);
   const event = completeTestEvent({ engine: 'postgresql', class: 'DDL', command: 'CREATE TABLE', dbUserName: 'alice' }) as unknown as ActivityEvent;
@@ -28,10 +28,12 @@ test('runbook: in the alert object and on a second line of the text format, abse
   // the runbook is shown as written: a fixed line, not a template
   assert.equal(withRb.runbook, 'Ask the owner of {{dbUserName}} whether the change was planned.');
   assert.equal('runbook' in without, false);
-  const text = formatAlert(withRb, 'text', false).split('\n');
+  const text = formatAlert(withRb, 'text', false, true).split('\n');
   assert.equal(text.length, 2);
   assert.match(text[1]!, /^\s+runbook: Ask the owner/);
-  assert.equal(formatAlert(without, 'text', false).includes('\n'), false);
+  assert.equal(formatAlert(without, 'text', false, true).includes('\n'), false);
+  // one line per alert without --verbose
+  assert.equal(formatAlert(withRb, 'text', false).includes('\n'), false);
   assert.equal(JSON.parse(formatAlert(withRb, 'jsonl', false)).runbook, withRb.runbook);
 });
 

@@ -16,11 +16,13 @@ export class ConsoleSink implements Sink {
     private readonly format: OutputFormat = 'text',
     /** ANSI colours by severity (text only): the built-in delivery on a terminal. */
     private readonly color = false,
+    /** Text only: the record's position and the runbook too (--verbose). */
+    private readonly verbose = false,
   ) {}
 
   async send(alerts: readonly DeliveredAlert[]): Promise<SendResult[]> {
     for (const a of alerts) {
-      let line = formatAlert(a, this.format, this.color);
+      let line = formatAlert(a, this.format, this.color, this.verbose);
       if (this.format === 'text' && a.suppressedCount) line += ` (+${a.suppressedCount} suppressed)`;
       await writeLine(this.out, line);
     }
