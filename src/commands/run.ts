@@ -30,6 +30,9 @@ import { colorOutput, type Io } from './io.js';
 import { clearingStream, runLogger } from './runLogger.js';
 import { join } from 'node:path';
 import { Correlator } from '../pipeline/Correlator.js';
+import { LiveRuleSet } from '../rules/LiveRuleSet.js';
+import { deliveryConfigFile } from '../config/layers.js';
+import { openHotReload } from './ruleReload.js';
 import { FileCorrelationStore } from '../pipeline/CorrelationStore.js';
 
 export interface RunOptions {
@@ -60,6 +63,8 @@ export interface RunOptions {
   silenceMs?: number;
   /** How often RDS events are polled (with --cluster). Default 60 s. */
   rdsEventsIntervalMs?: number;
+  /** --watch-rules: reload when a rule file or the config file changes (SIGHUP always reloads: ruleReload.ts). */
+  watchRules?: boolean;
 }
 
 export interface RunDeps {
@@ -75,7 +80,9 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     throw new UsageError('run needs exactly one of --cluster <DBClusterIdentifier> or --stream <stream name>');
   }
   const from = parseStartPosition(opts.from);
-  const { ruleSet } = await loadRulesOrExit(opts.rules, io);
+  const loaded = await loadRulesOrExit(opts.rules, io);
+  // Hot reload (SIGHUP, --watch-rules) swaps the set between records: src/commands/ruleReload.ts.
+  const ruleSet = new LiveRuleSet(loaded.ruleSet);
   const keys = await keyProviderFor(opts.keyFile);
   const log = runLogger(io.stderr);
   const deliveryIo = { ...io, stderr: clearingStream(io.stderr, log.clear) };
@@ -111,6 +118,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;
+  let hotReload: { close(): void } | undefined;
   try {
     const { streamName, resourceId, info } = await resolveStream(opts, rds);
     if (info) {
@@ -134,7 +142,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     const observer = fanOut(health, deps.observer, opts.silenceMs === 0);
     // Correlation state: restored at start, persisted before every checkpoint write (a CheckpointedState).
     const correlationFile = join(opts.stateDir ?? DEFAULT_STATE_DIR, `correlation-${streamName.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
-    const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile) });
+    const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile), reloadable: true });
     if (correlator !== undefined && correlator.restarted.length > 0) {
       log.entry({ level: 'warn', msg: `${correlationFile}: ${correlator.restarted.length} correlation rule(s) changed since the state was saved, their state dropped: ${correlator.restarted.join(', ')}` });
     }
@@ -154,7 +162,17 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       discoveryIntervalMs: opts.discoveryIntervalMs,
       concurrency: opts.concurrency,
     });
-    log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: store.fileFor(streamName) });
+    hotReload = await openHotReload({
+      paths: loaded.paths,
+      live: ruleSet,
+      correlator,
+      configFile: deliveryConfigFile({ flag: opts.delivery?.configPath }, { implicit: true }),
+      env: io.env,
+      log: (e) => log.entry(e),
+      watch: opts.watchRules === true,
+      sighup: !deps.signal,
+    });
+    log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: store.fileFor(streamName), rulesVersion: ruleSet.version ?? null });
     let last = { at: Date.now(), events: 0 };
     const report = () => {
       const s = consumer.stats();
@@ -187,6 +205,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     }
     throw stopped(err);
   } finally {
+    hotReload?.close();
     if (deps.signal) deps.signal.removeEventListener('abort', onOuterAbort);
     else {
       process.off('SIGINT', onSignal);
@@ -279,7 +298,8 @@ export const runCli = defineCommand({
   description:
     'Watches a Database Activity Stream continuously: every shard in order, resharding followed, checkpoints kept, so\n' +
     'a restart resumes where the last run stopped (at-least-once). Alerts go to stdout; status and problems to stderr\n' +
-    '(JSON lines, or a status line on a terminal). SIGINT/SIGTERM: finish records in flight, write checkpoints, exit 0.',
+    '(JSON lines, or a status line on a terminal). SIGINT/SIGTERM: finish records in flight, write checkpoints, exit 0.\n' +
+    'SIGHUP (or a changed file, with --watch-rules): reload the rules; a set with any problem is refused, the old one runs on.',
   options: {
     cluster: { type: 'string', label: '--cluster ID', help: 'DBClusterIdentifier: the stream and resource id come from DescribeDBClusters' },
     stream: { type: 'string', label: '--stream NAME', help: 'The stream name (aws-rds-das-cluster-…) instead of --cluster' },
@@ -297,6 +317,7 @@ export const runCli = defineCommand({
     silence: { type: 'string', default: '60s', label: '--silence D', help: 'Alert when an instance sends no record and no heartbeat for D (default 60s; 0: off)' },
     'rds-events-interval': { type: 'string', default: '60s', label: '--rds-events-interval D', help: 'With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)' },
     'state-dir': { type: 'string', label: '--state-dir DIR', help: `Health state: RDS events cursor, loss windows, liveness (default ${DEFAULT_STATE_DIR})` },
+    'watch-rules': { type: 'boolean', label: '--watch-rules', help: 'Reload the rules when a rule file or the config file changes (SIGHUP always reloads them)' },
     ...DELIVERY_OPTIONS,
   },
   footer: '  Durations: 500ms, 1.5s, 30s, 10m, 1h (a number and a unit).',
@@ -318,6 +339,7 @@ export const runCli = defineCommand({
         silenceMs: durationOption('silence', v.silence, { offWithZero: true }),
         rdsEventsIntervalMs: durationOption('rds-events-interval', v['rds-events-interval']),
         delivery: deliveryOptions(v),
+        watchRules: v['watch-rules'] === true,
       },
       io,
     );
