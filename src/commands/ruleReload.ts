@@ -132,11 +132,16 @@ export async function watchPaths(
   log: (e: ConsumerLogEntry) => void,
   debounceMs = 300,
 ): Promise<{ close(): void }> {
-  const targets: { dir: string; only?: string; recursive: boolean }[] = [];
+  // A directory is also watched from its parent: replaced as a whole (a deploy renaming a new one into place), its
+  // watcher (on the old directory) is set up again on the new one.
+  const targets: { dir: string; only?: string; recursive: boolean; replaces?: number }[] = [];
   for (const p of paths) {
     const abs = resolve(p);
     const isDir = await stat(abs).then((s) => s.isDirectory(), () => false);
-    targets.push(isDir ? { dir: abs, recursive: true } : { dir: dirname(abs), only: basename(abs), recursive: false });
+    if (isDir) {
+      targets.push({ dir: abs, recursive: true });
+      targets.push({ dir: dirname(abs), only: basename(abs), recursive: false, replaces: targets.length - 1 });
+    } else targets.push({ dir: dirname(abs), only: basename(abs), recursive: false });
   }
   const watchers = new Map<number, FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
@@ -155,10 +160,14 @@ export async function watchPaths(
   const arm = (i: number): void => {
     const t = targets[i]!;
     try {
-      const w = watch(t.dir, { recursive: t.recursive, persistent: false }, (_event, name) => {
+      const w = watch(t.dir, { recursive: t.recursive }, (_event, name) => {
         const file = name === null ? t.dir : String(name);
         if (t.only !== undefined && file !== t.only) return;
         if (t.only === undefined && !/\.ya?ml$/i.test(file)) return;
+        if (t.replaces !== undefined) {
+          watchers.get(t.replaces)?.close();
+          watchers.delete(t.replaces);
+        }
         fire(resolve(t.dir, file));
       });
       w.on('error', (err) => {
@@ -187,23 +196,14 @@ export async function watchPaths(
 }
 
 /**
- * `run`'s hot reload, set up: a RuleReloader, SIGHUP (when `sighup`: the CLI, not an embedding caller) and, with
- * `watch` (--watch-rules), the rule paths and the config file watched. `close` undoes it all.
+ * `run`'s hot reload, set up: a RuleReloader (run sends it SIGHUP) and, with `watch` (--watch-rules), the rule paths
+ * and the config file watched. `close` stops the watchers.
  */
-export async function openHotReload(o: RuleReloaderOptions & { watch: boolean; sighup: boolean }): Promise<{ reloader: RuleReloader; close(): void }> {
+export async function openHotReload(o: RuleReloaderOptions & { watch: boolean }): Promise<{ reloader: RuleReloader; close(): void }> {
   const reloader = new RuleReloader(o);
   await reloader.start();
-  const onHup = (): void => void reloader.request('SIGHUP');
-  if (o.sighup) process.on('SIGHUP', onHup);
-  const watched = o.watch
-    ? await watchPaths([...o.paths, ...(o.configFile !== undefined ? [o.configFile] : [])], (file) => void reloader.request(`file changed: ${file}`), o.log)
-    : undefined;
-  if (watched) o.log({ level: 'info', msg: 'watching the rule files for changes (--watch-rules)', files: [...o.paths, ...(o.configFile !== undefined ? [o.configFile] : [])] });
-  return {
-    reloader,
-    close() {
-      if (o.sighup) process.off('SIGHUP', onHup);
-      watched?.close();
-    },
-  };
+  const files = [...o.paths, ...(o.configFile !== undefined ? [o.configFile] : [])];
+  const watched = o.watch ? await watchPaths(files, (file) => void reloader.request(`file changed: ${file}`), o.log) : undefined;
+  if (watched) o.log({ level: 'info', msg: 'watching the rule files for changes (--watch-rules)', files });
+  return { reloader, close: () => watched?.close() };
 }

@@ -107,18 +107,24 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     stop.abort();
   };
   const onOuterAbort = () => stop.abort();
+  let hotReload: Awaited<ReturnType<typeof openHotReload>> | undefined;
+  // SIGHUP reloads the rules (ruleReload.ts); taken from the start, so one sent while run starts does not end it.
+  const onHup = () => {
+    if (hotReload) void hotReload.reloader.request('SIGHUP');
+    else log.entry({ level: 'warn', msg: 'SIGHUP while run is starting: not reloaded (send it again once run logs "watching")' });
+  };
   if (deps.signal) {
     if (deps.signal.aborted) stop.abort();
     deps.signal.addEventListener('abort', onOuterAbort, { once: true });
   } else {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onHup);
   }
   const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, colorOutput(opts.output, io));
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;
-  let hotReload: { close(): void } | undefined;
   try {
     const { streamName, resourceId, info } = await resolveStream(opts, rds);
     if (info) {
@@ -170,7 +176,6 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       env: io.env,
       log: (e) => log.entry(e),
       watch: opts.watchRules === true,
-      sighup: !deps.signal,
     });
     log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: store.fileFor(streamName), rulesVersion: ruleSet.version ?? null });
     let last = { at: Date.now(), events: 0 };
@@ -210,6 +215,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     else {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onHup);
     }
     await handoff.close();
     if (delivery) {
