@@ -70,7 +70,7 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     this.#redaction = o.redaction ?? 'literals';
   }
 
-  /** A correlator for `rules`, its state restored from the store; undefined when the rules have no correlation. */
+  /** A correlator for `rules`, its state restored from the store; undefined when the rules have no correlation (unless `reloadable`). */
   static async open(rules: RuleSet, o: CorrelatorOptions = {}): Promise<Correlator | undefined> {
     if (o.reloadable !== true && (rules.correlations === undefined || rules.correlations.length === 0)) return undefined;
     const c = new Correlator(o);
