@@ -20,14 +20,15 @@ export function defaultRulePaths(): string[] {
   return [join(here, '..', '..', 'rules')];
 }
 
-/** Loads rules or ends the command with exit code 2, after printing EVERY problem. */
-export async function loadRulesOrExit(paths: string[] | undefined, io: Io): Promise<{ ruleSet: RuleSet; files: string[] }> {
-  const { ruleSet, problems, files } = await loadRules(paths && paths.length > 0 ? paths : defaultRulePaths());
+/** Loads rules or ends the command with exit code 2, after printing EVERY problem. `paths`: the paths loaded (or the default). */
+export async function loadRulesOrExit(paths: string[] | undefined, io: Io): Promise<{ ruleSet: RuleSet; files: string[]; paths: string[] }> {
+  const used = paths && paths.length > 0 ? paths : defaultRulePaths();
+  const { ruleSet, problems, files } = await loadRules(used);
   for (const p of problems) io.stderr.write(formatProblem(p) + '\n');
   if (!ruleSet) {
     throw new ExitError(ExitCode.usage, rulesFailedMessage(problems));
   }
-  return { ruleSet, files };
+  return { ruleSet, files, paths: used };
 }
 
 const RESOURCE_ID_HINT =

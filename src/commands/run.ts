@@ -29,6 +29,9 @@ import { colorOutput, type Io } from './io.js';
 import { clearingStream, runLogger } from './runLogger.js';
 import { join } from 'node:path';
 import { Correlator } from '../pipeline/Correlator.js';
+import { LiveRuleSet } from '../rules/LiveRuleSet.js';
+import { deliveryConfigFile } from '../config/layers.js';
+import { openHotReload } from './ruleReload.js';
 import { FileCorrelationStore } from '../pipeline/CorrelationStore.js';
 
 export interface RunOptions {
@@ -61,6 +64,8 @@ export interface RunOptions {
   silenceMs?: number;
   /** How often RDS events are polled (with --cluster). Default 60 s. */
   rdsEventsIntervalMs?: number;
+  /** --watch-rules: reload when a rule file or the config file changes (SIGHUP always reloads: ruleReload.ts). */
+  watchRules?: boolean;
 }
 
 export interface RunDeps {
@@ -76,7 +81,9 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     throw new UsageError('run needs exactly one of --cluster <DBClusterIdentifier> or --stream <stream name>');
   }
   const from = parseStartPosition(opts.from);
-  const { ruleSet } = await loadRulesOrExit(opts.rules, io);
+  const loaded = await loadRulesOrExit(opts.rules, io);
+  // Hot reload (SIGHUP, --watch-rules) swaps the set between records: src/commands/ruleReload.ts.
+  const ruleSet = new LiveRuleSet(loaded.ruleSet);
   const keys = await keyProviderFor(opts.keyFile);
   const log = runLogger(io.stderr);
   const deliveryIo = { ...io, stderr: clearingStream(io.stderr, log.clear) };
@@ -101,12 +108,19 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     stop.abort();
   };
   const onOuterAbort = () => stop.abort();
+  let hotReload: Awaited<ReturnType<typeof openHotReload>> | undefined;
+  // SIGHUP reloads the rules (ruleReload.ts); taken from the start, so one sent while run starts does not end it.
+  const onHup = () => {
+    if (hotReload) void hotReload.reloader.request('SIGHUP');
+    else log.entry({ level: 'warn', msg: 'SIGHUP while run is starting: not reloaded (send it again once run logs "watching")' });
+  };
   if (deps.signal) {
     if (deps.signal.aborted) stop.abort();
     deps.signal.addEventListener('abort', onOuterAbort, { once: true });
   } else {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onHup);
   }
   const handoff: DeliveryHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, colorOutput(opts.output, io), opts.verbose);
   const pool = openPool(opts.workers);
@@ -137,7 +151,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     const observer = fanOut(health, deps.observer, opts.silenceMs === 0);
     // Correlation state: restored at start, persisted before every checkpoint write (a CheckpointedState).
     const correlationFile = join(opts.stateDir ?? DEFAULT_STATE_DIR, `correlation-${streamName.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
-    const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile) });
+    const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile), reloadable: true });
     if (correlator !== undefined && correlator.restarted.length > 0) {
       log.entry({ level: 'warn', msg: `${correlationFile}: ${correlator.restarted.length} correlation rule(s) changed since the state was saved, their state dropped: ${correlator.restarted.join(', ')}` });
     }
@@ -157,7 +171,16 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       discoveryIntervalMs: opts.discoveryIntervalMs,
       concurrency: opts.concurrency,
     });
-    log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: store.fileFor(streamName) });
+    hotReload = await openHotReload({
+      paths: loaded.paths,
+      live: ruleSet,
+      correlator,
+      configFile: deliveryConfigFile({ flag: opts.delivery?.configPath }, { implicit: true }),
+      env: io.env,
+      log: (e) => log.entry(e),
+      watch: opts.watchRules === true,
+    });
+    log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: store.fileFor(streamName), rulesVersion: ruleSet.version ?? null });
     let last = { at: Date.now(), events: 0 };
     const report = () => {
       const s = consumer.stats();
@@ -190,10 +213,12 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     }
     throw stopped(err);
   } finally {
+    hotReload?.close();
     if (deps.signal) deps.signal.removeEventListener('abort', onOuterAbort);
     else {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onHup);
     }
     await handoff.close();
     if (delivery) {
@@ -282,7 +307,8 @@ export const runCli = defineCommand({
   description:
     'Watches a Database Activity Stream continuously: every shard in order, resharding followed, checkpoints kept, so\n' +
     'a restart resumes where the last run stopped (at-least-once). Alerts go to stdout; status and problems to stderr\n' +
-    '(JSON lines, or a status line on a terminal). SIGINT/SIGTERM: finish records in flight, write checkpoints, exit 0.',
+    '(JSON lines, or a status line on a terminal). SIGINT/SIGTERM: finish records in flight, write checkpoints, exit 0.\n' +
+    'SIGHUP (or a changed file, with --watch-rules): reload the rules; a set with any problem is refused, the old one runs on.',
   options: {
     cluster: { type: 'string', label: '--cluster ID', help: 'DBClusterIdentifier: the stream and resource id come from DescribeDBClusters' },
     stream: { type: 'string', label: '--stream NAME', help: 'The stream name (aws-rds-das-cluster-…) instead of --cluster' },
@@ -301,6 +327,7 @@ export const runCli = defineCommand({
     silence: { type: 'string', default: '60s', label: '--silence D', help: 'Alert when an instance sends no record and no heartbeat for D (default 60s; 0: off)' },
     'rds-events-interval': { type: 'string', default: '60s', label: '--rds-events-interval D', help: 'With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)' },
     'state-dir': { type: 'string', label: '--state-dir DIR', help: `Health state: RDS events cursor, loss windows, liveness (default ${DEFAULT_STATE_DIR})` },
+    'watch-rules': { type: 'boolean', label: '--watch-rules', help: 'Reload the rules when a rule file or the config file changes (SIGHUP always reloads them)' },
     ...DELIVERY_OPTIONS,
   },
   footer: '  Durations: 500ms, 1.5s, 30s, 10m, 1h (a number and a unit).',
@@ -323,6 +350,7 @@ export const runCli = defineCommand({
         silenceMs: durationOption('silence', v.silence, { offWithZero: true }),
         rdsEventsIntervalMs: durationOption('rds-events-interval', v['rds-events-interval']),
         delivery: deliveryOptions(v),
+        watchRules: v['watch-rules'] === true,
       },
       io,
     );

@@ -30,7 +30,9 @@ export async function validateCommand(opts: { paths: string[]; explain?: string 
   }
   const enabled = ruleSet.rules.filter((r) => r.enabled).length;
   const version = ruleSet.packVersion === undefined ? '' : terminalSafe(`, pack version ${ruleSet.packVersion}`);
-  io.stdout.write(`${count(ruleSet.rules.length, 'rule')} (${enabled} enabled) in ${count(files.length, 'file')}${version}: OK\n`);
+  // rulesVersion: what every alert of these rules carries (a digest of the files: the same wherever they are).
+  const rules = ruleSet.version === undefined ? '' : `, rules version ${ruleSet.version}`;
+  io.stdout.write(`${count(ruleSet.rules.length, 'rule')} (${enabled} enabled) in ${count(files.length, 'file')}${version}${rules}: OK\n`);
   // Sigma's generate: false: say which enabled rules give no alert of their own, so none is a surprise.
   for (const line of feedOnlyLines(ruleSet)) io.stdout.write(terminalSafe(line) + '\n');
   return ExitCode.ok;

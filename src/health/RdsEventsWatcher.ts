@@ -128,6 +128,8 @@ export class RdsEventsWatcher {
 
     const alerts: Alert[] = [];
     const newEvents: RdsEvent[] = [];
+    // One rule set for the whole poll (a reload swaps between polls: src/rules/LiveRuleSet.ts).
+    const rules = this.#o.rules?.pin?.() ?? this.#o.rules;
     for (const e of events) {
       const id = eventIdentity(e);
       if (state.seen[id] !== undefined) continue;
@@ -136,12 +138,13 @@ export class RdsEventsWatcher {
       if (state.newestSeen === null || e.date > state.newestSeen) state.newestSeen = e.date;
       const loss = classifyLossEvent(e, this.#o.patterns);
       if (loss) alerts.push(...applyLossEvent(state.lossWindows, e, loss, this.#o.clusterId, this.#source));
-      if (this.#o.rules) {
-        for (const m of this.#o.rules.evaluate(e, 'rds-event')) {
+      if (rules) {
+        for (const m of rules.evaluate(e, 'rds-event')) {
           alerts.push({
             id: stableId(['rds-event', m.rule.id, id]),
             kind: 'rds-event',
             ruleId: m.rule.id,
+            ...(rules.version !== undefined ? { rulesVersion: rules.version } : {}),
             severity: m.rule.severity,
             tags: [...m.rule.tags],
             description: m.rule.description,

@@ -101,6 +101,8 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
       msg: 'init',
       ruleFiles: files,
       rules: ruleSet.rules.length,
+      // What every alert of these rules carries: the same files give the same version as `replay` and `run`.
+      ...(ruleSet.version !== undefined ? { rulesVersion: ruleSet.version } : {}),
       ...(resourceId !== undefined ? { resourceId } : {}),
       ...(config && delivery
         ? {

@@ -24,7 +24,7 @@
  * alerts: at least once, never lost with a first copy that was.
  */
 import { ConfigError, errorMessage } from '../errors.js';
-import { CorrelationEngine, eventKey, type RuleSet } from '../rules/index.js';
+import { CorrelationEngine, eventKey, fingerprint, type RuleSet } from '../rules/index.js';
 import { buildCorrelationAlert, type Alert, type Redaction } from './alert.js';
 import type { CheckpointedState } from './CheckpointedState.js';
 import type { CorrelationStore } from './CorrelationStore.js';
@@ -37,6 +37,8 @@ export interface CorrelatorOptions {
   redaction?: Redaction;
   /** Groups kept per rule (default DEFAULT_MAX_GROUPS). */
   maxGroups?: number;
+  /** Open one even for rules without correlations: the rules may be reloaded with some (`reload`). */
+  reloadable?: boolean;
 }
 
 export class Correlator implements CheckpointedState, CorrelationStep {
@@ -51,6 +53,16 @@ export class Correlator implements CheckpointedState, CorrelationStep {
   #turns: Promise<void> = Promise.resolve();
   /** Ends the staged record's turn; undefined when no record is staged. */
   #endTurn: (() => void) | undefined;
+  /**
+   * After a `reload`: the correlations running, by id, with their fingerprints. A record evaluated before the reload
+   * (in flight) still names the rules it matched then; those the reload dropped or restarted are not fed.
+   */
+  #running: Map<string, string> | undefined;
+  /**
+   * Opened `reloadable` for rules without correlations, and no state saved since: an empty state is not written (no
+   * state file for rules that never had a correlation).
+   */
+  #nothingToSave = false;
 
   private constructor(o: CorrelatorOptions) {
     this.engine = new CorrelationEngine(o.maxGroups !== undefined ? { maxGroups: o.maxGroups } : {});
@@ -58,14 +70,15 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     this.#redaction = o.redaction ?? 'literals';
   }
 
-  /** A correlator for `rules`, its state restored from the store; undefined when the rules have no correlation. */
+  /** A correlator for `rules`, its state restored from the store; undefined when the rules have no correlation (unless `reloadable`). */
   static async open(rules: RuleSet, o: CorrelatorOptions = {}): Promise<Correlator | undefined> {
-    if (rules.correlations === undefined || rules.correlations.length === 0) return undefined;
+    if (o.reloadable !== true && (rules.correlations === undefined || rules.correlations.length === 0)) return undefined;
     const c = new Correlator(o);
     const saved = await o.store?.load();
+    c.#nothingToSave = saved === undefined && (rules.correlations ?? []).length === 0;
     if (saved !== undefined) {
       try {
-        c.restarted = c.engine.restore(saved, rules.correlations);
+        c.restarted = c.engine.restore(saved, rules.correlations ?? []);
       } catch (err) {
         // A state this version cannot read (another version's, or edited by hand): the user decides, nothing is guessed.
         throw new ConfigError(`${o.store!.name} cannot be used: ${errorMessage(err)}; move it away to start afresh`, { cause: err });
@@ -87,14 +100,16 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     this.engine.begin();
     const before = { ...this.engine.counters };
     const alerts: Alert[] = [];
-    for (const { event, redacted, rules } of outcome.correlating ?? []) {
+    const running = this.#running;
+    for (const { event, redacted, rules, rulesVersion } of outcome.correlating ?? []) {
       for (const rule of rules) {
+        if (running !== undefined && running.get(rule.info.id) !== fingerprint(rule)) continue;
         const f = this.engine.observe(rule, event, redacted);
         if (f === undefined) continue;
         // The message is rendered on the last contributing event: this one, or (it arrived out of order, before
         // this one in event time) what the state kept of it.
         const last = eventKey(f.last) === eventKey(event) ? event : ({ ...f.last, logTimeMs: f.lastTimeMs } as unknown as typeof event);
-        alerts.push(buildCorrelationAlert(f, last, rule.template(last, rule.info), outcome.position, this.#redaction));
+        alerts.push(buildCorrelationAlert(f, last, rule.template(last, rule.info), outcome.position, this.#redaction, rulesVersion));
       }
     }
     const after = this.engine.counters;
@@ -103,6 +118,33 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     stats.counters.correlationEvictions += staged.evictions;
     this.#staged = staged;
     return alerts;
+  }
+
+  /**
+   * Hot reload (`run`): from now on the correlations are those of `rules`. Waits its turn like a record (never while
+   * one is staged), then restores its own committed state for the new rules, as `open` restores a saved one (the ONE
+   * logic: CorrelationEngine.restore): a correlation unchanged in what its state means keeps its windows, sequences and
+   * first-seen memory; one whose type, groupBy, field or steps changed starts afresh (`restarted`), one removed is
+   * dropped (`removed`). Call it before the new rules are swapped in (LiveRuleSet.swap), in the same tick: every
+   * record evaluated with them then comes after it.
+   */
+  async reload(rules: RuleSet): Promise<{ restarted: string[]; removed: string[] }> {
+    const previous = this.#turns;
+    let end!: () => void;
+    this.#turns = new Promise<void>((resolve) => (end = resolve));
+    await previous;
+    try {
+      const correlations = rules.correlations ?? [];
+      const saved = this.engine.snapshot();
+      const ids = new Set(correlations.map((r) => r.info.id));
+      const held = new Set([...Object.keys(saved.rules), ...Object.keys(saved.learning ?? {}), ...Object.keys(saved.clusterLearning ?? {})]);
+      const removed = [...held].filter((id) => !ids.has(id));
+      const restarted = this.engine.restore(saved, correlations);
+      this.#running = new Map(correlations.map((r) => [r.info.id, fingerprint(r)]));
+      return { restarted, removed };
+    } finally {
+      end();
+    }
   }
 
   /** Keeps the staged record's changes (its alerts were handed off). */
@@ -131,6 +173,10 @@ export class Correlator implements CheckpointedState, CorrelationStep {
   }
 
   async persist(): Promise<void> {
-    await this.#store?.save(this.engine.snapshot());
+    if (this.#store === undefined) return;
+    const snapshot = this.engine.snapshot();
+    if (this.#nothingToSave && Object.keys(snapshot.rules).length === 0 && snapshot.learning === undefined && snapshot.clusterLearning === undefined) return;
+    await this.#store.save(snapshot);
+    this.#nothingToSave = false;
   }
 }

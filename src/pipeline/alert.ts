@@ -16,6 +16,11 @@ export interface Alert {
   /** What raised it: an activity event rule, an RDS event rule, or a stream-health check. */
   kind: 'activity' | 'rds-event' | 'health';
   ruleId: string;
+  /**
+   * The version of the rule set that raised it (RuleSet.version: a digest of the rule files), for an alert raised by
+   * a rule; absent on the alerts dasguard raises itself (stream health, delivery). Not part of the id.
+   */
+  rulesVersion?: string;
   severity: Severity;
   tags: string[];
   description: string;
@@ -81,8 +86,11 @@ export function alertId(event: ActivityEvent, ruleId: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
-/** `redacted`: the event already redacted under `redaction`, when the caller builds several alerts from it. */
-export function buildAlert(match: RuleMatch, event: ActivityEvent, position: RecordPosition, redaction: Redaction, redacted = redactEvent(event, redaction)): Alert {
+/**
+ * `redacted`: the event already redacted under `redaction`, when the caller builds several alerts from it;
+ * `rulesVersion`: the version of the rule set that matched (RuleSet.version).
+ */
+export function buildAlert(match: RuleMatch, event: ActivityEvent, position: RecordPosition, redaction: Redaction, redacted = redactEvent(event, redaction), rulesVersion?: string): Alert {
   const ctx = contextOf(event);
   const parts = redactParts(match.parts, ctx, redaction);
   // Size-capped after redaction (MAX_ALERT_BYTES), so the outbox and every sink can take it.
@@ -90,6 +98,7 @@ export function buildAlert(match: RuleMatch, event: ActivityEvent, position: Rec
     id: alertId(event, match.rule.id),
     kind: 'activity',
     ruleId: match.rule.id,
+    ...(rulesVersion !== undefined ? { rulesVersion } : {}),
     severity: match.rule.severity,
     tags: [...match.rule.tags],
     description: match.rule.description,
@@ -156,7 +165,7 @@ function factsOf(f: CorrelationFiring): Record<string, unknown> {
  * step; first_seen's new values) follows them. `event` of the alert holds the correlation's facts and the first and
  * last contributing events (stored already redacted).
  */
-export function buildCorrelationAlert(f: CorrelationFiring, event: ActivityEvent, templateParts: readonly MessagePart[], position: RecordPosition, redaction: Redaction): Alert {
+export function buildCorrelationAlert(f: CorrelationFiring, event: ActivityEvent, templateParts: readonly MessagePart[], position: RecordPosition, redaction: Redaction, rulesVersion?: string): Alert {
   const ctx = contextOf(event);
   const summary = summaryOf(f);
   const raw = [...templateParts, summary];
@@ -165,6 +174,7 @@ export function buildCorrelationAlert(f: CorrelationFiring, event: ActivityEvent
     id: correlationAlertId(f),
     kind: 'activity',
     ruleId: f.rule.id,
+    ...(rulesVersion !== undefined ? { rulesVersion } : {}),
     severity: f.rule.severity,
     tags: [...f.rule.tags],
     description: f.rule.description,

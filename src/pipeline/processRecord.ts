@@ -67,12 +67,14 @@ export interface BaseEvents {
   event: ActivityEvent;
   redacted: Record<string, unknown>;
   rules: readonly CompiledRule[];
+  /** The version of the rule set that matched them (RuleSet.version): their correlation alerts carry it. */
+  rulesVersion?: string | undefined;
 }
 
 export interface ProcessorDeps {
   /** Absent: only plaintext records can be decoded. */
   keys?: KeyProvider;
-  /** Absent: decode only (no evaluation). */
+  /** Absent: decode only (no evaluation). A LiveRuleSet (hot reload) is pinned per record: see processRecord. */
   rules?: RuleSet;
   redaction?: Redaction;
   /** Payload decryption + gunzip off the main thread (a DecryptPool's `decrypt`); absent: on this thread. */
@@ -95,6 +97,10 @@ export interface CorrelationStep {
 }
 
 export async function processRecord(record: SourceRecord, deps: ProcessorDeps): Promise<RecordOutcome> {
+  // The rules this record is evaluated with, from start to end: those running when its turn to be processed comes
+  // (records start in order), whatever a reload swaps in while it is decrypted (src/rules/LiveRuleSet.ts).
+  const rules = deps.rules?.pin?.();
+  if (rules !== undefined) deps = { ...deps, rules };
   let batch: DecodedBatch;
   try {
     const ctx: DecodeContext = {};
@@ -125,7 +131,7 @@ export async function processRecord(record: SourceRecord, deps: ProcessorDeps): 
  */
 export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, deps: ProcessorDeps): RecordOutcome {
   const into: { alerts: Alert[]; correlating: BaseEvents[] } = { alerts: [], correlating: [] };
-  const rules = deps.rules;
+  const rules = deps.rules?.pin?.() ?? deps.rules;
   let statements: PendingStatements | undefined;
   let mysqlUnjoined = 0;
   if (rules) {
@@ -150,14 +156,15 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
 
 /** One event through the rules: its alerts, and its base matches for the correlation step. */
 function eventEvaluator(rules: RuleSet, redaction: Redaction): EventEvaluator {
+  const version = rules.version;
   return (event, position, into) => {
     const matches = rules.evaluate(event, 'activity');
     const bases = rules.baseMatches?.(event);
     if (matches.length === 0 && (bases === undefined || bases.length === 0)) return;
     // Redacted once per event, however many rules fired on it (a statement can be megabytes long).
     const redacted = redactEvent(event, redaction);
-    for (const m of matches) into.alerts.push(buildAlert(m, event, position, redaction, redacted));
-    if (bases !== undefined && bases.length > 0) into.correlating.push({ event, redacted, rules: bases });
+    for (const m of matches) into.alerts.push(buildAlert(m, event, position, redaction, redacted, version));
+    if (bases !== undefined && bases.length > 0) into.correlating.push({ event, redacted, rules: bases, ...(version !== undefined ? { rulesVersion: version } : {}) });
   };
 }
 

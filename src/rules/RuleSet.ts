@@ -39,9 +39,11 @@ export class CompiledRuleSet implements RuleSet {
   /** The enabled correlation rules, in load order. */
   readonly correlations: readonly CompiledRule[];
   readonly packVersion: string | undefined;
+  readonly version: string | undefined;
 
-  constructor(compiled: readonly CompiledRule[], packVersion?: string) {
+  constructor(compiled: readonly CompiledRule[], packVersion?: string, version?: string) {
     this.packVersion = packVersion;
+    this.version = version;
     this.#compiled = compiled;
     this.rules = compiled.map((c) => c.info);
     this.#byId = new Map(compiled.map((c) => [c.info.id, c]));

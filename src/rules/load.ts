@@ -6,8 +6,9 @@
  * This file reads the files and their top level (lists, macros, declared fields: global, so read first);
  * compileRule.ts checks and compiles each rule.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import { checkUnusedMacro } from './condition.js';
 import type { ConditionEnv, Macro, NamedList } from './conditionEnv.js';
 import { compileRule, type RuleNode } from './compileRule.js';
@@ -59,33 +60,61 @@ const NAME_RE = new RegExp(NAME_PATTERN);
  */
 export async function loadRules(paths: string[]): Promise<LoadResult> {
   const problems = new ProblemList();
-  const files = await expandPaths(paths, problems);
-  const sources: { file: string; text: string }[] = [];
-  for (const file of files) {
+  const found = await expandPaths(paths, problems);
+  const sources: RuleSource[] = [];
+  for (const { file, name } of found) {
     try {
-      sources.push({ file, text: await readFile(file, 'utf8') });
+      sources.push({ file, name, text: await readFile(file, 'utf8') });
     } catch (err) {
       problems.add({ file, line: 0, column: 0 }, `cannot read: ${(err as Error).message}`);
     }
   }
   const ruleSet = loadRuleSources(sources, problems);
-  return { ruleSet, problems: problems.items, files };
+  return { ruleSet, problems: problems.items, files: found.map((f) => f.file) };
 }
 
-/** The same from texts already in memory (tests, the docs examples). */
-export function loadRuleTexts(sources: readonly { file: string; text: string }[]): { ruleSet: RuleSet | undefined; problems: Problem[] } {
+/**
+ * The same from texts already in memory (tests, the docs examples). Each text is named by its `file` in the version
+ * (rulesVersion), unless it gives its `name` (its path relative to the rule directory, as loadRules names files).
+ */
+export function loadRuleTexts(sources: readonly { file: string; text: string; name?: string }[]): { ruleSet: RuleSet | undefined; problems: Problem[] } {
   const problems = new ProblemList();
-  const ruleSet = loadRuleSources(sources, problems);
+  const ruleSet = loadRuleSources(sources.map((s) => ({ file: s.file, name: s.name ?? s.file, text: s.text })), problems);
   return { ruleSet, problems: problems.items };
 }
 
-async function expandPaths(paths: readonly string[], problems: ProblemList): Promise<string[]> {
-  const out: string[] = [];
+/** A rule file read: where it is, the name it has in the version (see rulesVersion), its text. */
+interface RuleSource {
+  file: string;
+  name: string;
+  text: string;
+}
+
+/**
+ * The rule set's version (RuleSet.version, `rulesVersion` in every alert a rule raises): `sha256:` and the first 12
+ * hex digits of a SHA-256 over the rule files, each as its name and its bytes, in the order of the names. A file's
+ * name is its path relative to the directory given (`--rules rules/` and `rules/auth.yaml` is `auth.yaml`), or its
+ * base name when the file itself was given (always with `/`): the same files give the same version in `replay`,
+ * `run` and the Lambda, wherever the directory is; one byte changed gives another. The ONE place it is computed.
+ */
+export function rulesVersion(sources: readonly { name: string; text: string }[]): string {
+  const h = createHash('sha256');
+  const sorted = [...sources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const { name, text } of sorted) {
+    const bytes = Buffer.from(text, 'utf8');
+    // Lengths first, so no two different lists of files hash the same bytes.
+    h.update(`${Buffer.byteLength(name)}:${name}\n${bytes.length}\n`).update(bytes);
+  }
+  return `sha256:${h.digest('hex').slice(0, 12)}`;
+}
+
+async function expandPaths(paths: readonly string[], problems: ProblemList): Promise<{ file: string; name: string }[]> {
+  const out: { file: string; name: string }[] = [];
   const seen = new Set<string>();
-  const add = (f: string): void => {
+  const add = (f: string, name: string): void => {
     if (!seen.has(f)) {
       seen.add(f);
-      out.push(f);
+      out.push({ file: f, name: name.split(sep).join('/') });
     }
   };
   for (const p of paths) {
@@ -99,8 +128,8 @@ async function expandPaths(paths: readonly string[], problems: ProblemList): Pro
     if (st.isDirectory()) {
       const found = await walk(p);
       if (found.length === 0) problems.warn({ file: p, line: 0, column: 0 }, 'no *.yaml or *.yml rule files in this directory');
-      for (const f of found) add(f);
-    } else add(p);
+      for (const f of found) add(f, relative(p, f));
+    } else add(p, basename(p));
   }
   return out;
 }
@@ -119,7 +148,7 @@ async function walk(dir: string): Promise<string[]> {
   return out;
 }
 
-function loadRuleSources(sources: readonly { file: string; text: string }[], problems: ProblemList): RuleSet | undefined {
+function loadRuleSources(sources: readonly RuleSource[], problems: ProblemList): RuleSet | undefined {
   const lists = new Map<string, NamedList>();
   const macros = new Map<string, Macro>();
   const declared = new Map<string, { type: FieldType; pos: Pos }>();
@@ -202,7 +231,7 @@ function loadRuleSources(sources: readonly { file: string; text: string }[], pro
   problems.items.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.column ?? 0) - (b.column ?? 0)));
   if (problems.items.some(isError)) return undefined;
   markFeedOnly(effective);
-  return new CompiledRuleSet(effective, packVersion?.name);
+  return new CompiledRuleSet(effective, packVersion?.name, rulesVersion(sources));
 }
 
 /**

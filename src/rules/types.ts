@@ -37,6 +37,16 @@ export interface RuleSet {
   /** The files' top-level `packVersion:` (one value across the files), when one sets it. */
   readonly packVersion?: string | undefined;
   /**
+   * What the rule files hold, as a digest (`sha256:` and 12 hex digits: rulesVersion in load.ts): the same files give
+   * the same version wherever they are. Every alert a rule raises carries it (`rulesVersion`).
+   */
+  readonly version?: string | undefined;
+  /**
+   * The rule set to evaluate one record (or one poll of RDS events) with, from its start to its end: this set, or
+   * for a LiveRuleSet (hot reload, `run`) the one running now. Absent: this set.
+   */
+  pin?(): RuleSet;
+  /**
    * The enabled rules of `target` (default `activity`) that fire on `event`, in load order; not those that only
    * feed correlations (`generate: false`, CompiledRule.feedsOnly).
    */

@@ -73,6 +73,11 @@ describe('the Lambda zip (npm run package:lambda), unzipped and invoked locally'
       const expected = jsonLines(replay.stdout).map((a) => a.id);
       assert.ok(expected.length > 0);
       assert.deepEqual(ids, expected);
+      // The rules in the zip (another directory) have the version of the repository's: in the init line and every alert.
+      const versions = new Set(jsonLines(replay.stdout).map((a) => a.rulesVersion));
+      assert.equal(versions.size, 1);
+      assert.equal(init.rulesVersion, [...versions][0]);
+      assert.ok(lines.filter((l) => typeof l.ruleId === 'string').every((l) => l.rulesVersion === init.rulesVersion));
     });
   }
 });

@@ -208,7 +208,7 @@ describe('the packed package (npm pack, installed in a temp app, imported by nam
 
   it('the installed bin runs (validate on the bundled rules)', async () => {
     const { stdout, stderr } = await run(process.execPath, [join(installed, 'bin', 'dasguard.js'), 'validate', join(installed, 'rules')], { cwd: app, env: plainEnv() });
-    assert.match(stdout + stderr, /^\d+ rules \(\d+ enabled\) in \d+ files, pack version \d+\.\d+\.\d+: OK$/m);
+    assert.match(stdout + stderr, /^\d+ rules \(\d+ enabled\) in \d+ files, pack version \d+\.\d+\.\d+, rules version sha256:[0-9a-f]{12}: OK$/m);
   });
 
   it('a TypeScript consumer, and every example importing the package in README and docs, type-check against the shipped declarations', async () => {

@@ -55,14 +55,14 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }) {
   });
   const watcher = (extra: Partial<ConstructorParameters<typeof RdsEventsWatcher>[0]> = {}) =>
     new RdsEventsWatcher({ client, clusterId: 'prod', stateDir, rules: ruleSet as RuleSet, clock, pageSize: 20, ...extra });
-  return { server, client, stateDir, clock, setNow: (t: number) => (now = t), watcher };
+  return { server, client, stateDir, clock, setNow: (t: number) => (now = t), watcher, ruleSet };
 }
 
 const at = (ms: number) => new Date(ms);
 const ruleIds = (alerts: readonly Alert[]) => alerts.map((a) => `${a.ruleId}${a.event.state ? `:${String(a.event.state)}` : ''}`);
 
 test('duplicates and out-of-order events across restarts: every alert once, none missed', async (t) => {
-  const { server, watcher, setNow } = await setup(t);
+  const { server, watcher, setNow, ruleSet } = await setup(t);
   const sink = new CollectingHandoff();
   server.addEvent({ sourceIdentifier: 'prod', date: at(T0 - 50 * min), eventCategories: ['configuration change'], message: 'Database Activity Streams is started on your database cluster.' });
   server.addEvent({ sourceIdentifier: 'prod', date: at(T0 - 40 * min), eventCategories: ['failover'], message: 'Completed failover to DB instance: prod-2.' });
@@ -80,6 +80,9 @@ test('duplicates and out-of-order events across restarts: every alert once, none
   const stopped = sink.alerts.find((a) => a.ruleId === 'das-stream-started');
   assert.equal(stopped?.kind, 'rds-event');
   assert.equal(stopped?.event.eventId, 'RDS-EVENT-0179');
+  // Raised by a rule: it carries the rule set's version (the loss-window alerts, raised by dasguard itself, do not).
+  assert.equal(stopped?.rulesVersion, ruleSet!.version);
+  assert.match(String(stopped?.rulesVersion), /^sha256:[0-9a-f]{12}$/);
 
   // Restart (a new watcher, same state dir). Meanwhile: the failover delivered again, an OLDER event delivered
   // late, and a loss window opens.

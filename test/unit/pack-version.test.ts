@@ -22,7 +22,7 @@ test('packVersion: kept on the rule set; the same value in two files is fine, tw
 test('dasguard validate rules shows the pack version, which rules/CHANGELOG.md describes', async () => {
   const r = await runCli(['validate', 'rules']);
   assert.equal(r.code, 0, r.stderr);
-  const m = /^\d+ rules \(\d+ enabled\) in \d+ files, pack version (\S+): OK$/m.exec(r.stdout);
+  const m = /^\d+ rules \(\d+ enabled\) in \d+ files, pack version (\S+), rules version sha256:[0-9a-f]{12}: OK$/m.exec(r.stdout);
   assert.ok(m, r.stdout);
   const changelog = await readFile('rules/CHANGELOG.md', 'utf8');
   assert.match(changelog, new RegExp(`^## ${m[1]!.replace(/\./g, '\\.')}\\b`, 'm'), 'the changelog has a section for the current version');
