@@ -65,7 +65,7 @@ function withoutStatement(message: string, sql: string | undefined): string {
 }
 
 /** The Block Kit payload of one alert. */
-export function slackMessage(a: DeliveredAlert & { rulesVersion?: unknown }): Record<string, unknown> {
+export function slackMessage(a: DeliveredAlert): Record<string, unknown> {
   const e = eventOf(a);
   const sev = a.severity.toUpperCase();
   const cluster = clusterOf(a);
@@ -88,7 +88,7 @@ export function slackMessage(a: DeliveredAlert & { rulesVersion?: unknown }): Re
   if (a.runbook !== undefined) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: cut(`*What to check:* ${esc(a.runbook)}`, SECTION_MAX) } });
   const notes = [`alert ${a.id}`];
   if (a.resolves !== undefined) notes.push(`resolves ${a.resolves}`);
-  const version = text(a.rulesVersion);
+  const version = a.rulesVersion;
   if (version !== undefined) notes.push(`rules ${version}`);
   if (cluster !== undefined && a.cluster?.resourceId && a.cluster.resourceId !== cluster) notes.push(a.cluster.resourceId);
   if (a.suppressedCount) notes.push(`${count(a.suppressedCount, 'similar alert')} suppressed`);
