@@ -4,7 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -125,6 +125,16 @@ test('/metrics counts what was put (records, events, alerts by rule and severity
   assert.equal(evaluation.type, 'HISTOGRAM');
   assert.equal(Number(evaluation.metrics[0]!.count), data.length, 'one evaluation per record');
   assert.ok(s.value('process_resident_memory_bytes')! > 0, 'process memory (default metrics)');
+  // The README's table names every dasguard_ metric a scrape has (the per-sink ones need an outbox: the next test).
+  const readme = readFileSync('README.md', 'utf8');
+  const section = readme.slice(readme.indexOf('### Operating `run`: metrics and health'), readme.indexOf('### Try it locally'));
+  const documented = [...section.matchAll(/^\| `(dasguard_\w+)` \| (\w+) \|/gm)].map((m) => [m[1]!, m[2]!.toUpperCase()]);
+  const served = s.families.filter((f) => f.name.startsWith('dasguard_')).map((f) => [f.name, f.type]);
+  assert.deepEqual(served.filter(([name]) => !documented.some(([d]) => d === name)), [], 'every metric served is in the README');
+  for (const [name, type] of documented) {
+    if (name!.includes('outbox') || name!.includes('deliver') || name!.includes('dead_lettered')) continue;
+    assert.deepEqual(served.find(([n]) => n === name), [name, type], `README metric ${name} is served with its type`);
+  }
   // Checkpoints are written at most every second: one is written by now or soon.
   await until(async () => (await scrape(metrics)).value('dasguard_checkpoint_age_seconds') !== undefined, 'a checkpoint age');
 
