@@ -33,6 +33,12 @@ import { LiveRuleSet } from '../rules/LiveRuleSet.js';
 import { deliveryConfigFile } from '../config/layers.js';
 import { openHotReload } from './ruleReload.js';
 import { FileCorrelationStore } from '../pipeline/CorrelationStore.js';
+import { DEFAULT_DELIVERY_STALL_MS, healthVerdict, shardStallFor } from '../metrics/health.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/MetricsServer.js';
+import { runRegistry } from '../metrics/runMetrics.js';
+
+/** Where --metrics-port listens without --metrics-host: this host only. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
 export interface RunOptions {
   /** DBClusterIdentifier: the stream is looked up with DescribeDBClusters. One of cluster / stream. */
@@ -66,6 +72,14 @@ export interface RunOptions {
   rdsEventsIntervalMs?: number;
   /** --watch-rules: reload when a rule file or the config file changes (SIGHUP always reloads: ruleReload.ts). */
   watchRules?: boolean;
+  /** Serve /metrics and /healthz on this port (0: any free port; the `metrics` log line says which). Absent: no server. */
+  metricsPort?: number;
+  /** Default 127.0.0.1. */
+  metricsHost?: string;
+  /** /healthz: a shard without progress this long is not being read (default shardStallFor(pollIntervalMs)). */
+  healthShardStallMs?: number;
+  /** /healthz: a sink whose oldest pending alert waited this long is stuck (default DEFAULT_DELIVERY_STALL_MS). */
+  healthDeliveryStallMs?: number;
 }
 
 export interface RunDeps {
@@ -126,7 +140,13 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;
+  let consumer: KinesisConsumer | undefined;
+  let metrics: MetricsServer | undefined;
   try {
+    if (opts.metricsPort !== undefined) {
+      // Before anything is read: a port that cannot be bound stops run here (exit 2).
+      metrics = await serveMetrics(opts, () => consumer, delivery, (e) => log.entry(e));
+    }
     const { streamName, resourceId, info } = await resolveStream(opts, rds);
     if (info) {
       // Alerts name the cluster (activity events only carry its resource id).
@@ -155,7 +175,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     if (correlator !== undefined && correlator.restarted.length > 0) {
       log.entry({ level: 'warn', msg: `${correlationFile}: ${correlator.restarted.length} correlation rule(s) changed since the state was saved, their state dropped: ${correlator.restarted.join(', ')}` });
     }
-    const consumer = new KinesisConsumer({
+    consumer = new KinesisConsumer({
       client: kinesis,
       streamName,
       ...(resourceId !== undefined ? { resourceId } : {}),
@@ -182,8 +202,9 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     });
     log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: store.fileFor(streamName), rulesVersion: ruleSet.version ?? null });
     let last = { at: Date.now(), events: 0 };
+    const reporting = consumer;
     const report = () => {
-      const s = consumer.stats();
+      const s = reporting.stats();
       log.status(streamName, s, last);
       last = { at: Date.now(), events: s.pipeline.events };
     };
@@ -226,11 +247,35 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       io.stderr.write(formatDeliverySummary(d, delivery.outboxDir) + '\n');
       if (d.pending > 0) log.entry({ level: 'warn', msg: `${d.pending} alert deliveries still pending in ${delivery.outboxDir}: the next run resumes them` });
     }
+    await metrics?.close();
     await store.close();
     await pool?.close();
     if (!deps.kinesis) kinesis.destroy();
     if (!deps.rds) rds?.destroy();
   }
+}
+
+/** The /metrics and /healthz server of `run`, reading the consumer (once it exists) and the outbox at each request. */
+async function serveMetrics(
+  opts: RunOptions,
+  consumer: () => KinesisConsumer | undefined,
+  delivery: DeliveryHandoff | undefined,
+  log: (e: ConsumerLogEntry) => void,
+): Promise<MetricsServer> {
+  const sinks = () => delivery?.sinkStats() ?? [];
+  const thresholds = {
+    shardStallMs: opts.healthShardStallMs ?? shardStallFor(opts.pollIntervalMs),
+    deliveryStallMs: opts.healthDeliveryStallMs ?? DEFAULT_DELIVERY_STALL_MS,
+  };
+  const server = await startMetricsServer({
+    host: opts.metricsHost ?? DEFAULT_METRICS_HOST,
+    port: opts.metricsPort!,
+    registry: runRegistry({ consumer, sinks }),
+    health: () => healthVerdict({ consumer: consumer()?.stats(), sinks: sinks() }, Date.now(), thresholds),
+    onError: (err) => log({ level: 'error', msg: `metrics: ${err instanceof Error ? err.message : String(err)}` }),
+  });
+  log({ level: 'info', msg: 'metrics', url: `http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/metrics`, ...thresholds });
+  return server;
 }
 
 async function resolveStream(
@@ -300,6 +345,7 @@ import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
 import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, decodeOptions, deliveryOptions, durationOption, oneOf, pickOptions } from './options.js';
+import { DEFAULT_SHARD_STALL_MS } from '../metrics/health.js';
 
 export const runCli = defineCommand({
   name: 'run',
@@ -328,6 +374,10 @@ export const runCli = defineCommand({
     'rds-events-interval': { type: 'string', default: '60s', label: '--rds-events-interval D', help: 'With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)' },
     'state-dir': { type: 'string', label: '--state-dir DIR', help: `Health state: RDS events cursor, loss windows, liveness (default ${DEFAULT_STATE_DIR})` },
     'watch-rules': { type: 'boolean', label: '--watch-rules', help: 'Reload the rules when a rule file or the config file changes (SIGHUP always reloads them)' },
+    'metrics-port': { type: 'string', label: '--metrics-port PORT', help: 'Serve Prometheus /metrics and /healthz on PORT (0: any free port, logged); off by default' },
+    'metrics-host': { type: 'string', label: '--metrics-host HOST', help: `Address the metrics server listens on (default ${DEFAULT_METRICS_HOST}; 0.0.0.0: every interface)` },
+    'health-read-stall': { type: 'string', label: '--health-read-stall D', help: `/healthz fails when a shard made no progress for D (default ${DEFAULT_SHARD_STALL_MS / 1000}s, or 3 poll intervals)` },
+    'health-delivery-stall': { type: 'string', label: '--health-delivery-stall D', help: `/healthz fails when a sink's oldest pending alert waited D (default ${DEFAULT_DELIVERY_STALL_MS / 60_000}m)` },
     ...DELIVERY_OPTIONS,
   },
   footer: '  Durations: 500ms, 1.5s, 30s, 10m, 1h (a number and a unit).',
@@ -349,6 +399,7 @@ export const runCli = defineCommand({
         ...(v['state-dir'] !== undefined ? { stateDir: v['state-dir'] } : {}),
         silenceMs: durationOption('silence', v.silence, { offWithZero: true }),
         rdsEventsIntervalMs: durationOption('rds-events-interval', v['rds-events-interval']),
+        ...metricsOptions(v),
         delivery: deliveryOptions(v),
         watchRules: v['watch-rules'] === true,
       },
@@ -356,3 +407,22 @@ export const runCli = defineCommand({
     );
   },
 });
+
+/** --metrics-port (a port number, 0 for any), --metrics-host and the /healthz thresholds; a stray one is a usage error. */
+function metricsOptions(v: Record<string, string | boolean | string[] | undefined>): Pick<RunOptions, 'metricsPort' | 'metricsHost' | 'healthShardStallMs' | 'healthDeliveryStallMs'> {
+  const port = v['metrics-port'];
+  const out: ReturnType<typeof metricsOptions> = {};
+  if (typeof port === 'string') {
+    const n = Number(port);
+    if (!/^\d+$/.test(port) || n > 65535) throw new UsageError(`--metrics-port must be a port number from 0 to 65535; got "${port}"`);
+    out.metricsPort = n;
+  }
+  for (const [flag, key] of [['metrics-host', 'metricsHost'], ['health-read-stall', 'healthShardStallMs'], ['health-delivery-stall', 'healthDeliveryStallMs']] as const) {
+    const value = v[flag];
+    if (typeof value !== 'string') continue;
+    if (out.metricsPort === undefined) throw new UsageError(`--${flag} needs --metrics-port`);
+    if (key === 'metricsHost') out.metricsHost = value;
+    else out[key] = durationOption(flag, value);
+  }
+  return out;
+}

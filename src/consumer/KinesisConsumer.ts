@@ -94,6 +94,8 @@ export class KinesisConsumer {
   #checkpoints = new Map<string, ShardCheckpoint>();
   readonly #dirty = new Set<string>();
   #lastSave = 0;
+  /** When a checkpoint write last succeeded (stats). */
+  #lastCheckpointAt: number | null = null;
   #saving: Promise<void> = Promise.resolve();
   #startedAt = Date.now();
   #running = false;
@@ -110,12 +112,18 @@ export class KinesisConsumer {
     return this.#o.streamName;
   }
 
+  /** The counts behind `stats().pipeline`, with their breakdowns (by rule, by reason, the evaluation times). */
+  pipelineStats(): Readonly<PipelineStats> {
+    return this.#stats;
+  }
+
   stats(): ConsumerStats {
     return {
       pipeline: this.#stats.snapshot(),
       keys: this.#deps.keys?.stats(),
       shards: [...this.#readers.values()].map((r) => r.status()).sort((a, b) => (a.shardId < b.shardId ? -1 : 1)),
       startedAt: this.#startedAt,
+      lastCheckpointAt: this.#lastCheckpointAt,
     };
   }
 
@@ -295,6 +303,7 @@ export class KinesisConsumer {
         // The state first: once these checkpoints are written, the records before them are never read again.
         for (const s of this.#o.state ?? []) await durably('state (checkpoints wait)', () => s.persist());
         await durably('checkpoints', () => this.#o.checkpoints.save(this.#o.streamName, batch));
+        this.#lastCheckpointAt = Date.now();
       } catch (err) {
         for (const id of batch.keys()) this.#dirty.add(id);
         throw err;

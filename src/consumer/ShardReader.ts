@@ -81,6 +81,7 @@ export class ShardReader {
   /** This shard's records committed (its status); the driver's PipelineStats counts every shard's together. */
   #records = 0;
   #finished = false;
+  #lastProgressAt = Date.now();
 
   constructor(options: ShardReaderOptions) {
     this.#o = options;
@@ -96,6 +97,7 @@ export class ShardReader {
       lagMs: this.#lagMs,
       sequenceNumber: this.#seq ?? null,
       records: this.#records,
+      lastProgressAt: this.#lastProgressAt,
     };
   }
 
@@ -147,6 +149,7 @@ export class ShardReader {
         continue;
       }
       attempt = 0;
+      this.#lastProgressAt = Date.now();
       const records = out.Records ?? [];
       let bytes = 0;
       for (const r of records) bytes += r.Data?.byteLength ?? 0;
@@ -270,6 +273,7 @@ export class ShardReader {
         commit: async (r) => {
           this.#records++;
           this.#seq = r.SequenceNumber!;
+          this.#lastProgressAt = Date.now();
           // Progress inside a large batch counts too (written at most every checkpoint interval).
           await o.commit(this.shardId, this.#checkpoint(), false);
         },

@@ -24,6 +24,11 @@ export interface ShardStatus {
   /** Last sequence number processed and handed off. */
   sequenceNumber: string | null;
   records: number;
+  /**
+   * Epoch ms of the shard's last progress: a GetRecords answer or a record committed (the reader's start before
+   * either). What `run`'s /healthz judges a shard by (src/metrics/health.ts).
+   */
+  lastProgressAt: number;
 }
 
 /** The consumer's totals (the snapshot of its PipelineStats, shared by every shard) and its shards. */
@@ -32,4 +37,6 @@ export interface ConsumerStats {
   keys: KeyProviderStats | undefined;
   shards: ShardStatus[];
   startedAt: number;
+  /** Epoch ms of the last checkpoint write that succeeded; null before the first. */
+  lastCheckpointAt: number | null;
 }

@@ -34,7 +34,7 @@ import { writeFileAtomic } from '../util/atomicFile.js';
 import { backoffDelay } from '../util/backoff.js';
 import type { BatchJob } from './batchFile.js';
 import type { DeliveryConfig } from './config.js';
-import type { DeliveryStats } from './Dispatcher.js';
+import type { DeliveryStats, SinkDeliveryStats } from './Dispatcher.js';
 import { unavailable, type ResendResult } from './Outbox.js';
 import { DEFAULT_RETRY, NO_TICKET, OutboxQueue, type DeliveryTicket, type SettleResult } from './OutboxQueue.js';
 import { maskSecrets } from './secrets.js';
@@ -88,7 +88,7 @@ export interface HandoffStats extends DeliveryStats {
 }
 
 // Part of the handoff's API (the Lambda settles tickets; the retry defaults are documented).
-export { DEFAULT_RETRY, type DeliveryTicket, type SettleResult };
+export { DEFAULT_RETRY, type DeliveryTicket, type SettleResult, type SinkDeliveryStats };
 
 export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   private readonly stats0 = { accepted: 0, unrouted: 0, recovered: 0 };
@@ -355,6 +355,11 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   stats(): HandoffStats {
     const q = this.queue;
     return { ...(q ? q.stats : this.sent), ...this.stats0, suppressed: this.suppressor.suppressed, pending: q ? q.pending : 0 };
+  }
+
+  /** Per sink (the outbox's dispatcher); none for a direct handoff, which has nothing pending. */
+  sinkStats(): SinkDeliveryStats[] {
+    return this.queue?.sinkStats() ?? [];
   }
 
   /** The outbox queue, which only a handoff opened with `open` has (not a direct one). */

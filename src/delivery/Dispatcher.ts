@@ -35,8 +35,20 @@ export interface DeliveryStats {
   deadLettered: number;
 }
 
+/** One sink's side of the dispatcher: what `run`'s /metrics and /healthz show per sink. */
+export interface SinkDeliveryStats extends DeliveryStats {
+  sink: string;
+  /** Jobs queued for the sink and not done yet (in flight, waiting for a retry, or due). */
+  pending: number;
+  /** Epoch ms at which the oldest of them was queued in this process (resumed jobs: at start); null when none. */
+  oldestPendingAt: number | null;
+}
+
 interface Lane {
   sink: Sink;
+  stats: DeliveryStats;
+  /** The jobs not done yet, with when they were queued (insertion order: the first is the oldest). */
+  queuedAt: Map<OutboxJob, number>;
   /** Jobs due now, oldest first (`head` is the next to take). */
   ready: OutboxJob[];
   head: number;
@@ -68,7 +80,7 @@ export class Dispatcher {
     private readonly outbox: Outbox,
     private readonly opts: DispatcherOptions,
   ) {
-    for (const [name, sink] of sinks) this.lanes.set(name, { sink, ready: [], head: 0, waiting: [], inFlight: 0, pausedUntil: 0, timer: undefined, failing: false });
+    for (const [name, sink] of sinks) this.lanes.set(name, { sink, stats: { delivered: 0, retries: 0, deadLettered: 0 }, queuedAt: new Map(), ready: [], head: 0, waiting: [], inFlight: 0, pausedUntil: 0, timer: undefined, failing: false });
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
   }
@@ -79,8 +91,19 @@ export class Dispatcher {
     return n;
   }
 
+  /** Per sink, in the config's order. */
+  sinkStats(): SinkDeliveryStats[] {
+    return [...this.lanes.values()].map((l) => ({
+      sink: l.sink.name,
+      ...l.stats,
+      pending: l.queuedAt.size,
+      oldestPendingAt: l.queuedAt.size > 0 ? l.queuedAt.values().next().value! : null,
+    }));
+  }
+
   enqueue(jobs: readonly OutboxJob[]): void {
     const touched = new Set<Lane>();
+    const now = this.now();
     for (const j of jobs) {
       const lane = this.lanes.get(j.sink);
       if (!lane) {
@@ -89,6 +112,7 @@ export class Dispatcher {
         continue;
       }
       lane.ready.push(j);
+      if (!lane.queuedAt.has(j)) lane.queuedAt.set(j, now);
       touched.add(lane);
     }
     for (const lane of touched) this.pump(lane);
@@ -212,6 +236,7 @@ export class Dispatcher {
         continue;
       }
       this.stats.retries++;
+      lane.stats.retries++;
       const delay = r.retryAfterMs ?? backoffDelay(job.attempts, this.opts.initialBackoffMs, this.opts.maxBackoffMs, 'equal', this.random);
       if (r.retryAfterMs !== undefined) lane.pausedUntil = Math.max(lane.pausedUntil, this.now() + r.retryAfterMs);
       job.notBefore = this.now() + delay;
@@ -228,11 +253,15 @@ export class Dispatcher {
     // what waiters such as DeliveryHandoff.settle watch for, so the counters must be current by then.
     if (delivered.length > 0) {
       this.stats.delivered += delivered.length;
+      lane.stats.delivered += delivered.length;
+      for (const j of delivered) lane.queuedAt.delete(j);
       if (!(await this.durably(() => this.outbox.ack(delivered)))) return;
     }
     for (const d of dead) {
       if (!(await this.durably(() => this.outbox.deadLetter(d.job, d.error)))) return;
       this.stats.deadLettered++;
+      lane.stats.deadLettered++;
+      lane.queuedAt.delete(d.job);
       if (!(await this.durably(() => this.outbox.ack([d.job])))) return;
       try {
         await this.opts.onDead(d.job, d.error);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { BatchJob } from './batchFile.js';
 import type { DeliveryConfig } from './config.js';
-import { Dispatcher, type DeliveryStats } from './Dispatcher.js';
+import { Dispatcher, type DeliveryStats, type SinkDeliveryStats } from './Dispatcher.js';
 import { Outbox, QUARANTINE_DIR, type DeadLetter, type OutboxJob, type QuarantinedBatch, type ResendResult } from './Outbox.js';
 import { ConsoleSink } from './sinks/index.js';
 import { deliveryFailureAlert } from './syntheticAlerts.js';
@@ -110,6 +110,11 @@ export class OutboxQueue {
 
   get stats(): DeliveryStats {
     return this.dispatcher.stats;
+  }
+
+  /** Per sink: deliveries, retries, dead letters, what is pending and since when. */
+  sinkStats(): SinkDeliveryStats[] {
+    return this.dispatcher.sinkStats();
   }
 
   /** Jobs still in the outbox. */

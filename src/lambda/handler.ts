@@ -18,7 +18,8 @@
  *   Records whose alerts are still pending (or were dead-lettered: /tmp does not outlive the container) are reported
  *   in `batchItemFailures`, so Lambda retries from the first of them; the alerts come again with the same ids.
  * - Logs are JSON lines (one `batch` summary per invocation: every counter of the PipelineStats snapshot, and the
- *   invocation's key and delivery figures); never decrypted data.
+ *   invocation's key and delivery figures; the same line is a CloudWatch EMF document, so its counts are metrics:
+ *   src/lambda/emf.ts); never decrypted data.
  */
 import type { Writable } from 'node:stream';
 import type { DeliveryHandoff, DeliveryTicket } from '../delivery/DeliveryHandoff.js';
@@ -37,6 +38,7 @@ import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import type { RuleSet } from '../rules/index.js';
 import { lambdaRecordItem, requireResourceId, type KinesisStreamBatchResponse, type KinesisStreamEvent, type KinesisStreamRecord } from '../sources/lambdaEvent.js';
 import type { SourceItem } from '../sources/types.js';
+import { emfMembers } from './emf.js';
 import { jsonLog, type LogEntry } from './logging.js';
 
 /** The parts of the Lambda context dasguard reads. */
@@ -100,6 +102,7 @@ export interface InvocationSummary extends Omit<PipelineSnapshot, 'records'> {
   processed: number;
   kmsCalls: number;
   keyCacheHits: number;
+  keyCacheMisses: number;
   /** Records reported in batchItemFailures. */
   failed: number;
   /** With delivery: (alert, sink) deliveries done, retried and dead-lettered during the invocation. */
@@ -206,6 +209,7 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
       ...counters,
       kmsCalls: 0,
       keyCacheHits: 0,
+      keyCacheMisses: 0,
       failed: 0,
     };
     // Lambda retries from the lowest sequence number reported: records with undelivered alerts, and the failed one.
@@ -258,7 +262,9 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
     const keysAfter = keys.stats();
     sum.kmsCalls = keysAfter.backendCalls - keysBefore.backendCalls;
     sum.keyCacheHits = keysAfter.cacheHits - keysBefore.cacheHits;
-    log({ level: sum.failed > 0 ? 'warn' : 'info', msg: 'batch', requestId, ...sum });
+    sum.keyCacheMisses = keysAfter.cacheMisses - keysBefore.cacheMisses;
+    // The summary is also the invocation's metrics (an EMF document: src/lambda/emf.ts).
+    log({ level: sum.failed > 0 ? 'warn' : 'info', msg: 'batch', requestId, ...sum, ...emfMembers(sum, context?.functionName, Date.now()) });
     return { batchItemFailures };
   };
 }

@@ -46,15 +46,29 @@ export type PipelineSnapshot = PipelineCounters & {
   quarantined: number;
 };
 
+/** Upper bounds, in seconds, of the rule evaluation histogram's buckets (a record's events through the rules). */
+export const EVALUATION_BUCKETS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+/** A distribution of durations in seconds: per bucket of EVALUATION_BUCKETS (then +Inf), not cumulative. */
+export interface DurationHistogram {
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
 export class PipelineStats {
   readonly counters: PipelineCounters = zeroCounters();
   readonly quarantinedByReason = new Map<string, number>();
   readonly alertsByRule = new Map<string, number>();
   readonly alertsBySeverity = new Map<Severity, number>();
+  /** Per rule, per severity (a rule's alerts may differ in severity: overrides, correlation). */
+  readonly alertsByRuleAndSeverity = new Map<string, Map<Severity, number>>();
   /** The first quarantined items, for the summary. */
   readonly quarantineSample: Quarantined[] = [];
   readonly warnings = new Set<string>();
   readonly startedAt = Date.now();
+  /** How long records' events took through the rules (`run`'s /metrics). */
+  readonly evaluation: DurationHistogram = { counts: new Array<number>(EVALUATION_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
   highestSeverity: Severity | undefined;
 
   /** What a record's decoding gave (before its quarantines and alerts are counted). */
@@ -66,6 +80,13 @@ export class PipelineStats {
       c.heartbeats += outcome.batch.heartbeats.length;
     }
     if (outcome.mysqlUnjoined !== undefined) c.mysqlUnjoined += outcome.mysqlUnjoined;
+    if (outcome.evaluationSeconds !== undefined) {
+      const h = this.evaluation;
+      const i = EVALUATION_BUCKETS.findIndex((b) => outcome.evaluationSeconds! <= b);
+      h.counts[i === -1 ? EVALUATION_BUCKETS.length : i]!++;
+      h.sum += outcome.evaluationSeconds;
+      h.count++;
+    }
     for (const w of outcome.warnings) this.warnings.add(w);
   }
 
@@ -73,6 +94,9 @@ export class PipelineStats {
     this.counters.alerts++;
     this.alertsByRule.set(a.ruleId, (this.alertsByRule.get(a.ruleId) ?? 0) + 1);
     this.alertsBySeverity.set(a.severity, (this.alertsBySeverity.get(a.severity) ?? 0) + 1);
+    let bySeverity = this.alertsByRuleAndSeverity.get(a.ruleId);
+    if (bySeverity === undefined) this.alertsByRuleAndSeverity.set(a.ruleId, (bySeverity = new Map()));
+    bySeverity.set(a.severity, (bySeverity.get(a.severity) ?? 0) + 1);
     if (this.highestSeverity === undefined || severityRank(a.severity) > severityRank(this.highestSeverity)) {
       this.highestSeverity = a.severity;
     }

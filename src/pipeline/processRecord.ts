@@ -48,6 +48,11 @@ export interface RecordOutcome {
    * halves with the previous or the next record's.
    */
   statements?: PendingStatements;
+  /**
+   * Seconds the record's events took through the rules (present when they were evaluated here; a record whose MySQL
+   * statement halves wait for the in-order step is not timed).
+   */
+  evaluationSeconds?: number;
 }
 
 /** A record's events left for the in-order step, its MySQL statement halves, and how to evaluate an event. */
@@ -134,12 +139,17 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
   const rules = deps.rules?.pin?.() ?? deps.rules;
   let statements: PendingStatements | undefined;
   let mysqlUnjoined = 0;
+  let evaluationSeconds: number | undefined;
   if (rules) {
     const joined = groupStatements(batch.events);
     mysqlUnjoined = joined.unjoined;
     const evaluate = eventEvaluator(rules, deps.redaction ?? 'literals');
     if (joined.halves.length > 0) statements = { events: batch.events, halves: joined.halves, evaluate };
-    else for (const event of batch.events) evaluate(event, position, into);
+    else {
+      const start = performance.now();
+      for (const event of batch.events) evaluate(event, position, into);
+      evaluationSeconds = (performance.now() - start) / 1000;
+    }
   }
   const quarantined: Quarantined[] = batch.rejected.map((r) => ({
     position,
@@ -151,6 +161,7 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
   if (into.correlating.length > 0) outcome.correlating = into.correlating;
   if (mysqlUnjoined > 0) outcome.mysqlUnjoined = mysqlUnjoined;
   if (statements !== undefined) outcome.statements = statements;
+  if (evaluationSeconds !== undefined) outcome.evaluationSeconds = evaluationSeconds;
   return outcome;
 }
 

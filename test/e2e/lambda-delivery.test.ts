@@ -21,6 +21,7 @@ import { loadRules } from '../../src/rules/index.js';
 import { PG } from '../../scripts/sampleData.js';
 import { makeAlert } from '../support/alerts.js';
 import { jsonLines } from '../support/cli.js';
+import { checkEmf } from '../support/emf.js';
 import { startSnsServer, type SnsServer } from '../support/snsServer.js';
 import { startWebhookServer, type WebhookServer } from '../support/webhookServer.js';
 
@@ -170,6 +171,12 @@ describe('Lambda handler: alert delivery', () => {
     assert.equal(summary.deliveries, 2 * alerts.length);
     assert.equal(summary.undeliveredRecords, 0);
     assert.equal(summary.outboxPending, 0);
+    // The summary is the invocation's EMF document: the delivery counts are metrics too.
+    const emf = checkEmf(summary).values;
+    assert.equal(emf.deliveries, 2 * alerts.length);
+    assert.equal(emf.deliveryRetries, 0);
+    assert.equal(emf.deadLettered, 0);
+    assert.equal(emf.outboxPending, 0);
     assert.doesNotMatch(logOut.text(), /SLACKSECRET/);
   });
 
@@ -204,6 +211,7 @@ describe('Lambda handler: alert delivery', () => {
     const summary = logs.find((l) => l.msg === 'batch')!;
     assert.equal(summary.failed, sequences.length);
     assert.equal(summary.quarantinedRecords, 1);
+    assert.equal(checkEmf(summary).values.undeliveredRecords, sequences.length);
     assert.ok((summary.outboxPending as number) >= alerts.length, 'the alerts stay in the outbox');
 
     // Lambda retries from the lowest reported sequence number, on the same container.

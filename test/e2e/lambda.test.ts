@@ -25,6 +25,7 @@ import {
 import type { Alert } from '../../src/pipeline/alert.js';
 import { loadRules, type RuleSet } from '../../src/rules/index.js';
 import { jsonLines } from '../support/cli.js';
+import { checkEmf } from '../support/emf.js';
 import { startKmsServer, type KmsServer } from '../support/kmsServer.js';
 import { MYSQL, PG } from '../../scripts/sampleData.js';
 
@@ -152,6 +153,41 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
       assert.equal(summary.kmsCalls, records.length);
       assert.equal(kms.calls - callsBefore, records.length);
     }
+  });
+
+  it('one CloudWatch EMF line per invocation (the batch summary): namespace dasguard, by FunctionName, the invocation\'s counts', async () => {
+    const out = lineStream();
+    const logOut = lineStream();
+    const h = createEnvHandler({ env: { DASGUARD_RULES: 'rules' }, stdout: out.stream, logOut: logOut.stream });
+    const records = await kinesisRecords(PG_STREAM);
+    const callsBefore = kms.calls;
+    await h({ Records: records }, { awsRequestId: 'req-emf', functionName: 'dasguard-orders' });
+    const kmsCalls = kms.calls - callsBefore;
+    await h({ Records: records.slice(0, 2) }, { awsRequestId: 'req-emf-2', functionName: 'dasguard-orders' });
+
+    const emf = logOut.lines().filter((l) => '_aws' in l);
+    assert.equal(emf.length, 2, 'one EMF line per invocation');
+    assert.equal(emf[0]!.msg, 'batch');
+    const m = checkEmf(emf[0]!);
+    assert.equal(m.namespace, 'dasguard');
+    assert.deepEqual(m.dimensions, [['FunctionName']]);
+    assert.equal(emf[0]!.FunctionName, 'dasguard-orders');
+    assert.equal(m.values.records, records.length);
+    assert.equal(m.values.processed, records.length);
+    assert.ok(m.values.events! > 0 && m.values.heartbeats! > 0);
+    assert.equal(m.values.alerts, (await replayAlerts(PG_STREAM)).length);
+    assert.equal(m.values.quarantined, 0);
+    assert.equal(m.values.kmsCalls, kmsCalls, 'the KMS calls the loopback KMS saw');
+    // every sample record has its own data key: all misses, then the second invocation's records hit the cache
+    assert.equal(m.values.keyCacheMisses, records.length);
+    assert.equal(m.values.keyCacheHits, 0);
+    assert.equal(m.values.failed, 0);
+    assert.ok(Object.values(m.units).every((u) => u === 'Count'));
+    assert.equal(m.values.deliveries, undefined, 'no delivery metrics without delivery');
+    const second = checkEmf(emf[1]!);
+    assert.equal(second.values.records, 2);
+    assert.equal(second.values.kmsCalls, 0);
+    assert.equal(second.values.keyCacheHits, 2);
   });
 
   it('quarantines poison records without failing them; a transient failure reports its record and stops', async () => {

@@ -144,7 +144,7 @@ describe('reports derive from the PipelineStats snapshot', () => {
     let text = '';
     out.on('data', (c: Buffer) => (text += c.toString('utf8')));
     const err = Object.assign(out, { isTTY: false }) as unknown as NodeJS.WriteStream;
-    runLogger(err).status(STREAM, { pipeline: snapshot, keys: undefined, shards: [], startedAt: 0 }, { at: Date.now(), events: 0 });
+    runLogger(err).status(STREAM, { pipeline: snapshot, keys: undefined, shards: [], startedAt: 0, lastCheckpointAt: null }, { at: Date.now(), events: 0 });
     const line = JSON.parse(text) as Record<string, unknown>;
     for (const f of FIELDS) assert.equal(line[f], snapshot[f], `status line field ${f}`);
   });

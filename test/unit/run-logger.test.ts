@@ -21,8 +21,9 @@ function stderr(tty: boolean): { stream: NodeJS.WriteStream; text: () => string 
 const stats: ConsumerStats = {
   pipeline: { ...new PipelineStats().snapshot(), records: 1200, events: 3400, heartbeats: 5, alerts: 2, quarantinedRecords: 1, quarantined: 1 },
   keys: { backendCalls: 3, cacheHits: 7, cacheMisses: 3 },
-  shards: [{ shardId: 'shardId-000000000001', state: 'reading', lagMs: 1500, sequenceNumber: '42', records: 1200 }],
+  shards: [{ shardId: 'shardId-000000000001', state: 'reading', lagMs: 1500, sequenceNumber: '42', records: 1200, lastProgressAt: 0 }],
   startedAt: 0,
+  lastCheckpointAt: null,
 };
 
 describe('runLogger', () => {
