@@ -3,6 +3,7 @@
  * replay, decode and the tests read like a real activity stream: plaintext envelopes by default, encrypted Kinesis
  * records with --key-file. Each format is an Importer (src/import/); this module opens the output, derives the
  * resource ids, drives the importer into the shared RecordWriter and reports every unreadable line as file:line.
+ * mariadb-audit also takes the server's slow logs (--slow-log) for rowCount; the importer's own counts end the summary.
  * Exit 0; 1 when some lines could not be read (the rest is imported); 2 for bad usage or an unreadable file.
  */
 import { createWriteStream, mkdirSync, statSync } from 'node:fs';

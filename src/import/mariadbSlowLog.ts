@@ -67,15 +67,22 @@ function matchKey(sql: string): string {
 
 /** Does the slow entry's key stand for the audit statement `auditSql`? */
 export function statementsMatch(auditSql: string, slowKey: string): boolean {
+  return auditMatcher(auditSql)(slowKey);
+}
+
+/** The test of statementsMatch for one audit statement, prepared once for the entries it is compared with. */
+function auditMatcher(auditSql: string): (slowKey: string) => boolean {
   const a = matchKey(auditSql);
-  if (a === slowKey) return true;
-  const slowText = slowKey.includes('\0') ? slowKey.slice(0, slowKey.indexOf('\0')) : slowKey;
   const audit = normalizeStatement(auditSql);
-  if (audit.includes('*****') && !slowKey.includes('\0')) {
-    const parts = audit.split('*****').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    return new RegExp(`^${parts.join('[\\s\\S]*?')}$`).test(slowText);
-  }
-  return loggedBytes(auditSql) >= AUDIT_CUT_BYTES - 1 && audit.length < slowText.length && slowText.startsWith(audit);
+  const masked = audit.includes('*****') ? new RegExp(`^${audit.split('*****').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]*?')}$`) : undefined;
+  const cut = loggedBytes(auditSql) >= AUDIT_CUT_BYTES - 1;
+  return (slowKey) => {
+    if (a === slowKey) return true;
+    const long = slowKey.includes('\0');
+    const slowText = long ? slowKey.slice(0, slowKey.indexOf('\0')) : slowKey;
+    if (masked !== undefined) return !long && masked.test(slowText);
+    return cut && audit.length < slowText.length && slowText.startsWith(audit);
+  };
 }
 
 /**
@@ -255,7 +262,8 @@ export class SlowLogJoin {
     while (!this.exhausted && (this.frontMs === null || this.frontMs <= timeMs + LEAD_MS)) await this.readOne();
     this.evictOlderThan(timeMs - LAG_MS);
     const q = this.byThread.get(threadId);
-    const i = q === undefined ? -1 : q.findIndex((h) => statementsMatch(sql, h.entry.key));
+    const matches = auditMatcher(sql);
+    const i = q === undefined ? -1 : q.findIndex((h) => matches(h.entry.key));
     if (q === undefined || i < 0) {
       this.counts.statementsWithout++;
       return null;

@@ -144,6 +144,12 @@ describe('slow log: the join', () => {
     assert.match(err, /slow log: 14 entries, 13 joined to their statement, 1 unmatched;/);
   });
 
+  it('--slow-log with another format is a usage error (exit 2)', async () => {
+    const c = capture();
+    assert.equal(await main(['import', 'pgaudit', AUDIT, '--slow-log', SLOW], c.io), 2);
+    assert.match(c.err(), /import pgaudit: --slow-log is for mariadb-audit/);
+  });
+
   it('an entry older than the audit log by LAG_MS is left behind (unmatched), not joined to a later statement', async () => {
     const at = (s: number): SlowEntry => ({ threadId: '7', timeMs: s * 1000, rowsSent: 5, rowsAffected: 0, key: 'SELECT 1', line: 1 });
     const entries = [at(0), at(100)];
