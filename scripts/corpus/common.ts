@@ -128,11 +128,14 @@ export async function writeCorpus(outDir: string, jsonl: string, incidents: Inci
   return `corpus: ${events} events (${benignEvents} benign), ${labelled.length} incidents -> ${outDir}\n`;
 }
 
-/** `dasguard import <format> <log>` into `workDir`/imported/ (its summary on stderr): the Kinesis JSON Lines it wrote. */
-export async function importLog(format: string, log: string, workDir: string): Promise<string> {
+/**
+ * `dasguard import <format> <log> [args...]` into `workDir`/imported/ (its summary on stderr): the Kinesis JSON Lines
+ * it wrote. `args`: more of import's options (mariadb-audit's `--slow-log FILE`).
+ */
+export async function importLog(format: string, log: string, workDir: string, args: string[] = []): Promise<string> {
   const imported = join(workDir, 'imported');
   await mkdir(imported);
-  const imp = await runCli(['import', format, log, '--output', imported]);
+  const imp = await runCli(['import', format, log, ...args, '--output', imported]);
   if (imp.code !== 0) throw new Error(`import failed: ${imp.stderr}`);
   process.stderr.write(imp.stderr);
   const [file] = await readdir(imported);

@@ -23,13 +23,15 @@ const INCIDENT_GAP_MS = 11 * 60_000;
 /**
  * Runs `sql` (statements separated by ";\n") in ONE connection of the mariadb client, on stdin; --force goes on
  * after an error, --comments sends comments to the server. Resolves false when the client failed (a rejected
- * login, an error in a statement): expected for incidents.
+ * login, an error in a statement): expected for incidents. A client rejected at login may exit before it reads its
+ * input: that EPIPE is its exit (the code says it failed), any other error on its stdin fails the build.
  */
 function client(args: string[], sql: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const c = spawn(MARIADB!, ['--no-defaults', '--force', '--comments', '--batch', ...args], { stdio: ['pipe', 'ignore', 'ignore'] });
     c.once('error', reject);
     c.once('exit', (code) => resolve(code === 0));
+    c.stdin.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') reject(err); });
     c.stdin.end(sql);
   });
 }
@@ -39,7 +41,8 @@ export async function buildMysqlCorpus(): Promise<void> {
   const why = whyNoMariadb();
   if (why !== false) throw new Error(why);
   // --secure-file-priv= (empty): LOAD DATA INFILE, LOAD_FILE and INTO OUTFILE may touch any path (the incidents)
-  const db = await startMariadb({ env: { ...process.env, TZ: 'UTC' }, extraArgs: ['--secure-file-priv='] });
+  // the slow log of every statement: its row counts, joined to the audit log's statements by the import
+  const db = await startMariadb({ env: { ...process.env, TZ: 'UTC' }, extraArgs: ['--secure-file-priv='], slowLog: true });
   const { port, sock } = db;
   try {
     const tcp = (user: string, password: string, sql: string[], database = 'shop') =>
@@ -66,6 +69,10 @@ export async function buildMysqlCorpus(): Promise<void> {
       'CREATE TABLE scratch_load (id INT, v VARCHAR(10))',
       `INSERT INTO products VALUES ${Array.from({ length: 50 }, (_, i) => `(${i + 1}, 'product ${i + 1}', ${(i % 20) + 1}.99, 100)`).join(', ')}`,
       `INSERT INTO cards VALUES ${Array.from({ length: 50 }, (_, i) => `(${i + 1}, ${i + 1}, '4111111111${String(100000 + i)}', '12/29')`).join(', ')}`,
+      // last year's orders, archived (the Sequence engine's seq_1_to_N): the reporter's SELECT * of it (bulk-read-1)
+      // reads past heavy-read's 10,000 rows; its own table, as the destructive incidents empty orders before
+      'CREATE TABLE order_history (id INT PRIMARY KEY, customer_id INT NOT NULL, total DECIMAL(10,2), created TIMESTAMP NULL)',
+      "INSERT INTO order_history SELECT seq, seq % 200 + 1, (seq * 7) % 100 + 0.5, TIMESTAMP '2025-10-14 09:00:00' + INTERVAL seq * 23 MINUTE FROM seq_1_to_20000",
     ].map((s) => `${s};\n`).join(''));
     const setupEnd = Date.now();
     await nextWallSecond(); // the benign load starts in a second of its own (logSecond)
@@ -136,7 +143,7 @@ export async function buildMysqlCorpus(): Promise<void> {
     await incident('credential-catalog-read', () => root('SELECT user, host, authentication_string FROM mysql.user'));
     await incident('credential-catalog-read', () => admin('select * from mysql.global_priv'));
     await incident('credential-catalog-read', () => admin('SELECT User, Password\n  FROM mysql.user WHERE User = \'root\''));
-    await incident('bulk-read', () => tcp('reporter', 'reporterpw', ['SELECT * FROM orders']));
+    await incident('bulk-read', () => tcp('reporter', 'reporterpw', ['SELECT * FROM order_history']));
     await incident('bulk-read', () => new Promise<void>((resolve, reject) => {
       const d = spawn('mariadb-dump', ['--no-defaults', '-h127.0.0.1', `-P${port}`, '-ureporter', '-preporterpw', '--single-transaction', 'shop', 'customers', 'orders'], { stdio: ['ignore', 'ignore', 'ignore'] });
       d.once('error', reject);
@@ -163,9 +170,13 @@ export async function buildMysqlCorpus(): Promise<void> {
     };
     const shifted = join(db.dir, 'server_audit-shifted.log');
     await writeFile(shifted, shiftAuditTimes(await readFile(db.auditLog, 'utf8'), logSecond));
+    // the slow log's times the same way (the import joins an entry to its statement by thread and text, reading the
+    // slow log as far as the audit log's time has got)
+    const slowShifted = join(db.dir, 'slow-shifted.log');
+    await writeFile(slowShifted, shiftSlowLogTimes(await readFile(db.slowLog, 'utf8'), logSecond));
 
-    // --- import and label ---
-    const jsonl = await importLog('mariadb-audit', shifted, db.dir);
+    // --- import (row counts from the slow log) and label ---
+    const jsonl = await importLog('mariadb-audit', shifted, db.dir, ['--slow-log', slowShifted]);
     // The DBA's provisioning (CREATE USER, GRANT, CREATE DATABASE/TABLE): neither an incident nor routine load.
     const span = (startMs: number, endMs: number) => ({ startMs: logSecond(startMs), endMs: logSecond(endMs) + 999 });
     const provisioning = [span(setupStart, setupEnd)];
@@ -192,4 +203,17 @@ export function shiftAuditTimes(log: string, moveTo: (t: number) => number): str
     const s = new Date(moveTo(t)).toISOString();
     return `${s.slice(0, 4)}${s.slice(5, 7)}${s.slice(8, 10)} ${s.slice(11, 19)},`;
   });
+}
+
+/**
+ * A slow log with its times moved like the audit log's: `# Time: 261014  9:00:00` (the server's local time, UTC here;
+ * MariaDB pads the hour with a space) and `SET timestamp=<epoch seconds>;` each replaced by `moveTo(t)`.
+ */
+export function shiftSlowLogTimes(log: string, moveTo: (t: number) => number): string {
+  return log
+    .replace(/^# Time: (\d\d)(\d\d)(\d\d) +(\d{1,2}):(\d\d):(\d\d)$/gm, (_m, y: string, mo: string, d: string, h: string, mi: string, sec: string) => {
+      const s = new Date(moveTo(Date.UTC(2000 + Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec)))).toISOString();
+      return `# Time: ${s.slice(2, 4)}${s.slice(5, 7)}${s.slice(8, 10)} ${s.slice(11, 19)}`;
+    })
+    .replace(/^SET timestamp=(\d+);$/gm, (_m, t: string) => `SET timestamp=${Math.floor(moveTo(Number(t) * 1000) / 1000)};`);
 }

@@ -3,6 +3,7 @@
  * replay, decode and the tests read like a real activity stream: plaintext envelopes by default, encrypted Kinesis
  * records with --key-file. Each format is an Importer (src/import/); this module opens the output, derives the
  * resource ids, drives the importer into the shared RecordWriter and reports every unreadable line as file:line.
+ * mariadb-audit also takes the server's slow logs (--slow-log) for rowCount; the importer's own counts end the summary.
  * Exit 0; 1 when some lines could not be read (the rest is imported); 2 for bad usage or an unreadable file.
  */
 import { createWriteStream, mkdirSync, statSync } from 'node:fs';
@@ -17,20 +18,31 @@ import { terminalSafe } from '../util/escape.js';
 import type { Io } from './io.js';
 
 /** The formats, each loaded only when used. */
-export const IMPORTERS: Readonly<Record<string, { summary: string; load(): Promise<Importer> }>> = {
+/** What a format may take besides its files. */
+export interface ImporterInputs {
+  /** MariaDB slow logs (mariadb-audit only). */
+  slowLogs: string[];
+}
+
+/** The formats, each loaded only when used; `slowLog`: whether it takes --slow-log. */
+export const IMPORTERS: Readonly<Record<string, { summary: string; slowLog: boolean; load(inputs: ImporterInputs): Promise<Importer> }>> = {
   pgaudit: {
     summary: 'PostgreSQL csvlog or jsonlog with pgaudit AUDIT lines, connections, failed logins, errors -> PostgreSQL 1.1 events',
+    slowLog: false,
     load: async () => (await import('../import/pgaudit.js')).pgauditImporter(),
   },
   'mariadb-audit': {
     summary: 'MariaDB server_audit log (file output): CONNECT, FAILED_CONNECT, QUERY and TABLE entries -> MySQL 1.2 MAIN and AUX events',
-    load: async () => (await import('../import/mariadbAudit.js')).mariadbAuditImporter(),
+    slowLog: true,
+    load: async (inputs) => (await import('../import/mariadbAudit.js')).mariadbAuditImporter({ slowLogs: inputs.slowLogs }),
   },
 };
 
 export interface ImportOptions {
   format: string;
   files: string[];
+  /** --slow-log (mariadb-audit): slow-log files whose row counts fill rowCount. */
+  slowLogs?: string[] | undefined;
   output?: string | undefined;
   keyFile?: string | undefined;
   clusterId?: string | undefined;
@@ -45,14 +57,16 @@ export async function importCommand(opts: ImportOptions, io: Io): Promise<number
   const entry = Object.hasOwn(IMPORTERS, opts.format) ? IMPORTERS[opts.format] : undefined;
   if (entry === undefined) throw new UsageError(`import: unknown format ${JSON.stringify(opts.format)}; one of: ${Object.keys(IMPORTERS).join(', ')}`);
   if (opts.files.length === 0) throw new UsageError(`import ${opts.format}: no FILE given`);
-  for (const f of opts.files) {
+  const slowLogs = opts.slowLogs ?? [];
+  if (slowLogs.length > 0 && !entry.slowLog) throw new UsageError(`import ${opts.format}: --slow-log is for mariadb-audit (MariaDB's slow query log)`);
+  for (const f of [...opts.files, ...slowLogs]) {
     try {
       if (!statSync(f).isFile()) throw new Error('not a file');
     } catch (err) {
       throw new UsageError(`import ${opts.format}: cannot read ${f}: ${(err as Error).message}`);
     }
   }
-  const importer = await entry.load();
+  const importer = await entry.load({ slowLogs });
   const clusterId = opts.clusterId ?? fakeResourceId('cluster', importer.idSeed);
   const instanceId = opts.instanceId ?? fakeResourceId('db', importer.idSeed);
   const idProblems = [
@@ -76,7 +90,7 @@ export async function importCommand(opts: ImportOptions, io: Io): Promise<number
   }
   const writer = new RecordWriter({ clusterId, instanceId, version: importer.version, out, wrapper, maxEvents: opts.maxEvents });
   let problems = 0;
-  await importer.readFiles(opts.files, {
+  const report = await importer.readFiles(opts.files, {
     event: (e) => writer.add(e),
     problem(file, line, message) {
       problems++;
@@ -92,7 +106,7 @@ export async function importCommand(opts: ImportOptions, io: Io): Promise<number
   io.stderr.write(
     `import ${opts.format}: ${counts.events} event${counts.events === 1 ? '' : 's'} in ${counts.records} record${counts.records === 1 ? '' : 's'}` +
       ` (${clusterId}, ${instanceId}, version ${importer.version}${wrapper !== undefined ? ', encrypted' : ''})` +
-      `${outPath !== undefined ? ` -> ${outPath}` : ''}; ${problems} unreadable line${problems === 1 ? '' : 's'}\n`,
+      `${outPath !== undefined ? ` -> ${outPath}` : ''}; ${problems} unreadable line${problems === 1 ? '' : 's'}${report ? `; ${report.summary}` : ''}\n`,
   );
   return problems > 0 ? ExitCode.quarantined : ExitCode.ok;
 }
@@ -110,15 +124,22 @@ import { defineCommand, renderHelp } from './command.js';
 
 export const importCli = defineCommand({
   name: 'import',
-  usage: 'Usage: dasguard import pgaudit|mariadb-audit FILE... [--output FILE|DIR] [--key-file PATH] [--cluster-id ID] [--instance-id ID] [--max-events N]',
+  usage: 'Usage: dasguard import pgaudit|mariadb-audit FILE... [--slow-log SLOWLOG] [--output FILE|DIR] [--key-file PATH] [--cluster-id ID] [--instance-id ID] [--max-events N]',
   description:
     "Turns a database's own audit log into DAS records, as Kinesis JSON Lines that replay and decode read (docs/import.md):\n" +
     '  pgaudit  PostgreSQL csvlog or jsonlog: pgaudit AUDIT lines, connections, failed logins, ERROR lines\n' +
     '  mariadb-audit  MariaDB server_audit log: connections, failed logins, statements and the tables they touch\n' +
+    '                 (with --slow-log, their row counts from the slow log)\n' +
     'Streamed (any size of log). Plaintext envelopes (as samples/plaintext) by default; encrypted like a real stream with\n' +
     '--key-file. An unreadable line is reported as file:line and skipped. Exit 0; 1 when some lines could not be read; 2\n' +
     'for bad usage.',
   options: {
+    'slow-log': {
+      type: 'string',
+      multiple: true,
+      label: '--slow-log SLOWLOG',
+      help: "mariadb-audit: MariaDB's slow query log (long_query_time=0): each statement's rowCount from its\nRows_sent (or Rows_affected); again for rotated files, oldest first",
+    },
     output: {
       type: 'string',
       label: '--output FILE|DIR',
@@ -141,6 +162,6 @@ export const importCli = defineCommand({
       maxEvents = Number(v['max-events']);
       if (!Number.isInteger(maxEvents) || maxEvents < 1) throw new UsageError(`--max-events: expected a whole number of at least 1, got ${JSON.stringify(v['max-events'])}`);
     }
-    return importCommand({ format, files, output: v.output, keyFile: v['key-file'], clusterId: v['cluster-id'], instanceId: v['instance-id'], maxEvents }, io);
+    return importCommand({ format, files, slowLogs: v['slow-log'], output: v.output, keyFile: v['key-file'], clusterId: v['cluster-id'], instanceId: v['instance-id'], maxEvents }, io);
   },
 });

@@ -19,7 +19,8 @@
  *   their own and counted (`orphanTables`): dasguard evaluates them as the statement without its SQL.
  * - sessionId = connectionid (text), statementId = queryid (number), as Aurora's DAS gives them.
  * What the log does not hold is null (pid, rowCount, serverVersion, transactionId, remotePort before MariaDB 12,
- * netProtocol, clientApplication), and an error's message is unknown: errorMessage names the code only.
+ * netProtocol, clientApplication), and an error's message is unknown: errorMessage names the code only. rowCount comes
+ * from the server's slow log when one is given (--slow-log, src/import/mariadbSlowLog.ts).
  * The log's timestamp has no zone and whole seconds: it is read as `utcOffsetMinutes` (default 0, UTC), and the
  * entries of one second are given 0, 1, 2... milliseconds in log order (after the 999th, microseconds), so that rules
  * about order (a correlation's sequence: failed logins THEN a login) see the log's order rather than a tie.
@@ -34,6 +35,8 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { DasEvent, Importer } from './records.js';
+import { SlowLogJoin, slowLogEntries } from './mariadbSlowLog.js';
+import { count } from '../util/plural.js';
 
 /** One parsed server_audit entry. */
 export interface AuditEntry {
@@ -384,29 +387,52 @@ export class MariadbAuditConverter {
   }
 }
 
+/** The importer's options. */
+export interface MariadbImportOptions extends ConvertOptions {
+  /** MariaDB slow-log files (long_query_time = 0), oldest first: their Rows_sent / Rows_affected fill rowCount. */
+  slowLogs?: string[] | undefined;
+}
+
 /**
- * `dasguard import mariadb-audit FILE...`: the files in the order given (rotated logs: oldest first, e.g.
- * server_audit.log.1 server_audit.log), through one converter, so a statement's TABLE entries may end one file
- * and its QUERY open the next.
+ * `dasguard import mariadb-audit FILE... [--slow-log SLOWLOG]`: the files in the order given (rotated logs: oldest
+ * first, e.g. server_audit.log.1 server_audit.log), through one converter, so a statement's TABLE entries may end one
+ * file and its QUERY open the next. With slow logs, each QUERY's MAIN event gets its rowCount from the slow-log entry
+ * that joins it (src/import/mariadbSlowLog.ts); the summary says how many joined and how many did not.
  */
-export function mariadbAuditImporter(opts: ConvertOptions = {}): Importer {
+export function mariadbAuditImporter(opts: MariadbImportOptions = {}): Importer {
   return {
     version: '1.2',
     idSeed: 'dasguard-import-mariadb-audit',
     async readFiles(paths, sink) {
       let file = paths[0] ?? '';
       const conv = new MariadbAuditConverter((p) => sink.problem(file, p.line, p.message), opts);
+      const slowLogs = opts.slowLogs ?? [];
+      const join = slowLogs.length > 0 ? new SlowLogJoin(slowLogEntries(slowLogs, (f, p) => sink.problem(f, p.line, p.message), opts.utcOffsetMinutes)[Symbol.asyncIterator]()) : undefined;
+      const emit = async (ev: DasEvent) => {
+        if (join !== undefined && ev.class === 'MAIN' && ev.command === 'QUERY') {
+          ev.rowCount = await join.rowCount(String(ev.sessionId), String(ev.commandText), Date.parse(String(ev.endTime).replace(' ', 'T').replace(/\+00$/, 'Z')));
+        }
+        await sink.event(ev);
+      };
       for (const path of paths) {
         file = path;
         const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
         let n = 0;
         for await (const line of lines) {
           n++;
-          for (const ev of conv.push(line, n)) await sink.event(ev);
+          for (const ev of conv.push(line, n)) await emit(ev);
         }
         conv.endFile();
       }
-      for (const ev of conv.end()) await sink.event(ev);
+      for (const ev of conv.end()) await emit(ev);
+      if (join === undefined) return;
+      await join.end();
+      const c = join.counts;
+      return {
+        summary:
+          `slow log: ${count(c.entries, 'entry', 'entries')}, ${c.joined} joined to their statement, ${join.unmatched} unmatched;` +
+          ` ${count(c.statementsWithout, 'statement')} without a slow-log entry (rowCount null)`,
+      };
     },
   };
 }

@@ -138,11 +138,14 @@ export interface ImportSink {
   problem(file: string, line: number, message: string): void;
 }
 
-/** One source format (`dasguard import <name>`): reads its files, streamed, in order, into a sink. */
+/**
+ * One source format (`dasguard import <name>`): reads its files, streamed, in order, into a sink; what it has to add
+ * to the import summary (a join's counts), if anything.
+ */
 export interface Importer {
   /** The record version of the events it makes: "1.1" (PostgreSQL), "1.2" (MySQL). */
   version: string;
   /** What the default --cluster-id / --instance-id are derived from (fakeResourceId) when none is given. */
   idSeed: string;
-  readFiles(paths: string[], sink: ImportSink): Promise<void>;
+  readFiles(paths: string[], sink: ImportSink): Promise<{ summary: string } | void>;
 }

@@ -3,6 +3,7 @@
  * failed logins, a DDL by a privileged account, a SELECT on `cards`; then `dasguard import mariadb-audit` on its
  * audit log and `dasguard replay` of the result with the bundled rules give the alerts a user expects (brute-force,
  * failed-logins-then-success, ddl-by-privileged-user, privilege-change and privilege-escalation with the SQL, sensitive-table-read with the SQL, the failed SELECT as sql-error).
+ * And with its slow log (`--slow-log`): a SELECT of 12,000 rows has rowCount 12,000 and heavy-read fires on it.
  * SKIPPED, saying so, when mariadbd is not installed.
  */
 import { test } from 'node:test';
@@ -79,4 +80,40 @@ test('a real MariaDB server_audit log, imported and replayed with the bundled ru
   assert.deepEqual(byRule('sql-error').map((a) => a.message), [
     'app on : MariaDB error ER_NO_SUCH_TABLE: server_audit logs the error code only, not its message (1146) in: SELECT * FROM shop.nosuch',
   ]);
+});
+
+test('with the server\'s slow log (--slow-log), a SELECT\'s event has the rows it returned, and heavy-read sees it', { skip, timeout: 150_000 }, async (t) => {
+  const db = await startMariadb({ slowLog: true });
+  t.after(() => db.remove());
+  const N = 12_000;
+  try {
+    const root = (statements: string) => run(CLIENT!, ['--no-defaults', `-S${db.sock}`, '-uroot', '-e', statements]);
+    await root(
+      `CREATE DATABASE shop; CREATE USER 'app'@'%' IDENTIFIED BY 'apppw'; GRANT SELECT, UPDATE ON shop.* TO 'app'@'%'; ` +
+        `CREATE TABLE shop.customers (id INT PRIMARY KEY, email VARCHAR(80)); INSERT INTO shop.customers SELECT seq, CONCAT('c', seq, '@example.com') FROM shop.seq_1_to_${N}`,
+    );
+    // the SELECT's rows are read by the client: it really returns N rows
+    const sel = await run(CLIENT!, ['--no-defaults', '-h127.0.0.1', `-P${db.port}`, '-uapp', '-papppw', '--batch', '--skip-column-names', '-Dshop', '-e',
+      'SELECT id, email FROM customers WHERE id > 0; UPDATE customers SET email = NULL WHERE id <= 5'], { maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(sel.stdout.trim().split('\n').length, N);
+  } finally {
+    await db.stop(); // both logs are complete once the server has stopped
+  }
+  assert.match(readFileSync(db.slowLog, 'utf8'), new RegExp(`Rows_sent: ${N} .*\n(#.*\n|use .*\n)*SET timestamp=\\d+;\nSELECT id, email FROM customers WHERE id > 0;\n`));
+
+  const imp = await runCli(['import', 'mariadb-audit', db.auditLog, '--slow-log', db.slowLog, '--output', db.dir]);
+  assert.equal(imp.code, 0, imp.stderr);
+  // every statement ran with the slow log on: each joined, none left over
+  assert.match(imp.stderr, /; 0 unreadable lines; slow log: (\d+) entries, \1 joined to their statement, 0 unmatched; 0 statements without a slow-log entry \(rowCount null\)\n$/);
+  const stream = /-> (\S+\.jsonl)/.exec(imp.stderr)![1]!;
+  const events = readFileSync(stream, 'utf8').trim().split('\n')
+    .flatMap((l) => (JSON.parse(l) as { databaseActivityEvents: { databaseActivityEventList: Record<string, unknown>[] } }).databaseActivityEvents.databaseActivityEventList);
+  const main = (sql: string) => events.find((e) => e.class === 'MAIN' && e.commandText === sql);
+  assert.equal(main('SELECT id, email FROM customers WHERE id > 0')?.rowCount, N);
+  assert.equal(main('UPDATE customers SET email = NULL WHERE id <= 5')?.rowCount, 5);
+
+  const rep = await runCli(['replay', stream, '--rules', 'rules', '--output', 'jsonl']);
+  assert.equal(rep.code, 0, rep.stderr);
+  const heavy = (jsonLines(rep.stdout) as { ruleId: string; message: string }[]).filter((a) => a.ruleId === 'heavy-read');
+  assert.deepEqual(heavy.map((a) => a.message), [`app read ${N} rows from shop: SELECT id, email FROM customers WHERE id > ?`]);
 });

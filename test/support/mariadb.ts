@@ -3,7 +3,9 @@
  * mariadb-install-db + mariadbd in a temp dir on 127.0.0.1 and a free port (`--user=root` when run as root),
  * server_audit logging CONNECT,QUERY,TABLE to `auditLog`; root over the socket `sock` without a password.
  * `extraArgs` are more mariadbd options (e.g. `--secure-file-priv=DIR`); `env` its environment (e.g. TZ=UTC: the
- * audit log's timestamps are the server's local time). `whyNoMariadb` says why it cannot run.
+ * audit log's timestamps are the server's local time); `slowLog: true` also writes the slow query log of every
+ * statement (long_query_time=0, log_slow_verbosity=query_plan) to `slowLog`, whose row counts `import mariadb-audit
+ * --slow-log` joins. `whyNoMariadb` says why it cannot run.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -41,19 +43,22 @@ export interface Mariadb {
   sock: string;
   /** The server_audit log (complete once `stop` returned). */
   auditLog: string;
+  /** The slow query log (with `slowLog: true`; complete once `stop` returned). */
+  slowLog: string;
   /** SIGTERM and wait for the exit: the plugin's file is complete when it returns. */
   stop(): Promise<void>;
   /** Stops the server if it still runs and removes the temp dir (the data dir is ~110 MB). */
   remove(): Promise<void>;
 }
 
-export async function startMariadb(opts: { extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Mariadb> {
+export async function startMariadb(opts: { extraArgs?: string[]; env?: NodeJS.ProcessEnv; slowLog?: boolean } = {}): Promise<Mariadb> {
   const why = whyNoMariadb();
   if (why !== false) throw new Error(why);
   const dir = await mkdtemp(join(tmpdir(), 'dg-mariadb-'));
   const datadir = join(dir, 'data');
   const sock = join(dir, 'mysqld.sock');
   const auditLog = join(dir, 'server_audit.log');
+  const slowLog = join(dir, 'slow.log');
   const asRoot = userInfo().uid === 0 ? ['--user=root'] : [];
   let exited: Promise<number | null> | undefined;
   let server: ReturnType<typeof spawn> | undefined;
@@ -76,6 +81,7 @@ export async function startMariadb(opts: { extraArgs?: string[]; env?: NodeJS.Pr
         '--no-defaults', `--datadir=${datadir}`, `--socket=${sock}`, `--port=${port}`, '--bind-address=127.0.0.1', '--skip-name-resolve',
         `--pid-file=${join(dir, 'mysqld.pid')}`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', ...asRoot,
         '--plugin-load-add=server_audit', '--server_audit_logging=ON', '--server_audit_events=CONNECT,QUERY,TABLE', `--server_audit_file_path=${auditLog}`,
+        ...(opts.slowLog === true ? ['--slow-query-log=ON', `--slow-query-log-file=${slowLog}`, '--long-query-time=0', '--log-slow-verbosity=query_plan'] : []),
         ...(opts.extraArgs ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: opts.env ?? process.env },
@@ -91,7 +97,7 @@ export async function startMariadb(opts: { extraArgs?: string[]; env?: NodeJS.Pr
       });
       void exited!.then((code) => reject(new Error(`mariadbd exited (${code}) before it was ready:\n${serverLog}`)));
     });
-    return { dir, port, sock, auditLog, stop, remove };
+    return { dir, port, sock, auditLog, slowLog, stop, remove };
   } catch (e) {
     await remove();
     throw e;
