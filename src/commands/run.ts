@@ -13,6 +13,7 @@ import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import { deliveryConfigFor, openConfiguredDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
 import type { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
 import { HealthMonitor } from '../health/HealthMonitor.js';
+import { loadLossPatterns } from '../health/lossWindows.js';
 import { streamNotStartedAlert } from '../health/startupChecks.js';
 import { staleCheckpoints, DEFAULT_RETENTION_HOURS } from '../health/trimmed.js';
 import { streamRetentionHours } from '../aws/kinesis.js';
@@ -60,6 +61,8 @@ export interface RunOptions {
   silenceMs?: number;
   /** How often RDS events are polled (with --cluster). Default 60 s. */
   rdsEventsIntervalMs?: number;
+  /** YAML file of the RDS event patterns that open and close loss windows (default: the built-in ones). */
+  lossPatterns?: string;
 }
 
 export interface RunDeps {
@@ -76,10 +79,11 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   }
   const from = parseStartPosition(opts.from);
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
+  const patterns = opts.lossPatterns !== undefined ? await loadLossPatterns(opts.lossPatterns) : undefined;
   const keys = await keyProviderFor(opts.keyFile);
   const log = runLogger(io.stderr);
   const deliveryIo = { ...io, stderr: clearingStream(io.stderr, log.clear) };
-  const deliveryConfig = await deliveryConfigFor(opts.delivery, deliveryIo, ruleSet.rules.map((r) => r.id));
+  const deliveryConfig = await deliveryConfigFor({ ...opts.delivery, stdoutFormat: opts.output }, deliveryIo, ruleSet.rules.map((r) => r.id));
   // One `run` per checkpoint directory and per outbox: each is locked before anything is read or sent (a second
   // `run` stops here with exit 2, naming the holder); a stale lock is taken over with a warning.
   const store = await FileCheckpointStore.open(opts.checkpointDir, { log: (msg) => log.entry({ level: 'warn', msg }) });
@@ -125,6 +129,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       handoff,
       ...(rds && opts.cluster !== undefined ? { rds } : {}),
       rules: ruleSet,
+      ...(patterns ? { patterns } : {}),
       ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
       ...(opts.silenceMs !== undefined && opts.silenceMs > 0 ? { silenceMs: opts.silenceMs } : {}),
       ...(opts.rdsEventsIntervalMs !== undefined ? { eventsIntervalMs: opts.rdsEventsIntervalMs } : {}),
@@ -271,7 +276,7 @@ function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenc
 import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, decodeOptions, deliveryOptions, durationOption, oneOf, pickOptions } from './options.js';
+import { ALERT_OUTPUT_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, LOSS_PATTERNS_OPTION, RULES_OPTION, alertOutputOption, decodeOptions, deliveryOptions, durationOption, pickOptions } from './options.js';
 
 export const runCli = defineCommand({
   name: 'run',
@@ -297,11 +302,13 @@ export const runCli = defineCommand({
     silence: { type: 'string', default: '60s', label: '--silence D', help: 'Alert when an instance sends no record and no heartbeat for D (default 60s; 0: off)' },
     'rds-events-interval': { type: 'string', default: '60s', label: '--rds-events-interval D', help: 'With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)' },
     'state-dir': { type: 'string', label: '--state-dir DIR', help: `Health state: RDS events cursor, loss windows, liveness (default ${DEFAULT_STATE_DIR})` },
+    'loss-patterns': { ...LOSS_PATTERNS_OPTION, help: 'With --cluster: YAML patterns for the RDS events that open and close loss windows\n(see docs/health.md)' },
     ...DELIVERY_OPTIONS,
   },
   footer: '  Durations: 500ms, 1.5s, 30s, 10m, 1h (a number and a unit).',
   run(v, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`run takes no PATH arguments; got "${positionals[0]}"`);
+    if (v['loss-patterns'] !== undefined && v.cluster === undefined) throw new UsageError('--loss-patterns needs --cluster: RDS events (and so loss windows) are polled only with --cluster');
     return runCommand(
       {
         cluster: v.cluster,
@@ -309,7 +316,7 @@ export const runCli = defineCommand({
         from: v.from,
         checkpointDir: v['checkpoint-dir'],
         rules: v.rules,
-        output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        output: alertOutputOption(v.output),
         pollIntervalMs: durationOption('poll-interval', v['poll-interval']),
         statusIntervalMs: durationOption('status-interval', v['status-interval']),
         discoveryIntervalMs: durationOption('discovery-interval', v['discovery-interval']),
@@ -317,6 +324,7 @@ export const runCli = defineCommand({
         ...(v['state-dir'] !== undefined ? { stateDir: v['state-dir'] } : {}),
         silenceMs: durationOption('silence', v.silence, { offWithZero: true }),
         rdsEventsIntervalMs: durationOption('rds-events-interval', v['rds-events-interval']),
+        ...(v['loss-patterns'] !== undefined ? { lossPatterns: v['loss-patterns'] } : {}),
         delivery: deliveryOptions(v),
       },
       io,
