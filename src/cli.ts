@@ -69,7 +69,7 @@ export const COMMANDS: Readonly<Record<string, RegisteredCommand>> = {
   },
   status: {
     synopsis: 'status --cluster ID',
-    summary: 'Activity stream, Kinesis stream, checkpoint age, last heartbeat, open loss windows.',
+    summary: 'Health check (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN): stream, consumer, loss windows.',
     load: async () => (await import('./commands/status.js')).statusCli,
   },
   import: {
@@ -113,7 +113,7 @@ Run 'dasguard <command> --help' for the options of a command.
 
 Exit codes: 0 ok; 1 --strict and records were quarantined (or a rule test failed); 2 usage, configuration or
 rule errors; 3 --fail-on SEVERITY and an alert at or above it fired; 4 a service kept failing or the outbox could
-not be written (nothing skipped).
+not be written (nothing skipped). 'status' is a health check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 `;
 }
 

@@ -33,7 +33,7 @@ export async function alertTestCommand(opts: AlertTestOptions, io: Io): Promise<
 // (what only the declaration needs is imported here, so this block stays apart from the command's code)
 import { UsageError } from '../errors.js';
 import { defineCommand, unlisted } from './command.js';
-import { DELIVERY_OPTIONS, deliveryOptions } from './options.js';
+import { DELIVERY_OPTIONS, RULES_OPTION, deliveryOptions } from './options.js';
 
 export const alertTestCli = defineCommand({
   name: 'alert-test',
@@ -48,10 +48,8 @@ export const alertTestCli = defineCommand({
     ...unlisted(DELIVERY_OPTIONS),
     'outbox-dir': { type: 'string', undocumented: 'refused with a usage error saying why: the test alert bypasses the outbox' },
     rules: {
-      type: 'string',
-      multiple: true,
-      label: '--rules PATH',
-      help: "The rules the config's 'rules:' patterns must match (repeatable); default ./rules, else\nthe bundled baseline pack",
+      ...RULES_OPTION,
+      help: "The rules the config's 'rules:' patterns must match (repeatable, or --rules a,b); default\n./rules, else the bundled baseline pack",
     },
   },
   run(v, positionals, io) {

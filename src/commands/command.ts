@@ -19,6 +19,8 @@ export interface OptionDecl extends ParseArgsOptionConfig {
   help?: string;
   /** Why a flag is accepted but named nowhere in the help (the help test accepts no other silence). */
   undocumented?: string;
+  /** With `multiple`: each value may also be a comma-separated list (`--rules a,b` is `--rules a --rules b`). */
+  commaList?: boolean;
 }
 
 export type OptionTable = Record<string, OptionDecl>;
@@ -82,6 +84,12 @@ export function parseCommandArgs<O extends OptionTable>(command: Command<O>, arg
   }
   try {
     const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    for (const [name, o] of Object.entries(table)) {
+      const given = (values as Record<string, unknown>)[name];
+      if (o.commaList && Array.isArray(given)) {
+        (values as Record<string, unknown>)[name] = (given as string[]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+      }
+    }
     return { values: values as Values<O>, positionals };
   } catch (err) {
     // parseArgs' own text for an unknown flag explains positionals that start with '-': say what the user meant.

@@ -6,6 +6,8 @@
 import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from '../delivery/config.js';
 import { DeliveryHandoff, type DeliveryHandoffOptions, type HandoffStats } from '../delivery/DeliveryHandoff.js';
 import type { Io } from './io.js';
+import { builtinDeliveryConfig } from '../delivery/consoleDelivery.js';
+import type { OutputFormat } from '../pipeline/output.js';
 
 export interface DeliveryOptions {
   /** --config PATH (default ./dasguard.yaml when present). */
@@ -16,6 +18,11 @@ export interface DeliveryOptions {
   slackWebhookUrl?: string;
   /** --outbox-dir DIR */
   outboxDir?: string;
+  /**
+   * The command's --output: with shortcuts only (no config file), alerts are ALSO printed on stdout in this format,
+   * as the built-in delivery prints them (the shortcuts add a destination, they take none away).
+   */
+  stdoutFormat?: OutputFormat;
 }
 
 /**
@@ -30,7 +37,7 @@ export async function deliveryConfigFor(
 ): Promise<DeliveryConfig | undefined> {
   const base = await resolveDeliveryConfig(opts?.configPath, io.env, loadedRuleIds === undefined ? {} : { loadedRuleIds });
   if (opts?.snsTopicArn === undefined && opts?.slackWebhookUrl === undefined) return base;
-  return shortcutConfig({ ...opts, ...(base ? { base } : {}) });
+  return shortcutConfig({ ...opts, base: base ?? { ...builtinDeliveryConfig(opts.stdoutFormat ?? 'text'), source: 'command line' } });
 }
 
 /** A DeliveryHandoff when the options (or ./dasguard.yaml) configure delivery; otherwise undefined. */

@@ -11,6 +11,7 @@ import { DEFAULT_OUTBOX_DIR, SETTINGS } from '../config/layers.js';
 import { durationProblem, parseDuration } from '../config/duration.js';
 import { resourceIdProblem } from '../sources/streamName.js';
 import type { DeliveryOptions } from './deliveryOptions.js';
+import type { OutputFormat } from '../pipeline/output.js';
 import type { OptionDecl, OptionTable, Values } from './command.js';
 
 const REDACTION_HELP =
@@ -18,20 +19,53 @@ const REDACTION_HELP =
   'literals (default: literals, comment text, binds and quoted values masked), full (none of\n' +
   'them at all) or none (as the database wrote them)';
 
-/** --rules as `replay` and `run` take it. */
+/** --rules as every command that reads rules takes it: repeated (`--rules a --rules b`) or a list (`--rules a,b`). */
 export const RULES_OPTION = {
   type: 'string',
   multiple: true,
+  commaList: true,
   label: '--rules PATH',
-  help: 'Rule file or directory (repeatable); default ./rules, else the bundled baseline pack',
+  help: 'Rule file or directory; repeat it or list several (--rules a,b); default ./rules, else\nthe bundled baseline pack',
 } as const satisfies OptionDecl;
+
+/**
+ * --output: ONE vocabulary for every command. `text` for people; `json` for machines, which means one JSON
+ * document for the commands that print one (`status`, `outbox status`) and JSON Lines (one alert per line) for the
+ * commands that print alerts (`replay`, `run`, `watch`). `jsonl` is accepted everywhere as the same as `json`.
+ */
+const OUTPUT_FORMATS = ['text', 'json', 'jsonl'] as const;
 
 /** --output for commands that print alerts (`replay`, `run`, `watch`). */
 export const ALERT_OUTPUT_OPTION = {
   type: 'string',
   default: 'text',
-  label: '--output text|jsonl',
-  help: 'Alerts for people (default) or one JSON alert per line',
+  label: '--output text|json',
+  help: 'Alerts for people (default) or JSON Lines, one JSON alert per line (jsonl: the same)',
+} as const satisfies OptionDecl;
+
+/** --output for commands that print one document (`status`, `outbox status`). */
+export const DOCUMENT_OUTPUT_OPTION = {
+  type: 'string',
+  default: 'text',
+  label: '--output text|json',
+  help: 'For people (default) or one JSON document (jsonl: the same)',
+} as const satisfies OptionDecl;
+
+/** An alert command's --output as the alert reporters name it (src/pipeline/output.ts: `jsonl`). */
+export function alertOutputOption(v: string): OutputFormat {
+  return oneOf('output', v, OUTPUT_FORMATS) === 'text' ? 'text' : 'jsonl';
+}
+
+/** A document command's --output. */
+export function documentOutputOption(v: string): 'text' | 'json' {
+  return oneOf('output', v, OUTPUT_FORMATS) === 'text' ? 'text' : 'json';
+}
+
+/** --loss-patterns as `run` and `watch` take it. */
+export const LOSS_PATTERNS_OPTION = {
+  type: 'string',
+  label: '--loss-patterns FILE',
+  help: 'YAML patterns for the RDS events that open and close loss windows (see docs/health.md)',
 } as const satisfies OptionDecl;
 
 /** --verbose for commands that print alerts: text lines with the record's position and the rule's runbook. */
@@ -114,7 +148,7 @@ export function pickOptions<O extends OptionTable, const K extends keyof O & str
   return Object.fromEntries(names.map((name) => [name, { ...group[name], ...overrides[name] }])) as Pick<O, K>;
 }
 
-/** Alert delivery (src/delivery): `replay`, `run`, `alert-test`, `outbox`. */
+/** Alert delivery (src/delivery): `replay`, `run`, `watch`, `alert-test`, `outbox`. */
 export const DELIVERY_OPTIONS = {
   config: {
     type: 'string',

@@ -102,7 +102,7 @@ async function openWindows(path: string): Promise<number | string> {
 import { UsageError } from '../errors.js';
 import { DEFAULT_OUTBOX_DIR } from '../config/layers.js';
 import { defineCommand, renderHelp } from './command.js';
-import { DELIVERY_OPTIONS, deliveryOptions, oneOf } from './options.js';
+import { DELIVERY_OPTIONS, DOCUMENT_OUTPUT_OPTION, deliveryOptions, documentOutputOption } from './options.js';
 
 export const outboxCli = defineCommand({
   name: 'outbox',
@@ -132,7 +132,7 @@ export const outboxCli = defineCommand({
     'slack-webhook-url': { type: 'string' },
     sink: { type: 'string', label: '--sink NAME', help: 'resend: only the alerts that were meant for sink NAME' },
     to: { type: 'string', label: '--to NAME', help: 'resend: deliver them to sink NAME instead of their own' },
-    output: { type: 'string', default: 'text', label: '--output text|json', help: 'status: for people (default) or one JSON document' },
+    output: { ...DOCUMENT_OUTPUT_OPTION, help: 'status: for people (default) or one JSON document (jsonl: the same)' },
   },
   run(v, positionals, io) {
     const [action, ...extra] = positionals;
@@ -140,7 +140,7 @@ export const outboxCli = defineCommand({
     if (extra.length > 0) throw new UsageError(`outbox ${action}: unexpected argument "${extra[0]}"`);
     if (action === 'status') {
       if (v.sink !== undefined || v.to !== undefined) throw new UsageError('--sink and --to are for outbox resend');
-      return outboxStatusCommand({ delivery: deliveryOptions(v), output: oneOf('output', v.output, ['text', 'json'] as const) }, io);
+      return outboxStatusCommand({ delivery: deliveryOptions(v), output: documentOutputOption(v.output) }, io);
     }
     return outboxResendCommand({ delivery: deliveryOptions(v), ...(v.sink !== undefined ? { sink: v.sink } : {}), ...(v.to !== undefined ? { to: v.to } : {}) }, io);
   },

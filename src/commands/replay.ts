@@ -54,7 +54,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
   const color = colorOutput(opts.output, io);
-  const delivery = await openDelivery(opts.delivery, io, ruleSet.rules.map((r) => r.id));
+  const delivery = await openDelivery({ ...opts.delivery, stdoutFormat: opts.output }, io, ruleSet.rules.map((r) => r.id));
   const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, color, opts.verbose);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
 
@@ -183,7 +183,7 @@ async function finish(
 ): Promise<number> {
   progress.clear();
   if (quarantine) await quarantine.close();
-  if (opts.summary) io.stderr.write(formatSummary(command, stats, keys.stats()) + '\n');
+  if (opts.summary) io.stderr.write(formatSummary(command, stats, keys.stats(), { alerts: command !== 'decode' }) + '\n');
   if (opts.failOn && stats.highestSeverity && severityRank(stats.highestSeverity) >= severityRank(opts.failOn)) {
     return ExitCode.alertFired;
   }
@@ -196,7 +196,7 @@ async function finish(
 import { UsageError } from '../errors.js';
 import { Severities } from '../types.js';
 import { defineCommand } from './command.js';
-import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, deliveryOptions, inputOptions, oneOf, severityOption } from './options.js';
+import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, alertOutputOption, deliveryOptions, inputOptions, severityOption } from './options.js';
 
 export const replayCli = defineCommand({
   name: 'replay',
@@ -219,7 +219,7 @@ export const replayCli = defineCommand({
       {
         inputs: positionals,
         rules: v.rules,
-        output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        output: alertOutputOption(v.output),
         verbose: v.verbose,
         failOn: severityOption(v['fail-on']),
         ...(v['state-file'] !== undefined ? { stateFile: v['state-file'] } : {}),

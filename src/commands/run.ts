@@ -12,6 +12,7 @@ import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import { deliveryConfigFor, openConfiguredDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
 import type { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
 import { HealthMonitor } from '../health/HealthMonitor.js';
+import { loadLossPatterns } from '../health/lossWindows.js';
 import { streamNotStartedAlert } from '../health/startupChecks.js';
 import { staleCheckpoints, DEFAULT_RETENTION_HOURS } from '../health/trimmed.js';
 import { streamRetentionHours } from '../aws/kinesis.js';
@@ -80,6 +81,8 @@ export interface RunOptions {
   healthShardStallMs?: number;
   /** /healthz: a sink whose oldest pending alert waited this long is stuck (default DEFAULT_DELIVERY_STALL_MS). */
   healthDeliveryStallMs?: number;
+  /** YAML file of the RDS event patterns that open and close loss windows (default: the built-in ones). */
+  lossPatterns?: string;
 }
 
 export interface RunDeps {
@@ -98,10 +101,11 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   const loaded = await loadRulesOrExit(opts.rules, io);
   // Hot reload (SIGHUP, --watch-rules) swaps the set between records: src/commands/ruleReload.ts.
   const ruleSet = new LiveRuleSet(loaded.ruleSet);
+  const patterns = opts.lossPatterns !== undefined ? await loadLossPatterns(opts.lossPatterns) : undefined;
   const keys = await keyProviderFor(opts.keyFile);
   const log = runLogger(io.stderr);
   const deliveryIo = { ...io, stderr: clearingStream(io.stderr, log.clear) };
-  const deliveryConfig = await deliveryConfigFor(opts.delivery, deliveryIo, ruleSet.rules.map((r) => r.id));
+  const deliveryConfig = await deliveryConfigFor({ ...opts.delivery, stdoutFormat: opts.output }, deliveryIo, ruleSet.rules.map((r) => r.id));
   // One `run` per checkpoint directory and per outbox: each is locked before anything is read or sent (a second
   // `run` stops here with exit 2, naming the holder); a stale lock is taken over with a warning.
   const store = await FileCheckpointStore.open(opts.checkpointDir, { log: (msg) => log.entry({ level: 'warn', msg }) });
@@ -162,6 +166,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       handoff,
       ...(rds && opts.cluster !== undefined ? { rds } : {}),
       rules: ruleSet,
+      ...(patterns ? { patterns } : {}),
       ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
       ...(opts.silenceMs !== undefined && opts.silenceMs > 0 ? { silenceMs: opts.silenceMs } : {}),
       ...(opts.rdsEventsIntervalMs !== undefined ? { eventsIntervalMs: opts.rdsEventsIntervalMs } : {}),
@@ -344,7 +349,7 @@ function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenc
 import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, decodeOptions, deliveryOptions, durationOption, oneOf, pickOptions } from './options.js';
+import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, LOSS_PATTERNS_OPTION, RULES_OPTION, alertOutputOption, decodeOptions, deliveryOptions, durationOption, pickOptions } from './options.js';
 import { DEFAULT_SHARD_STALL_MS } from '../metrics/health.js';
 
 export const runCli = defineCommand({
@@ -378,11 +383,13 @@ export const runCli = defineCommand({
     'metrics-host': { type: 'string', label: '--metrics-host HOST', help: `Address the metrics server listens on (default ${DEFAULT_METRICS_HOST}; 0.0.0.0: every interface)` },
     'health-read-stall': { type: 'string', label: '--health-read-stall D', help: `/healthz fails when a shard made no progress for D (default ${DEFAULT_SHARD_STALL_MS / 1000}s, or 3 poll intervals)` },
     'health-delivery-stall': { type: 'string', label: '--health-delivery-stall D', help: `/healthz fails when a sink's oldest pending alert waited D (default ${DEFAULT_DELIVERY_STALL_MS / 60_000}m)` },
+    'loss-patterns': { ...LOSS_PATTERNS_OPTION, help: 'With --cluster: YAML patterns for the RDS events that open and close loss windows\n(see docs/health.md)' },
     ...DELIVERY_OPTIONS,
   },
   footer: '  Durations: 500ms, 1.5s, 30s, 10m, 1h (a number and a unit).',
   run(v, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`run takes no PATH arguments; got "${positionals[0]}"`);
+    if (v['loss-patterns'] !== undefined && v.cluster === undefined) throw new UsageError('--loss-patterns needs --cluster: RDS events (and so loss windows) are polled only with --cluster');
     return runCommand(
       {
         cluster: v.cluster,
@@ -390,7 +397,7 @@ export const runCli = defineCommand({
         from: v.from,
         checkpointDir: v['checkpoint-dir'],
         rules: v.rules,
-        output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        output: alertOutputOption(v.output),
         verbose: v.verbose,
         pollIntervalMs: durationOption('poll-interval', v['poll-interval']),
         statusIntervalMs: durationOption('status-interval', v['status-interval']),
@@ -400,6 +407,7 @@ export const runCli = defineCommand({
         silenceMs: durationOption('silence', v.silence, { offWithZero: true }),
         rdsEventsIntervalMs: durationOption('rds-events-interval', v['rds-events-interval']),
         ...metricsOptions(v),
+        ...(v['loss-patterns'] !== undefined ? { lossPatterns: v['loss-patterns'] } : {}),
         delivery: deliveryOptions(v),
         watchRules: v['watch-rules'] === true,
       },

@@ -7,22 +7,28 @@ import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kin
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { existsSync } from 'node:fs';
-import { classifyAwsError } from '../aws/errors.js';
+import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
 import { createRdsClient, describeActivityStream, type ActivityStreamInfo } from '../aws/rds.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
-import { ExitCode, errorMessage } from '../errors.js';
+import { UsageError, errorMessage, exitCodeOf } from '../errors.js';
 import { formatDuration, systemClock, type Clock } from '../health/healthAlert.js';
 import { readLivenessState, type LivenessState } from '../health/HealthMonitor.js';
 import { openWindows, type LossWindow } from '../health/lossWindows.js';
 import { readRdsEventsState } from '../health/RdsEventsWatcher.js';
+import { StatusCode, statusFindings, verdictLine, verdictOf, type Finding, type StatusLimits, type Verdict } from '../health/statusFindings.js';
+import { resourceIdFromStreamName } from '../sources/streamName.js';
 import type { Io } from './io.js';
 import { terminalLines } from '../util/escape.js';
 
 export interface StatusOptions {
-  cluster: string;
+  /** DBClusterIdentifier: the activity stream is asked of RDS. One of cluster / stream. */
+  cluster?: string;
+  /** A DAS stream name (`aws-rds-das-cluster-…`), as `run --stream` takes it: RDS is not asked. */
+  stream?: string;
   output: 'text' | 'json';
   stateDir: string;
   checkpointDir: string;
+  limits: StatusLimits;
 }
 
 export interface StatusDeps {
@@ -32,112 +38,163 @@ export interface StatusDeps {
 }
 
 export interface StatusReport {
-  cluster: string;
-  resourceId: string;
+  /** OK, WARNING, CRITICAL or UNKNOWN (could not check): the worst finding's. */
+  verdict: Verdict;
+  /** 0, 1, 2 or 3: the process's exit code. */
+  exitCode: number;
+  /** Everything worth a person's attention, each with its severity (none when OK). */
+  findings: Finding[];
+  cluster: string | null;
+  resourceId: string | null;
   engine: string | null;
   clusterArn: string | null;
-  activityStream: { status: string; mode: string | null; kmsKeyId: string | null; streamName: string | null };
-  kinesis: { streamName: string; status: string | null; openShards: number | null; retentionHours: number | null; error?: string } | null;
+  /** null with --stream (RDS is not asked). */
+  activityStream: { status: string; mode: string | null; kmsKeyId: string | null; streamName: string | null } | null;
+  kinesis: { streamName: string; status: string | null; openShards: number | null; retentionHours: number | null; missing?: boolean; error?: string } | null;
   consumer: {
     checkpointDir: string;
     shards: { shardId: string; sequenceNumber: string | null; updatedAt: string | null; ageMs: number | null; finished: boolean }[];
   } | null;
   liveness: { updatedAt: string; thresholdMs: number; instances: LivenessState['instances'] } | null;
+  /** null when never polled (or not checked, with --stream). */
   rdsEvents: { lastPoll: string | null; cursor: string | null } | null;
   openLossWindows: (LossWindow & { openForMs: number })[];
-  /** Findings worth a person's attention, in words. */
-  problems: string[];
 }
 
 export async function statusCommand(opts: StatusOptions, io: Io, deps: StatusDeps = {}): Promise<number> {
-  const rds = deps.rds ?? createRdsClient();
+  if ((opts.cluster === undefined) === (opts.stream === undefined)) {
+    throw new UsageError('status needs exactly one of --cluster <DBClusterIdentifier> or --stream <stream name>');
+  }
+  const clock = deps.clock ?? systemClock;
+  const rds = deps.rds ?? (opts.cluster !== undefined ? createRdsClient() : undefined);
   const kinesis = deps.kinesis ?? new KinesisClient({ requestHandler: new NodeHttpHandler() });
   try {
-    const report = await gatherStatus(opts, rds, kinesis, deps.clock ?? systemClock);
-    io.stdout.write(opts.output === 'json' ? JSON.stringify(report, null, 2) + '\n' : terminalLines(formatStatus(report, (deps.clock ?? systemClock).now())));
-    return ExitCode.ok;
+    let report: StatusReport | undefined;
+    try {
+      report = await gatherStatus(opts, rds, kinesis, clock);
+    } catch (err) {
+      // The check itself could not be made (RDS unreachable, no such cluster, no permission, a damaged state file):
+      // UNKNOWN, exit 3, as monitors expect. Anything else is a bug, and stays one (exit 70).
+      if (exitCodeOf(err) === undefined) throw err;
+      const subject = opts.cluster !== undefined ? `cluster ${opts.cluster}` : `stream ${opts.stream}`;
+      const finding: Finding = { severity: 'unknown', check: 'status', summary: `could not check ${subject}: ${errorMessage(err)}`, message: errorMessage(err) };
+      const unknown = { verdict: 'UNKNOWN' as const, exitCode: StatusCode.unknown, findings: [finding] };
+      io.stdout.write(opts.output === 'json' ? JSON.stringify(unknown, null, 2) + '\n' : terminalLines(`${verdictLine([finding], '')}\n`));
+      return StatusCode.unknown;
+    }
+    io.stdout.write(opts.output === 'json' ? JSON.stringify(report, null, 2) + '\n' : terminalLines(formatStatus(report, clock.now())));
+    return report.exitCode;
   } finally {
-    if (!deps.rds) rds.destroy();
+    if (!deps.rds) rds?.destroy();
     if (!deps.kinesis) kinesis.destroy();
   }
 }
 
-async function gatherStatus(opts: StatusOptions, rds: RDSClient, kinesis: KinesisClient, clock: Clock): Promise<StatusReport> {
-  const now = clock.now();
-  const info: ActivityStreamInfo = await describeActivityStream(rds, opts.cluster);
-  const problems: string[] = [];
-  if (info.status !== 'started') problems.push(`the activity stream is ${info.status}: database activity is not (fully) audited`);
+async function describeKinesis(kinesis: KinesisClient, streamName: string): Promise<NonNullable<StatusReport['kinesis']>> {
+  try {
+    const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+    const s = out.StreamDescriptionSummary;
+    return { streamName, status: s?.StreamStatus ?? null, openShards: s?.OpenShardCount ?? null, retentionHours: s?.RetentionPeriodHours ?? null };
+  } catch (err) {
+    if (awsErrorInfo(err).name === 'ResourceNotFoundException') return { streamName, status: null, openShards: null, retentionHours: null, missing: true };
+    // status reports what it can: a missing kinesis permission must not hide the rest
+    const e = classifyAwsError(err, `Kinesis DescribeStreamSummary for stream "${streamName}"`, { configHint: 'the kinesis:DescribeStreamSummary permission' });
+    return { streamName, status: null, openShards: null, retentionHours: null, error: errorMessage(e) };
+  }
+}
 
-  let kin: StatusReport['kinesis'] = null;
-  if (info.streamName !== null) {
-    try {
-      const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: info.streamName }));
-      const s = out.StreamDescriptionSummary;
-      kin = { streamName: info.streamName, status: s?.StreamStatus ?? null, openShards: s?.OpenShardCount ?? null, retentionHours: s?.RetentionPeriodHours ?? null };
-    } catch (err) {
-      // status reports what it can: a missing kinesis permission must not hide the rest
-      const e = classifyAwsError(err, `Kinesis DescribeStreamSummary for stream "${info.streamName}"`, { configHint: 'the kinesis:DescribeStreamSummary permission' });
-      kin = { streamName: info.streamName, status: null, openShards: null, retentionHours: null, error: errorMessage(e) };
-      problems.push(errorMessage(e));
+async function gatherStatus(opts: StatusOptions, rds: RDSClient | undefined, kinesis: KinesisClient, clock: Clock): Promise<StatusReport> {
+  const now = clock.now();
+  const info: ActivityStreamInfo | undefined = opts.cluster !== undefined ? await describeActivityStream(rds!, opts.cluster) : undefined;
+  const streamName = info ? info.streamName : opts.stream!;
+  const resourceId = info ? info.resourceId : (resourceIdFromStreamName(opts.stream!) ?? null);
+  // the health state's key: what `run` names it by (the cluster identifier, or with --stream the resource id)
+  const stateKey = info ? info.clusterIdentifier : (resourceId ?? opts.stream!);
+
+  const kin = streamName !== null ? await describeKinesis(kinesis, streamName) : null;
+
+  let consumer: StatusReport['consumer'] = null;
+  if (streamName !== null && existsSync(opts.checkpointDir)) {
+    const store = new FileCheckpointStore(opts.checkpointDir);
+    const shards = await store.load(streamName);
+    await store.close();
+    if (shards.size > 0) {
+      consumer = {
+        checkpointDir: opts.checkpointDir,
+        shards: [...shards]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([shardId, cp]) => {
+            const t = cp.updatedAt !== undefined ? Date.parse(cp.updatedAt) : NaN;
+            return { shardId, sequenceNumber: cp.sequenceNumber ?? null, updatedAt: cp.updatedAt ?? null, ageMs: Number.isNaN(t) ? null : now - t, finished: cp.finished === true };
+          }),
+      };
     }
   }
 
-  let consumer: StatusReport['consumer'] = null;
-  if (info.streamName !== null && existsSync(opts.checkpointDir)) {
-    const store = new FileCheckpointStore(opts.checkpointDir);
-    const shards = await store.load(info.streamName);
-    await store.close();
-    const retentionMs = (kin?.retentionHours ?? 24) * 3600_000;
-    consumer = {
-      checkpointDir: opts.checkpointDir,
-      shards: [...shards]
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([shardId, cp]) => {
-          const t = cp.updatedAt !== undefined ? Date.parse(cp.updatedAt) : NaN;
-          const ageMs = Number.isNaN(t) ? null : now - t;
-          if (ageMs !== null && ageMs > retentionMs && cp.finished !== true) {
-            problems.push(`the checkpoint of ${shardId} is ${formatDuration(ageMs)} old, beyond the stream's retention: records after it were trimmed unread`);
-          }
-          return { shardId, sequenceNumber: cp.sequenceNumber ?? null, updatedAt: cp.updatedAt ?? null, ageMs, finished: cp.finished === true };
-        }),
-    };
-  }
-
-  const live = await readLivenessState(opts.stateDir, opts.cluster);
+  const live = await readLivenessState(opts.stateDir, stateKey);
   const liveness = live ? { updatedAt: live.updatedAt, thresholdMs: live.thresholdMs, instances: live.instances } : null;
-  for (const i of live?.instances ?? []) {
-    if (i.silentSince !== null) problems.push(`${i.instanceId ?? 'the cluster'} silent since ${i.silentSince} (no record, no heartbeat)`);
-  }
-
-  const ev = await readRdsEventsState(opts.stateDir, opts.cluster);
+  const ev = info ? await readRdsEventsState(opts.stateDir, stateKey) : undefined;
   const open = ev ? openWindows(ev.lossWindows).map((w) => ({ ...w, openForMs: now - Date.parse(w.start) })) : [];
-  for (const w of open) problems.push(`loss window open since ${w.start} (${formatDuration(w.openForMs)}): activity records may be missing`);
-  if (!ev) problems.push(`RDS events were never polled into ${opts.stateDir} (run 'dasguard watch' or 'dasguard run'): loss windows are unknown`);
 
+  const subject = info ? `cluster ${info.clusterIdentifier}` : `stream ${opts.stream}`;
+  const findings = statusFindings(
+    {
+      subject,
+      activityStatus: info ? info.status : null,
+      kinesis: kin,
+      checkpoints: consumer?.shards ?? [],
+      checkpointDir: opts.checkpointDir,
+      stateDir: opts.stateDir,
+      liveness,
+      rdsEvents: info ? (ev ? { polled: true, lastPoll: ev.lastPoll } : { polled: false }) : null,
+      openLossWindows: open,
+    },
+    opts.limits,
+    now,
+  );
   return {
-    cluster: info.clusterIdentifier,
-    resourceId: info.resourceId,
-    engine: info.engine,
-    clusterArn: info.clusterArn,
-    activityStream: { status: info.status, mode: info.mode, kmsKeyId: info.kmsKeyId, streamName: info.streamName },
+    ...verdictOf(findings),
+    findings,
+    cluster: info ? info.clusterIdentifier : null,
+    resourceId,
+    engine: info?.engine ?? null,
+    clusterArn: info?.clusterArn ?? null,
+    activityStream: info ? { status: info.status, mode: info.mode, kmsKeyId: info.kmsKeyId, streamName: info.streamName } : null,
     kinesis: kin,
     consumer,
     liveness,
     rdsEvents: ev ? { lastPoll: ev.lastPoll, cursor: ev.cursor } : null,
     openLossWindows: open,
-    problems,
   };
 }
 
+/** The OK line: what was checked, in a few words. */
+function okSummary(r: StatusReport, now: number): string {
+  const parts = [r.cluster !== null ? `cluster ${r.cluster}` : `stream ${r.kinesis?.streamName ?? '?'}`];
+  if (r.activityStream !== null) parts.push(`activity stream ${r.activityStream.status}`);
+  const times = [...(r.consumer?.shards ?? []).map((s) => s.updatedAt), r.liveness?.updatedAt ?? null]
+    .filter((t): t is string => t !== null)
+    .map((t) => Date.parse(t));
+  if (times.length > 0) parts.push(`consumer active ${formatDuration(now - Math.max(...times))} ago`);
+  if (r.rdsEvents !== null) parts.push('no open loss window');
+  return parts.join(', ');
+}
+
 function formatStatus(r: StatusReport, now: number): string {
-  const lines: string[] = [];
+  const lines: string[] = [verdictLine(r.findings, okSummary(r, now)), ''];
   const row = (label: string, value: string) => lines.push(`${label.padEnd(16)}${value}`);
   const ago = (iso: string | null) => (iso === null ? 'never' : `${iso} (${formatDuration(now - Date.parse(iso))} ago)`);
-  row('Cluster', `${r.cluster} (${r.engine ?? 'unknown engine'}, ${r.resourceId})`);
   const s = r.activityStream;
-  row('Activity stream', `${s.status}${s.mode ? `, ${s.mode} mode` : ''}`);
-  row('KMS key', s.kmsKeyId ?? '-');
+  if (s === null) {
+    row('Stream', `${r.kinesis?.streamName ?? '?'} (${r.resourceId ?? 'resource id unknown'})`);
+    row('Activity stream', 'not checked (--stream: RDS is not asked; pass --cluster for it and the loss windows)');
+  } else {
+    row('Cluster', `${r.cluster} (${r.engine ?? 'unknown engine'}, ${r.resourceId})`);
+    row('Activity stream', `${s.status}${s.mode ? `, ${s.mode} mode` : ''}`);
+    row('KMS key', s.kmsKeyId ?? '-');
+  }
   if (r.kinesis === null) row('Kinesis stream', '-');
+  else if (r.kinesis.missing === true) row('Kinesis stream', `${r.kinesis.streamName}: does not exist`);
   else if (r.kinesis.error !== undefined) row('Kinesis stream', `${r.kinesis.streamName}: unavailable (${r.kinesis.error})`);
   else {
     row(
@@ -146,7 +203,7 @@ function formatStatus(r: StatusReport, now: number): string {
     );
   }
   if (r.consumer === null) {
-    row('Consumer', s.streamName === null ? 'not checked (no stream name while the activity stream is not started)' : 'no checkpoints found (wrong --checkpoint-dir, or dasguard run never ran here)');
+    row('Consumer', r.kinesis === null ? 'not checked (no stream name while the activity stream is not started)' : 'no checkpoints found (wrong --checkpoint-dir, or dasguard run never ran here)');
   }
   else {
     row('Consumer', `${r.consumer.shards.length} shard checkpoint${r.consumer.shards.length === 1 ? '' : 's'} in ${r.consumer.checkpointDir}`);
@@ -167,7 +224,8 @@ function formatStatus(r: StatusReport, now: number): string {
       first = false;
     }
   }
-  row('RDS events', r.rdsEvents === null ? 'never polled' : `last polled ${ago(r.rdsEvents.lastPoll)}`);
+  if (s === null) row('RDS events', 'not checked (--stream)');
+  else row('RDS events', r.rdsEvents === null ? 'never polled' : `last polled ${ago(r.rdsEvents.lastPoll)}`);
   if (r.openLossWindows.length === 0) row('Loss windows', r.rdsEvents === null ? 'unknown' : 'none open');
   else {
     let first = true;
@@ -176,39 +234,72 @@ function formatStatus(r: StatusReport, now: number): string {
       first = false;
     }
   }
-  if (r.problems.length === 0) lines.push('', 'No problems found.');
-  else {
-    lines.push('', 'Problems:');
-    for (const p of r.problems) lines.push(`  - ${p}`);
+  if (r.findings.length > 0) {
+    lines.push('', 'Findings:');
+    for (const f of r.findings) lines.push(`  ${f.severity.toUpperCase().padEnd(9)}${f.message}`);
   }
   return lines.join('\n') + '\n';
 }
 
 // ---- The command-line declaration of `status` (src/cli.ts lists it; src/commands/command.ts).
 // (what only the declaration needs is imported here, so this block stays apart from the command's code)
-import { UsageError } from '../errors.js';
 import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { oneOf } from './options.js';
+import { DOCUMENT_OUTPUT_OPTION, documentOutputOption, durationOption } from './options.js';
 
 export const statusCli = defineCommand({
   name: 'status',
-  usage: 'Usage: dasguard status --cluster ID [options]',
+  usage: 'Usage: dasguard status (--cluster ID | --stream NAME) [options]',
   description:
-    "Shows the activity stream (status, mode, KMS key), its Kinesis stream (status, open shards, retention), the\n" +
-    "consumer's checkpoints and their age, the last heartbeat per instance and the loss windows still open.",
+    "A health check for people, scripts and monitors. The first line is the verdict (OK, WARNING, CRITICAL or\n" +
+    "UNKNOWN, with why); then the activity stream (status, mode, KMS key), its Kinesis stream (status, open shards,\n" +
+    "retention), the consumer's checkpoints and their age, the last heartbeat per instance, the loss windows still\n" +
+    'open, and every finding with its severity.',
   options: {
-    cluster: { type: 'string', label: '--cluster ID', help: 'Aurora DB cluster identifier (required)' },
-    output: { type: 'string', default: 'text', label: '--output text|json', help: 'For people (default) or one JSON document' },
+    cluster: { type: 'string', label: '--cluster ID', help: 'DBClusterIdentifier: the activity stream is asked of RDS (DescribeDBClusters)' },
+    stream: { type: 'string', label: '--stream NAME', help: "The stream name (aws-rds-das-cluster-…) instead of --cluster, as 'run --stream' takes it:\nRDS is not asked (activity stream and loss windows not checked)" },
+    output: DOCUMENT_OUTPUT_OPTION,
     'state-dir': { type: 'string', default: DEFAULT_STATE_DIR, label: '--state-dir DIR', help: `Health state of 'run' / 'watch' (default ${DEFAULT_STATE_DIR})` },
     'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoints of 'run' (default ${DEFAULT_CHECKPOINT_DIR})` },
+    'max-consumer-age': {
+      type: 'string',
+      default: '10m',
+      label: '--max-consumer-age D',
+      help: "CRITICAL when no consumer activity (liveness state written, checkpoint moved) for longer\nthan D (default 10m; 0: not checked, e.g. for a Lambda consumer)",
+    },
+    'max-checkpoint-age': {
+      type: 'string',
+      default: '1h',
+      label: '--max-checkpoint-age D',
+      help: "WARNING when a shard's checkpoint is older than D (default 1h; 0: off); CRITICAL past the\nstream's retention",
+    },
   },
+  footer:
+    '\nExit codes (the Nagios / Icinga plugin convention):\n' +
+    '  0  OK        nothing wrong\n' +
+    '  1  WARNING   an old checkpoint, a silent instance, late heartbeats, RDS events not polled lately\n' +
+    '  2  CRITICAL  activity stream not started, Kinesis stream gone, a loss window open, a checkpoint past the\n' +
+    '               retention (records trimmed unread), no consumer activity for longer than --max-consumer-age\n' +
+    '  3  UNKNOWN   the check could not be made (RDS unreachable, no such cluster, no permission)\n' +
+    '  A usage error (a wrong flag) is exit 2 too, with nothing on stdout: a verdict line is always printed otherwise.\n' +
+    '  In a script:  if dasguard status --cluster prod > /dev/null; then echo healthy; fi\n' +
+    '  Durations: 30s, 10m, 1h (a number and a unit).',
   run(v, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`status takes no positional arguments; got "${positionals[0]}"`);
-    if (v.cluster === undefined) throw new UsageError('status needs --cluster ID');
+    if (v.cluster === undefined && v.stream === undefined) throw new UsageError('status needs --cluster ID or --stream NAME');
     return statusCommand(
-      { cluster: v.cluster, output: oneOf('output', v.output, ['text', 'json'] as const), stateDir: v['state-dir'], checkpointDir: v['checkpoint-dir'] },
+      {
+        ...(v.cluster !== undefined ? { cluster: v.cluster } : {}),
+        ...(v.stream !== undefined ? { stream: v.stream } : {}),
+        output: documentOutputOption(v.output),
+        stateDir: v['state-dir'],
+        checkpointDir: v['checkpoint-dir'],
+        limits: {
+          maxConsumerAgeMs: durationOption('max-consumer-age', v['max-consumer-age'], { offWithZero: true }),
+          maxCheckpointAgeMs: durationOption('max-checkpoint-age', v['max-checkpoint-age'], { offWithZero: true }),
+        },
+      },
       io,
     );
   },

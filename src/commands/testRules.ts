@@ -16,6 +16,7 @@ export async function testRulesCommand(opts: { paths: string[] }, io: Io): Promi
 // ---- The command-line declaration of `test` (src/cli.ts lists it; src/commands/command.ts).
 // (what only the declaration needs is imported here, so this block stays apart from the command's code)
 import { defineCommand } from './command.js';
+import { RULES_OPTION } from './options.js';
 
 export const testCli = defineCommand({
   name: 'test',
@@ -25,8 +26,7 @@ export const testCli = defineCommand({
     "and each timed 'sequences' entry of a correlation rule must give the alerts it expects.\n" +
     'Exit 0 when all pass, 1 when any fails, 2 when the rules do not load.',
   options: {
-    // as options.ts RULES_OPTION (not imported: a command's declaration loads nothing else)
-    rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable, as replay and run take it; the same as a PATH)' },
+    rules: { ...RULES_OPTION, help: 'Rule file or directory, the same as a PATH; repeat it or list several (--rules a,b)' },
   },
   run: (v, positionals, io) => testRulesCommand({ paths: [...positionals, ...(v.rules ?? [])] }, io),
 });

@@ -41,6 +41,7 @@ export async function validateCommand(opts: { paths: string[]; explain?: string 
 // ---- The command-line declaration of `validate` (src/cli.ts lists it; src/commands/command.ts).
 // (what only the declaration needs is imported here, so this block stays apart from the command's code)
 import { defineCommand } from './command.js';
+import { RULES_OPTION } from './options.js';
 
 export const validateCli = defineCommand({
   name: 'validate',
@@ -49,8 +50,7 @@ export const validateCli = defineCommand({
     'Loads rule files (default ./rules, else the bundled pack) and prints every problem as file:line rule-id: message.\n' +
     'Exit 0 when clean, 2 otherwise.',
   options: {
-    // as options.ts RULES_OPTION (not imported: a command's declaration loads nothing else)
-    rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable, as replay and run take it; the same as a PATH)' },
+    rules: { ...RULES_OPTION, help: 'Rule file or directory, the same as a PATH; repeat it or list several (--rules a,b)' },
     explain: {
       type: 'string',
       label: '--explain RULE-ID',

@@ -1,18 +1,22 @@
 /**
  * `dasguard watch --cluster ID [--once]`: the RDS events watcher on its own (cron, or beside a Lambda
- * consumer). Alerts on stdout like replay (text or JSON Lines); a summary on stderr. IAM: rds:DescribeEvents.
+ * consumer). Alerts on stdout like replay (text or JSON Lines), or through the configured delivery (dasguard.yaml,
+ * the shortcuts) like `run`; a summary on stderr. IAM: rds:DescribeEvents.
  */
 import type { RDSClient } from '@aws-sdk/client-rds';
-import { ExitCode, TransientError, errorMessage, stopped } from '../errors.js';
+import { ExitCode, ExitError, TransientError, errorMessage, stopped } from '../errors.js';
 import { createRdsClient } from '../aws/rds.js';
 import { loadLossPatterns, openWindows } from '../health/lossWindows.js';
 import { RdsEventsWatcher, type PollResult } from '../health/RdsEventsWatcher.js';
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import type { OutputFormat } from '../pipeline/output.js';
 import { loadRulesOrExit } from './common.js';
+import { formatDeliverySummary, openDelivery, type DeliveryOptions } from './deliveryOptions.js';
+import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { colorOutput, type Io } from './io.js';
 import { sleep } from '../util/backoff.js';
 import { agree, count } from '../util/plural.js';
+import { terminalSafe } from '../util/escape.js';
 
 export interface WatchOptions {
   cluster: string;
@@ -28,6 +32,8 @@ export interface WatchOptions {
   /** First poll without state: how far back, in hours (at most 336, the 14 days RDS keeps events). */
   lookbackHours: number;
   summary: boolean;
+  /** Alert delivery (dasguard.yaml or the shortcuts); without any, alerts go to stdout. */
+  delivery?: DeliveryOptions;
 }
 
 export interface WatchDeps {
@@ -39,9 +45,9 @@ export interface WatchDeps {
 export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps = {}): Promise<number> {
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const patterns = await loadLossPatterns(opts.lossPatterns);
+  const delivery = await openDelivery({ ...opts.delivery, stdoutFormat: opts.output }, io, ruleSet.rules.map((r) => r.id));
   const rds = deps.rds ?? createRdsClient();
-  const color = colorOutput(opts.output, io);
-  const handoff = consoleHandoff(io.stdout, opts.output, color, opts.verbose);
+  const handoff: AlertHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, colorOutput(opts.output, io), opts.verbose);
   const watcher = new RdsEventsWatcher({
     client: rds,
     clusterId: opts.cluster,
@@ -59,37 +65,61 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
         '\n',
     );
   };
+  let failed = false;
   try {
-    if (opts.once) {
-      report(await watcher.poll(handoff));
-      return ExitCode.ok;
-    }
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    deps.signal?.addEventListener('abort', onSignal, { once: true });
-    try {
-      while (!stop.signal.aborted) {
-        try {
-          report(await watcher.poll(handoff, stop.signal));
-        } catch (err) {
-          if (stop.signal.aborted) break;
-          // nothing is lost: the state did not move; the next poll asks again
-          if (!(err instanceof TransientError)) throw err;
-          io.stderr.write(`dasguard: watch: ${errorMessage(err)}; retrying in ${opts.intervalMs / 1000} s\n`);
-        }
-        await sleep(opts.intervalMs, stop.signal);
-      }
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-    return ExitCode.ok;
+    if (opts.once) report(await watcher.poll(handoff));
+    else await pollUntilStopped(watcher, handoff, report, opts, io, deps.signal);
   } catch (err) {
+    failed = true;
     throw stopped(err);
   } finally {
     if (!deps.rds) rds.destroy();
+    // After a failure, that failure is what the user needs to see; a close that fails too only adds a line.
+    await handoff.close().catch((err: unknown) => {
+      if (!failed) throw err;
+      io.stderr.write(`dasguard: ${terminalSafe(errorMessage(err))}\n`);
+    });
+  }
+  if (delivery) {
+    const d = delivery.stats();
+    if (opts.summary) io.stderr.write(formatDeliverySummary(d, delivery.outboxDir) + '\n');
+    if (d.pending > 0 || d.deadLettered > 0) {
+      throw new ExitError(ExitCode.unavailable, `${d.pending} alert deliveries still pending in ${delivery.outboxDir}, ${d.deadLettered} dead-lettered: run again to resume, see the dead-letter file`);
+    }
+  }
+  return ExitCode.ok;
+}
+
+/** Polls every `intervalMs` until SIGINT, SIGTERM or `signal`; a transient failure is reported and retried. */
+async function pollUntilStopped(
+  watcher: RdsEventsWatcher,
+  handoff: AlertHandoff,
+  report: (r: PollResult) => void,
+  opts: WatchOptions,
+  io: Io,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  signal?.addEventListener('abort', onSignal, { once: true });
+  try {
+    while (!stop.signal.aborted) {
+      try {
+        report(await watcher.poll(handoff, stop.signal));
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        // nothing is lost: the state did not move; the next poll asks again
+        if (!(err instanceof TransientError)) throw err;
+        io.stderr.write(`dasguard: watch: ${terminalSafe(errorMessage(err))}; retrying in ${opts.intervalMs / 1000} s\n`);
+      }
+      await sleep(opts.intervalMs, stop.signal);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    signal?.removeEventListener('abort', onSignal);
   }
 }
 
@@ -98,7 +128,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
 import { UsageError } from '../errors.js';
 import { defineCommand } from './command.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, durationOption, oneOf, positiveInt } from './options.js';
+import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DELIVERY_OPTIONS, LOSS_PATTERNS_OPTION, RULES_OPTION, alertOutputOption, deliveryOptions, durationOption, positiveInt } from './options.js';
 
 export const watchCli = defineCommand({
   name: 'watch',
@@ -111,13 +141,14 @@ export const watchCli = defineCommand({
     cluster: { type: 'string', label: '--cluster ID', help: 'Aurora DB cluster identifier (required)' },
     once: { type: 'boolean', default: false, label: '--once', help: 'Poll once and exit (cron, CI); default: poll every --interval until Ctrl-C' },
     interval: { type: 'string', default: '60s', label: '--interval D', help: 'Between polls: a duration such as 30s, 10m or 1h (default 60s)' },
-    rules: { type: 'string', multiple: true, label: '--rules PATH', help: 'Rule file or directory (repeatable); default ./rules, else the bundled pack' },
+    rules: RULES_OPTION,
     output: ALERT_OUTPUT_OPTION,
     verbose: VERBOSE_OPTION,
     'state-dir': { type: 'string', default: DEFAULT_STATE_DIR, label: '--state-dir DIR', help: `Where the cursor and loss windows are kept (default ${DEFAULT_STATE_DIR})` },
-    'loss-patterns': { type: 'string', label: '--loss-patterns FILE', help: 'YAML patterns for loss-window events (see docs/health.md)' },
+    'loss-patterns': LOSS_PATTERNS_OPTION,
     'lookback-hours': { type: 'string', default: '24', label: '--lookback-hours N', help: 'First poll without state: how far back (default 24, at most 336)' },
     quiet: { type: 'boolean', short: 'q', default: false, label: '-q, --quiet', help: 'No summary on stderr' },
+    ...DELIVERY_OPTIONS,
   },
   run(v, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`watch takes no positional arguments; got "${positionals[0]}"`);
@@ -128,7 +159,7 @@ export const watchCli = defineCommand({
       {
         cluster: v.cluster,
         once: v.once,
-        output: oneOf('output', v.output, ['text', 'jsonl'] as const),
+        output: alertOutputOption(v.output),
         verbose: v.verbose,
         rules: v.rules,
         stateDir: v['state-dir'],
@@ -136,6 +167,7 @@ export const watchCli = defineCommand({
         ...(v['loss-patterns'] !== undefined ? { lossPatterns: v['loss-patterns'] } : {}),
         lookbackHours: lookback,
         summary: !v.quiet,
+        delivery: deliveryOptions(v),
       },
       io,
     );

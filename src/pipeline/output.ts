@@ -80,17 +80,21 @@ export function formatAlert(a: Alert, format: OutputFormat, color: boolean, verb
   return format === 'jsonl' ? jsonLine(a) : formatAlertText(a, color, verbose);
 }
 
-/** For people: it picks what it prints, from the stats' snapshot and their breakdowns (by rule, the sample). */
-export function formatSummary(command: string, s: PipelineStats, keys?: KeyProviderStats): string {
+/**
+ * For people: it picks what it prints, from the stats' snapshot and their breakdowns (by rule, the sample).
+ * `alerts: false` for a command that evaluates no rules (`decode`): its summary does not speak of alerts.
+ */
+export function formatSummary(command: string, s: PipelineStats, keys?: KeyProviderStats, opts: { alerts?: boolean } = {}): string {
+  const alerts = opts.alerts ?? true;
   const c = s.snapshot();
   const secs = (Date.now() - s.startedAt) / 1000;
   const lines: string[] = [];
   const rate = secs > 0 ? ` (${Math.round(c.events / secs).toLocaleString('en-US')} events/s)` : '';
   lines.push(
     `dasguard ${command}: ${count(c.records, 'record')} (${c.encryptedRecords} encrypted), ${count(c.events, 'activity event')}, ` +
-      `${count(c.heartbeats, 'heartbeat')}, ${count(c.alerts, 'alert')}, ${c.quarantined} quarantined in ${secs.toFixed(2)} s${rate}`,
+      `${count(c.heartbeats, 'heartbeat')}, ${alerts ? `${count(c.alerts, 'alert')}, ` : ''}${c.quarantined} quarantined in ${secs.toFixed(2)} s${rate}`,
   );
-  if (s.alertsByRule.size > 0) {
+  if (alerts && s.alertsByRule.size > 0) {
     lines.push('  alerts by rule:');
     const rows = [...s.alertsByRule].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     for (const [rule, n] of rows) lines.push(`    ${String(n).padStart(6)}  ${rule}`);

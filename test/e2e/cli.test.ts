@@ -9,6 +9,9 @@ import { capturedIo, jsonLines, runCli } from '../support/cli.js';
 import type { OptionDecl } from '../../src/commands/command.js';
 import { withEnv } from '../support/env.js';
 import { MYSQL, PG, postgresSample } from '../../scripts/sampleData.js';
+import { startWebhookServer } from '../support/webhookServer.js';
+import { clusterModel, startRdsServer } from '../support/rdsServer.js';
+import { loopbackEnv } from '../support/kinesis.js';
 
 const KEY = 'samples/demo-master-key.json';
 const PG_STREAM = `samples/streams/aws-rds-das-${PG.clusterId}.jsonl`;
@@ -391,7 +394,7 @@ test('the top help loads no command module (nor the AWS SDK); a command\'s --hel
     await promisify(execFile)(process.execPath, ['--import', join(dir, 'register.mjs'), 'bin/dasguard.js', ...args], { env: { ...process.env, LOAD_LOG: log } });
     return (await readFile(log, 'utf8')).trim().split('\n');
   };
-  const commandModules = (urls: string[]): string[] => urls.flatMap((u) => /\/dist\/commands\/(\w+)\.js$/.exec(u)?.[1] ?? []).filter((m) => m !== 'io' && m !== 'command');
+  const commandModules = (urls: string[]): string[] => urls.flatMap((u) => /\/dist\/commands\/(\w+)\.js$/.exec(u)?.[1] ?? []).filter((m) => m !== 'io' && m !== 'command' && m !== 'options');
   const top = await loads(['--help']);
   assert.ok(top.some((u) => u.endsWith('/dist/cli.js')), top.join('\n'));
   assert.deepEqual(commandModules(top), []);
@@ -645,4 +648,85 @@ test('bare `dasguard` prints the help on stderr and exits 2 (a usage error); `da
   const help = await runCli(['--help']);
   assert.equal(help.code, 0);
   assert.equal(help.stdout, bare.stderr);
+});
+
+test('--rules everywhere: repeated, comma-separated, or (validate, test) positional: the same rule set', async () => {
+  const files = (out: string) => /in (\d+) files?/.exec(out)?.[1];
+  const comma = await runCli(['validate', '--rules', 'rules/auth.yaml,rules/common.yaml']);
+  assert.equal(comma.code, 0, comma.stderr);
+  assert.equal(files(comma.stdout), '2');
+  assert.equal((await runCli(['validate', '--rules', 'rules/auth.yaml', '--rules', 'rules/common.yaml'])).stdout, comma.stdout);
+  assert.equal((await runCli(['validate', 'rules/auth.yaml', 'rules/common.yaml'])).stdout, comma.stdout);
+  const dir = await runCli(['validate', '--rules', 'rules']);
+  assert.equal(dir.code, 0, dir.stderr);
+  assert.ok(Number(files(dir.stdout)) > 2, dir.stdout);
+  const tests = await runCli(['test', '--rules', 'rules/auth.yaml,rules/common.yaml']);
+  assert.equal(tests.code, 0, tests.stderr);
+  assert.deepEqual(tests.stdout, (await runCli(['test', 'rules/auth.yaml', 'rules/common.yaml'])).stdout);
+  // replay reads the same list (a missing file in it is named)
+  const missing = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--rules', 'rules/auth.yaml,rules/nope.yaml']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /rules\/nope\.yaml/);
+});
+
+test('--output: json everywhere (JSON Lines for alert streams), jsonl accepted as the same; help says so', async () => {
+  const json = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--output', 'json', '--quiet']);
+  assert.equal(json.code, 0, json.stderr);
+  const jsonl = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--output', 'jsonl', '--quiet']);
+  assert.ok(jsonLines(json.stdout).length > 0);
+  assert.deepEqual(withoutSource(jsonLines(json.stdout)).map((a) => a.id), withoutSource(jsonLines(jsonl.stdout)).map((a) => a.id));
+  const bad = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--output', 'xml']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--output must be one of text, json, jsonl; got "xml"/);
+  const outboxDir = await mkdtemp(join(tmpdir(), 'dasguard-outbox-json-'));
+  const doc = await runCli(['outbox', 'status', '--outbox-dir', outboxDir, '--output', 'jsonl']);
+  assert.equal(doc.code, 0, doc.stderr);
+  assert.equal(JSON.stringify(JSON.parse(doc.stdout)), JSON.stringify(JSON.parse((await runCli(['outbox', 'status', '--outbox-dir', outboxDir, '--output', 'json'])).stdout)));
+  for (const name of ['replay', 'run', 'watch', 'status', 'outbox']) {
+    const help = (await runCli([name, '--help'])).stdout;
+    assert.match(help, /--output text\|json\b/, `${name} --help`);
+    assert.match(help, /jsonl: the same/, `${name} --help`);
+  }
+});
+
+test('decode\'s summary does not speak of alerts (it evaluates no rules); replay\'s does', async () => {
+  const decode = await runCli(['decode', PG_STREAM, '--key-file', KEY]);
+  assert.equal(decode.code, 0, decode.stderr);
+  assert.match(decode.stderr, /^dasguard decode: \d+ records \(\d+ encrypted\), \d+ activity events, \d+ heartbeats, 0 quarantined in /m);
+  assert.doesNotMatch(decode.stderr, /alert/);
+  const replay = await runCli(['replay', PG_STREAM, '--key-file', KEY]);
+  assert.match(replay.stderr, /^dasguard replay: .*, \d+ alerts, 0 quarantined/m);
+});
+
+test('--slack-webhook-url alone: alerts go to Slack AND still print on stdout (replay, and watch, which now delivers like run)', async (t) => {
+  const hook = await startWebhookServer();
+  const rds = await startRdsServer({ clusters: [clusterModel({ identifier: 'hooked', activityStream: { status: 'started' } })] });
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-slack-stdout-'));
+  const saved = { ...process.env };
+  // the SDK reads its configuration from the process environment
+  process.env = { ...process.env, ...loopbackEnv({ rds: rds.url }), AWS_MAX_ATTEMPTS: '1' };
+  t.after(async () => {
+    process.env = saved;
+    await hook.close();
+    await rds.close();
+  });
+  const env = { ...process.env, NO_COLOR: '1' };
+
+  const plain = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--output', 'json', '--quiet']);
+  const replay = await runCli(['replay', PG_STREAM, '--key-file', KEY, '--output', 'json', '--quiet', '--slack-webhook-url', `${hook.url}/replay`, '--outbox-dir', join(dir, 'replay')], { env });
+  assert.equal(replay.code, 0, replay.stderr);
+  const printed = jsonLines(replay.stdout);
+  assert.deepEqual(printed.map((a) => a.id), jsonLines(plain.stdout).map((a) => a.id), 'stdout as without the flag');
+  assert.equal(hook.received.filter((r) => r.path === '/replay').length, printed.length, 'and every alert in Slack');
+
+  rds.addEvent({ sourceIdentifier: 'hooked', date: new Date(Date.now() - 60_000), message: 'Activity stream records might be lost.' });
+  const watch = await runCli(
+    ['watch', '--cluster', 'hooked', '--once', '--state-dir', join(dir, 'state'), '--slack-webhook-url', `${hook.url}/watch`, '--outbox-dir', join(dir, 'watch')],
+    { env },
+  );
+  assert.equal(watch.code, 0, watch.stderr);
+  assert.match(watch.stdout, /^HIGH +\S+ das-loss-window /m);
+  assert.equal(hook.received.filter((r) => r.path === '/watch').length, 1);
+  assert.match(watch.stderr, /delivery: \d+ deliveries done/);
+  assert.match((await runCli(['watch', '--help'])).stdout, /--config PATH[\s\S]*--sns-topic-arn ARN[\s\S]*--slack-webhook-url U/);
 });

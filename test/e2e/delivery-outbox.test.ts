@@ -262,7 +262,7 @@ routes:
   }
 });
 
-test('replay --sns-topic-arn: the sample alerts reach SNS (AWS_ENDPOINT_URL_SNS), stdout stays empty, summary says so', async () => {
+test('replay --sns-topic-arn: the sample alerts reach SNS (AWS_ENDPOINT_URL_SNS) and still print on stdout, summary says so', async () => {
   const dir = await tmp();
   const before = sns.messages.length;
   process.env.AWS_ENDPOINT_URL_SNS = sns.url;
@@ -270,10 +270,12 @@ test('replay --sns-topic-arn: the sample alerts reach SNS (AWS_ENDPOINT_URL_SNS)
     const plain = await runCli(['replay', 'samples/streams', '--key-file', 'samples/demo-master-key.json', '--rules', 'rules', '--output', 'jsonl', '--quiet']);
     const expected = jsonLines(plain.stdout).map((a) => a.id);
     assert.ok(expected.length > 0);
-    const r = await runCli(['replay', 'samples/streams', '--key-file', 'samples/demo-master-key.json', '--rules', 'rules', '--sns-topic-arn', TOPIC, '--outbox-dir', dir]);
+    const r = await runCli(['replay', 'samples/streams', '--key-file', 'samples/demo-master-key.json', '--rules', 'rules', '--sns-topic-arn', TOPIC, '--outbox-dir', dir, '--output', 'json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, '');
-    assert.match(r.stderr, new RegExp(`delivery: ${expected.length} deliveries done, 0 retried, 0 dead-lettered`));
+    // without a delivery config file the shortcut adds SNS to the built-in stdout delivery (the help's "Also send")
+    assert.deepEqual(jsonLines(r.stdout).map((a) => a.id).sort(), [...expected].sort());
+    // one delivery per alert and sink: stdout and SNS
+    assert.match(r.stderr, new RegExp(`delivery: ${2 * expected.length} deliveries done, 0 retried, 0 dead-lettered`));
     const got = sns.messages.slice(before).map((m) => (JSON.parse(m.message) as { id: string }).id);
     assert.deepEqual([...got].sort(), [...expected].sort());
   } finally {

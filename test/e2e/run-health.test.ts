@@ -4,6 +4,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../../src/commands/run.js';
 import { exitCodeOf } from '../../src/errors.js';
@@ -122,6 +124,25 @@ test('a loss window opened and closed by RDS events: an alert, then a resolved a
   assert.notEqual(open!.id, resolved!.id);
 });
 
+test('run --loss-patterns: a loss window opened by the user\'s own pattern (as watch takes it)', async () => {
+  const { cluster } = await newCluster();
+  const patterns = join(tempDir('dasguard-patterns-'), 'patterns.yaml');
+  await writeFile(patterns, "lossWindow:\n  open:\n    - message: 'audit trail degraded'\n");
+  const run = startRun({ cluster, lossPatterns: patterns });
+  rds.addEvent({ sourceIdentifier: cluster, message: 'The audit trail degraded on writer-1.', date: new Date(Date.now() - 60_000), eventCategories: ['notification'] });
+  await waitFor(() => run.alerts().some((a) => a.ruleId === 'das-loss-window'), 'the loss-window alert from the custom pattern');
+  run.stop();
+  assert.equal(await run.code, 0);
+  // the flag is read before anything starts: a mistake in the file is exit 2 at its line; without --cluster, a usage error
+  await writeFile(patterns, "lossWindow:\n  open:\n    - message: '(unclosed'\n");
+  const bad = await runCli(['run', '--cluster', cluster, '--loss-patterns', patterns, '--checkpoint-dir', tempDir(), '--state-dir', tempDir('dasguard-state-')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /patterns\.yaml:3/);
+  const noCluster = await runCli(['run', '--stream', 'aws-rds-das-cluster-X', '--loss-patterns', patterns]);
+  assert.equal(noCluster.code, 2);
+  assert.match(noCluster.stderr, /--loss-patterns needs --cluster/);
+});
+
 test('a stream that is not started when run starts: a critical health alert, then exit 2', async () => {
   const run = startRun({ cluster: 'stopped-one' });
   assert.equal(await run.code.catch(exitCodeOf), 2);
@@ -130,7 +151,7 @@ test('a stream that is not started when run starts: a critical health alert, the
   assert.equal(alert?.severity, 'critical');
 });
 
-test('run --sns-topic-arn: alerts go through the outbox to SNS (not stdout), exactly those replay gives', async () => {
+test('run --sns-topic-arn: alerts go through the outbox to SNS, exactly those replay gives, and still print on stdout (the shortcut adds a destination)', async () => {
   const { cluster, stream } = await newCluster();
   const data = await encryptedRecords(8, 2, 47);
   await putRecords(client, stream, data);
@@ -143,7 +164,8 @@ test('run --sns-topic-arn: alerts go through the outbox to SNS (not stdout), exa
   await waitFor(() => expected.every((id) => ids().includes(id)), 'every alert at SNS');
   run.stop();
   assert.equal(await run.code, 0);
-  assert.deepEqual(run.alerts(), [], 'stdout carries no alerts when delivery is configured');
+  // no delivery config file: the shortcut adds SNS to the built-in stdout delivery, it does not replace it
+  assert.deepEqual([...new Set(run.alerts().map((a) => a.id as string))].filter((id) => expected.includes(id)).sort(), expected);
   assert.deepEqual([...new Set(ids())].filter((id) => expected.includes(id)).sort(), expected);
   assert.match(run.stderr(), /delivery: \d+ deliveries done/);
 });
