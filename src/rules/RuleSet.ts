@@ -136,7 +136,8 @@ export class CompiledRuleSet implements RuleSet {
    */
   referenceEngine(target: RuleTarget = 'activity'): Engine {
     const engine = newEngine();
-    for (const name of LOCAL_TIME_FIELDS) {
+    // computed from logTimeMs for activity events; an RDS event's `date` is its own field
+    for (const name of target === 'activity' ? LOCAL_TIME_FIELDS : []) {
       engine.addFact(name, async (params: Record<string, unknown>, almanac) =>
         localTimeOf(await almanac.factValue('logTimeMs'), String(params.timeZone ?? DEFAULT_TIME_ZONE))?.[name]);
     }

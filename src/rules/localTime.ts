@@ -141,8 +141,13 @@ function formatted(format: Intl.DateTimeFormat, ms: number): LocalTime {
   };
 }
 
-/** One computed field of an event in a zone (undefined when the event has no usable `logTimeMs`). */
+/**
+ * One computed field of an activity event in a zone (undefined when its `logTimeMs` is not usable). An event
+ * without `logTimeMs` is not an activity event: an RDS event's own `date` (DescribeEvents' Date) is its field, not
+ * a local date to compute.
+ */
 export function localTimeField(event: Record<string, unknown>, field: LocalTimeField, timeZone: string): unknown {
+  if (!Object.hasOwn(event, 'logTimeMs')) return event[field];
   return localTimeOf(event.logTimeMs, timeZone)?.[field];
 }
 

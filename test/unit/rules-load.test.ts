@@ -207,6 +207,25 @@ test('rds-event rules have their own fields and are evaluated only for that targ
   assert.deepEqual(ruleSet?.evaluate(ev, 'activity'), []);
 });
 
+test("an RDS event's own `date` is its date, in messages and conditions (not the local date computed for activity events)", async () => {
+  const text = [
+    'rules:',
+    "  - {id: stopped, severity: high, target: rds-event, when: {all: [{eventId: RDS-EVENT-0180}, {fact: date, operator: startsWith, value: '2026-12-02'}]}, message: 'stopped at {{date}}'}",
+  ].join('\n');
+  const { ruleSet, problems } = loadRuleTexts([{ file: 'e.yaml', text }]);
+  assert.ok(ruleSet !== undefined, problems.map(formatProblem).join('\n'));
+  const ev = { eventId: 'RDS-EVENT-0180', sourceIdentifier: 'prod', message: 'stopped', date: '2026-12-02T19:57:26.134Z' };
+  assert.deepEqual(ruleSet.evaluate(ev, 'rds-event').map((m) => m.message), ['stopped at 2026-12-02T19:57:26.134Z']);
+  // the json-rules-engine reference agrees
+  const { events } = await ruleSet.referenceEngine('rds-event').run(ev);
+  assert.deepEqual(events.map((e) => e.type), ['stopped']);
+  // and the bundled das-stream-stopped rule names the time
+  const pack = await loadRules(['rules']);
+  assert.ok(pack.ruleSet);
+  const msg = pack.ruleSet.evaluate({ ...ev, message: 'Database Activity Streams is stopped on your database cluster.' }, 'rds-event').find((m) => m.rule.id === 'das-stream-stopped');
+  assert.equal(msg?.message, 'activity stream STOPPED on prod at 2026-12-02T19:57:26.134Z: Database Activity Streams is stopped on your database cluster.');
+});
+
 test('loadRules reads directories recursively in sorted order, skips non-YAML, reports unreadable paths', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'dasguard-rules-'));
   try {
