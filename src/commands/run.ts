@@ -26,7 +26,9 @@ import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer
 import type { ConsumerLogEntry } from '../consumer/types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
 import { colorOutput, type Io } from './io.js';
-import { clearingStream, runLogger } from './runLogger.js';
+import { runLogger } from './runLogger.js';
+import type { LogLevel } from '../log/logger.js';
+import { sdkNodeNote } from '../aws/nodeSupport.js';
 import { join } from 'node:path';
 import { Correlator } from '../pipeline/Correlator.js';
 import { LiveRuleSet } from '../rules/LiveRuleSet.js';
@@ -66,6 +68,8 @@ export interface RunOptions {
   rdsEventsIntervalMs?: number;
   /** --watch-rules: reload when a rule file or the config file changes (SIGHUP always reloads: ruleReload.ts). */
   watchRules?: boolean;
+  /** --log-level (or DASGUARD_LOG_LEVEL): the least level of the log lines on stderr (default info). */
+  logLevel?: LogLevel;
 }
 
 export interface RunDeps {
@@ -85,8 +89,11 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   // Hot reload (SIGHUP, --watch-rules) swaps the set between records: src/commands/ruleReload.ts.
   const ruleSet = new LiveRuleSet(loaded.ruleSet);
   const keys = await keyProviderFor(opts.keyFile);
-  const log = runLogger(io.stderr);
-  const deliveryIo = { ...io, stderr: clearingStream(io.stderr, log.clear) };
+  const log = runLogger(io.stderr, opts.logLevel);
+  const note = sdkNodeNote();
+  if (note) log.entry({ level: 'debug', msg: note });
+  // Alerts (stdout, a console sink on stderr) and the log share the terminal: the status line is erased around them.
+  const deliveryIo = { ...io, stdout: log.wrap(io.stdout), stderr: log.wrap(io.stderr) };
   const deliveryConfig = await deliveryConfigFor(opts.delivery, deliveryIo, ruleSet.rules.map((r) => r.id));
   // One `run` per checkpoint directory and per outbox: each is locked before anything is read or sent (a second
   // `run` stops here with exit 2, naming the holder); a stale lock is taken over with a warning.
@@ -95,7 +102,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   try {
     // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it.
     // The suppression windows are persisted before each checkpoint write (they survive a crash).
-    delivery = await openConfiguredDelivery(deliveryConfig, opts.delivery, deliveryIo, { persistSuppression: true });
+    delivery = await openConfiguredDelivery(deliveryConfig, opts.delivery, deliveryIo, { persistSuppression: true, log: log.log });
   } catch (err) {
     await store.close();
     throw err;
@@ -122,7 +129,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onHup);
   }
-  const handoff: DeliveryHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, colorOutput(opts.output, io), opts.verbose);
+  const handoff: DeliveryHandoff = delivery ?? consoleHandoff(deliveryIo.stdout, opts.output, colorOutput(opts.output, io), opts.verbose);
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;
@@ -223,7 +230,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     await handoff.close();
     if (delivery) {
       const d = delivery.stats();
-      io.stderr.write(formatDeliverySummary(d, delivery.outboxDir) + '\n');
+      log.entry({ level: 'info', msg: formatDeliverySummary(d, delivery.outboxDir).trim(), ...d });
       if (d.pending > 0) log.entry({ level: 'warn', msg: `${d.pending} alert deliveries still pending in ${delivery.outboxDir}: the next run resumes them` });
     }
     await store.close();
@@ -299,7 +306,7 @@ function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenc
 import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, RULES_OPTION, decodeOptions, deliveryOptions, durationOption, oneOf, pickOptions } from './options.js';
+import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, LOG_LEVEL_OPTION, RULES_OPTION, decodeOptions, deliveryOptions, durationOption, logLevelOption, oneOf, pickOptions } from './options.js';
 
 export const runCli = defineCommand({
   name: 'run',
@@ -328,6 +335,7 @@ export const runCli = defineCommand({
     'rds-events-interval': { type: 'string', default: '60s', label: '--rds-events-interval D', help: 'With --cluster: poll RDS events (loss windows, stream stopped...) every D (default 60s)' },
     'state-dir': { type: 'string', label: '--state-dir DIR', help: `Health state: RDS events cursor, loss windows, liveness (default ${DEFAULT_STATE_DIR})` },
     'watch-rules': { type: 'boolean', label: '--watch-rules', help: 'Reload the rules when a rule file or the config file changes (SIGHUP always reloads them)' },
+    'log-level': LOG_LEVEL_OPTION,
     ...DELIVERY_OPTIONS,
   },
   footer: '  Durations: 500ms, 1.5s, 30s, 10m, 1h (a number and a unit).',
@@ -351,6 +359,7 @@ export const runCli = defineCommand({
         rdsEventsIntervalMs: durationOption('rds-events-interval', v['rds-events-interval']),
         delivery: deliveryOptions(v),
         watchRules: v['watch-rules'] === true,
+        logLevel: logLevelOption(v['log-level'], io.env),
       },
       io,
     );

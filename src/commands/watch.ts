@@ -1,6 +1,7 @@
 /**
  * `dasguard watch --cluster ID [--once]`: the RDS events watcher on its own (cron, or beside a Lambda
- * consumer). Alerts on stdout like replay (text or JSON Lines); a summary on stderr. IAM: rds:DescribeEvents.
+ * consumer). Alerts on stdout like replay (text or JSON Lines); a summary log line per poll on stderr (the one
+ * logger: JSON when stderr is not a terminal). IAM: rds:DescribeEvents.
  */
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { ExitCode, TransientError, errorMessage, stopped } from '../errors.js';
@@ -13,6 +14,8 @@ import { loadRulesOrExit } from './common.js';
 import { colorOutput, type Io } from './io.js';
 import { sleep } from '../util/backoff.js';
 import { agree, count } from '../util/plural.js';
+import { openLog, type LogLevel } from '../log/logger.js';
+import { sdkNodeNote } from '../aws/nodeSupport.js';
 
 export interface WatchOptions {
   cluster: string;
@@ -28,6 +31,8 @@ export interface WatchOptions {
   /** First poll without state: how far back, in hours (at most 336, the 14 days RDS keeps events). */
   lookbackHours: number;
   summary: boolean;
+  /** --log-level (or DASGUARD_LOG_LEVEL): the least level of the log lines on stderr (default info). */
+  logLevel?: LogLevel;
 }
 
 export interface WatchDeps {
@@ -37,6 +42,9 @@ export interface WatchDeps {
 }
 
 export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps = {}): Promise<number> {
+  const { log } = openLog(io.stderr, opts.logLevel !== undefined ? { level: opts.logLevel } : {});
+  const note = sdkNodeNote();
+  if (note) log({ level: 'debug', msg: note });
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const patterns = await loadLossPatterns(opts.lossPatterns);
   const rds = deps.rds ?? createRdsClient();
@@ -53,11 +61,17 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   const report = (r: PollResult) => {
     if (!opts.summary) return;
     const open = openWindows(r.state.lossWindows);
-    io.stderr.write(
-      `watch ${opts.cluster}: ${count(r.fetched, 'event')} fetched, ${r.newEvents.length} new, ${count(r.alerts.length, 'alert')}; ` +
-        (open.length === 0 ? 'no open loss window' : `OPEN ${agree(open.length, 'loss window', 'loss windows')} since ${open.map((w) => w.start).join(', ')}`) +
-        '\n',
-    );
+    log({
+      level: 'info',
+      msg:
+        `watch ${opts.cluster}: ${count(r.fetched, 'event')} fetched, ${r.newEvents.length} new, ${count(r.alerts.length, 'alert')}; ` +
+        (open.length === 0 ? 'no open loss window' : `OPEN ${agree(open.length, 'loss window', 'loss windows')} since ${open.map((w) => w.start).join(', ')}`),
+      cluster: opts.cluster,
+      fetched: r.fetched,
+      new: r.newEvents.length,
+      alerts: r.alerts.length,
+      openLossWindows: open.map((w) => w.start),
+    });
   };
   try {
     if (opts.once) {
@@ -77,7 +91,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
           if (stop.signal.aborted) break;
           // nothing is lost: the state did not move; the next poll asks again
           if (!(err instanceof TransientError)) throw err;
-          io.stderr.write(`dasguard: watch: ${errorMessage(err)}; retrying in ${opts.intervalMs / 1000} s\n`);
+          log({ level: 'warn', msg: `watch: ${errorMessage(err)}; retrying in ${opts.intervalMs / 1000} s`, error: errorMessage(err), retryInMs: opts.intervalMs });
         }
         await sleep(opts.intervalMs, stop.signal);
       }
@@ -98,7 +112,7 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
 import { UsageError } from '../errors.js';
 import { defineCommand } from './command.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, durationOption, oneOf, positiveInt } from './options.js';
+import { ALERT_OUTPUT_OPTION, LOG_LEVEL_OPTION, VERBOSE_OPTION, durationOption, logLevelOption, oneOf, positiveInt } from './options.js';
 
 export const watchCli = defineCommand({
   name: 'watch',
@@ -118,6 +132,7 @@ export const watchCli = defineCommand({
     'loss-patterns': { type: 'string', label: '--loss-patterns FILE', help: 'YAML patterns for loss-window events (see docs/health.md)' },
     'lookback-hours': { type: 'string', default: '24', label: '--lookback-hours N', help: 'First poll without state: how far back (default 24, at most 336)' },
     quiet: { type: 'boolean', short: 'q', default: false, label: '-q, --quiet', help: 'No summary on stderr' },
+    'log-level': LOG_LEVEL_OPTION,
   },
   run(v, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`watch takes no positional arguments; got "${positionals[0]}"`);
@@ -136,6 +151,7 @@ export const watchCli = defineCommand({
         ...(v['loss-patterns'] !== undefined ? { lossPatterns: v['loss-patterns'] } : {}),
         lookbackHours: lookback,
         summary: !v.quiet,
+        logLevel: logLevelOption(v['log-level'], io.env),
       },
       io,
     );

@@ -548,7 +548,8 @@ test('settings are layered in one place: flag over dasguard.yaml over default; t
   assert.equal(outboxDir({ flag: 'x', file: 'y' }), 'x');
   assert.equal(outboxDir({ file: 'y' }), 'y');
   assert.equal(outboxDir({}), DEFAULT_OUTBOX_DIR);
-  // the CLI reads no DASGUARD_* variable: every one is defined once, in the Lambda's spec
+  // no layered setting reads a DASGUARD_* variable: every one is defined once, in the Lambda's spec (the one the CLI
+  // reads too, DASGUARD_LOG_LEVEL, is the logger's name, which that spec uses)
   assert.deepEqual(Object.values(SETTINGS).filter((s) => 'env' in s), []);
   assert.equal((await readFile('src/config/layers.ts', 'utf8')).match(/['"]DASGUARD_[A-Z_]+['"]/g), null, 'layers.ts names no variable');
   // --redaction is checked like every one-of flag; DASGUARD_REDACTION (the Lambda's) by its spec, over the same
