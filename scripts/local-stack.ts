@@ -26,6 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encodeRecord } from '../src/codec/encode.js';
 import { terminalLines, terminalSafe } from '../src/util/escape.js';
+import { errorMessage } from '../src/errors.js';
+import { openLog } from '../src/log/logger.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { startKmsServer } from '../test/support/kmsServer.js';
 import { clusterModel, startRdsServer } from '../test/support/rdsServer.js';
@@ -56,6 +58,8 @@ if (values.help === true) {
   console.log(USAGE);
   process.exit(0);
 }
+// The stack's own problems on stderr, through the one logger (JSON lines unless stderr is a terminal).
+const { log } = openLog(process.stderr);
 const usage = (problem: string): never => {
   console.error(`${problem}\n${USAGE}`);
   process.exit(2);
@@ -107,7 +111,7 @@ const settler = setInterval(() => {
     body: 'Action=DescribeDBClusters&Version=2014-10-31',
   })
     .then((r) => r.arrayBuffer())
-    .catch((err: unknown) => console.error('# describing the loopback RDS failed:', err));
+    .catch((err: unknown) => log({ level: 'warn', msg: 'describing the loopback RDS failed', error: errorMessage(err) }));
 }, 2000);
 const client = kinesisClient(kinesalite.url);
 await createStream(client, STREAM, 2);
@@ -307,7 +311,7 @@ async function put(n: number): Promise<void> {
 if (toPut > 0) await put(toPut);
 const timers: NodeJS.Timeout[] = [];
 if (every !== undefined && toPut > 0) {
-  timers.push(setInterval(() => void put(toPut).catch((err: unknown) => console.error('# put failed:', err)), every * 1000));
+  timers.push(setInterval(() => void put(toPut).catch((err: unknown) => log({ level: 'error', msg: 'put failed', error: errorMessage(err) })), every * 1000));
 }
 for (const o of outages) timers.push(setTimeout(() => void takeDown(o.sink, o.for), o.after * 1000));
 for (const e of scheduledEvents) timers.push(setTimeout(() => addRdsEvent(e.message), e.after * 1000));

@@ -11,6 +11,7 @@ import { ExitCode, UsageError, exitCodeOf } from './errors.js';
 import { terminalLines } from './util/escape.js';
 import { processIo, type Io } from './commands/io.js';
 import { parseCommandArgs, renderHelp, type Command } from './commands/command.js';
+import { quietSdkNodeWarning } from './aws/nodeSupport.js';
 
 const require = createRequire(import.meta.url);
 const VERSION: string = (require('../package.json') as { version: string }).version;
@@ -146,6 +147,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
 
 /** Runs the CLI and returns the exit code; never calls process.exit (callers and tests decide). */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  // Before any AWS client is made: the SDK's 8-line Node 20 notice is one debug log line instead (nodeSupport.ts).
+  quietSdkNodeWarning();
   try {
     return await dispatch(argv, io);
   } catch (err) {

@@ -55,7 +55,7 @@ export async function openConfiguredDelivery(
   config: DeliveryConfig | undefined,
   opts: DeliveryOptions | undefined,
   io: Io,
-  extra: Pick<DeliveryHandoffOptions, 'persistSuppression'> = {},
+  extra: Pick<DeliveryHandoffOptions, 'persistSuppression' | 'log'> = {},
 ): Promise<DeliveryHandoff | undefined> {
   if (!config) return undefined;
   return DeliveryHandoff.open(config, {

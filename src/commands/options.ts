@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { Severities, type Severity } from '../types.js';
 import { REDACTION_MODES, type RedactionMode } from '../redaction/index.js';
 import { DEFAULT_OUTBOX_DIR, SETTINGS } from '../config/layers.js';
+import { LOG_LEVELS, LOG_LEVEL_ENV, type LogLevel } from '../log/logger.js';
 import { durationProblem, parseDuration } from '../config/duration.js';
 import { resourceIdProblem } from '../sources/streamName.js';
 import type { DeliveryOptions } from './deliveryOptions.js';
@@ -74,6 +75,13 @@ export const VERBOSE_OPTION = {
   default: false,
   label: '--verbose',
   help: 'Text alerts: add the record\'s position (file:line, shard, sequence number) and the runbook',
+} as const satisfies OptionDecl;
+
+/** --log-level for the commands that log (`run`, `watch`): log lines below it are not written. */
+export const LOG_LEVEL_OPTION = {
+  type: 'string',
+  label: '--log-level L',
+  help: `Log lines on stderr from this level up: ${LOG_LEVELS.join(', ')} (default ${SETTINGS.logLevel.default};\nelse ${LOG_LEVEL_ENV})`,
 } as const satisfies OptionDecl;
 
 /**
@@ -199,6 +207,17 @@ export function resourceIdOption(v: string | undefined): string | undefined {
   const problem = v === undefined ? undefined : resourceIdProblem(v);
   if (problem !== undefined) throw new UsageError(`--resource-id: ${problem}`);
   return v;
+}
+
+/** --log-level over DASGUARD_LOG_LEVEL over the default, each checked against the same levels. */
+export function logLevelOption(v: string | undefined, env: NodeJS.ProcessEnv): LogLevel {
+  if (v !== undefined) return oneOf('log-level', v, LOG_LEVELS);
+  const fromEnv = env[LOG_LEVEL_ENV];
+  if (fromEnv === undefined || fromEnv === '') return SETTINGS.logLevel.default;
+  if (!(LOG_LEVELS as readonly string[]).includes(fromEnv)) {
+    throw new UsageError(`${LOG_LEVEL_ENV} must be one of ${LOG_LEVELS.join(', ')}; got "${fromEnv}"`);
+  }
+  return fromEnv as LogLevel;
 }
 
 /** --redaction over the default (src/config/layers.ts), checked like every one-of flag. */

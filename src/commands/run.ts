@@ -5,20 +5,15 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { describeActivityStream, createRdsClient } from '../aws/rds.js';
-import { ConfigError, ExitCode, UsageError, stopped } from '../errors.js';
-import { resourceIdFromStreamName } from '../sources/streamName.js';
+import { createRdsClient } from '../aws/rds.js';
+import { ExitCode, UsageError, stopped } from '../errors.js';
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import { deliveryConfigFor, openConfiguredDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
 import type { DeliveryHandoff } from '../delivery/DeliveryHandoff.js';
 import { HealthMonitor } from '../health/HealthMonitor.js';
 import { loadLossPatterns } from '../health/lossWindows.js';
 import { streamNotStartedAlert } from '../health/startupChecks.js';
-import { staleCheckpoints, DEFAULT_RETENTION_HOURS } from '../health/trimmed.js';
-import { streamRetentionHours } from '../aws/kinesis.js';
-import type { ActivityStreamInfo } from '../aws/rds.js';
 import type { Redaction } from '../pipeline/alert.js';
-import { withRetry } from '../pipeline/drive.js';
 import type { OutputFormat } from '../pipeline/output.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
 import type { DecodedBatch } from '../types.js';
@@ -27,7 +22,10 @@ import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer
 import type { ConsumerLogEntry } from '../consumer/types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
 import { colorOutput, type Io } from './io.js';
-import { clearingStream, runLogger } from './runLogger.js';
+import { runLogger } from './runLogger.js';
+import { notStartedError, reportStaleCheckpoints, resolveStream } from './runStart.js';
+import type { LogLevel } from '../log/logger.js';
+import { sdkNodeNote } from '../aws/nodeSupport.js';
 import { join } from 'node:path';
 import { Correlator } from '../pipeline/Correlator.js';
 import { LiveRuleSet } from '../rules/LiveRuleSet.js';
@@ -83,6 +81,8 @@ export interface RunOptions {
   healthDeliveryStallMs?: number;
   /** YAML file of the RDS event patterns that open and close loss windows (default: the built-in ones). */
   lossPatterns?: string;
+  /** --log-level (or DASGUARD_LOG_LEVEL): the least level of the log lines on stderr (default info). */
+  logLevel?: LogLevel;
 }
 
 export interface RunDeps {
@@ -103,8 +103,11 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   const ruleSet = new LiveRuleSet(loaded.ruleSet);
   const patterns = opts.lossPatterns !== undefined ? await loadLossPatterns(opts.lossPatterns) : undefined;
   const keys = await keyProviderFor(opts.keyFile);
-  const log = runLogger(io.stderr);
-  const deliveryIo = { ...io, stderr: clearingStream(io.stderr, log.clear) };
+  const log = runLogger(io.stderr, opts.logLevel);
+  const note = sdkNodeNote();
+  if (note) log.entry({ level: 'debug', msg: note });
+  // Alerts (stdout, a console sink on stderr) and the log share the terminal: the status line is erased around them.
+  const deliveryIo = { ...io, stdout: log.wrap(io.stdout), stderr: log.wrap(io.stderr) };
   const deliveryConfig = await deliveryConfigFor({ ...opts.delivery, stdoutFormat: opts.output }, deliveryIo, ruleSet.rules.map((r) => r.id));
   // One `run` per checkpoint directory and per outbox: each is locked before anything is read or sent (a second
   // `run` stops here with exit 2, naming the holder); a stale lock is taken over with a warning.
@@ -113,7 +116,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   try {
     // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it.
     // The suppression windows are persisted before each checkpoint write (they survive a crash).
-    delivery = await openConfiguredDelivery(deliveryConfig, opts.delivery, deliveryIo, { persistSuppression: true });
+    delivery = await openConfiguredDelivery(deliveryConfig, opts.delivery, deliveryIo, { persistSuppression: true, log: log.log });
   } catch (err) {
     await store.close();
     throw err;
@@ -140,7 +143,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onHup);
   }
-  const handoff: DeliveryHandoff = delivery ?? consoleHandoff(io.stdout, opts.output, colorOutput(opts.output, io), opts.verbose);
+  const handoff: DeliveryHandoff = delivery ?? consoleHandoff(deliveryIo.stdout, opts.output, colorOutput(opts.output, io), opts.verbose);
   const pool = openPool(opts.workers);
   let statusTimer: NodeJS.Timeout | undefined;
   let health: HealthMonitor | undefined;
@@ -249,7 +252,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     await handoff.close();
     if (delivery) {
       const d = delivery.stats();
-      io.stderr.write(formatDeliverySummary(d, delivery.outboxDir) + '\n');
+      log.entry({ level: 'info', msg: formatDeliverySummary(d, delivery.outboxDir).trim(), ...d });
       if (d.pending > 0) log.entry({ level: 'warn', msg: `${d.pending} alert deliveries still pending in ${delivery.outboxDir}: the next run resumes them` });
     }
     await metrics?.close();
@@ -283,53 +286,6 @@ async function serveMetrics(
   return server;
 }
 
-async function resolveStream(
-  opts: RunOptions,
-  rds: RDSClient | undefined,
-): Promise<{ streamName: string; resourceId: string | undefined; info?: ActivityStreamInfo }> {
-  if (opts.stream !== undefined) {
-    const resourceId = opts.resourceId ?? resourceIdFromStreamName(opts.stream);
-    if (resourceId === undefined && opts.keyFile === undefined) {
-      throw new ConfigError(
-        `cannot tell the DAS resource id from stream name "${opts.stream}" (expected aws-rds-das-cluster-… or aws-rds-das-db-…): pass --resource-id`,
-      );
-    }
-    return { streamName: opts.stream, resourceId };
-  }
-  const cluster = opts.cluster!;
-  const info = await withRetry(() => describeActivityStream(rds!, cluster), { attempts: 5 });
-  return { streamName: info.streamName ?? '', resourceId: opts.resourceId ?? info.resourceId, info };
-}
-
-function notStartedError(cluster: string, info: ActivityStreamInfo): ConfigError {
-  return new ConfigError(
-    `the activity stream of cluster "${cluster}" is ${info.status}${info.streamName === null ? ' (no stream)' : ''}, not started: ` +
-      `start it (dasguard stream start --cluster ${cluster} --kms-key <key> --mode async) and run again`,
-  );
-}
-
-/** Checkpoints older than the stream's retention: the records after them were trimmed unread. */
-async function reportStaleCheckpoints(
-  kinesis: KinesisClient,
-  store: FileCheckpointStore,
-  streamName: string,
-  health: HealthMonitor,
-  log: (e: ConsumerLogEntry) => void,
-): Promise<void> {
-  const saved = await store.load(streamName);
-  const candidates = [...saved]
-    .filter(([, c]) => !c.finished && c.sequenceNumber !== undefined && c.updatedAt !== undefined)
-    .map(([shardId, c]) => ({ shardId, sequenceNumber: c.sequenceNumber!, time: new Date(c.updatedAt!) }));
-  if (candidates.length === 0) return;
-  let hours = DEFAULT_RETENTION_HOURS;
-  try {
-    hours = await streamRetentionHours(kinesis, streamName);
-  } catch (err) {
-    log({ level: 'warn', msg: `could not read the stream's retention (assuming ${hours} h): ${err instanceof Error ? err.message : String(err)}` });
-  }
-  for (const gap of staleCheckpoints(streamName, candidates, hours, Date.now())) health.onTrimmed(gap);
-}
-
 /** Health checks and the caller's observer both see every batch. */
 function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenceOff: boolean): StreamObserver {
   return {
@@ -349,7 +305,7 @@ function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenc
 import { defineCommand } from './command.js';
 import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, LOSS_PATTERNS_OPTION, RULES_OPTION, alertOutputOption, decodeOptions, deliveryOptions, durationOption, pickOptions } from './options.js';
+import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, LOG_LEVEL_OPTION, LOSS_PATTERNS_OPTION, RULES_OPTION, alertOutputOption, decodeOptions, deliveryOptions, durationOption, logLevelOption, pickOptions } from './options.js';
 import { DEFAULT_SHARD_STALL_MS } from '../metrics/health.js';
 
 export const runCli = defineCommand({
@@ -384,6 +340,7 @@ export const runCli = defineCommand({
     'health-read-stall': { type: 'string', label: '--health-read-stall D', help: `/healthz fails when a shard made no progress for D (default ${DEFAULT_SHARD_STALL_MS / 1000}s, or 3 poll intervals)` },
     'health-delivery-stall': { type: 'string', label: '--health-delivery-stall D', help: `/healthz fails when a sink's oldest pending alert waited D (default ${DEFAULT_DELIVERY_STALL_MS / 60_000}m)` },
     'loss-patterns': { ...LOSS_PATTERNS_OPTION, help: 'With --cluster: YAML patterns for the RDS events that open and close loss windows\n(see docs/health.md)' },
+    'log-level': LOG_LEVEL_OPTION,
     ...DELIVERY_OPTIONS,
   },
   footer: '  Durations: 500ms, 1.5s, 30s, 10m, 1h (a number and a unit).',
@@ -410,6 +367,7 @@ export const runCli = defineCommand({
         ...(v['loss-patterns'] !== undefined ? { lossPatterns: v['loss-patterns'] } : {}),
         delivery: deliveryOptions(v),
         watchRules: v['watch-rules'] === true,
+        logLevel: logLevelOption(v['log-level'], io.env),
       },
       io,
     );

@@ -1,7 +1,8 @@
 /**
  * `dasguard watch --cluster ID [--once]`: the RDS events watcher on its own (cron, or beside a Lambda
  * consumer). Alerts on stdout like replay (text or JSON Lines), or through the configured delivery (dasguard.yaml,
- * the shortcuts) like `run`; a summary on stderr. IAM: rds:DescribeEvents.
+ * the shortcuts) like `run`; a summary log line per poll on stderr (the one logger: JSON when stderr is not a
+ * terminal). IAM: rds:DescribeEvents.
  */
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { ExitCode, ExitError, TransientError, errorMessage, stopped } from '../errors.js';
@@ -16,7 +17,8 @@ import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import { colorOutput, type Io } from './io.js';
 import { sleep } from '../util/backoff.js';
 import { agree, count } from '../util/plural.js';
-import { terminalSafe } from '../util/escape.js';
+import { openLog, type Log, type LogLevel } from '../log/logger.js';
+import { sdkNodeNote } from '../aws/nodeSupport.js';
 
 export interface WatchOptions {
   cluster: string;
@@ -34,6 +36,8 @@ export interface WatchOptions {
   summary: boolean;
   /** Alert delivery (dasguard.yaml or the shortcuts); without any, alerts go to stdout. */
   delivery?: DeliveryOptions;
+  /** --log-level (or DASGUARD_LOG_LEVEL): the least level of the log lines on stderr (default info). */
+  logLevel?: LogLevel;
 }
 
 export interface WatchDeps {
@@ -43,6 +47,9 @@ export interface WatchDeps {
 }
 
 export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps = {}): Promise<number> {
+  const { log } = openLog(io.stderr, opts.logLevel !== undefined ? { level: opts.logLevel } : {});
+  const note = sdkNodeNote();
+  if (note) log({ level: 'debug', msg: note });
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const patterns = await loadLossPatterns(opts.lossPatterns);
   const delivery = await openDelivery({ ...opts.delivery, stdoutFormat: opts.output }, io, ruleSet.rules.map((r) => r.id));
@@ -59,16 +66,22 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
   const report = (r: PollResult) => {
     if (!opts.summary) return;
     const open = openWindows(r.state.lossWindows);
-    io.stderr.write(
-      `watch ${opts.cluster}: ${count(r.fetched, 'event')} fetched, ${r.newEvents.length} new, ${count(r.alerts.length, 'alert')}; ` +
-        (open.length === 0 ? 'no open loss window' : `OPEN ${agree(open.length, 'loss window', 'loss windows')} since ${open.map((w) => w.start).join(', ')}`) +
-        '\n',
-    );
+    log({
+      level: 'info',
+      msg:
+        `watch ${opts.cluster}: ${count(r.fetched, 'event')} fetched, ${r.newEvents.length} new, ${count(r.alerts.length, 'alert')}; ` +
+        (open.length === 0 ? 'no open loss window' : `OPEN ${agree(open.length, 'loss window', 'loss windows')} since ${open.map((w) => w.start).join(', ')}`),
+      cluster: opts.cluster,
+      fetched: r.fetched,
+      new: r.newEvents.length,
+      alerts: r.alerts.length,
+      openLossWindows: open.map((w) => w.start),
+    });
   };
   let failed = false;
   try {
     if (opts.once) report(await watcher.poll(handoff));
-    else await pollUntilStopped(watcher, handoff, report, opts, io, deps.signal);
+    else await pollUntilStopped(watcher, handoff, report, opts, log, deps.signal);
   } catch (err) {
     failed = true;
     throw stopped(err);
@@ -77,12 +90,12 @@ export async function watchCommand(opts: WatchOptions, io: Io, deps: WatchDeps =
     // After a failure, that failure is what the user needs to see; a close that fails too only adds a line.
     await handoff.close().catch((err: unknown) => {
       if (!failed) throw err;
-      io.stderr.write(`dasguard: ${terminalSafe(errorMessage(err))}\n`);
+      log({ level: 'error', msg: errorMessage(err) });
     });
   }
   if (delivery) {
     const d = delivery.stats();
-    if (opts.summary) io.stderr.write(formatDeliverySummary(d, delivery.outboxDir) + '\n');
+    if (opts.summary) log({ level: 'info', msg: formatDeliverySummary(d, delivery.outboxDir).trim(), ...d });
     if (d.pending > 0 || d.deadLettered > 0) {
       throw new ExitError(ExitCode.unavailable, `${d.pending} alert deliveries still pending in ${delivery.outboxDir}, ${d.deadLettered} dead-lettered: run again to resume, see the dead-letter file`);
     }
@@ -96,7 +109,7 @@ async function pollUntilStopped(
   handoff: AlertHandoff,
   report: (r: PollResult) => void,
   opts: WatchOptions,
-  io: Io,
+  log: Log,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const stop = new AbortController();
@@ -112,7 +125,7 @@ async function pollUntilStopped(
         if (stop.signal.aborted) break;
         // nothing is lost: the state did not move; the next poll asks again
         if (!(err instanceof TransientError)) throw err;
-        io.stderr.write(`dasguard: watch: ${terminalSafe(errorMessage(err))}; retrying in ${opts.intervalMs / 1000} s\n`);
+        log({ level: 'warn', msg: `watch: ${errorMessage(err)}; retrying in ${opts.intervalMs / 1000} s`, error: errorMessage(err), retryInMs: opts.intervalMs });
       }
       await sleep(opts.intervalMs, stop.signal);
     }
@@ -128,7 +141,7 @@ async function pollUntilStopped(
 import { UsageError } from '../errors.js';
 import { defineCommand } from './command.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
-import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DELIVERY_OPTIONS, LOSS_PATTERNS_OPTION, RULES_OPTION, alertOutputOption, deliveryOptions, durationOption, positiveInt } from './options.js';
+import { ALERT_OUTPUT_OPTION, LOG_LEVEL_OPTION, VERBOSE_OPTION, DELIVERY_OPTIONS, LOSS_PATTERNS_OPTION, RULES_OPTION, alertOutputOption, deliveryOptions, durationOption, logLevelOption, positiveInt } from './options.js';
 
 export const watchCli = defineCommand({
   name: 'watch',
@@ -148,6 +161,7 @@ export const watchCli = defineCommand({
     'loss-patterns': LOSS_PATTERNS_OPTION,
     'lookback-hours': { type: 'string', default: '24', label: '--lookback-hours N', help: 'First poll without state: how far back (default 24, at most 336)' },
     quiet: { type: 'boolean', short: 'q', default: false, label: '-q, --quiet', help: 'No summary on stderr' },
+    'log-level': LOG_LEVEL_OPTION,
     ...DELIVERY_OPTIONS,
   },
   run(v, positionals, io) {
@@ -168,6 +182,7 @@ export const watchCli = defineCommand({
         lookbackHours: lookback,
         summary: !v.quiet,
         delivery: deliveryOptions(v),
+        logLevel: logLevelOption(v['log-level'], io.env),
       },
       io,
     );

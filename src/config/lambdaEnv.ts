@@ -11,6 +11,7 @@ import { SNS_TOPIC_ARN, WEBHOOK_URL } from '../delivery/configSchema.js';
 import { REDACTION_MODES } from '../redaction/index.js';
 import { RESOURCE_ID_HINT, RESOURCE_ID_PATTERN } from '../sources/streamName.js';
 import { SETTINGS } from './layers.js';
+import { LOG_LEVELS, LOG_LEVEL_ENV } from '../log/logger.js';
 import { checkEnv, type EnvCheckResult, type EnvSettings, type EnvSpec } from './checkEnv.js';
 import { formatFileProblem, isError, type Problem } from './problems.js';
 
@@ -50,6 +51,13 @@ export const LAMBDA_ENV = {
     snsTopicArn: { ...SNS_TOPIC_ARN, env: 'DASGUARD_SNS_TOPIC_ARN', description: 'Shortcut: every alert also goes to this SNS topic (route cli-sns).' },
     slackWebhookUrl: { ...WEBHOOK_URL, env: 'DASGUARD_SLACK_WEBHOOK_URL', description: 'Shortcut: every alert also goes to this Slack webhook (route cli-slack).' },
     outboxDir: { env: 'DASGUARD_OUTBOX_DIR', type: 'string', default: LAMBDA_OUTBOX_DIR, description: 'The delivery outbox.' },
+    logLevel: {
+      env: LOG_LEVEL_ENV,
+      type: 'string',
+      enum: LOG_LEVELS,
+      default: SETTINGS.logLevel.default,
+      description: 'The least level of the log lines: debug, info, warn or error.',
+    },
   },
 } as const satisfies EnvSpec;
 

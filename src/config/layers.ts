@@ -2,7 +2,8 @@
  * Where a CLI setting's value comes from, decided in ONE place: the command-line flag over the config file
  * (dasguard.yaml) over the default. SETTINGS names each layered setting's flag, file key and default; `layered`
  * applies the precedence and says which layer won.
- * The CLI reads no DASGUARD_* variable. The Lambda handler, which has no flags, reads its settings from its
+ * No layered setting reads a DASGUARD_* variable; the one the CLI reads is the logger's level (LOG_LEVEL_ENV in
+ * src/log/logger.ts, under --log-level: the same name wherever a log is written, the Lambda's spec uses it). The Lambda handler, which has no flags, reads its settings from its
  * environment only: every DASGUARD_* variable, its name and its default, is defined once, in LAMBDA_ENV
  * (src/config/lambdaEnv.ts), which takes the shared defaults (the redaction mode) from here. A value is checked
  * by its source's one checker: a flag by commands/options.ts, a variable by the Lambda's spec, a file key by the
@@ -11,6 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { RedactionMode } from '../redaction/index.js';
+import { DEFAULT_LOG_LEVEL } from '../log/logger.js';
 
 /** The file read when no --config is given and ./dasguard.yaml exists (the CLI only; the Lambda needs DASGUARD_CONFIG). */
 export const DEFAULT_CONFIG_FILE = 'dasguard.yaml';
@@ -24,6 +26,7 @@ export const SETTINGS = {
   configFile: { flag: '--config', default: undefined },
   outboxDir: { flag: '--outbox-dir', file: 'delivery.outboxDir', default: DEFAULT_OUTBOX_DIR },
   redaction: { flag: '--redaction', default: 'literals' as RedactionMode },
+  logLevel: { flag: '--log-level', default: DEFAULT_LOG_LEVEL },
 } as const;
 
 /** A setting's candidate values by layer; undefined: that layer does not set it. */

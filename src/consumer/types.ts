@@ -5,16 +5,13 @@
  */
 import type { KeyProviderStats } from '../keys/KeyProvider.js';
 import type { PipelineSnapshot } from '../pipeline/PipelineStats.js';
+import type { LogEntry } from '../log/logger.js';
 
 /** Where a shard with no checkpoint starts, on the first start of a stream. */
 export type StartPosition = { type: 'latest' } | { type: 'trim-horizon' } | { type: 'at-timestamp'; time: Date };
 
-/** One operational log entry: the run command prints them as JSON lines (or readable lines on a terminal). */
-export interface ConsumerLogEntry {
-  level: 'info' | 'warn' | 'error';
-  msg: string;
-  [field: string]: unknown;
-}
+/** One operational log entry (the one logger's, src/log/logger.ts): `run` prints them as JSON lines or readable lines. */
+export type ConsumerLogEntry = LogEntry;
 
 export interface ShardStatus {
   shardId: string;

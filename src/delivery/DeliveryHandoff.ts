@@ -39,13 +39,14 @@ import { unavailable, type ResendResult } from './Outbox.js';
 import { DEFAULT_RETRY, NO_TICKET, OutboxQueue, type DeliveryTicket, type SettleResult } from './OutboxQueue.js';
 import { maskSecrets } from './secrets.js';
 import { outboxDir } from '../config/layers.js';
-import { terminalSafe } from '../util/escape.js';
+import { openLog, type Log } from '../log/logger.js';
+import type { OutputFormat } from '../pipeline/output.js';
 import { Router } from './routing.js';
 import { ClusterNames } from '../pipeline/clusterNames.js';
 import { buildSinks } from './sinks/index.js';
 import { SUPPRESSION_STATE_FILE, readSuppressionState } from './suppressionState.js';
 import { Suppressor, renderDigest, type Change } from './Suppressor.js';
-import type { DeliveredAlert, Sink } from './types.js';
+import type { DeliveredAlert, DeliveryLog, Sink } from './types.js';
 
 export { DEFAULT_OUTBOX_DIR } from '../config/layers.js';
 
@@ -53,8 +54,12 @@ export interface DeliveryHandoffOptions {
   /** Wins over the config's delivery.outboxDir. */
   outboxDir?: string;
   stdout?: Writable;
-  /** Delivery log lines and, by default, delivery-failure alerts. */
+  /** Delivery-failure alerts without a `delivery.fallbackSink` (and console sinks on stderr). */
   stderr?: Writable;
+  /** Those alerts' format on `stderr` (default text; the Lambda's are JSON Lines). */
+  failureFormat?: OutputFormat;
+  /** Where delivery log lines go (one entry each, secrets masked); default: the one logger on `stderr`. */
+  log?: Log;
   /** Ready sinks by name, instead of building them from the config (tests, the built-in delivery's coloured console). */
   sinks?: ReadonlyMap<string, Sink>;
   snsClient?: SNSClient;
@@ -112,7 +117,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
   private constructor(
     readonly config: DeliveryConfig,
     private readonly sinks: ReadonlyMap<string, Sink>,
-    private readonly log: (m: string) => void,
+    private readonly log: DeliveryLog,
     opts: { now?: () => number; trackTaken: boolean },
   ) {
     this.router = new Router(config.routes);
@@ -124,11 +129,14 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     });
   }
 
-  /** The sinks and the delivery log line of a config and its options. */
-  private static parts(config: DeliveryConfig, opts: DeliveryHandoffOptions): { sinks: ReadonlyMap<string, Sink>; stderr: Writable; log: (m: string) => void } {
+  /** The sinks and the delivery log of a config and its options. */
+  private static parts(config: DeliveryConfig, opts: DeliveryHandoffOptions): { sinks: ReadonlyMap<string, Sink>; stderr: Writable; log: DeliveryLog } {
     const stdout = opts.stdout ?? process.stdout;
     const stderr = opts.stderr ?? process.stderr;
-    const log = (m: string) => void stderr.write(`dasguard: delivery: ${terminalSafe(maskSecrets(m, config.secrets))}\n`);
+    const out = opts.log ?? openLog(stderr).log;
+    // Secrets masked in the message and every field (an error text may hold a webhook URL).
+    const log: DeliveryLog = (msg, { level = 'warn', ...fields } = {}) =>
+      out({ level, msg: maskSecrets(msg, config.secrets), component: 'delivery', ...(masked(fields, config.secrets) as Record<string, unknown>) });
     const sinks = opts.sinks ?? buildSinks(config, { stdout, stderr, ...(opts.snsClient ? { snsClient: opts.snsClient } : {}) });
     return { sinks, stderr, log };
   }
@@ -149,7 +157,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     const { sinks, stderr, log } = DeliveryHandoff.parts(config, opts);
     const dir = outboxDir({ flag: opts.outboxDir, file: config.delivery.outboxDir });
     const statePath = opts.persistSuppression ? join(dir, SUPPRESSION_STATE_FILE) : undefined;
-    const queue = await OutboxQueue.open(dir, sinks, config, { stderr, log, ...(opts.now ? { now: opts.now } : {}) });
+    const queue = await OutboxQueue.open(dir, sinks, config, { stderr, log, ...(opts.failureFormat ? { failureFormat: opts.failureFormat } : {}), ...(opts.now ? { now: opts.now } : {}) });
     let saved: Awaited<ReturnType<typeof readSuppressionState>> | undefined;
     try {
       // Read under the outbox's lock: a previous holder still closing rewrites it until it lets go.
@@ -256,11 +264,11 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     this.due.clear();
     try {
       await this.commit(this.suppressor.closeDue(keys));
-      if (this.dueFailures > 0) this.log('suppression digests are written again');
+      if (this.dueFailures > 0) this.log('suppression digests are written again', { level: 'info' });
       this.dueFailures = 0;
     } catch (err) {
       for (const k of keys) this.due.add(k);
-      if (this.dueFailures++ === 0) this.log(`suppression digests cannot be written to the outbox: ${err instanceof Error ? err.message : String(err)}; retrying`);
+      if (this.dueFailures++ === 0) this.log(`suppression digests cannot be written to the outbox: ${errorMessage(err)}; retrying`, { error: errorMessage(err) });
       const d = this.config.delivery;
       const timer = setTimeout(() => {
         this.dueScheduled = false;
@@ -330,7 +338,7 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     }
     const ticket = this.queue ? await this.queue.put(items) : await this.sendNow(items);
     for (const a of unrouted) {
-      if (this.stats0.unrouted++ === 0) this.log(`alert ${a.id} (${a.ruleId}) matched no route and there is no default route: not delivered (add a route with default: true)`);
+      if (this.stats0.unrouted++ === 0) this.log(`alert ${a.id} (${a.ruleId}) matched no route and there is no default route: not delivered (add a route with default: true)`, { alertId: a.id, ruleId: a.ruleId });
     }
     return ticket;
   }
@@ -390,12 +398,12 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
           this.suppressor.forget();
         } catch (err) {
           if (this.statePath === undefined) failure = err;
-          else this.log(`suppression digests could not be written to the outbox (${errorMessage(err)}): their windows stay in ${this.statePath} and are sent at the next start`);
+          else this.log(`suppression digests could not be written to the outbox (${errorMessage(err)}): their windows stay in ${this.statePath} and are sent at the next start`, { error: errorMessage(err) });
         }
         if (this.statePath === undefined) return;
         // Digests sent must not come back at the next start (and those not sent must).
         await this.persistLocked().catch((err: unknown) =>
-          this.log(`the suppression state could not be updated (${errorMessage(err)}): the digests just sent may be sent again at the next start, with the same ids`),
+          this.log(`the suppression state could not be updated (${errorMessage(err)}): the digests just sent may be sent again at the next start, with the same ids`, { error: errorMessage(err) }),
         );
       });
       await this.queue?.drain(deadlineMs ?? this.config.delivery.drainTimeoutMs ?? 30_000);
@@ -405,4 +413,12 @@ export class DeliveryHandoff implements AlertHandoff, CheckpointedState {
     }
     if (failure !== undefined) throw failure;
   }
+}
+
+/** `value` with the secrets masked in every string it holds. */
+function masked(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === 'string') return maskSecrets(value, secrets);
+  if (Array.isArray(value)) return value.map((v) => masked(v, secrets));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, masked(v, secrets)]));
+  return value;
 }

@@ -6,7 +6,7 @@
  * retried with the same backoff, holding that send's slot, until it can be written: delivery never stops for good.
  */
 import type { OutboxJob, Outbox } from './Outbox.js';
-import type { SendResult, Sink } from './types.js';
+import type { DeliveryLog, SendResult, Sink } from './types.js';
 import { TransientError, errorMessage } from '../errors.js';
 import { backoffDelay, sleep } from '../util/backoff.js';
 
@@ -23,7 +23,7 @@ export interface DispatcherOptions extends RetryPolicy {
   /** A job was dead-lettered (already written to the dead-letter file and acked). */
   onDead: (job: OutboxJob, error: string) => Promise<void>;
   /** Something worth telling the operator (already masked). */
-  log: (message: string) => void;
+  log: DeliveryLog;
   now?: () => number;
   random?: () => number;
 }
@@ -108,7 +108,7 @@ export class Dispatcher {
       const lane = this.lanes.get(j.sink);
       if (!lane) {
         // A job persisted under a sink the config no longer has: keep it on disk, say so.
-        this.opts.log(`outbox holds an alert for sink '${j.sink}', which the config no longer declares: it stays in the outbox`);
+        this.opts.log(`outbox holds an alert for sink '${j.sink}', which the config no longer declares: it stays in the outbox`, { sink: j.sink });
         continue;
       }
       lane.ready.push(j);
@@ -244,10 +244,15 @@ export class Dispatcher {
     }
     if (firstError !== undefined && !lane.failing) {
       lane.failing = true;
-      this.opts.log(`${firstError}; retrying (up to ${this.opts.maxAttempts} attempts per alert)`);
+      this.opts.log(`${firstError}; retrying (up to ${this.opts.maxAttempts} attempts per alert)`, {
+        sink: lane.sink.name,
+        attempt: Math.max(...batch.map((j) => j.attempts)),
+        maxAttempts: this.opts.maxAttempts,
+        error: firstError,
+      });
     } else if (firstError === undefined && lane.failing) {
       lane.failing = false;
-      this.opts.log(`sink '${lane.sink.name}' is delivering again`);
+      this.opts.log(`sink '${lane.sink.name}' is delivering again`, { level: 'info', sink: lane.sink.name });
     }
     // Count before the ack: the sink has the alert already, and the ack (which removes a finished batch file) is
     // what waiters such as DeliveryHandoff.settle watch for, so the counters must be current by then.
@@ -266,7 +271,7 @@ export class Dispatcher {
       try {
         await this.opts.onDead(d.job, d.error);
       } catch (err) {
-        this.opts.log(`reporting the dead letter of alert ${d.job.alert.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.opts.log(`reporting the dead letter of alert ${d.job.alert.id} failed: ${errorMessage(err)}`, { level: 'error', sink: d.job.sink, alertId: d.job.alert.id, error: errorMessage(err) });
       }
     }
   }
@@ -282,20 +287,20 @@ export class Dispatcher {
         await write();
         if (this.outboxFailing) {
           this.outboxFailing = false;
-          this.opts.log('the outbox can be updated again');
+          this.opts.log('the outbox can be updated again', { level: 'info' });
         }
         return true;
       } catch (err) {
         if (!(err instanceof TransientError)) {
           // Not a full disk: retrying cannot help (the outbox's lock is another process's now, or a bug).
           this.fatal ??= err;
-          this.opts.log(`the outbox cannot be updated, delivery stopped: ${errorMessage(err)}`);
+          this.opts.log(`the outbox cannot be updated, delivery stopped: ${errorMessage(err)}`, { level: 'error', error: errorMessage(err) });
           this.abandon();
           return false;
         }
         if (!this.outboxFailing) {
           this.outboxFailing = true;
-          this.opts.log(`the outbox cannot be updated: ${err instanceof Error ? err.message : String(err)}; retrying (deliveries wait meanwhile)`);
+          this.opts.log(`the outbox cannot be updated: ${errorMessage(err)}; retrying (deliveries wait meanwhile)`, { error: errorMessage(err) });
         }
         await sleep(backoffDelay(attempt, this.opts.initialBackoffMs, this.opts.maxBackoffMs, 'equal', this.random), this.halt.signal);
       }

@@ -14,7 +14,8 @@ import { Dispatcher, type DeliveryStats, type SinkDeliveryStats } from './Dispat
 import { Outbox, QUARANTINE_DIR, type DeadLetter, type OutboxJob, type QuarantinedBatch, type ResendResult } from './Outbox.js';
 import { ConsoleSink } from './sinks/index.js';
 import { deliveryFailureAlert } from './syntheticAlerts.js';
-import type { Sink } from './types.js';
+import type { DeliveryLog, Sink } from './types.js';
+import type { OutputFormat } from '../pipeline/output.js';
 
 /**
  * What one `handOff` put in the outbox, for `settle()`. No batches: nothing to deliver (no alerts, all suppressed
@@ -54,10 +55,10 @@ export class OutboxQueue {
     config: DeliveryConfig,
     private readonly recovered: OutboxJob[],
     private readonly quarantined: QuarantinedBatch[],
-    private readonly log: (m: string) => void,
-    opts: { stderr: Writable; now?: () => number },
+    private readonly log: DeliveryLog,
+    opts: { stderr: Writable; failureFormat?: OutputFormat; now?: () => number },
   ) {
-    const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', opts.stderr, 'text');
+    const fallback = config.delivery.fallbackSink !== undefined ? sinks.get(config.delivery.fallbackSink) : new ConsoleSink('stderr', opts.stderr, opts.failureFormat ?? 'text');
     const d = config.delivery;
     this.dispatcher = new Dispatcher(sinks, outbox, {
       maxAttempts: d.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
@@ -68,10 +69,18 @@ export class OutboxQueue {
       ...(opts.now ? { now: opts.now } : {}),
       onDead: async (job, error) => {
         this.noteDead(job.batch);
-        log(`alert ${job.alert.id} (${job.alert.ruleId}) dead-lettered for sink '${job.sink}' in ${outbox.deadLetterPath}: ${error}`);
+        log(`alert ${job.alert.id} (${job.alert.ruleId}) dead-lettered for sink '${job.sink}' in ${outbox.deadLetterPath}: ${error}`, {
+          level: 'error',
+          sink: job.sink,
+          alertId: job.alert.id,
+          ruleId: job.alert.ruleId,
+          attempt: job.attempts,
+          deadLetters: outbox.deadLetterPath,
+          error,
+        });
         if (!fallback) return;
         const [r] = await fallback.send([deliveryFailureAlert(job, error, outbox.deadLetterPath)]);
-        if (r && !r.ok) log(`the fallback sink failed too: ${r.error}`);
+        if (r && !r.ok) log(`the fallback sink failed too: ${r.error}`, { level: 'error', sink: fallback.name, error: r.error });
       },
     });
     this.resumed = { batches: [...new Set(recovered.map((j) => j.batch))] };
@@ -82,7 +91,7 @@ export class OutboxQueue {
     dir: string,
     sinks: ReadonlyMap<string, Sink>,
     config: DeliveryConfig,
-    opts: { stderr: Writable; log: (m: string) => void; now?: () => number },
+    opts: { stderr: Writable; failureFormat?: OutputFormat; log: DeliveryLog; now?: () => number },
   ): Promise<OutboxQueue> {
     const { outbox, recovered, quarantined } = await Outbox.open(dir, { log: opts.log });
     return new OutboxQueue(outbox, sinks, config, recovered, quarantined, opts.log, opts);
@@ -92,10 +101,14 @@ export class OutboxQueue {
   start(): void {
     const log = this.log;
     for (const q of this.quarantined) {
-      log(`outbox file ${q.file} is damaged (${q.damage}): moved to ${join(this.outbox.dir, QUARANTINE_DIR, q.file)}; ${q.recovered} alert deliver${q.recovered === 1 ? 'y' : 'ies'} recovered and re-queued`);
+      log(`outbox file ${q.file} is damaged (${q.damage}): moved to ${join(this.outbox.dir, QUARANTINE_DIR, q.file)}; ${q.recovered} alert deliver${q.recovered === 1 ? 'y' : 'ies'} recovered and re-queued`, {
+        file: q.file,
+        damage: q.damage,
+        recovered: q.recovered,
+      });
     }
     const n = this.recovered.length;
-    if (n > 0) log(`resuming ${n} undelivered alert deliver${n === 1 ? 'y' : 'ies'} from ${this.outbox.dir}`);
+    if (n > 0) log(`resuming ${n} undelivered alert deliver${n === 1 ? 'y' : 'ies'} from ${this.outbox.dir}`, { level: 'info', resumed: n, outboxDir: this.outbox.dir });
     this.dispatcher.enqueue(this.recovered);
   }
 
@@ -197,7 +210,7 @@ export class OutboxQueue {
   /** Waits up to `deadlineMs` for every job to be done, then stops sending; says what is left. */
   async drain(deadlineMs: number): Promise<void> {
     const drained = await this.dispatcher.drain(deadlineMs);
-    if (!drained) this.log(`${this.outbox.pending} alert deliveries not done before the deadline: they stay in ${this.outbox.dir} and resume on the next start`);
+    if (!drained) this.log(`${this.outbox.pending} alert deliveries not done before the deadline: they stay in ${this.outbox.dir} and resume on the next start`, { pending: this.outbox.pending, outboxDir: this.outbox.dir });
   }
 
   /** Stops sending for good and releases the outbox (what is left stays there for the next start). */

@@ -1,5 +1,12 @@
 /** What the delivery module's parts agree on: the sink port, send results, and the alert as delivered. */
+import type { LogLevel } from '../log/logger.js';
 import type { Alert } from '../pipeline/alert.js';
+
+/**
+ * A delivery log line: the message and its fields (`sink`, `attempt`, `error`...); `level` defaults to warn. The
+ * handoff masks the config's secrets in both before the line reaches the logger (src/log/logger.ts).
+ */
+export type DeliveryLog = (msg: string, fields?: { level?: LogLevel; [field: string]: unknown }) => void;
 
 /** An alert on its way to a sink: redacted for its route, maybe with a suppression count (and `truncated`, from Alert). */
 export interface DeliveredAlert extends Alert {

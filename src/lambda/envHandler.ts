@@ -17,7 +17,8 @@ import { formatProblem, loadRules, rulesFailedMessage } from '../rules/index.js'
 import { isError as isErrorProblem } from '../config/problems.js';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from '../sources/lambdaEvent.js';
 import { createHandler, defaultHandoff, type CommonDeps, type KinesisHandler, type LambdaContext } from './handler.js';
-import { jsonLog, logLines } from './logging.js';
+import { jsonLog } from './logging.js';
+import { sdkNodeNote } from '../aws/nodeSupport.js';
 import { checkLambdaEnv, invalidLambdaEnvMessage, lambdaDeliveryConfig, rulePaths as rulePathsOf } from './settings.js';
 import { formatFileProblem } from '../config/problems.js';
 
@@ -47,11 +48,14 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
   let delivery: DeliveryHandoff | undefined;
   const init = async (): Promise<KinesisHandler> => {
     const env = opts.env ?? process.env;
-    const log = jsonLog(opts.logOut ?? process.stdout);
     const failures: string[] = [];
     // Every DASGUARD_* variable, checked at once (a misspelt one is a warning); its errors are reported with the
     // rules' and the delivery config's, in one failure.
     const checked = checkLambdaEnv(env);
+    // DASGUARD_LOG_LEVEL when it checked (else the default: its problem is logged below).
+    const log = jsonLog(opts.logOut ?? process.stdout, checked.partial.logLevel);
+    const note = sdkNodeNote();
+    if (note) log({ level: 'debug', msg: note });
     const envErrors = checked.problems.filter(isErrorProblem);
     for (const p of checked.problems.filter((q) => !isErrorProblem(q))) log({ level: 'warn', msg: 'environment warning', problem: formatFileProblem(p) });
     if (envErrors.length > 0) {
@@ -93,7 +97,10 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
       delivery = await DeliveryHandoff.open(config, {
         outboxDir: checked.settings.outboxDir,
         stdout: opts.stdout ?? process.stdout,
-        stderr: logLines(log),
+        // Delivery log lines are JSON log lines; delivery-failure alerts are JSON Lines on stdout, as the others.
+        log,
+        stderr: opts.stdout ?? process.stdout,
+        failureFormat: 'jsonl',
       });
     }
     log({

@@ -38,7 +38,11 @@ export function terminalLines(s: string): string {
 
 /** One line of JSON for a terminal or a log pipeline: no raw control, separator or bidi character. */
 export function jsonLine(value: unknown): string {
-  const text = JSON.stringify(value);
+  return inertJson(JSON.stringify(value));
+}
+
+/** JSON text (JSON.stringify's, or a logger's) with what JSON leaves raw as `\uXXXX` escapes: the same value, inert text. */
+export function inertJson(text: string): string {
   JSON_UNSAFE.lastIndex = 0;
   if (!JSON_UNSAFE.test(text)) return text;
   return text.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -551,7 +551,8 @@ test('settings are layered in one place: flag over dasguard.yaml over default; t
   assert.equal(outboxDir({ flag: 'x', file: 'y' }), 'x');
   assert.equal(outboxDir({ file: 'y' }), 'y');
   assert.equal(outboxDir({}), DEFAULT_OUTBOX_DIR);
-  // the CLI reads no DASGUARD_* variable: every one is defined once, in the Lambda's spec
+  // no layered setting reads a DASGUARD_* variable: every one is defined once, in the Lambda's spec (the one the CLI
+  // reads too, DASGUARD_LOG_LEVEL, is the logger's name, which that spec uses)
   assert.deepEqual(Object.values(SETTINGS).filter((s) => 'env' in s), []);
   assert.equal((await readFile('src/config/layers.ts', 'utf8')).match(/['"]DASGUARD_[A-Z_]+['"]/g), null, 'layers.ts names no variable');
   // --redaction is checked like every one-of flag; DASGUARD_REDACTION (the Lambda's) by its spec, over the same
@@ -725,7 +726,7 @@ test('--slack-webhook-url alone: alerts go to Slack AND still print on stdout (r
     { env },
   );
   assert.equal(watch.code, 0, watch.stderr);
-  assert.match(watch.stdout, /^HIGH +\S+ das-loss-window /m);
+  assert.match(watch.stdout, /^\S+ HIGH +das-loss-window /m);
   assert.equal(hook.received.filter((r) => r.path === '/watch').length, 1);
   assert.match(watch.stderr, /delivery: \d+ deliveries done/);
   assert.match((await runCli(['watch', '--help'])).stdout, /--config PATH[\s\S]*--sns-topic-arn ARN[\s\S]*--slack-webhook-url U/);

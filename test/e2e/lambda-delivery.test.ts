@@ -238,15 +238,24 @@ describe('Lambda handler: alert delivery', () => {
     denied.failNext(1000, 'AuthorizationError', 403);
     setEnv({ AWS_ENDPOINT_URL_SNS: denied.url });
     try {
-      const { h, logOut } = envHandler({ DASGUARD_SNS_TOPIC_ARN: TOPIC, DASGUARD_OUTBOX_DIR: join(work, 'outbox-3') });
+      const { h, out, logOut } = envHandler({ DASGUARD_SNS_TOPIC_ARN: TOPIC, DASGUARD_OUTBOX_DIR: join(work, 'outbox-3') });
       const res = await h({ Records: records }, context(30_000));
       assert.deepEqual(res, { batchItemFailures: sequences.map((itemIdentifier) => ({ itemIdentifier })) });
       const logs = logOut.lines();
       const failure = logs.find((l) => l.msg === 'alerts not delivered: records reported for retry')!;
       assert.equal(failure.deadLettered, sequences.length);
       assert.equal(failure.pendingAtDeadline, 0);
-      assert.ok(logs.some((l) => l.msg === 'delivery' && /AuthorizationError/.test(String(l.detail))), 'the sink error is logged');
-      assert.ok(logs.some((l) => l.msg === 'delivery' && /dasguard\.delivery-failed/.test(String(l.detail))), 'the fallback alert is in the log');
+      // Delivery's log lines are JSON log lines with their fields, not text turned into JSON.
+      const retrying = logs.find((l) => l.component === 'delivery' && l.level === 'warn' && /retrying/.test(String(l.msg)))!;
+      assert.ok(retrying, 'the sink error is logged');
+      assert.equal(retrying.sink, 'cli-sns');
+      assert.match(String(retrying.error), /AuthorizationError/);
+      assert.equal(typeof retrying.attempt, 'number');
+      const dead = logs.find((l) => l.component === 'delivery' && l.level === 'error' && l.deadLetters !== undefined)!;
+      assert.ok(dead, 'the dead letter is logged');
+      assert.equal(dead.sink, 'cli-sns');
+      // the delivery-failure alert (no fallbackSink): a JSON Lines alert on stdout, beside the others
+      assert.ok(out.lines().some((a) => a.ruleId === 'dasguard.delivery-failed'), 'the fallback alert is on stdout');
       assert.equal(denied.messages.length, 0);
     } finally {
       setEnv({ AWS_ENDPOINT_URL_SNS: sns.url });

@@ -480,7 +480,7 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
     const original = process.stdout.write.bind(process.stdout);
     // Only the handler's JSON lines are kept; anything else (the test runner's own output) passes through.
     process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      if (typeof chunk === 'string' && chunk.startsWith('{"time"')) {
+      if (typeof chunk === 'string' && chunk.startsWith('{"level"') && chunk.includes('"service":"dasguard"')) {
         written.push(chunk);
         return true;
       }

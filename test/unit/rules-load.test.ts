@@ -4,6 +4,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatProblem, loadRules, loadRuleTexts, type Problem } from '../../src/rules/index.js';
+import type { CompiledRuleSet } from '../../src/rules/RuleSet.js';
 
 function load(files: Record<string, string>): { ok: boolean; problems: Problem[]; lines: string[] } {
   const { ruleSet, problems } = loadRuleTexts(Object.entries(files).map(([file, text]) => ({ file, text })));
@@ -217,7 +218,7 @@ test("an RDS event's own `date` is its date, in messages and conditions (not the
   const ev = { eventId: 'RDS-EVENT-0180', sourceIdentifier: 'prod', message: 'stopped', date: '2026-12-02T19:57:26.134Z' };
   assert.deepEqual(ruleSet.evaluate(ev, 'rds-event').map((m) => m.message), ['stopped at 2026-12-02T19:57:26.134Z']);
   // the json-rules-engine reference agrees
-  const { events } = await ruleSet.referenceEngine('rds-event').run(ev);
+  const { events } = await (ruleSet as CompiledRuleSet).referenceEngine('rds-event').run(ev);
   assert.deepEqual(events.map((e) => e.type), ['stopped']);
   // and the bundled das-stream-stopped rule names the time
   const pack = await loadRules(['rules']);

@@ -1,12 +1,12 @@
 /**
- * src/commands/runLogger.ts, what `dasguard run` writes about itself on stderr: JSON lines to a pipe or file; on a
- * terminal readable lines and a status line refreshed in place, erased before any other line (its own or a
- * delivery warning through clearingStream), so lines never run together.
+ * src/commands/runLogger.ts, what `dasguard run` writes about itself on stderr (through the one logger): JSON lines
+ * to a pipe or file; on a terminal readable lines and a status line refreshed in place, erased before any other line
+ * (its own, or another writer's through `wrap`) and drawn again after it, so lines never run together.
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { clearingStream, runLogger } from '../../src/commands/runLogger.js';
+import { runLogger } from '../../src/commands/runLogger.js';
 import type { ConsumerStats } from '../../src/consumer/types.js';
 import { PipelineStats } from '../../src/pipeline/PipelineStats.js';
 
@@ -35,10 +35,11 @@ describe('runLogger', () => {
     const lines = err.text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 2);
     assert.deepEqual({ ...lines[0], time: undefined }, { time: undefined, level: 'warn', msg: 'slow', shard: 'a' });
+    assert.match(String(lines[0]!.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.equal(lines[1]!.msg, 'status');
     assert.equal(lines[1]!.kmsCalls, 3);
     assert.deepEqual(lines[1]!.shards, [{ shardId: 'shardId-000000000001', state: 'reading', lagMs: 1500, sequenceNumber: '42' }]);
-    assert.equal(clearingStream(err.stream, log.clear), err.stream, 'no wrapper without a terminal');
+    assert.equal(log.wrap(err.stream), err.stream, 'no wrapper without a terminal');
   });
 
   it('a terminal: a status line, erased before the next entry and before other writers; escapes are made safe', () => {
@@ -46,12 +47,14 @@ describe('runLogger', () => {
     const log = runLogger(err.stream);
     log.status('s1', stats, { at: Date.now() - 1000, events: 0 });
     assert.match(err.text(), /^1,200 records, 3,400 events \(\d[\d,]*\/s\), 2 alerts, 1 quarantined, 3 KMS calls \| lag #1:1\.5s$/);
+    const status = err.text();
     log.entry({ level: 'info', msg: 'stopped\x1b[31m', records: 3 });
-    assert.ok(err.text().endsWith('\r\x1b[2Kdasguard: stopped\\x1b[31m  records=3\n'), JSON.stringify(err.text()));
-    log.status('s1', stats, { at: Date.now() - 1000, events: 0 });
-    clearingStream(err.stream, log.clear).write('delivery: warn\n');
-    assert.ok(err.text().endsWith('\r\x1b[2Kdelivery: warn\n'), JSON.stringify(err.text()));
+    assert.equal(err.text(), `${status}\r\x1b[2Kdasguard: stopped\\x1b[31m  records=3\n${status}`, 'erased, the line, the status drawn again');
+    log.wrap(err.stream).write('an alert\n');
+    assert.ok(err.text().endsWith(`\r\x1b[2Kan alert\n${status}`), JSON.stringify(err.text()));
     log.clear();
-    assert.ok(err.text().endsWith('delivery: warn\n'), 'nothing to erase once cleared');
+    assert.ok(err.text().endsWith(`an alert\n${status}\r\x1b[2K`), 'cleared for good');
+    log.entry({ level: 'warn', msg: 'after' });
+    assert.ok(err.text().endsWith('\r\x1b[2Kdasguard: warn: after\n'), 'nothing drawn again once cleared');
   });
 });
