@@ -147,23 +147,23 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
       const file = join(dir, `${stream}-${perRecord}.jsonl`);
       writeFileSync(file, envelopes.map((e, i) => JSON.stringify({ StreamName: stream, ShardId: 'shardId-000000000000', SequenceNumber: String(i + 1), Data: Buffer.from(e).toString('base64') })).join('\n') + '\n');
 
-      const runFloor = async () => {
+      const runFloor = async (from: number, to: number) => {
         let n = 0;
-        for (let i = 0; i < pieces.length; i++) n += await floorRecord(pieces[i]!, dataKeys[i]!);
+        for (let i = from; i < to; i++) n += await floorRecord(pieces[i]!, dataKeys[i]!);
         return n;
       };
-      const runDecode = async () => {
+      const runDecode = async (from: number, to: number) => {
         let n = 0;
-        for (const env of envelopes) n += (await decodeRecord(env, { keys, resourceId: PG.clusterId })).events.length;
+        for (let i = from; i < to; i++) n += (await decodeRecord(envelopes[i]!, { keys, resourceId: PG.clusterId })).events.length;
         return n;
       };
-      const runPool = async (pool: DecryptPool) => {
+      const runPool = (pool: DecryptPool) => async (from: number, to: number) => {
         const decrypt = (m: Uint8Array, k: Uint8Array) => pool.decrypt(m, k);
-        let next = 0;
+        let next = from;
         const counts = await Promise.all(
           Array.from({ length: POOL_CONCURRENCY }, async () => {
             let n = 0;
-            while (next < envelopes.length) n += (await decodeRecord(envelopes[next++]!, { keys, resourceId: PG.clusterId, decrypt })).events.length;
+            while (next < to) n += (await decodeRecord(envelopes[next++]!, { keys, resourceId: PG.clusterId, decrypt })).events.length;
             return n;
           }),
         );
@@ -174,24 +174,29 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
         const code = await cliMain(['replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra], io);
         if (code !== 0) throw new Error(`bench: replay ${extra.join(' ')} exited ${code}`);
       };
-      // Warm-up of every path (JIT, workers started), then one timed pass each, the floor and decode interleaved.
-      check('floor', await runFloor());
-      check('decode', await runDecode());
-      for (const pool of pools.values()) check('pool', await runPool(pool));
+      // Warm-up of every path (JIT, workers started). Then the floor, decode and the pools take turns on blocks of
+      // records (the first of each block rotating), so that a change of load on a shared machine hits them alike.
+      const paths = [runFloor, runDecode, ...[...pools.values()].map(runPool)];
+      for (const run of paths) check('warm-up', await run(0, records));
       await replay(['--workers', '2']);
-      let n = 0;
-      const floorSecs = await seconds(async () => (n = await runFloor()));
-      check('floor', n);
-      const decodeSecs = await seconds(async () => (n = await runDecode()));
-      check('decode', n);
-      const poolSecs: number[] = [];
-      for (const pool of pools.values()) {
-        poolSecs.push(await seconds(async () => (n = await runPool(pool))));
-        check('pool', n);
+      const block = Math.max(POOL_CONCURRENCY * 2, Math.ceil(records / 20));
+      const secs = paths.map(() => 0);
+      const counted = paths.map(() => 0);
+      for (let from = 0, turn = 0; from < records; from += block, turn++) {
+        for (let k = 0; k < paths.length; k++) {
+          const j = (k + turn) % paths.length;
+          secs[j]! += await seconds(async () => (counted[j]! += await paths[j]!(from, Math.min(records, from + block))));
+        }
       }
-      const replaySecs = await seconds(() => replay([]));
-      const replayWorkerSecs: number[] = [];
-      for (const w of WORKERS) replayWorkerSecs.push(await seconds(() => replay(['--workers', String(w)])));
+      counted.forEach((n) => check('timed pass', n));
+      const [floorSecs, decodeSecs, ...poolSecs] = secs as [number, number, ...number[]];
+      // replay: the whole file each time, main thread and --workers 1, 2, twice (the second round in reverse order).
+      const replays = [[], ...WORKERS.map((w) => ['--workers', String(w)])];
+      const replayTotals = replays.map(() => 0);
+      for (const order of [[0, 1, 2], [2, 1, 0]]) {
+        for (const j of order) replayTotals[j]! += await seconds(() => replay(replays[j]!));
+      }
+      const [replaySecs, ...replayWorkerSecs] = replayTotals.map((t) => t / 2) as [number, ...number[]];
 
       const label = `${fmt(perRecord)} events/record`;
       decodeEventsPerSec.push(total / decodeSecs);
