@@ -2,20 +2,16 @@
  * `npm run bench`: throughput figures, each next to its reference measured in the same run.
  *  1. Payload decryption: the stock @aws-crypto/client-node decrypt vs dasguard's decryptPayload (native
  *     node:crypto fast path), on the same ESDK messages (suite 0x0378, signed), for records of 10 and 100 events.
- *  2. The whole decode path (envelope, data key, decrypt, gunzip, parse, normalise): records/s and events/s, on the
- *     main thread and with a DecryptPool of 2 workers (`--workers 2`); then `dasguard replay` of a large file, both ways.
+ *     Then the whole decode path (envelope, data key, decrypt, gunzip, parse, normalise): records/s and events/s.
+ *  2. (bench/floor.ts; alone: `npm run bench -- decode`) for records of 10, 100 and 1,000 events: the primitives'
+ *     floor (key import, ECDSA verify, HKDF, AES-GCM, gunzip, JSON.parse), the decode path and `dasguard replay` as a
+ *     share of it, on one core; then decode and replay with --workers 1 and 2 against the main thread.
  *  3. Rule evaluation with the baseline pack: naive json-rules-engine Engine.run per event vs the compiled RuleSet;
  *     then the pack with its correlations in record order (vs the decode rate) and the state's memory per 1M groups.
  *  4. The live consumer (bench/consumer.ts): put -> alert latency (p50/p99) and backlog drain, run vs replay.
  * One process, one core for the work (Node's main thread). Figures vary with the machine: compare within a run.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { DecryptPool } from '../src/codec/DecryptPool.js';
-import { main as cliMain } from '../src/cli.js';
 import { encodeRecord } from '../src/codec/encode.js';
 import { decodeRecord } from '../src/codec/decode.js';
 import { decryptPayload, stockDecryptPayload } from '../src/codec/payload.js';
@@ -25,12 +21,11 @@ import { PG, benchRecords } from '../scripts/sampleData.js';
 import { benchCorrelations, benchRules, memoryRow } from './rules.js';
 import { benchDelivery } from './delivery.js';
 import { benchConsumer } from './consumer.js';
+import { benchFloor, FLOOR_NOTES, WORKER_NOTES } from './floor.js';
 
 const RATE_NOTE = 'steady 20 records/s';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 2000);
-/** Records decoded at once with the pool (replay's default --concurrency). */
-const POOL_CONCURRENCY = 16;
 
 interface Prepared {
   envelopes: Uint8Array[];
@@ -71,9 +66,6 @@ async function main(): Promise<void> {
   /** The main thread's decode rate (events/s) per record size: what rule evaluation must stay >= 10x of. */
   const decodeEventsPerSec: number[] = [];
   const rows: string[][] = [['case', 'stock SDK msg/s', 'native msg/s', 'speed-up', 'decode records/s', 'decode events/s', 'avg record bytes']];
-  const poolRows: string[][] = [['decode path', 'main thread records/s', '--workers 2 records/s', '--workers 2 events/s', 'speed-up']];
-  const pool = new DecryptPool({ workers: 2 });
-  const poolDecrypt = (m: Uint8Array, k: Uint8Array) => pool.decrypt(m, k);
   for (const per of [10, 100]) {
     const p = await prepare(per, keys);
     // Warm-up, and a check that both paths agree on the plaintext.
@@ -94,25 +86,6 @@ async function main(): Promise<void> {
       for (const env of p.envelopes) events += (await decodeRecord(env, { keys, resourceId: PG.clusterId })).events.length;
     });
     if (events !== p.events) throw new Error(`decoded ${events} events, expected ${p.events}`);
-    // Same records through the pool, POOL_CONCURRENCY at a time (as drive() does), after a warm-up.
-    const decodeAll = async (envs: Uint8Array[]): Promise<number> => {
-      let next = 0;
-      const counts = await Promise.all(
-        Array.from({ length: POOL_CONCURRENCY }, async () => {
-          let n = 0;
-          while (next < envs.length) n += (await decodeRecord(envs[next++]!, { keys, resourceId: PG.clusterId, decrypt: poolDecrypt })).events.length;
-          return n;
-        }),
-      );
-      return counts.reduce((a, b) => a + b, 0);
-    };
-    await decodeAll(p.envelopes.slice(0, 100));
-    let pooledEvents = 0;
-    const pooled = await timeIt(async () => {
-      pooledEvents = await decodeAll(p.envelopes);
-    });
-    if (pooledEvents !== p.events) throw new Error(`decoded ${pooledEvents} events with --workers 2, expected ${p.events}`);
-    poolRows.push([`${per} events/record`, fmt(p.envelopes.length / decode), fmt(p.envelopes.length / pooled), fmt(pooledEvents / pooled), `${(decode / pooled).toFixed(2)}x`]);
     const bytes = p.envelopes.reduce((s, e) => s + e.length, 0) / p.envelopes.length;
     decodeEventsPerSec.push(events / decode);
     rows.push([
@@ -125,15 +98,10 @@ async function main(): Promise<void> {
       fmt(bytes),
     ]);
   }
-  await pool.close();
   printTable(rows);
   console.log('\nstock = @aws-crypto/client-node decrypt() alone; native = decryptPayload() alone (same messages, verified');
   console.log('signatures); decode = envelope + local data key + decrypt + gunzip + JSON + normalise, one record at a time.\n');
-  printTable(poolRows);
-  console.log(`\n--workers 2: decrypt + gunzip in a DecryptPool of 2 worker threads, ${POOL_CONCURRENCY} records in flight; parse and`);
-  console.log('normalise on the main thread. Same records as above.\n');
-  printTable(await benchReplayFile());
-  console.log('');
+  await printFloor();
 
   const r = await benchRules();
   printTable([
@@ -172,38 +140,13 @@ async function main(): Promise<void> {
   ]);
 }
 
-/** `dasguard replay FILE --output jsonl` (baseline rules, demo key) on one large file, without and with --workers 2. */
-async function benchReplayFile(): Promise<string[][]> {
-  const keys = LocalKeyProvider.fromFile('samples/demo-master-key.json');
-  const dir = mkdtempSync(join(tmpdir(), 'dasguard-bench-'));
-  const stream = `aws-rds-das-${PG.clusterId}`;
-  const file = join(dir, `${stream}.jsonl`);
-  const lines: string[] = [];
-  let events = 0;
-  for (const [i, r] of benchRecords(RECORDS, 10, 11).entries()) {
-    const env = await encodeRecord(r, { resourceId: PG.clusterId, version: PG.version, wrapper: keys });
-    events += r.databaseActivityEventList.length;
-    lines.push(JSON.stringify({ StreamName: stream, ShardId: 'shardId-000000000000', SequenceNumber: String(i + 1), Data: Buffer.from(env).toString('base64') }));
-  }
-  writeFileSync(file, lines.join('\n') + '\n');
-  const replay = async (extra: string[]): Promise<number> => {
-    const sink = new Writable({ write: (_c, _e, cb) => cb() });
-    const io = { stdout: sink, stderr: new PassThrough().resume() as unknown as NodeJS.WriteStream, stdin: Readable.from([]), env: { NO_COLOR: '1' } };
-    const code = await cliMain(['replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra], io);
-    if (code !== 0) throw new Error(`replay ${extra.join(' ')} exited ${code}`);
-    return 0;
-  };
-  try {
-    await replay(['--workers', '2']); // warm-up
-    const single = await timeIt(() => replay([]).then(() => undefined));
-    const pooled = await timeIt(() => replay(['--workers', '2']).then(() => undefined));
-    return [
-      ['replay of one file (baseline rules)', 'records', 'events', 'main thread events/s', '--workers 2 events/s', 'speed-up'],
-      ['10 events/record', fmt(RECORDS), fmt(events), fmt(events / single), fmt(events / pooled), `${(single / pooled).toFixed(2)}x`],
-    ];
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** The decode path and replay next to the primitives' floor, and their scaling with --workers 1, 2 (bench/floor.ts). */
+async function printFloor(): Promise<void> {
+  const f = await benchFloor();
+  printTable(f.floor);
+  console.log(`\n${FLOOR_NOTES.join('\n')}\n`);
+  printTable(f.workers);
+  console.log(`\n${WORKER_NOTES.join('\n')}\n`);
 }
 
 function printTable(rows: string[][]): void {
@@ -214,4 +157,10 @@ function printTable(rows: string[][]): void {
   }
 }
 
-await main();
+// `npm run bench -- decode`: the floor, decode, replay and workers rows alone.
+if (process.argv[2] === 'decode') {
+  console.log(`dasguard bench (decode rows only): node ${process.version}\n`);
+  await printFloor();
+} else {
+  await main();
+}

@@ -10,12 +10,11 @@ import type { CipherGCMTypes } from 'node:crypto';
 import { PoisonReason, PoisonRecordError } from '../errors.js';
 
 export interface SignatureSpec {
-  readonly curve: 'prime256v1' | 'secp384r1';
+  /** The curve's WebCrypto name: the compressed point is imported as a WebCrypto 'raw' key (esdkNative.ts). */
+  readonly namedCurve: 'P-256' | 'P-384';
   readonly hash: 'sha256' | 'sha384';
   /** byte length of the compressed public point */
   readonly compressedLength: number;
-  /** DER SubjectPublicKeyInfo prefix for an uncompressed point on this curve */
-  readonly spkiPrefix: Buffer;
 }
 
 export interface NativeSuite {
@@ -26,18 +25,8 @@ export interface NativeSuite {
   readonly signature: SignatureSpec | undefined;
 }
 
-const P256: SignatureSpec = {
-  curve: 'prime256v1',
-  hash: 'sha256',
-  compressedLength: 33,
-  spkiPrefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
-};
-const P384: SignatureSpec = {
-  curve: 'secp384r1',
-  hash: 'sha384',
-  compressedLength: 49,
-  spkiPrefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
-};
+const P256: SignatureSpec = { namedCurve: 'P-256', hash: 'sha256', compressedLength: 33 };
+const P384: SignatureSpec = { namedCurve: 'P-384', hash: 'sha384', compressedLength: 49 };
 
 const SUITES: ReadonlyMap<number, NativeSuite> = new Map(
   (

@@ -75,7 +75,7 @@ export async function stockDecryptPayload(message: Uint8Array, dataKey: Uint8Arr
 export async function decryptPayload(message: Uint8Array, dataKey: Uint8Array): Promise<Uint8Array> {
   let plaintext: Uint8Array | undefined;
   try {
-    plaintext = decryptEsdkNative(message, dataKey);
+    plaintext = await decryptEsdkNative(message, dataKey);
   } catch (err) {
     if (err instanceof PoisonRecordError) throw err;
     throw new PoisonRecordError(PoisonReason.payloadDecrypt, `payload decryption failed: ${errorMessage(err)}`, {

@@ -4,6 +4,7 @@ import {
   createCipheriv,
   createECDH,
   createPrivateKey,
+  ECDH,
   hkdfSync,
   randomBytes,
   sign,
@@ -126,7 +127,7 @@ function gcm(key: Buffer, iv: Buffer, aad: Buffer, clear: Buffer): Buffer {
  * which the JavaScript SDK cannot produce, and the encryption context serialized in the order given (the
  * public key entry's value is filled in). The unwrap AAD is the context exactly as serialized.
  */
-function craftSingleBlock(plaintext: Buffer, key: Buffer, context: [string, string][]): Buffer {
+function craftSingleBlock(plaintext: Buffer, key: Buffer, context: [string, string][], publicKeyOverride?: string): Buffer {
   const ecdh = createECDH('secp384r1');
   ecdh.generateKeys();
   const pub = ecdh.getPublicKey();
@@ -140,7 +141,7 @@ function craftSingleBlock(plaintext: Buffer, key: Buffer, context: [string, stri
     },
     format: 'jwk',
   });
-  const publicKey = ecdh.getPublicKey(undefined, 'compressed').toString('base64');
+  const publicKey = publicKeyOverride ?? ecdh.getPublicKey(undefined, 'compressed').toString('base64');
   const entries = context.map(([k, v]) => [k, k === 'aws-crypto-public-key' ? publicKey : v]);
   const ec = Buffer.concat([
     u16(entries.length),
@@ -188,7 +189,7 @@ describe('payload crypto', () => {
     for (const size of sizes) {
       const plaintext = randomBytes(size);
       const message = await encryptPayload(plaintext, dataKey);
-      const native = decryptEsdkNative(message, dataKey);
+      const native = await decryptEsdkNative(message, dataKey);
       assert.ok(native, `native path handled a ${size}-byte payload`);
       assert.deepEqual(native, plaintext, `native, ${size} bytes`);
       assert.deepEqual(Buffer.from(await stockDecryptPayload(message, dataKey)), plaintext, `stock, ${size} bytes`);
@@ -204,7 +205,7 @@ describe('payload crypto', () => {
         const message = await sdkEncrypt(plaintext, { frameLength });
         const stock = Buffer.from(await stockDecryptPayload(message, dataKey));
         assert.deepEqual(stock, plaintext);
-        assert.deepEqual(decryptEsdkNative(message, dataKey), stock, `frame ${frameLength}, size ${size}`);
+        assert.deepEqual(await decryptEsdkNative(message, dataKey), stock, `frame ${frameLength}, size ${size}`);
       }
     }
   });
@@ -214,7 +215,7 @@ describe('payload crypto', () => {
       const plaintext = randomBytes(size);
       const message = craftSingleBlock(plaintext, dataKey, [['aws-crypto-public-key', '']]);
       assert.deepEqual(Buffer.from(await stockDecryptPayload(message, dataKey)), plaintext);
-      assert.deepEqual(decryptEsdkNative(message, dataKey), plaintext);
+      assert.deepEqual(await decryptEsdkNative(message, dataKey), plaintext);
       const tampered = flip(message, message.length - 120);
       assert.match(await bothReject(tampered), /failed authentication|signature/);
     }
@@ -228,6 +229,26 @@ describe('payload crypto', () => {
     // Unsorted: the SDK unwraps with the sorted context as AAD, which is not what was authenticated.
     const unsorted = craftSingleBlock(plaintext, dataKey, [['zone', 'x'], ['aws-crypto-public-key', ''], ['a', '1']]);
     await bothReject(unsorted);
+  });
+
+  it('rejects a signing key that is not a point of the curve, in both implementations', async () => {
+    // 0x02 + x: an x with no y on P-384 (found by trial), and an x past the field prime (all ones).
+    let offCurve: Buffer | undefined;
+    while (offCurve === undefined) {
+      const candidate = Buffer.concat([Buffer.from([0x02]), randomBytes(48)]);
+      try {
+        ECDH.convertKey(candidate, 'secp384r1');
+      } catch {
+        offCurve = candidate;
+      }
+    }
+    const pastPrime = Buffer.concat([Buffer.from([0x03]), Buffer.alloc(48, 0xff)]);
+    for (const point of [offCurve, pastPrime]) {
+      const message = craftSingleBlock(randomBytes(100), dataKey, [['aws-crypto-public-key', '']], point.toString('base64'));
+      assert.match(await bothReject(message), /the signing public key in the encryption context is not a valid curve point/);
+    }
+    const short = craftSingleBlock(randomBytes(100), dataKey, [['aws-crypto-public-key', '']], randomBytes(33).toString('base64'));
+    assert.match(await bothReject(short), /is 33 bytes, not 49/);
   });
 
   describe('rejects tampering, in both implementations, with a message saying what failed', () => {
@@ -330,7 +351,7 @@ describe('payload crypto', () => {
     for (const [suiteId, path] of cases) {
       const plaintext = randomBytes(5000);
       const message = await sdkEncrypt(plaintext, { suiteId });
-      const native = decryptEsdkNative(message, dataKey);
+      const native = await decryptEsdkNative(message, dataKey);
       if (path === 'native') assert.deepEqual(native, plaintext, `suite ${suiteId.toString(16)} native`);
       else assert.equal(native, undefined, `suite ${suiteId.toString(16)} is left to the SDK`);
       assert.deepEqual(Buffer.from(await decryptPayload(message, dataKey)), plaintext, `suite ${suiteId.toString(16)}`);

@@ -1,0 +1,226 @@
+/**
+ * The decode path next to its hardware floor, in one run, for records of 10, 100 and 1,000 events:
+ *  - floor: the primitives alone, on the same ESDK messages and data keys: signing key import + ECDSA P-384 verify,
+ *    data key unwrap (AES-GCM) + HKDF + header auth + every frame (AES-GCM), gunzip, JSON.parse. Offsets are read
+ *    before the clock starts; nothing is checked, normalised or copied that the primitives do not need.
+ *  - decode: decodeRecord() of the same records (envelope, local data key, decryptPayload, gunzip, parse,
+ *    normalise), one record at a time on the main thread; then with a DecryptPool of 1 and 2 workers (16 records
+ *    in flight, as replay does).
+ *  - replay: `dasguard replay FILE --output jsonl` (baseline rules, demo key) of the same number of records,
+ *    on the main thread and with --workers 1 and 2.
+ * events/s per core: a main-thread figure uses one core; a --workers N figure is divided by min(N + 1, cores)
+ * (the main thread works too). `npm run bench -- decode` runs this section alone.
+ */
+import { createDecipheriv, hkdfSync, KeyObject, verify, webcrypto } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { main as cliMain } from '../src/cli.js';
+import { DecryptPool } from '../src/codec/DecryptPool.js';
+import { decodeRecord } from '../src/codec/decode.js';
+import { encodeRecord } from '../src/codec/encode.js';
+import { parseEsdkHeader } from '../src/codec/esdkHeader.js';
+import { encryptionContextFor } from '../src/keys/KeyProvider.js';
+import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
+import { PG, benchRecords } from '../scripts/sampleData.js';
+
+/** Records per case: about the same work per case whatever the record size. */
+const SIZES: readonly { perRecord: number; records: number }[] = [
+  { perRecord: 10, records: Number(process.env.BENCH_RECORDS ?? 2000) },
+  { perRecord: 100, records: Math.ceil(Number(process.env.BENCH_RECORDS ?? 2000) / 2) },
+  { perRecord: 1000, records: Math.ceil(Number(process.env.BENCH_RECORDS ?? 2000) / 10) },
+];
+const POOL_CONCURRENCY = 16;
+const WORKERS = [1, 2] as const;
+const CORES = availableParallelism();
+const P384_RAW = { name: 'ECDSA', namedCurve: 'P-384' } as const;
+
+/** One message cut into what the primitives take (views of the message). */
+interface Pieces {
+  compressedKey: Buffer;
+  signed: Buffer;
+  signature: Buffer;
+  unwrap: { iv: Buffer; aad: Buffer; ciphertext: Buffer; tag: Buffer };
+  hkdfInfo: Buffer;
+  header: { iv: Buffer; aad: Buffer; tag: Buffer };
+  frames: { iv: Buffer; aad: Buffer; ciphertext: Buffer; tag: Buffer }[];
+}
+
+function cut(message: Uint8Array): Pieces {
+  const buf = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  const h = parseEsdkHeader(buf);
+  if (h === undefined || h.contentType !== 2 || h.candidates.length !== 1) throw new Error('bench: not a framed DAS message');
+  const { info, wrapped } = h.candidates[0]!;
+  const frames: Pieces['frames'] = [];
+  let pos = h.bodyStart;
+  for (;;) {
+    const final = buf.readUInt32BE(pos) === 0xffffffff;
+    const seq = final ? buf.readUInt32BE(pos + 4) : buf.readUInt32BE(pos);
+    const ivAt = pos + (final ? 8 : 4);
+    const length = final ? buf.readUInt32BE(ivAt + 12) : h.frameLength;
+    const contentAt = ivAt + 12 + (final ? 4 : 0);
+    const aad = Buffer.alloc(16 + (final ? 34 : 28) + 12);
+    h.messageId.copy(aad);
+    aad.write(final ? 'AWSKMSEncryptionClient Final Frame' : 'AWSKMSEncryptionClient Frame', 16);
+    aad.writeUInt32BE(seq, aad.length - 12);
+    aad.writeUInt32BE(length, aad.length - 4);
+    frames.push({ iv: buf.subarray(ivAt, ivAt + 12), aad, ciphertext: buf.subarray(contentAt, contentAt + length), tag: buf.subarray(contentAt + length, contentAt + length + 16) });
+    pos = contentAt + length + 16;
+    if (final) break;
+  }
+  return {
+    compressedKey: Buffer.from(h.publicKeyB64!, 'base64'),
+    signed: buf.subarray(0, pos),
+    signature: buf.subarray(pos + 2),
+    unwrap: { iv: info.subarray(15), aad: h.unwrapAad, ciphertext: wrapped.subarray(0, 32), tag: wrapped.subarray(32) },
+    hkdfInfo: buf.subarray(2, 20),
+    header: { iv: h.headerIv, aad: buf.subarray(0, h.headerEnd), tag: h.headerTag },
+    frames,
+  };
+}
+
+function open(key: Buffer, iv: Buffer, aad: Buffer, ciphertext: Buffer, tag: Buffer): Buffer {
+  const d = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+  d.setAAD(aad);
+  d.setAuthTag(tag);
+  const clear = d.update(ciphertext);
+  d.final();
+  return clear;
+}
+
+/** The primitives of one record; returns its event count. The cheapest key import measured (bench/signingKey.ts). */
+async function floorRecord(p: Pieces, dataKey: Uint8Array): Promise<number> {
+  const key = KeyObject.from(await webcrypto.subtle.importKey('raw', p.compressedKey, P384_RAW, false, ['verify']));
+  if (!verify('sha384', p.signed, { key, dsaEncoding: 'der' }, p.signature)) throw new Error('bench: floor signature');
+  const messageKey = open(Buffer.from(dataKey.buffer, dataKey.byteOffset, dataKey.byteLength), p.unwrap.iv, p.unwrap.aad, p.unwrap.ciphertext, p.unwrap.tag);
+  const derived = Buffer.from(hkdfSync('sha384', messageKey, Buffer.alloc(0), p.hkdfInfo, 32));
+  open(derived, p.header.iv, p.header.aad, Buffer.alloc(0), p.header.tag);
+  const clear = p.frames.map((f) => open(derived, f.iv, f.aad, f.ciphertext, f.tag));
+  const json = gunzipSync(clear.length === 1 ? clear[0]! : Buffer.concat(clear));
+  return (JSON.parse(json.toString('utf8')) as { databaseActivityEventList: unknown[] }).databaseActivityEventList.length;
+}
+
+async function seconds(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const perCore = (eventsPerSec: number, workers: number): number => eventsPerSec / Math.min(workers + 1, CORES);
+
+export interface FloorTables {
+  floor: string[][];
+  workers: string[][];
+  /** decode events/s on the main thread per record size (10, 100, 1000). */
+  decodeEventsPerSec: number[];
+}
+
+export async function benchFloor(log: (line: string) => void = () => undefined): Promise<FloorTables> {
+  const keys = LocalKeyProvider.fromFile('samples/demo-master-key.json');
+  const ctx = encryptionContextFor(PG.clusterId);
+  const floor: string[][] = [['decode vs floor (one core)', 'records', 'floor events/s', 'decode events/s', 'decode / floor', 'replay events/s', 'replay / floor']];
+  const workers: string[][] = [['workers scaling', 'main thread events/s', ...WORKERS.flatMap((n) => [`--workers ${n} events/s (per core)`, 'x main'])]];
+  const decodeEventsPerSec: number[] = [];
+  const pools = new Map(WORKERS.map((n) => [n, new DecryptPool({ workers: n })]));
+  const dir = mkdtempSync(join(tmpdir(), 'dasguard-bench-floor-'));
+  try {
+    for (const { perRecord, records } of SIZES) {
+      log(`floor: preparing ${records} records of ${perRecord} events`);
+      const envelopes: Uint8Array[] = [];
+      const pieces: Pieces[] = [];
+      const dataKeys: Uint8Array[] = [];
+      for (const r of benchRecords(records, perRecord, perRecord + 1)) {
+        const env = await encodeRecord(r, { resourceId: PG.clusterId, version: PG.version, wrapper: keys });
+        envelopes.push(env);
+        const parsed = JSON.parse(Buffer.from(env).toString('utf8')) as { databaseActivityEvents: string; key: string };
+        pieces.push(cut(Buffer.from(parsed.databaseActivityEvents, 'base64')));
+        dataKeys.push(await keys.getDataKey(Buffer.from(parsed.key, 'base64'), ctx));
+      }
+      const total = records * perRecord;
+      const check = (what: string, n: number) => {
+        if (n !== total) throw new Error(`bench: ${what} gave ${n} events, expected ${total}`);
+      };
+      const stream = `aws-rds-das-${PG.clusterId}`;
+      const file = join(dir, `${stream}-${perRecord}.jsonl`);
+      writeFileSync(file, envelopes.map((e, i) => JSON.stringify({ StreamName: stream, ShardId: 'shardId-000000000000', SequenceNumber: String(i + 1), Data: Buffer.from(e).toString('base64') })).join('\n') + '\n');
+
+      const runFloor = async (from: number, to: number) => {
+        let n = 0;
+        for (let i = from; i < to; i++) n += await floorRecord(pieces[i]!, dataKeys[i]!);
+        return n;
+      };
+      const runDecode = async (from: number, to: number) => {
+        let n = 0;
+        for (let i = from; i < to; i++) n += (await decodeRecord(envelopes[i]!, { keys, resourceId: PG.clusterId })).events.length;
+        return n;
+      };
+      const runPool = (pool: DecryptPool) => async (from: number, to: number) => {
+        const decrypt = (m: Uint8Array, k: Uint8Array) => pool.decrypt(m, k);
+        let next = from;
+        const counts = await Promise.all(
+          Array.from({ length: POOL_CONCURRENCY }, async () => {
+            let n = 0;
+            while (next < to) n += (await decodeRecord(envelopes[next++]!, { keys, resourceId: PG.clusterId, decrypt })).events.length;
+            return n;
+          }),
+        );
+        return counts.reduce((a, b) => a + b, 0);
+      };
+      const replay = async (extra: string[]) => {
+        const io = { stdout: new Writable({ write: (_c, _e, cb) => cb() }), stderr: new PassThrough().resume() as unknown as NodeJS.WriteStream, stdin: Readable.from([]), env: { NO_COLOR: '1' } };
+        const code = await cliMain(['replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra], io);
+        if (code !== 0) throw new Error(`bench: replay ${extra.join(' ')} exited ${code}`);
+      };
+      // Warm-up of every path (JIT, workers started). Then the floor, decode and the pools take turns on blocks of
+      // records (the first of each block rotating), so that a change of load on a shared machine hits them alike.
+      const paths = [runFloor, runDecode, ...[...pools.values()].map(runPool)];
+      for (const run of paths) check('warm-up', await run(0, records));
+      await replay(['--workers', '2']);
+      const block = Math.max(POOL_CONCURRENCY * 2, Math.ceil(records / 20));
+      const secs = paths.map(() => 0);
+      const counted = paths.map(() => 0);
+      for (let from = 0, turn = 0; from < records; from += block, turn++) {
+        for (let k = 0; k < paths.length; k++) {
+          const j = (k + turn) % paths.length;
+          secs[j]! += await seconds(async () => (counted[j]! += await paths[j]!(from, Math.min(records, from + block))));
+        }
+      }
+      counted.forEach((n) => check('timed pass', n));
+      const [floorSecs, decodeSecs, ...poolSecs] = secs as [number, number, ...number[]];
+      // replay: the whole file each time, main thread and --workers 1, 2, twice (the second round in reverse order).
+      const replays = [[], ...WORKERS.map((w) => ['--workers', String(w)])];
+      const replayTotals = replays.map(() => 0);
+      for (const order of [[0, 1, 2], [2, 1, 0]]) {
+        for (const j of order) replayTotals[j]! += await seconds(() => replay(replays[j]!));
+      }
+      const [replaySecs, ...replayWorkerSecs] = replayTotals.map((t) => t / 2) as [number, ...number[]];
+
+      const label = `${fmt(perRecord)} events/record`;
+      decodeEventsPerSec.push(total / decodeSecs);
+      floor.push([label, fmt(records), fmt(total / floorSecs), fmt(total / decodeSecs), `${Math.round((100 * floorSecs) / decodeSecs)}%`, fmt(total / replaySecs), `${Math.round((100 * floorSecs) / replaySecs)}%`]);
+      const scale = (label2: string, mainSecs: number, secs: number[]) => [
+        `${label2}, ${label}`,
+        fmt(total / mainSecs),
+        ...WORKERS.flatMap((w, i) => [`${fmt(total / secs[i]!)} (${fmt(perCore(total / secs[i]!, w))})`, `${(mainSecs / secs[i]!).toFixed(2)}x`]),
+      ];
+      workers.push(scale('decode', decodeSecs, poolSecs), scale('replay', replaySecs, replayWorkerSecs));
+    }
+  } finally {
+    await Promise.all([...pools.values()].map((p) => p.close()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { floor, workers, decodeEventsPerSec };
+}
+
+export const FLOOR_NOTES = [
+  'floor = key import + ECDSA verify + data key unwrap + HKDF + AES-GCM (header, frames) + gunzip + JSON.parse, on the',
+  'same messages, nothing else; decode = decodeRecord() (envelope, data key, decryptPayload, gunzip, parse, normalise);',
+  'replay = dasguard replay --output jsonl with the baseline rules. All on one core (the main thread).',
+];
+export const WORKER_NOTES = [
+  `--workers N: decrypt + gunzip in a DecryptPool of N worker threads, ${POOL_CONCURRENCY} records in flight; parse, normalise`,
+  `and rules on the main thread. (per core) = events/s / min(N + 1, ${CORES} cores): the main thread works too.`,
+];
