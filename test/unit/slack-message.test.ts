@@ -80,3 +80,21 @@ test('slack: an attacker-controlled statement with ``` and <!channel> cannot bre
   assert.equal(code[0]!.split('```').length, 3, code[0]);
   assert.ok(code[0]!.includes('&lt;!channel&gt; &lt;@U123&gt;'), code[0]);
 });
+
+test('slack: a long statement of characters Slack escapes stays within its limits, cut outside an escape, fences intact', async () => {
+  const base = await sampleAlert();
+  // `<` is 4 characters once escaped: cut before escaping, this statement made a 10,000-character section that Slack
+  // refuses (the alert would never reach Slack)
+  const evil = `SELECT '${'<&>`'.repeat(2500)}'`;
+  const a: DeliveredAlert = { ...base, message: `eve ran: ${evil}`, event: { ...base.event, commandText: evil, dbUserName: '<'.repeat(3000) } };
+  const p = slackMessage(a) as Payload;
+  for (const t of mrkdwnTexts(p)) {
+    assert.ok(t.length <= 3000, `a text of ${t.length} characters`);
+    // no escape cut in half: every & starts an entity
+    assert.equal(/&(?!amp;|lt;|gt;)/.test(t), false, t.slice(-40));
+    const inside = t.startsWith('```\n') && t.endsWith('\n```') ? t.slice(4, -4) : t;
+    assert.equal(inside.includes('``'), false, `no backtick run but the block's own fences: ${t.slice(-40)}`);
+  }
+  const code = p.blocks.map((b) => b.text?.text ?? '').find((t) => t.startsWith('```'))!;
+  assert.ok(code.endsWith('…\n```'), code.slice(-20));
+});

@@ -35,6 +35,24 @@ function cut(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
+/**
+ * `esc(s)` within `max` characters: cut after escaping (an escaped `<` is 4 characters, so a statement of `<`s cut
+ * first would pass Slack's 3,000-character limit and the message be refused), never inside an escape.
+ */
+function escCut(s: string, max: number): string {
+  const full = esc(s);
+  if (full.length <= max) return full;
+  const chars = [...s];
+  let out = '';
+  for (let i = 0; i < chars.length; i++) {
+    // the same escapes as esc(), a backtick followed by another one included
+    const piece = esc(chars[i]!) + (chars[i] === '`' && chars[i + 1] === '`' ? '\u200b' : '');
+    if (out.length + piece.length > max - 1) break;
+    out += piece;
+  }
+  return `${out}…`;
+}
+
 function text(v: unknown): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   return typeof v === 'string' ? v : JSON.stringify(v);
@@ -42,7 +60,7 @@ function text(v: unknown): string | undefined {
 
 function field(label: string, v: unknown): { type: 'mrkdwn'; text: string } | undefined {
   const t = text(v);
-  return t === undefined ? undefined : { type: 'mrkdwn', text: `*${label}*\n${cut(esc(t), FIELD_MAX)}` };
+  return t === undefined ? undefined : { type: 'mrkdwn', text: `*${label}*\n${escCut(t, FIELD_MAX)}` };
 }
 
 /** What the header and fallback call the cluster: its name when known, else its id. */
@@ -73,7 +91,7 @@ export function slackMessage(a: DeliveredAlert): Record<string, unknown> {
   const title = [`${sev}`, a.ruleId, ...(cluster !== undefined ? [cluster] : [])].join(' · ');
   const blocks: Record<string, unknown>[] = [
     { type: 'header', text: { type: 'plain_text', text: cut(`${EMOJI[a.severity] ?? ''} ${title}`.trim(), HEADER_MAX), emoji: true } },
-    { type: 'section', text: { type: 'mrkdwn', text: cut(esc(withoutStatement(a.message, sql)), SECTION_MAX) } },
+    { type: 'section', text: { type: 'mrkdwn', text: escCut(withoutStatement(a.message, sql), SECTION_MAX) } },
   ];
   const fields = [
     field('User', e.dbUserName),
@@ -84,8 +102,8 @@ export function slackMessage(a: DeliveredAlert): Record<string, unknown> {
     field('Time', a.time === null ? undefined : a.time.replace('T', ' ').replace(/Z$/, ' UTC')),
   ].filter((f) => f !== undefined);
   if (fields.length > 0) blocks.push({ type: 'section', fields });
-  if (sql !== undefined) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`\n${esc(cut(sql, STATEMENT_MAX))}\n\`\`\`` } });
-  if (a.runbook !== undefined) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: cut(`*What to check:* ${esc(a.runbook)}`, SECTION_MAX) } });
+  if (sql !== undefined) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`\n${escCut(sql, STATEMENT_MAX)}\n\`\`\`` } });
+  if (a.runbook !== undefined) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*What to check:* ${escCut(a.runbook, SECTION_MAX - 20)}` } });
   const notes = [`alert ${a.id}`];
   if (a.resolves !== undefined) notes.push(`resolves ${a.resolves}`);
   const version = a.rulesVersion;
@@ -93,11 +111,11 @@ export function slackMessage(a: DeliveredAlert): Record<string, unknown> {
   if (cluster !== undefined && a.cluster?.resourceId && a.cluster.resourceId !== cluster) notes.push(a.cluster.resourceId);
   if (a.suppressedCount) notes.push(`${count(a.suppressedCount, 'similar alert')} suppressed`);
   if (a.truncated) notes.push('truncated');
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: cut(esc(notes.join(' · ')), 2000) }] });
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: escCut(notes.join(' · '), 2000) }] });
   // `text` is the notification (and what clients without blocks show): Slack reads it as mrkdwn too, so it is
   // escaped like the blocks, or an alert message could @channel everyone or hide a link. No unfurling: Slack
   // would otherwise fetch (and preview) URLs that alert text chose.
   // One line: a notification shows no more.
   const fallback = `[${sev}] ${a.ruleId}${cluster !== undefined ? ` on ${cluster}` : ''}: ${a.message}`.replace(/\s+/g, ' ');
-  return { text: cut(esc(fallback), SECTION_MAX), blocks, unfurl_links: false, unfurl_media: false };
+  return { text: escCut(fallback, SECTION_MAX), blocks, unfurl_links: false, unfurl_media: false };
 }
