@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../../src/commands/run.js';
+import { testRunOptions } from '../support/runOptions.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
 import { capturedIo, jsonLines } from '../support/cli.js';
 import { startKmsServer, type KmsServer } from '../support/kmsServer.js';
@@ -57,23 +58,7 @@ async function streamWithPoison(n: number): Promise<string> {
 }
 
 function runOptions(stream: string, extra: Partial<RunOptions> = {}): RunOptions {
-  const dir = tempDir();
-  return {
-    stream,
-    resourceId: RESOURCE_ID,
-    rules: [everyEventRules()],
-    output: 'jsonl',
-    redaction: 'literals',
-    from: 'trim-horizon',
-    checkpointDir: dir,
-    stateDir: `${dir}-state`,
-    pollIntervalMs: 50,
-    statusIntervalMs: 100,
-    discoveryIntervalMs: 1000,
-    concurrency: 8,
-    silenceMs: 0,
-    ...extra,
-  };
+  return testRunOptions({ stream, resourceId: RESOURCE_ID, rules: [everyEventRules()], statusIntervalMs: 100, silenceMs: 0, ...extra });
 }
 
 describe('run: stderr not a terminal', () => {

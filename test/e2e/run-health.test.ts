@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../../src/commands/run.js';
+import { testRunOptions } from '../support/runOptions.js';
 import { exitCodeOf } from '../../src/errors.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
 import { capturedIo, jsonLines, runCli } from '../support/cli.js';
@@ -67,20 +68,7 @@ async function newCluster(): Promise<{ cluster: string; stream: string }> {
 function startRun(extra: Partial<RunOptions>) {
   const c = capturedIo();
   const ac = new AbortController();
-  const opts: RunOptions = {
-    rules: [rules, 'rules/rds-events.yaml'],
-    output: 'jsonl',
-    redaction: 'literals',
-    from: 'trim-horizon',
-    checkpointDir: tempDir(),
-    stateDir: tempDir('dasguard-state-'),
-    pollIntervalMs: 50,
-    statusIntervalMs: 60_000,
-    discoveryIntervalMs: 1000,
-    concurrency: 8,
-    rdsEventsIntervalMs: 100,
-    ...extra,
-  };
+  const opts = testRunOptions({ rules: [rules, 'rules/rds-events.yaml'], rdsEventsIntervalMs: 100, ...extra });
   const code = runCommand(opts, c.io, { signal: ac.signal });
   return { code, stop: () => ac.abort(), alerts: () => jsonLines(c.stdout()), stderr: c.stderr };
 }

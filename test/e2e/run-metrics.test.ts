@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../../src/commands/run.js';
+import { testRunOptions } from '../support/runOptions.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
 import { capturedIo, jsonLines, runCli } from '../support/cli.js';
 import { freePort } from '../support/freePort.js';
@@ -63,24 +64,8 @@ async function newStream(shards: number): Promise<string> {
 async function startRun(stream: string, extra: Partial<RunOptions>) {
   const c = capturedIo();
   const ac = new AbortController();
-  const dir = tempDir('dasguard-metrics-');
   const port = await freePort();
-  const opts: RunOptions = {
-    stream,
-    resourceId: RESOURCE_ID,
-    rules: [rules],
-    output: 'jsonl',
-    redaction: 'literals',
-    from: 'trim-horizon',
-    checkpointDir: dir,
-    stateDir: `${dir}-state`,
-    pollIntervalMs: 50,
-    statusIntervalMs: 60_000,
-    discoveryIntervalMs: 1000,
-    concurrency: 8,
-    metricsPort: port,
-    ...extra,
-  };
+  const opts = testRunOptions({ stream, resourceId: RESOURCE_ID, rules: [rules], metricsPort: port, ...extra });
   const code = runCommand(opts, c.io, { signal: ac.signal });
   const base = `http://127.0.0.1:${port}`;
   // The `metrics` log line comes once the server listens.
