@@ -89,13 +89,18 @@ export class RuleReloader {
       log({ level: 'error', msg: `reload refused, still running rules ${old}`, problems: errors, rulesVersion: old });
       return;
     }
-    // The correlations first, then the rules, in one tick: every record evaluated with the new rules comes after.
-    const dropped = this.#o.correlator?.reload(ruleSet);
-    live.swap(ruleSet);
-    const { restarted, removed } = (await dropped) ?? { restarted: [], removed: [] };
-    log({ level: 'info', msg: 'rules reloaded', rules: ruleSet.rules.length, oldVersion: old, newVersion: ruleSet.version ?? '-' });
-    if (restarted.length > 0) log({ level: 'warn', msg: `${restarted.length} correlation rule(s) changed, their state dropped (they start empty): ${restarted.join(', ')}`, restarted });
-    if (removed.length > 0) log({ level: 'info', msg: `${removed.length} correlation rule(s) removed, their state dropped: ${removed.join(', ')}`, removed });
+    if (ruleSet.version !== undefined && ruleSet.version === live.version) {
+      // the same rule files, byte for byte: nothing to swap (a SIGHUP to check, an editor saving without a change)
+      log({ level: 'info', msg: `rules unchanged (${old}): nothing reloaded`, rules: ruleSet.rules.length, rulesVersion: old });
+    } else {
+      // The correlations first, then the rules, in one tick: every record evaluated with the new rules comes after.
+      const dropped = this.#o.correlator?.reload(ruleSet);
+      live.swap(ruleSet);
+      const { restarted, removed } = (await dropped) ?? { restarted: [], removed: [] };
+      log({ level: 'info', msg: 'rules reloaded', rules: ruleSet.rules.length, oldVersion: old, newVersion: ruleSet.version ?? '-' });
+      if (restarted.length > 0) log({ level: 'warn', msg: `${restarted.length} correlation rule(s) changed, their state dropped (they start empty): ${restarted.join(', ')}`, restarted });
+      if (removed.length > 0) log({ level: 'info', msg: `${removed.length} correlation rule(s) removed, their state dropped: ${removed.join(', ')}`, removed });
+    }
     for (const key of configProblems.changed) {
       log({ level: 'warn', msg: `${this.#o.configFile}: '${key}' changed: not reloaded, it takes effect at the next restart of run`, key });
     }
