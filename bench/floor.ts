@@ -4,8 +4,8 @@
  *    data key unwrap (AES-GCM) + HKDF + header auth + every frame (AES-GCM), gunzip, JSON.parse. Offsets are read
  *    before the clock starts; nothing is checked, normalised or copied that the primitives do not need.
  *  - decode: decodeRecord() of the same records (envelope, local data key, decryptPayload, gunzip, parse,
- *    normalise), one record at a time on the main thread; then with a DecryptPool of 1 and 2 workers (16 records
- *    in flight, as replay does).
+ *    normalise), one record at a time on the main thread; then with a RecordPool of 1 and 2 workers (16 records
+ *    in flight; decrypt, gunzip, parse and normalise in the workers, the events sent back, as `decode` does).
  *  - replay: `dasguard replay FILE --output jsonl` (baseline rules, demo key) of the same number of records,
  *    on the main thread and with --workers 1 and 2.
  * events/s per core: a main-thread figure uses one core; a --workers N figure is divided by min(N + 1, cores)
@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { main as cliMain } from '../src/cli.js';
-import { DecryptPool } from '../src/codec/DecryptPool.js';
+import { RecordPool } from '../src/pipeline/workers/RecordPool.js';
+import { processRecord } from '../src/pipeline/processRecord.js';
 import { decodeRecord } from '../src/codec/decode.js';
 import { encodeRecord } from '../src/codec/encode.js';
 import { parseEsdkHeader } from '../src/codec/esdkHeader.js';
@@ -124,7 +125,7 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
   const floor: string[][] = [['decode vs floor (one core)', 'records', 'floor events/s', 'decode events/s', 'decode / floor', 'replay events/s', 'replay / floor']];
   const workers: string[][] = [['workers scaling', 'main thread events/s', ...WORKERS.flatMap((n) => [`--workers ${n} events/s (per core)`, 'x main'])]];
   const decodeEventsPerSec: number[] = [];
-  const pools = new Map(WORKERS.map((n) => [n, new DecryptPool({ workers: n })]));
+  const pools = new Map(WORKERS.map((n) => [n, new RecordPool({ workers: n })]));
   const dir = mkdtempSync(join(tmpdir(), 'dasguard-bench-floor-'));
   try {
     for (const { perRecord, records } of SIZES) {
@@ -157,13 +158,16 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
         for (let i = from; i < to; i++) n += (await decodeRecord(envelopes[i]!, { keys, resourceId: PG.clusterId })).events.length;
         return n;
       };
-      const runPool = (pool: DecryptPool) => async (from: number, to: number) => {
-        const decrypt = (m: Uint8Array, k: Uint8Array) => pool.decrypt(m, k);
+      const runPool = (pool: RecordPool) => async (from: number, to: number) => {
         let next = from;
         const counts = await Promise.all(
           Array.from({ length: POOL_CONCURRENCY }, async () => {
             let n = 0;
-            while (next < to) n += (await decodeRecord(envelopes[next++]!, { keys, resourceId: PG.clusterId, decrypt })).events.length;
+            while (next < to) {
+              const i = next++;
+              const outcome = await processRecord({ data: envelopes[i]!, position: { source: stream, sequenceNumber: String(i + 1) }, resourceId: PG.clusterId }, { keys, workers: pool });
+              n += outcome.batch?.events.length ?? 0;
+            }
             return n;
           }),
         );
@@ -221,6 +225,7 @@ export const FLOOR_NOTES = [
   'replay = dasguard replay --output jsonl with the baseline rules. All on one core (the main thread).',
 ];
 export const WORKER_NOTES = [
-  `--workers N: decrypt + gunzip in a DecryptPool of N worker threads, ${POOL_CONCURRENCY} records in flight; parse, normalise`,
-  `and rules on the main thread. (per core) = events/s / min(N + 1, ${CORES} cores): the main thread works too.`,
+  `--workers N: decode: decrypt, gunzip, parse, normalise in N worker threads, ${POOL_CONCURRENCY} records in flight, the events`,
+  `sent back; replay: also the stateless rules there, only alerts and correlation inputs sent back, the correlations on`,
+  `the main thread in record order. (per core) = events/s / min(N + 1, ${CORES} cores): the main thread works too.`,
 ];

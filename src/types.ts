@@ -116,6 +116,38 @@ export interface DecodedBatch {
   encrypted: boolean;
 }
 
+/**
+ * What the driver and the stream's observers need of a decoded batch (counts, and which instances it shows alive),
+ * without its events: a record decoded in a worker thread keeps its events there (src/pipeline/workers/).
+ */
+export interface BatchSummary {
+  clusterId: string | null;
+  instanceId: string | null;
+  version: string | null;
+  encrypted: boolean;
+  eventCount: number;
+  heartbeatCount: number;
+  /** The distinct instance ids of its events, in first-seen order. */
+  eventInstances: (string | null)[];
+  /** The distinct instance ids of its heartbeats, in first-seen order. */
+  heartbeatInstances: (string | null)[];
+}
+
+/** A decoded batch's summary (BatchSummary). */
+export function summarizeBatch(batch: DecodedBatch): BatchSummary {
+  const distinct = (items: readonly { instanceId: string | null }[]): (string | null)[] => [...new Set(items.map((i) => i.instanceId))];
+  return {
+    clusterId: batch.clusterId,
+    instanceId: batch.instanceId,
+    version: batch.version,
+    encrypted: batch.encrypted,
+    eventCount: batch.events.length,
+    heartbeatCount: batch.heartbeats.length,
+    eventInstances: distinct(batch.events),
+    heartbeatInstances: distinct(batch.heartbeats),
+  };
+}
+
 export const Severities = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof Severities)[number];
 

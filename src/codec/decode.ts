@@ -33,7 +33,7 @@ export interface DecodeContext {
   /** The DAS resource id (`cluster-…` or `db-…`) that selects the KMS encryption context. */
   resourceId?: string;
   /**
-   * Decrypts an ESDK message with a data key and gunzips it (a DecryptPool's `decrypt`). Default: decryptAndGunzip
+   * Decrypts an ESDK message with a data key and gunzips it (a RecordPool's `decrypt`). Default: decryptAndGunzip
    * on this thread. Must not keep or modify its arguments; same PoisonRecordErrors as decryptAndGunzip.
    */
   decrypt?: (message: Uint8Array, dataKey: Uint8Array) => Promise<Uint8Array>;
@@ -47,6 +47,49 @@ export async function decodeRecord(
   input: Uint8Array | Base64Data | Record<string, unknown>,
   ctx: DecodeContext,
 ): Promise<DecodedBatch> {
+  const opened = await openRecord(input, ctx);
+  if ('batch' in opened) return opened.batch;
+  const { sealed } = opened;
+  let json: Uint8Array | undefined;
+  try {
+    json = await (ctx.decrypt ?? decryptAndGunzip)(sealed.message, sealed.dataKey);
+  } catch (err) {
+    if (err instanceof PoisonRecordError) err.encryptedRecord = true;
+    throw err;
+  } finally {
+    sealed.dataKey.fill(0);
+  }
+  try {
+    return unsealedBatch(json, sealed);
+  } finally {
+    // Audit plaintext stays in memory no longer than needed.
+    json.fill(0);
+  }
+}
+
+/**
+ * An encrypted record once its envelope was read and its data key fetched: what is left to do (decrypt, gunzip,
+ * parse, normalise) needs nothing but these, so it may run in a worker thread (src/pipeline/workers/). The holder
+ * zeroes `dataKey` once it is used or handed on.
+ */
+export interface SealedPayload {
+  /** The ESDK message (the decoded `databaseActivityEvents`). */
+  message: Uint8Array;
+  dataKey: Uint8Array;
+  /** The envelope's version. */
+  version: string;
+  /** The envelope's warnings so far. */
+  warnings: string[];
+}
+
+/**
+ * The first half of decodeRecord, on the thread that holds the key source: a plaintext record decoded whole, or an
+ * encrypted one's payload and data key (SealedPayload). Same errors as decodeRecord.
+ */
+export async function openRecord(
+  input: Uint8Array | Base64Data | Record<string, unknown>,
+  ctx: Pick<DecodeContext, 'keys' | 'resourceId'>,
+): Promise<{ batch: DecodedBatch } | { sealed: SealedPayload }> {
   const data = input instanceof Base64Data ? decodeBase64Field(input.text, input.what) : input;
   if (data instanceof Uint8Array) {
     const tooLarge = recordSizeProblem(data.byteLength);
@@ -63,7 +106,7 @@ export async function decodeRecord(
   const obj = doc as Record<string, unknown>;
 
   if (obj.type === RECORD_TYPE) {
-    return toBatch(obj, null, false, []);
+    return { batch: toBatch(obj, null, false, []) };
   }
   if (obj.type !== ENVELOPE_TYPE) {
     throw new PoisonRecordError(
@@ -90,7 +133,7 @@ export async function decodeRecord(
 
   const events = obj.databaseActivityEvents;
   if (typeof events === 'object' && events !== null && !Array.isArray(events)) {
-    return toBatch(events as Record<string, unknown>, version, false, warnings);
+    return { batch: toBatch(events as Record<string, unknown>, version, false, warnings) };
   }
   if (typeof events !== 'string') {
     throw new PoisonRecordError(
@@ -102,23 +145,23 @@ export async function decodeRecord(
   }
   if (events.trimStart().startsWith('{')) {
     // Plaintext record serialised as a JSON string (base64 never starts with "{").
-    return toBatch(parsePayloadJson(events), version, false, warnings);
+    return { batch: toBatch(parsePayloadJson(events), version, false, warnings) };
   }
   try {
-    return await decodeEncrypted(obj, events, version, warnings, ctx);
+    return { sealed: await openEncrypted(obj, events, version, warnings, ctx) };
   } catch (err) {
     if (err instanceof PoisonRecordError) err.encryptedRecord = true;
     throw err;
   }
 }
 
-async function decodeEncrypted(
+async function openEncrypted(
   obj: Record<string, unknown>,
   events: string,
   version: string,
   warnings: string[],
-  ctx: DecodeContext,
-): Promise<DecodedBatch> {
+  ctx: Pick<DecodeContext, 'keys' | 'resourceId'>,
+): Promise<SealedPayload> {
   const payload = decodeBase64(events, 'databaseActivityEvents');
   const keyField = obj.key;
   if (typeof keyField !== 'string' || keyField === '') {
@@ -141,17 +184,19 @@ async function decodeEncrypted(
   const context = contextFor(ctx.resourceId);
 
   const dataKey = await ctx.keys.getDataKey(keyCiphertext, context);
-  let json: Uint8Array | undefined;
+  return { message: payload, dataKey, version, warnings };
+}
+
+/**
+ * The second half: the decrypted, gunzipped payload of a sealed record -> its batch (parse, normalise). The caller
+ * zeroes `json` after; a PoisonRecordError (marked as an encrypted record's) for a payload that is not a DAS record.
+ */
+export function unsealedBatch(json: Uint8Array, sealed: Pick<SealedPayload, 'version' | 'warnings'>): DecodedBatch {
   try {
-    json = await (ctx.decrypt ?? decryptAndGunzip)(payload, dataKey);
-  } finally {
-    dataKey.fill(0);
-  }
-  try {
-    return toBatch(parsePayloadJson(json), version, true, warnings);
-  } finally {
-    // Audit plaintext stays in memory no longer than needed.
-    json.fill(0);
+    return toBatch(parsePayloadJson(json), sealed.version, true, sealed.warnings);
+  } catch (err) {
+    if (err instanceof PoisonRecordError) err.encryptedRecord = true;
+    throw err;
   }
 }
 

@@ -8,7 +8,7 @@ import { KeyGuard } from '../keys/KeyGuard.js';
 import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
 import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
 import { formatProblem, loadRules, rulesFailedMessage, type RuleSet } from '../rules/index.js';
-import { DecryptPool } from '../codec/DecryptPool.js';
+import { RecordPool } from '../pipeline/workers/RecordPool.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
 import type { Io } from './io.js';
 
@@ -55,9 +55,12 @@ export async function keyProviderFor(keyFile: string | undefined): Promise<KeyPr
   });
 }
 
-/** `--workers N`: a decryption worker pool for processRecord's deps, or undefined for N = 0 (decrypt on this thread). */
-export function openPool(workers: number | undefined): { deps: Pick<ProcessorDeps, 'decrypt'>; close(): Promise<void> } | undefined {
+/**
+ * `--workers N`: worker threads for processRecord's deps (src/pipeline/workers/RecordPool.ts: decrypt to stateless
+ * rules), or undefined for N = 0 (everything on this thread).
+ */
+export function openPool(workers: number | undefined): { deps: Pick<ProcessorDeps, 'decrypt' | 'workers'>; close(): Promise<void> } | undefined {
   if (workers === undefined || workers === 0) return undefined;
-  const pool = new DecryptPool({ workers });
-  return { deps: { decrypt: (message, dataKey) => pool.decrypt(message, dataKey) }, close: () => pool.close() };
+  const pool = new RecordPool({ workers });
+  return { deps: { decrypt: (message, dataKey) => pool.decrypt(message, dataKey), workers: pool }, close: () => pool.close() };
 }

@@ -38,7 +38,7 @@ export interface ReplayOptions {
   redaction: Redaction;
   quarantineFile?: string;
   concurrency: number;
-  /** Worker threads for payload decryption (DecryptPool); 0 or absent: on the main thread. */
+  /** Worker threads for decryption, decoding and the stateless rules (RecordPool); 0 or absent: on the main thread. */
   workers?: number;
   /** Print the summary line(s) on stderr. */
   summary: boolean;
@@ -111,7 +111,7 @@ export interface DecodeOptions {
   strict: boolean;
   quarantineFile?: string;
   concurrency: number;
-  /** Worker threads for payload decryption (DecryptPool); 0 or absent: on the main thread. */
+  /** Worker threads for decryption, decoding and the stateless rules (RecordPool); 0 or absent: on the main thread. */
   workers?: number;
   summary: boolean;
 }

@@ -16,7 +16,7 @@ import { streamNotStartedAlert } from '../health/startupChecks.js';
 import type { Redaction } from '../pipeline/alert.js';
 import type { OutputFormat } from '../pipeline/output.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
-import type { DecodedBatch } from '../types.js';
+import type { BatchSummary } from '../types.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
 import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer.js';
 import type { ConsumerLogEntry } from '../consumer/types.js';
@@ -59,7 +59,7 @@ export interface RunOptions {
   statusIntervalMs: number;
   discoveryIntervalMs: number;
   concurrency: number;
-  /** Worker threads for payload decryption (DecryptPool); 0 or absent: on the main thread. */
+  /** Worker threads for decryption, decoding and the stateless rules (RecordPool); 0 or absent: on the main thread. */
   workers?: number;
   /** Alert delivery (dasguard.yaml or the shortcuts); without any, alerts go to stdout. */
   delivery?: DeliveryOptions;
@@ -289,7 +289,7 @@ async function serveMetrics(
 /** Health checks and the caller's observer both see every batch. */
 function fanOut(health: HealthMonitor, other: StreamObserver | undefined, silenceOff: boolean): StreamObserver {
   return {
-    onBatch(batch: DecodedBatch, info: { shardId?: string; arrivalTime?: number }) {
+    onBatch(batch: BatchSummary, info: { shardId?: string; arrivalTime?: number }) {
       if (!silenceOff) health.onBatch(batch);
       other?.onBatch?.(batch, info);
     },

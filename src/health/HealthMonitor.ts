@@ -16,7 +16,7 @@ import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
 import type { Alert } from '../pipeline/alert.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
 import type { RuleSet } from '../rules/index.js';
-import type { DecodedBatch } from '../types.js';
+import type { BatchSummary } from '../types.js';
 import { systemClock, type Clock } from './healthAlert.js';
 import type { LossWindowPatterns } from './lossWindows.js';
 import { RdsEventsWatcher, type PollResult } from './RdsEventsWatcher.js';
@@ -94,7 +94,7 @@ export class HealthMonitor implements StreamObserver {
       : undefined;
   }
 
-  onBatch(batch: DecodedBatch): void {
+  onBatch(batch: BatchSummary): void {
     const alerts = this.silence.observe(batch);
     if (alerts.length > 0) this.#enqueue(alerts);
   }

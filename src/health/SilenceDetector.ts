@@ -13,7 +13,7 @@
  * again (already silent: its traffic resumed is reported), so the state never ends up watching nothing.
  */
 import type { Alert } from '../pipeline/alert.js';
-import type { DecodedBatch } from '../types.js';
+import type { BatchSummary } from '../types.js';
 import { formatDuration, healthAlert, systemClock, type AlertKind, type Clock } from './healthAlert.js';
 
 export const SILENCE_ALERT = {
@@ -66,12 +66,12 @@ export class SilenceDetector {
   }
 
   /** A batch (records and/or heartbeats) was seen; returns the resolved alert when the instance was silent. */
-  observe(batch: Pick<DecodedBatch, 'instanceId' | 'heartbeats' | 'events'>): Alert[] {
+  observe(batch: Pick<BatchSummary, 'instanceId' | 'heartbeatInstances' | 'eventInstances'>): Alert[] {
     const now = this.#clock.now();
     const ids = new Set<string | null>();
     if (batch.instanceId !== null) ids.add(batch.instanceId);
-    for (const h of batch.heartbeats) if (h.instanceId !== null) ids.add(h.instanceId);
-    for (const e of batch.events) if (e.instanceId !== null) ids.add(e.instanceId);
+    for (const id of batch.heartbeatInstances) if (id !== null) ids.add(id);
+    for (const id of batch.eventInstances) if (id !== null) ids.add(id);
     if (ids.size === 0) ids.add(null);
     const alerts: Alert[] = [];
     const cluster = this.#instances.get(null);
@@ -81,7 +81,7 @@ export class SilenceDetector {
       this.#instances.delete(null);
     }
     for (const id of ids) {
-      const hasHeartbeat = batch.heartbeats.some((h) => h.instanceId === id || (id === batch.instanceId && h.instanceId === null));
+      const hasHeartbeat = batch.heartbeatInstances.includes(id) || (id === batch.instanceId && batch.heartbeatInstances.includes(null));
       let s = this.#instances.get(id);
       if (s === undefined) {
         s = { instanceId: id, lastSeen: now, lastHeartbeat: null, silentSince: null };

@@ -7,7 +7,7 @@
  * edit here: a field in `zeroCounters` and its count in countDecoded / countQuarantine / countAlert (or the driver's
  * `counters.records++`), which the driver calls for every outcome.
  */
-import { severityRank, type Severity } from '../types.js';
+import { severityRank, summarizeBatch, type Severity } from '../types.js';
 import type { Alert } from './alert.js';
 import type { Quarantined, RecordOutcome } from './processRecord.js';
 
@@ -75,9 +75,10 @@ export class PipelineStats {
   countDecoded(outcome: RecordOutcome): void {
     const c = this.counters;
     if (outcome.encrypted) c.encryptedRecords++;
-    if (outcome.batch) {
-      c.events += outcome.batch.events.length;
-      c.heartbeats += outcome.batch.heartbeats.length;
+    const summary = outcome.summary ?? (outcome.batch !== undefined ? summarizeBatch(outcome.batch) : undefined);
+    if (summary !== undefined) {
+      c.events += summary.eventCount;
+      c.heartbeats += summary.heartbeatCount;
     }
     if (outcome.mysqlUnjoined !== undefined) c.mysqlUnjoined += outcome.mysqlUnjoined;
     if (outcome.evaluationSeconds !== undefined) {

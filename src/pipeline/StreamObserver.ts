@@ -3,7 +3,7 @@
  * and heartbeats show an instance is alive), and data that was trimmed before it was read. The live consumer
  * and the Lambda handler call these; replay may too.
  */
-import type { DecodedBatch } from '../types.js';
+import type { BatchSummary } from '../types.js';
 
 export interface TrimmedData {
   streamName: string;
@@ -18,6 +18,6 @@ export interface TrimmedData {
 }
 
 export interface StreamObserver {
-  onBatch?(batch: DecodedBatch, info: { shardId?: string; arrivalTime?: number }): void;
+  onBatch?(batch: BatchSummary, info: { shardId?: string; arrivalTime?: number }): void;
   onTrimmed?(gap: TrimmedData): void;
 }

@@ -5,12 +5,12 @@
  * configuration failure is thrown, so the caller retries or stops without skipping the record (a DataKeyError
  * names the record's position). Its caller is the record driver (runRecords.ts), which every source goes through.
  */
-import { decodeRecord, type DecodeContext } from '../codec/decode.js';
+import { decryptAndGunzip, openRecord, unsealedBatch, type DecodeContext, type SealedPayload } from '../codec/decode.js';
 import { DataKeyError, PoisonReason, PoisonRecordError } from '../errors.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { CompiledRule, RuleSet } from '../rules/index.js';
-import type { ActivityEvent, DecodedBatch, RecordPosition, SourceRecord } from '../types.js';
-import { formatPosition } from '../types.js';
+import type { ActivityEvent, BatchSummary, DecodedBatch, RecordPosition, SourceRecord } from '../types.js';
+import { formatPosition, summarizeBatch } from '../types.js';
 import { buildAlert, type Alert, type Redaction } from './alert.js';
 import { redactEvent } from '../redaction/index.js';
 import { groupStatements, type StatementHalf } from '../codec/mysqlStatements.js';
@@ -25,7 +25,10 @@ export interface Quarantined {
 
 export interface RecordOutcome {
   position: RecordPosition;
+  /** The decoded batch, events included; absent when its events stayed in a worker thread (`summary` is there). */
   batch?: DecodedBatch;
+  /** What was decoded (counts, instances seen): present whenever the record was decoded. */
+  summary?: BatchSummary;
   /** The record's envelope said it is encrypted (whether or not it could be decrypted). */
   encrypted: boolean;
   alerts: Alert[];
@@ -82,8 +85,13 @@ export interface ProcessorDeps {
   /** Absent: decode only (no evaluation). A LiveRuleSet (hot reload) is pinned per record: see processRecord. */
   rules?: RuleSet;
   redaction?: Redaction;
-  /** Payload decryption + gunzip off the main thread (a DecryptPool's `decrypt`); absent: on this thread. */
+  /** Payload decryption + gunzip off the main thread (a RecordPool's `decrypt`); absent: on this thread. */
   decrypt?: DecodeContext['decrypt'];
+  /**
+   * The rest of an encrypted record's path in worker threads (a RecordPool): used when the rules can be rebuilt there
+   * (RuleSet.sources) or there are none (decode); else `decrypt` is, and the rules run here.
+   */
+  workers?: RecordWorkers;
   /** The correlation rules' state (a Correlator), applied in record order by the driver (runRecords); absent: none run. */
   correlator?: CorrelationStep;
 }
@@ -101,18 +109,39 @@ export interface CorrelationStep {
   rollback(): void;
 }
 
+/**
+ * Worker threads that take an encrypted record from its sealed payload to its outcome: decrypt, gunzip, parse,
+ * normalise, and the stateless rules (src/pipeline/workers/RecordPool.ts; declared here, so no import cycle). The
+ * outcome is evaluateBatch's, with `summary` for `batch` unless `rules` is undefined (decode: the events come back).
+ * The data key is copied: the caller still zeroes its own.
+ */
+export interface RecordWorkers {
+  process(sealed: SealedPayload, position: RecordPosition, rules: RuleSet | undefined, redaction: Redaction): Promise<RecordOutcome>;
+}
+
 export async function processRecord(record: SourceRecord, deps: ProcessorDeps): Promise<RecordOutcome> {
   // The rules this record is evaluated with, from start to end: those running when its turn to be processed comes
   // (records start in order), whatever a reload swaps in while it is decrypted (src/rules/LiveRuleSet.ts).
-  const rules = deps.rules?.pin?.();
+  const rules = deps.rules?.pin?.() ?? deps.rules;
   if (rules !== undefined) deps = { ...deps, rules };
   let batch: DecodedBatch;
   try {
-    const ctx: DecodeContext = {};
+    const ctx: Pick<DecodeContext, 'keys' | 'resourceId'> = {};
     if (deps.keys) ctx.keys = deps.keys;
-    if (deps.decrypt) ctx.decrypt = deps.decrypt;
     if (record.resourceId !== undefined) ctx.resourceId = record.resourceId;
-    batch = await decodeRecord(record.data, ctx);
+    const opened = await openRecord(record.data, ctx);
+    if ('batch' in opened) batch = opened.batch;
+    else {
+      const { sealed } = opened;
+      try {
+        if (deps.workers !== undefined && (rules === undefined || rules.sources !== undefined)) {
+          return await deps.workers.process(sealed, record.position, rules, deps.redaction ?? 'literals');
+        }
+        batch = await decryptSealed(sealed, deps.decrypt ?? decryptAndGunzip);
+      } finally {
+        sealed.dataKey.fill(0);
+      }
+    }
   } catch (err) {
     if (err instanceof PoisonRecordError) {
       return {
@@ -127,6 +156,22 @@ export async function processRecord(record: SourceRecord, deps: ProcessorDeps): 
     throw err;
   }
   return evaluateBatch(batch, record.position, deps);
+}
+
+/** A sealed payload decrypted with `decrypt` and decoded; the plaintext is zeroed once parsed. */
+async function decryptSealed(sealed: SealedPayload, decrypt: NonNullable<DecodeContext['decrypt']>): Promise<DecodedBatch> {
+  let json: Uint8Array;
+  try {
+    json = await decrypt(sealed.message, sealed.dataKey);
+  } catch (err) {
+    if (err instanceof PoisonRecordError) err.encryptedRecord = true;
+    throw err;
+  }
+  try {
+    return unsealedBatch(json, sealed);
+  } finally {
+    json.fill(0);
+  }
 }
 
 /**
@@ -157,7 +202,7 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
     message: `event ${r.index}: ${r.reason}`,
     eventIndex: r.index,
   }));
-  const outcome: RecordOutcome = { position, batch, encrypted: batch.encrypted, alerts: into.alerts, quarantined, warnings: batch.warnings };
+  const outcome: RecordOutcome = { position, batch, summary: summarizeBatch(batch), encrypted: batch.encrypted, alerts: into.alerts, quarantined, warnings: batch.warnings };
   if (into.correlating.length > 0) outcome.correlating = into.correlating;
   if (mysqlUnjoined > 0) outcome.mysqlUnjoined = mysqlUnjoined;
   if (statements !== undefined) outcome.statements = statements;
@@ -166,7 +211,7 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
 }
 
 /** One event through the rules: its alerts, and its base matches for the correlation step. */
-function eventEvaluator(rules: RuleSet, redaction: Redaction): EventEvaluator {
+export function eventEvaluator(rules: RuleSet, redaction: Redaction): EventEvaluator {
   const version = rules.version;
   return (event, position, into) => {
     const matches = rules.evaluate(event, 'activity');

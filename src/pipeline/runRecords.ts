@@ -42,7 +42,7 @@
  */
 import { TransientError } from '../errors.js';
 import type { SourceItem } from '../sources/types.js';
-import type { SourceRecord } from '../types.js';
+import { summarizeBatch, type SourceRecord } from '../types.js';
 import type { Alert } from './alert.js';
 import type { AlertHandoff } from './AlertHandoff.js';
 import { drive, withRetry, type DriveOptions, type RetryOptions } from './drive.js';
@@ -134,12 +134,13 @@ export async function runRecords<I>(items: AsyncIterable<I>, o: RunRecordsOption
           stats.countQuarantine(q);
           await o.quarantine?.put(q, { record: source.record });
         }
-        if (outcome.batch && o.observer?.onBatch) {
+        const summary = outcome.summary ?? (outcome.batch !== undefined ? summarizeBatch(outcome.batch) : undefined);
+        if (summary !== undefined && o.observer?.onBatch) {
           const record = source.record;
           const info: { shardId?: string; arrivalTime?: number } = {};
           if (record.position.shardId !== undefined) info.shardId = record.position.shardId;
           if (record.arrivalTime !== undefined) info.arrivalTime = record.arrivalTime;
-          o.observer.onBatch(outcome.batch, info);
+          o.observer.onBatch(summary, info);
         }
       }
       // The stateful steps, here because this callback runs in record order (processRecord may run ahead): the MySQL

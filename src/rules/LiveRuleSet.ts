@@ -38,6 +38,10 @@ export class LiveRuleSet implements RuleSet {
     return this.#current.version;
   }
 
+  get sources(): RuleSet['sources'] {
+    return this.#current.sources;
+  }
+
   get correlations(): readonly CompiledRule[] | undefined {
     return this.#current.correlations;
   }

@@ -11,7 +11,7 @@ import { toEngineRoot, type Event, type Requirements } from './compile.js';
 import type { RuleTarget } from './fields.js';
 import { newEngine } from './operators.js';
 import { DEFAULT_TIME_ZONE, LOCAL_TIME_FIELDS, localTimeOf } from './localTime.js';
-import type { CompiledRule, EngineRuleJson, RuleInfo, RuleMatch, RuleSet } from './types.js';
+import type { CompiledRule, EngineRuleJson, RuleInfo, RuleMatch, RuleSet, RuleSourceText } from './types.js';
 import { contextOf, renderMessage } from '../redaction/index.js';
 
 interface Group {
@@ -40,10 +40,12 @@ export class CompiledRuleSet implements RuleSet {
   readonly correlations: readonly CompiledRule[];
   readonly packVersion: string | undefined;
   readonly version: string | undefined;
+  readonly sources: readonly RuleSourceText[] | undefined;
 
-  constructor(compiled: readonly CompiledRule[], packVersion?: string, version?: string) {
+  constructor(compiled: readonly CompiledRule[], packVersion?: string, version?: string, sources?: readonly RuleSourceText[]) {
     this.packVersion = packVersion;
     this.version = version;
+    this.sources = sources;
     this.#compiled = compiled;
     this.rules = compiled.map((c) => c.info);
     this.#byId = new Map(compiled.map((c) => [c.info.id, c]));

@@ -231,7 +231,7 @@ function loadRuleSources(sources: readonly RuleSource[], problems: ProblemList):
   problems.items.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || (a.column ?? 0) - (b.column ?? 0)));
   if (problems.items.some(isError)) return undefined;
   markFeedOnly(effective);
-  return new CompiledRuleSet(effective, packVersion?.name, rulesVersion(sources));
+  return new CompiledRuleSet(effective, packVersion?.name, rulesVersion(sources), sources);
 }
 
 /**

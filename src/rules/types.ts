@@ -42,6 +42,11 @@ export interface RuleSet {
    */
   readonly version?: string | undefined;
   /**
+   * The rule files it was compiled from (absent for a set built in code): what a worker thread compiles the same set
+   * from (src/pipeline/workers/), loadRuleTexts giving the same rules and version.
+   */
+  readonly sources?: readonly RuleSourceText[] | undefined;
+  /**
    * The rule set to evaluate one record (or one poll of RDS events) with, from its start to its end: this set, or
    * for a LiveRuleSet (hot reload, `run`) the one running now. Absent: this set.
    */
@@ -55,6 +60,13 @@ export interface RuleSet {
   baseMatches?(event: Record<string, unknown>): readonly CompiledRule[];
   /** The enabled correlation rules. */
   readonly correlations?: readonly CompiledRule[];
+}
+
+/** A rule file as loaded: its path, its name in the version (rulesVersion), its text. */
+export interface RuleSourceText {
+  file: string;
+  name: string;
+  text: string;
 }
 
 export interface RuleTestCase {

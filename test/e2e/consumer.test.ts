@@ -18,7 +18,7 @@ import { KinesisConsumer, parseStartPosition, type KinesisConsumerOptions } from
 import type { ConsumerLogEntry } from '../../src/consumer/types.js';
 import type { KeyProvider } from '../../src/keys/KeyProvider.js';
 import type { RuleSet } from '../../src/rules/index.js';
-import type { DecodedBatch } from '../../src/types.js';
+import type { BatchSummary } from '../../src/types.js';
 import type { Alert } from '../../src/pipeline/alert.js';
 import {
   FAKE_CREDENTIALS,
@@ -73,7 +73,7 @@ interface Harness {
   consumer: KinesisConsumer;
   handoff: RecordingHandoff;
   logs: ConsumerLogEntry[];
-  batches: { shardId: string | undefined; batch: DecodedBatch }[];
+  batches: { shardId: string | undefined; batch: BatchSummary }[];
   stop: () => Promise<void>;
   done: Promise<void>;
 }

@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { decodeBase64Strict } from '../../src/codec/base64.js';
 import { decodeRecord, decryptAndGunzip } from '../../src/codec/decode.js';
 import { encodeRecord } from '../../src/codec/encode.js';
-import { DecryptPool } from '../../src/codec/DecryptPool.js';
+import { RecordPool } from '../../src/pipeline/workers/RecordPool.js';
 import { encryptPayload } from '../../src/codec/payload.js';
 import { parseDeliveryConfig } from '../../src/delivery/config.js';
 import { DeliveryHandoff } from '../../src/delivery/DeliveryHandoff.js';
@@ -196,7 +196,7 @@ describe('payload size (MAX_PAYLOAD_BYTES): a gzip bomb', () => {
     const message = Buffer.from(envelope.databaseActivityEvents, 'base64');
     const dataKey = await keys.getDataKey(Buffer.from(envelope.key, 'base64'), encryptionContextFor(PG.clusterId));
     const main = await poison(decryptAndGunzip(message, dataKey));
-    const pool = new DecryptPool({ workers: 1 });
+    const pool = new RecordPool({ workers: 1 });
     try {
       const inWorker = await poison(pool.decrypt(message, dataKey));
       assert.deepEqual([inWorker.reason, inWorker.message], [main.reason, main.message]);

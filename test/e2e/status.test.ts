@@ -13,6 +13,7 @@ import type { StatusReport } from '../../src/commands/status.js';
 import { jsonLines, runCli } from '../support/cli.js';
 import { createStream, kinesisClient, loopbackEnv, startKinesalite } from '../support/kinesis.js';
 import { clusterModel, startRdsServer } from '../support/rdsServer.js';
+import { summarizeBatch } from '../../src/types.js';
 
 const STREAM = 'aws-rds-das-cluster-STATUSTEST0000000000';
 
@@ -54,7 +55,7 @@ test('watch --once alerts on RDS events; status shows stream, shards, checkpoint
 
   // what `run` leaves behind: liveness (HealthMonitor) and checkpoints (FileCheckpointStore)
   const monitor = new HealthMonitor({ clusterId: 'prod', stateDir, handoff: { handOff: async () => {}, close: async () => {} } });
-  monitor.onBatch({ clusterId: 'cluster-STATUSTEST0000000000', instanceId: 'db-WRITER', version: '1.2', events: [], heartbeats: [{ clusterId: null, instanceId: 'db-WRITER', logTime: null, logTimeMs: null, raw: {} }], rejected: [], warnings: [], encrypted: true });
+  monitor.onBatch(summarizeBatch({ clusterId: 'cluster-STATUSTEST0000000000', instanceId: 'db-WRITER', version: '1.2', events: [], heartbeats: [{ clusterId: null, instanceId: 'db-WRITER', logTime: null, logTimeMs: null, raw: {} }], rejected: [], warnings: [], encrypted: true }));
   await monitor.stop();
   const store = new FileCheckpointStore(checkpointDir);
   await store.save(
@@ -112,7 +113,7 @@ async function healthyState(o: { cluster: string; stateKey?: string; stream: str
   const now = Date.now();
   const clock = { now: () => now - (o.livenessAgeMs ?? 0) };
   const monitor = new HealthMonitor({ clusterId: o.stateKey ?? o.cluster, stateDir: o.stateDir, clock, handoff: { handOff: async () => {}, close: async () => {} } });
-  monitor.onBatch({ clusterId: null, instanceId: 'db-WRITER', version: '1.2', events: [], heartbeats: [{ clusterId: null, instanceId: 'db-WRITER', logTime: null, logTimeMs: null, raw: {} }], rejected: [], warnings: [], encrypted: true });
+  monitor.onBatch(summarizeBatch({ clusterId: null, instanceId: 'db-WRITER', version: '1.2', events: [], heartbeats: [{ clusterId: null, instanceId: 'db-WRITER', logTime: null, logTimeMs: null, raw: {} }], rejected: [], warnings: [], encrypted: true }));
   await monitor.stop();
   const store = new FileCheckpointStore(o.checkpointDir);
   const ages = o.checkpointAgesMs ?? [5_000, 5_000];

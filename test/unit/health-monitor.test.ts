@@ -15,13 +15,13 @@ import type { Alert } from '../../src/pipeline/alert.js';
 import type { AlertHandoff } from '../../src/pipeline/AlertHandoff.js';
 import { completeTestEvent, loadRules } from '../../src/rules/index.js';
 import { CompiledRuleSet } from '../../src/rules/RuleSet.js';
-import type { DecodedBatch } from '../../src/types.js';
+import { summarizeBatch, type BatchSummary } from '../../src/types.js';
 
 const T0 = Date.parse('2024-05-01T12:00:00.000Z');
 
-function batch(instanceId: string, kind: 'record' | 'heartbeat'): DecodedBatch {
+function batch(instanceId: string, kind: 'record' | 'heartbeat'): BatchSummary {
   const hb = { clusterId: 'cluster-A', instanceId, logTime: null, logTimeMs: null, raw: {} };
-  return {
+  return summarizeBatch({
     clusterId: 'cluster-A',
     instanceId,
     version: '1.2',
@@ -30,7 +30,7 @@ function batch(instanceId: string, kind: 'record' | 'heartbeat'): DecodedBatch {
     rejected: [],
     warnings: [],
     encrypted: true,
-  };
+  });
 }
 
 test('silence: an instance with no record and no heartbeat for the threshold alerts once, and resolves when traffic resumes', () => {

@@ -56,7 +56,7 @@ test('records in order: quarantine, observer, hand-off, then the commit hook; ev
     stats,
     handoff: { handOff: async (a) => void trace.push(`handoff ${a.map((x) => x.id).join(',')}`), close: async () => undefined },
     quarantine: { put: (q, origin) => void trace.push(`quarantine ${q.reason} ${origin.raw ?? origin.record?.position.sequenceNumber}`) },
-    observer: { onBatch: (b, info) => void trace.push(`batch ${b.events.length} ${info.shardId} ${info.arrivalTime}`) },
+    observer: { onBatch: (b, info) => void trace.push(`batch ${b.eventCount} ${info.shardId} ${info.arrivalTime}`) },
     commit: (item, outcome) => void trace.push(`commit ${item.kind === 'bad' ? 'bad' : item.record.position.sequenceNumber} ${outcome ? 'outcome' : '-'}`),
     drive: { concurrency: 4 },
   });

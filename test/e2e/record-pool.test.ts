@@ -1,5 +1,5 @@
 /**
- * --workers N (DecryptPool): payload decryption in worker threads gives exactly what the main thread gives, in the
+ * --workers N (RecordPool): records decoded and evaluated in worker threads gives exactly what the main thread gives, in the
  * same order; poison stays poison (same reason, same message); a dead worker fails its job as transient and is
  * replaced; a closed pool leaves nothing behind (the process exits), from sources (tsx) and from dist/.
  */
@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { DecryptPool, defaultWorkerUrl } from '../../src/codec/DecryptPool.js';
-import { decryptAndGunzip } from '../../src/codec/decode.js';
+import { RecordPool, defaultWorkerUrl } from '../../src/pipeline/workers/RecordPool.js';
+import { decryptAndGunzip, unsealedBatch } from '../../src/codec/decode.js';
+import { loadRuleTexts } from '../../src/rules/load.js';
+import { evaluateBatch } from '../../src/pipeline/processRecord.js';
 import { encodeRecord } from '../../src/codec/encode.js';
 import { encryptionContextFor } from '../../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
@@ -22,6 +24,7 @@ import { PG, benchRecords } from '../../scripts/sampleData.js';
 import { capturedIo, jsonLines, runCli } from '../support/cli.js';
 import { runCommand } from '../../src/commands/run.js';
 import {
+  EVERY_EVENT_RULE,
   KEY_FILE,
   createStream,
   encryptedRecords,
@@ -113,7 +116,7 @@ describe('--workers gives the same results as the main thread', () => {
   });
 
   it('the pool itself: same bytes as decryptAndGunzip; arguments untouched', async () => {
-    const pool = new DecryptPool({ workers: 2 });
+    const pool = new RecordPool({ workers: 2 });
     try {
       const keyBefore = Buffer.from(dataKey);
       const expected = await decryptAndGunzip(message, dataKey);
@@ -127,7 +130,7 @@ describe('--workers gives the same results as the main thread', () => {
   });
 
   it('a tampered message: PoisonRecordError with the same reason and message as on the main thread', async () => {
-    const pool = new DecryptPool({ workers: 1 });
+    const pool = new RecordPool({ workers: 1 });
     try {
       const local = await decryptAndGunzip(tampered, dataKey).then(() => assert.fail('tampered message decrypted'), (e: unknown) => e);
       const remote = await pool.decrypt(tampered, dataKey).then(() => assert.fail('tampered message decrypted'), (e: unknown) => e);
@@ -137,6 +140,34 @@ describe('--workers gives the same results as the main thread', () => {
       assert.equal(remote.message, local.message);
       // The pool still works after a poison record.
       assert.deepEqual(Buffer.from(await pool.decrypt(message, dataKey)), await decryptAndGunzip(message, dataKey));
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('the pool evaluates with the rule set each record was pinned to', () => {
+  it('six rule sets in turn (more than the workers keep): each record gets its own set\'s alerts, version and ids', async () => {
+    const sets = Array.from({ length: 6 }, (_, i) => {
+      const { ruleSet } = loadRuleTexts([{ file: `r${i}.yaml`, text: EVERY_EVENT_RULE.replace('test-every-event', `every-event-${i}`) }]);
+      assert.ok(ruleSet);
+      return ruleSet;
+    });
+    const pool = new RecordPool({ workers: 2 });
+    try {
+      const position = { source: 'test', line: 1 };
+      const batch = unsealedBatch(await decryptAndGunzip(message, dataKey), { version: PG.version, warnings: [] });
+      // 0..5, then 0 again (compiled again after it was dropped), then interleaved, all in flight together
+      const order = [0, 1, 2, 3, 4, 5, 0, 3, 5, 1];
+      const got = await Promise.all(order.map((i) => pool.process({ message, dataKey, version: PG.version, warnings: [] }, position, sets[i], 'literals')));
+      for (const [k, i] of order.entries()) {
+        const expected = evaluateBatch(batch, position, { rules: sets[i]!, redaction: 'literals' });
+        assert.ok(expected.alerts.length > 0);
+        assert.deepEqual(got[k]!.alerts, expected.alerts, `record ${k} (rule set ${i})`);
+        assert.deepEqual(got[k]!.alerts.map((a) => [a.ruleId, a.rulesVersion]), expected.alerts.map((a) => [`every-event-${i}`, sets[i]!.version]));
+        assert.equal(got[k]!.batch, undefined, 'the events stay in the worker');
+        assert.deepEqual(got[k]!.summary, expected.summary);
+      }
     } finally {
       await pool.close();
     }
@@ -211,7 +242,7 @@ if (!existsSync(${JSON.stringify(marker)})) {
 }
 `,
     );
-    const pool = new DecryptPool({ workers: 1, workerUrl: pathToFileURL(wrapper) });
+    const pool = new RecordPool({ workers: 1, workerUrl: pathToFileURL(wrapper) });
     try {
       const expected = await decryptAndGunzip(message, dataKey);
       const err = await pool.decrypt(message, dataKey).then(() => assert.fail('the crashed job succeeded'), (e: unknown) => e);
@@ -229,8 +260,8 @@ if (!existsSync(${JSON.stringify(marker)})) {
 
   it('closing the pool lets the process exit (no handle left), under tsx', async () => {
     const script = `
-      import { DecryptPool } from ${JSON.stringify(pathToFileURL('src/codec/DecryptPool.ts').href)};
-      const pool = new DecryptPool({ workers: 2 });
+      import { RecordPool } from ${JSON.stringify(pathToFileURL('src/pipeline/workers/RecordPool.ts').href)};
+      const pool = new RecordPool({ workers: 2 });
       const err = await pool.decrypt(new Uint8Array([1, 2, 3]), new Uint8Array(32)).catch((e) => e);
       await pool.close();
       console.log(err.name + ': ' + err.reason);`;

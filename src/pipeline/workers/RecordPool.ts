@@ -1,0 +1,228 @@
+/**
+ * `--workers N`: a pool of worker threads for the CPU-heavy part of a record's path. The main thread keeps what
+ * needs its state or its order: reading the input, the envelope, the data key (one KMS cache for all), and after the
+ * pool, in record order, the MySQL statement joins, the correlation rules (windows, first-seen), suppression and
+ * delivery. The workers do the rest (recordWorker.ts):
+ *
+ * - `process(sealed, position, rules, redaction)` -> the record's outcome, as processRecord gives it on the main
+ *   thread: decrypt, gunzip, JSON, normalise, the stateless rules with their alerts (ids, messages, redaction) and the
+ *   correlation base events; the batch's events stay in the worker unless `rules` is undefined (decode). The rule set
+ *   must have its `sources` (what a worker compiles it from; a hot reload sends the new set before the first record
+ *   pinned to it). The same PoisonRecordError (reason, message, an encrypted record's) as the main-thread path.
+ * - `decrypt(message, dataKey)` -> the decrypted, gunzipped payload bytes (for a rule set built in code).
+ *
+ * Neither call modifies its arguments: the worker gets copies whose memory is transferred, not cloned (the data key
+ * copy is zeroed there after use). Callers commit results in their own order (the record driver does), so the pool
+ * may finish jobs in any order. Bounded: at most `maxQueued` jobs wait for a worker; further callers wait for room. A
+ * worker that dies mid-job is replaced (with the rule sets the others hold); its job fails with a TransientError
+ * (retried by withRetry), never dropped. `close()` terminates the workers; jobs still queued or running fail with a
+ * TransientError.
+ */
+import { Worker } from 'node:worker_threads';
+import { PoisonRecordError, TransientError } from '../../errors.js';
+import type { SealedPayload } from '../../codec/decode.js';
+import type { RuleSet } from '../../rules/types.js';
+import type { RecordPosition } from '../../types.js';
+import type { Redaction } from '../alert.js';
+import type { RecordOutcome, RecordWorkers } from '../processRecord.js';
+import { fromWire, type WireOutcome, type WorkerReply, type WorkerRequest } from './wire.js';
+
+export interface RecordPoolOptions {
+  /** Number of worker threads (at least 1). */
+  workers: number;
+  /** Jobs allowed to wait for a free worker before callers wait for room. Default 4 per worker. */
+  maxQueued?: number;
+  /** The worker module. Default: recordWorker next to this file (.ts under tsx, .js once compiled). */
+  workerUrl?: URL;
+}
+
+/** Rule sets a worker holds at once; an older one is compiled again if a record still names it. */
+const MAX_RULE_SETS = 4;
+
+type JobRequest = Extract<WorkerRequest, { kind: 'decrypt' | 'record' }>;
+
+interface Job {
+  request: JobRequest;
+  resolve: (reply: Extract<WorkerReply, { ok: true }>) => void;
+  reject: (err: Error) => void;
+  /** The rule set a 'record' job is evaluated with (registered before the job is sent). */
+  rules?: RuleSet | undefined;
+}
+
+interface Slot {
+  worker: Worker;
+  job?: Job;
+}
+
+/** recordWorker.ts under tsx (this file is .ts), recordWorker.js in dist/. */
+export function defaultWorkerUrl(): URL {
+  const ext = new URL(import.meta.url).pathname.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(`./recordWorker${ext}`, import.meta.url);
+}
+
+export class RecordPool implements RecordWorkers {
+  readonly size: number;
+  private readonly maxQueued: number;
+  private readonly workerUrl: URL;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private readonly roomWaiters: Array<() => void> = [];
+  /** The rule sets every worker holds, by number, oldest first. */
+  private readonly ruleSets = new Map<RuleSet, number>();
+  private nextId = 1;
+  private nextRuleSet = 1;
+  private closed = false;
+  private replaced = 0;
+
+  constructor(opts: RecordPoolOptions) {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`RecordPool needs at least 1 worker; got ${opts.workers}`);
+    this.size = opts.workers;
+    this.maxQueued = opts.maxQueued ?? 4 * opts.workers;
+    this.workerUrl = opts.workerUrl ?? defaultWorkerUrl();
+    for (let i = 0; i < this.size; i++) this.slots.push(this.spawn());
+  }
+
+  /** Workers started to replace ones that died. */
+  get workersReplaced(): number {
+    return this.replaced;
+  }
+
+  /** Decrypts an ESDK message with a data key and gunzips the plaintext, in a worker. */
+  async decrypt(message: Uint8Array, dataKey: Uint8Array): Promise<Uint8Array> {
+    const reply = await this.submit({ kind: 'decrypt', id: 0, message: new Uint8Array(message), dataKey: new Uint8Array(dataKey) });
+    if (!('plaintext' in reply)) throw new Error('record worker: a decrypt job came back without its plaintext');
+    return reply.plaintext;
+  }
+
+  /** The rest of a sealed record's path in a worker (see the file's header). */
+  async process(sealed: SealedPayload, position: RecordPosition, rules: RuleSet | undefined, redaction: Redaction): Promise<RecordOutcome> {
+    if (rules !== undefined && rules.sources === undefined) throw new Error('RecordPool.process: the rule set has no sources to compile in a worker');
+    const reply = await this.submit(
+      {
+        kind: 'record',
+        id: 0,
+        message: new Uint8Array(sealed.message),
+        dataKey: new Uint8Array(sealed.dataKey),
+        version: sealed.version,
+        warnings: sealed.warnings,
+        position,
+        rules: null,
+        redaction,
+      },
+      rules,
+    );
+    if (!('outcome' in reply)) throw new Error('record worker: a record job came back without its outcome');
+    return fromWire(reply.outcome as WireOutcome, rules, redaction);
+  }
+
+  /** Terminates the workers. Jobs not finished fail with a TransientError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const pending = [...this.queue.splice(0), ...this.slots.flatMap((s) => (s.job ? [s.job] : []))];
+    for (const s of this.slots) s.job = undefined;
+    for (const job of pending) this.fail(job, new TransientError('record workers closed before the record was processed'));
+    for (const wake of this.roomWaiters.splice(0)) wake();
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private async submit(request: JobRequest, rules?: RuleSet): Promise<Extract<WorkerReply, { ok: true }>> {
+    while (!this.closed && this.queue.length >= this.maxQueued) {
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
+    if (this.closed) {
+      request.dataKey.fill(0);
+      throw new TransientError('record workers are closed');
+    }
+    return new Promise((resolve, reject) => {
+      request.id = this.nextId++;
+      this.queue.push({ request, resolve, reject, rules });
+      this.dispatch();
+    });
+  }
+
+  private spawn(): Slot {
+    const worker = this.workerUrl.pathname.endsWith('.ts')
+      ? // Under tsx (tests, bench): on Node 20 the `--import tsx` a worker inherits does not make its loader hooks
+        // apply to the worker's modules, so a .ts entry fails to load; a bootstrap registers tsx, then imports it.
+        new Worker(
+          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+            `.then(({ register }) => { register(); return import(${JSON.stringify(this.workerUrl.href)}); });`,
+          { eval: true },
+        )
+      : new Worker(this.workerUrl);
+    const slot: Slot = { worker };
+    worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
+    worker.on('error', (err) => this.onDeath(slot, err));
+    worker.on('exit', (code) => this.onDeath(slot, new Error(`exited with code ${code}`)));
+    // A replacement holds the rule sets the others do (messages are handled in order: before any job).
+    for (const [rules, id] of this.ruleSets) worker.postMessage({ kind: 'rules', id, sources: rules.sources! } satisfies WorkerRequest);
+    return slot;
+  }
+
+  /** The number every worker knows `rules` by, sending it to them first if they do not hold it. */
+  private ruleSetId(rules: RuleSet): number {
+    const known = this.ruleSets.get(rules);
+    if (known !== undefined) return known;
+    if (this.ruleSets.size >= MAX_RULE_SETS) {
+      const [oldest, id] = this.ruleSets.entries().next().value as [RuleSet, number];
+      this.ruleSets.delete(oldest);
+      this.broadcast({ kind: 'forget', id });
+    }
+    const id = this.nextRuleSet++;
+    this.ruleSets.set(rules, id);
+    this.broadcast({ kind: 'rules', id, sources: rules.sources! });
+    return id;
+  }
+
+  private broadcast(msg: WorkerRequest): void {
+    for (const slot of this.slots) slot.worker.postMessage(msg);
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) break;
+      if (slot.job) continue;
+      const job = this.queue.shift()!;
+      slot.job = job;
+      const req = job.request;
+      if (req.kind === 'record' && job.rules !== undefined) req.rules = this.ruleSetId(job.rules);
+      slot.worker.postMessage(req, [req.message.buffer as ArrayBuffer, req.dataKey.buffer as ArrayBuffer]);
+      this.roomWaiters.shift()?.();
+    }
+  }
+
+  private onReply(slot: Slot, reply: WorkerReply): void {
+    const job = slot.job;
+    if (!job || job.request.id !== reply.id) return; // the job was already failed (close); nothing waits for it
+    slot.job = undefined;
+    if (reply.ok) job.resolve(reply);
+    else if (reply.poison) {
+      const err = new PoisonRecordError(reply.reason, reply.message);
+      if (job.request.kind === 'record') err.encryptedRecord = true;
+      job.reject(err);
+    } else job.reject(Object.assign(new Error(`record worker: ${reply.message}`), { name: reply.name }));
+    this.dispatch();
+  }
+
+  /** 'error' then 'exit' both arrive for an uncaught exception: the first one replaces the worker. */
+  private onDeath(slot: Slot, err: Error): void {
+    if (this.closed) return;
+    const i = this.slots.indexOf(slot);
+    if (i === -1) return;
+    const job = slot.job;
+    slot.job = undefined;
+    slot.worker.removeAllListeners();
+    slot.worker.on('error', () => undefined); // already reported through the job (if any); the worker is gone
+    void slot.worker.terminate();
+    this.slots[i] = this.spawn();
+    this.replaced++;
+    if (job) this.fail(job, new TransientError(`record worker died while processing a record (${err.message}); retrying`, { cause: err }));
+    this.dispatch();
+  }
+
+  private fail(job: Job, err: Error): void {
+    if (job.request.dataKey.byteLength > 0) job.request.dataKey.fill(0); // not yet transferred to a worker
+    job.reject(err);
+  }
+}

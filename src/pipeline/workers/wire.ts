@@ -1,0 +1,126 @@
+/**
+ * What RecordPool (main thread) and recordWorker (worker threads) send each other, and how a record's outcome
+ * crosses: structured clone keeps plain data (and shared references inside one message: a MySQL statement half and
+ * its events), not functions, class instances or symbol properties. So an outcome goes as a WireOutcome: its alerts
+ * with their message parts beside them (MESSAGE_PARTS is a symbol), its correlation base events naming their rules by
+ * id, its MySQL statement halves without the evaluator, and (with rules) without the batch's events: only the summary.
+ * The main thread rebuilds the rest from the rule set the record was pinned to (fromWire).
+ */
+import type { PoisonReason } from '../../errors.js';
+import { MESSAGE_PARTS, withMessageParts, type MessagePart } from '../../redaction/index.js';
+import type { CompiledRule, RuleSet, RuleSourceText } from '../../rules/types.js';
+import type { ActivityEvent, BatchSummary, DecodedBatch, RecordPosition } from '../../types.js';
+import type { Alert, Redaction } from '../alert.js';
+import { eventEvaluator, type BaseEvents, type Quarantined, type RecordOutcome } from '../processRecord.js';
+import type { StatementHalf } from '../../codec/mysqlStatements.js';
+
+/** Main thread -> worker. Buffers are fresh copies whose memory is transferred. */
+export type WorkerRequest =
+  /** Compile a rule set from its files under a number (every worker holds the same sets). */
+  | { kind: 'rules'; id: number; sources: readonly RuleSourceText[] }
+  /** Drop a rule set no job will name again. */
+  | { kind: 'forget'; id: number }
+  /** ESDK message + data key -> the decrypted, gunzipped payload. */
+  | { kind: 'decrypt'; id: number; message: Uint8Array; dataKey: Uint8Array }
+  /** A sealed record -> its outcome (decrypt, gunzip, parse, normalise, stateless rules of rule set `rules`). */
+  | {
+      kind: 'record';
+      id: number;
+      message: Uint8Array;
+      dataKey: Uint8Array;
+      version: string;
+      warnings: string[];
+      position: RecordPosition;
+      /** The rule set's number, or null: decode only (the batch's events come back). */
+      rules: number | null;
+      redaction: Redaction;
+    };
+
+/** Worker -> main thread. */
+export type WorkerReply =
+  | { id: number; ok: true; plaintext: Uint8Array }
+  | { id: number; ok: true; outcome: WireOutcome }
+  | { id: number; ok: false; poison: true; reason: PoisonReason; message: string }
+  | { id: number; ok: false; poison: false; name: string; message: string };
+
+export interface WireOutcome {
+  position: RecordPosition;
+  summary: BatchSummary;
+  encrypted: boolean;
+  warnings: string[];
+  quarantined: Quarantined[];
+  alerts: { alert: Alert; parts: readonly MessagePart[] | undefined }[];
+  correlating?: { event: ActivityEvent; redacted: Record<string, unknown>; ruleIds: string[]; rulesVersion?: string }[];
+  mysqlUnjoined?: number;
+  evaluationSeconds?: number;
+  statements?: { events: readonly ActivityEvent[]; halves: readonly StatementHalf[] };
+  /** Decode only (no rules): the batch, events included. */
+  batch?: DecodedBatch;
+}
+
+/** A worker's outcome for the wire; `keepBatch`: decode (the events go back). */
+export function toWire(outcome: RecordOutcome, keepBatch: boolean): WireOutcome {
+  const w: WireOutcome = {
+    position: outcome.position,
+    summary: outcome.summary!,
+    encrypted: outcome.encrypted,
+    warnings: outcome.warnings,
+    quarantined: outcome.quarantined,
+    alerts: outcome.alerts.map((alert) => ({ alert, parts: alert[MESSAGE_PARTS] })),
+  };
+  if (outcome.correlating !== undefined) {
+    w.correlating = outcome.correlating.map((b) => ({
+      event: b.event,
+      redacted: b.redacted,
+      ruleIds: b.rules.map((r) => r.info.id),
+      ...(b.rulesVersion !== undefined ? { rulesVersion: b.rulesVersion } : {}),
+    }));
+  }
+  if (outcome.mysqlUnjoined !== undefined) w.mysqlUnjoined = outcome.mysqlUnjoined;
+  if (outcome.evaluationSeconds !== undefined) w.evaluationSeconds = outcome.evaluationSeconds;
+  if (outcome.statements !== undefined) w.statements = { events: outcome.statements.events, halves: outcome.statements.halves };
+  if (keepBatch && outcome.batch !== undefined) w.batch = outcome.batch;
+  return w;
+}
+
+/** The outcome again, on the main thread: `rules` and `redaction` are those the record was sent with. */
+export function fromWire(w: WireOutcome, rules: RuleSet | undefined, redaction: Redaction): RecordOutcome {
+  const outcome: RecordOutcome = {
+    position: w.position,
+    summary: w.summary,
+    encrypted: w.encrypted,
+    alerts: w.alerts.map(({ alert, parts }) => (parts === undefined ? alert : withMessageParts(alert, parts))),
+    quarantined: w.quarantined,
+    warnings: w.warnings,
+  };
+  if (w.batch !== undefined) outcome.batch = w.batch;
+  if (w.correlating !== undefined) {
+    const byId = correlationsById(rules);
+    outcome.correlating = w.correlating.map((b): BaseEvents => ({
+      event: b.event,
+      redacted: b.redacted,
+      rules: b.ruleIds.map((id) => {
+        const rule = byId.get(id);
+        if (rule === undefined) throw new Error(`record worker: correlation rule ${id} is not in the rule set the record was sent with`);
+        return rule;
+      }),
+      ...(b.rulesVersion !== undefined ? { rulesVersion: b.rulesVersion } : {}),
+    }));
+  }
+  if (w.mysqlUnjoined !== undefined) outcome.mysqlUnjoined = w.mysqlUnjoined;
+  if (w.evaluationSeconds !== undefined) outcome.evaluationSeconds = w.evaluationSeconds;
+  if (w.statements !== undefined) {
+    if (rules === undefined) throw new Error('record worker: statement halves came back for a record sent without rules');
+    outcome.statements = { events: w.statements.events, halves: w.statements.halves, evaluate: eventEvaluator(rules, redaction) };
+  }
+  return outcome;
+}
+
+const byIdCache = new WeakMap<RuleSet, ReadonlyMap<string, CompiledRule>>();
+
+function correlationsById(rules: RuleSet | undefined): ReadonlyMap<string, CompiledRule> {
+  if (rules === undefined) return new Map();
+  let m = byIdCache.get(rules);
+  if (m === undefined) byIdCache.set(rules, (m = new Map((rules.correlations ?? []).map((r) => [r.info.id, r]))));
+  return m;
+}
