@@ -9,6 +9,9 @@ import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
 import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
 import { formatProblem, loadRules, rulesFailedMessage, type RuleSet } from '../rules/index.js';
 import { RecordPool } from '../pipeline/workers/RecordPool.js';
+import { AutoRecordPool } from '../pipeline/workers/AutoRecordPool.js';
+import { availableParallelism } from 'node:os';
+import type { WorkersOption } from './options.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
 import type { Io } from './io.js';
 
@@ -59,8 +62,19 @@ export async function keyProviderFor(keyFile: string | undefined): Promise<KeyPr
  * `--workers N`: worker threads for processRecord's deps (src/pipeline/workers/RecordPool.ts: decrypt to stateless
  * rules), or undefined for N = 0 (everything on this thread).
  */
-export function openPool(workers: number | undefined): { deps: Pick<ProcessorDeps, 'decrypt' | 'workers'>; close(): Promise<void> } | undefined {
+export function openPool(workers: WorkersOption | undefined): { deps: Pick<ProcessorDeps, 'decrypt' | 'workers'>; close(): Promise<void> } | undefined {
   if (workers === undefined || workers === 0) return undefined;
+  if (workers === 'auto') {
+    const n = autoWorkers();
+    if (n === 0) return undefined;
+    const auto = new AutoRecordPool(n);
+    return { deps: { workers: auto }, close: () => auto.close() };
+  }
   const pool = new RecordPool({ workers });
   return { deps: { decrypt: (message, dataKey) => pool.decrypt(message, dataKey), workers: pool }, close: () => pool.close() };
+}
+
+/** `--workers auto`: one worker per available core, none on a single core (the main thread alone does better). */
+export function autoWorkers(cores = availableParallelism()): number {
+  return cores <= 1 ? 0 : cores;
 }

@@ -190,10 +190,13 @@ export function positiveInt(name: string, v: string): number {
   return n;
 }
 
-/** --workers: 0 (decrypt on the main thread) up to 64 worker threads. */
-function workersOption(v: string): number {
+/** --workers: `auto`, or 0 (everything on the main thread) up to 64 worker threads. */
+export type WorkersOption = number | 'auto';
+
+function workersOption(v: string): WorkersOption {
+  if (v === 'auto') return 'auto';
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 64) throw new UsageError(`--workers must be a whole number from 0 to 64; got "${v}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new UsageError(`--workers must be auto or a whole number from 0 to 64; got "${v}"`);
   return n;
 }
 

@@ -5,6 +5,7 @@
  * and quarantined records go, the summary, and the exit codes.
  */
 import { ExitCode, ExitError, stopped } from '../errors.js';
+import type { WorkersOption } from './options.js';
 import { readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { Redaction } from '../pipeline/alert.js';
@@ -13,16 +14,16 @@ import { consoleHandoff } from '../delivery/consoleDelivery.js';
 import type { RecordOutcome } from '../pipeline/processRecord.js';
 import { Progress, formatSummary, writeLine, type OutputFormat } from '../pipeline/output.js';
 import { PipelineStats } from '../pipeline/PipelineStats.js';
+import { decodedLines } from '../pipeline/decodedLines.js';
 import { JsonlQuarantineFile } from '../pipeline/JsonlQuarantineFile.js';
 import { runRecords, type RunRecordsOptions } from '../pipeline/runRecords.js';
 import { RETRY_DEFAULTS } from '../pipeline/drive.js';
 import { severityRank, type Severity } from '../types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
 import { colorOutput, type Io } from './io.js';
-import { redactEvent } from '../redaction/index.js';
 import { Correlator } from '../pipeline/Correlator.js';
 import { FileCorrelationStore } from '../pipeline/CorrelationStore.js';
-import { jsonLine, terminalSafe } from '../util/escape.js';
+import { terminalSafe } from '../util/escape.js';
 import { openDelivery, formatDeliverySummary, type DeliveryOptions } from './deliveryOptions.js';
 
 export interface ReplayOptions {
@@ -39,7 +40,7 @@ export interface ReplayOptions {
   quarantineFile?: string;
   concurrency: number;
   /** Worker threads for decryption, decoding and the stateless rules (RecordPool); 0 or absent: on the main thread. */
-  workers?: number;
+  workers?: WorkersOption;
   /** Print the summary line(s) on stderr. */
   summary: boolean;
   /** Alert delivery (dasguard.yaml, or the shortcuts); without any, alerts go to stdout. */
@@ -112,7 +113,7 @@ export interface DecodeOptions {
   quarantineFile?: string;
   concurrency: number;
   /** Worker threads for decryption, decoding and the stateless rules (RecordPool); 0 or absent: on the main thread. */
-  workers?: number;
+  workers?: WorkersOption;
   summary: boolean;
 }
 
@@ -123,13 +124,11 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
   const pool = openPool(opts.workers);
   try {
-    await runItems(opts, io, quarantine, stats, progress, { deps: { keys, ...pool?.deps } }, async (outcome) => {
-      const batch = outcome?.batch;
-      if (!batch) return;
-      for (const e of batch.events) await writeLine(io.stdout, jsonLine(redactEvent(e, opts.redaction)));
-      if (opts.heartbeats) {
-        for (const h of batch.heartbeats) await writeLine(io.stdout, jsonLine(redactEvent({ ...h.raw, clusterId: h.clusterId, instanceId: h.instanceId, logTimeMs: h.logTimeMs }, opts.redaction)));
-      }
+    const rendering = { redaction: opts.redaction, heartbeats: opts.heartbeats };
+    await runItems(opts, io, quarantine, stats, progress, { deps: { keys, ...pool?.deps, render: rendering } }, async (outcome) => {
+      // rendered by the worker that decoded the record, else here
+      const lines = outcome?.lines ?? (outcome?.batch !== undefined ? decodedLines(outcome.batch, rendering) : '');
+      if (lines !== '') await writeLine(io.stdout, lines.slice(0, -1));
     });
   } finally {
     await pool?.close();

@@ -5,6 +5,7 @@
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { WorkersOption } from './options.js';
 import { createRdsClient } from '../aws/rds.js';
 import { ExitCode, UsageError, stopped } from '../errors.js';
 import { consoleHandoff } from '../delivery/consoleDelivery.js';
@@ -60,7 +61,7 @@ export interface RunOptions {
   discoveryIntervalMs: number;
   concurrency: number;
   /** Worker threads for decryption, decoding and the stateless rules (RecordPool); 0 or absent: on the main thread. */
-  workers?: number;
+  workers?: WorkersOption;
   /** Alert delivery (dasguard.yaml or the shortcuts); without any, alerts go to stdout. */
   delivery?: DeliveryOptions;
   /** Health state (RDS events cursor, loss windows, liveness): default .dasguard/state. */

@@ -14,6 +14,7 @@ import { formatPosition, summarizeBatch } from '../types.js';
 import { buildAlert, type Alert, type Redaction } from './alert.js';
 import { redactEvent } from '../redaction/index.js';
 import { groupStatements, type StatementHalf } from '../codec/mysqlStatements.js';
+import type { DecodeRendering } from './decodedLines.js';
 
 export interface Quarantined {
   position: RecordPosition;
@@ -51,6 +52,8 @@ export interface RecordOutcome {
    * halves with the previous or the next record's.
    */
   statements?: PendingStatements;
+  /** `decode`'s output of the record (decodedLines), when the worker that decoded it rendered it (deps.render). */
+  lines?: string;
   /**
    * Seconds the record's events took through the rules (present when they were evaluated here; a record whose MySQL
    * statement halves wait for the in-order step is not timed).
@@ -92,6 +95,8 @@ export interface ProcessorDeps {
    * (RuleSet.sources) or there are none (decode); else `decrypt` is, and the rules run here.
    */
   workers?: RecordWorkers;
+  /** `decode`: a record decoded by a worker comes back as its output lines (`lines`), not its events. */
+  render?: DecodeRendering;
   /** The correlation rules' state (a Correlator), applied in record order by the driver (runRecords); absent: none run. */
   correlator?: CorrelationStep;
 }
@@ -112,11 +117,14 @@ export interface CorrelationStep {
 /**
  * Worker threads that take an encrypted record from its sealed payload to its outcome: decrypt, gunzip, parse,
  * normalise, and the stateless rules (src/pipeline/workers/RecordPool.ts; declared here, so no import cycle). The
- * outcome is evaluateBatch's, with `summary` for `batch` unless `rules` is undefined (decode: the events come back).
+ * outcome is evaluateBatch's, with `summary` for `batch` unless `rules` is undefined (decode: the events come back,
+ * or with `render` the lines decode prints).
  * The data key is copied: the caller still zeroes its own.
  */
 export interface RecordWorkers {
-  process(sealed: SealedPayload, position: RecordPosition, rules: RuleSet | undefined, redaction: Redaction): Promise<RecordOutcome>;
+  /** False: this record is processed on this thread (`--workers auto` before the input proved large). Absent: true. */
+  ready?(): boolean;
+  process(sealed: SealedPayload, position: RecordPosition, rules: RuleSet | undefined, redaction: Redaction, render?: DecodeRendering): Promise<RecordOutcome>;
 }
 
 export async function processRecord(record: SourceRecord, deps: ProcessorDeps): Promise<RecordOutcome> {
@@ -134,8 +142,8 @@ export async function processRecord(record: SourceRecord, deps: ProcessorDeps): 
     else {
       const { sealed } = opened;
       try {
-        if (deps.workers !== undefined && (rules === undefined || rules.sources !== undefined)) {
-          return await deps.workers.process(sealed, record.position, rules, deps.redaction ?? 'literals');
+        if (deps.workers !== undefined && (rules === undefined || rules.sources !== undefined) && (deps.workers.ready?.() ?? true)) {
+          return await deps.workers.process(sealed, record.position, rules, deps.redaction ?? 'literals', deps.render);
         }
         batch = await decryptSealed(sealed, deps.decrypt ?? decryptAndGunzip);
       } finally {

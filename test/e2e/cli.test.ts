@@ -462,7 +462,7 @@ test("run's decoding flags are the input group's (pickOptions): same type, label
   }
   const v = parseCommandArgs(runDeclaration, ['--workers', '2']).values;
   assert.deepEqual(decodeOptions(v), { keyFile: undefined, resourceId: undefined, concurrency: 8, workers: 2, redaction: 'literals' });
-  assert.throws(() => decodeOptions(parseCommandArgs(runDeclaration, ['--workers', '99']).values), /--workers must be a whole number from 0 to 64/);
+  assert.throws(() => decodeOptions(parseCommandArgs(runDeclaration, ['--workers', '99']).values), /--workers must be auto or a whole number from 0 to 64/);
 });
 
 test('every `dasguard CMD ... --flag` in README.md and docs/ names a flag CMD declares', async () => {

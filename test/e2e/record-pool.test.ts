@@ -14,7 +14,9 @@ import { promisify } from 'node:util';
 import { RecordPool, defaultWorkerUrl } from '../../src/pipeline/workers/RecordPool.js';
 import { decryptAndGunzip, unsealedBatch } from '../../src/codec/decode.js';
 import { loadRuleTexts } from '../../src/rules/load.js';
-import { evaluateBatch } from '../../src/pipeline/processRecord.js';
+import { evaluateBatch, processRecord } from '../../src/pipeline/processRecord.js';
+import { AutoRecordPool } from '../../src/pipeline/workers/AutoRecordPool.js';
+import { autoWorkers } from '../../src/commands/common.js';
 import { encodeRecord } from '../../src/codec/encode.js';
 import { encryptionContextFor } from '../../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
@@ -174,6 +176,43 @@ describe('the pool evaluates with the rule set each record was pinned to', () =>
   });
 });
 
+describe('--workers auto', () => {
+  it('records stay on the main thread until the input proves large, then go to the workers; outcomes are the same', async () => {
+    const { ruleSet } = loadRuleTexts([{ file: 'every.yaml', text: EVERY_EVENT_RULE }]);
+    assert.ok(ruleSet);
+    const keys = LocalKeyProvider.fromFile(KEY);
+    const records = await Promise.all(
+      benchRecords(6, 3, 77).map(async (r, i) => ({
+        data: await encodeRecord(r, { resourceId: PG.clusterId, version: PG.version, wrapper: keys }),
+        position: { source: STREAM, sequenceNumber: String(i) },
+        resourceId: PG.clusterId,
+      })),
+    );
+    const auto = new AutoRecordPool(2, 3);
+    try {
+      const deps = { keys, rules: ruleSet, redaction: 'literals' as const };
+      for (const [i, record] of records.entries()) {
+        const alone = await processRecord(record, deps);
+        const pooled = await processRecord(record, { ...deps, workers: auto });
+        assert.equal(auto.started, i >= 3, `record ${i}: workers started only after 3 records`);
+        assert.equal(pooled.batch === undefined, i >= 3, `record ${i}: its events ${i >= 3 ? 'stayed in a worker' : 'are here'}`);
+        assert.deepEqual(pooled.alerts, alone.alerts);
+        assert.deepEqual(pooled.summary, alone.summary);
+      }
+    } finally {
+      await auto.close();
+    }
+  });
+
+  it('replay of the samples with --workers auto: the main thread output; auto is one worker per core, none on one', async () => {
+    const r = await runCli(['replay', 'samples/streams', '--key-file', KEY, '--output', 'jsonl', '--quiet', '--workers', 'auto']);
+    const base = await runCli(['replay', 'samples/streams', '--key-file', KEY, '--output', 'jsonl', '--quiet', '--workers', '0']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, base.stdout);
+    assert.ok(autoWorkers(2) === 2 && autoWorkers(1) === 0, 'one worker per core, none on one core');
+  });
+});
+
 describe('dasguard run --workers 2', () => {
   it('alerts on every record of a 2-shard stream exactly like replay does', async () => {
     const kinesalite = await startKinesalite();
@@ -276,9 +315,9 @@ if (!existsSync(${JSON.stringify(marker)})) {
     assert.equal(stdout, expected.stdout);
   });
 
-  it('--workers must be a whole number from 0 to 64', async () => {
+  it('--workers must be auto or a whole number from 0 to 64', async () => {
     const r = await runCli(['decode', 'samples/streams', '--key-file', KEY, '--workers', 'two']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--workers must be a whole number/);
+    assert.match(r.stderr, /--workers must be auto or a whole number from 0 to 64; got "two"/);
   });
 });

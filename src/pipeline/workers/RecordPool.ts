@@ -8,7 +8,7 @@
  *   thread: decrypt, gunzip, JSON, normalise, the stateless rules with their alerts (ids, messages, redaction) and the
  *   correlation base events; the batch's events stay in the worker unless `rules` is undefined (decode). The rule set
  *   must have its `sources` (what a worker compiles it from; a hot reload sends the new set before the first record
- *   pinned to it). The same PoisonRecordError (reason, message, an encrypted record's) as the main-thread path.
+ *   pinned to it). With `render` (decode), the lines decode prints come back instead of the events. The same PoisonRecordError (reason, message, an encrypted record's) as the main-thread path.
  * - `decrypt(message, dataKey)` -> the decrypted, gunzipped payload bytes (for a rule set built in code).
  *
  * Neither call modifies its arguments: the worker gets copies whose memory is transferred, not cloned (the data key
@@ -24,6 +24,7 @@ import type { SealedPayload } from '../../codec/decode.js';
 import type { RuleSet } from '../../rules/types.js';
 import type { RecordPosition } from '../../types.js';
 import type { Redaction } from '../alert.js';
+import type { DecodeRendering } from '../decodedLines.js';
 import type { RecordOutcome, RecordWorkers } from '../processRecord.js';
 import { fromWire, type WireOutcome, type WorkerReply, type WorkerRequest } from './wire.js';
 
@@ -95,7 +96,7 @@ export class RecordPool implements RecordWorkers {
   }
 
   /** The rest of a sealed record's path in a worker (see the file's header). */
-  async process(sealed: SealedPayload, position: RecordPosition, rules: RuleSet | undefined, redaction: Redaction): Promise<RecordOutcome> {
+  async process(sealed: SealedPayload, position: RecordPosition, rules: RuleSet | undefined, redaction: Redaction, render?: DecodeRendering): Promise<RecordOutcome> {
     if (rules !== undefined && rules.sources === undefined) throw new Error('RecordPool.process: the rule set has no sources to compile in a worker');
     const reply = await this.submit(
       {
@@ -108,6 +109,7 @@ export class RecordPool implements RecordWorkers {
         position,
         rules: null,
         redaction,
+        render: render ?? null,
       },
       rules,
     );

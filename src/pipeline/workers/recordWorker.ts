@@ -11,6 +11,7 @@ import { decryptAndGunzip, unsealedBatch } from '../../codec/decode.js';
 import { loadRuleTexts } from '../../rules/load.js';
 import type { RuleSet } from '../../rules/types.js';
 import { evaluateBatch } from '../processRecord.js';
+import { decodedLines } from '../decodedLines.js';
 import { toWire, type WorkerReply, type WorkerRequest } from './wire.js';
 
 const port = parentPort;
@@ -50,10 +51,11 @@ async function run(job: Extract<WorkerRequest, { kind: 'decrypt' | 'record' }>):
     try {
       const batch = unsealedBatch(json, job);
       outcome = evaluateBatch(batch, job.position, { ...(rules !== undefined ? { rules } : {}), redaction: job.redaction });
+      if (job.render !== null) outcome.lines = decodedLines(batch, job.render);
     } finally {
       json.fill(0);
     }
-    return { id: job.id, ok: true, outcome: toWire(outcome, rules === undefined) };
+    return { id: job.id, ok: true, outcome: toWire(outcome, rules === undefined && job.render === null) };
   } catch (err) {
     if (err instanceof PoisonRecordError) return { id: job.id, ok: false, poison: true, reason: err.reason, message: err.message };
     return { id: job.id, ok: false, poison: false, name: err instanceof Error ? err.name : 'Error', message: errorMessage(err) };

@@ -13,6 +13,7 @@ import type { ActivityEvent, BatchSummary, DecodedBatch, RecordPosition } from '
 import type { Alert, Redaction } from '../alert.js';
 import { eventEvaluator, type BaseEvents, type Quarantined, type RecordOutcome } from '../processRecord.js';
 import type { StatementHalf } from '../../codec/mysqlStatements.js';
+import type { DecodeRendering } from '../decodedLines.js';
 
 /** Main thread -> worker. Buffers are fresh copies whose memory is transferred. */
 export type WorkerRequest =
@@ -31,9 +32,10 @@ export type WorkerRequest =
       version: string;
       warnings: string[];
       position: RecordPosition;
-      /** The rule set's number, or null: decode only (the batch's events come back). */
+      /** The rule set's number, or null: decode only (the batch's events come back, or its `render`ed lines). */
       rules: number | null;
       redaction: Redaction;
+      render: DecodeRendering | null;
     };
 
 /** Worker -> main thread. */
@@ -56,6 +58,7 @@ export interface WireOutcome {
   statements?: { events: readonly ActivityEvent[]; halves: readonly StatementHalf[] };
   /** Decode only (no rules): the batch, events included. */
   batch?: DecodedBatch;
+  lines?: string;
 }
 
 /** A worker's outcome for the wire; `keepBatch`: decode (the events go back). */
@@ -80,6 +83,7 @@ export function toWire(outcome: RecordOutcome, keepBatch: boolean): WireOutcome 
   if (outcome.evaluationSeconds !== undefined) w.evaluationSeconds = outcome.evaluationSeconds;
   if (outcome.statements !== undefined) w.statements = { events: outcome.statements.events, halves: outcome.statements.halves };
   if (keepBatch && outcome.batch !== undefined) w.batch = outcome.batch;
+  if (outcome.lines !== undefined) w.lines = outcome.lines;
   return w;
 }
 
@@ -94,6 +98,7 @@ export function fromWire(w: WireOutcome, rules: RuleSet | undefined, redaction: 
     warnings: w.warnings,
   };
   if (w.batch !== undefined) outcome.batch = w.batch;
+  if (w.lines !== undefined) outcome.lines = w.lines;
   if (w.correlating !== undefined) {
     const byId = correlationsById(rules);
     outcome.correlating = w.correlating.map((b): BaseEvents => ({
