@@ -6,38 +6,45 @@
  * decryptPayload is the production path: native node:crypto (esdkNative.ts) for what DAS sends, the stock SDK
  * for anything else. Both verify everything (key unwrap, header auth, every frame, the signature).
  */
-import {
-  AlgorithmSuiteIdentifier,
-  buildClient,
-  CommitmentPolicy,
-  RawAesKeyringNode,
-  RawAesWrappingSuiteIdentifier,
-} from '@aws-crypto/client-node';
+import type { RawAesKeyringNode } from '@aws-crypto/client-node';
 import { errorMessage, PoisonReason, PoisonRecordError } from '../errors.js';
 import { decryptEsdkNative } from './esdkNative.js';
 
 const KEY_NAMESPACE = 'BC';
 const KEY_NAME = 'DataKey';
 
-/** Decrypts what Aurora sends: the default policy (REQUIRE_ENCRYPT_REQUIRE_DECRYPT) refuses suite 0x0378. */
-const decryptClient = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT);
-/** Encrypts like Aurora: a non-committing suite, which only FORBID_ENCRYPT_* lets us choose. */
-const encryptClient = buildClient(CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT);
+/**
+ * The stock SDK, loaded on first use: what DAS sends never needs it (esdkNative.ts), and it weighs ~15 MB of heap
+ * in every thread that loads it (each worker of src/pipeline/workers/ would).
+ */
+let stock: Promise<{ sdk: typeof import('@aws-crypto/client-node'); decryptClient: Client; encryptClient: Client }> | undefined;
+type Client = ReturnType<(typeof import('@aws-crypto/client-node'))['buildClient']>;
+
+function stockSdk() {
+  return (stock ??= import('@aws-crypto/client-node').then((sdk) => ({
+    sdk,
+    /** Decrypts what Aurora sends: the default policy (REQUIRE_ENCRYPT_REQUIRE_DECRYPT) refuses suite 0x0378. */
+    decryptClient: sdk.buildClient(sdk.CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT),
+    /** Encrypts like Aurora: a non-committing suite, which only FORBID_ENCRYPT_* lets us choose. */
+    encryptClient: sdk.buildClient(sdk.CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT),
+  })));
+}
 
 /** The keyring zeroes the key it is given and refuses pooled Buffers: give it its own fresh copy. */
-function keyringFor(dataKey: Uint8Array): RawAesKeyringNode {
-  return new RawAesKeyringNode({
+function keyringFor(sdk: typeof import('@aws-crypto/client-node'), dataKey: Uint8Array): RawAesKeyringNode {
+  return new sdk.RawAesKeyringNode({
     keyNamespace: KEY_NAMESPACE,
     keyName: KEY_NAME,
-    wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
+    wrappingSuite: sdk.RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
     unencryptedMasterKey: new Uint8Array(dataKey),
   });
 }
 
 /** Encrypts like Aurora does (suite 0x0378, keyring BC/DataKey, framed). For samples/tests. dataKey: 32 bytes; not modified. */
 export async function encryptPayload(plaintext: Uint8Array, dataKey: Uint8Array): Promise<Uint8Array> {
-  const { result } = await encryptClient.encrypt(keyringFor(dataKey), plaintext, {
-    suiteId: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384,
+  const { sdk, encryptClient } = await stockSdk();
+  const { result } = await encryptClient.encrypt(keyringFor(sdk, dataKey), plaintext, {
+    suiteId: sdk.AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384,
   });
   return result;
 }
@@ -60,8 +67,9 @@ function stockFailure(err: unknown): PoisonRecordError {
  *  RawAesKeyringNode). dataKey is not modified (hand the keyring its own fresh Uint8Array copy: it zeroes what it gets
  *  and rejects pooled Buffers). */
 export async function stockDecryptPayload(message: Uint8Array, dataKey: Uint8Array): Promise<Uint8Array> {
+  const { sdk, decryptClient } = await stockSdk();
   try {
-    const { plaintext } = await decryptClient.decrypt(keyringFor(dataKey), message);
+    const { plaintext } = await decryptClient.decrypt(keyringFor(sdk, dataKey), message);
     return plaintext;
   } catch (err) {
     throw stockFailure(err);

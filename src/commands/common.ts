@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { ExitCode, ExitError } from '../errors.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import { KeyGuard } from '../keys/KeyGuard.js';
-import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
+import type { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
 import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
 import { formatProblem, loadRules, rulesFailedMessage, type RuleSet } from '../rules/index.js';
 import { RecordPool } from '../pipeline/workers/RecordPool.js';
@@ -48,9 +48,14 @@ export async function keyProviderFor(keyFile: string | undefined): Promise<KeyPr
       hint: `${RESOURCE_ID_HINT}, and the --key-file their data keys were wrapped with (not ${keyFile})`,
     });
   }
+  // The KMS client (~12 MB) is loaded with the first data key to decrypt: a replay with --key-file never loads it.
   let kms: KmsKeyProvider | undefined;
+  let loading: Promise<KmsKeyProvider> | undefined;
   const lazy: KeyProvider = {
-    getDataKey: (ciphertext, context) => (kms ??= new KmsKeyProvider()).getDataKey(ciphertext, context),
+    getDataKey: async (ciphertext, context) => {
+      kms ??= await (loading ??= import('../keys/KmsKeyProvider.js').then((m) => new m.KmsKeyProvider()));
+      return kms.getDataKey(ciphertext, context);
+    },
     stats: () => kms?.stats() ?? { backendCalls: 0, cacheHits: 0, cacheMisses: 0 },
   };
   return new KeyGuard(lazy, {

@@ -37,6 +37,13 @@ export interface RecordPoolOptions {
   workerUrl?: URL;
 }
 
+/**
+ * A worker's young generation, in MB (V8's default is sized for one busy thread per process): a record's garbage is
+ * short-lived, so a small nursery costs a few more scavenges and keeps each worker's resident memory small. The old
+ * generation is left to V8's default: a large record must not crash its worker.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: Number(process.env.DASGUARD_WORKER_YOUNG_MB ?? 8) };
+
 /** Rule sets a worker holds at once; an older one is compiled again if a record still names it. */
 const MAX_RULE_SETS = 4;
 
@@ -150,9 +157,9 @@ export class RecordPool implements RecordWorkers {
         new Worker(
           `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
             `.then(({ register }) => { register(); return import(${JSON.stringify(this.workerUrl.href)}); });`,
-          { eval: true },
+          { eval: true, resourceLimits: WORKER_LIMITS },
         )
-      : new Worker(this.workerUrl);
+      : new Worker(this.workerUrl, { resourceLimits: WORKER_LIMITS });
     const slot: Slot = { worker };
     worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
     worker.on('error', (err) => this.onDeath(slot, err));
