@@ -8,8 +8,8 @@ import { encryptionContextKey, type ActivityStream } from './das.js';
 
 /**
  * What the Lambda event source mapping needs on the stream (Lambda checks them when the mapping is created):
- * DescribeStream, DescribeStreamSummary, GetRecords, GetShardIterator, ListShards. No kinesis:ListStreams (the one
- * read action without resource-level permissions): neither the mapping nor dasguard calls it.
+ * DescribeStream, DescribeStreamSummary, GetRecords, GetShardIterator, ListShards (the Lambda developer guide's list,
+ * less SubscribeToShard: no enhanced fan-out). No kinesis:ListStreams: neither the mapping nor dasguard calls it.
  */
 export const LAMBDA_STREAM_ACTIONS = [
   'kinesis:DescribeStream',
