@@ -42,7 +42,7 @@ export interface RecordPoolOptions {
  * short-lived, so a small nursery costs a few more scavenges and keeps each worker's resident memory small. The old
  * generation is left to V8's default: a large record must not crash its worker.
  */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: Number(process.env.DASGUARD_WORKER_YOUNG_MB ?? 8) };
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8 };
 
 /** Rule sets a worker holds at once; an older one is compiled again if a record still names it. */
 const MAX_RULE_SETS = 4;
