@@ -6,8 +6,8 @@
  *  - decode: decodeRecord() of the same records (envelope, local data key, decryptPayload, gunzip, parse,
  *    normalise), one record at a time on the main thread; then with a RecordPool of 1 and 2 workers (16 records
  *    in flight; decrypt, gunzip, parse and normalise in the workers, the events sent back, as `decode` does).
- *  - replay: `dasguard replay FILE --output jsonl` (baseline rules, demo key) of the same number of records,
- *    on the main thread and with --workers 1 and 2.
+ *  - replay: `dasguard replay FILE --output jsonl` (baseline rules, demo key; the compiled CLI in dist/) of the same
+ *    number of records, on the main thread and with --workers 1 and 2 (each run starts its workers).
  * events/s per core: a main-thread figure uses one core; a --workers N figure is divided by min(N + 1, cores)
  * (the main thread works too). `npm run bench -- decode` runs this section alone.
  */
@@ -17,7 +17,6 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { main as cliMain } from '../src/cli.js';
 import { RecordPool } from '../src/pipeline/workers/RecordPool.js';
 import { processRecord } from '../src/pipeline/processRecord.js';
 import { decodeRecord } from '../src/codec/decode.js';
@@ -119,6 +118,14 @@ export interface FloorTables {
   decodeEventsPerSec: number[];
 }
 
+/**
+ * `dasguard` as users run it: the compiled CLI (dist/, built by `npm run bench`), so replay's worker threads start
+ * from JavaScript as they do for users, not through tsx's loader (which makes each start ~0.4 s slower).
+ */
+function compiledCli(): Promise<typeof import('../src/cli.js')> {
+  return import(new URL('../dist/cli.js', import.meta.url).href) as Promise<typeof import('../src/cli.js')>;
+}
+
 export async function benchFloor(log: (line: string) => void = () => undefined): Promise<FloorTables> {
   const keys = LocalKeyProvider.fromFile('samples/demo-master-key.json');
   const ctx = encryptionContextFor(PG.clusterId);
@@ -175,7 +182,7 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
       };
       const replay = async (extra: string[]) => {
         const io = { stdout: new Writable({ write: (_c, _e, cb) => cb() }), stderr: new PassThrough().resume() as unknown as NodeJS.WriteStream, stdin: Readable.from([]), env: { NO_COLOR: '1' } };
-        const code = await cliMain(['replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra], io);
+        const code = await (await compiledCli()).main(['replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra], io);
         if (code !== 0) throw new Error(`bench: replay ${extra.join(' ')} exited ${code}`);
       };
       // Warm-up of every path (JIT, workers started). Then the floor, decode and the pools take turns on blocks of
