@@ -25,6 +25,7 @@ import { parseEsdkHeader } from '../src/codec/esdkHeader.js';
 import { encryptionContextFor } from '../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
+import { loadRules } from '../src/rules/load.js';
 
 /** Records per case: about the same work per case whatever the record size. */
 const SIZES: readonly { perRecord: number; records: number }[] = [
@@ -129,11 +130,15 @@ function compiledCli(): Promise<typeof import('../src/cli.js')> {
 export async function benchFloor(log: (line: string) => void = () => undefined): Promise<FloorTables> {
   const keys = LocalKeyProvider.fromFile('samples/demo-master-key.json');
   const ctx = encryptionContextFor(PG.clusterId);
-  const floor: string[][] = [['decode vs floor (one core)', 'records', 'floor events/s', 'decode events/s', 'decode / floor', 'replay events/s', 'replay / floor']];
+  const floor: string[][] = [['decode vs floor (one core)', 'records', 'floor events/s', 'decode events/s', 'decode / floor', 'replay events/s', 'replay / floor', 'correlations, share of replay']];
   const workers: string[][] = [['workers scaling', 'main thread events/s', ...WORKERS.flatMap((n) => [`--workers ${n} events/s (per core)`, 'x main'])]];
   const decodeEventsPerSec: number[] = [];
   const pools = new Map(WORKERS.map((n) => [n, new RecordPool({ workers: n })]));
   const dir = mkdtempSync(join(tmpdir(), 'dasguard-bench-floor-'));
+  // The pack with its correlation rules turned off (an override file), for their share of replay's time.
+  const statelessOnly = join(dir, 'stateless-only.yaml');
+  const pack = await loadRules(['rules']);
+  writeFileSync(statelessOnly, `overrides:\n${(pack.ruleSet?.correlations ?? []).map((c) => `  - {rule: ${c.info.id}, enabled: false}\n`).join('')}`);
   try {
     for (const { perRecord, records } of SIZES) {
       log(`floor: preparing ${records} records of ${perRecord} events`);
@@ -201,17 +206,19 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
       }
       counted.forEach((n) => check('timed pass', n));
       const [floorSecs, decodeSecs, ...poolSecs] = secs as [number, number, ...number[]];
-      // replay: the whole file each time, main thread and --workers 1, 2, twice (the second round in reverse order).
-      const replays = [[], ...WORKERS.map((w) => ['--workers', String(w)])];
+      // replay: the whole file each time, main thread and --workers 1, 2, and the main thread with the pack's
+      // correlation rules turned off (their share of replay's time); twice, the second round in reverse order.
+      const replays = [['--workers', '0'], ...WORKERS.map((w) => ['--workers', String(w)]), ['--workers', '0', '--rules', 'rules', '--rules', statelessOnly]];
       const replayTotals = replays.map(() => 0);
-      for (const order of [[0, 1, 2], [2, 1, 0]]) {
+      for (const order of [[0, 1, 2, 3], [3, 2, 1, 0]]) {
         for (const j of order) replayTotals[j]! += await seconds(() => replay(replays[j]!));
       }
-      const [replaySecs, ...replayWorkerSecs] = replayTotals.map((t) => t / 2) as [number, ...number[]];
+      const [replaySecs, w1Secs, w2Secs, statelessSecs] = replayTotals.map((t) => t / 2) as [number, number, number, number];
+      const replayWorkerSecs = [w1Secs, w2Secs];
 
       const label = `${fmt(perRecord)} events/record`;
       decodeEventsPerSec.push(total / decodeSecs);
-      floor.push([label, fmt(records), fmt(total / floorSecs), fmt(total / decodeSecs), `${Math.round((100 * floorSecs) / decodeSecs)}%`, fmt(total / replaySecs), `${Math.round((100 * floorSecs) / replaySecs)}%`]);
+      floor.push([label, fmt(records), fmt(total / floorSecs), fmt(total / decodeSecs), `${Math.round((100 * floorSecs) / decodeSecs)}%`, fmt(total / replaySecs), `${Math.round((100 * floorSecs) / replaySecs)}%`, `${Math.round(100 * (1 - statelessSecs / replaySecs))}%`]);
       const scale = (label2: string, mainSecs: number, secs: number[]) => [
         `${label2}, ${label}`,
         fmt(total / mainSecs),
@@ -229,7 +236,8 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
 export const FLOOR_NOTES = [
   'floor = key import + ECDSA verify + data key unwrap + HKDF + AES-GCM (header, frames) + gunzip + JSON.parse, on the',
   'same messages, nothing else; decode = decodeRecord() (envelope, data key, decryptPayload, gunzip, parse, normalise);',
-  'replay = dasguard replay --output jsonl with the baseline rules. All on one core (the main thread).',
+  'replay = dasguard replay --output jsonl with the baseline rules. All on one core (the main thread). Correlations\' share',
+  '= 1 - replay time with the pack\'s correlation rules turned off (overrides enabled: false) / replay time with them.',
 ];
 export const WORKER_NOTES = [
   `--workers N: decode: decrypt, gunzip, parse, normalise in N worker threads, ${POOL_CONCURRENCY} records in flight, the events`,
