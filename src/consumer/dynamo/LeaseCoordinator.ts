@@ -234,6 +234,7 @@ export class LeaseCoordinator implements ShardLeases {
     for (const { id, stolen } of wanted) {
       if (this.#stop.signal.aborted) return;
       const seen = byId.get(id)!;
+      const stoodStillMs = Math.round(now - this.#seen.get(id)!.since);
       const taken = await o.table.take(seen, this.workerId);
       if (taken === 'lost') continue; // another worker was quicker: the next pass sees how things are
       const view = views.find((v) => v.shardId === id)!;
@@ -245,7 +246,8 @@ export class LeaseCoordinator implements ShardLeases {
         msg: stolen ? 'lease taken from the most loaded worker' : 'lease taken',
         shardId: id,
         from: seen.owner,
-        ...(view.expired ? { expiredAfterMs: Math.round(now - this.#seen.get(id)!.since) } : {}),
+        // How long its counter stood still on this worker's clock, when it was taken as expired.
+        ...(view.expired ? { expiredAfterMs: stoodStillMs } : {}),
         checkpoint: taken.checkpoint,
         target: decision.target,
         workers: decision.workers,
