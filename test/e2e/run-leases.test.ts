@@ -151,12 +151,22 @@ describe('dasguard run --coordination dynamodb', { timeout: 180_000 }, () => {
     const taken = await tableUntil(table, "the dead worker's shards taken over", (l) => victimShards.every((s) => { const o = l.get(s)?.owner; return o !== undefined && o !== null && o !== victimId; }));
     const takeoverMs = Date.now() - killedAt;
     assert.deepEqual(loads(taken), [2, 2]);
-    const takes = survivors.flatMap((w) => logsWith(w, 'lease taken')).filter((l) => l.from === victimId && victimShards.includes(l.shardId as string));
+    const takesOfVictim = () => survivors.flatMap((w) => logsWith(w, 'lease taken')).filter((l) => l.from === victimId && victimShards.includes(l.shardId as string));
+    await waitFor(() => takesOfVictim().length >= victimShards.length, 'the takers logging their takes');
+    const takes = takesOfVictim();
     assert.equal(takes.length, victimShards.length, JSON.stringify(takes));
     // Expired on the taker's own clock: the counter stood still for the lease duration.
     for (const t of takes) assert.ok((t.expiredAfterMs as number) >= LEASE_MS, JSON.stringify(t));
     // Taken over within leaseDuration + one renewal interval (+ the scan interval and process start-up slack on a shared machine).
     assert.ok(takeoverMs < LEASE_MS + RENEW_MS + 2_000, `takeover took ${takeoverMs} ms`);
+
+    // status with the lease table: who holds which shard (shard, owner, counter, checkpoint).
+    const status = new DasguardProcess(['status', '--stream', stream, '--lease-table', table, '--state-dir', tempDir('dasguard-leases-state-')], env);
+    assert.notEqual(await status.exit(), 3, status.stdout + status.stderr);
+    assert.match(status.stdout, new RegExp(`Leases +4 in ${table} \\(shard, owner, counter, checkpoint\\)`));
+    for (const [owner, shards] of byOwner(taken)) {
+      for (const s of shards) assert.match(status.stdout, new RegExp(`${s}  ${owner} +\\d+  \\S+`), status.stdout);
+    }
 
     const all = [...batch1, ...batch2, ...batch3];
     const expected = await replayAlertIds(all, [rules]);
@@ -183,8 +193,11 @@ describe('dasguard run --coordination dynamodb', { timeout: 180_000 }, () => {
     assert.equal(logsWith(leaving, 'leases released').length, 1, leaving.stderr);
     const leavingId = `worker-${workers.indexOf(leaving) + 1}`;
     await tableUntil(table, 'the stopped worker\'s shards taken by the last one', (l) => loads(l).join() === '4');
-    const atOnce = logsWith(staying, 'lease taken').filter((l) => l.from === null && l.time !== undefined && Date.parse(l.time as string) >= killedAt);
-    assert.ok(atOnce.length >= 2 && atOnce.every((l) => l.expiredAfterMs === undefined), `released leases taken without waiting for expiry: ${JSON.stringify(atOnce)}`);
+    const releasedTakes = () => logsWith(staying, 'lease taken').filter((l) => l.from === null && Date.parse(l.time as string) >= killedAt);
+    // (its log lines come through a pipe, a little after the table shows the takes)
+    await waitFor(() => releasedTakes().length >= 2, 'the last worker logging the two takes');
+    const atOnce = releasedTakes();
+    assert.ok(atOnce.length >= 2 && atOnce.every((l) => l.expiredAfterMs === undefined), `released leases taken without waiting for expiry: ${JSON.stringify(atOnce)}\n${leaving.stderr}\n${staying.stderr}`);
     assert.ok(!logsWith(staying, 'lease taken').some((l) => l.from === leavingId), 'the released leases were nobody\'s when taken');
     staying.proc.kill('SIGTERM');
     assert.equal(await staying.exit(), 0, staying.stderr);
@@ -204,6 +217,7 @@ describe('dasguard run --coordination dynamodb', { timeout: 180_000 }, () => {
     const fourth = startWorker(stream, table, 'worker-d');
     workers.push(fourth);
     await tableUntil(table, 'four workers, one shard each', (l) => loads(l).join() === '1,1,1,1');
+    await waitFor(() => logsWith(fourth, 'lease taken from the most loaded worker').length > 0, 'the fourth worker logging its steal');
     const steals = logsWith(fourth, 'lease taken from the most loaded worker');
     assert.equal(steals.length, 1, fourth.stderr);
     assert.equal(steals[0]!.from, mostLoaded);

@@ -15,8 +15,9 @@
  *   whose parents were not read to their end.
  * - Checkpoints are conditional writes too (DynamoCheckpointStore): one refused is a lost lease. Every write of a
  *   lease is chained after the previous one, so renewals and checkpoints never race on the counter.
- * - close(): after the consumer's last checkpoints, every lease held is released (owner removed): other workers
- *   take them at their next scan, without waiting for them to expire.
+ * - Stop (the signal given to start): no more leases are taken, but the ones held are renewed until close(): after
+ *   the consumer's last checkpoints, every lease held is released (owner removed), and other workers take them at
+ *   their next scan, without waiting for them to expire.
  */
 import type { Shard } from '@aws-sdk/client-kinesis';
 import { ConfigError, LeaseLostError, TransientError, errorMessage } from '../../errors.js';
@@ -63,7 +64,10 @@ export class LeaseCoordinator implements ShardLeases {
   #listed = new Map<string, Shard>();
   #firstSync = true;
   #onTaken: ((lease: LeasedShard) => void) | undefined;
+  /** Aborts at close(): renewals go on until then (the consumer's last checkpoints need the leases). */
   readonly #stop = new AbortController();
+  /** Aborts when the consumer stops: no more leases taken. */
+  readonly #stopTaking = new AbortController();
   #wake = new AbortController();
   #loops: Promise<void>[] = [];
   #closed = false;
@@ -90,8 +94,9 @@ export class LeaseCoordinator implements ShardLeases {
 
   async start(onTaken: (lease: LeasedShard) => void, signal: AbortSignal): Promise<void> {
     const o = this.#o;
-    signal.addEventListener('abort', () => this.#stop.abort(), { once: true });
-    await o.table.ensure({ create: o.createTable !== false, log: (msg) => o.log({ level: 'info', msg }), signal: this.#stop.signal });
+    signal.addEventListener('abort', () => this.#stopTaking.abort(), { once: true });
+    if (signal.aborted) this.#stopTaking.abort();
+    await o.table.ensure({ create: o.createTable !== false, log: (msg) => o.log({ level: 'info', msg }), signal: this.#stopTaking.signal });
     const other = (await o.table.scan()).find((l) => l.streamName !== undefined && l.streamName !== o.streamName);
     if (other) {
       throw new ConfigError(
@@ -100,7 +105,10 @@ export class LeaseCoordinator implements ShardLeases {
     }
     this.#onTaken = onTaken;
     o.log({ level: 'info', msg: 'leases: coordinating', table: o.table.name, workerId: this.workerId, leaseDurationMs: this.#durationMs });
-    this.#loops = [this.#loop('renewing', this.renewIntervalMs, () => this.#renewAll(), false), this.#loop('taking', this.takeIntervalMs, () => this.#takePass(), true)];
+    this.#loops = [
+      this.#loop('renewing', this.renewIntervalMs, () => this.#renewAll(), this.#stop.signal, false),
+      this.#loop('taking', this.takeIntervalMs, () => this.#takePass(), AbortSignal.any([this.#stop.signal, this.#stopTaking.signal]), true),
+    ];
   }
 
   async sync(shards: readonly Shard[], from: StartPosition): Promise<void> {
@@ -169,19 +177,19 @@ export class LeaseCoordinator implements ShardLeases {
   }
 
   /** Runs `step` every `intervalMs` until stopped; a failure is logged and the loop goes on. */
-  async #loop(what: string, intervalMs: number, step: () => Promise<void>, wakeable: boolean): Promise<void> {
-    while (!this.#stop.signal.aborted) {
+  async #loop(what: string, intervalMs: number, step: () => Promise<void>, stop: AbortSignal, wakeable: boolean): Promise<void> {
+    while (!stop.aborted) {
       try {
         await step();
       } catch (err) {
-        if (this.#stop.signal.aborted) break;
+        if (stop.aborted) break;
         this.#o.log({ level: err instanceof TransientError ? 'warn' : 'error', msg: `leases: ${what} failed: trying again`, error: errorMessage(err) });
       }
       if (wakeable) {
-        await sleep(intervalMs, AbortSignal.any([this.#stop.signal, this.#wake.signal]));
+        await sleep(intervalMs, AbortSignal.any([stop, this.#wake.signal]));
         if (this.#wake.signal.aborted) this.#wake = new AbortController();
       } else {
-        await sleep(intervalMs, this.#stop.signal);
+        await sleep(intervalMs, stop);
       }
     }
   }
@@ -232,7 +240,7 @@ export class LeaseCoordinator implements ShardLeases {
     const decision = leasesToTake(views, this.workerId);
     const wanted = [...decision.take.map((id) => ({ id, stolen: false })), ...(decision.steal ? [{ id: decision.steal.shardId, stolen: true }] : [])];
     for (const { id, stolen } of wanted) {
-      if (this.#stop.signal.aborted) return;
+      if (this.#stop.signal.aborted || this.#stopTaking.signal.aborted) return;
       const seen = byId.get(id)!;
       const stoodStillMs = Math.round(now - this.#seen.get(id)!.since);
       const taken = await o.table.take(seen, this.workerId);
