@@ -42,6 +42,8 @@ export interface LeaseCoordinatorOptions {
   log: (e: ConsumerLogEntry) => void;
   /** A monotonic local clock in ms (default performance.now): expiry never uses another host's time. */
   now?: () => number;
+  /** No renewal and take loops: the caller runs renewOnce() and takeOnce() (tests, on their own clock). */
+  manual?: boolean;
 }
 
 interface Held {
@@ -105,9 +107,10 @@ export class LeaseCoordinator implements ShardLeases {
     }
     this.#onTaken = onTaken;
     o.log({ level: 'info', msg: 'leases: coordinating', table: o.table.name, workerId: this.workerId, leaseDurationMs: this.#durationMs });
+    if (o.manual) return;
     this.#loops = [
-      this.#loop('renewing', this.renewIntervalMs, () => this.#renewAll(), this.#stop.signal, false),
-      this.#loop('taking', this.takeIntervalMs, () => this.#takePass(), AbortSignal.any([this.#stop.signal, this.#stopTaking.signal]), true),
+      this.#loop('renewing', this.renewIntervalMs, () => this.renewOnce(), this.#stop.signal, false),
+      this.#loop('taking', this.takeIntervalMs, () => this.takeOnce(), AbortSignal.any([this.#stop.signal, this.#stopTaking.signal]), true),
     ];
   }
 
@@ -194,7 +197,8 @@ export class LeaseCoordinator implements ShardLeases {
     }
   }
 
-  async #renewAll(): Promise<void> {
+  /** One round of renewals (what the renewal loop runs every leaseDuration / 3). */
+  async renewOnce(): Promise<void> {
     await Promise.all(
       [...this.#held.keys()].map((id) =>
         this.#write(id, async (h) => {
@@ -217,7 +221,8 @@ export class LeaseCoordinator implements ShardLeases {
     );
   }
 
-  async #takePass(): Promise<void> {
+  /** One scan of the table and the takes it calls for (what the take loop runs every leaseDuration / 6). */
+  async takeOnce(): Promise<void> {
     const o = this.#o;
     const leases = await o.table.scan();
     const now = this.#now();
