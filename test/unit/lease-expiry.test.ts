@@ -27,7 +27,7 @@ after(async () => {
 });
 
 const DURATION = 10_000;
-const SHARD = { ShardId: 'shardId-000000000000', SequenceNumberRange: { StartingSequenceNumber: '1' } };
+const SHARD = { ShardId: 'shardId-000000000000', HashKeyRange: { StartingHashKey: '0', EndingHashKey: '1' }, SequenceNumberRange: { StartingSequenceNumber: '1' } };
 
 /** A worker on its own clock (`clock.t`), started by hand: the test runs its scans and renewals. */
 function worker(table: LeaseTable, id: string) {
