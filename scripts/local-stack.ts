@@ -313,7 +313,7 @@ async function put(n: number): Promise<void> {
     const r = stampedNow(sample[next++ % sample.length]!);
     data.push(await encodeRecord(r, { resourceId: PG.clusterId, version: PG.version, wrapper: keys }));
   }
-  await putRecords(client, STREAM, data);
+  await putRecords(client, STREAM, data, { spread: shardCount });
   console.log(`${stamp()} put ${n} encrypted sample records (${data.reduce((s, d) => s + d.byteLength, 0).toLocaleString('en-US')} bytes)`);
 }
 
