@@ -335,7 +335,7 @@ export const runCli = defineCommand({
     stream: { type: 'string', label: '--stream NAME', help: 'The stream name (aws-rds-das-cluster-…) instead of --cluster' },
     from: { type: 'string', default: 'latest', label: '--from P', help: 'Where shards without a checkpoint start: latest (default), trim-horizon or an ISO 8601 time' },
     'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoint files, one per stream (default ${DEFAULT_CHECKPOINT_DIR})` },
-    coordination: { type: 'string', label: '--coordination C', help: 'file (default: one process, checkpoints in --checkpoint-dir) or dynamodb: leases and checkpoints\nin a DynamoDB table, the shards shared by every run on the stream (docs/operations.md)' },
+    coordination: { type: 'string', label: '--coordination C', help: 'file (default: one process, checkpoints in --checkpoint-dir) or dynamodb: leases and checkpoints\nin a DynamoDB table, the shards shared by every run on the stream (docs/leases.md)' },
     'lease-table': { type: 'string', label: '--lease-table NAME', help: 'With --coordination dynamodb: the lease table, one per stream (created when absent)' },
     'lease-duration': { type: 'string', label: '--lease-duration D', help: "A lease not renewed for D (this worker's clock) is taken over (default 10s)" },
     'no-create-table': { type: 'boolean', label: '--no-create-table', help: 'Do not create the lease table: exit 2 when it does not exist' },
