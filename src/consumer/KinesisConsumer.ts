@@ -212,19 +212,16 @@ export class KinesisConsumer {
       while (!stop.signal.aborted) {
         const shards = await this.#listShards(stop.signal);
         if (shards === undefined) break; // stopped while listing
-        if (o.leases) {
-          // The leases decide which shards this worker reads (their takes start the readers).
-          await o.leases.sync(shards, o.from ?? { type: 'latest' });
-          await sleep(o.discoveryIntervalMs ?? 30_000, stop.signal);
-          continue;
-        }
         const listed = new Map(shards.map((s) => [s.ShardId!, s]));
         if (firstListing) {
           for (const id of listed.keys()) initial.add(id);
           firstListing = false;
         }
+        // With leases, the checkpoints are every worker's: the table's, as of now.
+        const saved = o.leases ? await this.#leaseRetry('reading the lease table', () => o.checkpoints.load(o.streamName), stop.signal) : this.#checkpoints;
+        if (saved === undefined) break; // stopped meanwhile
         // A checkpointed shard that is gone before it was read to its end: its remaining records expired.
-        for (const [id, cp] of this.#checkpoints) {
+        for (const [id, cp] of saved) {
           if (!cp.finished && !listed.has(id) && !reportedGone.has(id)) {
             reportedGone.add(id);
             const gap = {
@@ -237,6 +234,15 @@ export class KinesisConsumer {
             o.observer?.onTrimmed?.(gap);
           }
         }
+        wake = new AbortController();
+        if (o.leases) {
+          // The leases decide which shards this worker reads (their takes start the readers).
+          const leases = o.leases;
+          const synced = await this.#leaseRetry('creating leases', async () => (await leases.sync(shards, o.from ?? { type: 'latest' }), true), stop.signal);
+          if (synced === undefined) break; // stopped meanwhile
+          await sleep(o.discoveryIntervalMs ?? 30_000, AbortSignal.any([stop.signal, wake.signal]));
+          continue;
+        }
         const done = (id: string) => this.#checkpoints.get(id)?.finished === true || reportedGone.has(id) || !listed.has(id);
         for (const shard of shards) {
           const id = shard.ShardId!;
@@ -248,7 +254,6 @@ export class KinesisConsumer {
           const start: StartPosition = firstStart && initial.has(id) && cp === undefined ? (o.from ?? { type: 'latest' }) : { type: 'trim-horizon' };
           startReader(shard, start, cp);
         }
-        wake = new AbortController();
         await sleep(o.discoveryIntervalMs ?? 30_000, AbortSignal.any([stop.signal, wake.signal]));
       }
     } catch (err) {
@@ -276,6 +281,22 @@ export class KinesisConsumer {
       throw fatal;
     }
     log({ level: 'info', msg: 'consumer stopped', stream: o.streamName, checkpoints: Object.fromEntries(this.#checkpoints) });
+  }
+
+  /** A lease table call retried (a TransientError, forever) until it works or the consumer stops (then undefined). */
+  async #leaseRetry<R>(what: string, fn: () => Promise<R>, signal: AbortSignal): Promise<R | undefined> {
+    try {
+      return await withRetry(fn, {
+        attempts: Number.POSITIVE_INFINITY,
+        baseDelayMs: this.#o.baseDelayMs,
+        maxDelayMs: this.#o.maxDelayMs,
+        signal,
+        onRetry: (err, attempt, delayMs) => this.#o.log?.({ level: 'warn', msg: `leases: ${what} failed: retrying`, attempt, delayMs, error: err.message }),
+      });
+    } catch (err) {
+      if (signal.aborted) return undefined;
+      throw err;
+    }
   }
 
   /** ListShards, every page; retried on throttling and 5xx; undefined when stopped meanwhile. */

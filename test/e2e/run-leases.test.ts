@@ -96,7 +96,7 @@ async function tableUntil(table: string, what: string, cond: (leases: Map<string
   for (;;) {
     const leases = await leasesIn(dynamo, table);
     if (cond(leases)) return leases;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; lease table: ${JSON.stringify([...leases.values()])}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; lease table: ${JSON.stringify([...leases.values()])}\n${procs.map((p) => p.stderr.slice(-3000)).join("\n--\n")}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -269,12 +269,12 @@ export class LeaseCoordinator implements ShardLeases {
     }
   }
 
-  /** Every parent read to its end (SHARD_END), or gone from both the stream and the table. */
+  /**
+   * Every parent read to its end (SHARD_END), or gone from the stream (past the retention: what it held that was not
+   * read is lost, and reported by the consumer), as without leases.
+   */
   #parentsDone(l: Lease, byId: Map<string, Lease>): boolean {
-    return l.parents.every((p) => {
-      const parent = byId.get(p);
-      return parent ? parent.checkpoint === Sentinel.shardEnd : !this.#listed.has(p);
-    });
+    return l.parents.every((p) => byId.get(p)?.checkpoint === Sentinel.shardEnd || !this.#listed.has(p));
   }
 
   /** Runs a write of a held lease after the lease's previous ones; LeaseLostError when it is not held. */
