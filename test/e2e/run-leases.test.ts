@@ -7,6 +7,7 @@
  *    worker stopped with SIGTERM checkpoints and releases its leases: another takes them at once (no expiry).
  *  - A fourth worker joining takes its share: one lease, stolen from the most loaded worker.
  *  - A shard split while they run: the parent is read to its end (SHARD_END) before a child is leased.
+ *  - --no-create-table with no table, or a table holding another stream's leases: exit 2, saying so.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -69,12 +70,12 @@ async function newStream(shards: number): Promise<{ stream: string; table: strin
   return { stream, table: `dasguard-leases-${n}` };
 }
 
-function startWorker(stream: string, table: string, id: string): DasguardProcess {
+function startWorker(stream: string, table: string, id: string, extra: string[] = []): DasguardProcess {
   const dir = tempDir('dasguard-leases-');
   const p = new DasguardProcess(
     ['run', '--stream', stream, '--resource-id', RESOURCE_ID, '--key-file', KEY_FILE, '--from', 'trim-horizon', '--rules', rules, '--output', 'jsonl',
       '--checkpoint-dir', join(dir, 'checkpoints'), '--state-dir', join(dir, 'state'), '--poll-interval', '100ms', '--discovery-interval', '1s',
-      '--coordination', 'dynamodb', '--lease-table', table, '--lease-duration', `${LEASE_MS}ms`, '--worker-id', id],
+      '--coordination', 'dynamodb', '--lease-table', table, '--lease-duration', `${LEASE_MS}ms`, '--worker-id', id, ...extra],
     env,
   );
   procs.push(p);
@@ -118,6 +119,23 @@ async function waitDelivered(ps: readonly DasguardProcess[], expected: readonly 
 }
 
 describe('dasguard run --coordination dynamodb', { timeout: 180_000 }, () => {
+  test('--no-create-table and a missing table: exit 2 naming it; a table holding another stream\'s leases: exit 2', async () => {
+    const { stream, table } = await newStream(1);
+    const refused = startWorker(stream, table, 'worker-n', ['--no-create-table']);
+    assert.equal(await refused.exit(), 2, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`the lease table "${table}" does not exist \\(--no-create-table\\)`));
+    assert.equal((await leasesIn(dynamo, table)).size, 0);
+    // The table is created by a first run on the stream; another stream's run is refused on it.
+    const first = startWorker(stream, table, 'worker-o');
+    await tableUntil(table, 'the lease created', (l) => l.size === 1);
+    first.proc.kill('SIGTERM');
+    assert.equal(await first.exit(), 0, first.stderr);
+    const other = await newStream(1);
+    const wrong = startWorker(other.stream, table, 'worker-p');
+    assert.equal(await wrong.exit(), 2, wrong.stderr);
+    assert.match(wrong.stderr, /holds the leases of stream "[^"]+-l\d+", not "[^"]+": give each stream its own lease table/);
+  });
+
   test('three workers on 4 shards, one SIGKILLed: its shards taken over after the lease duration, every alert delivered, duplicates only after its last checkpoint; SIGTERM releases at once', async () => {
     const { stream, table } = await newStream(4);
     const batch1 = await encryptedRecords(40, 2, 101);
