@@ -96,3 +96,18 @@ test('a released lease is taken at the next scan, with no expiry to wait for; a 
   assert.equal((await leasesIn(client, table.name)).get(SHARD.ShardId)!.checkpoint, '42');
   await b.c.close();
 });
+
+test("a finished shard's lease is deleted once the shard is gone from the stream; an unfinished one is kept", async () => {
+  const { table, a } = await setup();
+  const other = { ...SHARD, ShardId: 'shardId-000000000001' };
+  await a.c.sync([SHARD, other], { type: 'trim-horizon' });
+  await a.c.takeOnce();
+  await a.c.checkpoint(SHARD.ShardId, { finished: true });
+  await a.c.sync([SHARD, other], { type: 'trim-horizon' });
+  assert.equal((await leasesIn(client, table.name)).size, 2, 'still listed: kept');
+  await a.c.sync([], { type: 'trim-horizon' });
+  const left = await leasesIn(client, table.name);
+  assert.deepEqual([...left.keys()], [other.ShardId], 'the finished one deleted, the unfinished one kept');
+  assert.ok(a.logs.some((l) => l.msg === 'leases deleted: shards read to their end, gone from the stream'));
+  await a.c.close();
+});

@@ -136,6 +136,11 @@ export class LeaseCoordinator implements ShardLeases {
       o.log({ level: 'info', msg: 'leases created', table: o.table.name, count: created });
       this.wake();
     }
+    // A shard read to its end and gone from the stream (past the retention): nothing will read it, nor wait for it.
+    const gone = [...leases.values()].filter((l) => l.checkpoint === Sentinel.shardEnd && !this.#listed.has(l.shardId));
+    const deleted: string[] = [];
+    for (const l of gone) if (await o.table.deleteFinished(l.shardId)) deleted.push(l.shardId);
+    if (deleted.length > 0) o.log({ level: 'info', msg: 'leases deleted: shards read to their end, gone from the stream', shards: deleted });
   }
 
   wake(): void {

@@ -13,10 +13,11 @@
  * Every write but the creation of a lease is an UpdateItem conditional on the counter (and owner) the writer last
  * saw: a worker that lost a lease can no longer renew, checkpoint or release it. What a failed condition means is
  * the caller's (LeaseCoordinator); other failures come classified (src/aws/dynamodb.ts).
- * IAM: dynamodb:DescribeTable, CreateTable (unless --no-create-table), Scan, PutItem, UpdateItem on the table.
+ * IAM: dynamodb:DescribeTable, CreateTable (unless --no-create-table), Scan, PutItem, UpdateItem, DeleteItem on the table.
  */
 import {
   CreateTableCommand,
+  DeleteItemCommand,
   DescribeTableCommand,
   PutItemCommand,
   ScanCommand,
@@ -232,6 +233,24 @@ export class LeaseTable {
     }
     const expr = `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`;
     return this.#update(shardId, me, counter, expr, values, `checkpointing ${shardId}`);
+  }
+
+  /** Deletes the lease of a shard read to its end (SHARD_END); false when it is not that any more, or gone. */
+  async deleteFinished(shardId: string): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new DeleteItemCommand({
+          TableName: this.name,
+          Key: { leaseKey: { S: shardId } },
+          ConditionExpression: 'checkpoint = :end',
+          ExpressionAttributeValues: { ':end': { S: Sentinel.shardEnd } },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw classifyDynamoError(err, `DynamoDB DeleteItem (lease of ${shardId})`, this.name);
+    }
   }
 
   /** Gives up a lease `me` holds at `counter`: nobody's, for another worker to take at once. */
