@@ -17,10 +17,7 @@ import type { Redaction } from '../pipeline/alert.js';
 import type { OutputFormat } from '../pipeline/output.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
 import type { DecodedBatch } from '../types.js';
-import type { CheckpointStore } from '../consumer/CheckpointStore.js';
-import type { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
-import { openDynamoCoordination, openFileCoordination, resolveCoordination, type CoordinationFlags, type OpenCoordination } from './runCoordination.js';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { openCoordination, resolveCoordination, type CoordinationFlags } from './runCoordination.js';
 import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer.js';
 import type { ConsumerLogEntry } from '../consumer/types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
@@ -93,7 +90,6 @@ export interface RunOptions {
 export interface RunDeps {
   kinesis?: KinesisClient;
   rds?: RDSClient;
-  dynamodb?: DynamoDBClient;
   /** Stops the run; without it SIGINT and SIGTERM do. */
   signal?: AbortSignal;
   observer?: StreamObserver;
@@ -115,19 +111,16 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   // Alerts (stdout, a console sink on stderr) and the log share the terminal: the status line is erased around them.
   const deliveryIo = { ...io, stdout: log.wrap(io.stdout), stderr: log.wrap(io.stderr) };
   const deliveryConfig = await deliveryConfigFor({ ...opts.delivery, stdoutFormat: opts.output }, deliveryIo, ruleSet.rules.map((r) => r.id));
-  const coordination = resolveCoordination(opts.coordination ?? {}, deliveryConfig?.coordination, opts.checkpointDir);
-  // One `run` per checkpoint directory and per outbox: each is locked before anything is read or sent (a second
-  // `run` stops here with exit 2, naming the holder); a stale lock is taken over with a warning. With a lease table,
-  // checkpoints are in it (opened once the stream is known) and any number of `run`s share the stream.
-  const fileStore: FileCheckpointStore | undefined = coordination.type === 'file' ? await openFileCoordination(coordination, (e) => log.entry(e)) : undefined;
-  let leased: OpenCoordination | undefined;
+  // One `run` per checkpoint directory (unless they share a lease table) and per outbox: each is locked before anything is
+  // read or sent (a second `run` stops here with exit 2, naming the holder); a stale lock is taken over with a warning.
+  const coordination = await openCoordination(resolveCoordination(opts.coordination ?? {}, deliveryConfig?.coordination, opts.checkpointDir), (e) => log.entry(e));
   let delivery: DeliveryHandoff | undefined;
   try {
     // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it.
     // The suppression windows are persisted before each checkpoint write (they survive a crash).
     delivery = await openConfiguredDelivery(deliveryConfig, opts.delivery, deliveryIo, { persistSuppression: true, log: log.log });
   } catch (err) {
-    await fileStore?.close();
+    await coordination.close();
     throw err;
   }
   const rds = deps.rds ?? (opts.cluster !== undefined ? createRdsClient() : undefined);
@@ -173,8 +166,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       if (info.status !== 'started' || info.streamName === null) throw notStartedError(opts.cluster!, info);
     }
     const clusterId = opts.cluster ?? resourceId ?? streamName;
-    if (coordination.type === 'dynamodb') leased = await openDynamoCoordination(coordination, streamName, (e) => log.entry(e), deps.dynamodb);
-    const store: CheckpointStore = leased?.store ?? fileStore!;
+    const { store, leases, where } = await coordination.forStream(streamName);
     health = new HealthMonitor({
       clusterId,
       handoff,
@@ -202,7 +194,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps, ...(correlator ? { correlator } : {}) },
       handoff,
       checkpoints: store,
-      ...(leased?.leases ? { leases: leased.leases } : {}),
+      ...(leases ? { leases } : {}),
       state: [...(delivery ? [delivery] : []), ...(correlator ? [correlator] : [])],
       from,
       observer,
@@ -220,7 +212,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       log: (e) => log.entry(e),
       watch: opts.watchRules === true,
     });
-    log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: leased?.where ?? fileStore!.fileFor(streamName), ...(leased?.leases ? { workerId: leased.leases.workerId } : {}), rulesVersion: ruleSet.version ?? null });
+    log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: where, ...(leases ? { workerId: leases.workerId } : {}), rulesVersion: ruleSet.version ?? null });
     let last = { at: Date.now(), events: 0 };
     const reporting = consumer;
     const report = () => {
@@ -238,13 +230,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     }
     await health.stop();
     const s = consumer.stats();
-    log.entry({
-      level: 'info',
-      msg: 'stopped',
-      stream: streamName,
-      ...s.pipeline,
-      kmsCalls: s.keys?.backendCalls ?? 0,
-    });
+    log.entry({ level: 'info', msg: 'stopped', stream: streamName, ...s.pipeline, kmsCalls: s.keys?.backendCalls ?? 0 });
     return ExitCode.ok;
   } catch (err) {
     if (health) {
@@ -268,8 +254,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       if (d.pending > 0) log.entry({ level: 'warn', msg: `${d.pending} alert deliveries still pending in ${delivery.outboxDir}: the next run resumes them` });
     }
     await metrics?.close();
-    await leased?.close();
-    await fileStore?.close();
+    await coordination.close();
     await pool?.close();
     if (!deps.kinesis) kinesis.destroy();
     if (!deps.rds) rds?.destroy();
@@ -320,7 +305,7 @@ import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
 import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, LOG_LEVEL_OPTION, LOSS_PATTERNS_OPTION, RULES_OPTION, alertOutputOption, decodeOptions, deliveryOptions, durationOption, logLevelOption, pickOptions } from './options.js';
 import { DEFAULT_SHARD_STALL_MS } from '../metrics/health.js';
-import { COORDINATIONS } from './runCoordination.js';
+import { COORDINATION_OPTIONS, coordinationFlags } from './runCoordination.js';
 
 export const runCli = defineCommand({
   name: 'run',
@@ -335,11 +320,7 @@ export const runCli = defineCommand({
     stream: { type: 'string', label: '--stream NAME', help: 'The stream name (aws-rds-das-cluster-…) instead of --cluster' },
     from: { type: 'string', default: 'latest', label: '--from P', help: 'Where shards without a checkpoint start: latest (default), trim-horizon or an ISO 8601 time' },
     'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoint files, one per stream (default ${DEFAULT_CHECKPOINT_DIR})` },
-    coordination: { type: 'string', label: '--coordination C', help: 'file (default: one process, checkpoints in --checkpoint-dir) or dynamodb: leases and checkpoints\nin a DynamoDB table, the shards shared by every run on the stream (docs/leases.md)' },
-    'lease-table': { type: 'string', label: '--lease-table NAME', help: 'With --coordination dynamodb: the lease table, one per stream (created when absent)' },
-    'lease-duration': { type: 'string', label: '--lease-duration D', help: "A lease not renewed for D (this worker's clock) is taken over (default 10s)" },
-    'no-create-table': { type: 'boolean', label: '--no-create-table', help: 'Do not create the lease table: exit 2 when it does not exist' },
-    'worker-id': { type: 'string', label: '--worker-id ID', help: 'This process in the lease table (default host:pid:random)' },
+    ...COORDINATION_OPTIONS,
     rules: RULES_OPTION,
     output: ALERT_OUTPUT_OPTION,
     verbose: VERBOSE_OPTION,
@@ -393,27 +374,6 @@ export const runCli = defineCommand({
     );
   },
 });
-
-/** --coordination and the lease flags, checked; what each means is decided in runCoordination.ts. */
-function coordinationFlags(v: Record<string, string | boolean | string[] | undefined>): CoordinationFlags {
-  const out: CoordinationFlags = {};
-  const c = v.coordination;
-  if (typeof c === 'string') {
-    if (!(COORDINATIONS as readonly string[]).includes(c)) throw new UsageError(`--coordination must be one of ${COORDINATIONS.join(', ')}; got "${c}"`);
-    out.coordination = c as CoordinationFlags['coordination'] & string;
-  }
-  if (typeof v['lease-table'] === 'string') out.leaseTable = v['lease-table'];
-  if (typeof v['lease-duration'] === 'string') {
-    out.leaseDurationMs = durationOption('lease-duration', v['lease-duration']);
-    if (out.leaseDurationMs < 300) throw new UsageError(`--lease-duration must be at least 300ms; got "${v['lease-duration']}"`);
-  }
-  if (v['no-create-table'] === true) out.createTable = false;
-  if (typeof v['worker-id'] === 'string') {
-    if (!/^[\x21-\x7e]{1,256}$/.test(v['worker-id'])) throw new UsageError('--worker-id must be 1 to 256 printable characters without spaces');
-    out.workerId = v['worker-id'];
-  }
-  return out;
-}
 
 /** --metrics-port (a port number, 0 for any), --metrics-host and the /healthz thresholds; a stray one is a usage error. */
 function metricsOptions(v: Record<string, string | boolean | string[] | undefined>): Pick<RunOptions, 'metricsPort' | 'metricsHost' | 'healthShardStallMs' | 'healthDeliveryStallMs'> {

@@ -65,47 +65,79 @@ export function defaultWorkerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
-/** What the consumer is given: its checkpoint store, the leases (dynamodb), where the checkpoints are (for the log). */
-export interface OpenCoordination {
+/** What the consumer is given for one stream: its checkpoint store, the leases (dynamodb), where the checkpoints are. */
+export interface StreamCoordination {
   store: CheckpointStore;
   leases: ShardLeases | undefined;
-  /** `the file …` or `DynamoDB table …`. */
+  /** The checkpoint file, or `DynamoDB table …` (run's `watching` line). */
   where: string;
+}
+
+/** The coordination `run` opened; close() releases what it holds (the directory lock, the leases, the client). */
+export interface OpenCoordination {
+  readonly type: CoordinationType;
+  /** The store and leases of the stream; for dynamodb the table is created when absent (unless --no-create-table). */
+  forStream(streamName: string): Promise<StreamCoordination>;
   close(): Promise<void>;
 }
 
 /**
- * The file store, locked at once (a second `run` on the directory stops here, exit 2). Called before anything is
- * read, as the lock must be.
+ * Opens the coordination. With files, the checkpoint directory is locked at once (a second `run` on it stops here,
+ * exit 2): call it before anything is read, as the lock must be.
  */
-export async function openFileCoordination(c: Extract<Coordination, { type: 'file' }>, log: (e: ConsumerLogEntry) => void): Promise<FileCheckpointStore> {
-  return FileCheckpointStore.open(c.checkpointDir, { log: (msg) => log({ level: 'warn', msg }) });
-}
-
-/** The lease table's store and leases, for the stream; the table is created when absent (unless --no-create-table). */
-export async function openDynamoCoordination(
-  c: Extract<Coordination, { type: 'dynamodb' }>,
-  streamName: string,
-  log: (e: ConsumerLogEntry) => void,
-  client?: DynamoDBClient,
-): Promise<OpenCoordination> {
-  const dynamo = client ?? createDynamoDbClient();
-  const table = new LeaseTable({ client: dynamo, tableName: c.leaseTable });
-  try {
-    await table.ensure({ create: c.createTable, log: (msg) => log({ level: 'info', msg }) });
-  } catch (err) {
-    if (!client) dynamo.destroy();
-    throw err;
+export async function openCoordination(c: Coordination, log: (e: ConsumerLogEntry) => void, client?: DynamoDBClient): Promise<OpenCoordination> {
+  if (c.type === 'file') {
+    const store = await FileCheckpointStore.open(c.checkpointDir, { log: (msg) => log({ level: 'warn', msg }) });
+    return { type: c.type, forStream: async (streamName) => ({ store, leases: undefined, where: store.fileFor(streamName) }), close: () => store.close() };
   }
-  const leases = new LeaseCoordinator({ table, streamName, workerId: c.workerId, leaseDurationMs: c.leaseDurationMs, createTable: c.createTable, log });
-  const store = new DynamoCheckpointStore(table, leases);
+  let dynamo: DynamoDBClient | undefined;
+  let leases: LeaseCoordinator | undefined;
   return {
-    store,
-    leases,
-    where: store.location,
-    close: async () => {
-      await leases.close();
-      if (!client) dynamo.destroy();
+    type: c.type,
+    async forStream(streamName) {
+      dynamo = client ?? createDynamoDbClient();
+      const table = new LeaseTable({ client: dynamo, tableName: c.leaseTable });
+      await table.ensure({ create: c.createTable, log: (msg) => log({ level: 'info', msg }) });
+      leases = new LeaseCoordinator({ table, streamName, workerId: c.workerId, leaseDurationMs: c.leaseDurationMs, createTable: c.createTable, log });
+      const store = new DynamoCheckpointStore(table, leases);
+      return { store, leases, where: store.location };
+    },
+    async close() {
+      await leases?.close();
+      if (!client) dynamo?.destroy();
     },
   };
+}
+
+// ---- The flags (run's declaration lists them: src/commands/run.ts).
+import type { OptionTable } from './command.js';
+import { durationOption } from './options.js';
+
+export const COORDINATION_OPTIONS = {
+  coordination: { type: 'string', label: '--coordination C', help: 'file (default: one process, checkpoints in --checkpoint-dir) or dynamodb: leases and checkpoints\nin a DynamoDB table, the shards shared by every run on the stream (docs/leases.md)' },
+  'lease-table': { type: 'string', label: '--lease-table NAME', help: 'With --coordination dynamodb: the lease table, one per stream (created when absent)' },
+  'lease-duration': { type: 'string', label: '--lease-duration D', help: "A lease not renewed for D (this worker's clock) is taken over (default 10s)" },
+  'no-create-table': { type: 'boolean', label: '--no-create-table', help: 'Do not create the lease table: exit 2 when it does not exist' },
+  'worker-id': { type: 'string', label: '--worker-id ID', help: 'This process in the lease table (default host:pid:random)' },
+} as const satisfies OptionTable;
+
+/** --coordination and the lease flags, checked (what they mean together: resolveCoordination). */
+export function coordinationFlags(v: Record<string, string | boolean | string[] | undefined>): CoordinationFlags {
+  const out: CoordinationFlags = {};
+  const c = v.coordination;
+  if (typeof c === 'string') {
+    if (!(COORDINATIONS as readonly string[]).includes(c)) throw new UsageError(`--coordination must be one of ${COORDINATIONS.join(', ')}; got "${c}"`);
+    out.coordination = c as CoordinationType;
+  }
+  if (typeof v['lease-table'] === 'string') out.leaseTable = v['lease-table'];
+  if (typeof v['lease-duration'] === 'string') {
+    out.leaseDurationMs = durationOption('lease-duration', v['lease-duration']);
+    if (out.leaseDurationMs < 300) throw new UsageError(`--lease-duration must be at least 300ms; got "${v['lease-duration']}"`);
+  }
+  if (v['no-create-table'] === true) out.createTable = false;
+  if (typeof v['worker-id'] === 'string') {
+    if (!/^[\x21-\x7e]{1,256}$/.test(v['worker-id'])) throw new UsageError('--worker-id must be 1 to 256 printable characters without spaces');
+    out.workerId = v['worker-id'];
+  }
+  return out;
 }
