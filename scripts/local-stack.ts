@@ -1,7 +1,8 @@
 /**
  * `npm run local-stack [-- OPTIONS]`: everything `dasguard run` and alert delivery talk to, on loopback, for
  * trying dasguard without an AWS account:
- *  - kinesalite (a real Kinesis implementation) with the demo cluster's DAS stream (2 shards);
+ *  - kinesalite (a real Kinesis implementation) with the demo cluster's DAS stream (2 shards; --shards N);
+ *  - dynalite (a DynamoDB implementation, in memory) for `run --coordination dynamodb --lease-table NAME`;
  *  - the loopback KMS (test/support/kmsServer.ts), decrypting data keys with samples/demo-master-key.json;
  *  - the loopback RDS (test/support/rdsServer.ts) with the demo cluster `dasguard-demo`, its stream `started`;
  *  - the loopback SNS (test/support/snsServer.ts) and a Slack incoming-webhook receiver
@@ -34,9 +35,10 @@ import { clusterModel, startRdsServer } from '../test/support/rdsServer.js';
 import { startSnsServer } from '../test/support/snsServer.js';
 import { startWebhookServer } from '../test/support/webhookServer.js';
 import { FAKE_CREDENTIALS, REGION, createStream, kinesisClient, putRecords, startKinesalite } from '../test/support/kinesis.js';
+import { startDynalite } from '../test/support/leases.js';
 import { PG, dasTime, postgresSample, type SampleRecord } from './sampleData.js';
 
-const USAGE = `usage: npm run local-stack -- [--put N] [--put-every SECONDS] [--show-bodies]
+const USAGE = `usage: npm run local-stack -- [--put N] [--put-every SECONDS] [--shards N] [--show-bodies]
     [--slack-down-after SECONDS --slack-down-for SECONDS] [--sns-down-after SECONDS --sns-down-for SECONDS]
     [--rds-event 'SECONDS:message' ...]`;
 
@@ -50,6 +52,7 @@ const { values } = parseArgs({
     'sns-down-for': { type: 'string' },
     'rds-event': { type: 'string', multiple: true, default: [] },
     'show-bodies': { type: 'boolean', default: false },
+    shards: { type: 'string', default: '2' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -73,6 +76,8 @@ const seconds = (name: string, v: string | undefined): number | undefined => {
 const toPut = Number(values.put);
 if (!Number.isInteger(toPut) || toPut < 0) usage(`--put must be a whole number, not "${values.put}"`);
 const every = seconds('put-every', values['put-every']);
+const shardCount = Number(values.shards);
+if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 50) usage(`--shards must be a whole number from 1 to 50, not "${values.shards}"`);
 if (every !== undefined && !(every > 0)) usage('--put-every must be more than 0 seconds');
 const outages: { sink: 'slack' | 'sns'; after: number; for: number }[] = [];
 for (const sink of ['slack', 'sns'] as const) {
@@ -94,6 +99,7 @@ const TOPIC_ARN = `arn:aws:sns:${REGION}:111122223333:dasguard-alerts`;
 const keys = LocalKeyProvider.fromFile(fileURLToPath(new URL('../samples/demo-master-key.json', import.meta.url)));
 
 const kinesalite = await startKinesalite();
+const dynalite = await startDynalite();
 const kms = await startKmsServer({ keys });
 const rds = await startRdsServer({
   clusters: [clusterModel({ identifier: CLUSTER, resourceId: PG.clusterId, engine: 'aurora-postgresql', activityStream: { status: 'started', streamName: STREAM } })],
@@ -114,7 +120,7 @@ const settler = setInterval(() => {
     .catch((err: unknown) => log({ level: 'warn', msg: 'describing the loopback RDS failed', error: errorMessage(err) }));
 }, 2000);
 const client = kinesisClient(kinesalite.url);
-await createStream(client, STREAM, 2);
+await createStream(client, STREAM, shardCount);
 
 const stamp = () => new Date().toISOString().slice(11, 19);
 
@@ -242,9 +248,10 @@ delivery:
   { mode: 0o600 },
 );
 
-console.log(`# dasguard local stack: kinesalite ${kinesalite.url}, KMS ${kms.url}, RDS ${rds.url}, SNS ${sns.url}, Slack ${slack.url}
-# cluster "${CLUSTER}" (resource id ${PG.clusterId}), stream ${STREAM} (2 shards). In another shell:
+console.log(`# dasguard local stack: kinesalite ${kinesalite.url}, DynamoDB ${dynalite.url}, KMS ${kms.url}, RDS ${rds.url}, SNS ${sns.url}, Slack ${slack.url}
+# cluster "${CLUSTER}" (resource id ${PG.clusterId}), stream ${STREAM} (${shardCount} shard${shardCount === 1 ? '' : 's'}). In another shell:
 export AWS_ENDPOINT_URL_KINESIS=${kinesalite.url}
+export AWS_ENDPOINT_URL_DYNAMODB=${dynalite.url}
 export AWS_ENDPOINT_URL_KMS=${kms.url}
 export AWS_ENDPOINT_URL_RDS=${rds.url}
 export AWS_ENDPOINT_URL_SNS=${sns.url}
@@ -258,11 +265,13 @@ export DASGUARD_LOCAL_ADMIN=${adminUrl}
 # then: node bin/dasguard.js run --cluster ${CLUSTER} --from trim-horizon
 #   alerts to the SNS and Slack receivers: add --config ${CONFIG} (routes: everything -> SNS, high+ -> Slack)
 #   check the wiring: node bin/dasguard.js alert-test --route urgent --config ${CONFIG}
+#   several runs sharing the shards: add --coordination dynamodb --lease-table dasguard-leases to each
+#   (then: node bin/dasguard.js status --cluster ${CLUSTER} --lease-table dasguard-leases)
 # RDS event (loss window):  curl -d 'Activity records might have been lost' $DASGUARD_LOCAL_ADMIN/rds-event
 # receiver down for 60 s:   curl -X POST "$DASGUARD_LOCAL_ADMIN/down?sink=slack&seconds=60"
 # counts:                   curl $DASGUARD_LOCAL_ADMIN/stats
 # Each message the SNS / Slack receivers accept is printed here: time, sink, alert id, rule, severity.
-# Ctrl-C here stops the stack and prints the counts (kinesalite keeps the stream in memory only).`);
+# Ctrl-C here stops the stack and prints the counts (kinesalite and dynalite keep everything in memory only).`);
 
 // --- sample records, each stamped with the time it is put ----------------------------------------------------
 const sample = postgresSample();
@@ -304,7 +313,7 @@ async function put(n: number): Promise<void> {
     const r = stampedNow(sample[next++ % sample.length]!);
     data.push(await encodeRecord(r, { resourceId: PG.clusterId, version: PG.version, wrapper: keys }));
   }
-  await putRecords(client, STREAM, data);
+  await putRecords(client, STREAM, data, { spread: shardCount });
   console.log(`${stamp()} put ${n} encrypted sample records (${data.reduce((s, d) => s + d.byteLength, 0).toLocaleString('en-US')} bytes)`);
 }
 
@@ -323,7 +332,7 @@ const stop = async () => {
   const s = stats();
   console.log(`# received: ${(['sns', 'slack'] as const).map((k) => `${k} ${s[k].received} (${s[k].unique} unique, ${s[k].duplicates} duplicates)`).join(', ')}`);
   client.destroy();
-  await Promise.all([kinesalite.close(), kms.close(), rds.close(), sns.close(), slack.close(), new Promise<void>((r) => admin.close(() => r()))]);
+  await Promise.all([kinesalite.close(), dynalite.close(), kms.close(), rds.close(), sns.close(), slack.close(), new Promise<void>((r) => admin.close(() => r()))]);
   admin.closeAllConnections();
   console.log('# local stack stopped');
 };

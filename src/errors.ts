@@ -113,6 +113,21 @@ export class DirLockedError extends ConfigError {
   }
 }
 
+/**
+ * A shard lease (src/consumer/ShardLeases.ts) is no longer this worker's: another worker took it, or it could not
+ * be renewed for a lease duration. Not a failure of the consumer: the shard's reader stops (logged), the others go on.
+ */
+export class LeaseLostError extends DasguardError {
+  constructor(
+    message: string,
+    /** The shards whose leases were lost. */
+    readonly shardIds: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** Thrown by a command to end the process with a specific exit code (the CLI maps it in one place). */
 export class ExitError extends DasguardError {
   readonly exitCode: number;

@@ -18,7 +18,7 @@ import type { Redaction } from '../pipeline/alert.js';
 import type { OutputFormat } from '../pipeline/output.js';
 import type { StreamObserver, TrimmedData } from '../pipeline/StreamObserver.js';
 import type { BatchSummary } from '../types.js';
-import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
+import { openCoordination, resolveCoordination, type CoordinationFlags } from './runCoordination.js';
 import { KinesisConsumer, parseStartPosition } from '../consumer/KinesisConsumer.js';
 import type { ConsumerLogEntry } from '../consumer/types.js';
 import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
@@ -84,6 +84,8 @@ export interface RunOptions {
   lossPatterns?: string;
   /** --log-level (or DASGUARD_LOG_LEVEL): the least level of the log lines on stderr (default info). */
   logLevel?: LogLevel;
+  /** --coordination, --lease-table...: over dasguard.yaml's `coordination:` (src/commands/runCoordination.ts). */
+  coordination?: CoordinationFlags;
 }
 
 export interface RunDeps {
@@ -110,16 +112,16 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
   // Alerts (stdout, a console sink on stderr) and the log share the terminal: the status line is erased around them.
   const deliveryIo = { ...io, stdout: log.wrap(io.stdout), stderr: log.wrap(io.stderr) };
   const deliveryConfig = await deliveryConfigFor({ ...opts.delivery, stdoutFormat: opts.output }, deliveryIo, ruleSet.rules.map((r) => r.id));
-  // One `run` per checkpoint directory and per outbox: each is locked before anything is read or sent (a second
-  // `run` stops here with exit 2, naming the holder); a stale lock is taken over with a warning.
-  const store = await FileCheckpointStore.open(opts.checkpointDir, { log: (msg) => log.entry({ level: 'warn', msg }) });
+  // One `run` per checkpoint directory (unless they share a lease table) and per outbox: each is locked before anything is
+  // read or sent (a second `run` stops here with exit 2, naming the holder); a stale lock is taken over with a warning.
+  const coordination = await openCoordination(resolveCoordination(opts.coordination ?? {}, deliveryConfig?.coordination, opts.checkpointDir), (e) => log.entry(e));
   let delivery: DeliveryHandoff | undefined;
   try {
     // Alerts are handed off (stdout, or the delivery outbox) before a record's checkpoint moves past it.
     // The suppression windows are persisted before each checkpoint write (they survive a crash).
     delivery = await openConfiguredDelivery(deliveryConfig, opts.delivery, deliveryIo, { persistSuppression: true, log: log.log });
   } catch (err) {
-    await store.close();
+    await coordination.close();
     throw err;
   }
   const rds = deps.rds ?? (opts.cluster !== undefined ? createRdsClient() : undefined);
@@ -165,6 +167,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       if (info.status !== 'started' || info.streamName === null) throw notStartedError(opts.cluster!, info);
     }
     const clusterId = opts.cluster ?? resourceId ?? streamName;
+    const { store, leases, where } = await coordination.forStream(streamName);
     health = new HealthMonitor({
       clusterId,
       handoff,
@@ -192,6 +195,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps, ...(correlator ? { correlator } : {}) },
       handoff,
       checkpoints: store,
+      ...(leases ? { leases } : {}),
       state: [...(delivery ? [delivery] : []), ...(correlator ? [correlator] : [])],
       from,
       observer,
@@ -209,7 +213,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       log: (e) => log.entry(e),
       watch: opts.watchRules === true,
     });
-    log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: store.fileFor(streamName), rulesVersion: ruleSet.version ?? null });
+    log.entry({ level: 'info', msg: 'watching', stream: streamName, resourceId: resourceId ?? null, checkpoints: where, ...(leases ? { workerId: leases.workerId } : {}), rulesVersion: ruleSet.version ?? null });
     let last = { at: Date.now(), events: 0 };
     const reporting = consumer;
     const report = () => {
@@ -227,13 +231,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     }
     await health.stop();
     const s = consumer.stats();
-    log.entry({
-      level: 'info',
-      msg: 'stopped',
-      stream: streamName,
-      ...s.pipeline,
-      kmsCalls: s.keys?.backendCalls ?? 0,
-    });
+    log.entry({ level: 'info', msg: 'stopped', stream: streamName, ...s.pipeline, kmsCalls: s.keys?.backendCalls ?? 0 });
     return ExitCode.ok;
   } catch (err) {
     if (health) {
@@ -257,7 +255,7 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
       if (d.pending > 0) log.entry({ level: 'warn', msg: `${d.pending} alert deliveries still pending in ${delivery.outboxDir}: the next run resumes them` });
     }
     await metrics?.close();
-    await store.close();
+    await coordination.close();
     await pool?.close();
     if (!deps.kinesis) kinesis.destroy();
     if (!deps.rds) rds?.destroy();
@@ -308,6 +306,7 @@ import { DEFAULT_CHECKPOINT_DIR } from '../config/layers.js';
 import { DEFAULT_STATE_DIR } from '../health/stateFile.js';
 import { ALERT_OUTPUT_OPTION, VERBOSE_OPTION, DECODE_FLAGS, DELIVERY_OPTIONS, INPUT_OPTIONS, LOG_LEVEL_OPTION, LOSS_PATTERNS_OPTION, RULES_OPTION, alertOutputOption, decodeOptions, deliveryOptions, durationOption, logLevelOption, pickOptions } from './options.js';
 import { DEFAULT_SHARD_STALL_MS } from '../metrics/health.js';
+import { COORDINATION_OPTIONS, coordinationFlags } from './runCoordination.js';
 
 export const runCli = defineCommand({
   name: 'run',
@@ -322,6 +321,7 @@ export const runCli = defineCommand({
     stream: { type: 'string', label: '--stream NAME', help: 'The stream name (aws-rds-das-cluster-…) instead of --cluster' },
     from: { type: 'string', default: 'latest', label: '--from P', help: 'Where shards without a checkpoint start: latest (default), trim-horizon or an ISO 8601 time' },
     'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoint files, one per stream (default ${DEFAULT_CHECKPOINT_DIR})` },
+    ...COORDINATION_OPTIONS,
     rules: RULES_OPTION,
     output: ALERT_OUTPUT_OPTION,
     verbose: VERBOSE_OPTION,
@@ -369,6 +369,7 @@ export const runCli = defineCommand({
         delivery: deliveryOptions(v),
         watchRules: v['watch-rules'] === true,
         logLevel: logLevelOption(v['log-level'], io.env),
+        coordination: coordinationFlags(v),
       },
       io,
     );

@@ -8,7 +8,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import { describeActivityStream, type ActivityStreamInfo } from '../aws/rds.js';
 import { streamRetentionHours } from '../aws/kinesis.js';
 import { ConfigError } from '../errors.js';
-import type { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
+import type { CheckpointStore } from '../consumer/CheckpointStore.js';
 import type { ConsumerLogEntry } from '../consumer/types.js';
 import type { HealthMonitor } from '../health/HealthMonitor.js';
 import { staleCheckpoints, DEFAULT_RETENTION_HOURS } from '../health/trimmed.js';
@@ -45,7 +45,7 @@ export function notStartedError(cluster: string, info: ActivityStreamInfo): Conf
 /** Checkpoints older than the stream's retention: the records after them were trimmed unread. */
 export async function reportStaleCheckpoints(
   kinesis: KinesisClient,
-  store: FileCheckpointStore,
+  store: CheckpointStore,
   streamName: string,
   health: HealthMonitor,
   log: (e: ConsumerLogEntry) => void,

@@ -1,7 +1,9 @@
 /**
  * `dasguard status --cluster ID`: the activity stream (RDS), its Kinesis stream, how far the consumer got
  * (checkpoints), the last heartbeat seen and the loss windows still open (state dir). Human output or JSON.
- * IAM: rds:DescribeDBClusters, kinesis:DescribeStreamSummary.
+ * With --lease-table (run --coordination dynamodb), the checkpoints are the lease table's, and every lease is listed:
+ * shard, owner, counter, checkpoint.
+ * IAM: rds:DescribeDBClusters, kinesis:DescribeStreamSummary (and dynamodb:Scan on the lease table).
  */
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import type { RDSClient } from '@aws-sdk/client-rds';
@@ -10,6 +12,10 @@ import { existsSync } from 'node:fs';
 import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
 import { createRdsClient, describeActivityStream, type ActivityStreamInfo } from '../aws/rds.js';
 import { FileCheckpointStore } from '../consumer/FileCheckpointStore.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createDynamoDbClient } from '../aws/dynamodb.js';
+import { LeaseTable, leaseCheckpoint } from '../consumer/dynamo/LeaseTable.js';
+import type { ShardCheckpoint } from '../consumer/CheckpointStore.js';
 import { UsageError, errorMessage, exitCodeOf } from '../errors.js';
 import { formatDuration, systemClock, type Clock } from '../health/healthAlert.js';
 import { readLivenessState, type LivenessState } from '../health/HealthMonitor.js';
@@ -28,12 +34,15 @@ export interface StatusOptions {
   output: 'text' | 'json';
   stateDir: string;
   checkpointDir: string;
+  /** The lease table of `run --coordination dynamodb`: checkpoints and owners from it instead of --checkpoint-dir. */
+  leaseTable?: string;
   limits: StatusLimits;
 }
 
 export interface StatusDeps {
   rds?: RDSClient;
   kinesis?: KinesisClient;
+  dynamodb?: DynamoDBClient;
   clock?: Clock;
 }
 
@@ -55,6 +64,11 @@ export interface StatusReport {
     checkpointDir: string;
     shards: { shardId: string; sequenceNumber: string | null; updatedAt: string | null; ageMs: number | null; finished: boolean }[];
   } | null;
+  /** With --lease-table: who holds which shard. */
+  leases: {
+    table: string;
+    shards: { shardId: string; owner: string | null; counter: number; checkpoint: string; parents: string[]; ownerSwitchesSinceCheckpoint: number; updatedAt: string | null }[];
+  } | null;
   liveness: { updatedAt: string; thresholdMs: number; instances: LivenessState['instances'] } | null;
   /** null when never polled (or not checked, with --stream). */
   rdsEvents: { lastPoll: string | null; cursor: string | null } | null;
@@ -68,10 +82,11 @@ export async function statusCommand(opts: StatusOptions, io: Io, deps: StatusDep
   const clock = deps.clock ?? systemClock;
   const rds = deps.rds ?? (opts.cluster !== undefined ? createRdsClient() : undefined);
   const kinesis = deps.kinesis ?? new KinesisClient({ requestHandler: new NodeHttpHandler() });
+  const dynamodb = deps.dynamodb ?? (opts.leaseTable !== undefined ? createDynamoDbClient() : undefined);
   try {
     let report: StatusReport | undefined;
     try {
-      report = await gatherStatus(opts, rds, kinesis, clock);
+      report = await gatherStatus(opts, rds, kinesis, clock, dynamodb);
     } catch (err) {
       // The check itself could not be made (RDS unreachable, no such cluster, no permission, a damaged state file):
       // UNKNOWN, exit 3, as monitors expect. Anything else is a bug, and stays one (exit 70).
@@ -87,6 +102,7 @@ export async function statusCommand(opts: StatusOptions, io: Io, deps: StatusDep
   } finally {
     if (!deps.rds) rds?.destroy();
     if (!deps.kinesis) kinesis.destroy();
+    if (!deps.dynamodb) dynamodb?.destroy();
   }
 }
 
@@ -103,7 +119,7 @@ async function describeKinesis(kinesis: KinesisClient, streamName: string): Prom
   }
 }
 
-async function gatherStatus(opts: StatusOptions, rds: RDSClient | undefined, kinesis: KinesisClient, clock: Clock): Promise<StatusReport> {
+async function gatherStatus(opts: StatusOptions, rds: RDSClient | undefined, kinesis: KinesisClient, clock: Clock, dynamodb: DynamoDBClient | undefined): Promise<StatusReport> {
   const now = clock.now();
   const info: ActivityStreamInfo | undefined = opts.cluster !== undefined ? await describeActivityStream(rds!, opts.cluster) : undefined;
   const streamName = info ? info.streamName : opts.stream!;
@@ -114,21 +130,35 @@ async function gatherStatus(opts: StatusOptions, rds: RDSClient | undefined, kin
   const kin = streamName !== null ? await describeKinesis(kinesis, streamName) : null;
 
   let consumer: StatusReport['consumer'] = null;
-  if (streamName !== null && existsSync(opts.checkpointDir)) {
-    const store = new FileCheckpointStore(opts.checkpointDir);
-    const shards = await store.load(streamName);
-    await store.close();
-    if (shards.size > 0) {
-      consumer = {
-        checkpointDir: opts.checkpointDir,
-        shards: [...shards]
-          .sort(([a], [b]) => (a < b ? -1 : 1))
-          .map(([shardId, cp]) => {
-            const t = cp.updatedAt !== undefined ? Date.parse(cp.updatedAt) : NaN;
-            return { shardId, sequenceNumber: cp.sequenceNumber ?? null, updatedAt: cp.updatedAt ?? null, ageMs: Number.isNaN(t) ? null : now - t, finished: cp.finished === true };
-          }),
-      };
+  let leases: StatusReport['leases'] = null;
+  let shards = new Map<string, ShardCheckpoint>();
+  const checkpointsIn = opts.leaseTable !== undefined ? `lease table ${opts.leaseTable}` : opts.checkpointDir;
+  if (streamName !== null && opts.leaseTable !== undefined) {
+    const items = (await new LeaseTable({ client: dynamodb!, tableName: opts.leaseTable }).scan()).filter((l) => l.streamName === undefined || l.streamName === streamName);
+    items.sort((a, b) => (a.shardId < b.shardId ? -1 : 1));
+    leases = {
+      table: opts.leaseTable,
+      shards: items.map((l) => ({ shardId: l.shardId, owner: l.owner, counter: l.counter, checkpoint: l.checkpoint, parents: l.parents, ownerSwitchesSinceCheckpoint: l.ownerSwitches, updatedAt: l.updatedAt ?? null })),
+    };
+    for (const l of items) {
+      const { checkpoint } = leaseCheckpoint(l);
+      if (checkpoint) shards.set(l.shardId, checkpoint);
     }
+  } else if (streamName !== null && existsSync(opts.checkpointDir)) {
+    const store = new FileCheckpointStore(opts.checkpointDir);
+    shards = await store.load(streamName);
+    await store.close();
+  }
+  if (shards.size > 0) {
+    consumer = {
+      checkpointDir: checkpointsIn,
+      shards: [...shards]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([shardId, cp]) => {
+          const t = cp.updatedAt !== undefined ? Date.parse(cp.updatedAt) : NaN;
+          return { shardId, sequenceNumber: cp.sequenceNumber ?? null, updatedAt: cp.updatedAt ?? null, ageMs: Number.isNaN(t) ? null : now - t, finished: cp.finished === true };
+        }),
+    };
   }
 
   const live = await readLivenessState(opts.stateDir, stateKey);
@@ -143,7 +173,7 @@ async function gatherStatus(opts: StatusOptions, rds: RDSClient | undefined, kin
       activityStatus: info ? info.status : null,
       kinesis: kin,
       checkpoints: consumer?.shards ?? [],
-      checkpointDir: opts.checkpointDir,
+      checkpointDir: checkpointsIn,
       stateDir: opts.stateDir,
       liveness,
       rdsEvents: info ? (ev ? { polled: true, lastPoll: ev.lastPoll } : { polled: false }) : null,
@@ -162,6 +192,7 @@ async function gatherStatus(opts: StatusOptions, rds: RDSClient | undefined, kin
     activityStream: info ? { status: info.status, mode: info.mode, kmsKeyId: info.kmsKeyId, streamName: info.streamName } : null,
     kinesis: kin,
     consumer,
+    leases,
     liveness,
     rdsEvents: ev ? { lastPoll: ev.lastPoll, cursor: ev.cursor } : null,
     openLossWindows: open,
@@ -210,6 +241,17 @@ function formatStatus(r: StatusReport, now: number): string {
     for (const sh of r.consumer.shards) {
       const age = sh.ageMs === null ? 'age unknown' : `${formatDuration(sh.ageMs)} old`;
       lines.push(`${''.padEnd(18)}${sh.shardId}  ${sh.finished ? 'finished (closed shard read to its end)' : `checkpoint ${age}`}`);
+    }
+  }
+  if (r.leases !== null) {
+    if (r.leases.shards.length === 0) row('Leases', `none in ${r.leases.table}`);
+    else {
+      row('Leases', `${r.leases.shards.length} in ${r.leases.table} (shard, owner, counter, checkpoint)`);
+      const w = Math.max(...r.leases.shards.map((l) => (l.owner ?? '-').length));
+      for (const l of r.leases.shards) {
+        const cp = l.checkpoint === 'SHARD_END' ? 'SHARD_END (read to its end)' : l.checkpoint;
+        lines.push(`${''.padEnd(18)}${l.shardId}  ${(l.owner ?? '-').padEnd(w)}  ${String(l.counter).padStart(6)}  ${cp}`);
+      }
     }
   }
   if (r.liveness === null || r.liveness.instances.length === 0) row('Last heartbeat', 'unknown (no liveness state: is dasguard run running here?)');
@@ -262,6 +304,7 @@ export const statusCli = defineCommand({
     output: DOCUMENT_OUTPUT_OPTION,
     'state-dir': { type: 'string', default: DEFAULT_STATE_DIR, label: '--state-dir DIR', help: `Health state of 'run' / 'watch' (default ${DEFAULT_STATE_DIR})` },
     'checkpoint-dir': { type: 'string', default: DEFAULT_CHECKPOINT_DIR, label: '--checkpoint-dir DIR', help: `Checkpoints of 'run' (default ${DEFAULT_CHECKPOINT_DIR})` },
+    'lease-table': { type: 'string', label: '--lease-table NAME', help: "The lease table of 'run --coordination dynamodb': its checkpoints, and who holds which shard" },
     'max-consumer-age': {
       type: 'string',
       default: '10m',
@@ -295,6 +338,7 @@ export const statusCli = defineCommand({
         output: documentOutputOption(v.output),
         stateDir: v['state-dir'],
         checkpointDir: v['checkpoint-dir'],
+        ...(v['lease-table'] !== undefined ? { leaseTable: v['lease-table'] } : {}),
         limits: {
           maxConsumerAgeMs: durationOption('max-consumer-age', v['max-consumer-age'], { offWithZero: true }),
           maxCheckpointAgeMs: durationOption('max-checkpoint-age', v['max-checkpoint-age'], { offWithZero: true }),

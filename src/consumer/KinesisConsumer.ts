@@ -18,13 +18,18 @@
  *   with a critical `das-data-key-failure` health alert through the handoff, and a resolved one when it works.
  * - Stop: abort the signal given to `run`: polling stops, records in flight finish, checkpoints are written,
  *   `run` resolves.
+ * - Leases (`leases`, several workers on one stream, src/consumer/ShardLeases.ts): the consumer reads only the
+ *   shards it holds a lease on, from the lease's checkpoint; the leases decide parents before children. Each listing
+ *   is given to the leases (a lease is created per new shard). A lost lease stops its shard's reader (logged, the
+ *   others go on): no record of it is handed off after that, and its checkpoint is not written. At stop, after the
+ *   last checkpoints, the leases are released.
  * - State committed with the checkpoints (`state`: the delivery handoff's suppression windows, rule state): every
  *   checkpoint write first persists each of them, so no checkpoint passes a record whose effect on that state is
  *   not durable. A state that cannot be persisted (a full disk) is retried until the consumer stops; meanwhile no
  *   checkpoint moves and the shards wait.
  */
 import { KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
-import { ConfigError, TransientError, errorMessage } from '../errors.js';
+import { ConfigError, LeaseLostError, TransientError, errorMessage } from '../errors.js';
 import { DataKeyAlarm } from '../health/dataKeyFailure.js';
 import { KeyGuard } from '../keys/KeyGuard.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
@@ -36,6 +41,7 @@ import { PipelineStats } from '../pipeline/PipelineStats.js';
 import type { CheckpointStore, ShardCheckpoint } from './CheckpointStore.js';
 import { classifyKinesisError } from '../aws/kinesis.js';
 import { ShardReader } from './ShardReader.js';
+import type { LeasedShard, ShardLeases } from './ShardLeases.js';
 import type { ConsumerLogEntry, ConsumerStats, StartPosition } from './types.js';
 import { sleep } from '../util/backoff.js';
 
@@ -80,6 +86,8 @@ export interface KinesisConsumerOptions {
   keyFailureMaxDelayMs?: number;
   /** The cluster named in health alerts (default the resource id, else the stream name). */
   clusterId?: string;
+  /** Shards shared with other workers by leases; `checkpoints` is then the lease table's. Without: every shard is read. */
+  leases?: ShardLeases;
 }
 
 export class KinesisConsumer {
@@ -101,6 +109,8 @@ export class KinesisConsumer {
   #running = false;
   /** Aborts when the consumer stops: a state persist that keeps failing gives up then. */
   #stopping: AbortSignal | undefined;
+  /** With leases: each shard read's `lost` signal (a lost shard's progress is not written). */
+  readonly #lost = new Map<string, AbortSignal>();
 
   constructor(options: KinesisConsumerOptions) {
     this.#o = options;
@@ -152,6 +162,52 @@ export class KinesisConsumer {
       const reportedGone = new Set<string>();
       let firstListing = true;
       log({ level: 'info', msg: 'consumer started', stream: o.streamName, checkpointedShards: this.#checkpoints.size, from: describeFrom(o.from) });
+      const startReader = (shard: Shard, start: StartPosition, cp: ShardCheckpoint | undefined, lost?: AbortSignal) => {
+        const id = shard.ShardId!;
+        const reader = new ShardReader({
+          ...o,
+          deps: this.#deps,
+          keyAlarm: this.#keyAlarm,
+          shard,
+          start,
+          checkpoint: cp,
+          stats: this.#stats,
+          commit: (shardId, c, urgent) => this.#commit(shardId, c, urgent),
+          note: (shardId, c) => {
+            if (this.#lost.get(shardId)?.aborted) return;
+            this.#checkpoints.set(shardId, c);
+            this.#dirty.add(shardId);
+          },
+          log,
+          ...(lost ? { lost } : {}),
+        });
+        // A shard taken again before its previous reader stopped: the new one starts after it.
+        const before = tasks.get(id) ?? Promise.resolve();
+        const task = before.then(() => {
+          if (stop.signal.aborted || lost?.aborted) return;
+          if (lost) this.#lost.set(id, lost);
+          if (cp) this.#checkpoints.set(id, cp);
+          this.#readers.set(id, reader);
+          return reader.run(lost ? AbortSignal.any([stop.signal, lost]) : stop.signal).then(
+            () => {
+              if (reader.status().state === 'finished') wake.abort(); // its children may start now
+              else if (lost?.aborted && this.#readers.get(id) === reader) {
+                // The lease went to another worker: this worker no longer reads (nor reports) the shard.
+                this.#readers.delete(id);
+                this.#dirty.delete(id);
+              }
+            },
+            (err: unknown) => {
+              if (fatal === undefined) fatal = err;
+              stop.abort();
+            },
+          );
+        });
+        tasks.set(id, task);
+      };
+      if (o.leases) {
+        await o.leases.start((l: LeasedShard) => startReader(l.shard, l.start, l.checkpoint, l.lost), stop.signal);
+      }
 
       while (!stop.signal.aborted) {
         const shards = await this.#listShards(stop.signal);
@@ -161,8 +217,11 @@ export class KinesisConsumer {
           for (const id of listed.keys()) initial.add(id);
           firstListing = false;
         }
+        // With leases, the checkpoints are every worker's: the table's, as of now.
+        const saved = o.leases ? await this.#leaseRetry('reading the lease table', () => o.checkpoints.load(o.streamName), stop.signal) : this.#checkpoints;
+        if (saved === undefined) break; // stopped meanwhile
         // A checkpointed shard that is gone before it was read to its end: its remaining records expired.
-        for (const [id, cp] of this.#checkpoints) {
+        for (const [id, cp] of saved) {
           if (!cp.finished && !listed.has(id) && !reportedGone.has(id)) {
             reportedGone.add(id);
             const gap = {
@@ -175,6 +234,15 @@ export class KinesisConsumer {
             o.observer?.onTrimmed?.(gap);
           }
         }
+        wake = new AbortController();
+        if (o.leases) {
+          // The leases decide which shards this worker reads (their takes start the readers).
+          const leases = o.leases;
+          const synced = await this.#leaseRetry('creating leases', async () => (await leases.sync(shards, o.from ?? { type: 'latest' }), true), stop.signal);
+          if (synced === undefined) break; // stopped meanwhile
+          await sleep(o.discoveryIntervalMs ?? 30_000, AbortSignal.any([stop.signal, wake.signal]));
+          continue;
+        }
         const done = (id: string) => this.#checkpoints.get(id)?.finished === true || reportedGone.has(id) || !listed.has(id);
         for (const shard of shards) {
           const id = shard.ShardId!;
@@ -184,34 +252,8 @@ export class KinesisConsumer {
           const cp = this.#checkpoints.get(id);
           // `from` applies to the shards of a stream's first start; a shard born later is read from its start.
           const start: StartPosition = firstStart && initial.has(id) && cp === undefined ? (o.from ?? { type: 'latest' }) : { type: 'trim-horizon' };
-          const reader = new ShardReader({
-            ...o,
-            deps: this.#deps,
-            keyAlarm: this.#keyAlarm,
-            shard,
-            start,
-            checkpoint: cp,
-            stats: this.#stats,
-            commit: (shardId, c, urgent) => this.#commit(shardId, c, urgent),
-            note: (shardId, c) => {
-              this.#checkpoints.set(shardId, c);
-              this.#dirty.add(shardId);
-            },
-            log,
-          });
-          this.#readers.set(id, reader);
-          const task = reader.run(stop.signal).then(
-            () => {
-              if (reader.status().state === 'finished') wake.abort(); // its children may start now
-            },
-            (err: unknown) => {
-              if (fatal === undefined) fatal = err;
-              stop.abort();
-            },
-          );
-          tasks.set(id, task);
+          startReader(shard, start, cp);
         }
-        wake = new AbortController();
         await sleep(o.discoveryIntervalMs ?? 30_000, AbortSignal.any([stop.signal, wake.signal]));
       }
     } catch (err) {
@@ -219,12 +261,19 @@ export class KinesisConsumer {
       stop.abort();
     } finally {
       signal.removeEventListener('abort', onAbort);
-      await Promise.allSettled(tasks.values());
+      stop.abort(); // the leases stop taking (a reader started now would not be stopped)
+      // A reader started while waiting is waited for too.
+      for (let n = -1; n !== tasks.size; ) {
+        n = tasks.size;
+        await Promise.allSettled(tasks.values());
+      }
       try {
         await this.#flush();
       } catch (err) {
         if (fatal === undefined) fatal = err;
       }
+      // After the last checkpoints: other workers take these shards at once.
+      await o.leases?.close();
       this.#running = false;
     }
     if (fatal !== undefined) {
@@ -232,6 +281,22 @@ export class KinesisConsumer {
       throw fatal;
     }
     log({ level: 'info', msg: 'consumer stopped', stream: o.streamName, checkpoints: Object.fromEntries(this.#checkpoints) });
+  }
+
+  /** A lease table call retried (a TransientError, forever) until it works or the consumer stops (then undefined). */
+  async #leaseRetry<R>(what: string, fn: () => Promise<R>, signal: AbortSignal): Promise<R | undefined> {
+    try {
+      return await withRetry(fn, {
+        attempts: Number.POSITIVE_INFINITY,
+        baseDelayMs: this.#o.baseDelayMs,
+        maxDelayMs: this.#o.maxDelayMs,
+        signal,
+        onRetry: (err, attempt, delayMs) => this.#o.log?.({ level: 'warn', msg: `leases: ${what} failed: retrying`, attempt, delayMs, error: err.message }),
+      });
+    } catch (err) {
+      if (signal.aborted) return undefined;
+      throw err;
+    }
   }
 
   /** ListShards, every page; retried on throttling and 5xx; undefined when stopped meanwhile. */
@@ -275,6 +340,7 @@ export class KinesisConsumer {
 
   /** A reader's progress: saved at most every checkpointIntervalMs, at once when `urgent` (shard end, stop). */
   async #commit(shardId: string, cp: ShardCheckpoint, urgent: boolean): Promise<void> {
+    if (this.#lost.get(shardId)?.aborted) return; // another worker's now
     this.#checkpoints.set(shardId, cp);
     this.#dirty.add(shardId);
     if (urgent || Date.now() - this.#lastSave >= (this.#o.checkpointIntervalMs ?? 1000)) await this.#flush();
@@ -302,7 +368,13 @@ export class KinesisConsumer {
       try {
         // The state first: once these checkpoints are written, the records before them are never read again.
         for (const s of this.#o.state ?? []) await durably('state (checkpoints wait)', () => s.persist());
-        await durably('checkpoints', () => this.#o.checkpoints.save(this.#o.streamName, batch));
+        try {
+          await durably('checkpoints', () => this.#o.checkpoints.save(this.#o.streamName, batch));
+        } catch (err) {
+          // Leases lost meanwhile: the others were written; those shards are another worker's now (their readers stop).
+          if (!(err instanceof LeaseLostError)) throw err;
+          this.#o.log?.({ level: 'warn', msg: 'checkpoints not written: leases lost', shards: [...err.shardIds] });
+        }
         this.#lastCheckpointAt = Date.now();
       } catch (err) {
         for (const id of batch.keys()) this.#dirty.add(id);

@@ -7,6 +7,8 @@
  * src/aws/kinesis.ts's classifyKinesisError), the checkpoints. A record whose data key stopped decrypting (DataKeyError
  * 'stopped-decrypting') is held: retried with backoff until it decrypts or the reader stops, the shard's checkpoint
  * never passing it. A quarantine is the `quarantined` log line (quarantineLogFields, the Lambda's shape).
+ * With a lease (`lost`), losing it stops the reader like a stop, except that nothing more is handed off, not even the
+ * alerts of records in flight, and no checkpoint is written: the shard is another worker's.
  */
 import {
   GetRecordsCommand,
@@ -67,6 +69,8 @@ export interface ShardReaderOptions {
   keyFailureMaxDelayMs?: number;
   /** Shared by every shard: one alert per encryption context, not one per shard or record. */
   keyAlarm: DataKeyAlarm;
+  /** Aborts when the shard's lease is lost (src/consumer/ShardLeases.ts): stop at once, hand off nothing more. */
+  lost?: AbortSignal;
 }
 
 /** Thrown inside a batch when the consumer is stopping: records not yet started are left for the next run. */
@@ -166,7 +170,8 @@ export class ShardReader {
       const wait = Math.max(MIN_CALL_INTERVAL_MS, (bytes / BYTES_PER_SECOND) * 1000, caughtUp ? (o.pollIntervalMs ?? 1000) : 0);
       await sleep(callStart + wait - Date.now(), signal);
     }
-    await o.commit(this.shardId, this.#checkpoint(), true);
+    if (!o.lost?.aborted) await o.commit(this.shardId, this.#checkpoint(), true);
+    else o.log({ level: 'info', msg: 'shard reader stopped: lease lost', shardId: this.shardId, lastHandedOff: this.#seq ?? null });
   }
 
   #checkpoint(): ShardCheckpoint {
@@ -264,7 +269,7 @@ export class ShardReader {
         },
         stats: o.stats,
         ...(o.deps.correlator ? { correlator: o.deps.correlator } : {}),
-        handoff: o.handoff,
+        handoff: this.#guardedHandoff(),
         // A hand-off that fails transiently (the outbox on a full disk) changed nothing: the shard holds and it is
         // retried until it succeeds or the consumer stops (then the record is read again on the next start).
         handoffRetry: this.#handoffRetry(signal),
@@ -295,6 +300,17 @@ export class ShardReader {
     return this.#seq === records[records.length - 1]!.SequenceNumber;
   }
 
+  /** The consumer's handoff, refusing once the lease is lost: another worker reads these records now. */
+  #guardedHandoff(): AlertHandoff {
+    const o = this.#o;
+    const lost = o.lost;
+    if (lost === undefined) return o.handoff;
+    return {
+      handOff: (alerts) => (lost.aborted ? Promise.reject(new StoppingError('lease lost')) : o.handoff.handOff(alerts)),
+      close: () => o.handoff.close(),
+    };
+  }
+
   /** Retry forever (until the consumer stops) a hand-off that failed transiently, with a log line per retry. */
   #handoffRetry(signal: AbortSignal): HandoffRetry<_Record> {
     const o = this.#o;
@@ -311,7 +327,7 @@ export class ShardReader {
   /** Hands off alerts the reader raises itself (the data-key alarm), as the driver hands off a record's. */
   async #handOff(alerts: readonly Alert[], r: _Record, signal: AbortSignal): Promise<void> {
     try {
-      await handOffWithRetry(this.#o.handoff, alerts, this.#handoffRetry(signal), r);
+      await handOffWithRetry(this.#guardedHandoff(), alerts, this.#handoffRetry(signal), r);
     } catch (err) {
       if (signal.aborted && err instanceof TransientError) throw new StoppingError('stopping');
       throw err;

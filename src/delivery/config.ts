@@ -77,6 +77,14 @@ export interface DeliverySettings {
   fallbackSink?: string;
 }
 
+/** `coordination:` (run): how shards are shared between `run` processes. Durations in ms. */
+export interface CoordinationConfig {
+  type?: 'file' | 'dynamodb';
+  leaseTable?: string;
+  leaseDurationMs?: number;
+  createTable?: boolean;
+}
+
 export interface DeliveryConfig {
   /** Where it came from (a file, or `command line`). */
   source: string;
@@ -86,6 +94,8 @@ export interface DeliveryConfig {
   delivery: DeliverySettings;
   /** `clusters:`: cluster names (DBClusterIdentifier) by DAS resource id, for alerts (src/pipeline/clusterNames.ts). */
   clusters?: Record<string, string>;
+  /** `coordination:`: read by `run` only. */
+  coordination?: CoordinationConfig;
   /** Every secret value (webhook URLs, header values), to mask in logs and errors. */
   secrets: string[];
 }
@@ -180,6 +190,7 @@ interface Parsed {
   suppression?: ({ rules?: (string | undefined)[]; window?: number; keys?: (string | undefined)[] } | undefined)[];
   delivery?: DeliverySettings;
   clusters?: Record<string, string>;
+  coordination?: { type?: 'file' | 'dynamodb'; leaseTable?: string; leaseDuration?: number; createTable?: boolean };
 }
 
 function build(source: string, v: Parsed, secrets: string[]): DeliveryConfig {
@@ -191,8 +202,18 @@ function build(source: string, v: Parsed, secrets: string[]): DeliveryConfig {
     suppression: supp.map((s) => ({ rules: s.rules, windowMs: s.window, keys: s.keys ?? [] })),
     delivery: v.delivery ?? {},
     ...(v.clusters !== undefined ? { clusters: v.clusters } : {}),
+    ...(v.coordination !== undefined ? { coordination: coordinationOf(v.coordination) } : {}),
     secrets,
   };
+}
+
+function coordinationOf(c: NonNullable<Parsed['coordination']>): CoordinationConfig {
+  const out: CoordinationConfig = {};
+  if (c.type !== undefined) out.type = c.type;
+  if (c.leaseTable !== undefined) out.leaseTable = c.leaseTable;
+  if (c.leaseDuration !== undefined) out.leaseDurationMs = c.leaseDuration;
+  if (c.createTable !== undefined) out.createTable = c.createTable;
+  return out;
 }
 
 /**

@@ -134,7 +134,7 @@ test('config: a fallbackSink naming a sink whose definition is wrong gets no sec
   // a misspelt `sinks:` is two problems, not one more per route
   const misspelt = 'sink:\n  a: {type: console}\nroutes:\n  - {name: r, sinks: [a]}\n  - {name: s, sinks: [a]}\ndelivery: {fallbackSink: a}\n';
   assert.deepEqual(parseDeliveryConfig('m.yaml', misspelt, {}).problems.map(formatConfigProblem), [
-    "m.yaml:1: unknown key 'sink' (did you mean 'sinks'?) (expected version, sinks, routes, suppression, clusters, delivery)",
+    "m.yaml:1: unknown key 'sink' (did you mean 'sinks'?) (expected version, sinks, routes, suppression, clusters, delivery, coordination)",
     "m.yaml:1: missing 'sinks'",
   ]);
 });
