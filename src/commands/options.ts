@@ -109,8 +109,8 @@ export const INPUT_OPTIONS = {
   workers: {
     type: 'string',
     default: '0',
-    label: '--workers N',
-    help: 'Decrypt payloads in N worker threads (default 0: on the main thread); with 2 on 2 cores,\nup to ~1.6x the records/s (small records). Output order is unchanged',
+    label: '--workers N|auto',
+    help: 'Decrypt, decode and run the stateless rules in N worker threads (default 0: on the main\nthread); auto: one per core, started once the input passed 256 encrypted records. Output,\nalert ids and order are unchanged',
   },
   redaction: { type: 'string', label: '--redaction MODE', help: REDACTION_HELP },
   quiet: { type: 'boolean', short: 'q', default: false, label: '-q, --quiet', help: 'No summary on stderr' },
