@@ -169,6 +169,8 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     const keys = [...touched.values()].map((t) => t.at);
     for (let attempt = 1; ; attempt++) {
       const held = await shared.read(keys);
+      // What was read, as JSON: the engine changes the items put in it in place.
+      const read = new Map([...held].map(([id, it]) => [id, JSON.stringify(it.value)]));
       for (const [id, t] of touched) this.engine.putItem(t.ruleId, t.at.key, held.get(id)?.value);
       const alerts = this.#observe(outcome);
       const now = this.#now();
@@ -177,7 +179,7 @@ export class Correlator implements CheckpointedState, CorrelationStep {
         const value = this.engine.item(t.ruleId, t.at.key);
         const was = held.get(id);
         // Unchanged (a duplicate, a late event), or evicted from this process's memory: nothing to write.
-        if (value === undefined || (was !== undefined && JSON.stringify(was.value) === JSON.stringify(value))) continue;
+        if (value === undefined || (was !== undefined && read.get(id) === JSON.stringify(value))) continue;
         const expiresAtMs = expiryOf(t.rule, t.at.key, now);
         writes.push({ at: t.at, expected: was?.version ?? 0, value, ...(expiresAtMs !== undefined ? { expiresAtMs } : {}) });
       }

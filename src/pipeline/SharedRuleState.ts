@@ -36,10 +36,10 @@ export interface SharedRuleState {
   /** The items at `keys` (consistent reads), by `itemId`; an absent one is not in the map. */
   read(keys: readonly ItemKey[]): Promise<Map<string, StoredItem>>;
   /**
-   * Writes every item if each one's version is still `expected`, then true; false (nothing written) when one changed
-   * meanwhile. More items than one transaction takes are written in several: a conflict in a later one leaves the
-   * earlier written (the record applied again finds its events there: duplicates, counted once).
-   * A TransientError when the store cannot now (retried).
+   * Writes the items in order, each only if its version is still `expected`; true when all were written, false at the
+   * first that changed meanwhile (it and the rest not written; the earlier ones are: the record applied again finds
+   * its events in them, duplicates counted once, a firing given again the same). A TransientError when the store
+   * cannot now (retried).
    */
   write(items: readonly ItemWrite[]): Promise<boolean>;
 }
@@ -64,8 +64,10 @@ export class MemoryRuleState implements SharedRuleState {
   }
 
   async write(items: readonly ItemWrite[]): Promise<boolean> {
-    if (items.some((w) => (this.#items.get(itemId(w.at))?.version ?? 0) !== w.expected)) return false;
-    for (const w of items) this.#items.set(itemId(w.at), { version: w.expected + 1, json: JSON.stringify(w.value), ...(w.expiresAtMs !== undefined ? { expiresAtMs: w.expiresAtMs } : {}) });
+    for (const w of items) {
+      if ((this.#items.get(itemId(w.at))?.version ?? 0) !== w.expected) return false;
+      this.#items.set(itemId(w.at), { version: w.expected + 1, json: JSON.stringify(w.value), ...(w.expiresAtMs !== undefined ? { expiresAtMs: w.expiresAtMs } : {}) });
+    }
     return true;
   }
 

@@ -48,7 +48,7 @@ export function itemOf(st: CorrelationState, ruleId: string, key: string): unkno
 
 /**
  * Replaces the item `key` of rule `ruleId` in the state with `value` (undefined: there is none: the state forgets
- * it); a group put in becomes the most recently updated. Throws on a value that is not such an item (a table
+ * it); a group put in becomes the most recently updated, and the state changes it in place from then on. Throws on a value that is not such an item (a table
  * another version wrote, or edited by hand). Never while a change is staged.
  */
 export function putItem(st: CorrelationState, ruleId: string, key: string, value: unknown): void {

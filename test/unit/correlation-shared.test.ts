@@ -83,6 +83,17 @@ describe('correlation state shared between processes', () => {
     assert.equal(of(got, 'new-host').length, 1, 'the new host is new in one process only');
   });
 
+  it('an event older than the group\'s newest, in the other process, counts too (the window is shared, not only its end)', async () => {
+    const store = new MemoryRuleState();
+    const a = await open(store);
+    const b = await open(store);
+    const got: Alert[] = [];
+    for (const [c, i] of [[a, 0], [a, 2], [b, 1], [a, 3], [a, 4]] as const) got.push(...(await feed(c, c === a ? 0 : 1, i, [event(i)])));
+    const fired = of(got, 'brute-force');
+    assert.equal(fired.length, 1);
+    assert.equal((fired[0]!.event as { correlation: { events: number } }).correlation.events, 5);
+  });
+
   it('without a shared store the two processes count apart: the same split fires nowhere', async () => {
     const a = (await Correlator.open(rules)) as Correlator;
     const b = (await Correlator.open(rules)) as Correlator;
