@@ -51,6 +51,17 @@ export const LAMBDA_ENV = {
     snsTopicArn: { ...SNS_TOPIC_ARN, env: 'DASGUARD_SNS_TOPIC_ARN', description: 'Shortcut: every alert also goes to this SNS topic (route cli-sns).' },
     slackWebhookUrl: { ...WEBHOOK_URL, env: 'DASGUARD_SLACK_WEBHOOK_URL', description: 'Shortcut: every alert also goes to this Slack webhook (route cli-slack).' },
     outboxDir: { env: 'DASGUARD_OUTBOX_DIR', type: 'string', default: LAMBDA_OUTBOX_DIR, description: 'The delivery outbox.' },
+    stateTable: {
+      env: 'DASGUARD_STATE_TABLE',
+      type: 'string',
+      description: "A DynamoDB table where correlation rules keep their state, shared by every shard's invocations (docs/rules.md \"Shared state\"); unset: each container's memory.",
+    },
+    stateTableCreate: {
+      env: 'DASGUARD_STATE_TABLE_CREATE',
+      type: 'boolean',
+      default: true,
+      description: 'Create DASGUARD_STATE_TABLE when it does not exist (on-demand, TTL on expiresAt); false: a missing table is an error.',
+    },
     logLevel: {
       env: LOG_LEVEL_ENV,
       type: 'string',

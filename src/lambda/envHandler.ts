@@ -12,6 +12,8 @@ import type { KeyProvider } from '../keys/KeyProvider.js';
 import { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
 import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
+import { DynamoRuleState } from '../pipeline/DynamoRuleState.js';
+import type { SharedRuleState } from '../pipeline/SharedRuleState.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import { formatProblem, loadRules, rulesFailedMessage } from '../rules/index.js';
 import { isError as isErrorProblem } from '../config/problems.js';
@@ -87,11 +89,18 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
     if (ruleSet === undefined || checked.settings === undefined || failures.length > 0) {
       throw new ConfigError(failures.join('\n'), configError ? { cause: configError } : undefined);
     }
-    const { redaction, resourceId, kmsKeyId, keyFile } = checked.settings;
+    const { redaction, resourceId, kmsKeyId, keyFile, stateTable, stateTableCreate } = checked.settings;
     // DASGUARD_KEY_FILE: a local master key (the demo key of the samples) instead of KMS, for a local invoke.
     const keys =
       opts.keys ??
       (keyFile !== undefined ? LocalKeyProvider.fromFile(keyFile) : new KmsKeyProvider(kmsKeyId !== undefined ? { keyId: kmsKeyId } : {}));
+    // DASGUARD_STATE_TABLE: correlation state shared by every container (the table created when absent, unless told not to).
+    let sharedState: SharedRuleState | undefined;
+    if (stateTable !== undefined) {
+      const opened = await DynamoRuleState.open({ table: stateTable, create: stateTableCreate });
+      for (const note of opened.notes) log({ level: note.includes('could not') ? 'warn' : 'info', msg: note });
+      sharedState = opened.state;
+    }
     // Opened last: nothing above can fail and leave it open. The config's delivery.outboxDir is not used here.
     if (config) {
       delivery = await DeliveryHandoff.open(config, {
@@ -111,6 +120,7 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
       // What every alert of these rules carries: the same files give the same version as `replay` and `run`.
       ...(ruleSet.version !== undefined ? { rulesVersion: ruleSet.version } : {}),
       ...(resourceId !== undefined ? { resourceId } : {}),
+      ...(stateTable !== undefined ? { stateTable } : {}),
       ...(config && delivery
         ? {
             delivery: {
@@ -126,6 +136,7 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
     const common: CommonDeps = { rules: ruleSet, keys, log, redaction };
     if (opts.observer) common.observer = opts.observer;
     if (resourceId !== undefined) common.resourceId = resourceId;
+    if (sharedState) common.sharedState = sharedState;
     if (delivery) {
       return createHandler({
         ...common,

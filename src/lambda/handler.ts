@@ -34,6 +34,7 @@ import { quarantineLogFields, type QuarantineSink } from '../pipeline/Quarantine
 import { fromArray, runRecords } from '../pipeline/runRecords.js';
 import { Correlator } from '../pipeline/Correlator.js';
 import type { CorrelationStore } from '../pipeline/CorrelationStore.js';
+import type { SharedRuleState } from '../pipeline/SharedRuleState.js';
 import type { StreamObserver } from '../pipeline/StreamObserver.js';
 import type { RuleSet } from '../rules/index.js';
 import { lambdaRecordItem, requireResourceId, type KinesisStreamBatchResponse, type KinesisStreamEvent, type KinesisStreamRecord } from '../sources/lambdaEvent.js';
@@ -75,9 +76,14 @@ export interface CommonDeps {
   redaction?: Redaction;
   /**
    * Where correlation rules keep their state between invocations. Default: the container's memory (a cold start,
-   * or another container for another shard, starts with empty windows; a DynamoDB store is a later issue).
+   * or another container for another shard, starts with empty windows).
    */
   correlationStore?: CorrelationStore;
+  /**
+   * Correlation state shared by every container and shard (DASGUARD_STATE_TABLE: src/pipeline/DynamoRuleState.ts):
+   * a threshold counts the events of every invocation; `correlationStore` is then not used.
+   */
+  sharedState?: SharedRuleState;
 }
 
 export type HandlerDeps = CommonDeps &
@@ -162,7 +168,7 @@ export function createHandler(deps: HandlerDeps): KinesisHandler {
       return s.kind === 'record' ? s.record.position : s.position;
     };
 
-    correlator ??= Correlator.open(deps.rules, { redaction, ...(deps.correlationStore ? { store: deps.correlationStore } : {}) });
+    correlator ??= Correlator.open(deps.rules, { redaction, ...(deps.correlationStore ? { store: deps.correlationStore } : {}), ...(deps.sharedState ? { shared: deps.sharedState } : {}) });
     const correlating = await correlator;
     try {
       await runRecords<Item>(fromArray(items), {

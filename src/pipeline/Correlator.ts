@@ -23,13 +23,15 @@
  * again (CorrelationEngine), so its correlation alert is built again, the same, with the same id, like its other
  * alerts: at least once, never lost with a first copy that was.
  */
-import { ConfigError, errorMessage } from '../errors.js';
-import { CorrelationEngine, eventKey, fingerprint, type RuleSet } from '../rules/index.js';
+import { ConfigError, errorMessage, TransientError } from '../errors.js';
+import { CorrelationEngine, eventKey, fingerprint, type CompiledRule, type RuleSet } from '../rules/index.js';
+import { formatPosition } from '../types.js';
 import { buildCorrelationAlert, type Alert, type Redaction } from './alert.js';
 import type { CheckpointedState } from './CheckpointedState.js';
 import type { CorrelationStore } from './CorrelationStore.js';
 import type { PipelineStats } from './PipelineStats.js';
 import type { CorrelationStep, RecordOutcome } from './processRecord.js';
+import { itemId, type ItemKey, type ItemWrite, type SharedRuleState } from './SharedRuleState.js';
 
 export interface CorrelatorOptions {
   /** Where the state is kept between runs; default: nowhere (this process only). */
@@ -39,13 +41,27 @@ export interface CorrelatorOptions {
   maxGroups?: number;
   /** Open one even for rules without correlations: the rules may be reloaded with some (`reload`). */
   reloadable?: boolean;
+  /**
+   * State shared with other processes (SharedRuleState.ts): each record is applied on what the store holds and its
+   * changes written back before its alerts are handed off; `store` is then not used. Default: this process's state.
+   */
+  shared?: SharedRuleState;
+  /** The wall clock, for when shared items expire (tests). */
+  now?: () => number;
 }
+
+/** Times a record is applied again on state another process changed meanwhile, before a TransientError (retried). */
+export const MAX_SHARED_ATTEMPTS = 20;
+/** How long after its window (and quiet period) a shared group is kept: a record read again within it counts once. */
+export const SHARED_ITEM_MARGIN_MS = 24 * 3600_000;
 
 export class Correlator implements CheckpointedState, CorrelationStep {
   readonly engine: CorrelationEngine;
   /** The rules whose saved state was dropped at `open` because they changed (type, groupBy, field or steps). */
   restarted: string[] = [];
   readonly #store: CorrelationStore | undefined;
+  readonly #shared: SharedRuleState | undefined;
+  readonly #now: () => number;
   readonly #redaction: Redaction;
   /** What the staged `apply` added to the stats (taken back by `rollback`). */
   #staged: { stats: PipelineStats; late: number; evictions: number } | undefined;
@@ -66,7 +82,9 @@ export class Correlator implements CheckpointedState, CorrelationStep {
 
   private constructor(o: CorrelatorOptions) {
     this.engine = new CorrelationEngine(o.maxGroups !== undefined ? { maxGroups: o.maxGroups } : {});
-    this.#store = o.store;
+    this.#shared = o.shared;
+    this.#store = o.shared === undefined ? o.store : undefined;
+    this.#now = o.now ?? Date.now;
     this.#redaction = o.redaction ?? 'literals';
   }
 
@@ -74,7 +92,7 @@ export class Correlator implements CheckpointedState, CorrelationStep {
   static async open(rules: RuleSet, o: CorrelatorOptions = {}): Promise<Correlator | undefined> {
     if (o.reloadable !== true && (rules.correlations === undefined || rules.correlations.length === 0)) return undefined;
     const c = new Correlator(o);
-    const saved = await o.store?.load();
+    const saved = o.shared === undefined ? await o.store?.load() : undefined;
     c.#nothingToSave = saved === undefined && (rules.correlations ?? []).length === 0;
     if (saved !== undefined) {
       try {
@@ -97,13 +115,23 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     this.#turns = new Promise<void>((resolve) => (end = resolve));
     await previous;
     this.#endTurn = end;
-    this.engine.begin();
     const before = { ...this.engine.counters };
+    const alerts = this.#shared !== undefined ? await this.#applyShared(outcome, this.#shared) : this.#observe(outcome);
+    const after = this.engine.counters;
+    const staged = { stats, late: after.late - before.late, evictions: after.evictions - before.evictions };
+    stats.counters.correlationLate += staged.late;
+    stats.counters.correlationEvictions += staged.evictions;
+    this.#staged = staged;
+    return alerts;
+  }
+
+  /** Stages the record's events in the engine (`begin`) and returns its correlation alerts. */
+  #observe(outcome: RecordOutcome): Alert[] {
+    this.engine.begin();
     const alerts: Alert[] = [];
-    const running = this.#running;
     for (const { event, redacted, rules, rulesVersion } of outcome.correlating ?? []) {
       for (const rule of rules) {
-        if (running !== undefined && running.get(rule.info.id) !== fingerprint(rule)) continue;
+        if (!this.#runs(rule)) continue;
         const f = this.engine.observe(rule, event, redacted);
         if (f === undefined) continue;
         // The message is rendered on the last contributing event: this one, or (it arrived out of order, before
@@ -112,12 +140,55 @@ export class Correlator implements CheckpointedState, CorrelationStep {
         alerts.push(buildCorrelationAlert(f, last, rule.template(last, rule.info), outcome.position, this.#redaction, rulesVersion));
       }
     }
-    const after = this.engine.counters;
-    const staged = { stats, late: after.late - before.late, evictions: after.evictions - before.evictions };
-    stats.counters.correlationLate += staged.late;
-    stats.counters.correlationEvictions += staged.evictions;
-    this.#staged = staged;
     return alerts;
+  }
+
+  /** Whether the rule is one of those running (after a reload, an in-flight record may name a dropped one). */
+  #runs(rule: CompiledRule): boolean {
+    return this.#running === undefined || this.#running.get(rule.info.id) === fingerprint(rule);
+  }
+
+  /**
+   * The record applied on the shared state: the items its events touch are read and put in the engine, the record
+   * observed on them (staged), and the items it changed written back, each only if no other process wrote it since
+   * the read; when one did, the staged changes are undone and the record applied again on the new state. The firing
+   * is decided on what every process wrote, once: a second process finds the group fired (its entries used, quiet).
+   */
+  async #applyShared(outcome: RecordOutcome, shared: SharedRuleState): Promise<Alert[]> {
+    const touched = new Map<string, { at: ItemKey; ruleId: string; rule: CompiledRule }>();
+    for (const { event, rules } of outcome.correlating ?? []) {
+      for (const rule of rules) {
+        if (!this.#runs(rule)) continue;
+        for (const key of this.engine.itemKeys(rule, event)) {
+          const at = { rule: `${rule.info.id}#${fingerprint(rule)}`, key };
+          touched.set(itemId(at), { at, ruleId: rule.info.id, rule });
+        }
+      }
+    }
+    if (touched.size === 0) return this.#observe(outcome);
+    const keys = [...touched.values()].map((t) => t.at);
+    for (let attempt = 1; ; attempt++) {
+      const held = await shared.read(keys);
+      // What was read, as JSON: the engine changes the items put in it in place.
+      const read = new Map([...held].map(([id, it]) => [id, JSON.stringify(it.value)]));
+      for (const [id, t] of touched) this.engine.putItem(t.ruleId, t.at.key, held.get(id)?.value);
+      const alerts = this.#observe(outcome);
+      const now = this.#now();
+      const writes: ItemWrite[] = [];
+      for (const [id, t] of touched) {
+        const value = this.engine.item(t.ruleId, t.at.key);
+        const was = held.get(id);
+        // Unchanged (a duplicate, a late event), or evicted from this process's memory: nothing to write.
+        if (value === undefined || (was !== undefined && read.get(id) === JSON.stringify(value))) continue;
+        const expiresAtMs = expiryOf(t.rule, t.at.key, now);
+        writes.push({ at: t.at, expected: was?.version ?? 0, value, ...(expiresAtMs !== undefined ? { expiresAtMs } : {}) });
+      }
+      if (writes.length === 0 || (await shared.write(writes))) return alerts;
+      this.engine.rollback();
+      if (attempt >= MAX_SHARED_ATTEMPTS) {
+        throw new TransientError(`${shared.name}: the record at ${formatPosition(outcome.position)} met state changed by another process ${attempt} times in a row`);
+      }
+    }
   }
 
   /**
@@ -172,6 +243,7 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     end?.();
   }
 
+  /** Saves the committed state in the store; with a shared state, nothing: each record's changes were written before its hand-off. */
   async persist(): Promise<void> {
     if (this.#store === undefined) return;
     const snapshot = this.engine.snapshot();
@@ -179,4 +251,16 @@ export class Correlator implements CheckpointedState, CorrelationStep {
     await this.#store.save(snapshot);
     this.#nothingToSave = false;
   }
+}
+
+/**
+ * When a shared item may be deleted (epoch ms, the table's TTL): a window's group a margin after its window and quiet
+ * period (no event of the group meanwhile: nothing it holds counts any more); a first_seen group a margin after its
+ * `forget` (without forget: kept, its knowledge never expires); a learning period: kept.
+ */
+function expiryOf(rule: CompiledRule, key: string, now: number): number | undefined {
+  const spec = rule.correlation;
+  if (spec === undefined || key.startsWith('l')) return undefined;
+  if (spec.type === 'first_seen') return spec.forgetMs !== undefined ? now + spec.forgetMs + SHARED_ITEM_MARGIN_MS : undefined;
+  return now + Math.max(spec.windowMs, spec.realertMs) + SHARED_ITEM_MARGIN_MS;
 }

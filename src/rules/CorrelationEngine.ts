@@ -30,9 +30,10 @@
  */
 import { begin, commit, journal, rollback } from './correlationJournal.js';
 import { fingerprint, restore, snapshotOf, type CorrelationSnapshot } from './correlationSnapshot.js';
-import { eventKey, fieldOf, NO_ENTRIES, type CorrelationCounters, type CorrelationState } from './correlationState.js';
+import { eventKey, groupKey, NO_ENTRIES, type CorrelationCounters, type CorrelationState } from './correlationState.js';
 import { observeFirstSeen } from './firstSeenEvent.js';
 import type { CompiledRule, CorrelationFiring } from './types.js';
+import { itemKeysOf, itemOf, putItem } from './stateItems.js';
 import { observeWindow } from './windowState.js';
 
 export { FOLD_CHUNK, MAX_ENTRIES, MAX_FOLDED } from './correlationState.js';
@@ -66,7 +67,7 @@ export class CorrelationEngine {
       this.counters.untimed++;
       return undefined;
     }
-    const gk = JSON.stringify(spec.groupBy.map((f) => fieldOf(rule, event, f) ?? null));
+    const gk = groupKey(rule, event);
     st.groupBy.set(rule.info.id, spec.groupBy);
     if (!st.fingerprints.has(rule.info.id)) st.fingerprints.set(rule.info.id, fingerprint(rule));
     let groups = st.rules.get(rule.info.id);
@@ -105,6 +106,23 @@ export class CorrelationEngine {
   /** Undoes the staged changes (none: nothing): the state and counters are again exactly as at `begin()`. */
   rollback(): void {
     rollback(this.#state, this.counters);
+  }
+
+  /**
+   * The state as items (stateItems.ts), for a state shared between processes: the keys of the items an event of
+   * `rule` reads and changes, an item as held now (JSON; undefined: none), and an item replaced by what the shared
+   * state holds (never while a change is staged).
+   */
+  itemKeys(rule: CompiledRule, event: Record<string, unknown>): string[] {
+    return itemKeysOf(rule, event);
+  }
+
+  item(ruleId: string, key: string): unknown {
+    return itemOf(this.#state, ruleId, key);
+  }
+
+  putItem(ruleId: string, key: string, value: unknown): void {
+    putItem(this.#state, ruleId, key, value);
   }
 
   /** Groups held now, per rule id. */

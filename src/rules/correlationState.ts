@@ -115,6 +115,11 @@ export function fieldOf(rule: CompiledRule, event: Record<string, unknown>, f: s
   return isLocalTimeField(f) ? localTimeField(event, f, rule.timeZone) : event[f];
 }
 
+/** The key of the group of `event` in correlation `rule`: its groupBy values as JSON (a missing one null). */
+export function groupKey(rule: CompiledRule, event: Record<string, unknown>): string {
+  return JSON.stringify((rule.correlation?.groupBy ?? []).map((f) => fieldOf(rule, event, f) ?? null));
+}
+
 /** A group without entries (first_seen's, or one just created): never changed (`entriesOf` copies it). */
 export const NO_ENTRIES: Entry[] = [];
 

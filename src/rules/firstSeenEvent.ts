@@ -9,6 +9,11 @@ import { forgetBefore, recordCombination } from './firstSeenState.js';
 import { present, shown } from './shownEvent.js';
 import type { CompiledRule, CorrelationFiring, FirstSeenCorrelation } from './types.js';
 
+/** The learning period's key: the rule's id, with the cluster when the rule groups by cluster (`LEARNING_SEP`). */
+export function learningId(ruleId: string, spec: FirstSeenCorrelation, event: Record<string, unknown>): string {
+  return spec.groupBy.includes('clusterId') ? `${ruleId}${LEARNING_SEP}${JSON.stringify(event.clusterId ?? null)}` : ruleId;
+}
+
 /**
  * first_seen: the group's knowledge (firstSeenState.ts) records the event's combination; a new one fires once the
  * rule's learning period (from its first base event, in event time) is over and the group is not quiet. No window:
@@ -16,8 +21,7 @@ import type { CompiledRule, CorrelationFiring, FirstSeenCorrelation } from './ty
  * compared with what is known.
  */
 export function observeFirstSeen(st: CorrelationState, rule: CompiledRule, spec: FirstSeenCorrelation, gk: string, g: GroupState, t: number, event: Record<string, unknown>, stored: Record<string, unknown>, counters: CorrelationCounters): CorrelationFiring | undefined {
-  // The learning period's key: the rule's id, with the cluster when the rule groups by cluster (`LEARNING_SEP`).
-  const id = spec.groupBy.includes('clusterId') ? `${rule.info.id}${LEARNING_SEP}${JSON.stringify(event.clusterId ?? null)}` : rule.info.id;
+  const id = learningId(rule.info.id, spec, event);
   let start = st.learning.get(id);
   if (start === undefined) {
     if (st.pending !== undefined && !st.pending.learning.has(id)) st.pending.learning.set(id, undefined);

@@ -146,7 +146,7 @@ test('Lambda environment: defaults when nothing is set, typed settings when all 
     assert.deepEqual(problems, []);
     return settings;
   };
-  assert.deepEqual(lambdaSettings({}), { redaction: 'literals', outboxDir: LAMBDA_OUTBOX_DIR, logLevel: 'info' });
+  assert.deepEqual(lambdaSettings({}), { redaction: 'literals', outboxDir: LAMBDA_OUTBOX_DIR, stateTableCreate: true, logLevel: 'info' });
   const topic = 'arn:aws:sns:eu-west-1:111122223333:alerts';
   assert.deepEqual(
     lambdaSettings({
@@ -158,6 +158,8 @@ test('Lambda environment: defaults when nothing is set, typed settings when all 
       DASGUARD_SNS_TOPIC_ARN: topic,
       DASGUARD_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/X',
       DASGUARD_OUTBOX_DIR: '/tmp/o',
+      DASGUARD_STATE_TABLE: 'dasguard-state',
+      DASGUARD_STATE_TABLE_CREATE: 'false',
       DASGUARD_LOG_LEVEL: 'debug',
     }),
     {
@@ -169,10 +171,12 @@ test('Lambda environment: defaults when nothing is set, typed settings when all 
       snsTopicArn: topic,
       slackWebhookUrl: 'https://hooks.slack.com/services/T/B/X',
       outboxDir: '/tmp/o',
+      stateTable: 'dasguard-state',
+      stateTableCreate: false,
       logLevel: 'debug',
     },
   );
-  assert.deepEqual(lambdaSettings({ DASGUARD_RULES: ' , ', DASGUARD_REDACTION: '  ' }), { redaction: 'literals', outboxDir: LAMBDA_OUTBOX_DIR, logLevel: 'info' }, 'blank is unset');
+  assert.deepEqual(lambdaSettings({ DASGUARD_RULES: ' , ', DASGUARD_REDACTION: '  ' }), { redaction: 'literals', outboxDir: LAMBDA_OUTBOX_DIR, stateTableCreate: true, logLevel: 'info' }, 'blank is unset');
 });
 
 test('Lambda environment: every mistake at once, each naming its variable; the webhook URL is never shown', () => {
