@@ -97,9 +97,10 @@ export class RuleReloader {
       const dropped = this.#o.correlator?.reload(ruleSet);
       live.swap(ruleSet);
       const { restarted, removed } = (await dropped) ?? { restarted: [], removed: [] };
-      log({ level: 'info', msg: 'rules reloaded', rules: ruleSet.rules.length, oldVersion: old, newVersion: ruleSet.version ?? '-' });
+      // What the reload dropped first, 'rules reloaded' last: whoever sees that line has seen all of its reload.
       if (restarted.length > 0) log({ level: 'warn', msg: `${restarted.length} correlation rule(s) changed, their state dropped (they start empty): ${restarted.join(', ')}`, restarted });
       if (removed.length > 0) log({ level: 'info', msg: `${removed.length} correlation rule(s) removed, their state dropped: ${removed.join(', ')}`, removed });
+      log({ level: 'info', msg: 'rules reloaded', rules: ruleSet.rules.length, oldVersion: old, newVersion: ruleSet.version ?? '-' });
     }
     for (const key of configProblems.changed) {
       log({ level: 'warn', msg: `${this.#o.configFile}: '${key}' changed: not reloaded, it takes effect at the next restart of run`, key });
