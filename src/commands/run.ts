@@ -32,6 +32,8 @@ import { LiveRuleSet } from '../rules/LiveRuleSet.js';
 import { deliveryConfigFile } from '../config/layers.js';
 import { openHotReload } from './ruleReload.js';
 import { FileCorrelationStore } from '../pipeline/CorrelationStore.js';
+import { DynamoRuleState } from '../pipeline/DynamoRuleState.js';
+import type { SharedRuleState } from '../pipeline/SharedRuleState.js';
 import { DEFAULT_DELIVERY_STALL_MS, healthVerdict, shardStallFor } from '../metrics/health.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/MetricsServer.js';
 import { runRegistry } from '../metrics/runMetrics.js';
@@ -83,6 +85,13 @@ export interface RunOptions {
   lossPatterns?: string;
   /** --log-level (or DASGUARD_LOG_LEVEL): the least level of the log lines on stderr (default info). */
   logLevel?: LogLevel;
+  /**
+   * --state-table: correlation state in this DynamoDB table, shared with every other `run` and Lambda on it (docs/rules.md
+   * "Shared state"), instead of the state directory's file.
+   */
+  stateTable?: string;
+  /** --state-table-must-exist: a missing --state-table is an error instead of created. */
+  stateTableMustExist?: boolean;
 }
 
 export interface RunDeps {
@@ -179,7 +188,8 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     const observer = fanOut(health, deps.observer, opts.silenceMs === 0);
     // Correlation state: restored at start, persisted before every checkpoint write (a CheckpointedState).
     const correlationFile = join(opts.stateDir ?? DEFAULT_STATE_DIR, `correlation-${streamName.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
-    const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile), reloadable: true });
+    const shared = opts.stateTable !== undefined ? await openStateTable(opts.stateTable, opts.stateTableMustExist !== true, (e) => log.entry(e)) : undefined;
+    const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile), reloadable: true, ...(shared ? { shared } : {}) });
     if (correlator !== undefined && correlator.restarted.length > 0) {
       log.entry({ level: 'warn', msg: `${correlationFile}: ${correlator.restarted.length} correlation rule(s) changed since the state was saved, their state dropped: ${correlator.restarted.join(', ')}` });
     }
@@ -341,11 +351,14 @@ export const runCli = defineCommand({
     'health-delivery-stall': { type: 'string', label: '--health-delivery-stall D', help: `/healthz fails when a sink's oldest pending alert waited D (default ${DEFAULT_DELIVERY_STALL_MS / 60_000}m)` },
     'loss-patterns': { ...LOSS_PATTERNS_OPTION, help: 'With --cluster: YAML patterns for the RDS events that open and close loss windows\n(see docs/health.md)' },
     'log-level': LOG_LEVEL_OPTION,
+    'state-table': { type: 'string', label: '--state-table NAME', help: "Keep correlation rules' state in this DynamoDB table, shared with every run and Lambda\nusing it (created when absent: on-demand, TTL); default: a file in --state-dir" },
+    'state-table-must-exist': { type: 'boolean', label: '--state-table-must-exist', help: 'Do not create --state-table: a missing table is an error' },
     ...DELIVERY_OPTIONS,
   },
   footer: '  Durations: 500ms, 1.5s, 30s, 10m, 1h (a number and a unit).',
   run(v, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`run takes no PATH arguments; got "${positionals[0]}"`);
+    if (v['state-table-must-exist'] === true && v['state-table'] === undefined) throw new UsageError('--state-table-must-exist needs --state-table NAME');
     if (v['loss-patterns'] !== undefined && v.cluster === undefined) throw new UsageError('--loss-patterns needs --cluster: RDS events (and so loss windows) are polled only with --cluster');
     return runCommand(
       {
@@ -368,6 +381,7 @@ export const runCli = defineCommand({
         delivery: deliveryOptions(v),
         watchRules: v['watch-rules'] === true,
         logLevel: logLevelOption(v['log-level'], io.env),
+        ...(v['state-table'] !== undefined ? { stateTable: v['state-table'], stateTableMustExist: v['state-table-must-exist'] === true } : {}),
       },
       io,
     );
@@ -391,4 +405,12 @@ function metricsOptions(v: Record<string, string | boolean | string[] | undefine
     else out[key] = durationOption(flag, value);
   }
   return out;
+}
+
+/** The --state-table store (created when absent unless `create` is false), its notes logged. */
+async function openStateTable(table: string, create: boolean, log: (e: ConsumerLogEntry) => void): Promise<SharedRuleState> {
+  const { state, notes } = await DynamoRuleState.open({ table, create });
+  for (const msg of notes) log({ level: msg.includes('could not') ? 'warn' : 'info', msg });
+  log({ level: 'info', msg: `correlation state: ${state.name}, shared with every process using it` });
+  return state;
 }
