@@ -84,7 +84,7 @@ export interface RunOptions {
   lossPatterns?: string;
   /** --log-level (or DASGUARD_LOG_LEVEL): the least level of the log lines on stderr (default info). */
   logLevel?: LogLevel;
-  /** --coordination, --lease-table...: over dasguard.yaml's `coordination:` (src/commands/runCoordination.ts). */
+  /** --coordination, --lease-table, --state-table...: over dasguard.yaml's `coordination:` (src/commands/runCoordination.ts). */
   coordination?: CoordinationFlags;
 }
 
@@ -183,7 +183,8 @@ export async function runCommand(opts: RunOptions, io: Io, deps: RunDeps = {}): 
     const observer = fanOut(health, deps.observer, opts.silenceMs === 0);
     // Correlation state: restored at start, persisted before every checkpoint write (a CheckpointedState).
     const correlationFile = join(opts.stateDir ?? DEFAULT_STATE_DIR, `correlation-${streamName.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
-    const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile), reloadable: true });
+    const shared = await coordination.sharedState((e) => log.entry(e));
+    const correlator = await Correlator.open(ruleSet, { redaction: opts.redaction, store: new FileCorrelationStore(correlationFile), reloadable: true, ...(shared ? { shared } : {}) });
     if (correlator !== undefined && correlator.restarted.length > 0) {
       log.entry({ level: 'warn', msg: `${correlationFile}: ${correlator.restarted.length} correlation rule(s) changed since the state was saved, their state dropped: ${correlator.restarted.join(', ')}` });
     }
@@ -394,3 +395,4 @@ function metricsOptions(v: Record<string, string | boolean | string[] | undefine
   }
   return out;
 }
+

@@ -83,6 +83,8 @@ export interface CoordinationConfig {
   leaseTable?: string;
   leaseDurationMs?: number;
   createTable?: boolean;
+  /** Correlation state in this DynamoDB table, shared with every `run` and Lambda on it. */
+  stateTable?: string;
 }
 
 export interface DeliveryConfig {
@@ -190,7 +192,7 @@ interface Parsed {
   suppression?: ({ rules?: (string | undefined)[]; window?: number; keys?: (string | undefined)[] } | undefined)[];
   delivery?: DeliverySettings;
   clusters?: Record<string, string>;
-  coordination?: { type?: 'file' | 'dynamodb'; leaseTable?: string; leaseDuration?: number; createTable?: boolean };
+  coordination?: { type?: 'file' | 'dynamodb'; leaseTable?: string; leaseDuration?: number; createTable?: boolean; stateTable?: string };
 }
 
 function build(source: string, v: Parsed, secrets: string[]): DeliveryConfig {
@@ -213,6 +215,7 @@ function coordinationOf(c: NonNullable<Parsed['coordination']>): CoordinationCon
   if (c.leaseTable !== undefined) out.leaseTable = c.leaseTable;
   if (c.leaseDuration !== undefined) out.leaseDurationMs = c.leaseDuration;
   if (c.createTable !== undefined) out.createTable = c.createTable;
+  if (c.stateTable !== undefined) out.stateTable = c.stateTable;
   return out;
 }
 

@@ -156,12 +156,13 @@ export const CONFIG_SPEC: ObjectSpec = {
     },
     coordination: {
       type: 'object',
-      description: "How `run` shares a stream's shards with other `run` processes (flags win: --coordination, --lease-table, --lease-duration, --no-create-table, --worker-id).",
+      description: "How `run` shares a stream's shards with other `run` processes and its correlation state with them and the Lambda (flags win: --coordination, --lease-table, --lease-duration, --state-table, --no-create-table, --worker-id).",
       properties: {
         type: { type: 'string', enum: ['file', 'dynamodb'], description: 'file (default): one process, checkpoints in --checkpoint-dir; dynamodb: leases and checkpoints in a DynamoDB lease table, shards balanced between the processes.' },
         leaseTable: { type: 'string', pattern: '^[A-Za-z0-9_.-]{3,255}$', patternHint: 'a DynamoDB table name (3 to 255 letters, digits, _ . -)', description: 'The lease table (one per stream): one item per shard, with the attribute names of the Kinesis Client Library.' },
         leaseDuration: { type: 'duration', minimumMs: 300, description: "A lease whose counter has not moved for this long (on the taking worker's own clock) is expired and taken over (default 10s)." },
-        createTable: { type: 'boolean', description: 'Create the lease table (on-demand billing) when it does not exist (default true).' },
+        createTable: { type: 'boolean', description: 'Create the lease table and the state table (on-demand billing) when they do not exist (default true).' },
+        stateTable: { type: 'string', pattern: '^[A-Za-z0-9_.-]{3,255}$', patternHint: 'a DynamoDB table name (3 to 255 letters, digits, _ . -)', description: "Keep correlation rules' state in this DynamoDB table (created when absent: on-demand, TTL), shared with every run and Lambda using it, instead of a file in --state-dir (docs/rules.md \"Shared state\")." },
       },
     },
   },

@@ -21,7 +21,7 @@ import {
   UpdateTimeToLiveCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { createDynamoDbClient } from '../aws/dynamodb.js';
 import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
 import { ConfigError, TransientError } from '../errors.js';
 import { itemId, type ItemKey, type ItemWrite, type SharedRuleState, type StoredItem } from './SharedRuleState.js';
@@ -59,7 +59,7 @@ export class DynamoRuleState implements SharedRuleState {
    * caller should log (the table created; TTL that could not be turned on).
    */
   static async open(o: DynamoRuleStateOptions): Promise<{ state: DynamoRuleState; notes: string[] }> {
-    const client = o.client ?? new DynamoDBClient({ requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }) });
+    const client = o.client ?? createDynamoDbClient();
     const state = new DynamoRuleState(o.table, client);
     const notes = await state.#ensureTable(o.create ?? true);
     return { state, notes };

@@ -41,3 +41,19 @@ test('dynamodb without a table, or lease flags without dynamodb: usage errors', 
   assert.throws(() => resolveCoordination({ coordination: 'dynamodb' }, undefined, '/cp'), (e) => e instanceof UsageError && /needs --lease-table/.test(e.message));
   assert.throws(() => resolveCoordination({ leaseTable: 't-1' }, undefined, '/cp'), (e) => e instanceof UsageError && /--lease-table needs --coordination dynamodb/.test(e.message));
 });
+
+test('a state table with either coordination, from the flag or the file; --no-create-table covers it too', () => {
+  assert.deepEqual(resolveCoordination({ stateTable: 'dg-state' }, undefined, '/cp'), { type: 'file', checkpointDir: '/cp', stateTable: { table: 'dg-state', create: true } });
+  assert.deepEqual(resolveCoordination({ stateTable: 'dg-state', createTable: false }, undefined, '/cp').stateTable, { table: 'dg-state', create: false });
+  const file = { type: 'dynamodb' as const, leaseTable: 'dg-leases', stateTable: 'from-file' };
+  assert.deepEqual(resolveCoordination({}, file, '/cp').stateTable, { table: 'from-file', create: true });
+  assert.deepEqual(resolveCoordination({ stateTable: 'from-flag', createTable: false }, file, '/cp').stateTable, { table: 'from-flag', create: false });
+  const { config, problems } = parseDeliveryConfig('d.yaml', `${BASE}coordination:\n  stateTable: dg-state\n`, {});
+  assert.deepEqual([problems, config!.coordination], [[], { stateTable: 'dg-state' }]);
+});
+
+test('--no-create-table with nothing to create, a bad state table name, one table for both: usage errors', () => {
+  assert.throws(() => resolveCoordination({ createTable: false }, undefined, '/cp'), (e) => e instanceof UsageError && /--no-create-table needs --coordination dynamodb .* or --state-table/.test(e.message));
+  assert.throws(() => resolveCoordination({ stateTable: 'a b' }, undefined, '/cp'), (e) => e instanceof UsageError && /--state-table must be a DynamoDB table name/.test(e.message));
+  assert.throws(() => resolveCoordination({ coordination: 'dynamodb', leaseTable: 'dg-t', stateTable: 'dg-t' }, undefined, '/cp'), (e) => e instanceof UsageError && /must be two tables/.test(e.message));
+});
