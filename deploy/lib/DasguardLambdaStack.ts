@@ -69,6 +69,8 @@ export class DasguardLambdaStack extends Stack {
       DASGUARD_KMS_KEY_ID: stream.kmsKeyArn,
       DASGUARD_SNS_TOPIC_ARN: this.alertTopic.topicArn,
       DASGUARD_STATE_TABLE: state.tableName,
+      // The stack made the table: a missing one is an error, not something to create (the role has no CreateTable).
+      DASGUARD_STATE_TABLE_CREATE: 'false',
     };
     if (lambda.slackWebhookSecretArn !== undefined) {
       // The handler reads the webhook URL from its environment only: CloudFormation resolves the secret when it

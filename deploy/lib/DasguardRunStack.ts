@@ -70,7 +70,8 @@ export class DasguardRunStack extends Stack {
       value: Fn.join(' ', [
         'dasguard run',
         source,
-        '--coordination dynamodb --lease-table',
+        // --no-create-table: the stack made both tables, and the task role has no dynamodb:CreateTable.
+        '--coordination dynamodb --no-create-table --lease-table',
         leases.tableName,
         '--state-table',
         state.tableName,

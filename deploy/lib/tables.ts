@@ -9,22 +9,16 @@ import { Construct } from 'constructs';
 
 /**
  * Shared rule state (correlation windows, suppression; `DASGUARD_STATE_TABLE` for the Lambda, `--state-table` for
- * `run`): items expire through DynamoDB TTL on `expiresAt` (epoch seconds).
+ * `run`): one item per rule (hash key `pk`) and group key (range key `sk`), the layout src/pipeline/DynamoRuleState.ts
+ * checks when it opens the table; items expire through DynamoDB TTL on `expiresAt` (epoch seconds). dasguard reads
+ * with BatchGetItem and writes with conditional PutItem only. The stack creates the table, so neither `run` nor the
+ * Lambda needs dynamodb:CreateTable or UpdateTimeToLive.
  */
 export const STATE_TABLE = {
   partitionKey: 'pk',
+  sortKey: 'sk',
   ttlAttribute: 'expiresAt',
-  actions: [
-    'dynamodb:DescribeTable',
-    'dynamodb:GetItem',
-    'dynamodb:BatchGetItem',
-    'dynamodb:Query',
-    'dynamodb:PutItem',
-    'dynamodb:UpdateItem',
-    'dynamodb:DeleteItem',
-    'dynamodb:BatchWriteItem',
-    'dynamodb:ConditionCheckItem',
-  ],
+  actions: ['dynamodb:DescribeTable', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'],
 } as const;
 
 /**
@@ -33,13 +27,15 @@ export const STATE_TABLE = {
  */
 export const LEASE_TABLE = {
   partitionKey: 'leaseKey',
-  actions: ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  // src/consumer/dynamo/LeaseTable.ts: a consistent Scan lists the leases, conditional Put / Update / Delete change them.
+  actions: ['dynamodb:DescribeTable', 'dynamodb:Scan', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
 } as const;
 
-/** The rule-state table: on demand, TTL on expiresAt, kept when the stack is deleted. */
+/** The rule-state table: pk + sk strings, on demand, TTL on expiresAt, kept when the stack is deleted. */
 export function stateTable(scope: Construct, id: string): Table {
   return new Table(scope, id, {
     partitionKey: { name: STATE_TABLE.partitionKey, type: AttributeType.STRING },
+    sortKey: { name: STATE_TABLE.sortKey, type: AttributeType.STRING },
     timeToLiveAttribute: STATE_TABLE.ttlAttribute,
     billingMode: BillingMode.PAY_PER_REQUEST,
     removalPolicy: RemovalPolicy.RETAIN,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
+import { STATE_TABLE_LAYOUT } from '../../src/aws/dynamoTableLayouts.js';
 import { EMF_NAMESPACE as HANDLER_NAMESPACE, LAMBDA_METRICS } from '../../src/lambda/emf.js';
 import { DEAD_LETTER_METRIC, EMF_NAMESPACE } from '../lib/DasguardLambdaStack.js';
 import { STATE_TABLE } from '../lib/tables.js';
@@ -95,18 +96,28 @@ test('the function runs the given bundle on nodejs22.x with the settings the han
     DASGUARD_KMS_KEY_ID: KMS_KEY_ARN,
     DASGUARD_SNS_TOPIC_ARN: { Ref: onlyId(t, 'AWS::SNS::Topic') },
     DASGUARD_STATE_TABLE: { Ref: onlyId(t, 'AWS::DynamoDB::Table') },
+    DASGUARD_STATE_TABLE_CREATE: 'false',
   });
   t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/lambda/dasguard-${RESOURCE_ID}`, RetentionInDays: 365 });
   // The code is the asset given (here the test fixture, a directory): the stack never looks for dist-lambda/.
   assert.match(JSON.stringify(fn.Code), /"S3Key":"[0-9a-f]{64}\.zip"/);
 });
 
-test('the state table is on demand with TTL on expiresAt', () => {
-  synth().hasResourceProperties('AWS::DynamoDB::Table', {
-    KeySchema: [{ AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-    TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-  });
+test('the state table has the keys the handler opens it with (a different key is refused at start), on demand, with TTL on expiresAt', () => {
+  // src/pipeline/DynamoRuleState.ts refuses a table whose keys are not these: a stack that drifted from it fails here.
+  assert.deepEqual([STATE_TABLE.partitionKey, STATE_TABLE.sortKey, STATE_TABLE.ttlAttribute], [STATE_TABLE_LAYOUT.hashKey, STATE_TABLE_LAYOUT.rangeKey, STATE_TABLE_LAYOUT.ttlAttribute]);
+  const t = synth();
+  const p = t.toJSON().Resources[onlyId(t, 'AWS::DynamoDB::Table')].Properties;
+  assert.deepEqual(p.KeySchema, [
+    { AttributeName: 'pk', KeyType: 'HASH' },
+    { AttributeName: 'sk', KeyType: 'RANGE' },
+  ]);
+  assert.deepEqual(p.AttributeDefinitions, [
+    { AttributeName: 'pk', AttributeType: 'S' },
+    { AttributeName: 'sk', AttributeType: 'S' },
+  ]);
+  assert.equal(p.BillingMode, 'PAY_PER_REQUEST');
+  assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: 'expiresAt', Enabled: true });
 });
 
 test('alarms on IteratorAge, Errors and the dead-lettered alerts metric the handler logs, each notifying the topic', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { LEASE_TABLE_LAYOUT, STATE_TABLE_LAYOUT } from '../../src/aws/dynamoTableLayouts.js';
 import { LEASE_TABLE, STATE_TABLE } from '../lib/tables.js';
 import { actionsOf, KMS_KEY_ARN, permissionStatements, RESOURCE_ID, resourcesOf, STREAM_ARN, synth } from './support/stacks.js';
 
@@ -13,16 +14,23 @@ function tables(t: ReturnType<typeof synth>): { leases: string; state: string } 
   return { leases: all.find(isLease)![0], state: all.find((x) => !isLease(x))![0] };
 }
 
-test('run: the lease table is keyed by leaseKey (a string), on demand, with point-in-time recovery; no function is built', () => {
+test('run: the lease table is keyed by leaseKey (a string), on demand, with point-in-time recovery; the state table by pk + sk with TTL; no function is built', () => {
+  assert.equal(LEASE_TABLE.partitionKey, LEASE_TABLE_LAYOUT.hashKey);
   const t = run();
-  const { leases } = tables(t);
+  const { leases, state } = tables(t);
   const p = t.toJSON().Resources[leases].Properties;
   assert.deepEqual(p.KeySchema, [{ AttributeName: 'leaseKey', KeyType: 'HASH' }]);
   assert.deepEqual(p.AttributeDefinitions, [{ AttributeName: 'leaseKey', AttributeType: 'S' }]);
   assert.equal(p.BillingMode, 'PAY_PER_REQUEST');
   assert.deepEqual(p.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
   assert.equal(t.toJSON().Resources[leases].DeletionPolicy, 'Retain');
-  t.hasResourceProperties('AWS::DynamoDB::Table', { TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } });
+  const sp = t.toJSON().Resources[state].Properties;
+  assert.deepEqual(sp.KeySchema, [
+    { AttributeName: STATE_TABLE_LAYOUT.hashKey, KeyType: 'HASH' },
+    { AttributeName: STATE_TABLE_LAYOUT.rangeKey, KeyType: 'RANGE' },
+  ]);
+  assert.deepEqual(sp.TimeToLiveSpecification, { AttributeName: STATE_TABLE_LAYOUT.ttlAttribute, Enabled: true });
+  assert.equal(t.toJSON().Resources[state].DeletionPolicy, 'Retain');
   t.resourceCountIs('AWS::Lambda::Function', 0);
   t.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
 });
@@ -86,6 +94,6 @@ test('run: the RunCommand output is the dasguard run command line for these tabl
   const names: Record<string, string> = { [leases]: 'LEASE_TABLE', [state]: 'STATE_TABLE', [topic]: 'TOPIC_ARN' };
   const [sep, parts] = outputs.RunCommand.Value['Fn::Join'];
   const line = (parts as unknown[]).map((p) => (typeof p === 'string' ? p : names[(p as { Ref: string }).Ref])).join(sep);
-  assert.equal(line, 'dasguard run --cluster prod-aurora --coordination dynamodb --lease-table LEASE_TABLE --state-table STATE_TABLE --sns-topic-arn TOPIC_ARN');
+  assert.equal(line, 'dasguard run --cluster prod-aurora --coordination dynamodb --no-create-table --lease-table LEASE_TABLE --state-table STATE_TABLE --sns-topic-arn TOPIC_ARN');
   assert.ok(outputs.TaskRoleArn && outputs.LeaseTableName && outputs.StateTableName && outputs.AlertTopicArn);
 });

@@ -22,12 +22,14 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient } from '../aws/dynamodb.js';
+import { STATE_TABLE_LAYOUT } from '../aws/dynamoTableLayouts.js';
 import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
 import { ConfigError, TransientError } from '../errors.js';
 import { itemId, type ItemKey, type ItemWrite, type SharedRuleState, type StoredItem } from './SharedRuleState.js';
 
 /** The TTL attribute. */
-export const TTL_ATTRIBUTE = 'expiresAt';
+export const TTL_ATTRIBUTE = STATE_TABLE_LAYOUT.ttlAttribute;
+const { hashKey: HASH, rangeKey: RANGE } = STATE_TABLE_LAYOUT;
 /** Keys per BatchGetItem (DynamoDB's limit). */
 const BATCH_GET = 100;
 /** An item's gzipped state above this cannot be written (DynamoDB items hold at most 400 KB). */
@@ -72,8 +74,8 @@ export class DynamoRuleState implements SharedRuleState {
       const keys = out.Table?.KeySchema ?? [];
       const hash = keys.find((k) => k.KeyType === 'HASH')?.AttributeName;
       const range = keys.find((k) => k.KeyType === 'RANGE')?.AttributeName;
-      if (hash !== 'pk' || range !== 'sk') {
-        throw new ConfigError(`the rule state table ${this.#table} has the key ${JSON.stringify([hash, range])}, not pk (hash) and sk (range): is it another application's table?`);
+      if (hash !== HASH || range !== RANGE) {
+        throw new ConfigError(`the rule state table ${this.#table} has the key ${JSON.stringify([hash, range])}, not ${HASH} (hash) and ${RANGE} (range): is it another application's table?`);
       }
       return [];
     } catch (err) {
@@ -93,12 +95,12 @@ export class DynamoRuleState implements SharedRuleState {
           TableName: table,
           BillingMode: 'PAY_PER_REQUEST',
           AttributeDefinitions: [
-            { AttributeName: 'pk', AttributeType: 'S' },
-            { AttributeName: 'sk', AttributeType: 'S' },
+            { AttributeName: HASH, AttributeType: 'S' },
+            { AttributeName: RANGE, AttributeType: 'S' },
           ],
           KeySchema: [
-            { AttributeName: 'pk', KeyType: 'HASH' },
-            { AttributeName: 'sk', KeyType: 'RANGE' },
+            { AttributeName: HASH, KeyType: 'HASH' },
+            { AttributeName: RANGE, KeyType: 'RANGE' },
           ],
         }),
       );

@@ -31,6 +31,7 @@ import { ConfigError } from '../../errors.js';
 import { sleep } from '../../util/backoff.js';
 import type { ShardCheckpoint } from '../CheckpointStore.js';
 import type { StartPosition } from '../types.js';
+import { LEASE_TABLE_LAYOUT } from '../../aws/dynamoTableLayouts.js';
 
 /** The KCL's sentinel checkpoints. */
 export const Sentinel = { trimHorizon: 'TRIM_HORIZON', latest: 'LATEST', atTimestamp: 'AT_TIMESTAMP', shardEnd: 'SHARD_END' } as const;
@@ -107,8 +108,8 @@ export class LeaseTable {
         await this.#client.send(
           new CreateTableCommand({
             TableName: this.name,
-            AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
-            KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
+            AttributeDefinitions: [{ AttributeName: LEASE_TABLE_LAYOUT.hashKey, AttributeType: 'S' }],
+            KeySchema: [{ AttributeName: LEASE_TABLE_LAYOUT.hashKey, KeyType: 'HASH' }],
             BillingMode: 'PAY_PER_REQUEST',
           }),
         );
