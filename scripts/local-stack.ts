@@ -265,7 +265,8 @@ export DASGUARD_LOCAL_ADMIN=${adminUrl}
 # then: node bin/dasguard.js run --cluster ${CLUSTER} --from trim-horizon
 #   alerts to the SNS and Slack receivers: add --config ${CONFIG} (routes: everything -> SNS, high+ -> Slack)
 #   check the wiring: node bin/dasguard.js alert-test --route urgent --config ${CONFIG}
-#   several runs sharing the shards: add --coordination dynamodb --lease-table dasguard-leases to each
+#   several runs sharing the shards: add --coordination dynamodb --lease-table dasguard-leases to each, and
+#   --state-table dasguard-state so thresholds count every shard's events; give each its own --outbox-dir and --state-dir
 #   (then: node bin/dasguard.js status --cluster ${CLUSTER} --lease-table dasguard-leases)
 # RDS event (loss window):  curl -d 'Activity records might have been lost' $DASGUARD_LOCAL_ADMIN/rds-event
 # receiver down for 60 s:   curl -X POST "$DASGUARD_LOCAL_ADMIN/down?sink=slack&seconds=60"
