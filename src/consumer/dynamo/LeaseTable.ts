@@ -23,6 +23,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
   type AttributeValue,
+  type TableDescription,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { classifyDynamoError, isConditionFailed } from '../../aws/dynamodb.js';
@@ -129,14 +130,21 @@ export class LeaseTable {
     }
   }
 
+  /** The table's status (undefined: absent); a table keyed otherwise than leaseKey alone is refused. */
   async #status(): Promise<string | undefined> {
+    let table: TableDescription | undefined;
     try {
-      const out = await this.#client.send(new DescribeTableCommand({ TableName: this.name }));
-      return out.Table?.TableStatus ?? 'UNKNOWN';
+      table = (await this.#client.send(new DescribeTableCommand({ TableName: this.name }))).Table;
     } catch (err) {
       if (awsErrorInfo(err).name === 'ResourceNotFoundException') return undefined;
       throw classifyDynamoError(err, `DynamoDB DescribeTable "${this.name}"`, this.name);
     }
+    const keys = (table?.KeySchema ?? []).map((k) => `${k.AttributeName ?? '?'} (${k.KeyType === 'HASH' ? 'hash' : 'range'})`);
+    if (keys.length > 0 && (keys.length !== 1 || keys[0] !== `${LEASE_TABLE_LAYOUT.hashKey} (hash)`)) {
+      // Before any item is written: another application's table (or dasguard's rule state table) stays untouched.
+      throw new ConfigError(`the lease table "${this.name}" is keyed by ${keys.join(' and ')}, not ${LEASE_TABLE_LAYOUT.hashKey} (hash) alone: is it another table (the rule state table, another application's)? Give run a table of its own`);
+    }
+    return table?.TableStatus ?? 'UNKNOWN';
   }
 
   /** Every lease (a consistent Scan, every page). */
