@@ -24,6 +24,11 @@ export interface RegisteredCommand {
   summary: string;
   /** Imports the command's module and gives its declaration. */
   load(): Promise<Command>;
+  /**
+   * Its stderr is a log (src/log/logger.ts: JSON lines when stderr is not a terminal): a service's (`run`, `watch`).
+   * Its final error is then a log line too, so a log collector reading a container's stderr gets no stray text line.
+   */
+  logs?: true;
 }
 
 /** Every command, in the order of the top help. */
@@ -42,6 +47,7 @@ export const COMMANDS: Readonly<Record<string, RegisteredCommand>> = {
     synopsis: 'run --cluster ID',
     summary: "Watch a cluster's activity stream (Kinesis) continuously; print alerts.",
     load: async () => (await import('./commands/run.js')).runCli,
+    logs: true,
   },
   validate: {
     synopsis: 'validate [PATH...]',
@@ -67,6 +73,7 @@ export const COMMANDS: Readonly<Record<string, RegisteredCommand>> = {
     synopsis: 'watch --cluster ID',
     summary: "Poll the cluster's RDS events: loss windows, stream stopped... (--once for cron).",
     load: async () => (await import('./commands/watch.js')).watchCli,
+    logs: true,
   },
   status: {
     synopsis: 'status --cluster ID',
@@ -158,12 +165,24 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     }
     // The one mapping of errors to exit codes (src/errors.ts): commands throw, and add context with `stopped`.
     const code = exitCodeOf(err);
+    const logs = COMMANDS[argv[0] ?? '']?.logs === true && !io.stderr.isTTY;
     if (code !== undefined) {
       const message = (err as Error).message;
-      if (message) io.stderr.write(`dasguard: ${terminalLines(message)}\n`);
+      if (message) await finalError(io, logs, message, code);
       return code;
     }
-    io.stderr.write(`dasguard: internal error: ${terminalLines(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
+    await finalError(io, logs, `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, ExitCode.internal);
     return ExitCode.internal;
   }
+}
+
+/** The last line of a failed command: `dasguard: MESSAGE`, or, for a service whose stderr is a JSON log, a log line. */
+async function finalError(io: Io, logs: boolean, message: string, exitCode: number): Promise<void> {
+  if (!logs) {
+    io.stderr.write(`dasguard: ${terminalLines(message)}\n`);
+    return;
+  }
+  // Loaded only here: a command that never fails this way (or `--help`) does not load the logger.
+  const { openLog } = await import('./log/logger.js');
+  openLog(io.stderr, { terminal: false }).log({ level: 'error', msg: 'dasguard stopped', error: message, exitCode });
 }

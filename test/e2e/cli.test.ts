@@ -5,7 +5,7 @@ import { readFile, writeFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { capturedIo, jsonLines, runCli } from '../support/cli.js';
+import { capturedIo, jsonLines, plainErrors, runCli } from '../support/cli.js';
 import type { OptionDecl } from '../../src/commands/command.js';
 import { withEnv } from '../support/env.js';
 import { MYSQL, PG, postgresSample } from '../../scripts/sampleData.js';
@@ -498,15 +498,15 @@ test('every duration flag takes the one grammar (500ms, 1.5s, 30s, 10m, 1h); a b
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     const n = args[args.length - 1]!;
-    assert.match(r.stderr, new RegExp(`${flag} must be a duration such as 500ms, 1.5s, 30s, 10m, 1h or 7d; got "${n}" \\(add a unit: ${n}s for seconds\\)`));
+    assert.match(plainErrors(r.stderr), new RegExp(`${flag} must be a duration such as 500ms, 1.5s, 30s, 10m, 1h or 7d; got "${n}" \\(add a unit: ${n}s for seconds\\)`));
   }
   const zero = await runCli(['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '0s']);
   assert.equal(zero.code, 2);
-  assert.match(zero.stderr, /--poll-interval must be at least 1ms; got "0s"/);
+  assert.match(plainErrors(zero.stderr), /--poll-interval must be at least 1ms; got "0s"/);
   // the hint is itself accepted: a bare 0 is not told to become 0s (refused too), it is told the least value
   const bareZero = await runCli(['run', '--stream', 'aws-rds-das-cluster-X', '--poll-interval', '0']);
   assert.equal(bareZero.code, 2);
-  assert.match(bareZero.stderr, /--poll-interval must be a duration such as .*; got "0" \(add a unit; the least accepted is 1ms\)$/m);
+  assert.match(plainErrors(bareZero.stderr), /--poll-interval must be a duration such as .*; got "0" \(add a unit; the least accepted is 1ms\)$/m);
   assert.doesNotMatch(bareZero.stderr, /0s for seconds/);
   const { durationProblem, parseDuration, DURATION_PATTERN } = await import('../../src/config/duration.js');
   for (const [text, min] of [['0', 1], ['0.0001', 1], ['5', 1], ['0', 0], ['2', 5000]] as const) {
@@ -520,7 +520,7 @@ test('every duration flag takes the one grammar (500ms, 1.5s, 30s, 10m, 1h); a b
   }
   const soon = await runCli(['watch', '--cluster', 'prod', '--interval', 'soon']);
   assert.equal(soon.code, 2);
-  assert.match(soon.stderr, /--interval must be a duration such as .*; got "soon"$/m);
+  assert.match(plainErrors(soon.stderr), /--interval must be a duration such as .*; got "soon"$/m);
 });
 
 test('--silence 0 (or 0s) turns the silence alert off; the duration flags parse to milliseconds', async () => {
@@ -593,7 +593,7 @@ test('a --resource-id that is not a DAS resource id is a usage error at start (e
       const r = await runCli(args);
       assert.equal(r.code, 2, `${args.join(' ')}\n${r.stderr}`);
       assert.equal(r.stdout, '', 'nothing was processed');
-      assert.match(r.stderr, new RegExp(`^dasguard: --resource-id: expected a DAS resource id, cluster-… or db-… .*, got ${JSON.stringify(JSON.stringify(bad)).slice(1, -1)}$`, 'm'));
+      assert.match(plainErrors(r.stderr), new RegExp(`^dasguard: --resource-id: expected a DAS resource id, cluster-… or db-… .*, got ${JSON.stringify(JSON.stringify(bad)).slice(1, -1)}$`, 'm'));
     }
   }
   // and a rule file with problems is refused in the words the Lambda uses (src/rules/load.ts rulesFailedMessage)

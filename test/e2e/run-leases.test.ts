@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DasguardProcess } from '../support/child.js';
+import { plainErrors } from '../support/cli.js';
 import {
   KEY_FILE,
   RESOURCE_ID,
@@ -123,7 +124,7 @@ describe('dasguard run --coordination dynamodb', { timeout: 180_000 }, () => {
     const { stream, table } = await newStream(1);
     const refused = startWorker(stream, table, 'worker-n', ['--no-create-table']);
     assert.equal(await refused.exit(), 2, refused.stderr);
-    assert.match(refused.stderr, new RegExp(`the lease table "${table}" does not exist \\(--no-create-table\\)`));
+    assert.match(plainErrors(refused.stderr), new RegExp(`the lease table "${table}" does not exist \\(--no-create-table\\)`));
     assert.equal((await leasesIn(dynamo, table)).size, 0);
     // The table is created by a first run on the stream; another stream's run is refused on it.
     const first = startWorker(stream, table, 'worker-o');
@@ -133,7 +134,7 @@ describe('dasguard run --coordination dynamodb', { timeout: 180_000 }, () => {
     const other = await newStream(1);
     const wrong = startWorker(other.stream, table, 'worker-p');
     assert.equal(await wrong.exit(), 2, wrong.stderr);
-    assert.match(wrong.stderr, /holds the leases of stream "[^"]+-l\d+", not "[^"]+": give each stream its own lease table/);
+    assert.match(plainErrors(wrong.stderr), /holds the leases of stream "[^"]+-l\d+", not "[^"]+": give each stream its own lease table/);
   });
 
   test('three workers on 4 shards, one SIGKILLed: its shards taken over after the lease duration, every alert delivered, duplicates only after its last checkpoint; SIGTERM releases at once', async () => {

@@ -11,7 +11,7 @@ import { runCommand, type RunOptions } from '../../src/commands/run.js';
 import { DataKeyError, exitCodeOf } from '../../src/errors.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
 import { DasguardProcess } from '../support/child.js';
-import { capturedIo, jsonLines, runCli } from '../support/cli.js';
+import { capturedIo, jsonLines, plainErrors, runCli } from '../support/cli.js';
 import { startKmsServer, type KmsServer } from '../support/kmsServer.js';
 import { clusterModel, startRdsServer, type RdsServer } from '../support/rdsServer.js';
 import {
@@ -151,7 +151,7 @@ describe('dasguard run, in process', () => {
   test('a cluster whose stream is not started, or that does not exist: exit 2 with a clear message', async () => {
     const quiet = await runCli(['run', '--cluster', 'quiet', '--key-file', KEY_FILE, '--rules', rules, '--checkpoint-dir', tempDir(), '--state-dir', tempDir()]);
     assert.equal(quiet.code, 2);
-    assert.match(quiet.stderr, /activity stream of cluster "quiet" is stopped.*not started/);
+    assert.match(plainErrors(quiet.stderr), /activity stream of cluster "quiet" is stopped.*not started/);
     const missing = await runCli(['run', '--cluster', 'nope', '--key-file', KEY_FILE, '--rules', rules, '--checkpoint-dir', tempDir(), '--state-dir', tempDir()]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /nope/);

@@ -37,3 +37,18 @@ export function jsonLines(s: string): Record<string, unknown>[] {
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+/**
+ * `stderr` with a service's final `dasguard stopped` log line (JSON: `run` and `watch` when stderr is not a terminal,
+ * src/cli.ts) written back as the `dasguard: MESSAGE` line the other commands print, so one assertion reads both.
+ */
+export function plainErrors(stderr: string): string {
+  return stderr
+    .split('\n')
+    .map((line) => {
+      if (!line.startsWith('{')) return line;
+      const entry = JSON.parse(line) as { msg?: string; error?: string };
+      return entry.msg === 'dasguard stopped' ? `dasguard: ${entry.error ?? ''}` : line;
+    })
+    .join('\n');
+}
