@@ -4,7 +4,7 @@
  * group and the on-failure queue; CloudWatch alarms on the function's iterator age, errors, dead-lettered alerts and
  * the on-failure queue. The execution role has one inline policy, each statement on one resource (no `*`).
  */
-import { CfnOutput, Duration, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -57,6 +57,10 @@ export class DasguardLambdaStack extends Stack {
             publishAlertsStatement(this.alertTopic.topicArn),
             tableStatement('RuleState', state, STATE_TABLE.actions),
             new PolicyStatement({ sid: 'ReportBatchesGivenUp', actions: ['sqs:SendMessage'], resources: [this.onFailureQueue.queueArn] }),
+            // DASGUARD_SLACK_WEBHOOK_SECRET: the handler reads that one secret at a cold start.
+            ...(lambda.slackWebhookSecretArn !== undefined
+              ? [new PolicyStatement({ sid: 'ReadTheSlackWebhook', actions: ['secretsmanager:GetSecretValue'], resources: [lambda.slackWebhookSecretArn] })]
+              : []),
             // The log group exists (created above): no logs:CreateLogGroup. Its ARN ends in :* (its streams).
             new PolicyStatement({ sid: 'WriteItsLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
           ],
@@ -73,10 +77,9 @@ export class DasguardLambdaStack extends Stack {
       DASGUARD_STATE_TABLE_CREATE: 'false',
     };
     if (lambda.slackWebhookSecretArn !== undefined) {
-      // The handler reads the webhook URL from its environment only: CloudFormation resolves the secret when it
-      // deploys (with the deployer's rights), so the function needs no secretsmanager permission. Redeploy after
-      // rotating it.
-      environment.DASGUARD_SLACK_WEBHOOK_URL = SecretValue.secretsManager(lambda.slackWebhookSecretArn).unsafeUnwrap();
+      // The handler reads the URL from the secret itself (src/lambda/settings.ts withSecretWebhook): the URL is not in
+      // the function's configuration, and a rotated secret is read by the next containers without a deployment.
+      environment.DASGUARD_SLACK_WEBHOOK_SECRET = lambda.slackWebhookSecretArn;
     }
 
     this.function = new LambdaFunction(this, 'Function', {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Match } from 'aws-cdk-lib/assertions';
 import { STATE_TABLE_LAYOUT } from '../../src/aws/dynamoTableLayouts.js';
 import { EMF_NAMESPACE as HANDLER_NAMESPACE, LAMBDA_METRICS } from '../../src/lambda/emf.js';
 import { DEAD_LETTER_METRIC, EMF_NAMESPACE } from '../lib/DasguardLambdaStack.js';
@@ -145,15 +144,19 @@ test('alarms on IteratorAge, Errors and the dead-lettered alerts metric the hand
   assert.deepEqual(queue.Dimensions, [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [onlyId(t, 'AWS::SQS::Queue'), 'QueueName'] } }]);
 });
 
-test('a Slack webhook secret reaches the function as a deploy-time reference, and the role gets no Secrets Manager permission', () => {
+test('a Slack webhook secret: the function gets its ARN (never the URL) and may read that secret alone', () => {
   const t = synth({ slackWebhookSecretArn: SECRET_ARN });
-  t.hasResourceProperties('AWS::Lambda::Function', {
-    Environment: { Variables: Match.objectLike({ DASGUARD_SLACK_WEBHOOK_URL: `{{resolve:secretsmanager:${SECRET_ARN}:SecretString:::}}` }) },
-  });
-  for (const s of permissionStatements(t)) for (const a of actionsOf(s)) assert.doesNotMatch(a, /^secretsmanager:/, `${s.in} ${s.Sid}`);
-  // Without the secret, no Slack setting at all.
-  const fn = Object.values(synth().findResources('AWS::Lambda::Function'))[0]!.Properties;
+  const fn = Object.values(t.findResources('AWS::Lambda::Function'))[0]!.Properties;
+  assert.equal(fn.Environment.Variables.DASGUARD_SLACK_WEBHOOK_SECRET, SECRET_ARN);
   assert.equal(fn.Environment.Variables.DASGUARD_SLACK_WEBHOOK_URL, undefined);
+  assert.doesNotMatch(JSON.stringify(t.toJSON()), /resolve:secretsmanager/, 'no deploy-time copy of the secret anywhere');
+  const reads = permissionStatements(t).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+  assert.deepEqual(reads.map((s) => [actionsOf(s), resourcesOf(s)]), [[['secretsmanager:GetSecretValue'], [SECRET_ARN]]]);
+  // Without the secret, no Slack setting and no Secrets Manager permission at all.
+  const plain = synth();
+  const plainFn = Object.values(plain.findResources('AWS::Lambda::Function'))[0]!.Properties;
+  assert.equal(plainFn.Environment.Variables.DASGUARD_SLACK_WEBHOOK_SECRET, undefined);
+  assert.deepEqual(permissionStatements(plain).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:'))), []);
 });
 
 test('the stack goes to the region and account of the KMS key, the stream named after the resource id', () => {

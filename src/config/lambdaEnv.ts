@@ -50,6 +50,14 @@ export const LAMBDA_ENV = {
     configPath: { env: 'DASGUARD_CONFIG', type: 'string', description: 'A dasguard.yaml packaged with the function.' },
     snsTopicArn: { ...SNS_TOPIC_ARN, env: 'DASGUARD_SNS_TOPIC_ARN', description: 'Shortcut: every alert also goes to this SNS topic (route cli-sns).' },
     slackWebhookUrl: { ...WEBHOOK_URL, env: 'DASGUARD_SLACK_WEBHOOK_URL', description: 'Shortcut: every alert also goes to this Slack webhook (route cli-slack).' },
+    slackWebhookSecret: {
+      env: 'DASGUARD_SLACK_WEBHOOK_SECRET',
+      type: 'string',
+      pattern: '^[A-Za-z0-9/_+=.@:-]+$',
+      patternHint: 'a Secrets Manager secret ARN or name',
+      description:
+        'The Slack webhook of the shortcut read from this Secrets Manager secret (its SecretString) at initialisation, instead of DASGUARD_SLACK_WEBHOOK_URL: the URL is then not in the function configuration.',
+    },
     outboxDir: { env: 'DASGUARD_OUTBOX_DIR', type: 'string', default: LAMBDA_OUTBOX_DIR, description: 'The delivery outbox.' },
     stateTable: {
       env: 'DASGUARD_STATE_TABLE',
@@ -76,7 +84,13 @@ export type LambdaSettings = EnvSettings<typeof LAMBDA_ENV.settings>;
 
 /** The settings, or every problem (errors, and warnings: a DASGUARD_ variable that looks like a misspelt setting). */
 export function checkLambdaEnv(env: NodeJS.ProcessEnv): EnvCheckResult<LambdaSettings> {
-  return checkEnv(env, LAMBDA_ENV);
+  const checked = checkEnv(env, LAMBDA_ENV);
+  if (checked.partial.slackWebhookUrl !== undefined && checked.partial.slackWebhookSecret !== undefined) {
+    const { env: secret } = LAMBDA_ENV.settings.slackWebhookSecret;
+    const message = `set with ${LAMBDA_ENV.settings.slackWebhookUrl.env}: give the webhook one way (the secret keeps it out of the function configuration)`;
+    return { ...checked, settings: undefined, problems: [...checked.problems, { file: 'environment', variable: secret, line: 0, message }] };
+  }
+  return checked;
 }
 
 /**

@@ -21,7 +21,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from '../sources/
 import { createHandler, defaultHandoff, type CommonDeps, type KinesisHandler, type LambdaContext } from './handler.js';
 import { jsonLog } from './logging.js';
 import { sdkNodeNote } from '../aws/nodeSupport.js';
-import { checkLambdaEnv, invalidLambdaEnvMessage, lambdaDeliveryConfig, rulePaths as rulePathsOf } from './settings.js';
+import { checkLambdaEnv, invalidLambdaEnvMessage, lambdaDeliveryConfig, rulePaths as rulePathsOf, withSecretWebhook } from './settings.js';
 import { formatFileProblem } from '../config/problems.js';
 
 export interface EnvHandlerOptions {
@@ -78,7 +78,7 @@ export function createEnvHandler(opts: EnvHandlerOptions = {}): EnvHandler {
     if (!opts.handoff) {
       try {
         // With the values that checked: a wrong shortcut is already reported, the file's problems join it.
-        config = await lambdaDeliveryConfig(checked.partial, env, ruleSet?.rules.map((r) => r.id));
+        config = await lambdaDeliveryConfig(await withSecretWebhook(checked.partial), env, ruleSet?.rules.map((r) => r.id));
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         configError = err;

@@ -7,7 +7,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveDeliveryConfig, shortcutConfig, type DeliveryConfig } from '../delivery/config.js';
 import { ConfigError } from '../errors.js';
-import type { LambdaSettings } from '../config/lambdaEnv.js';
+import { LAMBDA_ENV, type LambdaSettings } from '../config/lambdaEnv.js';
+import { checkText } from '../config/checkYaml.js';
+import { WEBHOOK_URL } from '../delivery/configSchema.js';
+import { readSecretString } from '../aws/secrets.js';
 
 export { LAMBDA_OUTBOX_DIR, checkLambdaEnv, invalidLambdaEnvMessage, type LambdaSettings } from '../config/lambdaEnv.js';
 
@@ -59,4 +62,37 @@ export async function lambdaDeliveryConfig(
     ...(slackWebhookUrl !== undefined ? { slackWebhookUrl } : {}),
     ...(base ? { base } : {}),
   });
+}
+
+/**
+ * DASGUARD_SLACK_WEBHOOK_SECRET: the webhook URL read from Secrets Manager (once, at initialisation) and checked as
+ * DASGUARD_SLACK_WEBHOOK_URL is; the settings with it as `slackWebhookUrl`, so it goes where that one goes (the
+ * `cli-slack` route, and the secrets every output masks). The SecretString is the URL itself, or a JSON object with
+ * the URL in `url` (or as its only member: the console's key/value form). Settings without the variable come back
+ * as they are.
+ */
+export async function withSecretWebhook<T extends Partial<Pick<LambdaSettings, 'slackWebhookUrl' | 'slackWebhookSecret'>>>(settings: T): Promise<T> {
+  const id = settings.slackWebhookSecret;
+  if (id === undefined) return settings;
+  const what = LAMBDA_ENV.settings.slackWebhookSecret.env;
+  const url = webhookOf(await readSecretString(id, what));
+  const bad = url === undefined ? { problem: 'a JSON object without a "url" member (or a single string member)' } : checkText(url, WEBHOOK_URL);
+  if ('problem' in bad) throw new ConfigError(`${what}: the secret ${id} is not a webhook URL: ${bad.problem}`);
+  return { ...settings, slackWebhookUrl: url };
+}
+
+function webhookOf(secret: string): string | undefined {
+  const text = secret.trim();
+  if (!text.startsWith('{')) return text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON after all: checked (and refused, without showing it) as a URL.
+    return text;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const members = Object.values(parsed as Record<string, unknown>);
+  const url = (parsed as Record<string, unknown>).url ?? (members.length === 1 ? members[0] : undefined);
+  return typeof url === 'string' ? url.trim() : undefined;
 }

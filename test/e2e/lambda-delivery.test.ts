@@ -24,6 +24,7 @@ import { jsonLines } from '../support/cli.js';
 import { checkEmf } from '../support/emf.js';
 import { startSnsServer, type SnsServer } from '../support/snsServer.js';
 import { startWebhookServer, type WebhookServer } from '../support/webhookServer.js';
+import { secretArn, startSecretsServer, type SecretsServer } from '../support/secretsServer.js';
 
 const keys = LocalKeyProvider.fromFile('samples/demo-master-key.json');
 const PG_STREAM = `samples/streams/aws-rds-das-${PG.clusterId}.jsonl`;
@@ -346,5 +347,83 @@ describe('Lambda handler: alert delivery', () => {
     assert.deepEqual(out.lines().map((a) => a.id), alerts.map((a) => a.id));
     assert.ok(!existsSync(outbox));
     assert.equal(logOut.lines().find((l) => l.msg === 'batch')!.deliveries, undefined);
+  });
+});
+
+describe('Lambda handler: the Slack webhook from Secrets Manager (DASGUARD_SLACK_WEBHOOK_SECRET)', () => {
+  let secrets: SecretsServer;
+  before(async () => {
+    sns = await startSnsServer();
+    hook = await startWebhookServer();
+    work = await mkdtemp(join(tmpdir(), 'dasguard-lambda-secret-'));
+    secrets = await startSecretsServer({
+      'dasguard/slack': `${hook.url}/services/T000/B000/SECRETTOKEN`,
+      // the console's key/value form
+      'dasguard/slack-kv': JSON.stringify({ url: `${hook.url}/services/T000/B000/KVTOKEN` }),
+      'dasguard/not-a-url': 'SECRETTOKEN-without-scheme',
+    });
+    setEnv({
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      AWS_REGION: 'us-east-1',
+    });
+  });
+  afterEach(async () => {
+    for (const h of handlers.splice(0)) await h.close(0);
+    secrets.deny(false);
+  });
+  after(async () => {
+    for (const [k, v] of Object.entries(savedEnv)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await Promise.all([sns.close(), hook.close(), secrets.close()]);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('read once at init (by ARN, or by name in key/value form): every alert reaches that webhook, and the URL is in no log line', async () => {
+    const records = await pgRecords();
+    const { alerts } = await expectedAlerts(records);
+    for (const [i, [id, token]] of [
+      [secretArn('dasguard/slack'), 'SECRETTOKEN'],
+      ['dasguard/slack-kv', 'KVTOKEN'],
+    ].entries()) {
+      const asked = secrets.requests.length;
+      const hookBefore = hook.received.length;
+      const { h, out, logOut } = envHandler({ DASGUARD_SLACK_WEBHOOK_SECRET: id, DASGUARD_OUTBOX_DIR: join(work, `outbox-${i}`) });
+      assert.deepEqual(await h({ Records: records }, context(30_000)), { batchItemFailures: [] });
+      assert.deepEqual(await h({ Records: [] }, context(30_000)), { batchItemFailures: [] });
+      assert.deepEqual(secrets.requests.slice(asked), [id], 'one GetSecretValue for the container, not one per invocation');
+      const slack = hook.received.slice(hookBefore);
+      assert.deepEqual(slack.map((r) => alerts.find((a) => r.raw.includes(a.id))?.id).sort(), alerts.map((a) => a.id).sort());
+      assert.ok(slack.every((r) => r.path === `/services/T000/B000/${token}`));
+      assert.deepEqual((logOut.lines().find((l) => l.msg === 'init')!.delivery as { sinks: string[] }).sinks, ['cli-slack']);
+      assert.doesNotMatch(logOut.text() + out.text(), new RegExp(token!));
+    }
+  });
+
+  it('a missing secret, a refused one, one that is not a URL, or both variables: the invocation fails naming the variable, the value never shown', async () => {
+    const fails = async (env: NodeJS.ProcessEnv, pattern: RegExp) => {
+      const { h, logOut } = envHandler({ ...env, DASGUARD_OUTBOX_DIR: join(work, 'outbox-bad') });
+      await assert.rejects(h({ Records: [] }, context(30_000)), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.match(err.message, pattern);
+        assert.doesNotMatch(err.message, /SECRETTOKEN/);
+        return true;
+      });
+      assert.doesNotMatch(logOut.text(), /SECRETTOKEN/);
+      assert.ok(!existsSync(join(work, 'outbox-bad')), 'nothing opened');
+    };
+    await fails({ DASGUARD_SLACK_WEBHOOK_SECRET: 'dasguard/nope' }, /DASGUARD_SLACK_WEBHOOK_SECRET: Secrets Manager GetSecretValue of dasguard\/nope failed \(ResourceNotFoundException/);
+    await fails({ DASGUARD_SLACK_WEBHOOK_SECRET: 'dasguard/not-a-url' }, /DASGUARD_SLACK_WEBHOOK_SECRET: the secret dasguard\/not-a-url is not a webhook URL: expected an http\(s\) URL/);
+    await fails(
+      { DASGUARD_SLACK_WEBHOOK_SECRET: 'dasguard/slack', DASGUARD_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/SECRETTOKEN' },
+      /DASGUARD_SLACK_WEBHOOK_SECRET: set with DASGUARD_SLACK_WEBHOOK_URL/,
+    );
+    secrets.deny(true);
+    await fails({ DASGUARD_SLACK_WEBHOOK_SECRET: 'dasguard/slack' }, /GetSecretValue of dasguard\/slack failed \(AccessDeniedException.*secretsmanager:GetSecretValue permission/);
   });
 });
