@@ -6,9 +6,9 @@
  *   v (N)         the version: 1 at the first write, one more at each; every write is conditional on the one read
  *   state (B)     the item's JSON, gzipped (it holds redacted events as alerts show them)
  *   expiresAt (N) epoch seconds after which DynamoDB's TTL may delete the item (absent: kept)
- * Reads are consistent (BatchGetItem, ConsistentRead), writes are conditional PutItems, one per item, in order: a
- * conflict stops there (the earlier ones are written; the record applied again finds its events in them: duplicates,
- * counted once). `open` creates the table when it is absent (on-demand, TTL on expiresAt) unless told not to.
+ * Reads are consistent (BatchGetItem, ConsistentRead), writes are conditional PutItems, one per item, the independent
+ * chains concurrently (SharedRuleState.writeChains): a conflict stops its chain there (the earlier ones are written;
+ * the record applied again finds its events in them: duplicates, counted once). `open` creates the table when it is absent (on-demand, TTL on expiresAt) unless told not to.
  * IAM: dynamodb:BatchGetItem, PutItem, DescribeTable (and CreateTable, UpdateTimeToLive to create it).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -25,7 +25,7 @@ import { createDynamoDbClient } from '../aws/dynamodb.js';
 import { STATE_TABLE_LAYOUT } from '../aws/dynamoTableLayouts.js';
 import { awsErrorInfo, classifyAwsError } from '../aws/errors.js';
 import { ConfigError, TransientError } from '../errors.js';
-import { itemId, type ItemKey, type ItemWrite, type SharedRuleState, type StoredItem } from './SharedRuleState.js';
+import { itemId, writeChains, type ItemKey, type ItemWrite, type SharedRuleState, type StoredItem } from './SharedRuleState.js';
 
 /** The TTL attribute. */
 export const TTL_ATTRIBUTE = STATE_TABLE_LAYOUT.ttlAttribute;
@@ -152,6 +152,8 @@ export class DynamoRuleState implements SharedRuleState {
   }
 
   async write(items: readonly ItemWrite[]): Promise<boolean> {
+    // Every item encoded and checked before any is written: a state too large writes nothing.
+    const encoded: { at: ItemKey; w: ItemWrite; item: Record<string, AttributeValue> }[] = [];
     for (const w of items) {
       const state = gzipSync(JSON.stringify(w.value));
       if (state.length > MAX_STATE_BYTES) {
@@ -159,6 +161,19 @@ export class DynamoRuleState implements SharedRuleState {
       }
       const item: Record<string, AttributeValue> = { pk: { S: w.at.rule }, sk: { S: w.at.key }, v: { N: String(w.expected + 1) }, state: { B: state } };
       if (w.expiresAtMs !== undefined) item[TTL_ATTRIBUTE] = { N: String(Math.ceil(w.expiresAtMs / 1000)) };
+      encoded.push({ at: w.at, w, item });
+    }
+    // The chains at once, each in order (SharedRuleState.writeChains): a record's writes take one round trip, or as
+    // many as a first_seen rule's chain holds, not one per item.
+    const settled = await Promise.allSettled(writeChains(encoded).map((chain) => this.#writeChain(chain)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.every((r) => r.status === 'fulfilled' && r.value);
+  }
+
+  /** One chain's items, in order, up to the first whose version changed meanwhile (false). */
+  async #writeChain(chain: readonly { w: ItemWrite; item: Record<string, AttributeValue> }[]): Promise<boolean> {
+    for (const { w, item } of chain) {
       try {
         await this.#client.send(
           new PutItemCommand({

@@ -36,12 +36,30 @@ export interface SharedRuleState {
   /** The items at `keys` (consistent reads), by `itemId`; an absent one is not in the map. */
   read(keys: readonly ItemKey[]): Promise<Map<string, StoredItem>>;
   /**
-   * Writes the items in order, each only if its version is still `expected`; true when all were written, false at the
-   * first that changed meanwhile (it and the rest not written; the earlier ones are: the record applied again finds
-   * its events in them, duplicates counted once, a firing given again the same). A TransientError when the store
-   * cannot now (retried).
+   * Writes the items, each only if its version is still `expected`, in the chains `writeChains` cuts them into: a
+   * chain in the order given, up to the first item that changed meanwhile (it and the rest of its chain not written;
+   * the earlier ones are: the record applied again finds its events in them, duplicates counted once, a firing given
+   * again the same). Chains are independent: an adapter may write them concurrently, and a conflict in one does not
+   * stop another. True when all were written. A TransientError when the store cannot now (retried).
    */
   write(items: readonly ItemWrite[]): Promise<boolean>;
+}
+
+/**
+ * A record's writes cut into independent chains. Each group's item is its own chain: no group's state depends on
+ * another's, nor on another rule's. The exception is a first_seen rule with a learning period in the writes (key `l`,
+ * src/rules/stateItems.ts): its groups were judged against that period, so its items stay one chain, in order.
+ */
+export function writeChains<W extends { at: ItemKey }>(items: readonly W[]): W[][] {
+  const learning = new Set(items.filter((w) => w.at.key.startsWith('l')).map((w) => w.at.rule));
+  const chains = new Map<string, W[]>();
+  for (const w of items) {
+    const id = learning.has(w.at.rule) ? w.at.rule : itemId(w.at);
+    const chain = chains.get(id);
+    if (chain) chain.push(w);
+    else chains.set(id, [w]);
+  }
+  return [...chains.values()];
 }
 
 /** The map key of an item. */
@@ -64,11 +82,17 @@ export class MemoryRuleState implements SharedRuleState {
   }
 
   async write(items: readonly ItemWrite[]): Promise<boolean> {
-    for (const w of items) {
-      if ((this.#items.get(itemId(w.at))?.version ?? 0) !== w.expected) return false;
-      this.#items.set(itemId(w.at), { version: w.expected + 1, json: JSON.stringify(w.value), ...(w.expiresAtMs !== undefined ? { expiresAtMs: w.expiresAtMs } : {}) });
+    let all = true;
+    for (const chain of writeChains(items)) {
+      for (const w of chain) {
+        if ((this.#items.get(itemId(w.at))?.version ?? 0) !== w.expected) {
+          all = false;
+          break;
+        }
+        this.#items.set(itemId(w.at), { version: w.expected + 1, json: JSON.stringify(w.value), ...(w.expiresAtMs !== undefined ? { expiresAtMs: w.expiresAtMs } : {}) });
+      }
     }
-    return true;
+    return all;
   }
 
   /** When the item expires (tests). */

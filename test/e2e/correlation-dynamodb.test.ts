@@ -53,7 +53,7 @@ describe('the shared rule state contract', () => {
     ['DynamoDB', () => open(freshTable())],
   ];
   for (const [name, make] of adapters) {
-    it(`${name}: versioned items, written in order only while each version is the one read`, async () => {
+    it(`${name}: versioned items, each written only while its version is the one read; a first_seen rule's group and learning period in order, other groups independently`, async () => {
       const s = await make();
       const a = { rule: 'brute-force#0123456789abcdef', key: 'g["203.0.113.9"]' };
       const b = { rule: 'new-host#fedcba9876543210', key: 'l' };
@@ -63,11 +63,20 @@ describe('the shared rule state contract', () => {
       assert.deepEqual(held.get(itemId(a)), { version: 1, value: { entries: [{ t: 1, v: null, used: false }], maxT: 1 } });
       assert.equal(await s.write([{ at: a, expected: 0, value: { stale: true } }]), false, 'created meanwhile by another');
       assert.equal(await s.write([{ at: a, expected: 1, value: { n: 2 } }, { at: b, expected: 0, value: { start: 5 } }]), true);
-      // The first item's version is stale: nothing after it is written either.
-      assert.equal(await s.write([{ at: a, expected: 1, value: { n: 3 } }, { at: b, expected: 1, value: { start: 6 } }]), false);
-      held = await s.read([a, b]);
-      assert.deepEqual(held.get(itemId(a)), { version: 2, value: { n: 2 } });
+      // A first_seen rule's group and learning period are one chain: a stale group stops its learning period too.
+      const g = { rule: b.rule, key: 'g["alice","10.0.0.1"]' };
+      assert.equal(await s.write([{ at: g, expected: 1, value: { stale: true } }, { at: b, expected: 1, value: { start: 6 } }]), false);
+      held = await s.read([g, b]);
+      assert.equal(held.get(itemId(g)), undefined);
       assert.deepEqual(held.get(itemId(b)), { version: 1, value: { start: 5 } });
+      // Any other group is independent: written though another's conflict (the record applied again finds it
+      // already holding its events), in another rule or the same one.
+      const a2 = { rule: a.rule, key: 'g["198.51.100.7"]' };
+      assert.equal(await s.write([{ at: a, expected: 1, value: { n: 3 } }, { at: a2, expected: 0, value: { n: 1 } }, { at: b, expected: 1, value: { start: 6 } }]), false);
+      held = await s.read([a, a2, b]);
+      assert.deepEqual(held.get(itemId(a)), { version: 2, value: { n: 2 } });
+      assert.deepEqual(held.get(itemId(a2)), { version: 1, value: { n: 1 } });
+      assert.deepEqual(held.get(itemId(b)), { version: 2, value: { start: 6 } });
     });
   }
 
