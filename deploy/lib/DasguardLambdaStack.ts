@@ -25,6 +25,8 @@ export const DEAD_LETTER_METRIC = 'deadLettered';
 export interface DasguardLambdaStackProps extends StackProps {
   stream: ActivityStream;
   lambda: LambdaSettings;
+  /** A state table shared by every invocation (DASGUARD_STATE_TABLE; default true). */
+  stateTable?: boolean;
   /** Alarm when the oldest record of a batch is older than this (default 15 minutes; the stream keeps 24 h). */
   iteratorAgeAlarm?: Duration;
 }
@@ -40,7 +42,7 @@ export class DasguardLambdaStack extends Stack {
     const functionName = `dasguard-${stream.resourceId}`;
 
     this.alertTopic = new Topic(this, 'AlertTopic', { displayName: `dasguard alerts for ${stream.resourceId}` });
-    const state = stateTable(this, 'StateTable');
+    const state = props.stateTable === false ? undefined : stateTable(this, 'StateTable');
     // Lambda sends here the metadata (shard, sequence numbers) of a batch it gives up on: re-read those records with
     // `dasguard replay` before they leave the stream.
     this.onFailureQueue = new Queue(this, 'OnFailureQueue', { retentionPeriod: Duration.days(14), encryption: QueueEncryption.SQS_MANAGED });
@@ -55,7 +57,7 @@ export class DasguardLambdaStack extends Stack {
             readStreamStatement(stream, LAMBDA_STREAM_ACTIONS),
             decryptDataKeysStatement(stream),
             publishAlertsStatement(this.alertTopic.topicArn),
-            tableStatement('RuleState', state, STATE_TABLE.actions),
+            ...(state ? [tableStatement('RuleState', state, STATE_TABLE.actions)] : []),
             new PolicyStatement({ sid: 'ReportBatchesGivenUp', actions: ['sqs:SendMessage'], resources: [this.onFailureQueue.queueArn] }),
             // DASGUARD_SLACK_WEBHOOK_SECRET: the handler reads that one secret at a cold start.
             ...(lambda.slackWebhookSecretArn !== undefined
@@ -72,10 +74,12 @@ export class DasguardLambdaStack extends Stack {
       DASGUARD_RESOURCE_ID: stream.resourceId,
       DASGUARD_KMS_KEY_ID: stream.kmsKeyArn,
       DASGUARD_SNS_TOPIC_ARN: this.alertTopic.topicArn,
-      DASGUARD_STATE_TABLE: state.tableName,
-      // The stack made the table: a missing one is an error, not something to create (the role has no CreateTable).
-      DASGUARD_STATE_TABLE_CREATE: 'false',
     };
+    if (state) {
+      environment.DASGUARD_STATE_TABLE = state.tableName;
+      // The stack made the table: a missing one is an error, not something to create (the role has no CreateTable).
+      environment.DASGUARD_STATE_TABLE_CREATE = 'false';
+    }
     if (lambda.slackWebhookSecretArn !== undefined) {
       // The handler reads the URL from the secret itself (src/lambda/settings.ts withSecretWebhook): the URL is not in
       // the function's configuration, and a rotated secret is read by the next containers without a deployment.
@@ -157,7 +161,7 @@ export class DasguardLambdaStack extends Stack {
 
     new CfnOutput(this, 'FunctionName', { value: this.function.functionName });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn });
-    new CfnOutput(this, 'StateTableName', { value: state.tableName });
+    if (state) new CfnOutput(this, 'StateTableName', { value: state.tableName });
     new CfnOutput(this, 'OnFailureQueueUrl', { value: this.onFailureQueue.queueUrl });
   }
 }

@@ -16,6 +16,8 @@ import { LEASE_TABLE, leaseTable, STATE_TABLE, stateTable, tableStatement } from
 export interface DasguardRunStackProps extends StackProps {
   stream: ActivityStream;
   run: RunSettings;
+  /** A state table shared by every task (`--state-table`; default true). */
+  stateTable?: boolean;
 }
 
 export class DasguardRunStack extends Stack {
@@ -28,14 +30,14 @@ export class DasguardRunStack extends Stack {
 
     this.alertTopic = new Topic(this, 'AlertTopic', { displayName: `dasguard alerts for ${stream.resourceId}` });
     const leases = leaseTable(this, 'LeaseTable');
-    const state = stateTable(this, 'StateTable');
+    const state = props.stateTable === false ? undefined : stateTable(this, 'StateTable');
 
     const statements = [
       readStreamStatement(stream, RUN_STREAM_ACTIONS),
       decryptDataKeysStatement(stream),
       publishAlertsStatement(this.alertTopic.topicArn),
       tableStatement('ShardLeases', leases, LEASE_TABLE.actions),
-      tableStatement('RuleState', state, STATE_TABLE.actions),
+      ...(state ? [tableStatement('RuleState', state, STATE_TABLE.actions)] : []),
     ];
     if (run.clusterName !== undefined) {
       // `run --cluster NAME`: the stream and resource id from RDS, and the cluster's RDS events (stream health).
@@ -63,7 +65,7 @@ export class DasguardRunStack extends Stack {
     const source = run.clusterName !== undefined ? `--cluster ${run.clusterName}` : `--stream ${stream.streamArn.split('/')[1]}`;
     new CfnOutput(this, 'TaskRoleArn', { value: this.taskRole.roleArn });
     new CfnOutput(this, 'LeaseTableName', { value: leases.tableName });
-    new CfnOutput(this, 'StateTableName', { value: state.tableName });
+    if (state) new CfnOutput(this, 'StateTableName', { value: state.tableName });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn });
     new CfnOutput(this, 'RunCommand', {
       description: 'The command the task runs',
@@ -73,8 +75,7 @@ export class DasguardRunStack extends Stack {
         // --no-create-table: the stack made both tables, and the task role has no dynamodb:CreateTable.
         '--coordination dynamodb --no-create-table --lease-table',
         leases.tableName,
-        '--state-table',
-        state.tableName,
+        ...(state ? ['--state-table', state.tableName] : []),
         '--sns-topic-arn',
         this.alertTopic.topicArn,
       ]),

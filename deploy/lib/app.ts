@@ -6,6 +6,6 @@ import { readSettings, type ContextKey, type ReadOptions } from './settings.js';
 
 export function buildStack(app: App, opts: ReadOptions): Stack {
   const s = readSettings((key: ContextKey) => app.node.tryGetContext(key), opts);
-  const common = { stackName: s.stackName, env: s.env, stream: s.stream, description: `dasguard (${s.target}) for the activity stream of ${s.stream.resourceId}` };
+  const common = { stackName: s.stackName, env: s.env, stream: s.stream, stateTable: s.stateTable, description: `dasguard (${s.target}) for the activity stream of ${s.stream.resourceId}` };
   return s.target === 'run' ? new DasguardRunStack(app, s.stackName, { ...common, run: s.run }) : new DasguardLambdaStack(app, s.stackName, { ...common, lambda: s.lambda });
 }

@@ -49,6 +49,8 @@ export interface AppSettings {
   stream: ActivityStream;
   lambda: LambdaSettings;
   run: RunSettings;
+  /** A DynamoDB state table for the correlation rules, shared by every invocation or task (default true). */
+  stateTable: boolean;
 }
 
 /** What each context key is for (deploy/README.md lists the same). */
@@ -67,6 +69,7 @@ export const CONTEXT_KEYS = {
   timeoutSeconds: 'the function timeout in seconds, 1 to 900 (default 60)',
   slackWebhookSecretArn: 'optional: a Secrets Manager secret holding the Slack incoming-webhook URL',
   clusterName: 'target run, optional: the DB cluster identifier for `dasguard run --cluster` (adds rds:DescribeDBClusters)',
+  stateTable: 'true (default): a DynamoDB table for the correlation rules\' state, shared by every invocation or task; false: none (each container or task counts its own events; docs/scaling.md for its cost)',
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_KEYS;
@@ -108,6 +111,14 @@ export function readSettings(context: (key: ContextKey) => unknown, opts: ReadOp
       return fallback;
     }
     return n;
+  };
+  const flag = (key: ContextKey, fallback: boolean): boolean => {
+    const v = context(key);
+    if (v === undefined || v === null || v === '') return fallback;
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    problems.push(`${key}: must be true or false; got ${JSON.stringify(v)}`);
+    return fallback;
   };
   const oneOf = <T extends string>(key: ContextKey, values: readonly T[], fallback: T): T => {
     const v = text(key);
@@ -173,6 +184,8 @@ export function readSettings(context: (key: ContextKey) => unknown, opts: ReadOp
   const clusterName = text('clusterName');
   if (clusterName !== undefined && !/^[A-Za-z][A-Za-z0-9-]{0,62}$/.test(clusterName)) problems.push(`clusterName: not a DB cluster identifier; got ${JSON.stringify(clusterName)}`);
 
+  const stateTable = flag('stateTable', true);
+
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     target,
@@ -181,5 +194,6 @@ export function readSettings(context: (key: ContextKey) => unknown, opts: ReadOp
     stream: { resourceId: resourceId!, streamArn, kmsKeyArn: kmsKeyArn! },
     lambda,
     run: clusterName !== undefined ? { clusterName } : {},
+    stateTable,
   };
 }

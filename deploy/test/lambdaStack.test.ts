@@ -167,3 +167,13 @@ test('the stack goes to the region and account of the KMS key, the stream named 
     EventSourceArn: 'arn:aws:kinesis:eu-west-1:111122223333:stream/my-copy-of-the-stream',
   });
 });
+
+test('stateTable false: no table, no DynamoDB permission, no DASGUARD_STATE_TABLE (each container counts its own events)', () => {
+  const t = synth({ stateTable: 'false' });
+  t.resourceCountIs('AWS::DynamoDB::Table', 0);
+  const fn = Object.values(t.findResources('AWS::Lambda::Function'))[0]!.Properties;
+  assert.equal(fn.Environment.Variables.DASGUARD_STATE_TABLE, undefined);
+  assert.equal(fn.Environment.Variables.DASGUARD_STATE_TABLE_CREATE, undefined);
+  assert.deepEqual(permissionStatements(t).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:'))), []);
+  assert.equal(t.toJSON().Outputs.StateTableName, undefined);
+});

@@ -97,3 +97,11 @@ test('run: the RunCommand output is the dasguard run command line for these tabl
   assert.equal(line, 'dasguard run --cluster prod-aurora --coordination dynamodb --no-create-table --lease-table LEASE_TABLE --state-table STATE_TABLE --sns-topic-arn TOPIC_ARN');
   assert.ok(outputs.TaskRoleArn && outputs.LeaseTableName && outputs.StateTableName && outputs.AlertTopicArn);
 });
+
+test('run with stateTable false: the lease table only, and the RunCommand has no --state-table', () => {
+  const t = run({ stateTable: 'false' });
+  t.resourceCountIs('AWS::DynamoDB::Table', 1);
+  const [sep, parts] = t.toJSON().Outputs.RunCommand.Value['Fn::Join'];
+  assert.doesNotMatch((parts as unknown[]).filter((p) => typeof p === 'string').join(sep), /--state-table/);
+  assert.equal(t.toJSON().Outputs.StateTableName, undefined);
+});

@@ -39,6 +39,11 @@ test('numbers come as strings from -c and as numbers from cdk.json', () => {
   assert.equal(read({ ...base, batchSize: '250' }).lambda.batchSize, 250);
   assert.equal(read({ ...base, batchSize: 250 }).lambda.batchSize, 250);
   assert.equal(read({ ...base, maxRetryAttempts: '-1' }).lambda.maxRetryAttempts, -1);
+  // and flags as the strings true/false from -c, as booleans from cdk.json; anything else is a problem
+  assert.equal(read(base).stateTable, true);
+  assert.equal(read({ ...base, stateTable: 'false' }).stateTable, false);
+  assert.equal(read({ ...base, stateTable: false }).stateTable, false);
+  assert.deepEqual(problemsOf(() => read({ ...base, stateTable: 'no' })), ['stateTable: must be true or false; got "no"']);
 });
 
 test('every problem at once, each naming its context key', () => {
