@@ -273,3 +273,38 @@ test('a firing given again is staged like any change: rolled back, the state and
   assert.equal(f.snapshot().rules['brute-force']?.[0]?.[1].fired, undefined);
   assert.deepEqual(f.observe(rule, event(4, 'h1')), fired, 'fed again, it fires as the first time');
 });
+
+test('the event that completed a firing is known again by its identity, as its key says: not for another event of the same time', () => {
+  const rule = rules.correlations?.find((r) => r.info.id === 'brute-force');
+  assert.ok(rule);
+  const fire = (trigger: Record<string, unknown>) => {
+    const e = new CorrelationEngine();
+    for (let i = 0; i < 4; i++) e.observe(rule, event(i, 'h1'));
+    const fired = e.observe(rule, trigger);
+    assert.ok(fired);
+    return { e, fired };
+  };
+  const base = event(4, 'h1') as unknown as Record<string, unknown>;
+  {
+    const { e, fired } = fire(base);
+    assert.deepEqual(e.observe(rule, { ...base }), fired, 'the trigger again (a copy): its firing');
+    // Same time, another identity: statement 5 as a string is another event (its key differs), counted.
+    const dupes = e.counters.duplicates;
+    assert.equal(e.observe(rule, { ...base, statementId: String(base.statementId) }), undefined);
+    assert.equal(e.counters.duplicates, dupes);
+    assert.equal(e.snapshot().rules['brute-force']?.[0]?.[1].entries.length, 6);
+  }
+  {
+    // An identity field that is an object: an equal object is the same event (the key is made of its JSON).
+    const { e, fired } = fire({ ...base, sessionId: { pid: 7 } });
+    assert.deepEqual(e.observe(rule, { ...base, sessionId: { pid: 7 } }), fired);
+    assert.equal(e.observe(rule, { ...base, sessionId: { pid: 8 } }), undefined);
+  }
+  {
+    // A firing restored from a snapshot (no identity kept beside it) is known by its key.
+    const { e, fired } = fire(base);
+    const restored = new CorrelationEngine();
+    restored.restore(e.snapshot(), [rule]);
+    assert.deepEqual(restored.observe(rule, { ...base }), fired);
+  }
+});
