@@ -350,15 +350,24 @@ export function linkCorrelations(
     const unless = (p: Predicate): Predicate => (excepted === undefined ? p : (e) => p(e) && !excepted(e));
     if (spec.type === 'sequence') {
       // Each step's events: its when:, or any of its enabled rules; the sequence's base events: those of any step.
-      const steps = spec.steps.map((s) =>
-        unless(s.when !== undefined && s.predicate !== undefined ? s.predicate : anyOf(s.rules.map((r) => byId.get(r.id) as CompiledRule).filter((b) => b.info.enabled).map((b) => b.predicate))),
+      const parts = spec.steps.map((s) =>
+        s.when !== undefined && s.predicate !== undefined
+          ? [{ predicate: s.predicate, cond: s.when }]
+          : s.rules.map((r) => byId.get(r.id) as CompiledRule).filter((b) => b.info.enabled).map((b) => ({ predicate: b.predicate, cond: b.cond })),
       );
+      const steps = parts.map((p) => unless(anyOf(p.map((x) => x.predicate))));
       spec.steps.forEach((s, i) => (s.predicate = steps[i]));
       c.basePredicate = anyOf(steps);
+      c.baseParts = parts.flat();
       continue;
     }
-    if (c.hasWhen) preds.unshift(c.predicate);
-    c.basePredicate = unless(anyOf(preds));
+    const parts = spec.rules.flatMap((r) => {
+      const b = byId.get(r.id) as CompiledRule;
+      return b.info.enabled ? [{ predicate: b.predicate, cond: b.cond }] : [];
+    });
+    if (c.hasWhen) parts.unshift({ predicate: c.predicate, cond: c.cond });
+    c.basePredicate = unless(anyOf(parts.map((p) => p.predicate)));
+    c.baseParts = parts;
   }
 }
 
