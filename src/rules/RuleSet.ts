@@ -7,33 +7,17 @@
  * CompiledRule.feedsOnly) is left out of `evaluate`; its predicate still feeds them through `baseMatches`.
  */
 import type { Engine } from 'json-rules-engine';
-import { alternativesOf, toEngineRoot, type Event, type Predicate, type Requirements } from './compile.js';
+import { BaseIndex } from './BaseIndex.js';
+import { toEngineRoot, type Event, type Requirements } from './compile.js';
 import type { RuleTarget } from './fields.js';
 import { newEngine } from './operators.js';
 import { DEFAULT_TIME_ZONE, LOCAL_TIME_FIELDS, localTimeOf } from './localTime.js';
-import type { Cond } from './conditionEnv.js';
 import type { CompiledRule, EngineRuleJson, RuleInfo, RuleMatch, RuleSet, RuleSourceText } from './types.js';
 import { contextOf, renderMessage } from '../redaction/index.js';
 
 interface Group {
   field: string;
   byValue: Map<unknown, CompiledRule[]>;
-}
-
-/**
- * A part of correlations' base predicates (CompiledRule.baseParts), with what its condition requires
- * (alternativesOf): tried only on an event whose fields meet one of the alternatives; undefined: on every event.
- */
-interface BasePart {
-  predicate: Predicate;
-  alternatives: (readonly [string, ReadonlySet<unknown>])[][] | undefined;
-}
-
-/** A correlation's base events: one of its parts (indices into the parts), and not its exceptions. */
-interface CorrelationBase {
-  rule: CompiledRule;
-  parts: readonly number[];
-  excepted: Predicate | undefined;
 }
 
 interface TargetIndex {
@@ -55,10 +39,7 @@ export class CompiledRuleSet implements RuleSet {
   readonly #index: Record<RuleTarget, TargetIndex>;
   /** The enabled correlation rules, in load order. */
   readonly correlations: readonly CompiledRule[];
-  readonly #baseParts: readonly BasePart[];
-  readonly #bases: readonly CorrelationBase[];
-  /** Per part, for the event `baseMatches` is at: 0 not tried yet, 1 holds, 2 does not. */
-  readonly #partHolds: Uint8Array;
+  readonly #bases: BaseIndex;
   readonly packVersion: string | undefined;
   readonly version: string | undefined;
   readonly sources: readonly RuleSourceText[] | undefined;
@@ -77,55 +58,15 @@ export class CompiledRuleSet implements RuleSet {
       'rds-event': buildIndex(stateless.filter((c) => c.info.enabled && c.info.target === 'rds-event')),
     };
     this.correlations = compiled.filter((c) => c.correlation !== undefined && c.info.enabled);
-    const parts: BasePart[] = [];
-    const partOf = new Map<Predicate, number>();
-    const bases: CorrelationBase[] = [];
-    for (const c of this.correlations) {
-      if (c.basePredicate === undefined || c.baseParts === undefined) continue;
-      const indices = c.baseParts.map(({ predicate, cond }) => {
-        let i = partOf.get(predicate);
-        if (i === undefined) {
-          i = parts.length;
-          parts.push({ predicate, alternatives: alternativesFor(cond) });
-          partOf.set(predicate, i);
-        }
-        return i;
-      });
-      bases.push({ rule: c, parts: indices, excepted: c.excepted });
-    }
-    this.#baseParts = parts;
-    this.#bases = bases;
-    this.#partHolds = new Uint8Array(parts.length);
+    this.#bases = new BaseIndex(this.correlations);
   }
 
   /**
    * The enabled correlation rules whose base events include `event` (an activity event), in load order: those whose
-   * base predicate holds (CompiledRule.basePredicate), each part of them tried at most once per event (a base rule
-   * feeding three correlations once), and only on an event whose fields can meet its condition (`BasePart`).
+   * base predicate holds (CompiledRule.basePredicate), found through their index (BaseIndex.ts).
    */
   baseMatches(event: Event): CompiledRule[] {
-    const bases = this.#bases;
-    if (bases.length === 0) return NONE;
-    const parts = this.#baseParts;
-    const holds = this.#partHolds;
-    holds.fill(0);
-    let out: CompiledRule[] | undefined;
-    for (let b = 0; b < bases.length; b++) {
-      const base = bases[b] as CorrelationBase;
-      let hit = false;
-      for (let k = 0; k < base.parts.length && !hit; k++) {
-        const i = base.parts[k] as number;
-        let h = holds[i] as number;
-        if (h === 0) {
-          const part = parts[i] as BasePart;
-          h = meetsOne(part.alternatives, event) && part.predicate(event) ? 1 : 2;
-          holds[i] = h;
-        }
-        hit = h === 1;
-      }
-      if (hit && (base.excepted === undefined || !base.excepted(event))) (out ??= []).push(base.rule);
-    }
-    return out ?? NONE;
+    return this.#bases.matches(event);
   }
 
   evaluate(event: Record<string, unknown>, target: RuleTarget = 'activity'): RuleMatch[] {
@@ -210,29 +151,6 @@ export class CompiledRuleSet implements RuleSet {
     const idx = this.#index[target];
     return { indexed: idx.indexed, always: idx.always.length, fields: idx.groups.map((g) => g.field) };
   }
-}
-
-const NONE: CompiledRule[] = [];
-
-/** A condition's alternatives (alternativesOf) as the index reads them; undefined when one requires nothing. */
-function alternativesFor(cond: Cond): (readonly [string, ReadonlySet<unknown>])[][] | undefined {
-  const alts = alternativesOf(cond);
-  return alts.some((a) => a.size === 0) ? undefined : alts.map((a) => [...a]);
-}
-
-/** Whether the event's fields meet one of the alternatives (undefined: nothing is required). */
-function meetsOne(alternatives: readonly (readonly (readonly [string, ReadonlySet<unknown>])[])[] | undefined, event: Event): boolean {
-  if (alternatives === undefined) return true;
-  for (let a = 0; a < alternatives.length; a++) {
-    const alt = alternatives[a] as readonly (readonly [string, ReadonlySet<unknown>])[];
-    let all = true;
-    for (let f = 0; f < alt.length && all; f++) {
-      const [field, values] = alt[f] as readonly [string, ReadonlySet<unknown>];
-      all = values.has(event[field]);
-    }
-    if (all) return true;
-  }
-  return false;
 }
 
 function match(r: CompiledRule, event: Event): RuleMatch {

@@ -114,6 +114,25 @@ test('the index says what the base predicates say, in load order, for events of 
   assert.deepEqual([...fed].sort(), ['brute', 'guessed', 'night', 'reads', 'spraying']);
 });
 
+test('more alternatives than the index holds as bits: the parts beyond are tried on every event, the answer is the same', () => {
+  // 24 correlations of 2 alternatives each: 48, beyond the 31 bits.
+  const rules = Array.from({ length: 24 }, (_, i) => `
+  - id: c${i}
+    severity: low
+    when:
+      any:
+        - all: [{engine: postgresql}, {command: ${i % 2 === 0 ? 'CONNECT' : 'SELECT'}}]
+        - all: [{engine: mysql}, {sqlCommand: ${i % 3 === 0 ? 'CONNECT' : 'UPDATE'}}]
+    correlation: {type: event_count, groupBy: [dbUserName], window: 1m, gte: 2}`).join('');
+  const rs = load(`rules:${rules}`);
+  const fed = new Set<string>();
+  for (const e of variedEvents()) {
+    assert.deepEqual(indexed(rs, e), unindexed(rs, e), JSON.stringify(e));
+    for (const id of indexed(rs, e)) fed.add(id);
+  }
+  assert.equal(fed.size, 24);
+});
+
 test('a correlation fed through the index fires as without it: the same firings for the same events', () => {
   const rs = load(RULES);
   const events = variedEvents();
