@@ -158,9 +158,30 @@ export function fieldOf(rule: CompiledRule, event: Record<string, unknown>, f: s
   return isLocalTimeField(f) ? localTimeField(event, f, rule.timeZone) : event[f];
 }
 
-/** The key of the group of `event` in correlation `rule`: its groupBy values as JSON (a missing one null). */
+/** Per rule, the last group key made and the groupBy values it was made of (`groupKey`). */
+const lastGroupKeys = new WeakMap<CompiledRule, { values: unknown[]; key: string }>();
+
+/**
+ * The key of the group of `event` in correlation `rule`: its groupBy values as JSON (a missing one null). Consecutive
+ * events mostly belong to one group: when the values are those of the rule's last key, primitives equal (===, so
+ * their JSON is the same), that key is given again, the same string (no JSON, and maps find it by its cached hash).
+ * A rule grouping by a local-time field (hour, weekday...) computes its values once, as before.
+ */
 export function groupKey(rule: CompiledRule, event: Record<string, unknown>): string {
-  return JSON.stringify((rule.correlation?.groupBy ?? []).map((f) => fieldOf(rule, event, f) ?? null));
+  const names = rule.correlation?.groupBy ?? [];
+  const last = lastGroupKeys.get(rule);
+  if (last !== undefined) {
+    let same = true;
+    for (let i = 0; i < names.length && same; i++) {
+      const v = event[names[i] as string] ?? null;
+      same = v === last.values[i] && (v === null || typeof v !== 'object');
+    }
+    if (same) return last.key;
+  }
+  const values = names.map((f) => fieldOf(rule, event, f) ?? null);
+  const key = JSON.stringify(values);
+  if (!names.some(isLocalTimeField)) lastGroupKeys.set(rule, { values, key });
+  return key;
 }
 
 /** A group without entries (first_seen's, or one just created): never changed (`entriesOf` copies it). */

@@ -308,3 +308,14 @@ test('the event that completed a firing is known again by its identity, as its k
     assert.deepEqual(restored.observe(rule, { ...base }), fired);
   }
 });
+
+test('events of several groups in turn count in their own groups: a host 1 is not the host "1" before it, nor null', () => {
+  const rule = rules.correlations?.find((r) => r.info.id === 'brute-force');
+  assert.ok(rule);
+  const e = new CorrelationEngine();
+  const hosts: unknown[] = ['1', 1, '1', null, 1, 'h', 'h', null, '1', 1, { a: 1 }, { a: 1 }];
+  // One second apart: all in the minute's window.
+  hosts.forEach((h, i) => e.observe(rule, { ...(event(i) as unknown as Record<string, unknown>), remoteHost: h, logTimeMs: T0 + i * 1000, logTime: new Date(T0 + i * 1000).toISOString() }));
+  const counts = Object.fromEntries(e.snapshot().rules['brute-force']!.map(([k, g]) => [k, g.entries.length]));
+  assert.deepEqual(counts, { '["1"]': 3, '[1]': 3, '[null]': 2, '["h"]': 2, '[{"a":1}]': 2 });
+});
