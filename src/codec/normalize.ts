@@ -34,12 +34,14 @@ export interface NormalizedEvents {
 }
 
 /**
- * Normalises every element of a `databaseActivityEventList`, appending to `out`. Never throws. The list is the
- * caller's own (decode.ts parsed it): its event objects BECOME the events, completed in place (`normalizeOwnedEvent`).
+ * Normalises every element of a `databaseActivityEventList`, appending to `out`. Never throws. `owned`: the list's
+ * objects are the caller's to give away (decode.ts parsed them): they BECOME the events, completed in place
+ * (`normalizeOwnedEvent`); otherwise each event is a copy (`normalizeEvent`).
  */
-export function normalizeEvents(list: readonly unknown[], ctx: RecordContext, out: NormalizedEvents): void {
+export function normalizeEvents(list: readonly unknown[], ctx: RecordContext, out: NormalizedEvents, owned = false): void {
+  const normalize = owned ? normalizeOwnedEvent : normalizeEvent;
   for (let i = 0; i < list.length; i++) {
-    const n = normalizeOwnedEvent(list[i], i, ctx);
+    const n = normalize(list[i], i, ctx);
     if (n.kind === 'event') out.events.push(n.event);
     else if (n.kind === 'heartbeat') out.heartbeats.push(n.heartbeat);
     else out.rejected.push(n.rejected);

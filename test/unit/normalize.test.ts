@@ -255,10 +255,16 @@ describe('normalizeEvent', () => {
     const copies = (JSON.parse(text) as unknown[]).map((raw) => (normalizeEvent(raw, 0, ctx) as { event: ActivityEvent }).event);
     const list = JSON.parse(text) as unknown[];
     const out: NormalizedEvents = { events: [], heartbeats: [], rejected: [] };
-    normalizeEvents(list, ctx, out);
+    normalizeEvents(list, ctx, out, true);
     assert.deepEqual(out.events, copies);
     assert.deepEqual(out.events.map((e) => Object.keys(e)), copies.map((e) => Object.keys(e)));
     assert.equal(out.events[0], list[0]);
+    // A list that is not given away (a caller's parsed record) is left as it is: its events are copies.
+    const theirs = JSON.parse(text) as unknown[];
+    const copied: NormalizedEvents = { events: [], heartbeats: [], rejected: [] };
+    normalizeEvents(theirs, ctx, copied);
+    assert.deepEqual(copied.events, copies);
+    assert.deepEqual(theirs, JSON.parse(text));
     assert.equal(out.events[1]?.rows, null);
     assert.equal(out.events[1]?.engine, 'mysql');
   });
@@ -275,7 +281,7 @@ describe('hostile field names', () => {
 
   it('keeps it as data in a list\'s own objects too', () => {
     const out: NormalizedEvents = { events: [], heartbeats: [], rejected: [] };
-    normalizeEvents(JSON.parse('[{"type":"record","command":"SELECT","__proto__":{"isAdmin":true}}]') as unknown[], ctx, out);
+    normalizeEvents(JSON.parse('[{"type":"record","command":"SELECT","__proto__":{"isAdmin":true}}]') as unknown[], ctx, out, true);
     const ev = out.events[0] as ActivityEvent;
     assert.equal(Object.getPrototypeOf(ev), Object.prototype);
     assert.equal((ev as Record<string, unknown>).isAdmin, undefined);
