@@ -96,6 +96,8 @@ export async function openRecord(
     if (tooLarge !== undefined) throw new PoisonRecordError(PoisonReason.recordTooLarge, `record data is ${tooLarge}`);
   }
   const doc = data instanceof Uint8Array ? parseRecordBytes(data) : data;
+  // Parsed here, its event objects are ours to complete in place (normalizeEvents); the caller's are copied.
+  const owned = data instanceof Uint8Array;
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new PoisonRecordError(
       PoisonReason.badEnvelope,
@@ -106,7 +108,7 @@ export async function openRecord(
   const obj = doc as Record<string, unknown>;
 
   if (obj.type === RECORD_TYPE) {
-    return { batch: toBatch(obj, null, false, []) };
+    return { batch: toBatch(obj, null, false, [], owned) };
   }
   if (obj.type !== ENVELOPE_TYPE) {
     throw new PoisonRecordError(
@@ -133,7 +135,7 @@ export async function openRecord(
 
   const events = obj.databaseActivityEvents;
   if (typeof events === 'object' && events !== null && !Array.isArray(events)) {
-    return { batch: toBatch(events as Record<string, unknown>, version, false, warnings) };
+    return { batch: toBatch(events as Record<string, unknown>, version, false, warnings, owned) };
   }
   if (typeof events !== 'string') {
     throw new PoisonRecordError(
@@ -145,7 +147,7 @@ export async function openRecord(
   }
   if (events.trimStart().startsWith('{')) {
     // Plaintext record serialised as a JSON string (base64 never starts with "{").
-    return { batch: toBatch(parsePayloadJson(events), version, false, warnings) };
+    return { batch: toBatch(parsePayloadJson(events), version, false, warnings, true) };
   }
   try {
     return { sealed: await openEncrypted(obj, events, version, warnings, ctx) };
@@ -193,7 +195,7 @@ async function openEncrypted(
  */
 export function unsealedBatch(json: Uint8Array, sealed: Pick<SealedPayload, 'version' | 'warnings'>): DecodedBatch {
   try {
-    return toBatch(parsePayloadJson(json), sealed.version, true, sealed.warnings);
+    return toBatch(parsePayloadJson(json), sealed.version, true, sealed.warnings, true);
   } catch (err) {
     if (err instanceof PoisonRecordError) err.encryptedRecord = true;
     throw err;
@@ -291,6 +293,8 @@ function toBatch(
   version: string | null,
   encrypted: boolean,
   warnings: string[],
+  /** The record's objects were parsed by this module (not the caller's): its events are completed in place. */
+  owned: boolean,
 ): DecodedBatch {
   const list = record.databaseActivityEventList;
   if (!Array.isArray(list)) {
@@ -321,6 +325,6 @@ function toBatch(
     warnings,
     encrypted,
   };
-  normalizeEvents(list, ctx, batch);
+  normalizeEvents(list, ctx, batch, owned);
   return batch;
 }

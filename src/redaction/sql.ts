@@ -21,7 +21,35 @@ export interface SqlMaskOptions {
   serverVersion?: unknown;
 }
 
+/** Statements at most this long are remembered masked (`maskSql`), the last MASKED_KEPT of them. */
+const MASKED_MAX_CHARS = 1024;
+const MASKED_KEPT = 256;
+/** Recent statements, masked: key (engine, server version, text: `maskedKey`) -> masked text, oldest first. */
+const masked = new Map<string, string>();
+
+/**
+ * `text` masked. Applications send the same statements over and over with their values in bind parameters
+ * (redacted apart, as paramList): a short statement is looked up among the last ones masked before it is lexed (a
+ * pure function of the text, the engine and the server version, so the answer is the same).
+ */
 export function maskSql(text: string, engine: DbEngine, opts: SqlMaskOptions = {}): string {
+  if (text.length > MASKED_MAX_CHARS) return lexAndMask(text, engine, opts);
+  const key = maskedKey(text, engine, opts.serverVersion);
+  const known = masked.get(key);
+  if (known !== undefined) return known;
+  const out = lexAndMask(text, engine, opts);
+  if (masked.size >= MASKED_KEPT) masked.delete(masked.keys().next().value as string);
+  masked.set(key, out);
+  return out;
+}
+
+/** What the masking depends on, unambiguously: the engine, the server version when it is a string (its length first), the text. */
+function maskedKey(text: string, engine: DbEngine, serverVersion: unknown): string {
+  const sv = typeof serverVersion === 'string' ? serverVersion : '';
+  return `${engine}:${sv.length}:${sv}:${text}`;
+}
+
+function lexAndMask(text: string, engine: DbEngine, opts: SqlMaskOptions): string {
   const version = mysqlVersionOf(opts.serverVersion);
   const lx = new SqlLexer(text, engine, {
     ...(version !== undefined ? { mysqlVersion: version } : {}),

@@ -7,6 +7,7 @@
  * CompiledRule.feedsOnly) is left out of `evaluate`; its predicate still feeds them through `baseMatches`.
  */
 import type { Engine } from 'json-rules-engine';
+import { BaseIndex } from './BaseIndex.js';
 import { toEngineRoot, type Event, type Requirements } from './compile.js';
 import type { RuleTarget } from './fields.js';
 import { newEngine } from './operators.js';
@@ -38,6 +39,7 @@ export class CompiledRuleSet implements RuleSet {
   readonly #index: Record<RuleTarget, TargetIndex>;
   /** The enabled correlation rules, in load order. */
   readonly correlations: readonly CompiledRule[];
+  readonly #bases: BaseIndex;
   readonly packVersion: string | undefined;
   readonly version: string | undefined;
   readonly sources: readonly RuleSourceText[] | undefined;
@@ -56,18 +58,15 @@ export class CompiledRuleSet implements RuleSet {
       'rds-event': buildIndex(stateless.filter((c) => c.info.enabled && c.info.target === 'rds-event')),
     };
     this.correlations = compiled.filter((c) => c.correlation !== undefined && c.info.enabled);
+    this.#bases = new BaseIndex(this.correlations);
   }
 
-  /** The enabled correlation rules whose base events include `event` (an activity event), in load order. */
+  /**
+   * The enabled correlation rules whose base events include `event` (an activity event), in load order: those whose
+   * base predicate holds (CompiledRule.basePredicate), found through their index (BaseIndex.ts).
+   */
   baseMatches(event: Event): CompiledRule[] {
-    const cs = this.correlations;
-    if (cs.length === 0) return NONE;
-    let out: CompiledRule[] | undefined;
-    for (let i = 0; i < cs.length; i++) {
-      const c = cs[i] as CompiledRule;
-      if (c.basePredicate !== undefined && c.basePredicate(event)) (out ??= []).push(c);
-    }
-    return out ?? NONE;
+    return this.#bases.matches(event);
   }
 
   evaluate(event: Record<string, unknown>, target: RuleTarget = 'activity'): RuleMatch[] {
@@ -153,8 +152,6 @@ export class CompiledRuleSet implements RuleSet {
     return { indexed: idx.indexed, always: idx.always.length, fields: idx.groups.map((g) => g.field) };
   }
 }
-
-const NONE: CompiledRule[] = [];
 
 function match(r: CompiledRule, event: Event): RuleMatch {
   const parts = r.template(event, r.info);

@@ -190,3 +190,79 @@ export function requirementsOf(c: Cond): Requirements {
       return new Map();
   }
 }
+
+/** Combinations `alternativesOf` builds at most; beyond, requirementsOf's one alternative. */
+const MAX_ALTERNATIVES = 16;
+
+/**
+ * What a condition requires as ALTERNATIVES: it can only be true when, for one of them, each of its fields holds one
+ * of its values (equal / in conditions on plain values, as requirementsOf). `any` gives each branch's alternatives,
+ * `all` their combinations: successful_login is {engine: postgresql, command: CONNECT} or {engine: mysql,
+ * sqlCommand: CONNECT}, where requirementsOf keeps only engine. An alternative without fields requires nothing (the
+ * list is then that one alone); an empty list: the condition is never true. Beyond MAX_ALTERNATIVES combinations,
+ * requirementsOf's one alternative.
+ */
+export function alternativesOf(c: Cond): Requirements[] {
+  return alternatives(c) ?? [requirementsOf(c)];
+}
+
+const NOTHING_REQUIRED: Requirements[] = [new Map()];
+
+/** undefined: too many. */
+function alternatives(c: Cond): Requirements[] | undefined {
+  switch (c.kind) {
+    case 'fact': {
+      const r = requirementsOf(c);
+      return r.size === 0 ? NOTHING_REQUIRED : [r];
+    }
+    case 'not':
+      return NOTHING_REQUIRED;
+    case 'any': {
+      const out: Requirements[] = [];
+      for (const item of c.items) {
+        const a = alternatives(item);
+        if (a === undefined) return undefined;
+        for (const r of a) {
+          if (r.size === 0) return NOTHING_REQUIRED;
+          out.push(r);
+        }
+        if (out.length > MAX_ALTERNATIVES) return undefined;
+      }
+      return out;
+    }
+    case 'all': {
+      let acc: Requirements[] = NOTHING_REQUIRED;
+      for (const item of c.items) {
+        const a = alternatives(item);
+        if (a === undefined) return undefined;
+        const next: Requirements[] = [];
+        for (const p of acc) {
+          for (const q of a) {
+            const both = bothOf(p, q);
+            if (both !== undefined) next.push(both);
+          }
+        }
+        if (next.length > MAX_ALTERNATIVES) return undefined;
+        acc = next;
+      }
+      return acc;
+    }
+  }
+}
+
+/** What two alternatives require together; undefined when they cannot both hold (a field without a common value). */
+function bothOf(p: Requirements, q: Requirements): Requirements | undefined {
+  if (q.size === 0) return p;
+  if (p.size === 0) return q;
+  const out: Requirements = new Map(p);
+  for (const [field, values] of q) {
+    const prev = out.get(field);
+    if (prev === undefined) out.set(field, values);
+    else {
+      const common = new Set([...prev].filter((v) => values.has(v)));
+      if (common.size === 0) return undefined;
+      out.set(field, common);
+    }
+  }
+  return out;
+}

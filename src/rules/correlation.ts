@@ -341,6 +341,8 @@ export function linkCorrelations(
     }
     linked.set(id, ok ? preds : undefined);
   }
+  // A base predicate's parts (CompiledRule.baseParts): each enabled base rule, with the condition it was compiled from.
+  const partsOf = (refs: readonly { id: string }[]) => refs.map((r) => byId.get(r.id) as CompiledRule).filter((b) => b.info.enabled).map((b) => ({ predicate: b.predicate, cond: b.cond }));
   for (const c of compiled) {
     const preds = linked.get(c.info.id);
     const spec = c.correlation;
@@ -350,15 +352,16 @@ export function linkCorrelations(
     const unless = (p: Predicate): Predicate => (excepted === undefined ? p : (e) => p(e) && !excepted(e));
     if (spec.type === 'sequence') {
       // Each step's events: its when:, or any of its enabled rules; the sequence's base events: those of any step.
-      const steps = spec.steps.map((s) =>
-        unless(s.when !== undefined && s.predicate !== undefined ? s.predicate : anyOf(s.rules.map((r) => byId.get(r.id) as CompiledRule).filter((b) => b.info.enabled).map((b) => b.predicate))),
-      );
+      const parts = spec.steps.map((s) => (s.when !== undefined && s.predicate !== undefined ? [{ predicate: s.predicate, cond: s.when }] : partsOf(s.rules)));
+      const steps = parts.map((p) => unless(anyOf(p.map((x) => x.predicate))));
       spec.steps.forEach((s, i) => (s.predicate = steps[i]));
       c.basePredicate = anyOf(steps);
+      c.baseParts = parts.flat();
       continue;
     }
-    if (c.hasWhen) preds.unshift(c.predicate);
-    c.basePredicate = unless(anyOf(preds));
+    const parts = [...(c.hasWhen ? [{ predicate: c.predicate, cond: c.cond }] : []), ...partsOf(spec.rules)];
+    c.basePredicate = unless(anyOf(parts.map((p) => p.predicate)));
+    c.baseParts = parts;
   }
 }
 

@@ -68,10 +68,13 @@ export function committed(s: CorrelationState): Map<string, Map<string, GroupSta
   return out;
 }
 
-/** A group's copy that shares nothing changeable with it (entries and known combinations are changed in place). */
+/**
+ * A group's copy that shares nothing changed in place with it: its list of entries and its known combinations are
+ * copied (shallow: entries, combinations' tuples, folded lists and firings are replaced, never changed), so a
+ * record's first event in a group of MAX_ENTRIES entries copies MAX_ENTRIES references, not the entries.
+ */
 function copyGroup(g: GroupState): GroupState {
-  const c: GroupState = { ...g, entries: Array.isArray(g.entries) ? g.entries.map((e) => ({ ...e })) : { ...g.entries } };
+  const c: GroupState = { ...g, entries: Array.isArray(g.entries) ? g.entries.slice() : g.entries };
   if (g.seen !== undefined) c.seen = { ...g.seen };
-  if (g.folded !== undefined) c.folded = [...g.folded];
   return c;
 }

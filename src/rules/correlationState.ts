@@ -38,6 +38,7 @@ export interface Journal {
   learning: Map<string, number | undefined>;
 }
 
+/** A contributing event as a group holds it: never changed in place once in a group (replaced: a journal's copy of the list shares it). */
 export interface Entry {
   t: number;
   /** The event's identity (eventKey): set once used (or as saved by an earlier version); until then `ev` holds it. */
@@ -77,7 +78,7 @@ export interface GroupState {
   seen?: Seen;
   /** The last firing (one per group), replaced by the next; never changed in place (a journal's copy shares it). */
   fired?: Fired;
-  /** event_count, value_sum: the unused events folded beyond MAX_ENTRIES, oldest first; tuples never changed in place. */
+  /** event_count, value_sum: the unused events folded beyond MAX_ENTRIES, oldest first; the list and its tuples never changed in place. */
   folded?: Folded[];
 }
 
@@ -103,11 +104,53 @@ export interface CorrelationState {
   pending: Journal | undefined;
 }
 
+/** The fields of an event's identity, in eventKey's order. */
+const IDENTITY_FIELDS = ['clusterId', 'instanceId', 'sessionId', 'statementId', 'substatementId', 'logTime', 'class'] as const;
+
 /** The identity of an event (the fields an alert id is made of, without the rule). */
 export function eventKey(e: Record<string, unknown>): string {
-  const k = JSON.stringify([e.clusterId ?? null, e.instanceId ?? null, e.sessionId ?? null, e.statementId ?? null, e.substatementId ?? null, e.logTime ?? null, e.class ?? null]);
+  const k = JSON.stringify(IDENTITY_FIELDS.map((f) => e[f] ?? null));
   // 24 hex digits made as such (a slice of the 64 would keep all 64 alive: it is kept per event).
   return createHash('sha256').update(k).digest().toString('hex', 0, 12);
+}
+
+/**
+ * The identity values of the event that completed a firing (`noteTrigger`), for the firings made by this process:
+ * a firing restored from a snapshot or read from a shared state has none (its `trigger` hash is compared then).
+ * Kept beside the firing, not in it: the state's format (snapshots, shared items) is unchanged.
+ */
+const triggerIdentities = new WeakMap<Fired, readonly unknown[]>();
+
+/** Notes that `event` completed `fired` (`isTrigger` then compares its identity without hashing). */
+export function noteTrigger(fired: Fired, event: Record<string, unknown>): void {
+  triggerIdentities.set(fired, IDENTITY_FIELDS.map((f) => event[f] ?? null));
+}
+
+/**
+ * Whether `event` is the event that completed `fired`: eventKey(event) === fired.trigger, the hash (`key`) computed
+ * only when the fields cannot say. Equal identity values (===) have equal JSON, hence equal keys; values of a
+ * canonical JSON form (a string, finite number, boolean or null) that differ have different JSON, hence different
+ * keys; anything else (an object, NaN) is left to the hash. Most base events meet a fired group: no hash for them.
+ */
+export function isTrigger(fired: Fired, event: Record<string, unknown>, key: () => string): boolean {
+  const ids = triggerIdentities.get(fired);
+  if (ids !== undefined) {
+    let decided = true;
+    for (let i = 0; i < IDENTITY_FIELDS.length; i++) {
+      const a = ids[i];
+      const b = event[IDENTITY_FIELDS[i] as string] ?? null;
+      if (a === b) continue;
+      if (canonicalJson(a) && canonicalJson(b)) return false;
+      decided = false;
+    }
+    if (decided) return true;
+  }
+  return key() === fired.trigger;
+}
+
+/** A value whose JSON is its own and no other value's: distinct such values have distinct JSON (0 and -0 are ===). */
+function canonicalJson(v: unknown): boolean {
+  return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 }
 
 /** A field of an event as the rule reads it: a local-time one (hour, weekday...) in the rule's time zone, as its conditions do. */
@@ -115,9 +158,30 @@ export function fieldOf(rule: CompiledRule, event: Record<string, unknown>, f: s
   return isLocalTimeField(f) ? localTimeField(event, f, rule.timeZone) : event[f];
 }
 
-/** The key of the group of `event` in correlation `rule`: its groupBy values as JSON (a missing one null). */
+/** Per rule, the last group key made and the groupBy values it was made of (`groupKey`). */
+const lastGroupKeys = new WeakMap<CompiledRule, { values: unknown[]; key: string }>();
+
+/**
+ * The key of the group of `event` in correlation `rule`: its groupBy values as JSON (a missing one null). Consecutive
+ * events mostly belong to one group: when the values are those of the rule's last key, primitives equal (===, so
+ * their JSON is the same), that key is given again, the same string (no JSON, and maps find it by its cached hash).
+ * A rule grouping by a local-time field (hour, weekday...) computes its values once, as before.
+ */
 export function groupKey(rule: CompiledRule, event: Record<string, unknown>): string {
-  return JSON.stringify((rule.correlation?.groupBy ?? []).map((f) => fieldOf(rule, event, f) ?? null));
+  const names = rule.correlation?.groupBy ?? [];
+  const last = lastGroupKeys.get(rule);
+  if (last !== undefined) {
+    let same = true;
+    for (let i = 0; i < names.length && same; i++) {
+      const v = event[names[i] as string] ?? null;
+      same = v === last.values[i] && (v === null || typeof v !== 'object');
+    }
+    if (same) return last.key;
+  }
+  const values = names.map((f) => fieldOf(rule, event, f) ?? null);
+  const key = JSON.stringify(values);
+  if (!names.some(isLocalTimeField)) lastGroupKeys.set(rule, { values, key });
+  return key;
 }
 
 /** A group without entries (first_seen's, or one just created): never changed (`entriesOf` copies it). */

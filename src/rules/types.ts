@@ -99,6 +99,12 @@ export interface CompiledRule {
   /** A correlation's base events: its `when:` or any of its base rules (set by linkCorrelations). */
   basePredicate?: Predicate;
   /**
+   * basePredicate in parts, set with it: it holds when one of the parts does and `excepted` does not. A part is its
+   * `when:`, a base rule's or a step's predicate with the condition it was compiled from (what the rule set's index
+   * of base events reads: RuleSet.ts); a base rule feeding several correlations is one part, tried once per event.
+   */
+  baseParts?: { predicate: Predicate; cond: Cond }[];
+  /**
    * Set (load.ts, after overrides and linking) on a rule that does not alert on its own: the enabled correlations
    * that reference it, all with `generate: false` (none says true). Its predicate still feeds them, and its tests run.
    */

@@ -16,7 +16,7 @@
  *   and the group is quiet for `realert`.
  * - Bounded: at most MAX_ENTRIES entries per group, beyond which counts and sums stay exact (`bound`: folded chunks).
  */
-import { again, entriesOf, eventKey, fieldOf, FOLD_CHUNK, MAX_ENTRIES, MAX_FOLDED, type CorrelationCounters, type Entry, type Fired, type Folded, type GroupState } from './correlationState.js';
+import { again, entriesOf, eventKey, fieldOf, FOLD_CHUNK, isTrigger, MAX_ENTRIES, MAX_FOLDED, noteTrigger, type CorrelationCounters, type Entry, type Fired, type Folded, type GroupState } from './correlationState.js';
 import { irrelevant, matchSequence } from './sequenceState.js';
 import { isShownEvent, present, shown } from './shownEvent.js';
 import type { CompiledRule, CorrelationFiring, CorrelationType, SequenceCorrelation, ThresholdCorrelation } from './types.js';
@@ -30,7 +30,7 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
   // The event's identity (a hash) only when something compares it: most events meet no firing and no entry at their time.
   let keyMemo: string | undefined;
   const key = (): string => (keyMemo ??= eventKey(event));
-  if (g.fired !== undefined && g.fired.trigger === key()) {
+  if (g.fired !== undefined && isTrigger(g.fired, event, key)) {
     counters.duplicates++;
     return again(rule, gk, g.fired);
   }
@@ -53,13 +53,17 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
   if (spec.type === 'sequence') entry.s = spec.steps.flatMap((st, i) => (st.predicate?.(event) === true ? [i] : []));
   let i = entries.length;
   while (i > 0 && (entries[i - 1] as Entry).t > t) i--;
-  entries.splice(i, 0, entry);
+  // push and shift where they do the same as splice: V8's splice of a long list copies it (microseconds per event).
+  if (i === entries.length) entries.push(entry);
+  else entries.splice(i, 0, entry);
   if (t > g.maxT) g.maxT = t;
   const from = g.maxT - spec.windowMs;
   let drop = 0;
   while (drop < entries.length && (entries[drop] as Entry).t <= from) drop++;
-  if (drop > 0) entries.splice(0, drop);
-  if (g.folded !== undefined) {
+  if (drop === 1) entries.shift();
+  else if (drop > 0) entries.splice(0, drop);
+  // Chunks are replaced, never changed: a new list only when one leaves the window (most events drop none).
+  if (g.folded !== undefined && g.folded.some((c) => c[0] <= from)) {
     const kept = g.folded.filter((c) => c[0] > from);
     if (kept.length > 0) g.folded = kept;
     else delete g.folded;
@@ -72,13 +76,14 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
   g.entries = entries.length === 1 ? (entries[0] as Entry) : entries;
 
   if (g.quietUntil !== undefined && g.maxT < g.quietUntil) return undefined;
-  let live: Entry[];
+  /** The contributing entries' indices in `entries`, in time order. */
+  let live: number[];
   let value: number;
   let steps: number[] | undefined;
   if (spec.type === 'sequence') {
     const m = matchSequence(entries, spec.steps.map((st) => st.gte));
     if (m === undefined) return undefined;
-    live = m.contributing.map((k) => entries[k] as Entry);
+    live = m.contributing;
     value = spec.steps.length;
     steps = m.counts;
   } else {
@@ -100,25 +105,31 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
       value = distinct.size;
     } else value = sum + folded.reduce((n, c) => n + c[3], 0);
     if (value < spec.gte) return undefined;
-    live = entries.filter((e) => !e.used);
+    live = [];
+    for (let k = 0; k < entries.length; k++) if (!(entries[k] as Entry).used) live.push(k);
   }
   g.quietUntil = g.maxT + spec.realertMs;
-  const last = live[live.length - 1] as Entry;
+  const last = entries[live[live.length - 1] as number] as Entry;
   // The first contributing event: the oldest unused entry, or the oldest folded one when older (a late event can be).
   const oldest = g.folded?.[0];
-  const entry0 = live[0] as Entry;
+  const entry0 = entries[live[0] as number] as Entry;
   const first = oldest !== undefined && oldest[0] <= entry0.t ? { t: oldest[0], ev: oldest[4] } : { t: entry0.t, ev: entry0.ev, key: entry0.key };
   const events = live.length + (g.folded ?? []).reduce((n, c) => n + c[2], 0);
   const fired: Fired = { trigger: key(), value, events, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
   if (steps !== undefined) fired.steps = steps;
+  noteTrigger(fired, event);
   g.fired = fired;
   delete g.folded; // folded events are unused ones: they contributed
   // Used entries never count again, nor are shown (the firing keeps its first and last events): their identity only.
-  for (const e of live) {
-    e.used = true;
-    e.key ??= eventKey(e.ev ?? {});
-    e.ev = undefined;
+  // Replaced, not changed: an entry is never changed in place (a journal's copy of the list shares them).
+  for (const k of live) {
+    const used = { ...(entries[k] as Entry) };
+    used.used = true;
+    used.key ??= eventKey(used.ev ?? {});
+    used.ev = undefined;
+    entries[k] = used;
   }
+  if (!Array.isArray(g.entries)) g.entries = entries[0] as Entry;
   return again(rule, gk, fired);
 }
 
@@ -152,8 +163,9 @@ function isDuplicate(entries: readonly Entry[], t: number, key: () => string, ev
 function bound(type: CorrelationType, g: GroupState, entries: Entry[]): void {
   const over = () => entries.length - MAX_ENTRIES;
   for (let i = 0; i < entries.length && over() > 0; ) {
-    if ((entries[i] as Entry).used) entries.splice(i, 1);
-    else i++;
+    if (!(entries[i] as Entry).used) i++;
+    else if (i === 0) entries.shift();
+    else entries.splice(i, 1);
   }
   if (over() <= 0) return;
   if (type === 'event_count' || type === 'value_sum') {

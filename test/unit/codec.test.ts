@@ -228,6 +228,16 @@ describe('decodeRecord: the docs sample records', () => {
     assert.deepEqual(batch.events, (await decodeRecord(PG_CONNECT_DOC, {})).events);
   });
 
+  it('leaves a record given as an object as it was: its events are copies (bytes are parsed into events of its own)', async () => {
+    for (const doc of [PG_CONNECT_DOC, MYSQL_BARE_DOC] as Record<string, unknown>[]) {
+      const before = JSON.stringify(doc);
+      const fromObject = await decodeRecord(doc, {});
+      assert.equal(JSON.stringify(doc), before);
+      assert.deepEqual(fromObject, await decodeRecord(bytes(doc), {}));
+      assert.deepEqual(await decodeRecord(doc, {}), fromObject, 'decoded again, the same');
+    }
+  });
+
   it('decodes the bare MySQL record (MAIN + AUX) keeping every field', async () => {
     const batch = await decodeRecord(bytes(MYSQL_BARE_DOC), {});
     assert.equal(batch.version, null);

@@ -273,3 +273,49 @@ test('a firing given again is staged like any change: rolled back, the state and
   assert.equal(f.snapshot().rules['brute-force']?.[0]?.[1].fired, undefined);
   assert.deepEqual(f.observe(rule, event(4, 'h1')), fired, 'fed again, it fires as the first time');
 });
+
+test('the event that completed a firing is known again by its identity, as its key says: not for another event of the same time', () => {
+  const rule = rules.correlations?.find((r) => r.info.id === 'brute-force');
+  assert.ok(rule);
+  const fire = (trigger: Record<string, unknown>) => {
+    const e = new CorrelationEngine();
+    for (let i = 0; i < 4; i++) e.observe(rule, event(i, 'h1'));
+    const fired = e.observe(rule, trigger);
+    assert.ok(fired);
+    return { e, fired };
+  };
+  const base = event(4, 'h1') as unknown as Record<string, unknown>;
+  {
+    const { e, fired } = fire(base);
+    assert.deepEqual(e.observe(rule, { ...base }), fired, 'the trigger again (a copy): its firing');
+    // Same time, another identity: statement 5 as a string is another event (its key differs), counted.
+    const dupes = e.counters.duplicates;
+    assert.equal(e.observe(rule, { ...base, statementId: String(base.statementId) }), undefined);
+    assert.equal(e.counters.duplicates, dupes);
+    assert.equal(e.snapshot().rules['brute-force']?.[0]?.[1].entries.length, 6);
+  }
+  {
+    // An identity field that is an object: an equal object is the same event (the key is made of its JSON).
+    const { e, fired } = fire({ ...base, sessionId: { pid: 7 } });
+    assert.deepEqual(e.observe(rule, { ...base, sessionId: { pid: 7 } }), fired);
+    assert.equal(e.observe(rule, { ...base, sessionId: { pid: 8 } }), undefined);
+  }
+  {
+    // A firing restored from a snapshot (no identity kept beside it) is known by its key.
+    const { e, fired } = fire(base);
+    const restored = new CorrelationEngine();
+    restored.restore(e.snapshot(), [rule]);
+    assert.deepEqual(restored.observe(rule, { ...base }), fired);
+  }
+});
+
+test('events of several groups in turn count in their own groups: a host 1 is not the host "1" before it, nor null', () => {
+  const rule = rules.correlations?.find((r) => r.info.id === 'brute-force');
+  assert.ok(rule);
+  const e = new CorrelationEngine();
+  const hosts: unknown[] = ['1', 1, '1', null, 1, 'h', 'h', null, '1', 1, { a: 1 }, { a: 1 }];
+  // One second apart: all in the minute's window.
+  hosts.forEach((h, i) => e.observe(rule, { ...(event(i) as unknown as Record<string, unknown>), remoteHost: h, logTimeMs: T0 + i * 1000, logTime: new Date(T0 + i * 1000).toISOString() }));
+  const counts = Object.fromEntries(e.snapshot().rules['brute-force']!.map(([k, g]) => [k, g.entries.length]));
+  assert.deepEqual(counts, { '["1"]': 3, '[1]': 3, '[null]': 2, '["h"]': 2, '[{"a":1}]': 2 });
+});

@@ -246,6 +246,28 @@ describe('normalizeEvent', () => {
       [1, 3],
     );
   });
+  it('gives a list\'s own objects as its events, the same fields in the same order as normalizeEvent\'s copies', () => {
+    const text = JSON.stringify([
+      { type: 'record', serverType: 'MySQL', class: 'MAIN', command: 'QUERY', commandText: 'DELETE FROM t', logTime: '2020-05-22 18:07:13.267214+00', rowCount: '3' },
+      // raw fields named like added ones are replaced in their place, on either path
+      { engine: 'x', type: 'record', rows: 99, command: 'SELECT', sqlCommand: 'nope', logTimeMs: 1 },
+    ]);
+    const copies = (JSON.parse(text) as unknown[]).map((raw) => (normalizeEvent(raw, 0, ctx) as { event: ActivityEvent }).event);
+    const list = JSON.parse(text) as unknown[];
+    const out: NormalizedEvents = { events: [], heartbeats: [], rejected: [] };
+    normalizeEvents(list, ctx, out, true);
+    assert.deepEqual(out.events, copies);
+    assert.deepEqual(out.events.map((e) => Object.keys(e)), copies.map((e) => Object.keys(e)));
+    assert.equal(out.events[0], list[0]);
+    // A list that is not given away (a caller's parsed record) is left as it is: its events are copies.
+    const theirs = JSON.parse(text) as unknown[];
+    const copied: NormalizedEvents = { events: [], heartbeats: [], rejected: [] };
+    normalizeEvents(theirs, ctx, copied);
+    assert.deepEqual(copied.events, copies);
+    assert.deepEqual(theirs, JSON.parse(text));
+    assert.equal(out.events[1]?.rows, null);
+    assert.equal(out.events[1]?.engine, 'mysql');
+  });
 });
 
 describe('hostile field names', () => {
@@ -255,5 +277,15 @@ describe('hostile field names', () => {
     assert.equal(Object.getPrototypeOf(ev), Object.prototype);
     assert.equal((ev as Record<string, unknown>).isAdmin, undefined);
     assert.deepEqual(Object.getOwnPropertyDescriptor(ev, '__proto__')?.value, { isAdmin: true });
+  });
+
+  it('keeps it as data in a list\'s own objects too', () => {
+    const out: NormalizedEvents = { events: [], heartbeats: [], rejected: [] };
+    normalizeEvents(JSON.parse('[{"type":"record","command":"SELECT","__proto__":{"isAdmin":true}}]') as unknown[], ctx, out, true);
+    const ev = out.events[0] as ActivityEvent;
+    assert.equal(Object.getPrototypeOf(ev), Object.prototype);
+    assert.equal((ev as Record<string, unknown>).isAdmin, undefined);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(ev, '__proto__')?.value, { isAdmin: true });
+    assert.equal(ev.sqlCommand, 'SELECT');
   });
 });

@@ -97,6 +97,24 @@ test('comment text is masked on every engine, delimiters kept; MySQL executable 
   }
 });
 
+test('a statement masked again gives the same text; under another engine or server version, that one\'s masking', () => {
+  const q = "/*!80000 SELECT 'a' */ SELECT 'b'";
+  for (let i = 0; i < 2; i++) {
+    assert.equal(maskSql(q, 'mysql', { serverVersion: 'MySQL 5.7.12' }), "/*!80000 ? */ SELECT ?");
+    assert.equal(maskSql(q, 'mysql', { serverVersion: '8.0.mysql_aurora.3.04.0' }), "/*!80000 SELECT ? */ SELECT ?");
+    assert.equal(maskSql(q, 'postgresql'), '/* ? */ SELECT ?');
+    assert.equal(maskSql("/*M!100100 SELECT 'x' */", 'mysql', { serverVersion: '10.6.12-MariaDB-log' }), '/*M!100100 SELECT ? */');
+    assert.equal(maskSql("/*M!100100 SELECT 'x' */", 'mysql', { serverVersion: 10.6 }), '/*M!100100 ? */');
+  }
+  // A server version that holds the separator cannot pass for another version and text.
+  assert.equal(maskSql("SELECT 'x'", 'mysql', { serverVersion: '5:5.7' }), 'SELECT ?');
+  assert.equal(maskSql("5.7:SELECT 'x'", 'mysql', { serverVersion: '5' }), '?:SELECT ?');
+  // Long statements and many different ones are masked the same way (beyond what is remembered).
+  const long = `SELECT '${'x'.repeat(5000)}'`;
+  assert.equal(maskSql(long, 'postgresql'), 'SELECT ?');
+  for (let i = 0; i < 600; i++) assert.equal(maskSql(`SELECT ${i}, 'v${i}' FROM t${i}`, 'postgresql'), `SELECT ?, ? FROM t${i}`);
+});
+
 test('passwords written as identifiers: the token after IDENTIFIED ... BY / AS and REPLACE is masked', () => {
   assert.equal(maskSql('CREATE USER bob IDENTIFIED BY "Tr0ub4dor&3"', 'oracle'), 'CREATE USER bob IDENTIFIED BY ?');
   assert.equal(maskSql('ALTER USER bob IDENTIFIED BY hunter2 REPLACE oldpass1', 'oracle'), 'ALTER USER bob IDENTIFIED BY ? REPLACE ?');
