@@ -3,9 +3,19 @@
  * where every node knows its file, line and column: validation then reports each mistake at the node at fault,
  * and never needs the yaml API again. Hostile input (alias bombs, absurd nesting) is refused here, at its line.
  */
-import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, type Alias, type CST, type Document, type Node } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Alias, CST, Document, Node } from 'yaml';
 import { MAX_YAML_DEPTH, YAML_ALIAS_LIMITS } from '../limits.js';
-import type { Pos, ProblemList } from './problems.js';
+import { ProblemList, type Pos } from './problems.js';
+
+/**
+ * The `yaml` package, loaded on the first parse: a thread handed its trees already parsed (a record worker,
+ * src/pipeline/workers/) never loads it.
+ */
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+}
 
 export type Scalar = string | number | boolean | null;
 
@@ -34,6 +44,51 @@ export type YNode = YMap | YSeq | YScalar;
  * with no anchor before it or inside its own anchor, and nesting past 200 levels are such errors.
  */
 export function parseYamlFile(file: string, text: string, problems: ProblemList): { docs: YNode[]; ok: boolean } {
+  const known = kept.get(file);
+  if (known !== undefined && known.text === text) return { docs: known.docs, ok: true };
+  const own = new ProblemList();
+  const parsed = parseText(file, text, own);
+  for (const p of own.items) problems.add({ file: p.file, line: p.line, column: p.column ?? 0 }, p.message, p.ruleId, p.severity);
+  if (parsed.ok && own.items.length === 0) keepParse(file, text, parsed.docs);
+  return parsed;
+}
+
+/**
+ * Clean parses (no problem at all) by file: the text each was made from and its documents, frozen (the tree is read,
+ * never changed, after parsing: a change would throw). parseYamlFile gives them again for the same file and text, so
+ * the same rule files are not parsed twice in one thread: a reload of files that did not change, and a record worker
+ * that compiles the main thread's rule files (RecordPool hands it the main thread's trees: keptParse, keepParse).
+ * At most KEPT_FILES files, the oldest dropped first.
+ */
+const kept = new Map<string, { text: string; docs: YNode[] }>();
+const KEPT_FILES = 256;
+
+/** The documents of a clean parse of `file` with exactly `text`, if this thread made or was given one. */
+export function keptParse(file: string, text: string): YNode[] | undefined {
+  const known = kept.get(file);
+  return known !== undefined && known.text === text ? known.docs : undefined;
+}
+
+/** Keeps a clean parse of `file` (made here, or by another thread from the same text): parseYamlFile gives it again. */
+export function keepParse(file: string, text: string, docs: YNode[]): void {
+  for (const d of docs) deepFreeze(d);
+  kept.delete(file);
+  kept.set(file, { text, docs });
+  if (kept.size > KEPT_FILES) kept.delete(kept.keys().next().value as string);
+}
+
+/** Freezes a tree (aliases share nodes: a frozen node's subtree is frozen already). */
+function deepFreeze(node: YNode): void {
+  const stack: object[] = [node];
+  for (let o = stack.pop(); o !== undefined; o = stack.pop()) {
+    if (Object.isFrozen(o)) continue;
+    Object.freeze(o);
+    for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) stack.push(v as object);
+  }
+}
+
+function parseText(file: string, text: string, problems: ProblemList): { docs: YNode[]; ok: boolean } {
+  const { Composer, LineCounter, Parser } = yaml();
   const lineCounter = new LineCounter();
   const posAt = (offset: number): Pos => {
     const lp = lineCounter.linePos(offset);
@@ -129,6 +184,7 @@ class TreeBuilder {
     private readonly budget: AliasBudget,
   ) {
     const anchors = new Map<string, Node>();
+    const { isAlias, visit } = yaml();
     visit(doc, {
       Node: (_key, node) => {
         if (isAlias(node)) this.#targets.set(node, anchors.get(node.source));
@@ -140,7 +196,7 @@ class TreeBuilder {
   /** Recursive: `tooDeep` has bounded the nesting. */
   build(node: Node): Built {
     const pos = this.posAt(node.range?.[0] ?? 0);
-    if (isAlias(node)) return this.#alias(node, pos);
+    if (yaml().isAlias(node)) return this.#alias(node, pos);
     if (!node.anchor) return this.#convert(node, pos);
     this.#open.add(node);
     const b = this.#convert(node, pos);
@@ -171,6 +227,7 @@ class TreeBuilder {
   }
 
   #convert(node: Node, pos: Pos): Built {
+    const { isMap, isPair, isScalar, isSeq } = yaml();
     if (isMap(node)) {
       const entries: YMap['entries'] = [];
       let size = 2;
