@@ -4,6 +4,7 @@
  * and never needs the yaml API again. Hostile input (alias bombs, absurd nesting) is refused here, at its line.
  */
 import { createRequire } from 'node:module';
+import { deserialize, serialize } from 'node:v8';
 import type { Alias, CST, Document, Node } from 'yaml';
 import { MAX_YAML_DEPTH, YAML_ALIAS_LIMITS } from '../limits.js';
 import { ProblemList, type Pos } from './problems.js';
@@ -44,47 +45,35 @@ export type YNode = YMap | YSeq | YScalar;
  * with no anchor before it or inside its own anchor, and nesting past 200 levels are such errors.
  */
 export function parseYamlFile(file: string, text: string, problems: ProblemList): { docs: YNode[]; ok: boolean } {
-  const known = kept.get(file);
-  if (known !== undefined && known.text === text) return { docs: known.docs, ok: true };
+  const known = keptParse(file, text);
+  if (known !== undefined) return { docs: deserialize(known) as YNode[], ok: true };
   const own = new ProblemList();
   const parsed = parseText(file, text, own);
   for (const p of own.items) problems.add({ file: p.file, line: p.line, column: p.column ?? 0 }, p.message, p.ruleId, p.severity);
-  if (parsed.ok && own.items.length === 0) keepParse(file, text, parsed.docs);
+  if (parsed.ok && own.items.length === 0) keepParse(file, text, serialize(parsed.docs));
   return parsed;
 }
 
 /**
- * Clean parses (no problem at all) by file: the text each was made from and its documents, frozen (the tree is read,
- * never changed, after parsing: a change would throw). parseYamlFile gives them again for the same file and text, so
- * the same rule files are not parsed twice in one thread: a reload of files that did not change, and a record worker
- * that compiles the main thread's rule files (RecordPool hands it the main thread's trees: keptParse, keepParse).
- * At most KEPT_FILES files, the oldest dropped first.
+ * Clean parses (no problem at all) by file: the text each was made from and its documents, serialised (v8.serialize:
+ * off the heap, and every caller gets its own copy), so the same rule files are not parsed twice in one thread: a
+ * reload of files that did not change, and a record worker compiling the main thread's rule files (RecordPool hands
+ * it the main thread's parse: keptParse, keepParse). At most KEPT_FILES files, the oldest dropped first.
  */
-const kept = new Map<string, { text: string; docs: YNode[] }>();
+const kept = new Map<string, { text: string; docs: Uint8Array }>();
 const KEPT_FILES = 256;
 
-/** The documents of a clean parse of `file` with exactly `text`, if this thread made or was given one. */
-export function keptParse(file: string, text: string): YNode[] | undefined {
+/** The documents of a clean parse of `file` with exactly `text` (serialised), if this thread made or was given one. */
+export function keptParse(file: string, text: string): Uint8Array | undefined {
   const known = kept.get(file);
   return known !== undefined && known.text === text ? known.docs : undefined;
 }
 
 /** Keeps a clean parse of `file` (made here, or by another thread from the same text): parseYamlFile gives it again. */
-export function keepParse(file: string, text: string, docs: YNode[]): void {
-  for (const d of docs) deepFreeze(d);
+export function keepParse(file: string, text: string, docs: Uint8Array): void {
   kept.delete(file);
   kept.set(file, { text, docs });
   if (kept.size > KEPT_FILES) kept.delete(kept.keys().next().value as string);
-}
-
-/** Freezes a tree (aliases share nodes: a frozen node's subtree is frozen already). */
-function deepFreeze(node: YNode): void {
-  const stack: object[] = [node];
-  for (let o = stack.pop(); o !== undefined; o = stack.pop()) {
-    if (Object.isFrozen(o)) continue;
-    Object.freeze(o);
-    for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) stack.push(v as object);
-  }
 }
 
 function parseText(file: string, text: string, problems: ProblemList): { docs: YNode[]; ok: boolean } {

@@ -9,7 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import { PoisonRecordError, errorMessage } from '../../errors.js';
 import { decryptAndGunzip, unsealedBatch } from '../../codec/decode.js';
 import { loadRuleTexts } from '../../rules/load.js';
-import { keepParse, type YNode } from '../../config/yamlTree.js';
+import { keepParse } from '../../config/yamlTree.js';
 import type { RuleSet } from '../../rules/types.js';
 import { evaluateBatch } from '../processRecord.js';
 import { decodedLines } from '../decodedLines.js';
@@ -25,7 +25,7 @@ port.on('message', (req: WorkerRequest) => {
   if (req.kind === 'rules') {
     req.sources.forEach((s, i) => {
       const docs = req.parsed[i];
-      if (docs !== null && docs !== undefined) keepParse(s.file, s.text, docs as YNode[]);
+      if (docs !== null && docs !== undefined) keepParse(s.file, s.text, docs);
     });
     const { ruleSet, problems } = loadRuleTexts(req.sources);
     ruleSets.set(req.id, ruleSet ?? `the rules did not compile in the worker: ${problems.map((p) => p.message).join('; ')}`);

@@ -14,15 +14,14 @@ import type { Alert, Redaction } from '../alert.js';
 import { eventEvaluator, type BaseEvents, type Quarantined, type RecordOutcome } from '../processRecord.js';
 import type { StatementHalf } from '../../codec/mysqlStatements.js';
 import type { DecodeRendering } from '../decodedLines.js';
-import type { YNode } from '../../config/yamlTree.js';
 
 /** Main thread -> worker. Buffers are fresh copies whose memory is transferred. */
 export type WorkerRequest =
   /**
    * Compile a rule set from its files under a number (every worker holds the same sets); `parsed`: the main thread's
-   * parse of each file (null: parse it here), so the YAML is not parsed again (src/config/yamlTree.ts keepParse).
+   * parse of each file (v8.serialize'd; null: parse it here), so the YAML is not parsed again (yamlTree.ts keepParse).
    */
-  | { kind: 'rules'; id: number; sources: readonly RuleSourceText[]; parsed: readonly (readonly YNode[] | null)[] }
+  | { kind: 'rules'; id: number; sources: readonly RuleSourceText[]; parsed: readonly (Uint8Array | null)[] }
   /** Drop a rule set no job will name again. */
   | { kind: 'forget'; id: number }
   /** ESDK message + data key -> the decrypted, gunzipped payload. */
