@@ -66,7 +66,6 @@ const MAX_RULE_SETS = 4;
 type JobRequest = Extract<WorkerRequest, { kind: 'decrypt' | 'record' }>;
 type JobReply = Extract<WorkerReply, { ok: true }>;
 
-
 /**
  * A rule set for the workers: its files, and the main thread's parse of each (made when the rules were loaded), so
  * that a worker compiles them without parsing the YAML again (src/config/yamlTree.ts; null: the worker parses it).
@@ -265,7 +264,7 @@ export class RecordPool implements RecordWorkers {
       if (reply.kind === 'up') {
         slot.up = true;
         this.startFailures = 0;
-      } else if (this.ruleSets.size > 0 && [...this.ruleSets.values()].includes(reply.rules)) slot.compiled.add(reply.rules);
+      } else if ([...this.ruleSets.values()].includes(reply.rules)) slot.compiled.add(reply.rules); // not one forgotten since
       return;
     }
     const job = slot.jobs.get(reply.id);
@@ -292,7 +291,7 @@ export class RecordPool implements RecordWorkers {
     void slot.worker.terminate();
     if (!slot.up && ++this.startFailures >= MAX_START_FAILURES) {
       // Not a record's fault, and no retry helps: every job waiting, and every call from now on, fails with it.
-      this.broken = new Error(`record workers cannot start: ${MAX_START_FAILURES} in a row died before they were up (the last: ${err.message})`, { cause: err });
+      this.broken ??= new Error(`record workers cannot start: ${MAX_START_FAILURES} in a row died before they were up (the last: ${err.message})`, { cause: err });
       const pending = [...jobs, ...this.queue.splice(0)];
       for (const job of pending) this.fail(job, this.broken);
       for (const wake of this.roomWaiters.splice(0)) wake();
