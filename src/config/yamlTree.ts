@@ -3,20 +3,10 @@
  * where every node knows its file, line and column: validation then reports each mistake at the node at fault,
  * and never needs the yaml API again. Hostile input (alias bombs, absurd nesting) is refused here, at its line.
  */
-import { createRequire } from 'node:module';
 import { deserialize, serialize } from 'node:v8';
-import type { Alias, CST, Document, Node } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, type Alias, type CST, type Document, type Node } from 'yaml';
 import { MAX_YAML_DEPTH, YAML_ALIAS_LIMITS } from '../limits.js';
 import { ProblemList, type Pos } from './problems.js';
-
-/**
- * The `yaml` package, loaded on the first parse: a thread handed its trees already parsed (a record worker,
- * src/pipeline/workers/) never loads it.
- */
-let yamlModule: typeof import('yaml') | undefined;
-function yaml(): typeof import('yaml') {
-  return (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
-}
 
 export type Scalar = string | number | boolean | null;
 
@@ -77,7 +67,6 @@ export function keepParse(file: string, text: string, docs: Uint8Array): void {
 }
 
 function parseText(file: string, text: string, problems: ProblemList): { docs: YNode[]; ok: boolean } {
-  const { Composer, LineCounter, Parser } = yaml();
   const lineCounter = new LineCounter();
   const posAt = (offset: number): Pos => {
     const lp = lineCounter.linePos(offset);
@@ -173,7 +162,6 @@ class TreeBuilder {
     private readonly budget: AliasBudget,
   ) {
     const anchors = new Map<string, Node>();
-    const { isAlias, visit } = yaml();
     visit(doc, {
       Node: (_key, node) => {
         if (isAlias(node)) this.#targets.set(node, anchors.get(node.source));
@@ -185,7 +173,7 @@ class TreeBuilder {
   /** Recursive: `tooDeep` has bounded the nesting. */
   build(node: Node): Built {
     const pos = this.posAt(node.range?.[0] ?? 0);
-    if (yaml().isAlias(node)) return this.#alias(node, pos);
+    if (isAlias(node)) return this.#alias(node, pos);
     if (!node.anchor) return this.#convert(node, pos);
     this.#open.add(node);
     const b = this.#convert(node, pos);
@@ -216,7 +204,6 @@ class TreeBuilder {
   }
 
   #convert(node: Node, pos: Pos): Built {
-    const { isMap, isPair, isScalar, isSeq } = yaml();
     if (isMap(node)) {
       const entries: YMap['entries'] = [];
       let size = 2;
