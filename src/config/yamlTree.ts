@@ -3,9 +3,10 @@
  * where every node knows its file, line and column: validation then reports each mistake at the node at fault,
  * and never needs the yaml API again. Hostile input (alias bombs, absurd nesting) is refused here, at its line.
  */
+import { deserialize, serialize } from 'node:v8';
 import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, visit, type Alias, type CST, type Document, type Node } from 'yaml';
 import { MAX_YAML_DEPTH, YAML_ALIAS_LIMITS } from '../limits.js';
-import type { Pos, ProblemList } from './problems.js';
+import { ProblemList, type Pos } from './problems.js';
 
 export type Scalar = string | number | boolean | null;
 
@@ -34,6 +35,38 @@ export type YNode = YMap | YSeq | YScalar;
  * with no anchor before it or inside its own anchor, and nesting past 200 levels are such errors.
  */
 export function parseYamlFile(file: string, text: string, problems: ProblemList): { docs: YNode[]; ok: boolean } {
+  const known = keptParse(file, text);
+  if (known !== undefined) return { docs: deserialize(known) as YNode[], ok: true };
+  const own = new ProblemList();
+  const parsed = parseText(file, text, own);
+  for (const p of own.items) problems.add({ file: p.file, line: p.line, column: p.column ?? 0 }, p.message, p.ruleId, p.severity);
+  if (parsed.ok && own.items.length === 0) keepParse(file, text, serialize(parsed.docs));
+  return parsed;
+}
+
+/**
+ * Clean parses (no problem at all) by file: the text each was made from and its documents, serialised (v8.serialize:
+ * off the heap, and every caller gets its own copy), so the same rule files are not parsed twice in one thread: a
+ * reload of files that did not change, and a record worker compiling the main thread's rule files (RecordPool hands
+ * it the main thread's parse: keptParse, keepParse). At most KEPT_FILES files, the oldest dropped first.
+ */
+const kept = new Map<string, { text: string; docs: Uint8Array }>();
+const KEPT_FILES = 256;
+
+/** The documents of a clean parse of `file` with exactly `text` (serialised), if this thread made or was given one. */
+export function keptParse(file: string, text: string): Uint8Array | undefined {
+  const known = kept.get(file);
+  return known !== undefined && known.text === text ? known.docs : undefined;
+}
+
+/** Keeps a clean parse of `file` (made here, or by another thread from the same text): parseYamlFile gives it again. */
+export function keepParse(file: string, text: string, docs: Uint8Array): void {
+  kept.delete(file);
+  kept.set(file, { text, docs });
+  if (kept.size > KEPT_FILES) kept.delete(kept.keys().next().value as string);
+}
+
+function parseText(file: string, text: string, problems: ProblemList): { docs: YNode[]; ok: boolean } {
   const lineCounter = new LineCounter();
   const posAt = (offset: number): Pos => {
     const lp = lineCounter.linePos(offset);

@@ -122,8 +122,11 @@ export interface CorrelationStep {
  * The data key is copied: the caller still zeroes its own.
  */
 export interface RecordWorkers {
-  /** False: this record is processed on this thread (`--workers auto` before the input proved large). Absent: true. */
-  ready?(): boolean;
+  /**
+   * False: this record, pinned to `rules`, is processed on this thread (`--workers auto` before the input proved
+   * large; the workers still starting, or compiling a reloaded rule set). Absent: true.
+   */
+  ready?(rules: RuleSet | undefined): boolean;
   process(sealed: SealedPayload, position: RecordPosition, rules: RuleSet | undefined, redaction: Redaction, render?: DecodeRendering): Promise<RecordOutcome>;
 }
 
@@ -142,10 +145,12 @@ export async function processRecord(record: SourceRecord, deps: ProcessorDeps): 
     else {
       const { sealed } = opened;
       try {
-        if (deps.workers !== undefined && (rules === undefined || rules.sources !== undefined) && (deps.workers.ready?.() ?? true)) {
-          return await deps.workers.process(sealed, record.position, rules, deps.redaction ?? 'literals', deps.render);
+        const workers = deps.workers !== undefined && (rules === undefined || rules.sources !== undefined) ? deps.workers : undefined;
+        if (workers !== undefined && (workers.ready?.(rules) ?? true)) {
+          return await workers.process(sealed, record.position, rules, deps.redaction ?? 'literals', deps.render);
         }
-        batch = await decryptSealed(sealed, deps.decrypt ?? decryptAndGunzip);
+        // Workers that could take the record but are not ready: all of it here (their `decrypt` would wait for them too).
+        batch = await decryptSealed(sealed, workers !== undefined ? decryptAndGunzip : (deps.decrypt ?? decryptAndGunzip));
       } finally {
         sealed.dataKey.fill(0);
       }

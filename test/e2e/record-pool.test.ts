@@ -176,6 +176,53 @@ describe('the pool evaluates with the rule set each record was pinned to', () =>
   });
 });
 
+describe('the pool takes records once it can, several per worker, and loses none', () => {
+  it('ready() is false until a worker compiled the rule set (the caller processes the record itself), then true', async () => {
+    const { ruleSet } = loadRuleTexts([{ file: 'ready.yaml', text: EVERY_EVENT_RULE }]);
+    assert.ok(ruleSet);
+    const pool = new RecordPool({ workers: 1 });
+    try {
+      assert.equal(pool.ready(ruleSet), false, 'a worker that just started has compiled nothing');
+      // The worker answers in order: its reply to a record comes after it said the rules compiled.
+      const outcome = await pool.process({ message, dataKey, version: PG.version, warnings: [] }, { source: 'test', line: 1 }, ruleSet, 'literals');
+      assert.ok(outcome.alerts.length > 0);
+      assert.equal(pool.ready(ruleSet), true);
+      const { ruleSet: other } = loadRuleTexts([{ file: 'other.yaml', text: EVERY_EVENT_RULE.replace('test-every-event', 'other-event') }]);
+      assert.equal(pool.ready(other!), false, 'a new rule set (a reload) is compiled first');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('many records at once through 2 workers holding 4 each: every outcome is its own record\'s', async () => {
+    const { ruleSet } = loadRuleTexts([{ file: 'every.yaml', text: EVERY_EVENT_RULE }]);
+    assert.ok(ruleSet);
+    const keys = LocalKeyProvider.fromFile(KEY);
+    const records = await Promise.all(
+      benchRecords(40, 1, 500).map(async (r, i) => {
+        // 1 to 3 events: records of different sizes finish out of order
+        const events = Array.from({ length: 1 + (i % 3) }, () => r.databaseActivityEventList[0]!);
+        const envelope = await encodeRecord({ ...r, databaseActivityEventList: events }, { resourceId: PG.clusterId, version: PG.version, wrapper: keys });
+        const p = parts(envelope);
+        const sealed = { message: p.message, dataKey: await keys.getDataKey(p.key, encryptionContextFor(PG.clusterId)), version: PG.version, warnings: [] };
+        return { sealed, position: { source: STREAM, sequenceNumber: String(i) } };
+      }),
+    );
+    const pool = new RecordPool({ workers: 2, perWorker: 4, maxQueued: 64 });
+    try {
+      const pooled = await Promise.all(records.map((r) => pool.process(r.sealed, r.position, ruleSet, 'literals')));
+      for (const [i, r] of records.entries()) {
+        const expected = evaluateBatch(unsealedBatch(await decryptAndGunzip(r.sealed.message, r.sealed.dataKey), r.sealed), r.position, { rules: ruleSet, redaction: 'literals' });
+        assert.ok(expected.alerts.length > 0);
+        assert.deepEqual(pooled[i]!.alerts, expected.alerts, `record ${i}`);
+        assert.deepEqual(pooled[i]!.summary, expected.summary, `record ${i}`);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('--workers auto', () => {
   it('records stay on the main thread until the input proves large, then go to the workers; outcomes are the same', async () => {
     const { ruleSet } = loadRuleTexts([{ file: 'every.yaml', text: EVERY_EVENT_RULE }]);
@@ -295,6 +342,59 @@ if (!existsSync(${JSON.stringify(marker)})) {
       await pool.close();
     }
     await assert.rejects(pool.decrypt(message, dataKey), TransientError, 'a closed pool refuses work');
+  });
+
+  it('a worker that dies with several records in hand: each fails as TransientError, none is lost, retries succeed', async () => {
+    const marker = join(dir, 'crashed-many');
+    const wrapper = join(dir, 'crashingManyWorker.mjs');
+    // Dies once its port holds 4 jobs (the pool sends 4 before any answer), then the real worker for its replacement.
+    writeFileSync(
+      wrapper,
+      `import { existsSync, writeFileSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+if (!existsSync(${JSON.stringify(marker)})) {
+  let n = 0;
+  parentPort.on('message', () => { if (++n === 4) { writeFileSync(${JSON.stringify(marker)}, ''); process.exit(3); } });
+  parentPort.postMessage({ kind: 'up' });
+} else {
+  const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});
+  register();
+  await import(${JSON.stringify(defaultWorkerUrl().href)});
+}
+`,
+    );
+    const pool = new RecordPool({ workers: 1, perWorker: 4, workerUrl: pathToFileURL(wrapper) });
+    try {
+      const expected = await decryptAndGunzip(message, dataKey);
+      const first = await Promise.allSettled(Array.from({ length: 4 }, () => pool.decrypt(message, dataKey)));
+      for (const r of first) {
+        assert.equal(r.status, 'rejected');
+        assert.ok(r.reason instanceof TransientError, `got ${String(r.reason)}`);
+      }
+      assert.equal(pool.workersReplaced, 1);
+      const again = await Promise.all(Array.from({ length: 4 }, () => withRetry(() => pool.decrypt(message, dataKey), { baseDelayMs: 1 })));
+      for (const a of again) assert.deepEqual(Buffer.from(a), expected);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('workers that die before they are up, 3 in a row: the pool stops replacing them and every call fails, not as transient', async () => {
+    const wrapper = join(dir, 'deadOnArrival.mjs');
+    writeFileSync(wrapper, `process.exit(7);\n`);
+    const pool = new RecordPool({ workers: 1, workerUrl: pathToFileURL(wrapper) });
+    try {
+      const err = await withRetry(() => pool.decrypt(message, dataKey), { baseDelayMs: 1, attempts: 10 }).then(
+        () => assert.fail('a job succeeded without a worker'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof Error && !(err instanceof TransientError), `got ${String(err)}`);
+      assert.match(err.message, /record workers cannot start: 3 in a row died before they were up \(the last: exited with code 7\)/);
+      await assert.rejects(pool.decrypt(message, dataKey), /record workers cannot start/);
+      assert.equal(pool.ready(undefined), true, 'ready, so a record is sent and fails loudly instead of running here unnoticed');
+    } finally {
+      await pool.close();
+    }
   });
 
   it('closing the pool lets the process exit (no handle left), under tsx', async () => {

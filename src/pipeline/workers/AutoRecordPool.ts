@@ -27,6 +27,7 @@ export class AutoRecordPool implements RecordWorkers {
     return this.#pool !== undefined;
   }
 
+  /** Once started, every record goes to the workers (it waits for them to start: the input proved large). */
   ready(): boolean {
     if (this.#pool !== undefined) return true;
     if (this.#closed || ++this.#seen <= this.startAfter) return false;

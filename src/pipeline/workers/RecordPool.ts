@@ -13,10 +13,17 @@
  *
  * Neither call modifies its arguments: the worker gets copies whose memory is transferred, not cloned (the data key
  * copy is zeroed there after use). Callers commit results in their own order (the record driver does), so the pool
- * may finish jobs in any order. Bounded: at most `maxQueued` jobs wait for a worker; further callers wait for room. A
- * worker that dies mid-job is replaced (with the rule sets the others hold); its job fails with a TransientError
- * (retried by withRetry), never dropped. `close()` terminates the workers; jobs still queued or running fail with a
- * TransientError.
+ * may finish jobs in any order. Bounded: at most `maxQueued` jobs wait for a worker; further callers wait for room.
+ * Each worker is sent up to `perWorker` jobs before it answers, so it never idles while the main thread is busy.
+ *
+ * Starting: a worker says 'up' once its module loaded and 'compiled' once it holds a rule set (compiled from the
+ * main thread's parse of the files, not parsed again: src/config/yamlTree.ts keepParse). Until one does, `ready()`
+ * is false and processRecord runs the record on the main thread: the start of the workers costs no wall time.
+ *
+ * Failures: a worker that dies with jobs is replaced (with the rule sets the others hold); each of its jobs fails with
+ * a TransientError (retried by withRetry), never dropped. Workers that die before they are up MAX_START_FAILURES
+ * times in a row are not replaced again: the pool is broken, every job and call fails with why (not transient).
+ * `close()` terminates the workers; jobs still queued or running fail with a TransientError.
  */
 import { Worker } from 'node:worker_threads';
 import { PoisonRecordError, TransientError } from '../../errors.js';
@@ -26,6 +33,7 @@ import type { RecordPosition } from '../../types.js';
 import type { Redaction } from '../alert.js';
 import type { DecodeRendering } from '../decodedLines.js';
 import type { RecordOutcome, RecordWorkers } from '../processRecord.js';
+import { keptParse } from '../../config/yamlTree.js';
 import { fromWire, type WireOutcome, type WorkerReply, type WorkerRequest } from './wire.js';
 
 export interface RecordPoolOptions {
@@ -33,6 +41,11 @@ export interface RecordPoolOptions {
   workers: number;
   /** Jobs allowed to wait for a free worker before callers wait for room. Default 4 per worker. */
   maxQueued?: number;
+  /**
+   * Jobs sent to one worker before it answers the first (default PER_WORKER): the next job waits in the worker's own
+   * port, so a worker never idles while the main thread is busy with something else (the correlations, the output).
+   */
+  perWorker?: number;
   /** The worker module. Default: recordWorker next to this file (.ts under tsx, .js once compiled). */
   workerUrl?: URL;
 }
@@ -44,14 +57,27 @@ export interface RecordPoolOptions {
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8 };
 
+/** Jobs in a worker's hands by default (see RecordPoolOptions.perWorker). */
+export const PER_WORKER = 2;
+
 /** Rule sets a worker holds at once; an older one is compiled again if a record still names it. */
 const MAX_RULE_SETS = 4;
 
 type JobRequest = Extract<WorkerRequest, { kind: 'decrypt' | 'record' }>;
+type JobReply = Extract<WorkerReply, { ok: true }>;
+
+/**
+ * A rule set for the workers: its files, and the main thread's parse of each (made when the rules were loaded), so
+ * that a worker compiles them without parsing the YAML again (src/config/yamlTree.ts; null: the worker parses it).
+ */
+function rulesMessage(rules: RuleSet, id: number): WorkerRequest {
+  const sources = rules.sources!;
+  return { kind: 'rules', id, sources, parsed: sources.map((s) => keptParse(s.file, s.text) ?? null) };
+}
 
 interface Job {
   request: JobRequest;
-  resolve: (reply: Extract<WorkerReply, { ok: true }>) => void;
+  resolve: (reply: JobReply) => void;
   reject: (err: Error) => void;
   /** The rule set a 'record' job is evaluated with (registered before the job is sent). */
   rules?: RuleSet | undefined;
@@ -59,8 +85,16 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  job?: Job;
+  /** The jobs sent to it and not answered yet, by id (at most `perWorker`). */
+  jobs: Map<number, Job>;
+  /** Its module has loaded (it said 'up'). */
+  up: boolean;
+  /** The rule sets it has compiled (it said 'compiled'), by number. */
+  compiled: Set<number>;
 }
+
+/** Workers that die before they are up, in a row, before the pool gives up (a worker that cannot start). */
+const MAX_START_FAILURES = 3;
 
 /** recordWorker.ts under tsx (this file is .ts), recordWorker.js in dist/. */
 export function defaultWorkerUrl(): URL {
@@ -71,6 +105,7 @@ export function defaultWorkerUrl(): URL {
 export class RecordPool implements RecordWorkers {
   readonly size: number;
   private readonly maxQueued: number;
+  private readonly perWorker: number;
   private readonly workerUrl: URL;
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
@@ -81,11 +116,17 @@ export class RecordPool implements RecordWorkers {
   private nextRuleSet = 1;
   private closed = false;
   private replaced = 0;
+  /** Workers that died before they were up, since one was last up. */
+  private startFailures = 0;
+  /** Set once workers keep dying before they are up: every call fails with it. */
+  private broken: Error | undefined;
 
   constructor(opts: RecordPoolOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`RecordPool needs at least 1 worker; got ${opts.workers}`);
     this.size = opts.workers;
     this.maxQueued = opts.maxQueued ?? 4 * opts.workers;
+    this.perWorker = opts.perWorker ?? PER_WORKER;
+    if (!Number.isInteger(this.perWorker) || this.perWorker < 1) throw new RangeError(`RecordPool's perWorker must be at least 1; got ${opts.perWorker}`);
     this.workerUrl = opts.workerUrl ?? defaultWorkerUrl();
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn());
   }
@@ -93,6 +134,20 @@ export class RecordPool implements RecordWorkers {
   /** Workers started to replace ones that died. */
   get workersReplaced(): number {
     return this.replaced;
+  }
+
+  /**
+   * Whether a record pinned to `rules` (undefined: decode) is best sent now: some worker holds the rules compiled (or,
+   * for decode, is up). Until then (the workers start, or compile a reloaded set) the caller processes the record on
+   * its own thread (processRecord does), instead of waiting idle for them; the first call sends the rules. True once
+   * the pool is closed or broken: `process` then fails as it should.
+   */
+  ready(rules: RuleSet | undefined): boolean {
+    if (this.closed || this.broken !== undefined) return true;
+    if (rules === undefined) return this.slots.some((s) => s.up);
+    if (rules.sources === undefined) return false;
+    const id = this.ruleSetId(rules);
+    return this.slots.some((s) => s.compiled.has(id));
   }
 
   /** Decrypts an ESDK message with a data key and gunzips the plaintext, in a worker. */
@@ -128,20 +183,20 @@ export class RecordPool implements RecordWorkers {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const pending = [...this.queue.splice(0), ...this.slots.flatMap((s) => (s.job ? [s.job] : []))];
-    for (const s of this.slots) s.job = undefined;
+    const pending = [...this.queue.splice(0), ...this.slots.flatMap((s) => [...s.jobs.values()])];
+    for (const s of this.slots) s.jobs.clear();
     for (const job of pending) this.fail(job, new TransientError('record workers closed before the record was processed'));
     for (const wake of this.roomWaiters.splice(0)) wake();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  private async submit(request: JobRequest, rules?: RuleSet): Promise<Extract<WorkerReply, { ok: true }>> {
-    while (!this.closed && this.queue.length >= this.maxQueued) {
+  private async submit(request: JobRequest, rules?: RuleSet): Promise<JobReply> {
+    while (!this.closed && this.broken === undefined && this.queue.length >= this.maxQueued) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
-    if (this.closed) {
+    if (this.closed || this.broken !== undefined) {
       request.dataKey.fill(0);
-      throw new TransientError('record workers are closed');
+      throw this.broken ?? new TransientError('record workers are closed');
     }
     return new Promise((resolve, reject) => {
       request.id = this.nextId++;
@@ -160,12 +215,12 @@ export class RecordPool implements RecordWorkers {
           { eval: true, resourceLimits: WORKER_LIMITS },
         )
       : new Worker(this.workerUrl, { resourceLimits: WORKER_LIMITS });
-    const slot: Slot = { worker };
+    const slot: Slot = { worker, jobs: new Map(), up: false, compiled: new Set() };
     worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
     worker.on('error', (err) => this.onDeath(slot, err));
     worker.on('exit', (code) => this.onDeath(slot, new Error(`exited with code ${code}`)));
     // A replacement holds the rule sets the others do (messages are handled in order: before any job).
-    for (const [rules, id] of this.ruleSets) worker.postMessage({ kind: 'rules', id, sources: rules.sources! } satisfies WorkerRequest);
+    for (const [rules, id] of this.ruleSets) worker.postMessage(rulesMessage(rules, id));
     return slot;
   }
 
@@ -176,11 +231,12 @@ export class RecordPool implements RecordWorkers {
     if (this.ruleSets.size >= MAX_RULE_SETS) {
       const [oldest, id] = this.ruleSets.entries().next().value as [RuleSet, number];
       this.ruleSets.delete(oldest);
+      for (const s of this.slots) s.compiled.delete(id);
       this.broadcast({ kind: 'forget', id });
     }
     const id = this.nextRuleSet++;
     this.ruleSets.set(rules, id);
-    this.broadcast({ kind: 'rules', id, sources: rules.sources! });
+    this.broadcast(rulesMessage(rules, id));
     return id;
   }
 
@@ -188,13 +244,15 @@ export class RecordPool implements RecordWorkers {
     for (const slot of this.slots) slot.worker.postMessage(msg);
   }
 
+  /** Queued jobs to the least busy workers, while one has fewer than `perWorker`. */
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) break;
-      if (slot.job) continue;
+    while (this.queue.length > 0) {
+      let slot: Slot | undefined;
+      for (const s of this.slots) if (s.jobs.size < this.perWorker && (slot === undefined || s.jobs.size < slot.jobs.size)) slot = s;
+      if (slot === undefined) return;
       const job = this.queue.shift()!;
-      slot.job = job;
       const req = job.request;
+      slot.jobs.set(req.id, job);
       if (req.kind === 'record' && job.rules !== undefined) req.rules = this.ruleSetId(job.rules);
       slot.worker.postMessage(req, [req.message.buffer as ArrayBuffer, req.dataKey.buffer as ArrayBuffer]);
       this.roomWaiters.shift()?.();
@@ -202,9 +260,16 @@ export class RecordPool implements RecordWorkers {
   }
 
   private onReply(slot: Slot, reply: WorkerReply): void {
-    const job = slot.job;
-    if (!job || job.request.id !== reply.id) return; // the job was already failed (close); nothing waits for it
-    slot.job = undefined;
+    if ('kind' in reply) {
+      if (reply.kind === 'up') {
+        slot.up = true;
+        this.startFailures = 0;
+      } else if ([...this.ruleSets.values()].includes(reply.rules)) slot.compiled.add(reply.rules); // not one forgotten since
+      return;
+    }
+    const job = slot.jobs.get(reply.id);
+    if (job === undefined) return; // the job was already failed (close); nothing waits for it
+    slot.jobs.delete(reply.id);
     if (reply.ok) job.resolve(reply);
     else if (reply.poison) {
       const err = new PoisonRecordError(reply.reason, reply.message);
@@ -219,14 +284,23 @@ export class RecordPool implements RecordWorkers {
     if (this.closed) return;
     const i = this.slots.indexOf(slot);
     if (i === -1) return;
-    const job = slot.job;
-    slot.job = undefined;
+    const jobs = [...slot.jobs.values()];
+    slot.jobs.clear();
     slot.worker.removeAllListeners();
     slot.worker.on('error', () => undefined); // already reported through the job (if any); the worker is gone
     void slot.worker.terminate();
+    if (!slot.up && ++this.startFailures >= MAX_START_FAILURES) {
+      // Not a record's fault, and no retry helps: every job waiting, and every call from now on, fails with it.
+      this.broken ??= new Error(`record workers cannot start: ${MAX_START_FAILURES} in a row died before they were up (the last: ${err.message})`, { cause: err });
+      const pending = [...jobs, ...this.queue.splice(0)];
+      for (const job of pending) this.fail(job, this.broken);
+      for (const wake of this.roomWaiters.splice(0)) wake();
+      this.slots.splice(i, 1);
+      return;
+    }
     this.slots[i] = this.spawn();
     this.replaced++;
-    if (job) this.fail(job, new TransientError(`record worker died while processing a record (${err.message}); retrying`, { cause: err }));
+    for (const job of jobs) this.fail(job, new TransientError(`record worker died while processing a record (${err.message}); retrying`, { cause: err }));
     this.dispatch();
   }
 

@@ -9,10 +9,11 @@ import { parentPort } from 'node:worker_threads';
 import { PoisonRecordError, errorMessage } from '../../errors.js';
 import { decryptAndGunzip, unsealedBatch } from '../../codec/decode.js';
 import { loadRuleTexts } from '../../rules/load.js';
+import { keepParse } from '../../config/yamlTree.js';
 import type { RuleSet } from '../../rules/types.js';
 import { evaluateBatch } from '../processRecord.js';
 import { decodedLines } from '../decodedLines.js';
-import { toWire, type WorkerReply, type WorkerRequest } from './wire.js';
+import { toWire, type JobReply, type WorkerReply, type WorkerRequest } from './wire.js';
 
 const port = parentPort;
 if (port === null) throw new Error('recordWorker must run in a worker thread (RecordPool starts it)');
@@ -22,8 +23,14 @@ const ruleSets = new Map<number, RuleSet | string>();
 
 port.on('message', (req: WorkerRequest) => {
   if (req.kind === 'rules') {
+    req.sources.forEach((s, i) => {
+      const docs = req.parsed[i];
+      if (docs !== null && docs !== undefined) keepParse(s.file, s.text, docs);
+    });
     const { ruleSet, problems } = loadRuleTexts(req.sources);
     ruleSets.set(req.id, ruleSet ?? `the rules did not compile in the worker: ${problems.map((p) => p.message).join('; ')}`);
+    // Compiled (or not: its records then fail, loudly, with why): the pool may send it records of this set now.
+    port.postMessage({ kind: 'compiled', rules: req.id } satisfies WorkerReply);
     return;
   }
   if (req.kind === 'forget') {
@@ -36,7 +43,9 @@ port.on('message', (req: WorkerRequest) => {
   });
 });
 
-async function run(job: Extract<WorkerRequest, { kind: 'decrypt' | 'record' }>): Promise<WorkerReply> {
+port.postMessage({ kind: 'up' } satisfies WorkerReply);
+
+async function run(job: Extract<WorkerRequest, { kind: 'decrypt' | 'record' }>): Promise<JobReply> {
   try {
     if (job.kind === 'decrypt') return { id: job.id, ok: true, plaintext: exclusive(await decryptAndGunzip(job.message, job.dataKey)) };
     let rules: RuleSet | undefined;

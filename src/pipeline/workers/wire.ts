@@ -17,8 +17,11 @@ import type { DecodeRendering } from '../decodedLines.js';
 
 /** Main thread -> worker. Buffers are fresh copies whose memory is transferred. */
 export type WorkerRequest =
-  /** Compile a rule set from its files under a number (every worker holds the same sets). */
-  | { kind: 'rules'; id: number; sources: readonly RuleSourceText[] }
+  /**
+   * Compile a rule set from its files under a number (every worker holds the same sets); `parsed`: the main thread's
+   * parse of each file (v8.serialize'd; null: parse it here), so the YAML is not parsed again (yamlTree.ts keepParse).
+   */
+  | { kind: 'rules'; id: number; sources: readonly RuleSourceText[]; parsed: readonly (Uint8Array | null)[] }
   /** Drop a rule set no job will name again. */
   | { kind: 'forget'; id: number }
   /** ESDK message + data key -> the decrypted, gunzipped payload. */
@@ -38,8 +41,11 @@ export type WorkerRequest =
       render: DecodeRendering | null;
     };
 
-/** Worker -> main thread. */
-export type WorkerReply =
+/** Worker -> main thread: its module loaded ('up'), a rule set compiled, or a job's reply. */
+export type WorkerReply = { kind: 'up' } | { kind: 'compiled'; rules: number } | JobReply;
+
+/** A job's reply. */
+export type JobReply =
   | { id: number; ok: true; plaintext: Uint8Array }
   | { id: number; ok: true; outcome: WireOutcome }
   | { id: number; ok: false; poison: true; reason: PoisonReason; message: string }
@@ -52,13 +58,28 @@ export interface WireOutcome {
   warnings: string[];
   quarantined: Quarantined[];
   alerts: { alert: Alert; parts: readonly MessagePart[] | undefined }[];
-  correlating?: { event: ActivityEvent; redacted: Record<string, unknown>; ruleIds: string[]; rulesVersion?: string }[];
+  correlating?: WireBaseEvents[];
   mysqlUnjoined?: number;
   evaluationSeconds?: number;
   statements?: { events: readonly ActivityEvent[]; halves: readonly StatementHalf[] };
   /** Decode only (no rules): the batch, events included. */
   batch?: DecodedBatch;
   lines?: string;
+}
+
+/**
+ * A correlation base event on the wire. Its redacted copy is the event itself but for a few fields (redactEvent: the
+ * statement text, bind values, server messages), so it goes as what differs (`removed`, then `changed` as key, value,
+ * key, value...) whenever rebuilding it that way gives the same object (same keys in the same order); else whole. That
+ * halves what the main thread deserialises per base event (a third of the events of real traffic are base events).
+ */
+export interface WireBaseEvents {
+  event: ActivityEvent;
+  redacted?: Record<string, unknown>;
+  removed?: string[];
+  changed?: unknown[];
+  ruleIds: string[];
+  rulesVersion?: string;
 }
 
 /** A worker's outcome for the wire; `keepBatch`: decode (the events go back). */
@@ -72,12 +93,11 @@ export function toWire(outcome: RecordOutcome, keepBatch: boolean): WireOutcome 
     alerts: outcome.alerts.map((alert) => ({ alert, parts: alert[MESSAGE_PARTS] })),
   };
   if (outcome.correlating !== undefined) {
-    w.correlating = outcome.correlating.map((b) => ({
-      event: b.event,
-      redacted: b.redacted,
-      ruleIds: b.rules.map((r) => r.info.id),
-      ...(b.rulesVersion !== undefined ? { rulesVersion: b.rulesVersion } : {}),
-    }));
+    w.correlating = outcome.correlating.map((b) => {
+      const wb: WireBaseEvents = { event: b.event, ruleIds: b.rules.map((r) => r.info.id), ...redactedDiff(b.event, b.redacted) };
+      if (b.rulesVersion !== undefined) wb.rulesVersion = b.rulesVersion;
+      return wb;
+    });
   }
   if (outcome.mysqlUnjoined !== undefined) w.mysqlUnjoined = outcome.mysqlUnjoined;
   if (outcome.evaluationSeconds !== undefined) w.evaluationSeconds = outcome.evaluationSeconds;
@@ -103,7 +123,7 @@ export function fromWire(w: WireOutcome, rules: RuleSet | undefined, redaction: 
     const byId = correlationsById(rules);
     outcome.correlating = w.correlating.map((b): BaseEvents => ({
       event: b.event,
-      redacted: b.redacted,
+      redacted: redactedOf(b),
       rules: b.ruleIds.map((id) => {
         const rule = byId.get(id);
         if (rule === undefined) throw new Error(`record worker: correlation rule ${id} is not in the rule set the record was sent with`);
@@ -119,6 +139,44 @@ export function fromWire(w: WireOutcome, rules: RuleSet | undefined, redaction: 
     outcome.statements = { events: w.statements.events, halves: w.statements.halves, evaluate: eventEvaluator(rules, redaction) };
   }
   return outcome;
+}
+
+/** `redacted` as the fields of `event` it does not have (`removed`) and those it has otherwise (`changed`), or whole. */
+export function redactedDiff(event: Record<string, unknown>, redacted: Record<string, unknown>): Pick<WireBaseEvents, 'redacted' | 'removed' | 'changed'> {
+  const removed: string[] = [];
+  const changed: unknown[] = [];
+  const rkeys = Object.keys(redacted);
+  let i = 0;
+  for (const k of Object.keys(event)) {
+    if (!Object.hasOwn(redacted, k)) {
+      removed.push(k);
+      continue;
+    }
+    // The rebuilt copy keeps the event's order: redacted must have it too, or it goes whole.
+    if (rkeys[i++] !== k) return { redacted };
+    if (!Object.is(redacted[k], event[k])) changed.push(k, redacted[k]);
+  }
+  // Fields the event does not have come after its own in the rebuilt copy, as they do in redacted.
+  for (; i < rkeys.length; i++) changed.push(rkeys[i], redacted[rkeys[i]!]);
+  const out: Pick<WireBaseEvents, 'removed' | 'changed'> = {};
+  if (removed.length > 0) out.removed = removed;
+  if (changed.length > 0) out.changed = changed;
+  return out;
+}
+
+/** The redacted copy of a base event again, from the event and what differs (redactedDiff). */
+export function redactedOf(b: { event: Record<string, unknown> } & Pick<WireBaseEvents, 'redacted' | 'removed' | 'changed'>): Record<string, unknown> {
+  if (b.redacted !== undefined) return b.redacted;
+  const r: Record<string, unknown> = { ...b.event };
+  for (const k of b.removed ?? []) delete r[k];
+  const changed = b.changed ?? [];
+  for (let j = 0; j < changed.length; j += 2) {
+    const k = changed[j] as string;
+    // A field named __proto__ (the event's JSON may hold one) is an own property, as the clone made it.
+    if (k === '__proto__') Object.defineProperty(r, k, { value: changed[j + 1], writable: true, enumerable: true, configurable: true });
+    else r[k] = changed[j + 1];
+  }
+  return r;
 }
 
 const byIdCache = new WeakMap<RuleSet, ReadonlyMap<string, CompiledRule>>();
