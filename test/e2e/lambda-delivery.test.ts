@@ -98,6 +98,14 @@ async function outboxBatches(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.startsWith('batch-'));
 }
 
+/** Puts back every variable setEnv changed, as it was before the suite. */
+function restoreEnv(): void {
+  for (const [k, v] of Object.entries(savedEnv)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
 function setEnv(vars: Record<string, string | undefined>): void {
   for (const [k, v] of Object.entries(vars)) {
     if (!(k in savedEnv)) savedEnv[k] = process.env[k];
@@ -124,10 +132,7 @@ describe('Lambda handler: alert delivery', () => {
     for (const h of handlers.splice(0)) await h.close(0);
   });
   after(async () => {
-    for (const [k, v] of Object.entries(savedEnv)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreEnv();
     await sns.close();
     await hook.close();
     await rm(work, { recursive: true, force: true });
@@ -376,10 +381,7 @@ describe('Lambda handler: the Slack webhook from Secrets Manager (DASGUARD_SLACK
     secrets.deny(false);
   });
   after(async () => {
-    for (const [k, v] of Object.entries(savedEnv)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreEnv();
     await Promise.all([sns.close(), hook.close(), secrets.close()]);
     await rm(work, { recursive: true, force: true });
   });

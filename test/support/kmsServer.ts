@@ -4,8 +4,8 @@
  * LocalKeyProvider (the same wrapped-key format and encryption-context check as the key file), counts calls,
  * records what it was sent, and can inject faults.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startBodyServer } from './loopback.js';
 import { PoisonRecordError } from '../../src/errors.js';
 import type { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
 
@@ -124,25 +124,10 @@ export async function startKmsServer(opts: KmsServerOptions): Promise<KmsServer>
     reply(res, 200, { KeyId: keyArn, Plaintext: b64, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' });
   };
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        handle(req, res, Buffer.concat(chunks).toString('utf8'));
-      } catch (err) {
-        error(res, 500, 'KMSInternalException', String(err));
-      }
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { server, url } = await startBodyServer(handle, (res, err) => error(res, 500, 'KMSInternalException', String(err)));
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     get calls() {
       return calls;
     },

@@ -2,7 +2,7 @@
  * A test server on 127.0.0.1 that can be taken down and brought back on the same port (a receiver that is down
  * for a while: connections refused, then accepted again). Tracks sockets so `stop` is immediate.
  */
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface Switchable {
@@ -39,4 +39,30 @@ export async function switchable(server: Server, hung: { destroy(): void }[] = [
         for (const s of sockets) s.destroy();
       }),
   };
+}
+
+/**
+ * An AWS-like test server on 127.0.0.1 and a free port: each request's whole body is given to `handle` as text; a
+ * throw there is answered by `internal` (the service's own 500). Resolves once it listens.
+ */
+export async function startBodyServer(
+  handle: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+  internal: (res: ServerResponse, err: unknown) => void,
+): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        handle(req, res, Buffer.concat(chunks).toString('utf8'));
+      } catch (err) {
+        internal(res, err);
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }

@@ -8,8 +8,8 @@
  * `clusters` (mutable) and the events list (`addEvent`, returned in the order added, so a test can simulate
  * RDS's unordered, best-effort delivery and duplicates). Faults: `failNext`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startBodyServer } from './loopback.js';
 
 export const RDS_XMLNS = 'http://rds.amazonaws.com/doc/2014-10-31/';
 
@@ -411,25 +411,10 @@ export async function startRdsServer(opts: RdsServerOptions = {}): Promise<RdsSe
     }
   };
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        handle(req, res, Buffer.concat(chunks).toString('utf8'));
-      } catch (err) {
-        sendError(res, new RdsFault('InternalFailure', String(err), 500), 'rds-req-internal');
-      }
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { server, url } = await startBodyServer(handle, (res, err) => sendError(res, new RdsFault('InternalFailure', String(err), 500), 'rds-req-internal'));
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     clusters,
     events,
     addEvent,

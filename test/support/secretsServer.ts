@@ -4,8 +4,8 @@
  * AWS_ENDPOINT_URL_SECRETS_MANAGER. It holds the secrets it is given, by name and by ARN; anything else is
  * ResourceNotFoundException, as the service says; `deny` makes every call AccessDeniedException.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startBodyServer } from './loopback.js';
 
 export interface SecretsServer {
   url: string;
@@ -59,24 +59,9 @@ export async function startSecretsServer(secrets: Record<string, string>): Promi
     }
     reply(res, 200, { ARN: secretArn(name), Name: name, SecretString: secrets[name], VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: 1_764_000_000 });
   };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        handle(req, res, Buffer.concat(chunks).toString('utf8'));
-      } catch (err) {
-        error(res, 500, 'InternalServiceError', String(err));
-      }
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { server, url } = await startBodyServer(handle, (res, err) => error(res, 500, 'InternalServiceError', String(err)));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
     deny: (on) => {
       denied = on;
