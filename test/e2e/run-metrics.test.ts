@@ -11,7 +11,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { runCommand, type RunOptions } from '../../src/commands/run.js';
 import { testRunOptions } from '../support/runOptions.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
-import { capturedIo, jsonLines, runCli } from '../support/cli.js';
+import { capturedIo, jsonLines, plainErrors, runCli } from '../support/cli.js';
 import { freePort } from '../support/freePort.js';
 import { startKmsServer, type KmsServer } from '../support/kmsServer.js';
 import { scrape } from '../support/prometheus.js';
@@ -183,7 +183,7 @@ test('a --metrics-port in use: exit 2 naming it, before anything is read; a bad 
   }
   const bad = await runCli(['run', '--stream', 'x', '--metrics-port', '99999']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--metrics-port must be a port number from 0 to 65535; got "99999"/);
+  assert.match(plainErrors(bad.stderr), /--metrics-port must be a port number from 0 to 65535; got "99999"/);
   const stray = await runCli(['run', '--stream', 'x', '--metrics-host', '0.0.0.0']);
   assert.equal(stray.code, 2);
   assert.match(stray.stderr, /--metrics-host needs --metrics-port/);
