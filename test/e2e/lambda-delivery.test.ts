@@ -98,6 +98,15 @@ async function outboxBatches(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.startsWith('batch-'));
 }
 
+/** The loopback services' credentials and region, whatever the developer's own AWS configuration says. */
+const TEST_CREDENTIALS = {
+  AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  AWS_SESSION_TOKEN: undefined,
+  AWS_PROFILE: undefined,
+  AWS_REGION: 'us-east-1',
+};
+
 /** Puts back every variable setEnv changed, as it was before the suite. */
 function restoreEnv(): void {
   for (const [k, v] of Object.entries(savedEnv)) {
@@ -121,11 +130,7 @@ describe('Lambda handler: alert delivery', () => {
     work = await mkdtemp(join(tmpdir(), 'dasguard-lambda-delivery-'));
     setEnv({
       AWS_ENDPOINT_URL_SNS: sns.url,
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-      AWS_SESSION_TOKEN: undefined,
-      AWS_PROFILE: undefined,
-      AWS_REGION: 'us-east-1',
+      ...TEST_CREDENTIALS,
     });
   });
   afterEach(async () => {
@@ -369,11 +374,7 @@ describe('Lambda handler: the Slack webhook from Secrets Manager (DASGUARD_SLACK
     });
     setEnv({
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-      AWS_SESSION_TOKEN: undefined,
-      AWS_PROFILE: undefined,
-      AWS_REGION: 'us-east-1',
+      ...TEST_CREDENTIALS,
     });
   });
   afterEach(async () => {
