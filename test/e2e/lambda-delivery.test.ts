@@ -22,6 +22,7 @@ import { PG } from '../../scripts/sampleData.js';
 import { makeAlert } from '../support/alerts.js';
 import { jsonLines } from '../support/cli.js';
 import { checkEmf } from '../support/emf.js';
+import { LOOPBACK_AWS_ENV } from '../support/env.js';
 import { startSnsServer, type SnsServer } from '../support/snsServer.js';
 import { startWebhookServer, type WebhookServer } from '../support/webhookServer.js';
 import { secretArn, startSecretsServer, type SecretsServer } from '../support/secretsServer.js';
@@ -98,15 +99,6 @@ async function outboxBatches(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((f) => f.startsWith('batch-'));
 }
 
-/** The loopback services' credentials and region, whatever the developer's own AWS configuration says. */
-const TEST_CREDENTIALS = {
-  AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-  AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  AWS_SESSION_TOKEN: undefined,
-  AWS_PROFILE: undefined,
-  AWS_REGION: 'us-east-1',
-};
-
 /** Puts back every variable setEnv changed, as it was before the suite. */
 function restoreEnv(): void {
   for (const [k, v] of Object.entries(savedEnv)) {
@@ -130,7 +122,7 @@ describe('Lambda handler: alert delivery', () => {
     work = await mkdtemp(join(tmpdir(), 'dasguard-lambda-delivery-'));
     setEnv({
       AWS_ENDPOINT_URL_SNS: sns.url,
-      ...TEST_CREDENTIALS,
+      ...LOOPBACK_AWS_ENV,
     });
   });
   afterEach(async () => {
@@ -374,7 +366,7 @@ describe('Lambda handler: the Slack webhook from Secrets Manager (DASGUARD_SLACK
     });
     setEnv({
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-      ...TEST_CREDENTIALS,
+      ...LOOPBACK_AWS_ENV,
     });
   });
   afterEach(async () => {

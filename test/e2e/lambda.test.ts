@@ -26,6 +26,7 @@ import type { Alert } from '../../src/pipeline/alert.js';
 import { loadRules, type RuleSet } from '../../src/rules/index.js';
 import { jsonLines } from '../support/cli.js';
 import { checkEmf } from '../support/emf.js';
+import { LOOPBACK_AWS_ENV } from '../support/env.js';
 import { startKmsServer, type KmsServer } from '../support/kmsServer.js';
 import { MYSQL, PG } from '../../scripts/sampleData.js';
 
@@ -98,11 +99,7 @@ describe('Lambda handler (Kinesis event source mapping)', () => {
     kms = await startKmsServer({ keys });
     const env: Record<string, string | undefined> = {
       AWS_ENDPOINT_URL_KMS: kms.url,
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-      AWS_SESSION_TOKEN: undefined,
-      AWS_REGION: 'us-east-1',
-      AWS_PROFILE: undefined,
+      ...LOOPBACK_AWS_ENV,
       DASGUARD_RULES: undefined,
       DASGUARD_RESOURCE_ID: undefined,
     };
