@@ -190,11 +190,16 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
         const code = await (await compiledCli()).main(['replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra], io);
         if (code !== 0) throw new Error(`bench: replay ${extra.join(' ')} exited ${code}`);
       };
-      // Warm-up of every path (JIT, workers started). Then the floor, decode and the pools take turns on blocks of
-      // records (the first of each block rotating), so that a change of load on a shared machine hits them alike.
+      // replay: the whole file each time, main thread and --workers 1, 2, and the main thread with the pack's
+      // correlation rules turned off (their share of replay's time).
+      const replays = [['--workers', '0'], ...WORKERS.map((w) => ['--workers', String(w)]), ['--workers', '0', '--rules', 'rules', '--rules', statelessOnly]];
+      // Warm-up of every path (JIT, workers started), each replay among them: the main thread's rule path is compiled
+      // before any replay is timed (a --workers N run starts its workers afresh, as every user's run does). Then the
+      // floor, decode and the pools take turns on blocks of records (the first of each block rotating), so that a
+      // change of load on a shared machine hits them alike.
       const paths = [runFloor, runDecode, ...[...pools.values()].map(runPool)];
       for (const run of paths) check('warm-up', await run(0, records));
-      await replay(['--workers', '2']);
+      for (const extra of replays) await replay(extra);
       const block = Math.max(POOL_CONCURRENCY * 2, Math.ceil(records / 20));
       const secs = paths.map(() => 0);
       const counted = paths.map(() => 0);
@@ -206,9 +211,7 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
       }
       counted.forEach((n) => check('timed pass', n));
       const [floorSecs, decodeSecs, ...poolSecs] = secs as [number, number, ...number[]];
-      // replay: the whole file each time, main thread and --workers 1, 2, and the main thread with the pack's
-      // correlation rules turned off (their share of replay's time); twice, the second round in reverse order.
-      const replays = [['--workers', '0'], ...WORKERS.map((w) => ['--workers', String(w)]), ['--workers', '0', '--rules', 'rules', '--rules', statelessOnly]];
+      // The replays twice, the second round in reverse order.
       const replayTotals = replays.map(() => 0);
       for (const order of [[0, 1, 2, 3], [3, 2, 1, 0]]) {
         for (const j of order) replayTotals[j]! += await seconds(() => replay(replays[j]!));

@@ -75,7 +75,7 @@ export function accessorOf(ref: FieldRef, timeZone: string = DEFAULT_TIME_ZONE):
   const fact = ref.fact;
   const path = ref.path;
   if (path.length === 0 && isLocalTimeField(fact)) return (e) => localTimeField(e, fact, timeZone);
-  if (path.length === 0) return (e) => e[fact];
+  if (path.length === 0) return fieldReader(fact);
   if (path.length === 1) {
     const k = path[0] as string;
     return (e) => {
@@ -94,6 +94,33 @@ export function accessorOf(ref: FieldRef, timeZone: string = DEFAULT_TIME_ZONE):
     }
     return cur;
   };
+}
+
+/** A field name a property load can spell (`e.dbUserName`): nothing else goes into generated code. */
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const readers = new Map<string, Accessor>();
+
+/**
+ * `(e) => e[fact]`, made once per field name as a function of its own (`(e) => e.dbUserName`). The one closure
+ * literal for every field it replaces had a single keyed load for all field names and event shapes: megamorphic, the
+ * rules' hottest line in a CPU profile; a named load in its own function keeps feedback for one field (the rules
+ * evaluate ~25% faster, bench/rules.ts). The name must be an identifier (the rest, and a process run with
+ * --disallow-code-generation-from-strings, get the shared closure: same values, slower).
+ */
+export function fieldReader(fact: string): Accessor {
+  let read = readers.get(fact);
+  if (read === undefined) {
+    read = (e) => e[fact];
+    if (IDENTIFIER.test(fact)) {
+      try {
+        read = new Function('e', `return e.${fact};`) as Accessor;
+      } catch (err) {
+        if (!(err instanceof EvalError)) throw err; // code generation disallowed: the shared closure
+      }
+    }
+    readers.set(fact, read);
+  }
+  return read;
 }
 
 export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineOperator>, timeZone: string = DEFAULT_TIME_ZONE): Predicate {

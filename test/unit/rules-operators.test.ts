@@ -162,3 +162,20 @@ test('dot paths into engineNativeAuditFields (Oracle and SQL Server)', () => {
   const g = rule('{engineNativeAuditFields.UNIFIED_AUDIT_POLICIES: {containsText: ORA_LOGON}}');
   assert.equal(g({ engineNativeAuditFields: { UNIFIED_AUDIT_POLICIES: 'ORA_LOGON_FAILURES' } }), true);
 });
+
+test('a field is read the same with or without generated readers: own fields only as e[fact] does, odd names too', async () => {
+  const { fieldReader } = await import('../../src/rules/compile.js');
+  const event = JSON.parse('{"dbUserName": "alice", "__proto__": "own", "class": "DDL", "a-b": 1, "rowCount": 0}') as Record<string, unknown>;
+  for (const fact of ['dbUserName', '__proto__', 'class', 'a-b', 'rowCount', 'missing', 'toString', 'constructor']) {
+    assert.equal(fieldReader(fact)(event), event[fact], fact);
+  }
+  assert.equal(fieldReader('dbUserName'), fieldReader('dbUserName'), 'one reader per field name');
+  // A process that forbids code generation gets the shared closure, with the same results (and no crash).
+  const { execFileSync } = await import('node:child_process');
+  const script = `import('${new URL('../../src/rules/index.js', import.meta.url).href}').then(({ loadRuleTexts }) => {
+    const { ruleSet } = loadRuleTexts([{ file: 'r.yaml', text: 'rules:\\n  - id: r\\n    severity: low\\n    when: {dbUserName: alice}\\n' }]);
+    process.stdout.write(JSON.stringify([ruleSet.evaluate({ dbUserName: 'alice' }).length, ruleSet.evaluate({ dbUserName: 'bob' }).length]));
+  });`;
+  const out = execFileSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(out, '[1,0]');
+});
