@@ -22,6 +22,10 @@ import { benchCorrelations, benchRules, memoryRow } from './rules.js';
 import { benchDelivery } from './delivery.js';
 import { benchConsumer } from './consumer.js';
 import { benchFloor, FLOOR_NOTES, WORKER_NOTES } from './floor.js';
+import { limitHeapGrowth } from '../src/util/heapGrowth.js';
+
+// As the command runs (bin/dasguard.js): heaps held within half again of their live data.
+limitHeapGrowth();
 
 const RATE_NOTE = 'steady 20 records/s';
 

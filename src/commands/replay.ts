@@ -50,6 +50,17 @@ export interface ReplayOptions {
 }
 
 export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number> {
+  // Started first: the workers load their modules while the rules load here (each compiles them once they are sent,
+  // RecordPool.ready), instead of after. Closed however the command ends (a bad rule file exits below).
+  const pool = openPool(opts.workers);
+  try {
+    return await replayWith(pool, opts, io);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function replayWith(pool: ReturnType<typeof openPool>, opts: ReplayOptions, io: Io): Promise<number> {
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const keys = await keyProviderFor(opts.keyFile);
   const stats = new PipelineStats();
@@ -66,7 +77,6 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   if (correlator !== undefined && correlator.restarted.length > 0) {
     io.stderr.write(`dasguard: ${opts.stateFile}: ${correlator.restarted.length} correlation rule(s) changed since the state was saved, their state dropped: ${correlator.restarted.join(', ')}\n`);
   }
-  const pool = openPool(opts.workers);
   let failed = false;
   try {
     await runItems(opts, io, quarantine, stats, progress, {

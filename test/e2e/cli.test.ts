@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readFile, writeFile, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -730,4 +730,12 @@ test('--slack-webhook-url alone: alerts go to Slack AND still print on stdout (r
   assert.equal(hook.received.filter((r) => r.path === '/watch').length, 1);
   assert.match(watch.stderr, /delivery: \d+ deliveries done/);
   assert.match((await runCli(['watch', '--help'])).stdout, /--config PATH[\s\S]*--sns-topic-arn ARN[\s\S]*--slack-webhook-url U/);
+});
+
+test('bin/dasguard.js sets the heap growing factor first, and V8 takes it without a word', () => {
+  // bin/dasguard.js sets it first: a V8 that did not know the flag would say so on stderr (and ignore it).
+  const r = spawnSync(process.execPath, [new URL('../../bin/dasguard.js', import.meta.url).pathname, '--version'], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /\d+\.\d+\.\d+/);
+  assert.equal(r.stderr, '');
 });
