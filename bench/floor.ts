@@ -11,10 +11,12 @@
  * events/s per core: a main-thread figure uses one core; a --workers N figure is divided by min(N + 1, cores)
  * (the main thread works too). `npm run bench -- decode` runs this section alone.
  */
+import { spawn } from 'node:child_process';
 import { createDecipheriv, hkdfSync, KeyObject, verify, webcrypto } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { RecordPool } from '../src/pipeline/workers/RecordPool.js';
@@ -115,8 +117,25 @@ const perCore = (eventsPerSec: number, workers: number): number => eventsPerSec 
 export interface FloorTables {
   floor: string[][];
   workers: string[][];
+  /** What 2 cores give this work at best: two independent replays at once against one alone (child processes). */
+  ceiling: string[][];
   /** decode events/s on the main thread per record size (10, 100, 1000). */
   decodeEventsPerSec: number[];
+}
+
+const BIN = fileURLToPath(new URL('../bin/dasguard.js', import.meta.url));
+
+/** `dasguard replay FILE … extra` in a child process, as a user runs it (start-up included): its seconds. */
+function childReplay(file: string, extra: string[]): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const args = [BIN, 'replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e9) : reject(new Error(`bench: replay ${extra.join(' ')} exited ${code}: ${stderr}`))));
+  });
 }
 
 /**
@@ -132,6 +151,7 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
   const ctx = encryptionContextFor(PG.clusterId);
   const floor: string[][] = [['decode vs floor (one core)', 'records', 'floor events/s', 'decode events/s', 'decode / floor', 'replay events/s', 'replay / floor', 'correlations, share of replay']];
   const workers: string[][] = [['workers scaling', 'main thread events/s', ...WORKERS.flatMap((n) => [`--workers ${n} events/s (per core)`, 'x main'])]];
+  const ceiling: string[][] = [['2 cores at best (processes)', '1 replay alone', '2 replays at once', 'x one (the ceiling)', '1 replay --workers 2', 'x one']];
   const decodeEventsPerSec: number[] = [];
   const pools = new Map(WORKERS.map((n) => [n, new RecordPool({ workers: n })]));
   const dir = mkdtempSync(join(tmpdir(), 'dasguard-bench-floor-'));
@@ -228,12 +248,25 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
         ...WORKERS.flatMap((w, i) => [`${fmt(total / secs[i]!)} (${fmt(perCore(total / secs[i]!, w))})`, `${(mainSecs / secs[i]!).toFixed(2)}x`]),
       ];
       workers.push(scale('decode', decodeSecs, poolSecs), scale('replay', replaySecs, replayWorkerSecs));
+      // The ceiling: two main-thread replays in their own processes at once, nothing shared, against one alone; and
+      // one with --workers 2, the same way (start-up included in each). Alone, pair, pair, alone (and the workers).
+      const alone: number[] = [];
+      const pair: number[] = [];
+      const withWorkers: number[] = [];
+      for (const turn of ['alone', 'pair', 'workers', 'workers', 'pair', 'alone'] as const) {
+        if (turn === 'alone') alone.push(await childReplay(file, ['--workers', '0']));
+        else if (turn === 'workers') withWorkers.push(await childReplay(file, ['--workers', '2']));
+        else pair.push(Math.max(...(await Promise.all([childReplay(file, ['--workers', '0']), childReplay(file, ['--workers', '0'])]))));
+      }
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const [a, p, w] = [mean(alone), mean(pair), mean(withWorkers)];
+      ceiling.push([label, `${a.toFixed(2)} s`, `${p.toFixed(2)} s`, `${((2 * a) / p).toFixed(2)}x`, `${w.toFixed(2)} s`, `${(a / w).toFixed(2)}x`]);
     }
   } finally {
     await Promise.all([...pools.values()].map((p) => p.close()));
     rmSync(dir, { recursive: true, force: true });
   }
-  return { floor, workers, decodeEventsPerSec };
+  return { floor, workers, ceiling, decodeEventsPerSec };
 }
 
 export const FLOOR_NOTES = [
@@ -246,4 +279,9 @@ export const WORKER_NOTES = [
   `--workers N: decode: decrypt, gunzip, parse, normalise in N worker threads, ${POOL_CONCURRENCY} records in flight, the events`,
   `sent back; replay: also the stateless rules there, only alerts and correlation inputs sent back, the correlations on`,
   `the main thread in record order. (per core) = events/s / min(N + 1, ${CORES} cores): the main thread works too.`,
+];
+export const CEILING_NOTES = [
+  '2 replays at once = two `dasguard replay --workers 0` of the file in their own processes (child processes, start-up',
+  'included), nothing shared; x one = 2 x the time of one alone / the time of the pair: the most 2 cores give this work,',
+  'since one process already keeps the second core partly busy (V8 compiles and collects garbage on threads of its own).',
 ];

@@ -21,7 +21,7 @@ import { PG, benchRecords } from '../scripts/sampleData.js';
 import { benchCorrelations, benchRules, memoryRow } from './rules.js';
 import { benchDelivery } from './delivery.js';
 import { benchConsumer } from './consumer.js';
-import { benchFloor, FLOOR_NOTES, WORKER_NOTES } from './floor.js';
+import { benchFloor, CEILING_NOTES, FLOOR_NOTES, WORKER_NOTES } from './floor.js';
 import { limitHeapGrowth } from '../src/util/heapGrowth.js';
 
 // As the command runs (bin/dasguard.js): heaps held within half again of their live data.
@@ -151,6 +151,8 @@ async function printFloor(): Promise<void> {
   console.log(`\n${FLOOR_NOTES.join('\n')}\n`);
   printTable(f.workers);
   console.log(`\n${WORKER_NOTES.join('\n')}\n`);
+  printTable(f.ceiling);
+  console.log(`\n${CEILING_NOTES.join('\n')}\n`);
 }
 
 function printTable(rows: string[][]): void {
