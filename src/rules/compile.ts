@@ -104,9 +104,9 @@ const readers = new Map<string, Accessor>();
  * `(e) => e[fact]`, made once per field name as a function of its own (`(e) => e.dbUserName`). The one closure
  * literal for every field it replaces had a single keyed load for all field names and event shapes: megamorphic, the
  * rules' hottest line in a CPU profile; a function made for the name holds a named load whose feedback is its own
- * (the pack evaluated bench/rules.ts's 50,000 events 25-30% faster: the best rounds of two 8-round runs each, interleaved). The name
- * must be an identifier (the rest, and a process run with --disallow-code-generation-from-strings, get the shared
- * closure: same values, slower).
+ * (the pack evaluated bench/rules.ts's 50,000 events 25-30% faster: the best rounds of two 8-round runs each,
+ * interleaved). The name must be an identifier (the rest, and a process run with
+ * --disallow-code-generation-from-strings, get the shared closure: same values, slower).
  */
 export function fieldReader(fact: string): Accessor {
   let read = readers.get(fact);

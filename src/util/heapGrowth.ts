@@ -2,8 +2,9 @@
  * How far V8 lets a heap grow past what it held live after its last full collection before it collects again. V8
  * picks a factor of up to 4 for a heap that collects fast: `replay --workers 2` holds ~15 MB live on its main thread
  * but let it reach ~57 MB, and each worker's heap grows the same way. 1.5 keeps every thread's heap (the process
- * shares the flag) within half again of its live data: measured on a 21 MB dump of 3,000 records, peak RSS 180 MB
- * instead of 220 MB with `--workers 2` and 138 MB instead of 181 MB without, at the same speed (README, Benchmarks).
+ * shares the flag) within half again of its live data: measured on a 21 MB dump of 3,000 records, peak RSS 180-184 MB
+ * instead of 215-220 MB with `--workers 2` and 138 MB instead of 181 MB without, at the same speed within the noise;
+ * a 1 GB dump with `--workers 2` 197 MB instead of 264 MB (README, Benchmarks).
  * Unlike a hard `--max-old-space-size` it never stops a process whose state legitimately grows (correlation state
  * of a million groups holds ~450 MiB): a larger live heap only gets proportionally larger headroom.
  *
