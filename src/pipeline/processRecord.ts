@@ -13,6 +13,7 @@ import type { ActivityEvent, BatchSummary, DecodedBatch, RecordPosition, SourceR
 import { formatPosition, summarizeBatch } from '../types.js';
 import { buildAlert, type Alert, type Redaction } from './alert.js';
 import { redactEvent } from '../redaction/index.js';
+import { storedPart } from '../rules/shownEvent.js';
 import { groupStatements, type StatementHalf } from '../codec/mysqlStatements.js';
 import type { DecodeRendering } from './decodedLines.js';
 
@@ -230,6 +231,12 @@ export function eventEvaluator(rules: RuleSet, redaction: Redaction): EventEvalu
     const matches = rules.evaluate(event, 'activity');
     const bases = rules.baseMatches?.(event);
     if (matches.length === 0 && (bases === undefined || bases.length === 0)) return;
+    if (matches.length === 0) {
+      // Only feeds correlations: redacted as the part their state keeps of it (shownEvent.ts storedPart), not whole.
+      const stored = redactEvent(storedPart(event, bases!), redaction);
+      into.correlating.push({ event, redacted: stored, rules: bases!, ...(version !== undefined ? { rulesVersion: version } : {}) });
+      return;
+    }
     // Redacted once per event, however many rules fired on it (a statement can be megabytes long).
     const redacted = redactEvent(event, redaction);
     for (const m of matches) into.alerts.push(buildAlert(m, event, position, redaction, redacted, version));

@@ -43,13 +43,38 @@ export function shown(spec: CorrelationFiring['spec'], event: Record<string, unk
     sqlCommand: cutShown(stored.sqlCommand),
     commandText: cutShown(stored.commandText),
   };
+  for (const f of ownOf(spec)) if (stored[f] !== undefined) out[f] = cutShown(stored[f]);
+  return out;
+}
+
+/** The rule's groupBy and field fields that `shown` keeps besides its own. */
+function ownOf(spec: CorrelationFiring['spec']): readonly string[] {
   let own = ownFields.get(spec);
   if (own === undefined) {
     const fields = spec.type === 'first_seen' ? spec.fields : spec.type === 'sequence' || spec.field === undefined ? [] : [spec.field];
     own = [...new Set([...spec.groupBy, ...fields])].filter((f) => !SHOWN_OWN.has(f));
     ownFields.set(spec, own);
   }
-  for (const f of own) if (stored[f] !== undefined) out[f] = cutShown(stored[f]);
+  return own;
+}
+
+/** What `shown` reads of `stored`, besides a rule's own fields; serverVersion too: the redaction's context with engine. */
+const STORED_READ = ['engine', 'serverVersion', 'dbUserName', 'remoteHost', 'clientApplication', 'databaseName', 'objectName', 'command', 'sqlCommand', 'commandText'] as const;
+
+/**
+ * The part of `event` that `shown` reads as `stored` for these correlations (and the redaction's context): an event
+ * that only feeds correlations (no alert of its own) is redacted as this projection, not whole, since nothing else of
+ * its redacted copy is read (the pipeline, processRecord.ts). Redacting a field depends on the field and the context
+ * only, so `shown` of the redacted projection is `shown` of the redacted event. Fields the event lacks stay absent; a
+ * null prototype keeps a field named `__proto__` an own field, as a copy of the event has it.
+ */
+export function storedPart(event: Record<string, unknown>, rules: readonly { correlation?: CorrelationFiring['spec'] | undefined }[]): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const f of STORED_READ) if (Object.hasOwn(event, f)) out[f] = event[f];
+  for (const r of rules) {
+    if (r.correlation === undefined) continue;
+    for (const f of ownOf(r.correlation)) if (Object.hasOwn(event, f)) out[f] = event[f];
+  }
   return out;
 }
 

@@ -1,0 +1,66 @@
+/**
+ * An event that only feeds correlations is redacted as the part their state keeps of it (shownEvent.ts storedPart),
+ * not whole: what the state shows of it (`shown`, the first and last events of a correlation alert) must be exactly
+ * what it was with the whole redacted copy, for every correlation of the pack, every redaction mode, on the samples,
+ * the PostgreSQL and MySQL corpora and the events of the rules' own tests.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { completeTestEvent, loadRules } from '../../src/rules/index.js';
+import { CompiledRuleSet } from '../../src/rules/RuleSet.js';
+import { shown, storedPart } from '../../src/rules/shownEvent.js';
+import { redactEvent } from '../../src/redaction/index.js';
+import { decodeRecord } from '../../src/codec/decode.js';
+import { readInputs } from '../../src/input/readInputs.js';
+
+async function events(rs: CompiledRuleSet): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for await (const it of readInputs(['samples/plaintext'])) if (it.kind === 'record') out.push(...(await decodeRecord(it.record.data, {})).events);
+  for (const engine of ['postgresql', 'mysql']) {
+    const lines = gunzipSync(readFileSync(`test/corpus/${engine}/events.jsonl.gz`)).toString('utf8').trim().split('\n');
+    for (const line of lines) out.push(...(await decodeRecord(Buffer.from(line), {})).events);
+  }
+  for (const r of rs.compiledRules()) {
+    for (const s of r.tests?.sequences ?? []) for (const { event } of s.events) out.push(completeTestEvent(event));
+    for (const { event } of [...(r.tests?.fires ?? []), ...(r.tests?.doesNotFire ?? [])]) out.push(completeTestEvent(event));
+  }
+  return out;
+}
+
+test('the pack: what a correlation keeps of an event is the same from its stored part as from its whole redacted copy', async () => {
+  const rs = (await loadRules(['rules'])).ruleSet as CompiledRuleSet;
+  const all = await events(rs);
+  let compared = 0;
+  const withText = new Set<string>();
+  for (const e of all) {
+    const bases = rs.baseMatches(e);
+    if (bases.length === 0) continue;
+    for (const mode of ['literals', 'full', 'none'] as const) {
+      const whole = redactEvent(e, mode);
+      const part = redactEvent(storedPart(e, bases), mode);
+      for (const rule of bases) {
+        const a = shown(rule.correlation!, e, whole);
+        assert.deepEqual(shown(rule.correlation!, e, part), a, `${rule.info.id}, ${mode}: ${JSON.stringify(e)}`);
+        if (typeof a.commandText === 'string') withText.add(`${rule.info.id}/${mode}`);
+        compared++;
+      }
+    }
+  }
+  assert.ok(compared > 1000, `comparisons: ${compared}`);
+  // The statement text is what redaction changes: it must have been compared, masked (literals) and in clear (none).
+  assert.ok([...withText].some((k) => k.endsWith('/literals')) && [...withText].some((k) => k.endsWith('/none')), [...withText].join(' '));
+});
+
+test('the stored part keeps what the rule groups and counts by, only fields the event has, and __proto__ as a field', () => {
+  const rule = { correlation: { type: 'value_sum', groupBy: ['clusterId', '__proto__', 'objectType'], field: 'rowCount', windowMs: 1, gte: 1, realertMs: 0 } } as never;
+  const event = JSON.parse('{"clusterId": "c", "engine": "postgresql", "__proto__": "x", "rowCount": 5, "paramList": ["4111111111111111"], "commandText": "SELECT 1"}') as Record<string, unknown>;
+  const part = storedPart(event, [rule]);
+  assert.deepEqual(Object.keys(part).sort(), ['__proto__', 'commandText', 'engine', 'rowCount']);
+  assert.equal(part.__proto__, 'x');
+  assert.equal('paramList' in part, false, 'bind values are not part of it');
+  assert.equal(Object.getPrototypeOf(redactEvent(part, 'literals')), Object.prototype, 'its redacted copy is a plain object');
+  assert.equal(Object.getOwnPropertyDescriptor(redactEvent(part, 'literals'), '__proto__')?.value, 'x');
+  assert.equal(shown((rule as { correlation: never }).correlation, event, redactEvent(part, 'literals')).rowCount, 5);
+});
