@@ -68,10 +68,11 @@ export interface WireOutcome {
 }
 
 /**
- * A correlation base event on the wire. Its redacted copy is the event itself but for a few fields (redactEvent: the
- * statement text, bind values, server messages), so it goes as what differs (`removed`, then `changed` as key, value,
- * key, value...) whenever rebuilding it that way gives the same object (same keys in the same order); else whole. That
- * halves what the main thread deserialises per base event (a third of the events of real traffic are base events).
+ * A correlation base event on the wire. For an event that also fired an alert, its redacted copy is the event itself
+ * but for a few fields (redactEvent: the statement text, bind values, server messages), so it goes as what differs
+ * (`removed`, then `changed` as key, value, key, value...) whenever rebuilding it that way gives the same object (same
+ * keys in the same order); else whole. That halves what the main thread deserialises per such event. For an event
+ * that only feeds correlations it is the small part their state keeps (shownEvent.ts storedPart): whole.
  */
 export interface WireBaseEvents {
   event: ActivityEvent;
