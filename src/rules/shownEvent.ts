@@ -58,7 +58,11 @@ function ownOf(spec: CorrelationFiring['spec']): readonly string[] {
   return own;
 }
 
-/** What `shown` reads of `stored`, besides a rule's own fields; serverVersion too: the redaction's context with engine. */
+/**
+ * What `shown` reads of `stored`, besides a rule's own fields (kept in step with its literal above: a field it reads
+ * that is missing here fails test/unit/correlation-stored.test.ts); serverVersion too: with engine, the redaction's
+ * context.
+ */
 const STORED_READ = ['engine', 'serverVersion', 'dbUserName', 'remoteHost', 'clientApplication', 'databaseName', 'objectName', 'command', 'sqlCommand', 'commandText'] as const;
 
 /**
