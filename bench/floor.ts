@@ -7,7 +7,10 @@
  *    normalise), one record at a time on the main thread; then with a RecordPool of 1 and 2 workers (16 records
  *    in flight; decrypt, gunzip, parse and normalise in the workers, the events sent back, as `decode` does).
  *  - replay: `dasguard replay FILE --output jsonl` (baseline rules, demo key; the compiled CLI in dist/) of the same
- *    number of records, on the main thread and with --workers 1 and 2 (each run starts its workers).
+ *    number of records, on the main thread and with --workers 1 and 2 (each run starts its workers); every mode is
+ *    run once before any is timed.
+ *  - the ceiling: two `replay --workers 0` child processes at once against one alone (what 2 cores give this work at
+ *    best, nothing shared), and one `replay --workers 2` child process next to them, start-up included in each.
  * events/s per core: a main-thread figure uses one core; a --workers N figure is divided by min(N + 1, cores)
  * (the main thread works too). `npm run bench -- decode` runs this section alone.
  */

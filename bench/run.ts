@@ -5,7 +5,8 @@
  *     Then the whole decode path (envelope, data key, decrypt, gunzip, parse, normalise): records/s and events/s.
  *  2. (bench/floor.ts; alone: `npm run bench -- decode`) for records of 10, 100 and 1,000 events: the primitives'
  *     floor (key import, ECDSA verify, HKDF, AES-GCM, gunzip, JSON.parse), the decode path and `dasguard replay` as a
- *     share of it, on one core; then decode and replay with --workers 1 and 2 against the main thread.
+ *     share of it, on one core; then decode and replay with --workers 1 and 2 against the main thread, and the 2-core
+ *     ceiling (two replay processes at once against one alone).
  *  3. Rule evaluation with the baseline pack: naive json-rules-engine Engine.run per event vs the compiled RuleSet;
  *     then the pack with its correlations in record order (vs the decode rate) and the state's memory per 1M groups.
  *  4. The live consumer (bench/consumer.ts): put -> alert latency (p50/p99) and backlog drain, run vs replay.

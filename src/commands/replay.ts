@@ -92,6 +92,8 @@ async function replayWith(pool: ReturnType<typeof openPool>, opts: ReplayOptions
     failed = true;
     throw err;
   } finally {
+    // Closed here, before the summary, once every record is through (replayCommand closes it again, a no-op, and on
+    // an early exit such as a bad key file).
     await pool?.close();
     // After a failure, that failure is what the user needs to see; a close that fails too only adds a line.
     await handoff.close().catch((err: unknown) => {

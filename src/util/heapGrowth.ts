@@ -4,7 +4,8 @@
  * but let it reach ~57 MB, and each worker's heap grows the same way. 1.5 keeps every thread's heap (the process
  * shares the flag) within half again of its live data: measured on a 21 MB dump of 3,000 records, peak RSS 180-184 MB
  * instead of 215-220 MB with `--workers 2` and 138 MB instead of 181 MB without, at the same speed within the noise;
- * a 1 GB dump with `--workers 2` 197 MB instead of 264 MB (README, Benchmarks).
+ * a 1 GB dump with `--workers 2` 197 MB instead of 264 MB, in 376 s instead of 352 s (one run each: within this
+ * machine's run-to-run noise, but not shown to cost nothing; README, Benchmarks).
  * Unlike a hard `--max-old-space-size` it never stops a process whose state legitimately grows (correlation state
  * of a million groups holds ~450 MiB): a larger live heap only gets proportionally larger headroom.
  *
