@@ -20,6 +20,11 @@ export interface RetryPolicy {
 
 export interface DispatcherOptions extends RetryPolicy {
   concurrency: number;
+  /**
+   * A job's dead letter is written; called at once, before the ack removes its batch file, so whoever watches
+   * that file (DeliveryHandoff.settle) knows by then that the job was not delivered.
+   */
+  onDeadLetterWritten?: (job: OutboxJob) => void;
   /** A job was dead-lettered (already written to the dead-letter file and acked). */
   onDead: (job: OutboxJob, error: string) => Promise<void>;
   /** Something worth telling the operator (already masked). */
@@ -65,6 +70,8 @@ export class Dispatcher {
   private fatal: unknown;
   readonly stats: DeliveryStats = { delivered: 0, retries: 0, deadLettered: 0 };
   private readonly lanes = new Map<string, Lane>();
+  private finishedJobs = 0;
+  private deadBeingReported = 0;
   private stopped = false;
   /** After drain: results of sends still out are ignored (the outbox is closing); outbox writes stop retrying. */
   private abandoned = false;
@@ -83,6 +90,19 @@ export class Dispatcher {
     for (const [name, sink] of sinks) this.lanes.set(name, { sink, stats: { delivered: 0, retries: 0, deadLettered: 0 }, queuedAt: new Map(), ready: [], head: 0, waiting: [], inFlight: 0, pausedUntil: 0, timer: undefined, failing: false });
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
+  }
+
+  /**
+   * Jobs done for good: delivered and acked, or dead-lettered, acked and reported (`onDead` returned). It grows
+   * only once a job's outbox writes are over, so a waiter that sees it change finds the batch files current.
+   */
+  get finished(): number {
+    return this.finishedJobs;
+  }
+
+  /** Dead-lettered jobs whose ack or `onDead` report has not finished yet. */
+  get reportsInFlight(): number {
+    return this.deadBeingReported;
   }
 
   get queued(): number {
@@ -254,24 +274,32 @@ export class Dispatcher {
       lane.failing = false;
       this.opts.log(`sink '${lane.sink.name}' is delivering again`, { level: 'info', sink: lane.sink.name });
     }
-    // Count before the ack: the sink has the alert already, and the ack (which removes a finished batch file) is
-    // what waiters such as DeliveryHandoff.settle watch for, so the counters must be current by then.
+    // The delivery counters count before the ack (the sink has the alert already); `finished`, which waiters such
+    // as DeliveryHandoff.settle watch, only after it, once the batch file of a finished batch is gone.
     if (delivered.length > 0) {
       this.stats.delivered += delivered.length;
       lane.stats.delivered += delivered.length;
       for (const j of delivered) lane.queuedAt.delete(j);
       if (!(await this.durably(() => this.outbox.ack(delivered)))) return;
+      this.finishedJobs += delivered.length;
     }
     for (const d of dead) {
       if (!(await this.durably(() => this.outbox.deadLetter(d.job, d.error)))) return;
       this.stats.deadLettered++;
       lane.stats.deadLettered++;
       lane.queuedAt.delete(d.job);
-      if (!(await this.durably(() => this.outbox.ack([d.job])))) return;
+      this.deadBeingReported++;
       try {
-        await this.opts.onDead(d.job, d.error);
-      } catch (err) {
-        this.opts.log(`reporting the dead letter of alert ${d.job.alert.id} failed: ${errorMessage(err)}`, { level: 'error', sink: d.job.sink, alertId: d.job.alert.id, error: errorMessage(err) });
+        this.opts.onDeadLetterWritten?.(d.job);
+        if (!(await this.durably(() => this.outbox.ack([d.job])))) return;
+        try {
+          await this.opts.onDead(d.job, d.error);
+        } catch (err) {
+          this.opts.log(`reporting the dead letter of alert ${d.job.alert.id} failed: ${errorMessage(err)}`, { level: 'error', sink: d.job.sink, alertId: d.job.alert.id, error: errorMessage(err) });
+        }
+        this.finishedJobs++;
+      } finally {
+        this.deadBeingReported--;
       }
     }
   }

@@ -67,8 +67,8 @@ export class OutboxQueue {
       concurrency: d.concurrency ?? 4,
       log,
       ...(opts.now ? { now: opts.now } : {}),
+      onDeadLetterWritten: (job) => this.noteDead(job.batch),
       onDead: async (job, error) => {
-        this.noteDead(job.batch);
         log(`alert ${job.alert.id} (${job.alert.ruleId}) dead-lettered for sink '${job.sink}' in ${outbox.deadLetterPath}: ${error}`, {
           level: 'error',
           sink: job.sink,
@@ -164,20 +164,22 @@ export class OutboxQueue {
   async settle(tickets: readonly DeliveryTicket[], deadlineMs: number): Promise<SettleResult> {
     const end = Date.now() + Math.max(0, deadlineMs);
     const open = tickets.filter((t) => t.batches.length > 0);
-    // open[next..] may still be queued; each poll re-checks from the first one not yet seen done. The batch file
-    // is the signal, not the outbox's in-memory count: it drops before the dispatcher has counted the job (and
-    // noted a dead letter), while the file is removed only after that, in the same turn of the event loop.
+    // open[next..] may still be queued; each poll re-checks from the first one not yet seen done, once the
+    // dispatcher has finished another job. The batch file is the signal: it is removed (by the ack) only after a
+    // dead letter was noted in deadBatches, and before the dispatcher counts the job finished. A dead letter still
+    // being reported (its log line, the fallback sink) is waited for too, so the caller's logs are complete.
     let next = 0;
     let seen = -1;
     for (;;) {
-      const done = this.dispatcher.stats.delivered + this.dispatcher.stats.deadLettered;
+      const done = this.dispatcher.finished;
       if (done !== seen) {
         seen = done;
         while (next < open.length && (await this.stillQueued([open[next]!])).length === 0) next++;
       }
       const left = end - Date.now();
+      const settled = next === open.length && this.dispatcher.reportsInFlight === 0;
       // An outbox that cannot be written stops the dispatcher: nothing more will be delivered.
-      if (next === open.length || left <= 0 || this.dispatcher.error !== undefined) break;
+      if (settled || left <= 0 || this.dispatcher.error !== undefined) break;
       await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, left)));
     }
     const pending = await this.stillQueued(open.slice(next));
