@@ -12,8 +12,8 @@ import type { CompiledRule, RuleSet } from '../rules/index.js';
 import type { ActivityEvent, BatchSummary, DecodedBatch, RecordPosition, SourceRecord } from '../types.js';
 import { formatPosition, summarizeBatch } from '../types.js';
 import { buildAlert, type Alert, type Redaction } from './alert.js';
-import { redactEvent } from '../redaction/index.js';
-import { storedPart } from '../rules/shownEvent.js';
+import { redactEvent, redactProjection } from '../redaction/index.js';
+import { storedFields } from '../rules/shownEvent.js';
 import { groupStatements, type StatementHalf } from '../codec/mysqlStatements.js';
 import type { DecodeRendering } from './decodedLines.js';
 
@@ -232,8 +232,8 @@ export function eventEvaluator(rules: RuleSet, redaction: Redaction): EventEvalu
     const bases = rules.baseMatches?.(event);
     if (matches.length === 0 && (bases === undefined || bases.length === 0)) return;
     if (matches.length === 0) {
-      // Only feeds correlations: redacted as the part their state keeps of it (shownEvent.ts storedPart), not whole.
-      const stored = redactEvent(storedPart(event, bases!), redaction);
+      // Only feeds correlations: redacted as the part their state keeps of it (shownEvent.ts storedFields), not whole.
+      const stored = redactProjection(event, storedFields(bases!), redaction);
       into.correlating.push({ event, redacted: stored, rules: bases!, ...(version !== undefined ? { rulesVersion: version } : {}) });
       return;
     }

@@ -116,6 +116,37 @@ export function redactEvent<E extends Record<string, unknown>>(event: E, mode: R
   return copy as E;
 }
 
+/**
+ * redactEvent of the projection of `event` on the fields of `fieldLists` (those it has), built without copying the
+ * rest of the event: what a correlation's state keeps of an event that only feeds it (src/rules/shownEvent.ts
+ * storedFields). The same object redactEvent gives that projection: a plain object, `full` leaving sensitive fields
+ * out, a field named `__proto__` an own field. A field in two lists is redacted twice, the same.
+ */
+export function redactProjection(event: Record<string, unknown>, fieldLists: readonly (readonly string[])[], mode: RedactionMode): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const ctx = mode === 'none' ? undefined : contextOf(event);
+  for (const fields of fieldLists) {
+    for (const f of fields) {
+      if (!Object.hasOwn(event, f) || NEVER.includes(f)) continue;
+      let v = event[f];
+      if (ctx !== undefined && v !== undefined) {
+        if (f === NATIVE) {
+          if (isRecord(v)) v = redactNative(v, ctx, mode);
+        } else {
+          const kind = TOP.get(f);
+          if (kind !== undefined) {
+            if (mode === 'full') continue;
+            v = maskValue(kind, v, ctx);
+          }
+        }
+      }
+      if (f === '__proto__') Object.defineProperty(out, f, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[f] = v;
+    }
+  }
+  return out;
+}
+
 function redactNative(native: Record<string, unknown>, ctx: RedactionContext, mode: RedactionMode): Record<string, unknown> {
   const out: Record<string, unknown> = { ...native };
   for (const [key, kind] of Object.entries(NATIVE_AUDIT_CARRIES)) {

@@ -65,21 +65,23 @@ function ownOf(spec: CorrelationFiring['spec']): readonly string[] {
  */
 const STORED_READ = ['engine', 'serverVersion', 'dbUserName', 'remoteHost', 'clientApplication', 'databaseName', 'objectName', 'command', 'sqlCommand', 'commandText'] as const;
 
+const ONLY_STORED_READ: readonly (readonly string[])[] = [STORED_READ];
+
 /**
- * The part of `event` that `shown` reads as `stored` for these correlations (and the redaction's context): an event
- * that only feeds correlations (no alert of its own) is redacted as this projection, not whole, since nothing else of
- * its redacted copy is read (the pipeline, processRecord.ts). Redacting a field depends on the field and the context
- * only, so `shown` of the redacted projection is `shown` of the redacted event. Fields the event lacks stay absent; a
- * null prototype keeps a field named `__proto__` an own field, as a copy of the event has it.
+ * The fields of an event that `shown` reads as `stored` for these correlations (and the redaction's context), as
+ * lists (a field may be in two): an event that only feeds correlations (no alert of its own) is redacted as its
+ * projection on them (redactProjection), not whole, since nothing else of its redacted copy is read (the pipeline,
+ * processRecord.ts). Redacting a field depends on the field and the context only, so `shown` of the redacted
+ * projection is `shown` of the redacted event.
  */
-export function storedPart(event: Record<string, unknown>, rules: readonly { correlation?: CorrelationFiring['spec'] | undefined }[]): Record<string, unknown> {
-  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const f of STORED_READ) if (Object.hasOwn(event, f)) out[f] = event[f];
-  for (const r of rules) {
-    if (r.correlation === undefined) continue;
-    for (const f of ownOf(r.correlation)) if (Object.hasOwn(event, f)) out[f] = event[f];
+export function storedFields(rules: readonly { correlation?: CorrelationFiring['spec'] | undefined }[]): readonly (readonly string[])[] {
+  if (rules.length === 1 && rules[0]!.correlation !== undefined) {
+    const own = ownOf(rules[0]!.correlation);
+    return own.length === 0 ? ONLY_STORED_READ : [STORED_READ, own];
   }
-  return out;
+  const lists: (readonly string[])[] = [STORED_READ];
+  for (const r of rules) if (r.correlation !== undefined) lists.push(ownOf(r.correlation));
+  return lists;
 }
 
 function cutShown(v: unknown): unknown {

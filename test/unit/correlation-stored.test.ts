@@ -1,5 +1,6 @@
 /**
- * An event that only feeds correlations is redacted as the part their state keeps of it (shownEvent.ts storedPart),
+ * An event that only feeds correlations is redacted as the part their state keeps of it (shownEvent.ts storedFields,
+ * redactProjection),
  * not whole: what the state shows of it (`shown`, the first and last events of a correlation alert) must be exactly
  * what it was with the whole redacted copy, for every correlation of the pack, every redaction mode, on the samples,
  * the PostgreSQL and MySQL corpora and the events of the rules' own tests.
@@ -10,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { completeTestEvent, loadRules } from '../../src/rules/index.js';
 import { CompiledRuleSet } from '../../src/rules/RuleSet.js';
-import { shown, storedPart } from '../../src/rules/shownEvent.js';
-import { redactEvent } from '../../src/redaction/index.js';
+import { shown, storedFields } from '../../src/rules/shownEvent.js';
+import { redactEvent, redactProjection } from '../../src/redaction/index.js';
 import { decodeRecord } from '../../src/codec/decode.js';
 import { readInputs } from '../../src/input/readInputs.js';
 
@@ -39,7 +40,12 @@ test('the pack: what a correlation keeps of an event is the same from its stored
     if (bases.length === 0) continue;
     for (const mode of ['literals', 'full', 'none'] as const) {
       const whole = redactEvent(e, mode);
-      const part = redactEvent(storedPart(e, bases), mode);
+      const part = redactProjection(e, storedFields(bases), mode);
+      // The same object as the old way: the projection first, then redactEvent of it.
+      const projection = Object.create(null) as Record<string, unknown>;
+      for (const f of storedFields(bases).flat()) if (Object.hasOwn(e, f)) projection[f] = e[f];
+      assert.deepEqual(part, redactEvent(projection, mode));
+      assert.deepEqual(Object.keys(part), Object.keys(redactEvent(projection, mode)));
       for (const rule of bases) {
         const a = shown(rule.correlation!, e, whole);
         assert.deepEqual(shown(rule.correlation!, e, part), a, `${rule.info.id}, ${mode}: ${JSON.stringify(e)}`);
@@ -55,12 +61,14 @@ test('the pack: what a correlation keeps of an event is the same from its stored
 
 test('the stored part keeps what the rule groups and counts by, only fields the event has, and __proto__ as a field', () => {
   const rule = { correlation: { type: 'value_sum', groupBy: ['clusterId', '__proto__', 'objectType'], field: 'rowCount', windowMs: 1, gte: 1, realertMs: 0 } } as never;
-  const event = JSON.parse('{"clusterId": "c", "engine": "postgresql", "__proto__": "x", "rowCount": 5, "paramList": ["4111111111111111"], "commandText": "SELECT 1"}') as Record<string, unknown>;
-  const part = storedPart(event, [rule]);
+  const event = JSON.parse('{"clusterId": "c", "engine": "postgresql", "__proto__": "x", "rowCount": 5, "paramList": ["4111111111111111"], "commandText": "SELECT 4111111111111111", "errorMessage": "no"}') as Record<string, unknown>;
+  const part = redactProjection(event, storedFields([rule]), 'literals');
   assert.deepEqual(Object.keys(part).sort(), ['__proto__', 'commandText', 'engine', 'rowCount']);
-  assert.equal(part.__proto__, 'x');
+  assert.equal(Object.getOwnPropertyDescriptor(part, '__proto__')?.value, 'x');
+  assert.equal(Object.getPrototypeOf(part), Object.prototype, 'a plain object');
   assert.equal('paramList' in part, false, 'bind values are not part of it');
-  assert.equal(Object.getPrototypeOf(redactEvent(part, 'literals')), Object.prototype, 'its redacted copy is a plain object');
-  assert.equal(Object.getOwnPropertyDescriptor(redactEvent(part, 'literals'), '__proto__')?.value, 'x');
-  assert.equal(shown((rule as { correlation: never }).correlation, event, redactEvent(part, 'literals')).rowCount, 5);
+  assert.equal(part.commandText, 'SELECT ?', 'the statement text is masked');
+  assert.equal('commandText' in redactProjection(event, storedFields([rule]), 'full'), false, 'full leaves it out');
+  assert.equal(redactProjection(event, storedFields([rule]), 'none').commandText, 'SELECT 4111111111111111');
+  assert.equal(shown((rule as { correlation: never }).correlation, event, part).rowCount, 5);
 });

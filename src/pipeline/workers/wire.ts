@@ -72,7 +72,7 @@ export interface WireOutcome {
  * but for a few fields (redactEvent: the statement text, bind values, server messages), so it goes as what differs
  * (`removed`, then `changed` as key, value, key, value...) whenever rebuilding it that way gives the same object (same
  * keys in the same order); else whole. That halves what the main thread deserialises per such event. For an event
- * that only feeds correlations it is the small part their state keeps (shownEvent.ts storedPart): whole.
+ * that only feeds correlations it is the small part their state keeps (shownEvent.ts storedFields): whole.
  */
 export interface WireBaseEvents {
   event: ActivityEvent;
