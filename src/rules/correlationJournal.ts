@@ -74,7 +74,9 @@ export function committed(s: CorrelationState): Map<string, Map<string, GroupSta
  * record's first event in a group of MAX_ENTRIES entries copies MAX_ENTRIES references, not the entries.
  */
 function copyGroup(g: GroupState): GroupState {
-  const c: GroupState = { ...g, entries: Array.isArray(g.entries) ? g.entries.slice() : g.entries };
+  // Without its tally: that is changed in place, and counts the group's own list only (windowState.ts).
+  const { tally: _tally, ...rest } = g;
+  const c: GroupState = { ...rest, entries: Array.isArray(g.entries) ? g.entries.slice() : g.entries };
   if (g.seen !== undefined) c.seen = { ...g.seen };
   return c;
 }

@@ -80,6 +80,21 @@ export interface GroupState {
   fired?: Fired;
   /** event_count, value_sum: the unused events folded beyond MAX_ENTRIES, oldest first; the list and its tuples never changed in place. */
   folded?: Folded[];
+  /** The unused entries counted (windowState.ts), for a group of many; never saved, valid only for `of` as it is. */
+  tally?: Tally;
+}
+
+/**
+ * How many entries of `of` are unused, and (value_sum) the sum of their values, kept as a group's events come and go
+ * so a long window is not counted again for every event. Valid while `of` is the group's list and holds `length`
+ * entries (a copy of the group, a restored or a shared one has another list: counted afresh). `sum` is exact:
+ * kept only while every value and the sum are safe integers (a float's rounding would depend on the order of adding).
+ */
+export interface Tally {
+  of: Entry[];
+  length: number;
+  unused: number;
+  sum: number;
 }
 
 export interface CorrelationCounters {

@@ -16,7 +16,7 @@
  *   and the group is quiet for `realert`.
  * - Bounded: at most MAX_ENTRIES entries per group, beyond which counts and sums stay exact (`bound`: folded chunks).
  */
-import { again, entriesOf, eventKey, fieldOf, FOLD_CHUNK, isTrigger, MAX_ENTRIES, MAX_FOLDED, noteTrigger, type CorrelationCounters, type Entry, type Fired, type Folded, type GroupState } from './correlationState.js';
+import { again, entriesOf, eventKey, fieldOf, FOLD_CHUNK, isTrigger, MAX_ENTRIES, MAX_FOLDED, noteTrigger, type CorrelationCounters, type Entry, type Fired, type Folded, type GroupState, type Tally } from './correlationState.js';
 import { irrelevant, matchSequence } from './sequenceState.js';
 import { isShownEvent, present, shown } from './shownEvent.js';
 import type { CompiledRule, CorrelationFiring, CorrelationType, SequenceCorrelation, ThresholdCorrelation } from './types.js';
@@ -49,6 +49,8 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     const n = fieldOf(rule, event, spec.field as string);
     v = typeof n === 'number' && Number.isFinite(n) ? n : 0;
   }
+  // The unused entries as counted for the group's last event, kept in step with every change below.
+  let tally = spec.type === 'sequence' ? undefined : validTally(g, entries);
   const entry: Entry = { t, v, used: false, ev: shown(spec, event, stored) };
   if (spec.type === 'sequence') entry.s = spec.steps.flatMap((st, i) => (st.predicate?.(event) === true ? [i] : []));
   let i = entries.length;
@@ -56,10 +58,14 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
   // push and shift where they do the same as splice: V8's splice of a long list copies it (microseconds per event).
   if (i === entries.length) entries.push(entry);
   else entries.splice(i, 0, entry);
+  if (tally !== undefined && !count(tally, entry, 1)) tally = undefined;
   if (t > g.maxT) g.maxT = t;
   const from = g.maxT - spec.windowMs;
   let drop = 0;
-  while (drop < entries.length && (entries[drop] as Entry).t <= from) drop++;
+  while (drop < entries.length && (entries[drop] as Entry).t <= from) {
+    if (tally !== undefined && !count(tally, entries[drop] as Entry, -1)) tally = undefined;
+    drop++;
+  }
   if (drop === 1) entries.shift();
   else if (drop > 0) entries.splice(0, drop);
   // Chunks are replaced, never changed: a new list only when one leaves the window (most events drop none).
@@ -72,8 +78,12 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     const gone = irrelevant(entries, spec.steps.map((st) => st.gte));
     for (let k = gone.length - 1; k >= 0; k--) entries.splice(gone[k] as number, 1);
   }
-  if (entries.length > MAX_ENTRIES) bound(spec.type, g, entries);
+  if (entries.length > MAX_ENTRIES) {
+    bound(spec.type, g, entries);
+    tally = undefined; // folded or dropped: counted afresh (once per FOLD_CHUNK events at most)
+  }
   g.entries = entries.length === 1 ? (entries[0] as Entry) : entries;
+  keepTally(g, entries, tally);
 
   if (g.quietUntil !== undefined && g.maxT < g.quietUntil) return undefined;
   /** The contributing entries' indices in `entries`, in time order. */
@@ -87,14 +97,12 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     value = spec.steps.length;
     steps = m.counts;
   } else {
-    // Counted without building lists (this runs for every base event): the list only when it fires.
-    let unused = 0;
-    let sum = 0;
-    for (const e of entries) {
-      if (e.used) continue;
-      unused++;
-      if (spec.type === 'value_sum') sum += e.v as number;
+    // Counted without building lists (this runs for every base event), or as the tally kept: the list only when it fires.
+    if (tally === undefined) {
+      tally = tallyOf(entries);
+      keepTally(g, entries, tally);
     }
+    const { unused, sum } = tally;
     if (unused === 0) return undefined;
     const folded = g.folded ?? [];
     if (spec.type === 'event_count') value = unused + folded.reduce((n, c) => n + c[2], 0);
@@ -130,7 +138,54 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     entries[k] = used;
   }
   if (!Array.isArray(g.entries)) g.entries = entries[0] as Entry;
+  // Every unused entry contributed (a sequence keeps no tally).
+  if (g.tally !== undefined) {
+    g.tally.unused = 0;
+    g.tally.sum = 0;
+  }
   return again(rule, gk, fired);
+}
+
+/** Groups of fewer entries are counted for each event (cheap), and keep no tally (a million small groups, no extra objects). */
+const TALLY_MIN = 32;
+
+/** The group's tally, when it is for `entries` as they are. */
+function validTally(g: GroupState, entries: Entry[]): Tally | undefined {
+  const t = g.tally;
+  return t !== undefined && t.of === entries && t.length === entries.length ? t : undefined;
+}
+
+/** The unused entries of `entries` counted, and whether every value and the sum are safe integers (else it is not kept). */
+function tallyOf(entries: Entry[]): Tally & { exact: boolean } {
+  let unused = 0;
+  let sum = 0;
+  let exact = true;
+  for (const e of entries) {
+    if (e.used) continue;
+    unused++;
+    if (typeof e.v === 'number') {
+      sum += e.v;
+      if (!Number.isSafeInteger(e.v)) exact = false;
+    }
+  }
+  return { of: entries, length: entries.length, unused, sum, exact: exact && Number.isSafeInteger(sum) };
+}
+
+/** Changes `tally` (in place: no copy of a group shares it validly) for an entry that joined (`sign` 1) or left (-1); false once the sum could be inexact. */
+function count(tally: Tally, e: Entry, sign: 1 | -1): boolean {
+  tally.length += sign;
+  if (e.used) return true;
+  tally.unused += sign;
+  if (typeof e.v !== 'number') return true;
+  tally.sum += sign * e.v;
+  return Number.isSafeInteger(e.v) && Number.isSafeInteger(tally.sum);
+}
+
+/** Keeps `tally` (exact, for `entries` as they are) on a group of many entries; else none. */
+function keepTally(g: GroupState, entries: Entry[], tally: (Tally & { exact?: boolean }) | undefined): void {
+  if (tally !== undefined && tally.exact !== false && entries.length >= TALLY_MIN && g.entries === entries) {
+    g.tally = tally.exact === undefined ? tally : { of: entries, length: entries.length, unused: tally.unused, sum: tally.sum };
+  } else if (g.tally !== undefined) delete g.tally;
 }
 
 /**
