@@ -73,6 +73,8 @@ describe('run: stderr not a terminal', () => {
     const sinkFailing = (l: Record<string, unknown>) => l.component === 'delivery' && l.sink === 'cli-slack' && /retrying/.test(String(l.msg));
     await waitFor(() => jsonLines(c.stderr()).some(sinkFailing), 'the Slack failure logged');
     await waitFor(() => jsonLines(c.stderr()).some((l) => l.msg === 'quarantined'), 'the quarantined record logged');
+    // a status line comes every statusIntervalMs: waited for, not raced (the run can be done with the rest before one)
+    await waitFor(() => jsonLines(c.stderr()).some((l) => l.msg === 'status'), 'a status line logged');
     ac.abort();
     assert.equal(await code, 0);
 
