@@ -79,8 +79,11 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     for (let k = gone.length - 1; k >= 0; k--) entries.splice(gone[k] as number, 1);
   }
   if (entries.length > MAX_ENTRIES) {
-    bound(spec.type, g, entries);
-    tally = undefined; // folded or dropped: counted afresh (once per FOLD_CHUNK events at most)
+    const held = entries.length;
+    // Used entries gone (they count for nothing): the tally holds. Folded or dropped: counted afresh (once per
+    // FOLD_CHUNK events at most). After a firing, its used entries go one per event: no count of them all each time.
+    if (bound(spec.type, g, entries) && tally !== undefined) tally.length -= held - entries.length;
+    else tally = undefined;
   }
   g.entries = entries.length === 1 ? (entries[0] as Entry) : entries;
   keepTally(g, entries, tally);
@@ -213,16 +216,16 @@ function isDuplicate(entries: readonly Entry[], t: number, key: () => string, ev
  * used entries (only a duplicate's check needs them) go first, oldest first; then event_count and value_sum fold
  * their oldest unused entries into a chunk of `folded` (merging the two oldest chunks beyond MAX_FOLDED);
  * value_count drops the oldest unused entries whose value a newer unused one has (the distinct count is the same),
- * else the oldest; a sequence drops its oldest.
+ * else the oldest; a sequence drops its oldest. True when used entries were all it removed (what is counted is as it was).
  */
-function bound(type: CorrelationType, g: GroupState, entries: Entry[]): void {
+function bound(type: CorrelationType, g: GroupState, entries: Entry[]): boolean {
   const over = () => entries.length - MAX_ENTRIES;
   for (let i = 0; i < entries.length && over() > 0; ) {
     if (!(entries[i] as Entry).used) i++;
     else if (i === 0) entries.shift();
     else entries.splice(i, 1);
   }
-  if (over() <= 0) return;
+  if (over() <= 0) return true;
   if (type === 'event_count' || type === 'value_sum') {
     // A chunk at a time (FOLD_CHUNK, at least what is over), so folding is rare; the newest entry is never folded.
     const n = Math.min(Math.max(over(), FOLD_CHUNK), entries.length - 1);
@@ -234,7 +237,7 @@ function bound(type: CorrelationType, g: GroupState, entries: Entry[]): void {
       folded.unshift([a[0], Math.max(a[1], b[1]), a[2] + b[2], a[3] + b[3], a[4]]);
     }
     g.folded = folded;
-    return;
+    return false;
   }
   if (type === 'value_count') {
     const newer = new Set<unknown>();
@@ -249,4 +252,5 @@ function bound(type: CorrelationType, g: GroupState, entries: Entry[]): void {
     entries.splice(0, entries.length, ...kept);
   }
   if (over() > 0) entries.splice(0, over());
+  return false;
 }
