@@ -19,6 +19,7 @@ import type { AlertHandoff } from '../src/pipeline/AlertHandoff.js';
 import { loadRules, type RuleSet } from '../src/rules/index.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
 import { createStream, kinesisClient, putRecord, putRecords, startKinesaliteProcess } from '../test/support/kinesis.js';
+import { percentile } from './stats.js';
 
 const BACKLOG = Number(process.env.BENCH_CONSUMER_RECORDS ?? 20_000);
 const PER_RECORD = 10;
@@ -41,10 +42,6 @@ class TimedHandoff implements AlertHandoff {
     }
   }
   async close(): Promise<void> {}
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function waitUntil(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {

@@ -32,6 +32,7 @@ import { encryptionContextFor } from '../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
 import { loadRules } from '../src/rules/load.js';
+import { percentile } from './stats.js';
 
 /** Records per case: about the same work per case whatever the record size. */
 const SIZES: readonly { perRecord: number; records: number }[] = [
@@ -109,12 +110,6 @@ async function floorRecord(p: Pieces, dataKey: Uint8Array): Promise<number> {
   const clear = p.frames.map((f) => open(derived, f.iv, f.aad, f.ciphertext, f.tag));
   const json = gunzipSync(clear.length === 1 ? clear[0]! : Buffer.concat(clear));
   return (JSON.parse(json.toString('utf8')) as { databaseActivityEventList: unknown[] }).databaseActivityEventList.length;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function seconds(fn: () => Promise<unknown>): Promise<number> {
@@ -259,7 +254,7 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
         for (const j of pair) t[j] = await seconds(() => replay(replays[j]!));
         shares.push(1 - t[3]! / t[0]!);
       }
-      const correlationShare = median(shares);
+      const correlationShare = percentile(shares.sort((a, b) => a - b), 50);
 
       const label = `${fmt(perRecord)} events/record`;
       decodeEventsPerSec.push(total / decodeSecs);
