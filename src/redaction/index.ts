@@ -126,25 +126,34 @@ export function redactProjection(event: Record<string, unknown>, fieldLists: rea
   const out: Record<string, unknown> = {};
   const ctx = mode === 'none' ? undefined : contextOf(event);
   for (const fields of fieldLists) {
-    for (const f of fields) {
-      if (!Object.hasOwn(event, f) || NEVER.includes(f)) continue;
-      let v = event[f];
-      if (ctx !== undefined && v !== undefined) {
-        if (f === NATIVE) {
+    for (const { name, kind } of projectionOf(fields)) {
+      if (!Object.hasOwn(event, name)) continue;
+      let v = event[name];
+      if (ctx !== undefined && v !== undefined && kind !== undefined) {
+        if (kind === 'nested') {
           if (isRecord(v)) v = redactNative(v, ctx, mode);
         } else {
-          const kind = TOP.get(f);
-          if (kind !== undefined) {
-            if (mode === 'full') continue;
-            v = maskValue(kind, v, ctx);
-          }
+          if (mode === 'full') continue;
+          v = maskValue(kind, v, ctx);
         }
       }
-      if (f === '__proto__') Object.defineProperty(out, f, { value: v, enumerable: true, writable: true, configurable: true });
-      else out[f] = v;
+      if (name === '__proto__') Object.defineProperty(out, name, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[name] = v;
     }
   }
   return out;
+}
+
+/** A field list as redactProjection reads it: NEVER's fields left out, each field with what it carries (its kind looked up once per list). */
+const projections = new WeakMap<readonly string[], readonly { name: string; kind: Carries | 'nested' | undefined }[]>();
+
+function projectionOf(fields: readonly string[]): readonly { name: string; kind: Carries | 'nested' | undefined }[] {
+  let p = projections.get(fields);
+  if (p === undefined) {
+    p = fields.filter((f) => !NEVER.includes(f)).map((name) => ({ name, kind: name === NATIVE ? ('nested' as const) : TOP.get(name) }));
+    projections.set(fields, p);
+  }
+  return p;
 }
 
 function redactNative(native: Record<string, unknown>, ctx: RedactionContext, mode: RedactionMode): Record<string, unknown> {
