@@ -21,32 +21,40 @@ export interface SqlMaskOptions {
   serverVersion?: unknown;
 }
 
-/** Statements at most this long are remembered masked (`maskSql`), the last MASKED_KEPT of them. */
+/** Statements at most this long are remembered masked (`maskSql`), the last MASKED_KEPT of them per context. */
 const MASKED_MAX_CHARS = 1024;
 const MASKED_KEPT = 256;
-/** Recent statements, masked: key (engine, server version, text: `maskedKey`) -> masked text, oldest first. */
-const masked = new Map<string, string>();
+/** Contexts (engine, server version) remembered at once; past that, every memory is dropped (a cluster has one or two). */
+const CONTEXTS_KEPT = 16;
+/** Recent statements, masked, per context (`contextKey`): text -> masked text, oldest first. */
+const masked = new Map<string, Map<string, string>>();
 
 /**
  * `text` masked. Applications send the same statements over and over with their values in bind parameters
  * (redacted apart, as paramList): a short statement is looked up among the last ones masked before it is lexed (a
- * pure function of the text, the engine and the server version, so the answer is the same).
+ * pure function of the text, the engine and the server version, so the answer is the same). Looked up by the text
+ * itself under its context, not by a key built of both: a lookup then hashes the text once, not a new string per call.
  */
 export function maskSql(text: string, engine: DbEngine, opts: SqlMaskOptions = {}): string {
   if (text.length > MASKED_MAX_CHARS) return lexAndMask(text, engine, opts);
-  const key = maskedKey(text, engine, opts.serverVersion);
-  const known = masked.get(key);
+  const ck = contextKey(engine, opts.serverVersion);
+  let memo = masked.get(ck);
+  if (memo === undefined) {
+    if (masked.size >= CONTEXTS_KEPT) masked.clear();
+    memo = new Map();
+    masked.set(ck, memo);
+  }
+  const known = memo.get(text);
   if (known !== undefined) return known;
   const out = lexAndMask(text, engine, opts);
-  if (masked.size >= MASKED_KEPT) masked.delete(masked.keys().next().value as string);
-  masked.set(key, out);
+  if (memo.size >= MASKED_KEPT) memo.delete(memo.keys().next().value as string);
+  memo.set(text, out);
   return out;
 }
 
-/** What the masking depends on, unambiguously: the engine, the server version when it is a string (its length first), the text. */
-function maskedKey(text: string, engine: DbEngine, serverVersion: unknown): string {
-  const sv = typeof serverVersion === 'string' ? serverVersion : '';
-  return `${engine}:${sv.length}:${sv}:${text}`;
+/** What the masking depends on besides the text, unambiguously: the engine, and the server version when it is a string. */
+function contextKey(engine: DbEngine, serverVersion: unknown): string {
+  return typeof serverVersion === 'string' ? `${engine}:${serverVersion}` : engine;
 }
 
 function lexAndMask(text: string, engine: DbEngine, opts: SqlMaskOptions): string {

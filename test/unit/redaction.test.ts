@@ -113,6 +113,13 @@ test('a statement masked again gives the same text; under another engine or serv
   const long = `SELECT '${'x'.repeat(5000)}'`;
   assert.equal(maskSql(long, 'postgresql'), 'SELECT ?');
   for (let i = 0; i < 600; i++) assert.equal(maskSql(`SELECT ${i}, 'v${i}' FROM t${i}`, 'postgresql'), `SELECT ?, ? FROM t${i}`);
+  // More server versions than are remembered at once, each still its own masking, the first again after the rest.
+  for (const round of [0, 1]) {
+    for (let v = 0; v < 40; v++) {
+      const version = v % 2 === 0 ? `MySQL 5.7.${v}` : `8.0.mysql_aurora.3.0${v}.0`;
+      assert.equal(maskSql(q, 'mysql', { serverVersion: version }), v % 2 === 0 ? '/*!80000 ? */ SELECT ?' : '/*!80000 SELECT ? */ SELECT ?', `${version}, round ${round}`);
+    }
+  }
 });
 
 test('passwords written as identifiers: the token after IDENTIFIED ... BY / AS and REPLACE is masked', () => {
