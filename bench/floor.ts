@@ -17,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createDecipheriv, hkdfSync, KeyObject, verify, webcrypto } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,8 +31,8 @@ import { parseEsdkHeader } from '../src/codec/esdkHeader.js';
 import { encryptionContextFor } from '../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
-import { loadRules } from '../src/rules/load.js';
 import { percentile } from './stats.js';
+import { BENCH_STREAM, writeReplayFile, writeStatelessOverrides } from './replayFiles.js';
 
 /** Records per case: about the same work per case whatever the record size. */
 const SIZES: readonly { perRecord: number; records: number }[] = [
@@ -164,8 +164,7 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
   const dir = mkdtempSync(join(tmpdir(), 'dasguard-bench-floor-'));
   // The pack with its correlation rules turned off (an override file), for their share of replay's time.
   const statelessOnly = join(dir, 'stateless-only.yaml');
-  const pack = await loadRules(['rules']);
-  writeFileSync(statelessOnly, `overrides:\n${(pack.ruleSet?.correlations ?? []).map((c) => `  - {rule: ${c.info.id}, enabled: false}\n`).join('')}`);
+  await writeStatelessOverrides(statelessOnly);
   try {
     for (const { perRecord, records } of SIZES) {
       log(`floor: preparing ${records} records of ${perRecord} events`);
@@ -183,9 +182,9 @@ export async function benchFloor(log: (line: string) => void = () => undefined):
       const check = (what: string, n: number) => {
         if (n !== total) throw new Error(`bench: ${what} gave ${n} events, expected ${total}`);
       };
-      const stream = `aws-rds-das-${PG.clusterId}`;
+      const stream = BENCH_STREAM;
       const file = join(dir, `${stream}-${perRecord}.jsonl`);
-      writeFileSync(file, envelopes.map((e, i) => JSON.stringify({ StreamName: stream, ShardId: 'shardId-000000000000', SequenceNumber: String(i + 1), Data: Buffer.from(e).toString('base64') })).join('\n') + '\n');
+      writeReplayFile(file, envelopes);
 
       const runFloor = async (from: number, to: number) => {
         let n = 0;

@@ -10,6 +10,8 @@
  *  3. Rule evaluation with the baseline pack: naive json-rules-engine Engine.run per event vs the compiled RuleSet;
  *     then the pack with its correlations in record order (vs the decode rate) and the state's memory per 1M groups.
  *  4. The live consumer (bench/consumer.ts): put -> alert latency (p50/p99) and backlog drain, run vs replay.
+ * Not in the default run: `npm run bench -- instructions` (bench/instructions.ts), the correlations' share of replay
+ * counted in instructions under valgrind, which repeats where the timed share does not.
  * One process, one core for the work (Node's main thread). Figures vary with the machine: compare within a run.
  */
 import { gunzipSync } from 'node:zlib';
@@ -23,6 +25,7 @@ import { benchCorrelations, benchRules, memoryRow } from './rules.js';
 import { benchDelivery } from './delivery.js';
 import { benchConsumer } from './consumer.js';
 import { benchFloor, CEILING_NOTES, FLOOR_NOTES, WORKER_NOTES } from './floor.js';
+import { benchInstructions, hasValgrind, INSTRUCTION_NOTES } from './instructions.js';
 import { limitHeapGrowth } from '../src/util/heapGrowth.js';
 
 // As the command runs (bin/dasguard.js): heaps held within half again of their live data.
@@ -164,10 +167,20 @@ function printTable(rows: string[][]): void {
   }
 }
 
-// `npm run bench -- decode`: the floor, decode, replay and workers rows alone.
+// `npm run bench -- decode`: the floor, decode, replay and workers rows alone. `-- instructions`: the correlations'
+// share counted in instructions under valgrind (bench/instructions.ts; not in the default run: minutes, and valgrind).
 if (process.argv[2] === 'decode') {
   console.log(`dasguard bench (decode rows only): node ${process.version}\n`);
   await printFloor();
+} else if (process.argv[2] === 'instructions') {
+  if (!hasValgrind()) {
+    console.error('bench instructions: valgrind is not installed (Debian: apt-get install valgrind)');
+    process.exitCode = 2;
+  } else {
+    console.log(`dasguard bench (instructions): node ${process.version}\n`);
+    printTable(await benchInstructions((line) => console.error(line)));
+    console.log(`\n${INSTRUCTION_NOTES.join('\n')}\n`);
+  }
 } else {
   await main();
 }
