@@ -21,13 +21,15 @@ export interface SqlMaskOptions {
   serverVersion?: unknown;
 }
 
-/** Statements at most this long are remembered masked (`maskSql`), the last MASKED_KEPT of them per context. */
+/** Statements at most this long are remembered masked (`maskSql`), at most MASKED_KEPT of them in all contexts. */
 const MASKED_MAX_CHARS = 1024;
 const MASKED_KEPT = 256;
 /** Contexts (engine, server version) remembered at once; past that, every memory is dropped (a cluster has one or two). */
 const CONTEXTS_KEPT = 16;
 /** Recent statements, masked, per context (`contextKey`): text -> masked text, oldest first. */
 const masked = new Map<string, Map<string, string>>();
+/** Statements remembered in all contexts together: the bound is the one a single memo had (MASKED_KEPT texts). */
+let remembered = 0;
 
 /**
  * `text` masked. Applications send the same statements over and over with their values in bind parameters
@@ -40,15 +42,24 @@ export function maskSql(text: string, engine: DbEngine, opts: SqlMaskOptions = {
   const ck = contextKey(engine, opts.serverVersion);
   let memo = masked.get(ck);
   if (memo === undefined) {
-    if (masked.size >= CONTEXTS_KEPT) masked.clear();
+    if (masked.size >= CONTEXTS_KEPT) {
+      masked.clear();
+      remembered = 0;
+    }
     memo = new Map();
     masked.set(ck, memo);
   }
   const known = memo.get(text);
   if (known !== undefined) return known;
   const out = lexAndMask(text, engine, opts);
-  if (memo.size >= MASKED_KEPT) memo.delete(memo.keys().next().value as string);
+  if (remembered >= MASKED_KEPT) {
+    // This context's oldest; when it holds none yet, the oldest of the first context that does.
+    const from = memo.size > 0 ? memo : ([...masked.values()].find((m) => m.size > 0) as Map<string, string>);
+    from.delete(from.keys().next().value as string);
+    remembered--;
+  }
   memo.set(text, out);
+  remembered++;
   return out;
 }
 
