@@ -9,8 +9,9 @@ import type { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
 import { LocalKeyProvider } from '../keys/LocalKeyProvider.js';
 import { formatProblem, loadRules, rulesFailedMessage, type RuleSet } from '../rules/index.js';
 import { RecordPool } from '../pipeline/workers/RecordPool.js';
-import { AutoRecordPool } from '../pipeline/workers/AutoRecordPool.js';
+import { AUTO_START_RECORDS, AutoRecordPool } from '../pipeline/workers/AutoRecordPool.js';
 import { availableParallelism } from 'node:os';
+import { cgroupCpuQuota } from '../util/cpuQuota.js';
 import type { WorkersOption } from './options.js';
 import type { ProcessorDeps } from '../pipeline/processRecord.js';
 import type { Io } from './io.js';
@@ -64,22 +65,51 @@ export async function keyProviderFor(keyFile: string | undefined): Promise<KeyPr
 }
 
 /**
- * `--workers N`: worker threads for processRecord's deps (src/pipeline/workers/RecordPool.ts: decrypt to stateless
- * rules), or undefined for N = 0 (everything on this thread).
+ * `--workers N|auto`: worker threads for processRecord's deps (src/pipeline/workers/RecordPool.ts: decrypt to stateless
+ * rules; AutoRecordPool.ts once the input passed 256 encrypted records), or undefined for N = 0 and for `auto` on one
+ * usable core (everything on this thread).
  */
-export function openPool(workers: WorkersOption | undefined): { deps: Pick<ProcessorDeps, 'decrypt' | 'workers'>; close(): Promise<void> } | undefined {
+export function openPool(workers: WorkersOption | undefined): OpenPool | undefined {
   if (workers === undefined || workers === 0) return undefined;
   if (workers === 'auto') {
     const n = autoWorkers();
     if (n === 0) return undefined;
     const auto = new AutoRecordPool(n);
-    return { deps: { workers: auto }, close: () => auto.close() };
+    return { deps: { workers: auto }, close: () => auto.close(), summary: () => poolSummary(n, auto.recordsProcessed, true) };
   }
   const pool = new RecordPool({ workers });
-  return { deps: { decrypt: (message, dataKey) => pool.decrypt(message, dataKey), workers: pool }, close: () => pool.close() };
+  return {
+    deps: { decrypt: (message, dataKey) => pool.decrypt(message, dataKey), workers: pool },
+    close: () => pool.close(),
+    summary: () => poolSummary(workers, pool.recordsProcessed, false),
+  };
 }
 
-/** `--workers auto`: one worker per available core, none on a single core (the main thread alone does better). */
-export function autoWorkers(cores = availableParallelism()): number {
-  return cores <= 1 ? 0 : cores;
+export interface OpenPool {
+  deps: Pick<ProcessorDeps, 'decrypt' | 'workers'>;
+  close(): Promise<void>;
+  /** The summary's line about the workers (how many, the records they processed); none for `auto` that never started them. */
+  summary(): string | undefined;
 }
+
+function poolSummary(workers: number, records: number, auto: boolean): string | undefined {
+  if (auto && records === 0) return undefined; // a small input: nothing happened that the user chose
+  const threads = `${workers} worker thread${workers === 1 ? '' : 's'}${auto ? ` (--workers auto, after the first ${AUTO_START_RECORDS} encrypted records)` : ''}`;
+  return `  ${threads}: ${records.toLocaleString('en-US')} record${records === 1 ? '' : 's'} processed in ${workers === 1 ? 'it' : 'them'}, the rest on the main thread`;
+}
+
+/**
+ * `--workers auto`: one worker per core the process may use (the CPUs it may run on, within its control group's CPU
+ * quota: src/util/cpuQuota.ts), at most MAX_AUTO_WORKERS; none on a single core (the main thread alone does better).
+ */
+export function autoWorkers(cores = availableParallelism(), quota = cgroupCpuQuota()): number {
+  const usable = quota === undefined ? cores : Math.min(cores, Math.floor(quota));
+  return usable <= 1 ? 0 : Math.min(usable, MAX_AUTO_WORKERS);
+}
+
+/**
+ * The most workers `auto` starts. Each holds ~18 MB, and the main thread keeps its in-order share of every record
+ * (input, envelope and data key, correlations, output), which more workers do not shorten; more than 2 was never
+ * measured (the development machine has 2 cores). A number (`--workers 8`) still starts as many as asked.
+ */
+export const MAX_AUTO_WORKERS = 4;

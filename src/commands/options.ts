@@ -108,9 +108,9 @@ export const INPUT_OPTIONS = {
   concurrency: { type: 'string', default: '16', label: '--concurrency N', help: 'Records decoded at once (default 16); output keeps input order' },
   workers: {
     type: 'string',
-    default: '0',
+    default: 'auto',
     label: '--workers N|auto',
-    help: 'Decrypt, decode and run the stateless rules in N worker threads (default 0: on the main\nthread); auto: one per core, started once the input passed 256 encrypted records. Output,\nalert ids and order are unchanged',
+    help: 'Decrypt, decode and run the stateless rules in N worker threads; auto (default): one per\ncore, started once the input passed 256 encrypted records; 0: all on the main thread.\nOutput, alert ids and order are unchanged',
   },
   redaction: { type: 'string', label: '--redaction MODE', help: REDACTION_HELP },
   quiet: { type: 'boolean', short: 'q', default: false, label: '-q, --quiet', help: 'No summary on stderr' },

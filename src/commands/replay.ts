@@ -19,7 +19,7 @@ import { JsonlQuarantineFile } from '../pipeline/JsonlQuarantineFile.js';
 import { runRecords, type RunRecordsOptions } from '../pipeline/runRecords.js';
 import { RETRY_DEFAULTS } from '../pipeline/drive.js';
 import { severityRank, type Severity } from '../types.js';
-import { keyProviderFor, loadRulesOrExit, openPool } from './common.js';
+import { keyProviderFor, loadRulesOrExit, openPool, type OpenPool } from './common.js';
 import { colorOutput, type Io } from './io.js';
 import { Correlator } from '../pipeline/Correlator.js';
 import { FileCorrelationStore } from '../pipeline/CorrelationStore.js';
@@ -60,7 +60,7 @@ export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number
   }
 }
 
-async function replayWith(pool: ReturnType<typeof openPool>, opts: ReplayOptions, io: Io): Promise<number> {
+async function replayWith(pool: OpenPool | undefined, opts: ReplayOptions, io: Io): Promise<number> {
   const { ruleSet } = await loadRulesOrExit(opts.rules, io);
   const keys = await keyProviderFor(opts.keyFile);
   const stats = new PipelineStats();
@@ -103,7 +103,7 @@ async function replayWith(pool: ReturnType<typeof openPool>, opts: ReplayOptions
   }
   // Only after a complete run: a replay that stopped is run again from the start, with the state it started with.
   await correlator?.persist();
-  const code = await finish('replay', opts, io, stats, keys, progress, quarantine);
+  const code = await finish('replay', opts, io, stats, keys, progress, quarantine, pool?.summary());
   if (delivery) {
     const d = delivery.stats();
     if (opts.summary) io.stderr.write(formatDeliverySummary(d, delivery.outboxDir) + '\n');
@@ -145,7 +145,7 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
   } finally {
     await pool?.close();
   }
-  return finish('decode', opts, io, stats, keys, progress, quarantine);
+  return finish('decode', opts, io, stats, keys, progress, quarantine, pool?.summary());
 }
 
 type Common = Pick<ReplayOptions, 'inputs' | 'resourceId' | 'concurrency'>;
@@ -191,10 +191,11 @@ async function finish(
   keys: KeyProvider,
   progress: Progress,
   quarantine: JsonlQuarantineFile | undefined,
+  workers: string | undefined,
 ): Promise<number> {
   progress.clear();
   if (quarantine) await quarantine.close();
-  if (opts.summary) io.stderr.write(formatSummary(command, stats, keys.stats(), { alerts: command !== 'decode' }) + '\n');
+  if (opts.summary) io.stderr.write(formatSummary(command, stats, keys.stats(), { alerts: command !== 'decode', workers }) + '\n');
   if (opts.failOn && stats.highestSeverity && severityRank(stats.highestSeverity) >= severityRank(opts.failOn)) {
     return ExitCode.alertFired;
   }

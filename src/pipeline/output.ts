@@ -82,9 +82,10 @@ export function formatAlert(a: Alert, format: OutputFormat, color: boolean, verb
 
 /**
  * For people: it picks what it prints, from the stats' snapshot and their breakdowns (by rule, the sample).
- * `alerts: false` for a command that evaluates no rules (`decode`): its summary does not speak of alerts.
+ * `alerts: false` for a command that evaluates no rules (`decode`): its summary does not speak of alerts. `workers`:
+ * the line about the worker threads (src/commands/common.ts openPool), when there is one.
  */
-export function formatSummary(command: string, s: PipelineStats, keys?: KeyProviderStats, opts: { alerts?: boolean } = {}): string {
+export function formatSummary(command: string, s: PipelineStats, keys?: KeyProviderStats, opts: { alerts?: boolean; workers?: string | undefined } = {}): string {
   const alerts = opts.alerts ?? true;
   const c = s.snapshot();
   const secs = (Date.now() - s.startedAt) / 1000;
@@ -103,6 +104,7 @@ export function formatSummary(command: string, s: PipelineStats, keys?: KeyProvi
     const cache = keys.cacheHits + keys.cacheMisses > 0 ? `, ${keys.cacheHits} cache hits, ${keys.cacheMisses} misses` : '';
     lines.push(`  data keys: ${keys.backendCalls} decrypt calls${cache}`);
   }
+  if (opts.workers !== undefined) lines.push(opts.workers);
   if (c.correlationLate > 0 || c.correlationEvictions > 0) {
     lines.push(`  correlation rules: ${c.correlationLate} events too late for their window (dropped), ${c.correlationEvictions} groups evicted (limit per rule reached)`);
   }

@@ -256,7 +256,37 @@ describe('--workers auto', () => {
     const base = await runCli(['replay', 'samples/streams', '--key-file', KEY, '--output', 'jsonl', '--quiet', '--workers', '0']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, base.stdout);
-    assert.ok(autoWorkers(2) === 2 && autoWorkers(1) === 0, 'one worker per core, none on one core');
+    assert.ok(autoWorkers(2, undefined) === 2 && autoWorkers(1, undefined) === 0, 'one worker per core, none on one core');
+  });
+
+  it('is the default of replay and decode: past 256 records the workers take the rest, the output the main thread gives; not of run', async () => {
+    const keys = LocalKeyProvider.fromFile(KEY);
+    const lines: string[] = [];
+    for (const [i, r] of benchRecords(300, 2, 3).entries()) {
+      const envelope = await encodeRecord(r, { resourceId: PG.clusterId, version: PG.version, wrapper: keys });
+      lines.push(JSON.stringify({ StreamName: STREAM, ShardId: 'shardId-000000000000', SequenceNumber: String(i + 1), Data: Buffer.from(envelope).toString('base64') }));
+    }
+    const file = join(dir, `${STREAM}-300.jsonl`);
+    writeFileSync(file, lines.join('\n') + '\n');
+    const workers = autoWorkers();
+    for (const command of ['replay', 'decode']) {
+      const extra = command === 'replay' ? ['--output', 'jsonl'] : [];
+      const byDefault = await runCli([command, file, '--key-file', KEY, ...extra]);
+      const mainThread = await runCli([command, file, '--key-file', KEY, ...extra, '--workers', '0']);
+      assert.equal(byDefault.code, 0, byDefault.stderr);
+      assert.equal(byDefault.stdout, mainThread.stdout, `${command}: the same output`);
+      assert.ok(byDefault.stdout.length > 0);
+      if (workers > 0) {
+        // 300 records: the first 256 on the main thread, the other 44 in the workers.
+        assert.match(byDefault.stderr, new RegExp(`\\n  ${workers} worker threads \\(--workers auto, after the first 256 encrypted records\\): 44 records processed in them, the rest on the main thread\\n`), command);
+      } else assert.doesNotMatch(byDefault.stderr, /worker thread/, `${command}: this machine has one usable core`);
+      assert.doesNotMatch(mainThread.stderr, /worker thread/, `${command} --workers 0 says nothing of workers`);
+    }
+    // The samples (42 records): auto never starts, and the summary says nothing of it.
+    const sample = await runCli(['replay', 'samples/streams', '--key-file', KEY]);
+    assert.doesNotMatch(sample.stderr, /worker thread/);
+    const help = await runCli(['run', '--help']);
+    assert.match(help.stdout + help.stderr, /--workers N\|auto\s+Decrypt, decode and run the stateless rules in N worker threads \(default 0: on the main/);
   });
 });
 

@@ -80,8 +80,12 @@ async function replay(file: string, extra: string[], tag: string) {
 }
 
 /** replay's summary line without its timing. */
+/** The summary without what differs by design: the time, the rates, and the line about the worker threads (asserted apart). */
 function counts(stderr: string): string {
-  return stderr.replace(/ in [0-9.]+ ?m?s\b.*$/gm, '').replace(/[0-9,.]+ (records|events)\/s/g, '');
+  return stderr
+    .replace(/ in [0-9.]+ ?m?s\b.*$/gm, '')
+    .replace(/[0-9,.]+ (records|events)\/s/g, '')
+    .replace(/^  \d+ worker threads?: .*\n/m, '');
 }
 
 describe('--workers: the same output as the main thread on the real-traffic corpora, encrypted, with poison records', () => {
@@ -101,6 +105,10 @@ describe('--workers: the same output as the main thread on the real-traffic corp
         assert.equal(pooled.stdout, main.stdout, `--workers ${workers}: the same alert lines`);
         assert.equal(pooled.quarantined, main.quarantined, `--workers ${workers}: the same quarantine entries`);
         assert.equal(counts(pooled.stderr), counts(main.stderr), `--workers ${workers}: the same summary`);
+        const num = (re: RegExp) => Number(re.exec(pooled.stderr)?.[1]?.replace(/,/g, '') ?? NaN);
+        const inWorkers = num(/^  \d+ worker threads?: ([0-9,]+) records? processed in/m);
+        const records = num(/^dasguard replay: ([0-9,]+) records/m);
+        assert.ok(inWorkers > 0 && inWorkers < records, `--workers ${workers}: the summary says the workers processed some of the ${records} records (${inWorkers})`);
       }
       // Where the records were decrypted does not enter an alert's id: the plaintext corpus gives the same ids.
       const plain = await runCli(['replay', c.plaintext, '--output', 'jsonl', '--quiet']);

@@ -27,6 +27,11 @@ export class AutoRecordPool implements RecordWorkers {
     return this.#pool !== undefined;
   }
 
+  /** Records the workers processed (none before they started). */
+  get recordsProcessed(): number {
+    return this.#pool?.recordsProcessed ?? 0;
+  }
+
   /** Once started, every record goes to the workers (it waits for them to start: the input proved large). */
   ready(): boolean {
     if (this.#pool !== undefined) return true;

@@ -116,6 +116,7 @@ export class RecordPool implements RecordWorkers {
   private nextRuleSet = 1;
   private closed = false;
   private replaced = 0;
+  private processed = 0;
   /** Workers that died before they were up, since one was last up. */
   private startFailures = 0;
   /** Set once workers keep dying before they are up: every call fails with it. */
@@ -134,6 +135,11 @@ export class RecordPool implements RecordWorkers {
   /** Workers started to replace ones that died. */
   get workersReplaced(): number {
     return this.replaced;
+  }
+
+  /** Records the workers processed (`process` calls that gave an outcome). */
+  get recordsProcessed(): number {
+    return this.processed;
   }
 
   /**
@@ -176,7 +182,9 @@ export class RecordPool implements RecordWorkers {
       rules,
     );
     if (!('outcome' in reply)) throw new Error('record worker: a record job came back without its outcome');
-    return fromWire(reply.outcome as WireOutcome, rules, redaction);
+    const outcome = fromWire(reply.outcome as WireOutcome, rules, redaction);
+    this.processed++;
+    return outcome;
   }
 
   /** Terminates the workers. Jobs not finished fail with a TransientError. */
