@@ -15,12 +15,10 @@
  * events/s per core: a main-thread figure uses one core; a --workers N figure is divided by min(N + 1, cores)
  * (the main thread works too). `npm run bench -- decode` runs this section alone.
  */
-import { spawn } from 'node:child_process';
 import { createDecipheriv, hkdfSync, KeyObject, verify, webcrypto } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { RecordPool } from '../src/pipeline/workers/RecordPool.js';
@@ -32,7 +30,7 @@ import { encryptionContextFor } from '../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
 import { percentile } from './stats.js';
-import { BENCH_STREAM, writeReplayFile, writeStatelessOverrides } from './replayFiles.js';
+import { BENCH_STREAM, childReplay, writeReplayFile, writeStatelessOverrides } from './replayFiles.js';
 
 /** Records per case: about the same work per case whatever the record size. */
 const SIZES: readonly { perRecord: number; records: number }[] = [
@@ -128,21 +126,6 @@ export interface FloorTables {
   ceiling: string[][];
   /** decode events/s on the main thread per record size (10, 100, 1000). */
   decodeEventsPerSec: number[];
-}
-
-const BIN = fileURLToPath(new URL('../bin/dasguard.js', import.meta.url));
-
-/** `dasguard replay FILE … extra` in a child process, as a user runs it (start-up included): its seconds. */
-function childReplay(file: string, extra: string[]): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const args = [BIN, 'replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e9) : reject(new Error(`bench: replay ${extra.join(' ')} exited ${code}: ${stderr}`))));
-  });
 }
 
 /**

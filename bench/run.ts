@@ -7,6 +7,8 @@
  *     floor (key import, ECDSA verify, HKDF, AES-GCM, gunzip, JSON.parse), the decode path and `dasguard replay` as a
  *     share of it, on one core; then decode and replay with --workers 1 and 2 against the main thread, and the 2-core
  *     ceiling (two replay processes at once against one alone).
+ *  2b. (bench/autoWorkers.ts; alone: `npm run bench -- auto`) replay as users run it, `--workers auto` (the default)
+ *     against `--workers 0`, on files just under and just over the size from which auto starts workers.
  *  3. Rule evaluation with the baseline pack: naive json-rules-engine Engine.run per event vs the compiled RuleSet;
  *     then the pack with its correlations in record order (vs the decode rate) and the state's memory per 1M groups.
  *  4. The live consumer (bench/consumer.ts): put -> alert latency (p50/p99) and backlog drain, run vs replay.
@@ -26,6 +28,7 @@ import { benchDelivery } from './delivery.js';
 import { benchConsumer } from './consumer.js';
 import { benchFloor, CEILING_NOTES, FLOOR_NOTES, WORKER_NOTES } from './floor.js';
 import { benchInstructions, hasValgrind, INSTRUCTION_NOTES } from './instructions.js';
+import { AUTO_NOTES, benchAutoWorkers } from './autoWorkers.js';
 import { limitHeapGrowth } from '../src/util/heapGrowth.js';
 
 // As the command runs (bin/dasguard.js): heaps held within half again of their live data.
@@ -110,6 +113,8 @@ async function main(): Promise<void> {
   console.log('\nstock = @aws-crypto/client-node decrypt() alone; native = decryptPayload() alone (same messages, verified');
   console.log('signatures); decode = envelope + local data key + decrypt + gunzip + JSON + normalise, one record at a time.\n');
   await printFloor();
+  printTable(await benchAutoWorkers());
+  console.log(`\n${AUTO_NOTES.join('\n')}\n`);
 
   const r = await benchRules();
   printTable([
@@ -167,11 +172,15 @@ function printTable(rows: string[][]): void {
   }
 }
 
-// `npm run bench -- decode`: the floor, decode, replay and workers rows alone. `-- instructions`: the correlations'
+// `npm run bench -- decode`: the floor, decode, replay and workers rows alone; `-- auto`: the --workers auto rows. `-- instructions`: the correlations'
 // share counted in instructions under valgrind (bench/instructions.ts; not in the default run: minutes, and valgrind).
 if (process.argv[2] === 'decode') {
   console.log(`dasguard bench (decode rows only): node ${process.version}\n`);
   await printFloor();
+} else if (process.argv[2] === 'auto') {
+  console.log(`dasguard bench (--workers auto rows only): node ${process.version}\n`);
+  printTable(await benchAutoWorkers((line) => console.error(line)));
+  console.log(`\n${AUTO_NOTES.join('\n')}\n`);
 } else if (process.argv[2] === 'instructions') {
   if (!hasValgrind()) {
     console.error('bench instructions: valgrind is not installed (Debian: apt-get install valgrind)');

@@ -110,7 +110,7 @@ export const INPUT_OPTIONS = {
     type: 'string',
     default: 'auto',
     label: '--workers N|auto',
-    help: 'Decrypt, decode and run the stateless rules in N worker threads; auto (default): one per\ncore, started once the input passed 256 encrypted records; 0: all on the main thread.\nOutput, alert ids and order are unchanged',
+    help: 'Decrypt, decode and run the stateless rules in N worker threads; auto (default): one per\ncore for an input file of 8 MB or more (stdin: after 1,000 records); 0: all on the main\nthread. Output, alert ids and order are unchanged',
   },
   redaction: { type: 'string', label: '--redaction MODE', help: REDACTION_HELP },
   quiet: { type: 'boolean', short: 'q', default: false, label: '-q, --quiet', help: 'No summary on stderr' },

@@ -6,7 +6,7 @@
  */
 import { ExitCode, ExitError, stopped } from '../errors.js';
 import type { WorkersOption } from './options.js';
-import { readInputs, type InputItem } from '../input/readInputs.js';
+import { inputBytes, readInputs, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { Redaction } from '../pipeline/alert.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
@@ -52,7 +52,7 @@ export interface ReplayOptions {
 export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number> {
   // Started first: the workers load their modules while the rules load here (each compiles them once they are sent,
   // RecordPool.ready), instead of after. Closed however the command ends (a bad rule file exits below).
-  const pool = openPool(opts.workers);
+  const pool = openPool(opts.workers, opts.workers === 'auto' ? await inputBytes(opts.inputs) : undefined);
   try {
     return await replayWith(pool, opts, io);
   } finally {
@@ -134,7 +134,7 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
   const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
-  const pool = openPool(opts.workers);
+  const pool = openPool(opts.workers, opts.workers === 'auto' ? await inputBytes(opts.inputs) : undefined);
   try {
     const rendering = { redaction: opts.redaction, heartbeats: opts.heartbeats };
     await runItems(opts, io, quarantine, stats, progress, { deps: { keys, ...pool?.deps, render: rendering } }, async (outcome) => {

@@ -331,8 +331,8 @@ export const runCli = defineCommand({
     'discovery-interval': { type: 'string', default: '30s', label: '--discovery-interval D', help: 'Look for new shards every D (default 30s)' },
     ...pickOptions(INPUT_OPTIONS, DECODE_FLAGS, {
       concurrency: { default: '8', help: 'Records of one shard decoded at once (default 8); alerts keep shard order' },
-      // Off unless asked: a long-lived run passes auto's 256 records on any stream, a quiet one for no gain (README).
-      workers: { default: '0', help: 'Decrypt, decode and run the stateless rules in N worker threads (default 0: on the main\nthread); auto: one per core, started once 256 encrypted records came. Alerts, ids and\ncheckpoints are unchanged' },
+      // Off unless asked: a long-lived run passes auto's 1,000 records on any stream, a quiet one for no gain (README).
+      workers: { default: '0', help: 'Decrypt, decode and run the stateless rules in N worker threads (default 0: on the main\nthread); auto: one per core, started once 1,000 encrypted records came. Alerts, ids and\ncheckpoints are unchanged' },
       'resource-id': { help: 'DAS resource id (cluster-… or db-…) for the KMS encryption context; by default from\nDescribeDBClusters (--cluster) or the stream name (--stream)' },
     }),
     silence: { type: 'string', default: '60s', label: '--silence D', help: 'Alert when an instance sends no record and no heartbeat for D (default 60s; 0: off)' },

@@ -82,6 +82,19 @@ async function listDir(dir: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * The bytes the inputs hold on disk (a .gz file its compressed size), or undefined when one is stdin (`-`): how
+ * `--workers auto` tells a large input from a small one before reading it (src/commands/common.ts openPool).
+ */
+export async function inputBytes(paths: string[]): Promise<number | undefined> {
+  let total = 0;
+  for (const file of await expandInputPaths(paths)) {
+    if (file === '-') return undefined;
+    total += (await stat(file)).size;
+  }
+  return total;
+}
+
 /** Yields every record of every input, in order. */
 export async function* readInputs(paths: string[], opts: ReadOptions = {}): AsyncGenerator<InputItem> {
   for (const file of await expandInputPaths(paths)) {

@@ -16,7 +16,7 @@ import { decryptAndGunzip, unsealedBatch } from '../../src/codec/decode.js';
 import { loadRuleTexts } from '../../src/rules/load.js';
 import { evaluateBatch, processRecord } from '../../src/pipeline/processRecord.js';
 import { AutoRecordPool } from '../../src/pipeline/workers/AutoRecordPool.js';
-import { autoWorkers } from '../../src/commands/common.js';
+import { AUTO_START_BYTES, autoWorkers, openPool } from '../../src/commands/common.js';
 import { encodeRecord } from '../../src/codec/encode.js';
 import { encryptionContextFor } from '../../src/keys/KeyProvider.js';
 import { LocalKeyProvider } from '../../src/keys/LocalKeyProvider.js';
@@ -224,7 +224,7 @@ describe('the pool takes records once it can, several per worker, and loses none
 });
 
 describe('--workers auto', () => {
-  it('records stay on the main thread until the input proves large, then go to the workers; outcomes are the same', async () => {
+  it('records stay on the main thread until the input proves large, then go to the workers once they compiled the rules; outcomes are the same', async () => {
     const { ruleSet } = loadRuleTexts([{ file: 'every.yaml', text: EVERY_EVENT_RULE }]);
     assert.ok(ruleSet);
     const keys = LocalKeyProvider.fromFile(KEY);
@@ -242,10 +242,14 @@ describe('--workers auto', () => {
         const alone = await processRecord(record, deps);
         const pooled = await processRecord(record, { ...deps, workers: auto });
         assert.equal(auto.started, i >= 3, `record ${i}: workers started only after 3 records`);
-        assert.equal(pooled.batch === undefined, i >= 3, `record ${i}: its events ${i >= 3 ? 'stayed in a worker' : 'are here'}`);
+        // Record 3 starts them; they have compiled nothing yet, so this thread processes it instead of waiting.
+        assert.equal(pooled.batch === undefined, i > 3, `record ${i}: its events ${i > 3 ? 'stayed in a worker' : 'are here'}`);
         assert.deepEqual(pooled.alerts, alone.alerts);
         assert.deepEqual(pooled.summary, alone.summary);
+        // A worker answers in order: its reply to this record comes after it said the rules compiled.
+        if (i === 3) await auto.process({ message, dataKey, version: PG.version, warnings: [] }, { source: 'test', line: 1 }, ruleSet, 'literals');
       }
+      assert.equal(auto.recordsProcessed, 1 + records.length - 4, 'the workers counted what they processed');
     } finally {
       await auto.close();
     }
@@ -259,32 +263,50 @@ describe('--workers auto', () => {
     assert.ok(autoWorkers(2, undefined) === 2 && autoWorkers(1, undefined) === 0, 'one worker per core, none on one core');
   });
 
-  it('is the default of replay and decode: past 256 records the workers take the rest, the output the main thread gives; not of run', async () => {
+  it('is the default of replay and decode: a file of 8 MB or more gets workers from the start, stdin after 1,000 records, a smaller file none; not run', async () => {
     const keys = LocalKeyProvider.fromFile(KEY);
-    const lines: string[] = [];
-    for (const [i, r] of benchRecords(300, 2, 3).entries()) {
-      const envelope = await encodeRecord(r, { resourceId: PG.clusterId, version: PG.version, wrapper: keys });
-      lines.push(JSON.stringify({ StreamName: STREAM, ShardId: 'shardId-000000000000', SequenceNumber: String(i + 1), Data: Buffer.from(envelope).toString('base64') }));
-    }
-    const file = join(dir, `${STREAM}-300.jsonl`);
-    writeFileSync(file, lines.join('\n') + '\n');
     const workers = autoWorkers();
-    for (const command of ['replay', 'decode']) {
-      const extra = command === 'replay' ? ['--output', 'jsonl'] : [];
-      const byDefault = await runCli([command, file, '--key-file', KEY, ...extra]);
-      const mainThread = await runCli([command, file, '--key-file', KEY, ...extra, '--workers', '0']);
-      assert.equal(byDefault.code, 0, byDefault.stderr);
-      assert.equal(byDefault.stdout, mainThread.stdout, `${command}: the same output`);
-      assert.ok(byDefault.stdout.length > 0);
-      if (workers > 0) {
-        // 300 records: the first 256 on the main thread, the other 44 in the workers.
-        assert.match(byDefault.stderr, new RegExp(`\\n  ${workers} worker threads \\(--workers auto, after the first 256 encrypted records\\): 44 records processed in them, the rest on the main thread\\n`), command);
-      } else assert.doesNotMatch(byDefault.stderr, /worker thread/, `${command}: this machine has one usable core`);
-      assert.doesNotMatch(mainThread.stderr, /worker thread/, `${command} --workers 0 says nothing of workers`);
+    const line = (data: Uint8Array, seq: number) => JSON.stringify({ StreamName: STREAM, ShardId: 'shardId-000000000000', SequenceNumber: String(seq), Data: Buffer.from(data).toString('base64') });
+    // A file over AUTO_START_BYTES: one 100-event record's envelope again and again (cheap to make; replayed the same either way).
+    const envelope = await encodeRecord(benchRecords(1, 100, 5)[0]!, { resourceId: PG.clusterId, version: PG.version, wrapper: keys });
+    const one = line(envelope, 1).length + 1;
+    const big = join(dir, `${STREAM}-big.jsonl`);
+    writeFileSync(big, Array.from({ length: Math.ceil(AUTO_START_BYTES / one) + 1 }, (_v, i) => line(envelope, i + 1)).join('\n') + '\n');
+    const byDefault = await runCli(['replay', big, '--key-file', KEY, '--output', 'jsonl']);
+    const mainThread = await runCli(['replay', big, '--key-file', KEY, '--output', 'jsonl', '--workers', '0']);
+    assert.equal(byDefault.code, 0, byDefault.stderr);
+    assert.ok(byDefault.stdout.length > 0);
+    assert.equal(byDefault.stdout, mainThread.stdout, 'replay: the same output');
+    assert.doesNotMatch(mainThread.stderr, /worker thread/, '--workers 0 says nothing of workers');
+    if (workers > 0) assert.match(byDefault.stderr, new RegExp(`\\n  ${workers} worker threads \\(--workers auto: a 8\\.\\d MB input\\): [0-9,]+ records processed in them, the rest on the main thread\\n`));
+    else assert.doesNotMatch(byDefault.stderr, /worker thread/, 'this machine has one usable core');
+
+    // stdin (size unknown): the workers start after 1,000 records (AutoRecordPool; whether they get one of these 1,100
+    // before the input ends is up to how fast they load, so only the plan and the output are asserted).
+    if (workers > 0) {
+      const plans = [openPool('auto', undefined), openPool('auto', AUTO_START_BYTES - 1), openPool('auto', AUTO_START_BYTES)];
+      try {
+        assert.ok(plans[0]?.deps.workers instanceof AutoRecordPool, 'unknown size: the pool that waits for 1,000 records');
+        assert.equal(plans[1], undefined, 'a smaller input: no workers');
+        assert.ok(plans[2]?.deps.workers instanceof RecordPool, 'a large one: workers from the start');
+      } finally {
+        await Promise.all(plans.map((p) => p?.close()));
+      }
     }
-    // The samples (42 records): auto never starts, and the summary says nothing of it.
-    const sample = await runCli(['replay', 'samples/streams', '--key-file', KEY]);
-    assert.doesNotMatch(sample.stderr, /worker thread/);
+    const lines: string[] = [];
+    for (const [i, r] of benchRecords(1100, 1, 3).entries()) lines.push(line(await encodeRecord(r, { resourceId: PG.clusterId, version: PG.version, wrapper: keys }), i + 1));
+    const stdin = lines.join('\n') + '\n';
+    const piped = await runCli(['decode', '-', '--key-file', KEY], { stdin });
+    const pipedMain = await runCli(['decode', '-', '--key-file', KEY, '--workers', '0'], { stdin });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, pipedMain.stdout, 'decode: the same output');
+
+    // The same records from a file (0.5 MB): under AUTO_START_BYTES, all on the main thread, and nothing said of workers.
+    const small = join(dir, `${STREAM}-small.jsonl`);
+    writeFileSync(small, stdin);
+    const fromFile = await runCli(['decode', small, '--key-file', KEY]);
+    assert.equal(fromFile.stdout, pipedMain.stdout);
+    assert.doesNotMatch(fromFile.stderr, /worker thread/);
     const help = await runCli(['run', '--help']);
     assert.match(help.stdout + help.stderr, /--workers N\|auto\s+Decrypt, decode and run the stateless rules in N worker threads \(default 0: on the main/);
   });
