@@ -4,9 +4,10 @@
  * sched_getaffinity), not its cgroup's quota: a container limited to 1 CPU on a 64-core host is told 64, and 64
  * workers of ~18 MB each would share one CPU. libuv reads the quota from 1.49 on (Node 22), as Rust's
  * std::thread::available_parallelism does; this is the same reading for Node 20: cgroup v2's `cpu.max`
- * ("QUOTA PERIOD", or "max PERIOD" for none) of the process's own group, else cgroup v1's cpu.cfs_quota_us and
- * cpu.cfs_period_us (-1: none). The quota in CPUs, possibly fractional (1.5); undefined when there is none or it
- * cannot be read (not Linux, no cgroup file system): the caller keeps availableParallelism()'s count.
+ * ("QUOTA PERIOD", or "max PERIOD" for none), else cgroup v1's cpu.cfs_quota_us and cpu.cfs_period_us (-1: none), the
+ * smallest of the process's own group and its ancestors'. The quota in CPUs, possibly fractional (1.5); undefined
+ * when there is none or it cannot be read (not Linux, no cgroup file system): the caller keeps
+ * availableParallelism()'s count.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,28 +33,40 @@ export function cgroupCpuQuota(root = '/'): number | undefined {
   return undefined;
 }
 
-/** cgroup v2: the group's cpu.max, read in the group and then in the mount's root (inside a container's namespace the path may not exist as seen). */
+/**
+ * cgroup v2: the smallest quota of the group's cpu.max and its ancestors' (a limit on a parent, e.g. a systemd slice,
+ * binds its children; the mount's root is the last ancestor, which is also where a container's own group shows when
+ * the path as the host names it is not visible inside its namespace).
+ */
 function v2Quota(root: string, path: string): number | undefined {
-  for (const dir of distinct([join(root, 'sys/fs/cgroup', path), join(root, 'sys/fs/cgroup')])) {
-    const text = readText(join(dir, 'cpu.max'));
-    if (text === undefined) continue;
-    const [quota, period] = text.trim().split(/\s+/);
+  return smallest(ancestors(join(root, 'sys/fs/cgroup'), path).map((dir) => {
+    const [quota, period] = (readText(join(dir, 'cpu.max')) ?? '').trim().split(/\s+/);
     return ratio(quota, period);
+  }));
+}
+
+/** cgroup v1: the smallest cpu.cfs_quota_us / cpu.cfs_period_us of the group and its ancestors, under the controller's mount (named as listed, or `cpu`). */
+function v1Quota(root: string, controllers: string, path: string): number | undefined {
+  for (const mount of distinct([controllers, 'cpu,cpuacct', 'cpu'])) {
+    const quotas = ancestors(join(root, 'sys/fs/cgroup', mount), path).flatMap((dir) => {
+      const quota = readText(join(dir, 'cpu.cfs_quota_us'));
+      const period = readText(join(dir, 'cpu.cfs_period_us'));
+      return quota === undefined || period === undefined ? [] : [ratio(quota.trim(), period.trim())];
+    });
+    if (quotas.length > 0) return smallest(quotas); // this mount holds the controller's files
   }
   return undefined;
 }
 
-/** cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us of the group, under the controller's mount (named as listed, or `cpu`). */
-function v1Quota(root: string, controllers: string, path: string): number | undefined {
-  for (const mount of distinct([controllers, 'cpu,cpuacct', 'cpu'])) {
-    for (const dir of distinct([join(root, 'sys/fs/cgroup', mount, path), join(root, 'sys/fs/cgroup', mount)])) {
-      const quota = readText(join(dir, 'cpu.cfs_quota_us'));
-      const period = readText(join(dir, 'cpu.cfs_period_us'));
-      if (quota === undefined || period === undefined) continue;
-      return ratio(quota.trim(), period.trim());
-    }
-  }
-  return undefined;
+/** `path`'s directory under `mount`, then each parent's, up to the mount itself. */
+function ancestors(mount: string, path: string): string[] {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
+  return parts.map((_p, i) => join(mount, ...parts.slice(0, parts.length - i))).concat(mount);
+}
+
+function smallest(quotas: (number | undefined)[]): number | undefined {
+  const known = quotas.filter((q): q is number => q !== undefined);
+  return known.length === 0 ? undefined : Math.min(...known);
 }
 
 /** QUOTA / PERIOD as CPUs; undefined for "max", -1 or anything that is not two positive integers. */

@@ -35,6 +35,10 @@ test('cgroup v2: the quota of cpu.max, in the process group or at the root of th
   // The group's path as the host names it, not visible inside the container's namespace: the mount's root holds it.
   assert.equal(quotaOf({ 'proc/self/cgroup': '0::/kubepods/pod1/abc\n', 'sys/fs/cgroup/cpu.max': '100000 100000\n' }), 1);
   assert.equal(quotaOf({ 'proc/self/cgroup': '0::/\n', 'sys/fs/cgroup/cpu.max': 'max 100000\n' }), undefined, 'no limit');
+  // A limit on a parent (a systemd slice) binds the group under it, even when the group's own says none.
+  const slice = { 'proc/self/cgroup': '0::/batch.slice/dasguard.service\n', 'sys/fs/cgroup/batch.slice/cpu.max': '100000 100000\n' };
+  assert.equal(quotaOf({ ...slice, 'sys/fs/cgroup/batch.slice/dasguard.service/cpu.max': 'max 100000\n' }), 1);
+  assert.equal(quotaOf({ ...slice, 'sys/fs/cgroup/batch.slice/dasguard.service/cpu.max': '50000 100000\n' }), 0.5, 'the smallest wins');
 });
 
 test('cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us under the cpu controller (-1: no limit)', () => {
@@ -44,6 +48,8 @@ test('cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us under the cpu controller (
   // A hybrid host (this machine's layout): v1 controllers and an empty v2 hierarchy; the v1 cpu controller has the say.
   const hybrid = '2:cpuacct:/\n1:cpu:/\n0::/\n';
   assert.equal(quotaOf({ 'proc/self/cgroup': hybrid, 'sys/fs/cgroup/cpu/cpu.cfs_quota_us': '300000\n', 'sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n' }), 3);
+  const nested = { 'proc/self/cgroup': '3:cpu:/jobs/one\n', 'sys/fs/cgroup/cpu/jobs/one/cpu.cfs_quota_us': '-1\n', 'sys/fs/cgroup/cpu/jobs/one/cpu.cfs_period_us': '100000\n' };
+  assert.equal(quotaOf({ ...nested, 'sys/fs/cgroup/cpu/jobs/cpu.cfs_quota_us': '200000\n', 'sys/fs/cgroup/cpu/jobs/cpu.cfs_period_us': '100000\n' }), 2, 'v1: a parent limit too');
 });
 
 test('no cgroup file system, or files that say nothing: no quota (availableParallelism stands)', () => {
