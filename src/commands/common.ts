@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ExitCode, ExitError } from '../errors.js';
+import { ExitCode, ExitError, exitCodeOf } from '../errors.js';
+import { terminalLines } from '../util/escape.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import { KeyGuard } from '../keys/KeyGuard.js';
 import type { KmsKeyProvider } from '../keys/KmsKeyProvider.js';
@@ -22,6 +23,25 @@ export function defaultRulePaths(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   // src/commands or dist/commands -> package root
   return [join(here, '..', '..', 'rules')];
+}
+
+/**
+ * A command's start-up checks (its inputs, rule files, key file), each run to its end, so the user sees every
+ * mistake at once: when several fail with a usage or configuration error, each one's message but the last is written
+ * here as the CLI writes the last (`dasguard: MESSAGE`), and the last is thrown (exit 2). A failure of another kind
+ * is thrown as it is, before any of them.
+ */
+export async function checkedAtStart<T extends readonly unknown[]>(io: Io, checks: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(checks);
+  const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failures.length === 0) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+  const other = failures.find((err) => exitCodeOf(err) !== ExitCode.usage);
+  if (other !== undefined) throw other;
+  for (const err of failures.slice(0, -1)) {
+    const message = (err as Error).message;
+    if (message !== '') io.stderr.write(`dasguard: ${terminalLines(message)}\n`);
+  }
+  throw failures[failures.length - 1];
 }
 
 /** Loads rules or ends the command with exit code 2, after printing EVERY problem. `paths`: the paths loaded (or the default). */
@@ -66,9 +86,9 @@ export async function keyProviderFor(keyFile: string | undefined): Promise<KeyPr
 
 /**
  * `--workers N|auto`: worker threads for processRecord's deps (src/pipeline/workers/RecordPool.ts: decrypt to stateless
- * rules), or undefined for N = 0 (everything on this thread). `auto`, given the input's size in bytes (inputBytes):
+ * rules), or undefined for N = 0 (everything on this thread). `auto`, given the input's size in bytes (planInputs):
  * workers from the start for an input of at least AUTO_START_BYTES, none for a smaller one or on one usable core;
- * for an input of unknown size (stdin), workers once AUTO_START_RECORDS encrypted records came (AutoRecordPool.ts).
+ * for an input of unknown size (stdin, a pipe), workers once AUTO_START_RECORDS encrypted records came (AutoRecordPool.ts).
  */
 export function openPool(workers: WorkersOption | undefined, inputSize?: number): OpenPool | undefined {
   if (workers === undefined || workers === 0) return undefined;
@@ -95,7 +115,7 @@ function fixedPool(workers: number, note: string | undefined): OpenPool {
 }
 
 /**
- * The input size from which `--workers auto` starts its workers (bytes on disk). Measured on 2 cores, replay with 2
+ * The input size from which `--workers auto` starts its workers (bytes, a gzip file's decompressed). Measured on 2 cores, replay with 2
  * workers against the main thread alone (medians of 7): records of 10 events broke even at ~1.8 MB, of 100 events at
  * ~2.8 MB, of 1,000 events at ~7 MB (the fewer events a record holds, the more work per byte). Just over 8 MB each
  * gains (bench/autoWorkers.ts: 1.03-1.28x on 2026-12-04); below, nothing changes.

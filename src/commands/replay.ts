@@ -6,7 +6,7 @@
  */
 import { ExitCode, ExitError, stopped } from '../errors.js';
 import type { WorkersOption } from './options.js';
-import { inputBytes, readInputs, type InputItem } from '../input/readInputs.js';
+import { planInputs, readFiles, type InputItem, type InputPlan } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { Redaction } from '../pipeline/alert.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
@@ -19,7 +19,8 @@ import { JsonlQuarantineFile } from '../pipeline/JsonlQuarantineFile.js';
 import { runRecords, type RunRecordsOptions } from '../pipeline/runRecords.js';
 import { RETRY_DEFAULTS } from '../pipeline/drive.js';
 import { severityRank, type Severity } from '../types.js';
-import { keyProviderFor, loadRulesOrExit, openPool, type OpenPool } from './common.js';
+import { checkedAtStart, keyProviderFor, loadRulesOrExit, openPool, type OpenPool } from './common.js';
+import type { RuleSet } from '../rules/index.js';
 import { colorOutput, type Io } from './io.js';
 import { Correlator } from '../pipeline/Correlator.js';
 import { FileCorrelationStore } from '../pipeline/CorrelationStore.js';
@@ -50,19 +51,20 @@ export interface ReplayOptions {
 }
 
 export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number> {
-  // Started first: the workers load their modules while the rules load here (each compiles them once they are sent,
-  // RecordPool.ready), instead of after. Closed however the command ends (a bad rule file exits below).
-  const pool = openPool(opts.workers, opts.workers === 'auto' ? await inputBytes(opts.inputs) : undefined);
+  const inputs = planInputs(opts.inputs);
+  // Started once the input's size is known: the workers load their modules while the rules load here (each compiles
+  // them once they are sent, RecordPool.ready), instead of after. Closed however the command ends.
+  const pool = await inputs.then((plan) => openPool(opts.workers, plan.bytes), () => undefined);
   try {
-    return await replayWith(pool, opts, io);
+    // Every mistake at once: the rule files' (their problems, then how many), the inputs', the key file's.
+    const [{ ruleSet }, plan, keys] = await checkedAtStart(io, [loadRulesOrExit(opts.rules, io), inputs, keyProviderFor(opts.keyFile)] as const);
+    return await replayWith(pool, plan, ruleSet, keys, opts, io);
   } finally {
     await pool?.close();
   }
 }
 
-async function replayWith(pool: OpenPool | undefined, opts: ReplayOptions, io: Io): Promise<number> {
-  const { ruleSet } = await loadRulesOrExit(opts.rules, io);
-  const keys = await keyProviderFor(opts.keyFile);
+async function replayWith(pool: OpenPool | undefined, plan: InputPlan, ruleSet: RuleSet, keys: KeyProvider, opts: ReplayOptions, io: Io): Promise<number> {
   const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
   const color = colorOutput(opts.output, io);
@@ -79,7 +81,7 @@ async function replayWith(pool: OpenPool | undefined, opts: ReplayOptions, io: I
   }
   let failed = false;
   try {
-    await runItems(opts, io, quarantine, stats, progress, {
+    await runItems(opts, plan, io, quarantine, stats, progress, {
       deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps, ...(correlator ? { correlator } : {}) },
       handoff,
       // A hand-off that fails transiently (the outbox on a full disk) changed nothing: retried, then exit 4.
@@ -130,14 +132,15 @@ export interface DecodeOptions {
 }
 
 export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number> {
-  const keys = await keyProviderFor(opts.keyFile);
+  const inputs = planInputs(opts.inputs);
+  const [plan, keys] = await checkedAtStart(io, [inputs, keyProviderFor(opts.keyFile)] as const);
   const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
-  const pool = openPool(opts.workers, opts.workers === 'auto' ? await inputBytes(opts.inputs) : undefined);
+  const pool = openPool(opts.workers, plan.bytes);
   try {
     const rendering = { redaction: opts.redaction, heartbeats: opts.heartbeats };
-    await runItems(opts, io, quarantine, stats, progress, { deps: { keys, ...pool?.deps, render: rendering } }, async (outcome) => {
+    await runItems(opts, plan, io, quarantine, stats, progress, { deps: { keys, ...pool?.deps, render: rendering } }, async (outcome) => {
       // rendered by the worker that decoded the record, else here
       const lines = outcome?.lines ?? (outcome?.batch !== undefined ? decodedLines(outcome.batch, rendering) : '');
       if (lines !== '') await writeLine(io.stdout, lines.slice(0, -1));
@@ -148,11 +151,12 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
   return finish('decode', opts, io, stats, keys, progress, quarantine, pool?.summary());
 }
 
-type Common = Pick<ReplayOptions, 'inputs' | 'resourceId' | 'concurrency'>;
+type Common = Pick<ReplayOptions, 'resourceId' | 'concurrency'>;
 
 /** The records of the inputs through the record driver (a failure that ran out of retries: `stopped`). `emit`: decode's output. */
 async function runItems(
   opts: Common,
+  plan: InputPlan,
   io: Io,
   quarantine: JsonlQuarantineFile | undefined,
   stats: PipelineStats,
@@ -163,7 +167,7 @@ async function runItems(
   const readOpts: { resourceId?: string; stdin: NodeJS.ReadableStream } = { stdin: io.stdin };
   if (opts.resourceId !== undefined) readOpts.resourceId = opts.resourceId;
   try {
-    await runRecords(readInputs(opts.inputs, readOpts), {
+    await runRecords(readFiles(plan.files, readOpts), {
       ...pipeline,
       toItem: (item) => item,
       stats,

@@ -14,7 +14,7 @@
  * format's record becomes a SourceRecord in src/sources/ (the mappers shared with the consumer and the Lambda).
  */
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -82,24 +82,64 @@ async function listDir(dir: string): Promise<string[]> {
   return out;
 }
 
-/**
- * The bytes the inputs hold on disk (a .gz file its compressed size), or undefined when one is stdin (`-`): how
- * `--workers auto` tells a large input from a small one before reading it (src/commands/common.ts openPool).
- */
-export async function inputBytes(paths: string[]): Promise<number | undefined> {
-  let total = 0;
-  for (const file of await expandInputPaths(paths)) {
-    if (file === '-') return undefined;
-    total += (await stat(file)).size;
+/** The inputs' files (directories expanded) and their size: what `replay` and `decode` check before reading. */
+export interface InputPlan {
+  /** Every file to read, in order (`-`: stdin). */
+  files: string[];
+  /**
+   * The bytes the files hold once decompressed (a gzip file by its trailer: what `--workers auto` judges an input by,
+   * src/commands/common.ts openPool), or undefined when that is not known before reading (stdin, a pipe).
+   */
+  bytes: number | undefined;
+}
+
+/** The inputs expanded (expandInputPaths: a missing one is a UsageError naming every missing path) and sized. */
+export async function planInputs(paths: string[]): Promise<InputPlan> {
+  const files = await expandInputPaths(paths);
+  let bytes: number | undefined = 0;
+  for (const file of files) {
+    const size = file === '-' ? undefined : await decompressedSize(file);
+    if (size === undefined) {
+      bytes = undefined;
+      break;
+    }
+    bytes += size;
   }
-  return total;
+  return { files, bytes };
+}
+
+/**
+ * A regular file's size, or for a gzip file (by its magic bytes, as readOne tells) the size its trailer gives the
+ * content (ISIZE: the last member's, modulo 2^32) when larger: an estimate to size the work by, never relied on.
+ * Undefined for what is not a regular file (a pipe, `<(...)`: probing it would take its bytes) and for a file that
+ * cannot be opened (readOne reports why, in its place among the inputs).
+ */
+async function decompressedSize(file: string): Promise<number | undefined> {
+  if (!(await stat(file)).isFile()) return undefined;
+  const fh = await open(file, 'r').catch(() => undefined);
+  if (fh === undefined) return undefined;
+  try {
+    const { size } = await fh.stat();
+    if (size < 18) return size; // smaller than a gzip header and trailer
+    const head = Buffer.alloc(2);
+    await fh.read(head, 0, 2, 0);
+    if (head[0] !== 0x1f || head[1] !== 0x8b) return size;
+    const trailer = Buffer.alloc(4);
+    await fh.read(trailer, 0, 4, size - 4);
+    return Math.max(size, trailer.readUInt32LE(0));
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Yields every record of every input, in order. */
 export async function* readInputs(paths: string[], opts: ReadOptions = {}): AsyncGenerator<InputItem> {
-  for (const file of await expandInputPaths(paths)) {
-    yield* readOne(file, opts);
-  }
+  yield* readFiles(await expandInputPaths(paths), opts);
+}
+
+/** Yields every record of files already expanded (InputPlan.files), in order. */
+export async function* readFiles(files: readonly string[], opts: ReadOptions = {}): AsyncGenerator<InputItem> {
+  for (const file of files) yield* readOne(file, opts);
 }
 
 async function* readOne(file: string, opts: ReadOptions): AsyncGenerator<InputItem> {

@@ -242,6 +242,23 @@ test('usage errors exit 2 with a clear message', async () => {
   assert.match(help.stdout, /--fail-on SEVERITY/);
 });
 
+test('replay and decode name every start-up mistake at once: the rule files, the inputs, the key file (exit 2, nothing read)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dasguard-mistakes-'));
+  await writeFile(join(dir, 'bad.yaml'), 'rules:\n  - id: broken\n    severity: urgent\n');
+  const replay = await runCli(['replay', join(dir, 'gone.jsonl'), '--rules', dir, '--key-file', join(dir, 'nokey.json')]);
+  assert.equal(replay.code, 2);
+  assert.deepEqual(replay.stderr.trimEnd().split('\n').map((l) => l.replace(dir, 'DIR').replace(/(key file \S+): .*/, '$1')), [
+    "DIR/bad.yaml:2 broken: rule has no 'when' condition",
+    'DIR/bad.yaml:3 broken: bad severity text "urgent": one of info, low, medium, high, critical',
+    'dasguard: 2 problems in the rule files; nothing was evaluated',
+    'dasguard: input not found: DIR/gone.jsonl',
+    'dasguard: cannot read key file DIR/nokey.json',
+  ]);
+  const decode = await runCli(['decode', join(dir, 'gone.jsonl'), '--key-file', join(dir, 'nokey.json')]);
+  assert.equal(decode.code, 2);
+  assert.match(decode.stderr, /^dasguard: input not found: .*gone\.jsonl\ndasguard: cannot read key file .*nokey\.json/);
+});
+
 test('errors become exit codes in one place (main, errors.ts exitCodeOf); a command adds its stop message with `stopped`', async () => {
   const { ConfigError, DataKeyError, DirLockedError, ExitError, TransientError, UsageError, exitCodeOf, stopped } = await import('../../src/errors.js');
   assert.equal(exitCodeOf(new ExitError(3, 'x')), 3);
