@@ -41,11 +41,14 @@ export class DasguardLambdaStack extends Stack {
     const { stream, lambda } = props;
     const functionName = `dasguard-${stream.resourceId}`;
 
-    this.alertTopic = new Topic(this, 'AlertTopic', { displayName: `dasguard alerts for ${stream.resourceId}` });
+    // Alerts hold (redacted) audit data: the topic and the queue refuse requests that do not use TLS (a Deny in their
+    // resource policies). A topic policy replaces SNS's default one, which is what lets CloudWatch alarms publish:
+    // the alarms below are allowed by name (alarmsMayPublish).
+    this.alertTopic = new Topic(this, 'AlertTopic', { displayName: `dasguard alerts for ${stream.resourceId}`, enforceSSL: true });
     const state = props.stateTable === false ? undefined : stateTable(this, 'StateTable');
     // Lambda sends here the metadata (shard, sequence numbers) of a batch it gives up on: re-read those records with
     // `dasguard replay` before they leave the stream.
-    this.onFailureQueue = new Queue(this, 'OnFailureQueue', { retentionPeriod: Duration.days(14), encryption: QueueEncryption.SQS_MANAGED });
+    this.onFailureQueue = new Queue(this, 'OnFailureQueue', { retentionPeriod: Duration.days(14), encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true });
     const logGroup = new LogGroup(this, 'LogGroup', { logGroupName: `/aws/lambda/${functionName}`, retention: RetentionDays.ONE_YEAR });
 
     const role = new Role(this, 'ExecutionRole', {
@@ -129,39 +132,56 @@ export class DasguardLambdaStack extends Stack {
     };
     const period = Duration.minutes(5);
     const iteratorAge = props.iteratorAgeAlarm ?? Duration.minutes(15);
-    alarm(
-      'IteratorAgeAlarm',
-      this.function.metric('IteratorAge', { statistic: 'Maximum', period }),
-      iteratorAge.toMilliseconds(),
-      `dasguard is more than ${iteratorAge.toHumanString()} behind the activity stream of ${stream.resourceId} (records leave the stream after 24 h). ` +
-        'No data means no invocation: heartbeats arrive every 2 s, so the stream is stopped or the mapping disabled.',
-      TreatMissingData.BREACHING,
-    );
-    alarm(
-      'ErrorsAlarm',
-      this.function.metricErrors({ statistic: 'Sum', period }),
-      0,
-      'dasguard invocations failed (invalid rules or settings, a crash): the mapping retries, the shard waits. See the function log.',
-      TreatMissingData.NOT_BREACHING,
-    );
-    alarm(
-      'DeadLetteredAlarm',
-      new Metric({ namespace: EMF_NAMESPACE, metricName: DEAD_LETTER_METRIC, dimensionsMap: { FunctionName: this.function.functionName }, statistic: 'Sum', period }),
-      0,
-      'dasguard dead-lettered alerts (a sink refused them or they ran out of attempts): their records were reported for retry.',
-      TreatMissingData.NOT_BREACHING,
-    );
-    alarm(
-      'OnFailureQueueAlarm',
-      this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period }),
-      0,
-      'Lambda gave up on batches of the activity stream: the queue holds their shard and sequence numbers; replay them before they expire.',
-      TreatMissingData.NOT_BREACHING,
-    );
+    const alarms = [
+      alarm(
+        'IteratorAgeAlarm',
+        this.function.metric('IteratorAge', { statistic: 'Maximum', period }),
+        iteratorAge.toMilliseconds(),
+        `dasguard is more than ${iteratorAge.toHumanString()} behind the activity stream of ${stream.resourceId} (records leave the stream after 24 h). ` +
+          'No data means no invocation: heartbeats arrive every 2 s, so the stream is stopped or the mapping disabled.',
+        TreatMissingData.BREACHING,
+      ),
+      alarm(
+        'ErrorsAlarm',
+        this.function.metricErrors({ statistic: 'Sum', period }),
+        0,
+        'dasguard invocations failed (invalid rules or settings, a crash): the mapping retries, the shard waits. See the function log.',
+        TreatMissingData.NOT_BREACHING,
+      ),
+      alarm(
+        'DeadLetteredAlarm',
+        new Metric({ namespace: EMF_NAMESPACE, metricName: DEAD_LETTER_METRIC, dimensionsMap: { FunctionName: this.function.functionName }, statistic: 'Sum', period }),
+        0,
+        'dasguard dead-lettered alerts (a sink refused them or they ran out of attempts): their records were reported for retry.',
+        TreatMissingData.NOT_BREACHING,
+      ),
+      alarm(
+        'OnFailureQueueAlarm',
+        this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period }),
+        0,
+        'Lambda gave up on batches of the activity stream: the queue holds their shard and sequence numbers; replay them before they expire.',
+        TreatMissingData.NOT_BREACHING,
+      ),
+    ];
+    this.alertTopic.addToResourcePolicy(alarmsMayPublish(this, this.alertTopic, alarms));
 
     new CfnOutput(this, 'FunctionName', { value: this.function.functionName });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn });
     if (state) new CfnOutput(this, 'StateTableName', { value: state.tableName });
     new CfnOutput(this, 'OnFailureQueueUrl', { value: this.onFailureQueue.queueUrl });
   }
+}
+
+/**
+ * CloudWatch may publish these alarms' notifications to the topic, and no other alarm's (the confused-deputy
+ * conditions CloudWatch documents: this account, these alarm ARNs). Needed once the topic has a policy of its own.
+ */
+function alarmsMayPublish(stack: Stack, topic: Topic, alarms: readonly Alarm[]): PolicyStatement {
+  return new PolicyStatement({
+    sid: 'TheStacksAlarmsMayPublish',
+    principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+    actions: ['sns:Publish'],
+    resources: [topic.topicArn],
+    conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnEquals: { 'aws:SourceArn': alarms.map((a) => a.alarmArn) } },
+  });
 }

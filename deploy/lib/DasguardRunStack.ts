@@ -28,7 +28,7 @@ export class DasguardRunStack extends Stack {
     super(scope, id, props);
     const { stream, run } = props;
 
-    this.alertTopic = new Topic(this, 'AlertTopic', { displayName: `dasguard alerts for ${stream.resourceId}` });
+    this.alertTopic = new Topic(this, 'AlertTopic', { displayName: `dasguard alerts for ${stream.resourceId}`, enforceSSL: true });
     const leases = leaseTable(this, 'LeaseTable');
     const state = props.stateTable === false ? undefined : stateTable(this, 'StateTable');
 

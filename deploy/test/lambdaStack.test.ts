@@ -144,6 +144,30 @@ test('alarms on IteratorAge, Errors and the dead-lettered alerts metric the hand
   assert.deepEqual(queue.Dimensions, [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [onlyId(t, 'AWS::SQS::Queue'), 'QueueName'] } }]);
 });
 
+test('the topic and the queue refuse requests without TLS, and CloudWatch may publish to the topic for this stack\'s alarms alone', () => {
+  const t = synth();
+  const topic = { Ref: onlyId(t, 'AWS::SNS::Topic') };
+  const queueArn = { 'Fn::GetAtt': [onlyId(t, 'AWS::SQS::Queue'), 'Arn'] };
+  const withoutTls = { Bool: { 'aws:SecureTransport': 'false' } };
+  const topicPolicy = Object.values(t.findResources('AWS::SNS::TopicPolicy'));
+  assert.equal(topicPolicy.length, 1);
+  assert.deepEqual(topicPolicy[0]!.Properties.Topics, [topic]);
+  const [deny, alarms, ...rest] = topicPolicy[0]!.Properties.PolicyDocument.Statement;
+  assert.deepEqual(rest, []);
+  assert.deepEqual([deny.Effect, deny.Principal, deny.Action, deny.Resource, deny.Condition], ['Deny', '*', 'sns:Publish', topic, withoutTls]);
+  // A topic policy replaces SNS's default one: without this statement no alarm notification would reach the topic.
+  const alarmArns = Object.keys(t.findResources('AWS::CloudWatch::Alarm')).map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
+  assert.equal(alarmArns.length, 4);
+  assert.deepEqual([alarms.Effect, alarms.Principal, alarms.Action, alarms.Resource], ['Allow', { Service: 'cloudwatch.amazonaws.com' }, 'sns:Publish', topic]);
+  assert.deepEqual(alarms.Condition, { StringEquals: { 'aws:SourceAccount': '111122223333' }, ArnEquals: { 'aws:SourceArn': alarmArns } });
+  const queuePolicy = Object.values(t.findResources('AWS::SQS::QueuePolicy'));
+  assert.equal(queuePolicy.length, 1);
+  assert.deepEqual(
+    queuePolicy[0]!.Properties.PolicyDocument.Statement.map((st: any) => [st.Effect, st.Action, st.Resource, st.Condition]),
+    [['Deny', 'sqs:*', queueArn, withoutTls]],
+  );
+});
+
 test('a Slack webhook secret: the function gets its ARN (never the URL) and may read that secret alone', () => {
   const t = synth({ slackWebhookSecretArn: SECRET_ARN });
   const fn = Object.values(t.findResources('AWS::Lambda::Function'))[0]!.Properties;

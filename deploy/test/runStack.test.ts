@@ -86,6 +86,18 @@ test('run with clusterName: rds:DescribeDBClusters on that cluster, and rds:Desc
   assert.deepEqual(permissionStatements(run()).filter((s) => actionsOf(s).some((a) => a.startsWith('rds:')) || resourcesOf(s).includes('*')), []);
 });
 
+test('run: the alert topic refuses a publish without TLS (the only statement of its policy: no alarm publishes to it)', () => {
+  const t = run();
+  const policies = Object.values(t.findResources('AWS::SNS::TopicPolicy'));
+  assert.equal(policies.length, 1);
+  const topic = { Ref: Object.keys(t.findResources('AWS::SNS::Topic'))[0]! };
+  assert.deepEqual(
+    policies[0]!.Properties.PolicyDocument.Statement.map((st: any) => [st.Effect, st.Principal, st.Action, st.Resource, st.Condition]),
+    [['Deny', '*', 'sns:Publish', topic, { Bool: { 'aws:SecureTransport': 'false' } }]],
+  );
+  t.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+});
+
 test('run: the RunCommand output is the dasguard run command line for these tables and topic', () => {
   const t = run({ clusterName: 'prod-aurora' });
   const outputs = t.toJSON().Outputs;
