@@ -86,7 +86,7 @@ export async function keyProviderFor(keyFile: string | undefined): Promise<KeyPr
 
 /**
  * `--workers N|auto`: worker threads for processRecord's deps (src/pipeline/workers/RecordPool.ts: decrypt to stateless
- * rules), or undefined for N = 0 (everything on this thread). `auto`, given the input's size in bytes (planInputs):
+ * rules), or undefined for N = 0 (everything on this thread). `auto`, given the input's size in bytes (inputBytes):
  * workers from the start for an input of at least AUTO_START_BYTES, none for a smaller one or on one usable core;
  * for an input of unknown size (stdin, a pipe), workers once AUTO_START_RECORDS encrypted records came (AutoRecordPool.ts).
  */

@@ -6,7 +6,7 @@
  */
 import { ExitCode, ExitError, stopped } from '../errors.js';
 import type { WorkersOption } from './options.js';
-import { planInputs, readFiles, type InputItem, type InputPlan } from '../input/readInputs.js';
+import { expandInputPaths, inputBytes, readFiles, type InputItem } from '../input/readInputs.js';
 import type { KeyProvider } from '../keys/KeyProvider.js';
 import type { Redaction } from '../pipeline/alert.js';
 import type { AlertHandoff } from '../pipeline/AlertHandoff.js';
@@ -51,20 +51,20 @@ export interface ReplayOptions {
 }
 
 export async function replayCommand(opts: ReplayOptions, io: Io): Promise<number> {
-  const inputs = planInputs(opts.inputs);
-  // Started once the input's size is known: the workers load their modules while the rules load here (each compiles
-  // them once they are sent, RecordPool.ready), instead of after. Closed however the command ends.
-  const pool = await inputs.then((plan) => openPool(opts.workers, plan.bytes), () => undefined);
+  const inputs = expandInputPaths(opts.inputs);
+  // Started once the inputs are found (and, for auto, sized): the workers load their modules while the rules load
+  // here (each compiles them once they are sent, RecordPool.ready), instead of after. Closed however the command ends.
+  const pool = await inputs.then(async (files) => openPool(opts.workers, await sizeFor(opts.workers, files)), () => undefined);
   try {
     // Every mistake at once: the rule files' (their problems, then how many), the inputs', the key file's.
-    const [{ ruleSet }, plan, keys] = await checkedAtStart(io, [loadRulesOrExit(opts.rules, io), inputs, keyProviderFor(opts.keyFile)] as const);
-    return await replayWith(pool, plan, ruleSet, keys, opts, io);
+    const [{ ruleSet }, files, keys] = await checkedAtStart(io, [loadRulesOrExit(opts.rules, io), inputs, keyProviderFor(opts.keyFile)] as const);
+    return await replayWith(pool, files, ruleSet, keys, opts, io);
   } finally {
     await pool?.close();
   }
 }
 
-async function replayWith(pool: OpenPool | undefined, plan: InputPlan, ruleSet: RuleSet, keys: KeyProvider, opts: ReplayOptions, io: Io): Promise<number> {
+async function replayWith(pool: OpenPool | undefined, files: readonly string[], ruleSet: RuleSet, keys: KeyProvider, opts: ReplayOptions, io: Io): Promise<number> {
   const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
   const color = colorOutput(opts.output, io);
@@ -81,7 +81,7 @@ async function replayWith(pool: OpenPool | undefined, plan: InputPlan, ruleSet: 
   }
   let failed = false;
   try {
-    await runItems(opts, plan, io, quarantine, stats, progress, {
+    await runItems(opts, files, io, quarantine, stats, progress, {
       deps: { keys, rules: ruleSet, redaction: opts.redaction, ...pool?.deps, ...(correlator ? { correlator } : {}) },
       handoff,
       // A hand-off that fails transiently (the outbox on a full disk) changed nothing: retried, then exit 4.
@@ -132,15 +132,14 @@ export interface DecodeOptions {
 }
 
 export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number> {
-  const inputs = planInputs(opts.inputs);
-  const [plan, keys] = await checkedAtStart(io, [inputs, keyProviderFor(opts.keyFile)] as const);
+  const [files, keys] = await checkedAtStart(io, [expandInputPaths(opts.inputs), keyProviderFor(opts.keyFile)] as const);
   const stats = new PipelineStats();
   const progress = new Progress(io.stderr);
   const quarantine = opts.quarantineFile ? new JsonlQuarantineFile(opts.quarantineFile) : undefined;
-  const pool = openPool(opts.workers, plan.bytes);
+  const pool = openPool(opts.workers, await sizeFor(opts.workers, files));
   try {
     const rendering = { redaction: opts.redaction, heartbeats: opts.heartbeats };
-    await runItems(opts, plan, io, quarantine, stats, progress, { deps: { keys, ...pool?.deps, render: rendering } }, async (outcome) => {
+    await runItems(opts, files, io, quarantine, stats, progress, { deps: { keys, ...pool?.deps, render: rendering } }, async (outcome) => {
       // rendered by the worker that decoded the record, else here
       const lines = outcome?.lines ?? (outcome?.batch !== undefined ? decodedLines(outcome.batch, rendering) : '');
       if (lines !== '') await writeLine(io.stdout, lines.slice(0, -1));
@@ -153,10 +152,15 @@ export async function decodeCommand(opts: DecodeOptions, io: Io): Promise<number
 
 type Common = Pick<ReplayOptions, 'resourceId' | 'concurrency'>;
 
+/** The input's size when `--workers auto` decides by it (inputBytes); no file is opened for another choice. */
+async function sizeFor(workers: WorkersOption | undefined, files: readonly string[]): Promise<number | undefined> {
+  return workers === 'auto' ? inputBytes(files) : undefined;
+}
+
 /** The records of the inputs through the record driver (a failure that ran out of retries: `stopped`). `emit`: decode's output. */
 async function runItems(
   opts: Common,
-  plan: InputPlan,
+  files: readonly string[],
   io: Io,
   quarantine: JsonlQuarantineFile | undefined,
   stats: PipelineStats,
@@ -167,7 +171,7 @@ async function runItems(
   const readOpts: { resourceId?: string; stdin: NodeJS.ReadableStream } = { stdin: io.stdin };
   if (opts.resourceId !== undefined) readOpts.resourceId = opts.resourceId;
   try {
-    await runRecords(readFiles(plan.files, readOpts), {
+    await runRecords(readFiles(files, readOpts), {
       ...pipeline,
       toItem: (item) => item,
       stats,

@@ -82,30 +82,18 @@ async function listDir(dir: string): Promise<string[]> {
   return out;
 }
 
-/** The inputs' files (directories expanded) and their size: what `replay` and `decode` check before reading. */
-export interface InputPlan {
-  /** Every file to read, in order (`-`: stdin). */
-  files: string[];
-  /**
-   * The bytes the files hold once decompressed (a gzip file by its trailer: what `--workers auto` judges an input by,
-   * src/commands/common.ts openPool), or undefined when that is not known before reading (stdin, a pipe).
-   */
-  bytes: number | undefined;
-}
-
-/** The inputs expanded (expandInputPaths: a missing one is a UsageError naming every missing path) and sized. */
-export async function planInputs(paths: string[]): Promise<InputPlan> {
-  const files = await expandInputPaths(paths);
-  let bytes: number | undefined = 0;
+/**
+ * The bytes the files (expandInputPaths') hold once decompressed, or undefined when that is not known before reading
+ * (stdin, a pipe): what `--workers auto` judges an input by (src/commands/common.ts openPool).
+ */
+export async function inputBytes(files: readonly string[]): Promise<number | undefined> {
+  let total = 0;
   for (const file of files) {
     const size = file === '-' ? undefined : await decompressedSize(file);
-    if (size === undefined) {
-      bytes = undefined;
-      break;
-    }
-    bytes += size;
+    if (size === undefined) return undefined;
+    total += size;
   }
-  return { files, bytes };
+  return total;
 }
 
 /**
@@ -115,18 +103,17 @@ export async function planInputs(paths: string[]): Promise<InputPlan> {
  * cannot be opened (readOne reports why, in its place among the inputs).
  */
 async function decompressedSize(file: string): Promise<number | undefined> {
-  if (!(await stat(file)).isFile()) return undefined;
+  const st = await stat(file);
+  if (!st.isFile()) return undefined;
+  if (st.size < 18) return st.size; // smaller than a gzip header and trailer
   const fh = await open(file, 'r').catch(() => undefined);
   if (fh === undefined) return undefined;
   try {
-    const { size } = await fh.stat();
-    if (size < 18) return size; // smaller than a gzip header and trailer
-    const head = Buffer.alloc(2);
+    const head = Buffer.alloc(4);
     await fh.read(head, 0, 2, 0);
-    if (head[0] !== 0x1f || head[1] !== 0x8b) return size;
-    const trailer = Buffer.alloc(4);
-    await fh.read(trailer, 0, 4, size - 4);
-    return Math.max(size, trailer.readUInt32LE(0));
+    if (head[0] !== 0x1f || head[1] !== 0x8b) return st.size;
+    await fh.read(head, 0, 4, st.size - 4);
+    return Math.max(st.size, head.readUInt32LE(0));
   } finally {
     await fh.close();
   }
@@ -137,7 +124,7 @@ export async function* readInputs(paths: string[], opts: ReadOptions = {}): Asyn
   yield* readFiles(await expandInputPaths(paths), opts);
 }
 
-/** Yields every record of files already expanded (InputPlan.files), in order. */
+/** Yields every record of files already expanded (expandInputPaths), in order. */
 export async function* readFiles(files: readonly string[], opts: ReadOptions = {}): AsyncGenerator<InputItem> {
   for (const file of files) yield* readOne(file, opts);
 }
