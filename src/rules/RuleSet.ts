@@ -1,45 +1,28 @@
 /**
  * The loaded rules, ready for the hot path: `evaluate(event)` is synchronous and allocates nothing unless a
- * rule fires. Rules are indexed by a field they require (e.g. `class` in {DDL, MAIN}, `sqlCommand` in
- * {GRANT, REVOKE}): a rule is tried only on events whose value of that field can make it fire. Correlation rules
+ * rule fires. Rules are indexed by the field values their alternatives require (RuleIndex.ts: heavy-read is
+ * PostgreSQL class READ or MySQL MAIN SELECT): a rule is tried only on events that can make it fire. Correlation rules
  * (stateful) are never matched here: `baseMatches` says which correlations an event feeds, and the record driver's
  * in-order step (src/pipeline/Correlator.ts) runs them. A base rule that only feeds correlations (`generate: false`,
  * CompiledRule.feedsOnly) is left out of `evaluate`; its predicate still feeds them through `baseMatches`.
  */
 import type { Engine } from 'json-rules-engine';
-import { BaseIndex } from './BaseIndex.js';
-import { toEngineRoot, type Event, type Requirements } from './compile.js';
+import { RuleIndex } from './RuleIndex.js';
+import { toEngineRoot, type Event } from './compile.js';
 import type { RuleTarget } from './fields.js';
 import { newEngine } from './operators.js';
 import { DEFAULT_TIME_ZONE, LOCAL_TIME_FIELDS, localTimeOf } from './localTime.js';
 import type { CompiledRule, EngineRuleJson, RuleInfo, RuleMatch, RuleSet, RuleSourceText } from './types.js';
 import { contextOf, renderMessage } from '../redaction/index.js';
 
-interface Group {
-  field: string;
-  byValue: Map<unknown, CompiledRule[]>;
-}
-
-interface TargetIndex {
-  always: CompiledRule[];
-  groups: Group[];
-  /** How many rules each event can skip on average is up to the data; this is how many are indexed. */
-  indexed: number;
-}
-
-/** Fields preferred for indexing when several constrain a rule equally well. */
-const INDEX_PREFERENCE = ['class', 'sqlCommand', 'command', 'eventId', 'engine', 'serverType'];
-/** A requirement with more values than this is not worth a group. */
-const MAX_INDEX_VALUES = 256;
-
 export class CompiledRuleSet implements RuleSet {
   readonly rules: readonly RuleInfo[];
   readonly #compiled: readonly CompiledRule[];
   readonly #byId: ReadonlyMap<string, CompiledRule>;
-  readonly #index: Record<RuleTarget, TargetIndex>;
+  readonly #index: Record<RuleTarget, RuleIndex<CompiledRule>>;
   /** The enabled correlation rules, in load order. */
   readonly correlations: readonly CompiledRule[];
-  readonly #bases: BaseIndex;
+  readonly #bases: RuleIndex<CompiledRule>;
   readonly packVersion: string | undefined;
   readonly version: string | undefined;
   readonly sources: readonly RuleSourceText[] | undefined;
@@ -53,62 +36,29 @@ export class CompiledRuleSet implements RuleSet {
     this.#byId = new Map(compiled.map((c) => [c.info.id, c]));
     // The rules that alert on their own: stateless, and not only feeding correlations (generate: false).
     const stateless = compiled.filter((c) => c.correlation === undefined && c.feedsOnly === undefined);
-    this.#index = {
-      activity: buildIndex(stateless.filter((c) => c.info.enabled && c.info.target === 'activity')),
-      'rds-event': buildIndex(stateless.filter((c) => c.info.enabled && c.info.target === 'rds-event')),
-    };
+    // Each rule is one part, its own condition (its exceptions are in its predicate).
+    const index = (target: RuleTarget) =>
+      new RuleIndex(stateless.filter((c) => c.info.enabled && c.info.target === target).map((c) => ({ item: c, parts: [{ predicate: c.predicate, cond: c.cond }] })));
+    this.#index = { activity: index('activity'), 'rds-event': index('rds-event') };
     this.correlations = compiled.filter((c) => c.correlation !== undefined && c.info.enabled);
-    this.#bases = new BaseIndex(this.correlations);
+    this.#bases = new RuleIndex(
+      this.correlations.flatMap((c) => (c.basePredicate !== undefined && c.baseParts !== undefined ? [{ item: c, parts: c.baseParts, excepted: c.excepted }] : [])),
+    );
   }
 
   /**
    * The enabled correlation rules whose base events include `event` (an activity event), in load order: those whose
-   * base predicate holds (CompiledRule.basePredicate), found through their index (BaseIndex.ts).
+   * base predicate holds (CompiledRule.basePredicate), found through their index (RuleIndex.ts).
    */
   baseMatches(event: Event): CompiledRule[] {
     return this.#bases.matches(event);
   }
 
   evaluate(event: Record<string, unknown>, target: RuleTarget = 'activity'): RuleMatch[] {
-    const idx = this.#index[target];
-    let hits: CompiledRule[] | undefined;
-    let sources = 0;
-    const always = idx.always;
-    for (let i = 0; i < always.length; i++) {
-      const r = always[i] as CompiledRule;
-      if (r.predicate(event)) {
-        if (hits === undefined) {
-          hits = [];
-          sources++;
-        }
-        hits.push(r);
-      }
-    }
-    const groups = idx.groups;
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g] as Group;
-      const list = group.byValue.get(event[group.field]);
-      if (list === undefined) continue;
-      let counted = false;
-      for (let i = 0; i < list.length; i++) {
-        const r = list[i] as CompiledRule;
-        if (r.predicate(event)) {
-          if (hits === undefined) hits = [];
-          if (!counted) {
-            counted = true;
-            sources++;
-          }
-          hits.push(r);
-        }
-      }
-    }
-    if (hits === undefined) return [];
-    if (sources > 1) hits.sort((a, b) => a.order - b.order);
+    const hits = this.#index[target].matches(event);
+    if (hits.length === 0) return [];
     const out: RuleMatch[] = new Array(hits.length);
-    for (let i = 0; i < hits.length; i++) {
-      const r = hits[i] as CompiledRule;
-      out[i] = match(r, event);
-    }
+    for (let i = 0; i < hits.length; i++) out[i] = match(hits[i] as CompiledRule, event);
     return out;
   }
 
@@ -148,59 +98,11 @@ export class CompiledRuleSet implements RuleSet {
 
   /** How the index split the enabled rules of a target (for benchmarks and tests). */
   indexStats(target: RuleTarget = 'activity'): { indexed: number; always: number; fields: string[] } {
-    const idx = this.#index[target];
-    return { indexed: idx.indexed, always: idx.always.length, fields: idx.groups.map((g) => g.field) };
+    return this.#index[target].stats();
   }
 }
 
 function match(r: CompiledRule, event: Event): RuleMatch {
   const parts = r.template(event, r.info);
   return { rule: r.info, parts, message: renderMessage(parts, contextOf(event), 'literals') };
-}
-
-function buildIndex(rules: readonly CompiledRule[]): TargetIndex {
-  const always: CompiledRule[] = [];
-  const groups = new Map<string, Group>();
-  let indexed = 0;
-  for (const r of rules) {
-    const field = pickField(r.requirements);
-    if (field === undefined) {
-      always.push(r);
-      continue;
-    }
-    indexed++;
-    let g = groups.get(field);
-    if (g === undefined) {
-      g = { field, byValue: new Map() };
-      groups.set(field, g);
-    }
-    for (const v of r.requirements.get(field) as Set<unknown>) {
-      const list = g.byValue.get(v);
-      if (list === undefined) g.byValue.set(v, [r]);
-      else list.push(r);
-    }
-  }
-  return { always, groups: [...groups.values()], indexed };
-}
-
-/** The required field with the fewest values (NaN, the one value === and Map disagree on, is rejected at load). */
-function pickField(req: Requirements): string | undefined {
-  let best: string | undefined;
-  let bestSize = Infinity;
-  for (const [field, values] of req) {
-    if (values.size > MAX_INDEX_VALUES) continue;
-    const better =
-      values.size < bestSize ||
-      (values.size === bestSize && rank(field) < rank(best as string));
-    if (better) {
-      best = field;
-      bestSize = values.size;
-    }
-  }
-  return best;
-}
-
-function rank(field: string): number {
-  const i = INDEX_PREFERENCE.indexOf(field);
-  return i < 0 ? INDEX_PREFERENCE.length : i;
 }

@@ -170,13 +170,13 @@ export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineO
 
 /**
  * Values a field MUST hold for the condition to be true, per field (from equal / in conditions on plain
- * values): the rule index uses them to skip rules that cannot fire. `all` intersects; `any` keeps the fields
+ * values): what alternativesOf falls back on (the rule index, RuleIndex.ts, skips the rules an event cannot fire). `all` intersects; `any` keeps the fields
  * every branch constrains and unites their values; `not` and the rest constrain nothing, nor do the local-time
  * fields (the index reads the event's own fields; those are computed).
  */
 export type Requirements = Map<string, Set<unknown>>;
 
-export function requirementsOf(c: Cond): Requirements {
+function requirementsOf(c: Cond): Requirements {
   switch (c.kind) {
     case 'fact': {
       if (c.valueRef !== undefined || c.ref.path.length > 0 || isLocalTime(c.ref)) return new Map();

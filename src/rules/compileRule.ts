@@ -6,7 +6,7 @@
  * load.ts reads the files and calls this once per rule, after the lists, macros and fields of every file are known.
  */
 import { Severities, type Severity } from '../types.js';
-import { compilePredicate, requirementsOf } from './compile.js';
+import { compilePredicate } from './compile.js';
 import { parseRuleCondition } from './condition.js';
 import { resolveField, type ConditionEnv } from './conditionEnv.js';
 import { RuleTargets, type RuleTarget } from './fields.js';
@@ -198,7 +198,6 @@ export function compileRule(
     cond,
     predicate: compilePredicate(cond, operators, timeZone),
     template,
-    requirements: requirementsOf(cond),
     timeZone,
     tests,
   };

@@ -243,7 +243,7 @@ export function applyRuleOverrides(
     const silence: Cond = { kind: 'not', item: { kind: 'any', items: tuples } };
     const cond: Cond = c.cond.kind === 'all' ? { kind: 'all', items: [...c.cond.items, silence] } : { kind: 'all', items: [c.cond, silence] };
     // `cond` is what json-rules-engine runs; the predicate is the same test with the tuples looked up, not tried
-    // one by one. `not` constrains no field, so the requirements (the rule index) are those of `when`.
+    // one by one. `not` constrains no field, so the rule index (RuleIndex.ts) finds the rule as it finds `when`.
     const excepted = exceptionTest(s.exceptions, c.timeZone);
     return { ...c, info, cond, predicate: unlessExcepted(c.predicate, excepted), excepted, explain };
   });

@@ -5,7 +5,7 @@
  */
 import type { Severity } from '../types.js';
 import type { MessagePart } from '../redaction/index.js';
-import type { EngineCondition, Event, Predicate, Requirements } from './compile.js';
+import type { EngineCondition, Event, Predicate } from './compile.js';
 import type { Cond } from './conditionEnv.js';
 import type { RuleTarget } from './fields.js';
 import type { Pos } from '../config/problems.js';
@@ -81,7 +81,6 @@ export interface CompiledRule {
   cond: Cond;
   predicate: Predicate;
   template: Template;
-  requirements: Requirements;
   /** The IANA zone of its local-time fields (hour, weekday...): its `timeZone:`, else the files', else UTC. */
   timeZone: string;
   tests: { fires: RuleTestCase[]; doesNotFire: RuleTestCase[]; sequences?: SequenceTest[] } | undefined;
