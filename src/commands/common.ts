@@ -117,8 +117,8 @@ function fixedPool(workers: number, note: string | undefined): OpenPool {
 /**
  * The input size from which `--workers auto` starts its workers (bytes, a gzip file's decompressed). Measured on 2 cores, replay with 2
  * workers against the main thread alone (medians of 7): records of 10 events broke even at ~1.8 MB, of 100 events at
- * ~2.8 MB, of 1,000 events at ~7 MB (the fewer events a record holds, the more work per byte). Just over 8 MB each
- * gains (bench/autoWorkers.ts: 1.03-1.28x on 2026-12-04); below, nothing changes.
+ * ~2.8 MB, of 1,000 events at ~7 MB (the fewer events a record holds, the more work per byte). Just over 8 MB none
+ * loses (bench/autoWorkers.ts: 1.00-1.28x in two runs of 2026-12-04); below, nothing changes.
  */
 export const AUTO_START_BYTES = 8_000_000;
 
