@@ -100,7 +100,7 @@ export function openPool(workers: WorkersOption | undefined, inputSize?: number)
       const note = `--workers auto, after the first ${AUTO_START_RECORDS.toLocaleString('en-US')} encrypted records`;
       return { deps: { workers: auto }, close: () => auto.close(), summary: () => (auto.started ? poolSummary(n, auto.recordsProcessed, note) : undefined) };
     }
-    return fixedPool(n, `--workers auto: a ${(inputSize / 1e6).toFixed(1)} MB input`);
+    return fixedPool(n, `--workers auto, input of ${(inputSize / 1e6).toFixed(1)} MB`);
   }
   return fixedPool(workers, undefined);
 }

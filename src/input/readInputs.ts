@@ -100,11 +100,12 @@ export async function inputBytes(files: readonly string[]): Promise<number | und
  * A regular file's size, or for a gzip file (by its magic bytes, as readOne tells) the size its trailer gives the
  * content (ISIZE: the last member's, modulo 2^32) when larger: an estimate to size the work by, never relied on.
  * Undefined for what is not a regular file (a pipe, `<(...)`: probing it would take its bytes) and for a file that
- * cannot be opened (readOne reports why, in its place among the inputs).
+ * cannot be stat'ed or opened (gone since it was found, not readable): reading it then stops with `cannot read FILE:
+ * why` (readOne, exit 2), not an internal error here.
  */
 async function decompressedSize(file: string): Promise<number | undefined> {
-  const st = await stat(file);
-  if (!st.isFile()) return undefined;
+  const st = await stat(file).catch(() => undefined);
+  if (st === undefined || !st.isFile()) return undefined;
   if (st.size < 18) return st.size; // smaller than a gzip header and trailer
   const fh = await open(file, 'r').catch(() => undefined);
   if (fh === undefined) return undefined;

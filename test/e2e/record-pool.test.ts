@@ -278,7 +278,7 @@ describe('--workers auto', () => {
     assert.ok(byDefault.stdout.length > 0);
     assert.equal(byDefault.stdout, mainThread.stdout, 'replay: the same output');
     assert.doesNotMatch(mainThread.stderr, /worker thread/, '--workers 0 says nothing of workers');
-    if (workers > 0) assert.match(byDefault.stderr, new RegExp(`\\n  ${workers} worker threads \\(--workers auto: a 8\\.\\d MB input\\): [0-9,]+ records processed in them, the rest on the main thread\\n`));
+    if (workers > 0) assert.match(byDefault.stderr, new RegExp(`\\n  ${workers} worker threads \\(--workers auto, input of 8\\.\\d MB\\): [0-9,]+ records processed in them, the rest on the main thread\\n`));
     else assert.doesNotMatch(byDefault.stderr, /worker thread/, 'this machine has one usable core');
 
     // stdin (size unknown): the workers start after 1,000 records (AutoRecordPool; whether they get one of these 1,100

@@ -79,7 +79,6 @@ async function replay(file: string, extra: string[], tag: string) {
   return { ...r, quarantined: readFileSync(quarantine, 'utf8') };
 }
 
-/** replay's summary line without its timing. */
 /** The summary without what differs by design: the time, the rates, and the line about the worker threads (asserted apart). */
 function counts(stderr: string): string {
   return stderr
