@@ -16,13 +16,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encodeRecord } from '../src/codec/encode.js';
 import { LocalKeyProvider } from '../src/keys/LocalKeyProvider.js';
 import { PG, benchRecords } from '../scripts/sampleData.js';
-import { writeReplayFile, writeStatelessOverrides } from './replayFiles.js';
+import { DASGUARD_BIN, writeReplayFile, writeStatelessOverrides } from './replayFiles.js';
 
-const BIN = fileURLToPath(new URL('../bin/dasguard.js', import.meta.url));
 const SIZES = [
   { perRecord: 100, records: 300 },
   { perRecord: 1000, records: 30 },
@@ -44,7 +42,7 @@ export function hasValgrind(): boolean {
 /** Instructions of `dasguard replay FILE --workers 0 … extra` under callgrind. */
 function instructions(file: string, extra: readonly string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const args = ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, BIN, 'replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', '--workers', '0', ...extra];
+    const args = ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, DASGUARD_BIN, 'replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', '--workers', '0', ...extra];
     const child = spawn('valgrind', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

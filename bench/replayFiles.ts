@@ -1,5 +1,5 @@
 /**
- * What the replay benches (floor.ts, instructions.ts) share: the bench's records as a `dasguard replay` input file
+ * What the replay benches (floor.ts, instructions.ts, autoWorkers.ts) share: the bench's records as a `dasguard replay` input file
  * (get-records JSON Lines of one shard), and the override file that turns the pack's correlation rules off (the
  * correlations' share of replay is replay's time or instructions with them against without them), and a replay run
  * as a user runs it, in a child process.
@@ -23,13 +23,14 @@ export async function writeStatelessOverrides(file: string, rulesDir = 'rules'):
   writeFileSync(file, `overrides:\n${(pack.ruleSet?.correlations ?? []).map((c) => `  - {rule: ${c.info.id}, enabled: false}\n`).join('')}`);
 }
 
-const BIN = fileURLToPath(new URL('../bin/dasguard.js', import.meta.url));
+/** The compiled CLI (dist/, built by `npm run bench`), as users run it. */
+export const DASGUARD_BIN = fileURLToPath(new URL('../bin/dasguard.js', import.meta.url));
 
 /** `dasguard replay FILE … extra` in a child process, as a user runs it (start-up included): its seconds. */
 export function childReplay(file: string, extra: string[]): Promise<number> {
   const t0 = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const args = [BIN, 'replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra];
+    const args = [DASGUARD_BIN, 'replay', file, '--key-file', 'samples/demo-master-key.json', '--output', 'jsonl', '--quiet', ...extra];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
