@@ -30,7 +30,7 @@
  */
 import { begin, commit, journal, rollback } from './correlationJournal.js';
 import { fingerprint, restore, snapshotOf, type CorrelationSnapshot } from './correlationSnapshot.js';
-import { eventKey, groupKey, NO_ENTRIES, type CorrelationCounters, type CorrelationState } from './correlationState.js';
+import { eventKey, groupKey, NO_ENTRIES, type CorrelationCounters, type CorrelationState, type GroupState } from './correlationState.js';
 import { observeFirstSeen } from './firstSeenEvent.js';
 import type { CompiledRule, CorrelationFiring } from './types.js';
 import { itemKeysOf, itemOf, putItem } from './stateItems.js';
@@ -46,6 +46,12 @@ export class CorrelationEngine {
   readonly #maxGroups: number;
   /** The groups per rule, their groupBy names, order stamps, learning periods, fingerprints and staged changes. */
   readonly #state: CorrelationState = { rules: new Map(), groupBy: new Map(), tick: 0, learning: new Map(), fingerprints: new Map(), pending: undefined };
+  /**
+   * Per rule's map of groups, the group `observe` last put at its end (the most recently updated), while nothing else
+   * changed the maps since (`rollback`, `restore` and `putItem` forget them): the next event of that group (consecutive
+   * events mostly are of one) leaves the map as it is, not deleted and set again.
+   */
+  #newest = new WeakMap<Map<string, GroupState>, string>();
 
   constructor(options: { maxGroups?: number } = {}) {
     this.#maxGroups = options.maxGroups ?? DEFAULT_MAX_GROUPS;
@@ -78,7 +84,9 @@ export class CorrelationEngine {
     }
     journal(st, rule.info.id, groups, gk);
     let g = groups.get(gk);
-    if (g === undefined) {
+    if (g !== undefined && this.#newest.get(groups) === gk) {
+      // The rule's newest group already: it stays last in the map's order.
+    } else if (g === undefined) {
       if (groups.size >= this.#maxGroups) {
         const evicted = groups.keys().next().value as string;
         journal(st, rule.info.id, groups, evicted);
@@ -86,8 +94,13 @@ export class CorrelationEngine {
         this.counters.evictions++;
       }
       g = { entries: NO_ENTRIES, maxT: t, quietUntil: undefined, seq: 0 };
-    } else groups.delete(gk); // re-inserted below: the map's order is least recently updated first
-    groups.set(gk, g);
+      groups.set(gk, g);
+      this.#newest.set(groups, gk);
+    } else {
+      groups.delete(gk); // re-inserted: the map's order is least recently updated first
+      groups.set(gk, g);
+      this.#newest.set(groups, gk);
+    }
     g.seq = ++st.tick;
     if (spec.type === 'first_seen') return observeFirstSeen(st, rule, spec, gk, g, t, event, stored, this.counters);
     return observeWindow(rule, spec, gk, g, t, event, stored, this.counters);
@@ -105,6 +118,7 @@ export class CorrelationEngine {
 
   /** Undoes the staged changes (none: nothing): the state and counters are again exactly as at `begin()`. */
   rollback(): void {
+    this.#newest = new WeakMap();
     rollback(this.#state, this.counters);
   }
 
@@ -122,6 +136,7 @@ export class CorrelationEngine {
   }
 
   putItem(ruleId: string, key: string, value: unknown): void {
+    this.#newest = new WeakMap();
     putItem(this.#state, ruleId, key, value);
   }
 
@@ -141,6 +156,7 @@ export class CorrelationEngine {
    * field or steps changed) starts afresh: its groups and learning period are dropped. Returns those rules' ids.
    */
   restore(s: CorrelationSnapshot, rules: ReadonlySet<string> | readonly CompiledRule[]): string[] {
+    this.#newest = new WeakMap();
     return restore(this.#state, s, rules, this.#maxGroups);
   }
 }

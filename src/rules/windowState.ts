@@ -69,7 +69,7 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
   if (drop === 1) entries.shift();
   else if (drop > 0) entries.splice(0, drop);
   // Chunks are replaced, never changed: a new list only when one leaves the window (most events drop none).
-  if (g.folded !== undefined && g.folded.some((c) => c[0] <= from)) {
+  if (g.folded !== undefined && foldedTotals(g.folded).start <= from) {
     const kept = g.folded.filter((c) => c[0] > from);
     if (kept.length > 0) g.folded = kept;
     else delete g.folded;
@@ -107,14 +107,14 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     }
     const { unused, sum } = tally;
     if (unused === 0) return undefined;
-    const folded = g.folded ?? [];
-    if (spec.type === 'event_count') value = unused + folded.reduce((n, c) => n + c[2], 0);
+    const folded = g.folded !== undefined ? foldedTotals(g.folded) : NO_FOLDED;
+    if (spec.type === 'event_count') value = unused + folded.events;
     else if (spec.type === 'value_count') {
       if (unused < spec.gte) return undefined; // never more distinct values than events
       const distinct = new Set<unknown>();
       for (const e of entries) if (!e.used) distinct.add(e.v);
       value = distinct.size;
-    } else value = sum + folded.reduce((n, c) => n + c[3], 0);
+    } else value = sum + folded.sum;
     if (value < spec.gte) return undefined;
     live = [];
     for (let k = 0; k < entries.length; k++) if (!(entries[k] as Entry).used) live.push(k);
@@ -125,7 +125,7 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
   const oldest = g.folded?.[0];
   const entry0 = entries[live[0] as number] as Entry;
   const first = oldest !== undefined && oldest[0] <= entry0.t ? { t: oldest[0], ev: oldest[4] } : { t: entry0.t, ev: entry0.ev, key: entry0.key };
-  const events = live.length + (g.folded ?? []).reduce((n, c) => n + c[2], 0);
+  const events = live.length + (g.folded !== undefined ? foldedTotals(g.folded).events : 0);
   const fired: Fired = { trigger: key(), value, events, firstTimeMs: first.t, lastTimeMs: last.t, firstKey: first.key ?? eventKey(first.ev ?? {}), first: present(first.ev), last: present(last.ev) };
   if (steps !== undefined) fired.steps = steps;
   noteTrigger(fired, event);
@@ -147,6 +147,30 @@ export function observeWindow(rule: CompiledRule, spec: ThresholdCorrelation | S
     g.tally.sum = 0;
   }
   return again(rule, gk, fired);
+}
+
+/** A folded list's events, the sum of their values (added in the list's order) and its chunks' oldest time. */
+interface FoldedTotals {
+  events: number;
+  sum: number;
+  start: number;
+}
+const NO_FOLDED: FoldedTotals = { events: 0, sum: 0, start: Infinity };
+/** Per folded list (never changed in place: replaced, correlationState.ts), its totals, counted once, not for every event. */
+const totalsOfFolded = new WeakMap<readonly Folded[], FoldedTotals>();
+
+function foldedTotals(folded: readonly Folded[]): FoldedTotals {
+  let t = totalsOfFolded.get(folded);
+  if (t === undefined) {
+    t = { events: 0, sum: 0, start: Infinity };
+    for (const c of folded) {
+      t.events += c[2];
+      t.sum += c[3];
+      if (c[0] < t.start) t.start = c[0];
+    }
+    totalsOfFolded.set(folded, t);
+  }
+  return t;
 }
 
 /** Groups of fewer entries are counted for each event (cheap), and keep no tally (a million small groups, no extra objects). */

@@ -151,6 +151,40 @@ test('CorrelationEngine.rollback restores groups, their eviction order and count
   e.commit();
 });
 
+test('the least recently updated group is evicted, whatever the events in a row of one group, a rollback or an item put in', () => {
+  const rule = rules.correlations?.find((r) => r.info.id === 'brute-force');
+  assert.ok(rule);
+  const order = (e: CorrelationEngine) => e.snapshot().rules['brute-force']?.map(([k]) => JSON.parse(k)[0] as string);
+  const e = new CorrelationEngine({ maxGroups: 2 });
+  e.observe(rule, event(0, 'h1'));
+  e.observe(rule, event(1, 'h1'));
+  e.observe(rule, event(2, 'h2'));
+  e.observe(rule, event(3, 'h2'));
+  e.observe(rule, event(4, 'h1'));
+  e.observe(rule, event(5, 'h1'));
+  e.observe(rule, event(6, 'h3')); // evicts h2
+  assert.deepEqual(order(e), ['h1', 'h3']);
+  // Rolled back: h1 is the least recently updated again, and the next event of h3 keeps it so.
+  e.begin();
+  e.observe(rule, event(7, 'h1'));
+  e.rollback();
+  e.observe(rule, event(8, 'h3'));
+  e.observe(rule, event(9, 'h4')); // evicts h1
+  assert.deepEqual(order(e), ['h3', 'h4']);
+  // An item put in (a state shared with other processes, which evicts nothing) is the most recently updated: the
+  // next event of h4 moves h4 behind it again.
+  const other = new CorrelationEngine();
+  other.observe(rule, event(10, 'h5'));
+  const [key] = other.itemKeys(rule, event(10, 'h5'));
+  assert.ok(key !== undefined);
+  e.putItem('brute-force', key, other.item('brute-force', key));
+  assert.deepEqual(order(e), ['h3', 'h4', 'h5']);
+  e.observe(rule, event(11, 'h4'));
+  assert.deepEqual(order(e), ['h3', 'h5', 'h4']);
+  e.observe(rule, event(12, 'h6')); // evicts h3
+  assert.deepEqual(order(e), ['h5', 'h4', 'h6']);
+});
+
 const STATEFUL = `
 rules:
   - id: failed-login
