@@ -17,6 +17,7 @@ import { ACTIVITY_FIELD_SPECS, NATIVE_AUDIT_CARRIES, type Carries } from '../rul
 import type { DbEngine } from '../types.js';
 import { maskMessage } from './message.js';
 import { maskBinds, maskSql } from './sql.js';
+import { fieldReader, type FieldReader } from '../util/fieldReader.js';
 
 export { maskSql, maskBinds } from './sql.js';
 export { maskMessage } from './message.js';
@@ -125,33 +126,48 @@ export function redactEvent<E extends Record<string, unknown>>(event: E, mode: R
 export function redactProjection(event: Record<string, unknown>, fieldLists: readonly (readonly string[])[], mode: RedactionMode): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const ctx = mode === 'none' ? undefined : contextOf(event);
-  for (const fields of fieldLists) {
-    for (const { name, kind } of projectionOf(fields)) {
-      if (!Object.hasOwn(event, name)) continue;
-      let v = event[name];
-      if (ctx !== undefined && v !== undefined && kind !== undefined) {
-        if (kind === 'nested') {
-          if (isRecord(v)) v = redactNative(v, ctx, mode);
-        } else {
-          if (mode === 'full') continue;
-          v = maskValue(kind, v, ctx);
-        }
+  const fields = projectionOf(fieldLists);
+  for (let i = 0; i < fields.length; i++) {
+    const { name, kind, read, inherited } = fields[i] as ProjectedField;
+    // One named load per field (fieldReader); its own property only: an undefined value, or a name Object.prototype
+    // has, is looked up as such (an event from JSON holds no undefined, and no field named like those).
+    let v = read(event);
+    if ((v === undefined || inherited) && !Object.hasOwn(event, name)) continue;
+    if (ctx !== undefined && v !== undefined && kind !== undefined) {
+      if (kind === 'nested') {
+        if (isRecord(v)) v = redactNative(v, ctx, mode);
+      } else {
+        if (mode === 'full') continue;
+        v = maskValue(kind, v, ctx);
       }
-      if (name === '__proto__') Object.defineProperty(out, name, { value: v, enumerable: true, writable: true, configurable: true });
-      else out[name] = v;
     }
+    if (name === '__proto__') Object.defineProperty(out, name, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[name] = v;
   }
   return out;
 }
 
-/** A field list as redactProjection reads it: NEVER's fields left out, each field with what it carries (its kind looked up once per list). */
-const projections = new WeakMap<readonly string[], readonly { name: string; kind: Carries | 'nested' | undefined }[]>();
+/** A field as redactProjection reads it: what it carries, its reader, and whether Object.prototype has one so named. */
+interface ProjectedField {
+  name: string;
+  kind: Carries | 'nested' | undefined;
+  read: FieldReader;
+  inherited: boolean;
+}
 
-function projectionOf(fields: readonly string[]): readonly { name: string; kind: Carries | 'nested' | undefined }[] {
-  let p = projections.get(fields);
+/**
+ * Field lists as redactProjection reads them, one after the other (a field in two, twice): NEVER's fields left out,
+ * each field's kind and reader found once per list of lists (storedFields gives the same lists for the same rules).
+ */
+const projections = new WeakMap<readonly (readonly string[])[], readonly ProjectedField[]>();
+
+function projectionOf(fieldLists: readonly (readonly string[])[]): readonly ProjectedField[] {
+  let p = projections.get(fieldLists);
   if (p === undefined) {
-    p = fields.filter((f) => !NEVER.includes(f)).map((name) => ({ name, kind: name === NATIVE ? ('nested' as const) : TOP.get(name) }));
-    projections.set(fields, p);
+    p = fieldLists.flatMap((fields) =>
+      fields.filter((f) => !NEVER.includes(f)).map((name) => ({ name, kind: name === NATIVE ? ('nested' as const) : TOP.get(name), read: fieldReader(name), inherited: name in Object.prototype })),
+    );
+    projections.set(fieldLists, p);
   }
   return p;
 }

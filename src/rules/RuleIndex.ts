@@ -14,7 +14,8 @@
  * meet, so an event costs one lookup per field (engine, class, command, sqlCommand... for the pack), and one AND per
  * word, whatever the number of rules.
  */
-import { alternativesOf, fieldReader, type Accessor, type Event, type Predicate } from './compile.js';
+import { fieldReader } from '../util/fieldReader.js';
+import { alternativesOf, type Accessor, type Event, type Predicate } from './compile.js';
 import type { Cond } from './conditionEnv.js';
 
 /** Alternatives to a word (bitwise operators work on 32 bits; the sign bit is left alone). */

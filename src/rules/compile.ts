@@ -18,6 +18,7 @@
  */
 import type { Cond, FieldRef } from './conditionEnv.js';
 import type { EngineOperator } from './operators.js';
+import { fieldReader } from '../util/fieldReader.js';
 import { DEFAULT_TIME_ZONE, isLocalTimeField, localTimeField } from './localTime.js';
 
 export type Event = Record<string, unknown>;
@@ -94,34 +95,6 @@ export function accessorOf(ref: FieldRef, timeZone: string = DEFAULT_TIME_ZONE):
     }
     return cur;
   };
-}
-
-/** A field name a property load can spell (`e.dbUserName`): nothing else goes into generated code. */
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-const readers = new Map<string, Accessor>();
-
-/**
- * `(e) => e[fact]`, made once per field name as a function of its own (`(e) => e.dbUserName`). The one closure
- * literal for every field it replaces had a single keyed load for all field names and event shapes: megamorphic, the
- * rules' hottest line in a CPU profile; a function made for the name holds a named load whose feedback is its own
- * (the pack evaluated bench/rules.ts's 50,000 events 25-30% faster: the best rounds of two 8-round runs each,
- * interleaved). The name must be an identifier (the rest, and a process run with
- * --disallow-code-generation-from-strings, get the shared closure: same values, slower).
- */
-export function fieldReader(fact: string): Accessor {
-  let read = readers.get(fact);
-  if (read === undefined) {
-    read = (e) => e[fact];
-    if (IDENTIFIER.test(fact)) {
-      try {
-        read = new Function('e', `return e.${fact};`) as Accessor;
-      } catch (err) {
-        if (!(err instanceof EvalError)) throw err; // code generation disallowed: the shared closure
-      }
-    }
-    readers.set(fact, read);
-  }
-  return read;
 }
 
 export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineOperator>, timeZone: string = DEFAULT_TIME_ZONE): Predicate {

@@ -66,21 +66,37 @@ function ownOf(spec: CorrelationFiring['spec']): readonly string[] {
 const STORED_READ = ['engine', 'serverVersion', 'dbUserName', 'remoteHost', 'clientApplication', 'databaseName', 'objectName', 'command', 'sqlCommand', 'commandText'] as const;
 
 const ONLY_STORED_READ: readonly (readonly string[])[] = [STORED_READ];
+/** Per correlation, its storedFields (the same lists each time: redactProjection prepares a list of lists once). */
+const storedOfOne = new WeakMap<object, readonly (readonly string[])[]>();
+/** Per set of correlations' own fields (their JSON), their storedFields; at most STORED_SETS_KEPT sets, then afresh. */
+const storedOfMany = new Map<string, readonly (readonly string[])[]>();
+const STORED_SETS_KEPT = 256;
 
 /**
  * The fields of an event that `shown` reads as `stored` for these correlations (and the redaction's context), as
  * lists (a field may be in two): an event that only feeds correlations (no alert of its own) is redacted as its
  * projection on them (redactProjection), not whole, since nothing else of its redacted copy is read (the pipeline,
  * processRecord.ts). Redacting a field depends on the field and the context only, so `shown` of the redacted
- * projection is `shown` of the redacted event.
+ * projection is `shown` of the redacted event. The same rules give the same lists (the same arrays).
  */
 export function storedFields(rules: readonly { correlation?: CorrelationFiring['spec'] | undefined }[]): readonly (readonly string[])[] {
   if (rules.length === 1 && rules[0]!.correlation !== undefined) {
-    const own = ownOf(rules[0]!.correlation);
-    return own.length === 0 ? ONLY_STORED_READ : [STORED_READ, own];
+    const spec = rules[0]!.correlation;
+    let lists = storedOfOne.get(spec);
+    if (lists === undefined) {
+      const own = ownOf(spec);
+      lists = own.length === 0 ? ONLY_STORED_READ : [STORED_READ, own];
+      storedOfOne.set(spec, lists);
+    }
+    return lists;
   }
   const lists: (readonly string[])[] = [STORED_READ];
   for (const r of rules) if (r.correlation !== undefined) lists.push(ownOf(r.correlation));
+  const key = JSON.stringify(lists.slice(1));
+  const known = storedOfMany.get(key);
+  if (known !== undefined) return known;
+  if (storedOfMany.size >= STORED_SETS_KEPT) storedOfMany.clear();
+  storedOfMany.set(key, lists);
   return lists;
 }
 

@@ -59,8 +59,8 @@ test('the pack: what a correlation keeps of an event is the same from its stored
   assert.ok([...withText].some((k) => k.endsWith('/literals')) && [...withText].some((k) => k.endsWith('/none')), [...withText].join(' '));
 });
 
-test('the stored part keeps what the rule groups and counts by, only fields the event has, and __proto__ as a field', () => {
-  const rule = { correlation: { type: 'value_sum', groupBy: ['clusterId', '__proto__', 'objectType'], field: 'rowCount', windowMs: 1, gte: 1, realertMs: 0 } } as never;
+test('the stored part keeps what the rule groups and counts by, only fields the event has (not one Object.prototype has), and __proto__ as a field', () => {
+  const rule = { correlation: { type: 'value_sum', groupBy: ['clusterId', '__proto__', 'objectType', 'toString'], field: 'rowCount', windowMs: 1, gte: 1, realertMs: 0 } } as never;
   const event = JSON.parse('{"clusterId": "c", "engine": "postgresql", "__proto__": "x", "rowCount": 5, "paramList": ["4111111111111111"], "commandText": "SELECT 4111111111111111", "errorMessage": "no"}') as Record<string, unknown>;
   const part = redactProjection(event, storedFields([rule]), 'literals');
   assert.deepEqual(Object.keys(part).sort(), ['__proto__', 'commandText', 'engine', 'rowCount']);

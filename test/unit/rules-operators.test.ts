@@ -164,7 +164,7 @@ test('dot paths into engineNativeAuditFields (Oracle and SQL Server)', () => {
 });
 
 test('a field is read the same with or without generated readers: own fields only as e[fact] does, odd names too', async () => {
-  const { fieldReader } = await import('../../src/rules/compile.js');
+  const { fieldReader } = await import('../../src/util/fieldReader.js');
   const event = JSON.parse('{"dbUserName": "alice", "__proto__": "own", "class": "DDL", "a-b": 1, "rowCount": 0}') as Record<string, unknown>;
   for (const fact of ['dbUserName', '__proto__', 'class', 'a-b', 'rowCount', 'missing', 'toString', 'constructor']) {
     assert.equal(fieldReader(fact)(event), event[fact], fact);
