@@ -92,6 +92,48 @@ export function regexOf(value: RegexValue): RegExp {
   return re;
 }
 
+/** Texts at most this long are remembered as matched or not, per pattern (`matcherOf`). */
+const MATCHED_MAX_CHARS = 128;
+/** Texts remembered per pattern; past that it starts afresh. */
+const MATCHED_KEPT = 256;
+/** Lookups after which a pattern whose texts were mostly new stops remembering them (a field of ever new values). */
+const MATCHED_TRIAL = 1024;
+const matcherCache = new WeakMap<object, (text: string) => boolean>();
+
+/**
+ * Whether a text matches a `matches` value's pattern. Most patterns test fields of few distinct values (command,
+ * sqlCommand, dbUserName, objectName): a short text's answer is remembered (a pattern has no g or y flag, the load
+ * refuses them: its answer depends on the text alone). A pattern whose texts were mostly new over its first
+ * MATCHED_TRIAL lookups (a field of ever new values) stops remembering and tests each text.
+ */
+function matcherOf(value: RegexValue): (text: string) => boolean {
+  let m = matcherCache.get(value);
+  if (m === undefined) {
+    const re = regexOf(value);
+    const memo = new Map<string, boolean>();
+    let lookups = 0;
+    let hits = 0;
+    let remembering = true;
+    m = (text) => {
+      if (!remembering || text.length > MATCHED_MAX_CHARS) return re.test(text);
+      let r = memo.get(text);
+      if (r !== undefined) hits++;
+      else {
+        r = re.test(text);
+        if (memo.size >= MATCHED_KEPT) memo.clear();
+        memo.set(text, r);
+      }
+      if (++lookups === MATCHED_TRIAL && hits < lookups / 2) {
+        remembering = false;
+        memo.clear();
+      }
+      return r;
+    };
+    matcherCache.set(value, m);
+  }
+  return m;
+}
+
 /** An entry of the list `a` whose every key of `b` holds text equal (ignoring case) to one of that key's values. */
 function hasObject(a: readonly unknown[], b: ObjectMatch): boolean {
   const keys = Object.keys(b);
@@ -177,7 +219,7 @@ function isAbsent(a: unknown): boolean {
 }
 
 const CUSTOM_OPERATORS: readonly Operator[] = [
-  new Operator<unknown, RegexValue>('matches', (a, b) => regexOf(b).test(String(a)), isTextOrNumber),
+  new Operator<unknown, RegexValue>('matches', (a, b) => matcherOf(b)(String(a)), isTextOrNumber),
   new Operator<string, string>('startsWith', (a, b) => a.startsWith(b), isText),
   new Operator<string, string>('endsWith', (a, b) => a.endsWith(b), isText),
   new Operator<string, string>('containsText', (a, b) => a.toLowerCase().includes(b.toLowerCase()), isText),

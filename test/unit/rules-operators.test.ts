@@ -179,3 +179,16 @@ test('a field is read the same with or without generated readers: own fields onl
   const out = execFileSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(out, '[1,0]');
 });
+
+test('matches remembers the answers for short texts it saw (few distinct values) and still answers each text right, remembering or not', () => {
+  // Repeated command names (remembered), then ever new texts (past the trial it stops remembering), then old ones.
+  const f = rule(`{command: {matches: {pattern: '^(auth|login)[ _-]?fail', flags: i}}}`);
+  const re = /^(auth|login)[ _-]?fail/i;
+  const texts = [...Array.from({ length: 600 }, (_, i) => ['AUTH FAILURE', 'SELECT', 'login_fail', 'Authfail'][i % 4]!), ...Array.from({ length: 3000 }, (_, i) => (i % 3 === 0 ? `auth fail ${i}` : `SELECT ${i}`)), 'x'.repeat(200), 'auth-fail' + 'x'.repeat(200)];
+  for (const t of [...texts, ...texts.slice(0, 700)]) assert.equal(f({ command: t }), re.test(t), t);
+  const n = rule(`{exitCode: {matches: '^4260'}}`);
+  assert.equal(n({ exitCode: 42601 }), true, 'a number is matched as its text');
+  assert.equal(n({ exitCode: 42601 }), true, 'and remembered as such');
+  assert.equal(n({ exitCode: '42601' }), true);
+  assert.equal(n({ exitCode: null }), false);
+});
