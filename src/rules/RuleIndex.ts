@@ -14,8 +14,7 @@
  * meet, so an event costs one lookup per field (engine, class, command, sqlCommand... for the pack), and one AND per
  * word, whatever the number of rules.
  */
-import { fieldReader } from '../util/fieldReader.js';
-import { alternativesOf, type Accessor, type Event, type Predicate } from './compile.js';
+import { alternativesOf, requirementName, requirementReader, type Accessor, type Event, type Predicate } from './compile.js';
 import type { Cond } from './conditionEnv.js';
 
 /** Alternatives to a word (bitwise operators work on 32 bits; the sign bit is left alone). */
@@ -40,7 +39,7 @@ const ALWAYS = -1;
 /** A field some alternative constrains: per word, the alternatives each value meets, and those free of the field. */
 interface FieldBits {
   name: string;
-  /** The field's value of an event (fieldReader: a named load of its own, not one keyed load for every field). */
+  /** What it reads of an event (requirementReader: a field's value with a named load of its own, or whether it holds text). */
   read: Accessor;
   byValue: Map<unknown, Int32Array>;
   free: Int32Array;
@@ -122,7 +121,7 @@ export class RuleIndex<T> {
       }
       const free = new Int32Array(words);
       for (let w = 0; w < words; w++) free[w] = given[w]! & ~any[w]!;
-      fields.push({ name, read: fieldReader(name), byValue, free });
+      fields.push({ name, read: requirementReader(name), byValue, free });
     }
     this.#parts = parts;
     this.#entries = out;
@@ -172,6 +171,6 @@ export class RuleIndex<T> {
   /** How many parts are tried only on events that can meet them, how many on every event, and the fields read. */
   stats(): { indexed: number; always: number; fields: string[] } {
     const always = this.#parts.filter((p) => p.word === ALWAYS).length;
-    return { indexed: this.#parts.length - always, always, fields: this.#fields.map((f) => f.name) };
+    return { indexed: this.#parts.length - always, always, fields: this.#fields.map((f) => requirementName(f.name)) };
   }
 }

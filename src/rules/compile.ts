@@ -19,6 +19,7 @@
 import type { Cond, FieldRef } from './conditionEnv.js';
 import type { EngineOperator } from './operators.js';
 import { fieldReader } from '../util/fieldReader.js';
+import { ACTIVITY_FIELD_SPECS } from './fields.js';
 import { DEFAULT_TIME_ZONE, isLocalTimeField, localTimeField } from './localTime.js';
 
 export type Event = Record<string, unknown>;
@@ -145,9 +146,37 @@ export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineO
  * Values a field MUST hold for the condition to be true, per field (from equal / in conditions on plain
  * values): what alternativesOf falls back on (the rule index, RuleIndex.ts, skips the rules an event cannot fire). `all` intersects; `any` keeps the fields
  * every branch constrains and unites their values; `not` and the rest constrain nothing, nor do the local-time
- * fields (the index reads the event's own fields; those are computed).
+ * fields (the index reads the event's own fields; those are computed). An operator that holds only for text (or a
+ * number: `matches`) on a sparse field (fields.ts: errorMessage, exitCode) requires `true` of the field's textKey
+ * (requirementReader): `errorMessage: {matches: ...}` is never true of an event without an error message. (Of a field
+ * every event holds, commandText, that would cost a read per event and skip nothing.)
  */
 export type Requirements = Map<string, Set<unknown>>;
+
+/** Operators whose validator (operators.ts isText, isTextOrNumber) refuses anything but text or a number. */
+const TEXT_OPERATORS: ReadonlySet<string> = new Set(['matches', 'startsWith', 'endsWith', 'containsText', 'equalIgnoreCase', 'inIgnoreCase', 'inCidr', 'between']);
+/** Begins a requirement's key that is not a field's value (no field name holds this character). */
+const DERIVED = '\u0000';
+
+/** The requirement key of "`field` holds text or a number" (its value `true`). */
+export function textKey(field: string): string {
+  return `${DERIVED}text:${field}`;
+}
+
+/** What a requirement's key reads of an event: the field's value, or for a textKey whether it holds text or a number. */
+export function requirementReader(key: string): Accessor {
+  if (!key.startsWith(DERIVED)) return fieldReader(key);
+  const read = fieldReader(key.slice(`${DERIVED}text:`.length));
+  return (e) => {
+    const v = read(e);
+    return typeof v === 'string' || typeof v === 'number';
+  };
+}
+
+/** A requirement's key as people read it (the index's stats): `errorMessage (text)` for a textKey. */
+export function requirementName(key: string): string {
+  return key.startsWith(DERIVED) ? `${key.slice(`${DERIVED}text:`.length)} (text)` : key;
+}
 
 function requirementsOf(c: Cond): Requirements {
   switch (c.kind) {
@@ -155,6 +184,7 @@ function requirementsOf(c: Cond): Requirements {
       if (c.valueRef !== undefined || c.ref.path.length > 0 || isLocalTime(c.ref)) return new Map();
       if (c.operator === 'equal') return new Map([[c.ref.fact, new Set([c.value])]]);
       if (c.operator === 'in' && Array.isArray(c.value)) return new Map([[c.ref.fact, new Set(c.value)]]);
+      if (TEXT_OPERATORS.has(c.operator) && ACTIVITY_FIELD_SPECS[c.ref.fact]?.sparse === true) return new Map([[textKey(c.ref.fact), new Set([true])]]);
       return new Map();
     }
     case 'all': {

@@ -27,6 +27,11 @@ export interface FieldSpec {
   carries?: Carries;
   /** Computed when a rule reads it, from `logTimeMs` in the rule's time zone (src/rules/localTime.ts); not on the event. */
   localTime?: true;
+  /**
+   * Null or absent on most events (an error's message and code): the rule index (RuleIndex.ts) tries a condition
+   * that needs its text (a regex on it) only on events that hold some (compile.ts textKey).
+   */
+  sparse?: true;
 }
 
 /** The fields of a DAS activity event (PostgreSQL, MySQL, Oracle, SQL Server) and the ones dasguard adds. */
@@ -41,9 +46,9 @@ export const ACTIVITY_FIELD_SPECS: Readonly<Record<string, FieldSpec>> = {
   dbProtocol: { type: 'string' },
   dbUserName: { type: 'string' },
   endTime: { type: 'string' },
-  errorMessage: { type: 'string', carries: 'message' },
+  errorMessage: { type: 'string', carries: 'message', sparse: true },
   // PostgreSQL: a SQLSTATE string or null (documented as int); MySQL: "0" or "".
-  exitCode: { type: 'any' },
+  exitCode: { type: 'any', sparse: true },
   logTime: { type: 'string' },
   netProtocol: { type: 'string' },
   objectName: { type: 'string' },

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alternativesOf } from '../../src/rules/compile.js';
+import { alternativesOf, textKey } from '../../src/rules/compile.js';
 import type { Cond } from '../../src/rules/conditionEnv.js';
 import { CorrelationEngine, completeTestEvent, formatProblem, loadRules, loadRuleTexts, type CompiledRule } from '../../src/rules/index.js';
 import { CompiledRuleSet } from '../../src/rules/RuleSet.js';
@@ -178,8 +178,12 @@ test('alternativesOf: any gives each branch, all their combinations; a field wit
   };
   assert.deepEqual(show(login), [{ engine: ['postgresql'], command: ['CONNECT'] }, { engine: ['mysql'], sqlCommand: ['CONNECT'] }]);
   assert.deepEqual(show({ kind: 'all', items: [login, fact('engine', ['mysql', 'oracle'], 'in')] }), [{ engine: ['mysql'], sqlCommand: ['CONNECT'] }]);
-  // A branch that requires nothing (a regex, a `not`): the whole requires nothing.
+  // A branch that requires nothing (a regex on a field every event holds, a `not`): the whole requires nothing.
   assert.deepEqual(show({ kind: 'any', items: [login, fact('command', 'x', 'startsWith')] }), [{}]);
+  // A text operator (a regex) on a sparse field requires text (or a number, for matches) in it; its negation nothing.
+  assert.deepEqual(show({ kind: 'any', items: [fact('exitCode', ['42601'], 'in'), fact('errorMessage', { regex: 'syntax', flags: '' }, 'matches')] }), [{ exitCode: ['42601'] }, { [textKey('errorMessage')]: [true] }]);
+  assert.deepEqual(show(fact('dbUserName', ['rdsadmin'], 'notInIgnoreCase')), [{}]);
+  assert.deepEqual(show({ kind: 'not', item: fact('errorMessage', { regex: 'x', flags: '' }, 'matches') }), [{}]);
   assert.deepEqual(show({ kind: 'not', item: login }), [{}]);
   // Never true: no alternative.
   assert.deepEqual(show({ kind: 'all', items: [fact('class', 'READ'), fact('class', 'WRITE')] }), []);

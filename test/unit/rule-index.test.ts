@@ -60,3 +60,53 @@ test('40 rules of 2 alternatives each: every rule indexed (3 words of bits), and
   assert.equal(fired.size, 41);
   assert.ok(!fired.has('never'));
 });
+
+/** Rules whose conditions hold only for text (a regex, startsWith, iin, CIDR), alone or as one branch of an any, on sparse fields and others. */
+const TEXT_RULES = `rules:
+  - id: syntax-error
+    severity: low
+    when:
+      any:
+        - exitCode: {in: ['42601', 1064]}
+        - errorMessage: {matches: {pattern: 'syntax error', flags: i}}
+  - id: auth-command
+    severity: low
+    when: {all: [{engine: postgresql}, {command: {matches: '^auth'}}]}
+  - id: admin-user
+    severity: low
+    when: {dbUserName: {iin: [Admin, root]}}
+  - id: from-lab
+    severity: low
+    when: {remoteHost: {inCidr: [10.0.0.0/8]}}
+  - id: not-admin-starts-sel
+    severity: low
+    when: {all: [{dbUserName: {notIin: [admin]}}, {commandText: {startsWith: SEL}}]}
+  - id: syntax-code
+    severity: low
+    when: {exitCode: {matches: '^4260'}}
+`;
+
+test('a text operator on a sparse field is tried only on events whose field holds text (or a number, for matches), and says what trying every rule says', () => {
+  const rs = load(TEXT_RULES);
+    // On the sparse fields (errorMessage, exitCode) only: a field every event holds would be read for nothing.
+  assert.deepEqual(rs.indexStats(), { indexed: 3, always: 3, fields: ['exitCode', 'errorMessage (text)', 'engine', 'exitCode (text)'] });
+  const rnd = prng(11);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const odd = [undefined, null, 0, 42601, true, ['42601'], { a: 1 }, ''];
+  const fired = new Set<string>();
+  for (let i = 0; i < 4000; i++) {
+    const event: Record<string, unknown> = {
+      engine: pick(['postgresql', 'mysql', undefined]),
+      exitCode: pick(['42601', 1064, '1064', ...odd]),
+      errorMessage: pick(['syntax error at or near', 'SYNTAX ERROR', 'relation does not exist', ...odd]),
+      command: pick(['auth failure', 'AUTH', 'SELECT', ...odd]),
+      dbUserName: pick(['admin', 'ROOT', 'app', ...odd]),
+      remoteHost: pick(['10.1.2.3', '192.0.2.1', ...odd]),
+      commandText: pick(['SELECT 1', 'select 1', ...odd]),
+    };
+    const direct = rs.rules.filter((r) => rs.evaluateRule(r.id, event) != null).map((r) => r.id);
+    assert.deepEqual(rs.evaluate(event).map((m) => m.rule.id), direct, JSON.stringify(event));
+    for (const id of direct) fired.add(id);
+  }
+  assert.equal(fired.size, 6, [...fired].join(' '));
+});
