@@ -234,14 +234,21 @@ export function eventEvaluator(rules: RuleSet, redaction: Redaction): EventEvalu
     if (matches.length === 0) {
       // Only feeds correlations: redacted as the part their state keeps of it (shownEvent.ts storedFields), not whole.
       const stored = redactProjection(event, storedFields(bases!), redaction);
-      into.correlating.push({ event, redacted: stored, rules: bases!, ...(version !== undefined ? { rulesVersion: version } : {}) });
+      into.correlating.push(baseEvents(event, stored, bases!, version));
       return;
     }
     // Redacted once per event, however many rules fired on it (a statement can be megabytes long).
     const redacted = redactEvent(event, redaction);
     for (const m of matches) into.alerts.push(buildAlert(m, event, position, redaction, redacted, version));
-    if (bases !== undefined && bases.length > 0) into.correlating.push({ event, redacted, rules: bases, ...(version !== undefined ? { rulesVersion: version } : {}) });
+    if (bases !== undefined && bases.length > 0) into.correlating.push(baseEvents(event, redacted, bases, version));
   };
+}
+
+/** An event's base matches as the correlation step takes them (one object, without a spread of a temporary one per event). */
+function baseEvents(event: ActivityEvent, redacted: Record<string, unknown>, rules: readonly CompiledRule[], rulesVersion: string | undefined): BaseEvents {
+  const b: BaseEvents = { event, redacted, rules };
+  if (rulesVersion !== undefined) b.rulesVersion = rulesVersion;
+  return b;
 }
 
 export function describeQuarantine(q: Quarantined): string {

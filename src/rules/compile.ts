@@ -149,7 +149,8 @@ export function compilePredicate(c: Cond, operators: ReadonlyMap<string, EngineO
  * fields (the index reads the event's own fields; those are computed). An operator that holds only for text (or a
  * number: `matches`) on a sparse field (fields.ts: errorMessage, exitCode) requires `true` of the field's textKey
  * (requirementReader): `errorMessage: {matches: ...}` is never true of an event without an error message. (Of a field
- * every event holds, commandText, that would cost a read per event and skip nothing.)
+ * every event holds, commandText, that would cost a read per event and skip nothing.) `iin` requires one of its
+ * values in lower case of the field's lowerKey: `dbUserName: {iin: $privileged_users}` is not tried on pgbench's.
  */
 export type Requirements = Map<string, Set<unknown>>;
 
@@ -163,19 +164,41 @@ export function textKey(field: string): string {
   return `${DERIVED}text:${field}`;
 }
 
-/** What a requirement's key reads of an event: the field's value, or for a textKey whether it holds text or a number. */
+/** The requirement key of "`field` holds text that, in lower case, is one of these" (`iin`: its values in lower case). */
+export function lowerKey(field: string): string {
+  return `${DERIVED}lower:${field}`;
+}
+
+/**
+ * What a requirement's key reads of an event: the field's value; for a textKey whether it holds text or a number;
+ * for a lowerKey its text in lower case (as inIgnoreCase compares it), undefined when it holds none.
+ */
 export function requirementReader(key: string): Accessor {
   if (!key.startsWith(DERIVED)) return fieldReader(key);
-  const read = fieldReader(key.slice(`${DERIVED}text:`.length));
+  const [kind, field] = derivedKey(key);
+  const read = fieldReader(field);
+  if (kind === 'lower') {
+    return (e) => {
+      const v = read(e);
+      return typeof v === 'string' ? v.toLowerCase() : undefined;
+    };
+  }
   return (e) => {
     const v = read(e);
     return typeof v === 'string' || typeof v === 'number';
   };
 }
 
-/** A requirement's key as people read it (the index's stats): `errorMessage (text)` for a textKey. */
+/** A requirement's key as people read it (the index's stats): `errorMessage (text)`, `dbUserName (lower case)`. */
 export function requirementName(key: string): string {
-  return key.startsWith(DERIVED) ? `${key.slice(`${DERIVED}text:`.length)} (text)` : key;
+  if (!key.startsWith(DERIVED)) return key;
+  const [kind, field] = derivedKey(key);
+  return `${field} (${kind === 'lower' ? 'lower case' : 'text'})`;
+}
+
+function derivedKey(key: string): ['text' | 'lower', string] {
+  const colon = key.indexOf(':');
+  return [key.slice(DERIVED.length, colon) === 'lower' ? 'lower' : 'text', key.slice(colon + 1)];
 }
 
 function requirementsOf(c: Cond): Requirements {
@@ -184,6 +207,9 @@ function requirementsOf(c: Cond): Requirements {
       if (c.valueRef !== undefined || c.ref.path.length > 0 || isLocalTime(c.ref)) return new Map();
       if (c.operator === 'equal') return new Map([[c.ref.fact, new Set([c.value])]]);
       if (c.operator === 'in' && Array.isArray(c.value)) return new Map([[c.ref.fact, new Set(c.value)]]);
+      if (c.operator === 'inIgnoreCase' && Array.isArray(c.value) && c.value.every((v) => typeof v === 'string')) {
+        return new Map([[lowerKey(c.ref.fact), new Set((c.value as string[]).map((v) => v.toLowerCase()))]]);
+      }
       if (TEXT_OPERATORS.has(c.operator) && ACTIVITY_FIELD_SPECS[c.ref.fact]?.sparse === true) return new Map([[textKey(c.ref.fact), new Set([true])]]);
       return new Map();
     }

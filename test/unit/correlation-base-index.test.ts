@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alternativesOf, textKey } from '../../src/rules/compile.js';
+import { alternativesOf, lowerKey, textKey } from '../../src/rules/compile.js';
 import type { Cond } from '../../src/rules/conditionEnv.js';
 import { CorrelationEngine, completeTestEvent, formatProblem, loadRules, loadRuleTexts, type CompiledRule } from '../../src/rules/index.js';
 import { CompiledRuleSet } from '../../src/rules/RuleSet.js';
@@ -183,6 +183,8 @@ test('alternativesOf: any gives each branch, all their combinations; a field wit
   // A text operator (a regex) on a sparse field requires text (or a number, for matches) in it; its negation nothing.
   assert.deepEqual(show({ kind: 'any', items: [fact('exitCode', ['42601'], 'in'), fact('errorMessage', { regex: 'syntax', flags: '' }, 'matches')] }), [{ exitCode: ['42601'] }, { [textKey('errorMessage')]: [true] }]);
   assert.deepEqual(show(fact('dbUserName', ['rdsadmin'], 'notInIgnoreCase')), [{}]);
+  // iin: one of its values, in lower case, of the field in lower case.
+  assert.deepEqual(show(fact('dbUserName', ['Postgres', 'ROOT'], 'inIgnoreCase')), [{ [lowerKey('dbUserName')]: ['postgres', 'root'] }]);
   assert.deepEqual(show({ kind: 'not', item: fact('errorMessage', { regex: 'x', flags: '' }, 'matches') }), [{}]);
   assert.deepEqual(show({ kind: 'not', item: login }), [{}]);
   // Never true: no alternative.
