@@ -228,8 +228,7 @@ export function evaluateBatch(batch: DecodedBatch, position: RecordPosition, dep
 export function eventEvaluator(rules: RuleSet, redaction: Redaction): EventEvaluator {
   const version = rules.version;
   return (event, position, into) => {
-    const matches = rules.evaluate(event, 'activity');
-    const bases = rules.baseMatches?.(event);
+    const { matches, bases } = rules.evaluateActivity?.(event) ?? { matches: rules.evaluate(event, 'activity'), bases: rules.baseMatches?.(event) };
     if (matches.length === 0 && (bases === undefined || bases.length === 0)) return;
     if (matches.length === 0) {
       // Only feeds correlations: redacted as the part their state keeps of it (shownEvent.ts storedFields), not whole.

@@ -5,7 +5,7 @@
  * between records; records already in flight finish with the set they started with.
  */
 import type { RuleTarget } from './fields.js';
-import type { CompiledRule, RuleInfo, RuleMatch, RuleSet } from './types.js';
+import type { ActivityMatches, CompiledRule, RuleInfo, RuleMatch, RuleSet } from './types.js';
 
 export class LiveRuleSet implements RuleSet {
   #current: RuleSet;
@@ -52,5 +52,10 @@ export class LiveRuleSet implements RuleSet {
 
   baseMatches(event: Record<string, unknown>): readonly CompiledRule[] {
     return this.#current.baseMatches?.(event) ?? [];
+  }
+
+  evaluateActivity(event: Record<string, unknown>): ActivityMatches {
+    const current = this.#current;
+    return current.evaluateActivity?.(event) ?? { matches: current.evaluate(event), bases: current.baseMatches?.(event) ?? [] };
   }
 }

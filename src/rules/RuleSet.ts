@@ -12,7 +12,7 @@ import { toEngineRoot, type Event } from './compile.js';
 import type { RuleTarget } from './fields.js';
 import { newEngine } from './operators.js';
 import { DEFAULT_TIME_ZONE, LOCAL_TIME_FIELDS, localTimeOf } from './localTime.js';
-import type { CompiledRule, EngineRuleJson, RuleInfo, RuleMatch, RuleSet, RuleSourceText } from './types.js';
+import type { ActivityMatches, CompiledRule, EngineRuleJson, RuleInfo, RuleMatch, RuleSet, RuleSourceText } from './types.js';
 import { contextOf, renderMessage } from '../redaction/index.js';
 
 export class CompiledRuleSet implements RuleSet {
@@ -23,6 +23,7 @@ export class CompiledRuleSet implements RuleSet {
   /** The enabled correlation rules, in load order. */
   readonly correlations: readonly CompiledRule[];
   readonly #bases: RuleIndex<CompiledRule>;
+  readonly #both: RuleIndex<CompiledRule>;
   readonly packVersion: string | undefined;
   readonly version: string | undefined;
   readonly sources: readonly RuleSourceText[] | undefined;
@@ -37,13 +38,29 @@ export class CompiledRuleSet implements RuleSet {
     // The rules that alert on their own: stateless, and not only feeding correlations (generate: false).
     const stateless = compiled.filter((c) => c.correlation === undefined && c.feedsOnly === undefined);
     // Each rule is one part, its own condition (its exceptions are in its predicate).
-    const index = (target: RuleTarget) =>
-      new RuleIndex(stateless.filter((c) => c.info.enabled && c.info.target === target).map((c) => ({ item: c, parts: [{ predicate: c.predicate, cond: c.cond }] })));
-    this.#index = { activity: index('activity'), 'rds-event': index('rds-event') };
+    const entries = (target: RuleTarget) => stateless.filter((c) => c.info.enabled && c.info.target === target).map((c) => ({ item: c, parts: [{ predicate: c.predicate, cond: c.cond }] }));
+    const activityEntries = entries('activity');
+    this.#index = { activity: new RuleIndex(activityEntries), 'rds-event': new RuleIndex(entries('rds-event')) };
     this.correlations = compiled.filter((c) => c.correlation !== undefined && c.info.enabled);
-    this.#bases = new RuleIndex(
-      this.correlations.flatMap((c) => (c.basePredicate !== undefined && c.baseParts !== undefined ? [{ item: c, parts: c.baseParts, excepted: c.excepted }] : [])),
-    );
+    const bases = this.correlations.flatMap((c) => (c.basePredicate !== undefined && c.baseParts !== undefined ? [{ item: c, parts: c.baseParts, excepted: c.excepted }] : []));
+    this.#bases = new RuleIndex(bases);
+    // Both at once (the stateless rules first): a base rule that alerts on its own (authentication-failure feeds
+    // brute-force) is one part of both, tried once per event, and each field is read once.
+    this.#both = new RuleIndex([...activityEntries, ...bases]);
+  }
+
+  /**
+   * `evaluate(event)` and `baseMatches(event)` in one pass over the rules (the pipeline's hot path): the same matches
+   * and base matches, in load order each.
+   */
+  evaluateActivity(event: Event): ActivityMatches {
+    const hits = this.#both.matches(event);
+    if (hits.length === 0) return NO_MATCHES;
+    let k = 0;
+    while (k < hits.length && (hits[k] as CompiledRule).correlation === undefined) k++;
+    const matches: RuleMatch[] = new Array(k);
+    for (let i = 0; i < k; i++) matches[i] = match(hits[i] as CompiledRule, event);
+    return { matches, bases: k === 0 ? hits : hits.slice(k) };
   }
 
   /**
@@ -101,6 +118,8 @@ export class CompiledRuleSet implements RuleSet {
     return this.#index[target].stats();
   }
 }
+
+const NO_MATCHES: ActivityMatches = { matches: [], bases: [] };
 
 function match(r: CompiledRule, event: Event): RuleMatch {
   const parts = r.template(event, r.info);

@@ -58,8 +58,16 @@ export interface RuleSet {
   evaluate(event: Record<string, unknown>, target?: RuleTarget): RuleMatch[];
   /** The enabled correlation rules an activity event feeds (absent: the set has no correlations). */
   baseMatches?(event: Record<string, unknown>): readonly CompiledRule[];
+  /** `evaluate(event)` and `baseMatches(event)` of an activity event in one pass (absent: the two calls). Never changed by the caller. */
+  evaluateActivity?(event: Record<string, unknown>): ActivityMatches;
   /** The enabled correlation rules. */
   readonly correlations?: readonly CompiledRule[];
+}
+
+/** What an activity event meets: the rules that fire on it and the correlations it feeds, in load order each. */
+export interface ActivityMatches {
+  readonly matches: readonly RuleMatch[];
+  readonly bases: readonly CompiledRule[];
 }
 
 /** A rule file as loaded: its path, its name in the version (rulesVersion), its text. */

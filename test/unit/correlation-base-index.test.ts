@@ -5,6 +5,8 @@
  * lets through feeds the correlations it fed before, with the same alert; one it skips could not have fed them.
  */
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { alternativesOf, lowerKey, textKey } from '../../src/rules/compile.js';
 import type { Cond } from '../../src/rules/conditionEnv.js';
@@ -194,4 +196,33 @@ test('alternativesOf: any gives each branch, all their combinations; a field wit
   const wide = (f: string): Cond => ({ kind: 'any', items: five.map((v) => ({ kind: 'all', items: [fact('engine', 'mysql'), fact(f, v)] }) as Cond) });
   assert.equal(alternativesOf(wide('x')).length, 5);
   assert.deepEqual(show({ kind: 'all', items: [wide('x'), wide('y')] }), [{ engine: ['mysql'], x: five, y: five }]);
+});
+
+test('the pack: evaluateActivity (one pass) gives what evaluate and baseMatches give, on the samples, the rule tests and the corpora', async () => {
+  const rs = (await loadRules(['rules'])).ruleSet as CompiledRuleSet;
+  const events: Record<string, unknown>[] = [];
+  for await (const it of readInputs(['samples/plaintext'])) {
+    if (it.kind === 'record') events.push(...(await decodeRecord(it.record.data, {})).events);
+  }
+  for (const engine of ['postgresql', 'mysql']) {
+    const lines = gunzipSync(readFileSync(`test/corpus/${engine}/events.jsonl.gz`)).toString('utf8').trim().split('\n');
+    for (const line of lines) events.push(...(await decodeRecord(Buffer.from(line), {})).events);
+  }
+  for (const r of rs.compiledRules()) {
+    for (const s of r.tests?.sequences ?? []) for (const { event } of s.events) events.push(completeTestEvent(event));
+    for (const { event } of [...(r.tests?.fires ?? []), ...(r.tests?.doesNotFire ?? [])]) events.push(completeTestEvent(event));
+  }
+  let both = 0;
+  let alerting = 0;
+  let feeding = 0;
+  for (const e of events) {
+    const one = rs.evaluateActivity(e);
+    assert.deepEqual(one.matches, rs.evaluate(e), JSON.stringify(e));
+    assert.deepEqual(one.bases.map((c) => c.info.id), rs.baseMatches(e).map((c) => c.info.id), JSON.stringify(e));
+    if (one.matches.length > 0) alerting++;
+    if (one.bases.length > 0) feeding++;
+    if (one.matches.length > 0 && one.bases.length > 0) both++;
+  }
+  // Events that alert, feed correlations, and both (authentication-failure feeds brute-force): each way compared.
+  assert.ok(alerting > 100 && feeding > 100 && both > 10, `alerting ${alerting}, feeding ${feeding}, both ${both}`);
 });
