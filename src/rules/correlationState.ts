@@ -8,7 +8,7 @@
  * an alert shows of the event (shownEvent.ts: identity and who/where, the statement cut to 512 characters), not the
  * event; once used, only the event's identity (`key`).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Seen } from './firstSeenState.js';
 import { isLocalTimeField, localTimeField } from './localTime.js';
 import type { CompiledRule, CorrelationFiring } from './types.js';
@@ -126,7 +126,7 @@ const IDENTITY_FIELDS = ['clusterId', 'instanceId', 'sessionId', 'statementId', 
 export function eventKey(e: Record<string, unknown>): string {
   const k = JSON.stringify(IDENTITY_FIELDS.map((f) => e[f] ?? null));
   // 24 hex digits made as such (a slice of the 64 would keep all 64 alive: it is kept per event).
-  return createHash('sha256').update(k).digest().toString('hex', 0, 12);
+  return hash('sha256', k, 'buffer').toString('hex', 0, 12);
 }
 
 /**

@@ -218,9 +218,12 @@ function keepTally(g: GroupState, entries: Entry[], tally: (Tally & { exact?: bo
 /**
  * Whether the group holds this event already. The same event has the same time (logTime is part of its identity)
  * and entries are sorted by time: only the entries at `t` are compared (a binary search, not a scan of up to
- * MAX_ENTRIES entries per event).
+ * MAX_ENTRIES entries per event; none for an event newer than the newest entry).
  */
 function isDuplicate(entries: readonly Entry[], t: number, key: () => string, event: Record<string, unknown>): boolean {
+  // Events mostly come in time order: one newer than the newest entry is none of them (no search).
+  const newest = entries[entries.length - 1];
+  if (newest === undefined || newest.t < t) return false;
   let lo = 0;
   let hi = entries.length;
   while (lo < hi) {
