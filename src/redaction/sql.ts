@@ -63,9 +63,16 @@ export function maskSql(text: string, engine: DbEngine, opts: SqlMaskOptions = {
   return out;
 }
 
+/** The last context's key (`contextKey`): consecutive statements mostly come from one server (no new string per statement). */
+let lastContext: { engine: DbEngine; serverVersion: unknown; key: string } | undefined;
+
 /** What the masking depends on besides the text, unambiguously: the engine, and the server version when it is a string. */
 function contextKey(engine: DbEngine, serverVersion: unknown): string {
-  return typeof serverVersion === 'string' ? `${engine}:${serverVersion}` : engine;
+  const last = lastContext;
+  if (last !== undefined && last.engine === engine && last.serverVersion === serverVersion) return last.key;
+  const key = typeof serverVersion === 'string' ? `${engine}:${serverVersion}` : engine;
+  lastContext = { engine, serverVersion, key };
+  return key;
 }
 
 function lexAndMask(text: string, engine: DbEngine, opts: SqlMaskOptions): string {
