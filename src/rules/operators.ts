@@ -93,9 +93,9 @@ export function regexOf(value: RegexValue): RegExp {
 }
 
 /** Texts at most this long are remembered as matched or not, per pattern (`matcherOf`). */
-const MATCHED_MAX_CHARS = 128;
+const MATCHED_MAX_CHARS = 64;
 /** Texts remembered per pattern; past that it starts afresh. */
-const MATCHED_KEPT = 256;
+const MATCHED_KEPT = 64;
 /** Lookups after which a pattern whose texts were mostly new stops remembering them (a field of ever new values). */
 const MATCHED_TRIAL = 1024;
 const matcherCache = new WeakMap<object, (text: string) => boolean>();
