@@ -5,8 +5,6 @@
  * lets through feeds the correlations it fed before, with the same alert; one it skips could not have fed them.
  */
 import { test } from 'node:test';
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { alternativesOf, lowerKey, textKey } from '../../src/rules/compile.js';
 import type { Cond } from '../../src/rules/conditionEnv.js';
@@ -14,6 +12,7 @@ import { CorrelationEngine, completeTestEvent, formatProblem, loadRules, loadRul
 import { CompiledRuleSet } from '../../src/rules/RuleSet.js';
 import { decodeRecord } from '../../src/codec/decode.js';
 import { readInputs } from '../../src/input/readInputs.js';
+import { packEvents } from '../support/packEvents.js';
 
 function load(text: string): CompiledRuleSet {
   const { ruleSet, problems } = loadRuleTexts([{ file: 'rules.yaml', text }]);
@@ -200,18 +199,7 @@ test('alternativesOf: any gives each branch, all their combinations; a field wit
 
 test('the pack: evaluateActivity (one pass) gives what evaluate and baseMatches give, on the samples, the rule tests and the corpora', async () => {
   const rs = (await loadRules(['rules'])).ruleSet as CompiledRuleSet;
-  const events: Record<string, unknown>[] = [];
-  for await (const it of readInputs(['samples/plaintext'])) {
-    if (it.kind === 'record') events.push(...(await decodeRecord(it.record.data, {})).events);
-  }
-  for (const engine of ['postgresql', 'mysql']) {
-    const lines = gunzipSync(readFileSync(`test/corpus/${engine}/events.jsonl.gz`)).toString('utf8').trim().split('\n');
-    for (const line of lines) events.push(...(await decodeRecord(Buffer.from(line), {})).events);
-  }
-  for (const r of rs.compiledRules()) {
-    for (const s of r.tests?.sequences ?? []) for (const { event } of s.events) events.push(completeTestEvent(event));
-    for (const { event } of [...(r.tests?.fires ?? []), ...(r.tests?.doesNotFire ?? [])]) events.push(completeTestEvent(event));
-  }
+  const events = await packEvents(rs);
   let both = 0;
   let alerting = 0;
   let feeding = 0;

@@ -7,32 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
-import { completeTestEvent, loadRules } from '../../src/rules/index.js';
+import { loadRules } from '../../src/rules/index.js';
 import { CompiledRuleSet } from '../../src/rules/RuleSet.js';
 import { shown, storedFields } from '../../src/rules/shownEvent.js';
 import { redactEvent, redactProjection } from '../../src/redaction/index.js';
-import { decodeRecord } from '../../src/codec/decode.js';
-import { readInputs } from '../../src/input/readInputs.js';
+import { packEvents } from '../support/packEvents.js';
 
-async function events(rs: CompiledRuleSet): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for await (const it of readInputs(['samples/plaintext'])) if (it.kind === 'record') out.push(...(await decodeRecord(it.record.data, {})).events);
-  for (const engine of ['postgresql', 'mysql']) {
-    const lines = gunzipSync(readFileSync(`test/corpus/${engine}/events.jsonl.gz`)).toString('utf8').trim().split('\n');
-    for (const line of lines) out.push(...(await decodeRecord(Buffer.from(line), {})).events);
-  }
-  for (const r of rs.compiledRules()) {
-    for (const s of r.tests?.sequences ?? []) for (const { event } of s.events) out.push(completeTestEvent(event));
-    for (const { event } of [...(r.tests?.fires ?? []), ...(r.tests?.doesNotFire ?? [])]) out.push(completeTestEvent(event));
-  }
-  return out;
-}
 
 test('the pack: what a correlation keeps of an event is the same from its stored part as from its whole redacted copy', async () => {
   const rs = (await loadRules(['rules'])).ruleSet as CompiledRuleSet;
-  const all = await events(rs);
+  const all = await packEvents(rs);
   let compared = 0;
   const withText = new Set<string>();
   for (const e of all) {
